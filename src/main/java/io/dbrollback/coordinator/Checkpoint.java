@@ -1,0 +1,192 @@
+package io.dbrollback.coordinator;
+
+import io.dbrollback.model.DivergentTail;
+import io.dbrollback.model.RollbackFile;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Everything recorded about one incident: what is done, the plan, the digest of the tail read, the
+ * file, the rollback ids, the times of every step and the outcome. It is the durable audit record
+ * (written to the custom resource's status after every step) and the only memory the coordinator
+ * has: a restarted operator resumes from it.
+ *
+ * @param gates why the incident awaits approval (empty unless {@link Phase#AWAITING_APPROVAL})
+ * @param rollbackIdBefore the target's rollback id when the recover intent was recorded
+ * @param rollbackIdAfter the target's rollback id after the recover
+ * @param reason why the incident ended (for terminal phases), or why it last waited or re-planned
+ * @param message a human sentence for {@code reason}
+ * @param lastError the last failed attempt at a step, cleared by progress
+ * @param attempts failed attempts at the current step
+ * @param replans how often the plan was redone
+ * @param supersededFiles files of earlier plans, kept and listed, never deleted
+ * @param phaseTimes when each phase was first entered
+ */
+public record Checkpoint(
+        String incidentId,
+        Phase phase,
+        Plan plan,
+        DivergentTail tail,
+        RollbackFile file,
+        Set<Reason> gates,
+        Long rollbackIdBefore,
+        Long rollbackIdAfter,
+        Reason reason,
+        String message,
+        String lastError,
+        int attempts,
+        int replans,
+        List<RollbackFile> supersededFiles,
+        Map<Phase, Instant> phaseTimes) {
+
+    public Checkpoint {
+        Objects.requireNonNull(incidentId, "incidentId");
+        Objects.requireNonNull(phase, "phase");
+        gates = gates == null || gates.isEmpty() ? Set.of() : Collections.unmodifiableSet(
+                java.util.EnumSet.copyOf(gates));
+        supersededFiles = supersededFiles == null ? List.of() : List.copyOf(supersededFiles);
+        phaseTimes = phaseTimes == null || phaseTimes.isEmpty() ? Map.of()
+                : Collections.unmodifiableMap(new EnumMap<>(phaseTimes));
+    }
+
+    /** A new incident with nothing done. */
+    public static Checkpoint start(String incidentId, Instant now) {
+        return new Checkpoint(incidentId, Phase.PENDING, null, null, null, Set.of(), null, null, null, null, null, 0, 0,
+                List.of(), Map.of(Phase.PENDING, now));
+    }
+
+    /** Whether the recover has taken effect on the node (recorded). */
+    public boolean recovered() {
+        return rollbackIdAfter != null;
+    }
+
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** Copy-and-change for the coordinator's transitions. */
+    public static final class Builder {
+        private final String incidentId;
+        private Phase phase;
+        private Plan plan;
+        private DivergentTail tail;
+        private RollbackFile file;
+        private Set<Reason> gates;
+        private Long rollbackIdBefore;
+        private Long rollbackIdAfter;
+        private Reason reason;
+        private String message;
+        private String lastError;
+        private int attempts;
+        private int replans;
+        private final List<RollbackFile> supersededFiles;
+        private final Map<Phase, Instant> phaseTimes;
+
+        private Builder(Checkpoint c) {
+            incidentId = c.incidentId;
+            phase = c.phase;
+            plan = c.plan;
+            tail = c.tail;
+            file = c.file;
+            gates = c.gates;
+            rollbackIdBefore = c.rollbackIdBefore;
+            rollbackIdAfter = c.rollbackIdAfter;
+            reason = c.reason;
+            message = c.message;
+            lastError = c.lastError;
+            attempts = c.attempts;
+            replans = c.replans;
+            supersededFiles = new ArrayList<>(c.supersededFiles);
+            phaseTimes = c.phaseTimes.isEmpty() ? new EnumMap<>(Phase.class) : new EnumMap<>(c.phaseTimes);
+        }
+
+        /** Enters {@code next} at {@code now}; keeps the first time a phase was entered. */
+        public Builder phase(Phase next, Instant now) {
+            phase = next;
+            phaseTimes.putIfAbsent(next, now);
+            return this;
+        }
+
+        public Builder plan(Plan value) {
+            plan = value;
+            return this;
+        }
+
+        public Builder tail(DivergentTail value) {
+            tail = value;
+            return this;
+        }
+
+        public Builder file(RollbackFile value) {
+            file = value;
+            return this;
+        }
+
+        public Builder gates(Set<Reason> value) {
+            gates = value;
+            return this;
+        }
+
+        public Builder rollbackIdBefore(Long value) {
+            rollbackIdBefore = value;
+            return this;
+        }
+
+        public Builder rollbackIdAfter(Long value) {
+            rollbackIdAfter = value;
+            return this;
+        }
+
+        public Builder reason(Reason value, String text) {
+            reason = value;
+            message = text;
+            return this;
+        }
+
+        /** Records a failed attempt at the current step. */
+        public Builder failedAttempt(String error) {
+            lastError = error;
+            attempts++;
+            return this;
+        }
+
+        /** Clears the attempt counter after progress. */
+        public Builder progressed() {
+            lastError = null;
+            attempts = 0;
+            return this;
+        }
+
+        /** Forgets the current plan's work and starts plan {@code next}; the old file stays listed. */
+        public Builder replan(Plan next, Instant now) {
+            if (file != null) {
+                supersededFiles.add(file);
+            }
+            replans++;
+            plan = next;
+            tail = null;
+            file = null;
+            gates = Set.of();
+            rollbackIdBefore = null;
+            phase = Phase.PLANNED;
+            phaseTimes.put(Phase.PLANNED, now);
+            for (Phase p : Phase.values()) {
+                if (p.ordinal() > Phase.PLANNED.ordinal()) {
+                    phaseTimes.remove(p);
+                }
+            }
+            return this;
+        }
+
+        public Checkpoint build() {
+            return new Checkpoint(incidentId, phase, plan, tail, file, gates, rollbackIdBefore, rollbackIdAfter, reason,
+                    message, lastError, attempts, replans, supersededFiles, phaseTimes);
+        }
+    }
+}

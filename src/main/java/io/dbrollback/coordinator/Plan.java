@@ -1,0 +1,46 @@
+package io.dbrollback.coordinator;
+
+import io.dbrollback.model.Lsn;
+import io.dbrollback.model.Term;
+import java.util.Objects;
+
+/**
+ * The decision of what to roll back, recorded before anything is done.
+ *
+ * @param number 1 for the first plan of an incident, one more for every re-plan
+ * @param forkLsn the last LSN the target shares with the new primary; the recover target
+ * @param commonTerm the last term both logs hold, or null when they share no record
+ * @param targetLastLsn the target's last LSN when planned; the tail is (forkLsn, targetLastLsn]
+ * @param targetCommitLsn the target's majority-commit LSN; the fork is never below it
+ * @param oldTerm the target's term (the term of its last record)
+ * @param newTerm the leader Lease's term when planned: the fencing token
+ * @param newPrimary the Lease holder when planned
+ * @param newPrimaryAddress where the target will stream from
+ * @param expectedRecords {@code targetLastLsn - forkLsn}
+ */
+public record Plan(
+        int number,
+        Lsn forkLsn,
+        Term commonTerm,
+        Lsn targetLastLsn,
+        Lsn targetCommitLsn,
+        Term oldTerm,
+        Term newTerm,
+        String newPrimary,
+        String newPrimaryAddress,
+        long expectedRecords) {
+
+    public Plan {
+        Objects.requireNonNull(forkLsn, "forkLsn");
+        Objects.requireNonNull(targetLastLsn, "targetLastLsn");
+        Objects.requireNonNull(targetCommitLsn, "targetCommitLsn");
+        Objects.requireNonNull(newTerm, "newTerm");
+        Objects.requireNonNull(newPrimary, "newPrimary");
+        if (number < 1) {
+            throw new IllegalArgumentException("plan numbers start at 1");
+        }
+        if (forkLsn.isAfter(targetLastLsn)) {
+            throw new IllegalArgumentException("fork " + forkLsn + " above the target's last LSN " + targetLastLsn);
+        }
+    }
+}

@@ -1,0 +1,119 @@
+package io.dbrollback.coordinator;
+
+import io.dbrollback.model.RollbackFileHeader;
+import java.time.Clock;
+import java.util.Objects;
+
+/**
+ * Carries out one step of an incident: asks the {@link Coordinator}, performs the side effect it
+ * chose through the {@link RollbackTransport}, and returns the checkpoint to record. It keeps no
+ * state between steps, so a crash anywhere loses at most the result of the step in flight, which
+ * the coordinator then resolves from the recorded checkpoint and a fresh observation.
+ *
+ * <p>The caller's loop: observe, {@link #step}, write the returned checkpoint durably, and step again
+ * while {@link Step.Kind#PROGRESSED}; after {@link Step.Kind#RETRY} back off; after
+ * {@link Step.Kind#WAITING} wait for a change of the world or the spec.
+ */
+public final class RollbackRunner {
+
+    /** The outcome of one step. */
+    public record Step(Checkpoint checkpoint, Kind kind, Decision decision) {
+
+        /** What the caller does next. */
+        public enum Kind {
+            /** A step was done or recorded; record the checkpoint and step again. */
+            PROGRESSED,
+            /** A side effect failed (the checkpoint holds the error); record it, back off, step again. */
+            RETRY,
+            /** Nothing to do until the world or the spec changes; the checkpoint holds why. */
+            WAITING,
+            /** The incident is over. */
+            DONE
+        }
+
+        public Step {
+            Objects.requireNonNull(checkpoint, "checkpoint");
+            Objects.requireNonNull(kind, "kind");
+        }
+    }
+
+    private final RollbackTransport transport;
+    private final Coordinator coordinator;
+    private final Clock clock;
+
+    public RollbackRunner(RollbackTransport transport, Clock clock) {
+        this.transport = Objects.requireNonNull(transport, "transport");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.coordinator = new Coordinator(clock);
+    }
+
+    public Coordinator coordinator() {
+        return coordinator;
+    }
+
+    /** Decides and performs one step. */
+    public Step step(IncidentSpec spec, Checkpoint cp, Observation obs) {
+        Decision d = coordinator.decide(spec, cp, obs);
+        if (d instanceof Decision.Done) {
+            return new Step(cp, Step.Kind.DONE, d);
+        }
+        if (d instanceof Decision.Wait w) {
+            Checkpoint waiting = w.reason() == cp.reason() && Objects.equals(w.message(), cp.message()) ? cp
+                    : cp.toBuilder().reason(w.reason(), w.message()).build();
+            return new Step(waiting, Step.Kind.WAITING, d);
+        }
+        if (d instanceof Decision.Transition t) {
+            return new Step(t.next(), t.next().phase().isTerminal() ? Step.Kind.DONE : Step.Kind.PROGRESSED, d);
+        }
+        Decision.Act act = (Decision.Act) d;
+        try {
+            Checkpoint next = perform(spec, cp, obs, act);
+            return new Step(next, next.phase().isTerminal() ? Step.Kind.DONE : Step.Kind.PROGRESSED, d);
+        } catch (TransportException e) {
+            String error = act.action() + " failed: " + e.code() + (e.outcomeUnknown() ? " (outcome unknown)" : "")
+                    + ": " + e.getMessage();
+            return new Step(cp.toBuilder().failedAttempt(error).build(), Step.Kind.RETRY, d);
+        }
+    }
+
+    private Checkpoint perform(IncidentSpec spec, Checkpoint cp, Observation obs, Decision.Act act) {
+        Plan plan = cp.plan();
+        String target = spec.targetNode();
+        switch (act.action()) {
+            case FENCE:
+                transport.fence(target, cp.incidentId(), act.term());
+                return coordinator.afterFence(cp);
+            case PERSIST_TAIL:
+                return persist(spec, cp, obs);
+            case VERIFY_FILE:
+                return coordinator.afterVerify(cp, transport.verifyRollbackFile(cp.file()));
+            case RECOVER:
+                RecoverResult r = transport.recoverToLsn(target, plan.forkLsn(), cp.incidentId(), act.term(),
+                        cp.file().sha256());
+                return coordinator.afterRecover(spec, cp, r);
+            case EMIT_EVENT:
+                transport.emitRollbackEvent(coordinator.event(spec, cp));
+                return coordinator.afterEvent(cp);
+            case REJOIN:
+                transport.rejoinAsReplica(target, obs.leaderAddress(), act.term(), cp.incidentId());
+                return coordinator.afterRejoin(cp);
+            default:
+                throw new IllegalStateException("unhandled action " + act.action());
+        }
+    }
+
+    private Checkpoint persist(IncidentSpec spec, Checkpoint cp, Observation obs) {
+        Plan plan = cp.plan();
+        RollbackFileHeader header = new RollbackFileHeader(cp.incidentId(), plan.number(), spec.cluster(),
+                spec.targetNode(), plan.forkLsn(), plan.targetLastLsn(), plan.oldTerm(), plan.newTerm(),
+                plan.newPrimary(), plan.expectedRecords(), clock.instant());
+        try (TailValidator checked = new TailValidator(
+                transport.readDivergentTail(spec.targetNode(), plan.forkLsn(), plan.targetLastLsn()),
+                spec.targetNode(), plan.forkLsn(), plan.targetLastLsn(), plan.oldTerm(), obs.target().history())) {
+            PersistResult result = transport.persistRollbackFile(header, checked);
+            return coordinator.afterPersist(cp, checked.summary(), result);
+        } catch (TailIntegrityException e) {
+            return coordinator.afterTailCorrupt(cp, e);
+        }
+    }
+}

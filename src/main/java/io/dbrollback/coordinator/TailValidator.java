@@ -1,0 +1,109 @@
+package io.dbrollback.coordinator;
+
+import io.dbrollback.model.DivergentTail;
+import io.dbrollback.model.Lsn;
+import io.dbrollback.model.TailDigest;
+import io.dbrollback.model.TailRecord;
+import io.dbrollback.model.Term;
+import io.dbrollback.model.TermHistory;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+
+/**
+ * Checks a tail stream as it passes and digests it, in constant memory: every LSN of (from, to]
+ * exactly once and in order, each record with the term the node's history gives its LSN, and a
+ * clean end only at {@code to}. A violation throws {@link TailIntegrityException} from the
+ * iteration, so the file writer never publishes a file of a bad tail.
+ */
+public final class TailValidator implements TailStream {
+
+    private final TailStream source;
+    private final String node;
+    private final Lsn from;
+    private final Lsn to;
+    private final Term nodeTerm;
+    private final TermHistory history;
+    private final TailDigest digest = new TailDigest();
+    private long expectedNext;
+    private boolean complete;
+
+    /**
+     * @param source the raw stream
+     * @param node the node the tail is read from
+     * @param from the fork LSN (exclusive)
+     * @param to the node's last LSN (inclusive)
+     * @param nodeTerm the node's term, for the summary
+     * @param history the node's term history, for the per-record term check
+     */
+    public TailValidator(TailStream source, String node, Lsn from, Lsn to, Term nodeTerm, TermHistory history) {
+        this.source = source;
+        this.node = node;
+        this.from = from;
+        this.to = to;
+        this.nodeTerm = nodeTerm;
+        this.history = history;
+        this.expectedNext = from.value() + 1;
+        this.complete = from.equals(to);
+    }
+
+    @Override
+    public boolean hasNext() {
+        if (source.hasNext()) {
+            return true;
+        }
+        if (expectedNext <= to.value()) {
+            throw new TailIntegrityException(TailIntegrityException.Kind.INCOMPLETE,
+                    "the tail of " + node + " ended after LSN " + (expectedNext - 1) + ", expected it to reach " + to);
+        }
+        complete = true;
+        return false;
+    }
+
+    @Override
+    public TailRecord next() {
+        if (!hasNext()) {
+            throw new NoSuchElementException();
+        }
+        TailRecord r = source.next();
+        long lsn = r.lsn().value();
+        if (lsn <= from.value() || lsn > to.value()) {
+            throw fail(TailIntegrityException.Kind.OUT_OF_RANGE,
+                    "record at LSN " + lsn + " lies outside (" + from + ", " + to + "]");
+        }
+        if (lsn < expectedNext) {
+            throw fail(TailIntegrityException.Kind.DUPLICATE_OR_REORDERED,
+                    "record at LSN " + lsn + " after LSN " + (expectedNext - 1));
+        }
+        if (lsn > expectedNext) {
+            throw fail(TailIntegrityException.Kind.GAP, "LSN " + expectedNext + " is missing before LSN " + lsn);
+        }
+        Optional<Term> want = history.termAt(r.lsn());
+        if (want.isEmpty() || !want.get().equals(r.term())) {
+            throw fail(TailIntegrityException.Kind.WRONG_TERM, "record at LSN " + lsn + " has term " + r.term()
+                    + ", the node's history says " + want.map(Term::toString).orElse("none"));
+        }
+        digest.add(r);
+        expectedNext++;
+        return r;
+    }
+
+    private TailIntegrityException fail(TailIntegrityException.Kind kind, String message) {
+        return new TailIntegrityException(kind, "tail of " + node + ": " + message);
+    }
+
+    /** Whether every record of the range passed and the stream ended at {@code to}. */
+    public boolean complete() {
+        return complete;
+    }
+
+    /** The summary of what passed; call once, after the stream was consumed. */
+    public DivergentTail summary() {
+        return new DivergentTail(from, to, node, nodeTerm, digest.records(), digest.bytes(), digest.finish(),
+                digest.firstCommit(), digest.lastCommit());
+    }
+
+    @Override
+    public void close() {
+        source.close();
+    }
+}
