@@ -313,7 +313,7 @@ public final class Coordinator {
         }
         Term oldTerm = target.history().lastTerm().orElse(target.currentTerm());
         Plan plan = new Plan(number, f.lsn(), f.commonTerm(), target.lastLsn(), target.commitLsn(), oldTerm,
-                obs.leaseTerm(), obs.leaseHolder(), obs.leaderAddress(), f.lsn().distanceTo(target.lastLsn()));
+                obs.leaseTerm(), obs.leaseHolder(), obs.leaderAddress(), f.lsn().distanceTo(target.lastLsn()), now());
         return new PlanOrStop(plan, null);
     }
 

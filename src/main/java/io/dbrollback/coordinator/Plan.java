@@ -2,6 +2,7 @@ package io.dbrollback.coordinator;
 
 import io.dbrollback.model.Lsn;
 import io.dbrollback.model.Term;
+import java.time.Instant;
 import java.util.Objects;
 
 /**
@@ -17,6 +18,8 @@ import java.util.Objects;
  * @param newPrimary the Lease holder when planned
  * @param newPrimaryAddress where the target will stream from
  * @param expectedRecords {@code targetLastLsn - forkLsn}
+ * @param plannedAt when the plan was made; also the creation time written into the plan's rollback
+ *     file, so that writing the file again after a crash gives the same bytes
  */
 public record Plan(
         int number,
@@ -28,7 +31,8 @@ public record Plan(
         Term newTerm,
         String newPrimary,
         String newPrimaryAddress,
-        long expectedRecords) {
+        long expectedRecords,
+        Instant plannedAt) {
 
     public Plan {
         Objects.requireNonNull(forkLsn, "forkLsn");
@@ -36,6 +40,7 @@ public record Plan(
         Objects.requireNonNull(targetCommitLsn, "targetCommitLsn");
         Objects.requireNonNull(newTerm, "newTerm");
         Objects.requireNonNull(newPrimary, "newPrimary");
+        Objects.requireNonNull(plannedAt, "plannedAt");
         if (number < 1) {
             throw new IllegalArgumentException("plan numbers start at 1");
         }

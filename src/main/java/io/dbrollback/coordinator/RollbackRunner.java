@@ -106,7 +106,7 @@ public final class RollbackRunner {
         Plan plan = cp.plan();
         RollbackFileHeader header = new RollbackFileHeader(cp.incidentId(), plan.number(), spec.cluster(),
                 spec.targetNode(), plan.forkLsn(), plan.targetLastLsn(), plan.oldTerm(), plan.newTerm(),
-                plan.newPrimary(), plan.expectedRecords(), clock.instant());
+                plan.newPrimary(), plan.expectedRecords(), plan.plannedAt());
         try (TailValidator checked = new TailValidator(
                 transport.readDivergentTail(spec.targetNode(), plan.forkLsn(), plan.targetLastLsn()),
                 spec.targetNode(), plan.forkLsn(), plan.targetLastLsn(), plan.oldTerm(), obs.target().history())) {
