@@ -45,10 +45,4 @@ public enum Phase {
     public boolean isTerminal() {
         return terminal;
     }
-
-    /** Whether the destructive step may have begun: from here on the plan is never redone. */
-    public boolean destructiveStepStarted() {
-        return this == RECOVERING || this == RECOVERED || this == EVENT_EMITTED || this == REJOINED
-                || this == COMPLETED;
-    }
 }

@@ -68,7 +68,9 @@ public record TermHistory(List<Entry> entries) {
         List<Entry> out = new ArrayList<>(entries.size());
         for (int i = 0; i < entries.size(); i++) {
             Entry e = entries.get(i);
-            long end = i + 1 < entries.size() ? entries.get(i + 1).firstLsn().value() - 1 : lastLsn.value();
+            // an entry ends where the next begins, and never past the end of the log
+            long end = i + 1 < entries.size()
+                    ? Math.min(entries.get(i + 1).firstLsn().value() - 1, lastLsn.value()) : lastLsn.value();
             if (e.firstLsn().value() <= end) {
                 out.add(e);
             }
