@@ -20,12 +20,15 @@ import java.util.Set;
  * @param gates why the incident awaits approval (empty unless {@link Phase#AWAITING_APPROVAL})
  * @param rollbackIdBefore the target's rollback id when the recover intent was recorded
  * @param rollbackIdAfter the target's rollback id after the recover
- * @param reason why the incident ended (for terminal phases), or why it last waited or re-planned
+ * @param reason why the incident ended (terminal phases), or what last happened to it (a gate, a
+ *     re-plan); never overwritten by a wait
  * @param message a human sentence for {@code reason}
+ * @param waiting why the incident waits right now, or null; cleared by progress
+ * @param waitMessage a human sentence for {@code waiting}
  * @param lastError the last failed attempt at a step, cleared by progress
  * @param attempts failed attempts at the current step
  * @param replans how often the plan was redone
- * @param supersededFiles files of earlier plans, kept and listed, never deleted
+ * @param supersededPlans earlier plans of the incident with their tails and files (never deleted)
  * @param phaseTimes when each phase was first entered
  */
 public record Checkpoint(
@@ -39,10 +42,12 @@ public record Checkpoint(
         Long rollbackIdAfter,
         Reason reason,
         String message,
+        Reason waiting,
+        String waitMessage,
         String lastError,
         int attempts,
         int replans,
-        List<RollbackFile> supersededFiles,
+        List<SupersededPlan> supersededPlans,
         Map<Phase, Instant> phaseTimes) {
 
     public Checkpoint {
@@ -50,15 +55,20 @@ public record Checkpoint(
         Objects.requireNonNull(phase, "phase");
         gates = gates == null || gates.isEmpty() ? Set.of() : Collections.unmodifiableSet(
                 java.util.EnumSet.copyOf(gates));
-        supersededFiles = supersededFiles == null ? List.of() : List.copyOf(supersededFiles);
+        supersededPlans = supersededPlans == null ? List.of() : List.copyOf(supersededPlans);
         phaseTimes = phaseTimes == null || phaseTimes.isEmpty() ? Map.of()
                 : Collections.unmodifiableMap(new EnumMap<>(phaseTimes));
     }
 
     /** A new incident with nothing done. */
     public static Checkpoint start(String incidentId, Instant now) {
-        return new Checkpoint(incidentId, Phase.PENDING, null, null, null, Set.of(), null, null, null, null, null, 0, 0,
-                List.of(), Map.of(Phase.PENDING, now));
+        return new Checkpoint(incidentId, Phase.PENDING, null, null, null, Set.of(), null, null, null, null, null, null,
+                null, 0, 0, List.of(), Map.of(Phase.PENDING, now));
+    }
+
+    /** The rollback files of superseded plans, in order. */
+    public List<RollbackFile> supersededFiles() {
+        return supersededPlans.stream().map(SupersededPlan::file).filter(java.util.Objects::nonNull).toList();
     }
 
     /** Whether the recover has taken effect on the node (recorded). */
@@ -82,10 +92,12 @@ public record Checkpoint(
         private Long rollbackIdAfter;
         private Reason reason;
         private String message;
+        private Reason waiting;
+        private String waitMessage;
         private String lastError;
         private int attempts;
         private int replans;
-        private final List<RollbackFile> supersededFiles;
+        private final List<SupersededPlan> supersededPlans;
         private final Map<Phase, Instant> phaseTimes;
 
         private Builder(Checkpoint c) {
@@ -99,10 +111,12 @@ public record Checkpoint(
             rollbackIdAfter = c.rollbackIdAfter;
             reason = c.reason;
             message = c.message;
+            waiting = c.waiting;
+            waitMessage = c.waitMessage;
             lastError = c.lastError;
             attempts = c.attempts;
             replans = c.replans;
-            supersededFiles = new ArrayList<>(c.supersededFiles);
+            supersededPlans = new ArrayList<>(c.supersededPlans);
             phaseTimes = c.phaseTimes.isEmpty() ? new EnumMap<>(Phase.class) : new EnumMap<>(c.phaseTimes);
         }
 
@@ -149,6 +163,13 @@ public record Checkpoint(
             return this;
         }
 
+        /** Records why the incident waits now (cleared by progress). */
+        public Builder waiting(Reason value, String text) {
+            waiting = value;
+            waitMessage = text;
+            return this;
+        }
+
         /** Records a failed attempt at the current step. */
         public Builder failedAttempt(String error) {
             lastError = error;
@@ -160,14 +181,14 @@ public record Checkpoint(
         public Builder progressed() {
             lastError = null;
             attempts = 0;
+            waiting = null;
+            waitMessage = null;
             return this;
         }
 
-        /** Forgets the current plan's work and starts plan {@code next}; the old file stays listed. */
-        public Builder replan(Plan next, Instant now) {
-            if (file != null) {
-                supersededFiles.add(file);
-            }
+        /** Starts plan {@code next}; the current plan, its tail and its file are kept as superseded. */
+        public Builder replan(Plan next, String why, Instant now) {
+            supersededPlans.add(new SupersededPlan(plan, tail, file, why));
             replans++;
             plan = next;
             tail = null;
@@ -186,7 +207,7 @@ public record Checkpoint(
 
         public Checkpoint build() {
             return new Checkpoint(incidentId, phase, plan, tail, file, gates, rollbackIdBefore, rollbackIdAfter, reason,
-                    message, lastError, attempts, replans, supersededFiles, phaseTimes);
+                    message, waiting, waitMessage, lastError, attempts, replans, supersededPlans, phaseTimes);
         }
     }
 }

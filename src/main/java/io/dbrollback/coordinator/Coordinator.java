@@ -49,10 +49,13 @@ public final class Coordinator {
         if (obs.leaseHolder().equals(spec.targetNode())) {
             return end(cp, Phase.ABORTED, Reason.TargetHoldsLease, spec.targetNode()
                     + " holds the leader Lease (term " + obs.leaseTerm() + "); the live primary is never rolled back"
-                    + (cp.recovered() ? " (it was already recovered to LSN " + cp.plan().forkLsn() + ")"
-                            : "; nothing was removed"));
+                    + removalNote(cp, obs));
         }
         Plan plan = cp.plan();
+        if (plan != null && !plan.targetNode().equals(spec.targetNode())) {
+            return new Decision.Wait(Reason.SpecChanged, "the spec now names " + spec.targetNode()
+                    + " but this incident rolls back " + plan.targetNode() + "; the target cannot change mid-incident");
+        }
         if (plan != null && obs.leaseTerm().isBefore(plan.newTerm())) {
             return new Decision.Wait(Reason.StaleObservation, "the Lease shows term " + obs.leaseTerm()
                     + ", below the planned term " + plan.newTerm());
@@ -70,6 +73,16 @@ public final class Coordinator {
             case TAIL_PERSISTED:
             case VERIFIED:
             case AWAITING_APPROVAL: {
+                if (obs.target().lastRecoveryIncident().equals(cp.incidentId())) {
+                    // Only a delayed recover of an earlier plan can do this; its file is superseded, not lost.
+                    return end(cp, Phase.FAILED, Reason.RecoverOutOfPlan, spec.targetNode()
+                            + " reports a recover for this incident outside plan " + plan.number()
+                            + "; the tails of earlier plans are in " + cp.supersededFiles());
+                }
+                if (spec.dryRun()) {
+                    return end(cp, Phase.DRY_RUN_COMPLETED, Reason.DryRun, "dry run requested in phase " + cp.phase()
+                            + "; stopped before removing anything");
+                }
                 String changed = planInvalidated(cp, obs);
                 if (changed != null) {
                     return replan(spec, cp, obs, changed);
@@ -120,9 +133,15 @@ public final class Coordinator {
                 }
                 return new Decision.Act(Decision.Action.PERSIST_TAIL, term);
             case TAIL_PERSISTED:
+                if (!obs.target().fenced()) {
+                    return new Decision.Act(Decision.Action.FENCE, term);
+                }
                 return new Decision.Act(Decision.Action.VERIFY_FILE, term);
             case VERIFIED:
             case AWAITING_APPROVAL:
+                if (!obs.target().fenced()) {
+                    return new Decision.Act(Decision.Action.FENCE, term);
+                }
                 return gate(spec, cp, obs);
             default:
                 throw new IllegalStateException("not a phase before the recover: " + cp.phase());
@@ -207,7 +226,15 @@ public final class Coordinator {
         // The node never began it: nothing was removed, so a changed world still means a new plan.
         String changed = planInvalidated(cp, obs);
         if (changed != null) {
+            if (target.currentTerm().isBefore(term)) {
+                // Fence under the new term first: the node then refuses any delayed recover of this
+                // plan (it carries the old term), so "never began" stays true after the re-plan.
+                return new Decision.Act(Decision.Action.FENCE, term);
+            }
             return replan(spec, cp, obs, changed);
+        }
+        if (!target.fenced()) {
+            return new Decision.Act(Decision.Action.FENCE, term);
         }
         return new Decision.Act(Decision.Action.RECOVER, term);
     }
@@ -249,10 +276,6 @@ public final class Coordinator {
     }
 
     private Decision firstPlan(IncidentSpec spec, Checkpoint cp, Observation obs) {
-        if (spec.expectedTerm() != null && !spec.expectedTerm().equals(obs.leaseTerm())) {
-            return end(cp, Phase.ABORTED, Reason.UnexpectedTerm, "the Lease shows term " + obs.leaseTerm()
-                    + ", the spec expects " + spec.expectedTerm() + "; nothing was done");
-        }
         PlanOrStop p = computePlan(spec, cp, obs, 1);
         if (p.stop != null) {
             return p.stop;
@@ -279,7 +302,7 @@ public final class Coordinator {
             return p.stop;
         }
         return new Decision.Transition(cp.toBuilder()
-                .replan(p.plan, now())
+                .replan(p.plan, why, now())
                 .reason(Reason.Replanned, why + "; planned again (plan " + p.plan.number() + ")")
                 .progressed()
                 .build());
@@ -289,6 +312,10 @@ public final class Coordinator {
     }
 
     private PlanOrStop computePlan(IncidentSpec spec, Checkpoint cp, Observation obs, int number) {
+        if (spec.expectedTerm() != null && !spec.expectedTerm().equals(obs.leaseTerm())) {
+            return new PlanOrStop(null, end(cp, Phase.ABORTED, Reason.UnexpectedTerm, "the Lease shows term "
+                    + obs.leaseTerm() + ", the spec expects " + spec.expectedTerm() + removalNote(cp, obs)));
+        }
         NodeTimeline leader = obs.leader();
         if (leader == null || !leader.node().equals(obs.leaseHolder()) || obs.leaderAddress() == null) {
             return new PlanOrStop(null, new Decision.Wait(Reason.LeaderNotObserved,
@@ -312,7 +339,7 @@ public final class Coordinator {
                     + ": rolling back would discard committed writes; nothing was done"));
         }
         Term oldTerm = target.history().lastTerm().orElse(target.currentTerm());
-        Plan plan = new Plan(number, f.lsn(), f.commonTerm(), target.lastLsn(), target.commitLsn(), oldTerm,
+        Plan plan = new Plan(number, spec.targetNode(), f.lsn(), f.commonTerm(), target.lastLsn(), target.commitLsn(), oldTerm,
                 obs.leaseTerm(), obs.leaseHolder(), obs.leaderAddress(), f.lsn().distanceTo(target.lastLsn()), now());
         return new PlanOrStop(plan, null);
     }
@@ -408,6 +435,20 @@ public final class Coordinator {
                 p.oldTerm(), p.newTerm(), p.newPrimary(), nothing ? 0 : cp.tail().recordCount(),
                 nothing ? 0 : cp.tail().bytes(), f == null ? null : f.location(), f == null ? null : f.sha256(),
                 cp.rollbackIdBefore(), cp.rollbackIdAfter(), now());
+    }
+
+    /** What an ending before completion means for the node's data, from the record and the node. */
+    private static String removalNote(Checkpoint cp, Observation obs) {
+        if (cp.recovered()) {
+            return cp.file() == null ? "; it held nothing divergent, nothing was removed"
+                    : "; it was already recovered to LSN " + cp.plan().forkLsn() + ", its tail is in "
+                            + cp.file().location();
+        }
+        if (obs.target().lastRecoveryIncident().equals(cp.incidentId())) {
+            return "; it had begun recovering to LSN " + cp.plan().forkLsn() + ", its tail is in "
+                    + (cp.file() == null ? cp.supersededFiles() : cp.file().location());
+        }
+        return "; nothing was removed";
     }
 
     private String completionMessage(IncidentSpec spec, Checkpoint cp) {

@@ -9,6 +9,7 @@ import java.util.Objects;
  * The decision of what to roll back, recorded before anything is done.
  *
  * @param number 1 for the first plan of an incident, one more for every re-plan
+ * @param targetNode the former primary this plan rolls back; fixed for the incident
  * @param forkLsn the last LSN the target shares with the new primary; the recover target
  * @param commonTerm the last term both logs hold, or null when they share no record
  * @param targetLastLsn the target's last LSN when planned; the tail is (forkLsn, targetLastLsn]
@@ -23,6 +24,7 @@ import java.util.Objects;
  */
 public record Plan(
         int number,
+        String targetNode,
         Lsn forkLsn,
         Term commonTerm,
         Lsn targetLastLsn,
@@ -35,6 +37,7 @@ public record Plan(
         Instant plannedAt) {
 
     public Plan {
+        Objects.requireNonNull(targetNode, "targetNode");
         Objects.requireNonNull(forkLsn, "forkLsn");
         Objects.requireNonNull(targetLastLsn, "targetLastLsn");
         Objects.requireNonNull(targetCommitLsn, "targetCommitLsn");

@@ -36,6 +36,11 @@ public enum Reason {
     NewLeaderDiverged,
     /** The plan had to be redone more often than allowed. */
     PlanUnstable,
+    /**
+     * The node recovered for this incident outside the current plan (a delayed call of an earlier
+     * plan); the superseded plans' files hold what it removed.
+     */
+    RecoverOutOfPlan,
 
     // gates (AWAITING_APPROVAL)
     /** Manual approval mode. */
@@ -56,6 +61,8 @@ public enum Reason {
     LeaderNotObserved,
     /** A node has seen a higher term than the Lease shows; wait for the Lease. */
     LeaseBehindNode,
+    /** The spec names another target than the incident's plan; the target cannot change mid-incident. */
+    SpecChanged,
     /** The plan was redone after the term, the leader or the target's log changed. */
     Replanned;
 

@@ -58,8 +58,8 @@ public final class RollbackRunner {
             return new Step(cp, Step.Kind.DONE, d);
         }
         if (d instanceof Decision.Wait w) {
-            Checkpoint waiting = w.reason() == cp.reason() && Objects.equals(w.message(), cp.message()) ? cp
-                    : cp.toBuilder().reason(w.reason(), w.message()).build();
+            Checkpoint waiting = w.reason() == cp.waiting() && Objects.equals(w.message(), cp.waitMessage()) ? cp
+                    : cp.toBuilder().waiting(w.reason(), w.message()).build();
             return new Step(waiting, Step.Kind.WAITING, d);
         }
         if (d instanceof Decision.Transition t) {
@@ -78,7 +78,7 @@ public final class RollbackRunner {
 
     private Checkpoint perform(IncidentSpec spec, Checkpoint cp, Observation obs, Decision.Act act) {
         Plan plan = cp.plan();
-        String target = spec.targetNode();
+        String target = plan == null ? spec.targetNode() : plan.targetNode();
         switch (act.action()) {
             case FENCE:
                 transport.fence(target, cp.incidentId(), act.term());
@@ -88,8 +88,8 @@ public final class RollbackRunner {
             case VERIFY_FILE:
                 return coordinator.afterVerify(cp, transport.verifyRollbackFile(cp.file()));
             case RECOVER:
-                RecoverResult r = transport.recoverToLsn(target, plan.forkLsn(), cp.incidentId(), act.term(),
-                        cp.file().sha256());
+                RecoverResult r = transport.recoverToLsn(target, plan.forkLsn(), plan.targetLastLsn(), cp.incidentId(),
+                        act.term(), cp.file().sha256());
                 return coordinator.afterRecover(spec, cp, r);
             case EMIT_EVENT:
                 transport.emitRollbackEvent(coordinator.event(spec, cp));

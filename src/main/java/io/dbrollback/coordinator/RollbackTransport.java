@@ -70,11 +70,16 @@ public interface RollbackTransport {
      * pre-images visible at it. Idempotent per incident: a retry after an unknown outcome does not
      * bump the rollback id twice.
      *
+     * <p>The node refuses (changing nothing) unless it is fenced and its last LSN is
+     * {@code expectedLastLsn}: it removes exactly the range (target, expectedLastLsn] that the
+     * verified file holds, never a write that arrived after the tail was read.
+     *
      * @param expectedFileSha256 SHA-256 of the verified rollback file; the node records it with the
      *     truncate point
      * @throws TransportException with code {@code StaleTerm} when the node has seen a higher term
      */
-    RecoverResult recoverToLsn(String node, Lsn target, String incidentId, Term term, String expectedFileSha256);
+    RecoverResult recoverToLsn(String node, Lsn target, Lsn expectedLastLsn, String incidentId, Term term,
+            String expectedFileSha256);
 
     /**
      * Emits the loud, auditable event of a finished rollback. At least once: the sink deduplicates by

@@ -359,7 +359,7 @@ class CoordinatorScenarioTest {
         Harness h = new Harness(c, Harness.spec());
         RollbackRunner.Step s = h.step();
         assertEquals(RollbackRunner.Step.Kind.WAITING, s.kind());
-        assertEquals(Reason.LeaseBehindNode, h.saved.reason());
+        assertEquals(Reason.LeaseBehindNode, h.saved.waiting());
         assertEquals(0, c.totalCalls());
         c.setLease("n1", 2);
         h.run();
@@ -372,7 +372,7 @@ class CoordinatorScenarioTest {
         c.setLease(null, 2);
         Harness h = new Harness(c, Harness.spec());
         assertEquals(RollbackRunner.Step.Kind.WAITING, h.step().kind());
-        assertEquals(Reason.NoLeaseHolder, h.saved.reason());
+        assertEquals(Reason.NoLeaseHolder, h.saved.waiting());
         assertEquals(Phase.PENDING, h.saved.phase());
     }
 

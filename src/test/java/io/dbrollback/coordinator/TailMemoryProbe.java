@@ -192,7 +192,7 @@ public final class TailMemoryProbe {
         }
 
         @Override
-        public RecoverResult recoverToLsn(String node, Lsn target, String incidentId, Term term,
+        public RecoverResult recoverToLsn(String node, Lsn target, Lsn expectedLastLsn, String incidentId, Term term,
                 String expectedFileSha256) {
             throw new UnsupportedOperationException("the probe never removes anything");
         }

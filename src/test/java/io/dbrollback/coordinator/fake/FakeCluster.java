@@ -435,13 +435,18 @@ public final class FakeCluster implements RollbackTransport {
     }
 
     @Override
-    public RecoverResult recoverToLsn(String node, Lsn target, String incidentId, Term term, String expectedFileSha256) {
+    public RecoverResult recoverToLsn(String node, Lsn target, Lsn expectedLastLsn, String incidentId, Term term,
+            String expectedFileSha256) {
         Fault f = enter(Op.RECOVER);
         FakeNode n = node(node);
         checkTerm(Op.RECOVER, n, incidentId, term);
         if (!n.lastRecoveryIncident.equals(incidentId)) {
             if (!n.fenced) {
                 throw new TransportException("FAILED_PRECONDITION", false, node + " is not fenced");
+            }
+            if (n.log.size() != expectedLastLsn.value()) {
+                throw new TransportException("FAILED_PRECONDITION", false, node + " is at LSN " + n.log.size()
+                        + ", the recover expects " + expectedLastLsn);
             }
             checkFileBeforeRecover(n, target, expectedFileSha256);
             if (target.value() < n.commitLsn) {
