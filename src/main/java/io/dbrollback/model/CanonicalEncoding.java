@@ -48,6 +48,62 @@ public final class CanonicalEncoding {
         return length;
     }
 
+    /**
+     * Decodes one record from {@code in}, advancing it past the record.
+     *
+     * @throws IllegalArgumentException when the bytes are not a canonical record
+     */
+    public static TailRecord decode(java.nio.ByteBuffer in) {
+        try {
+            java.nio.ByteBuffer b = in.duplicate().order(java.nio.ByteOrder.BIG_ENDIAN);
+            long lsn = b.getLong();
+            long term = b.getLong();
+            String tx = new String(bytes(b), StandardCharsets.UTF_8);
+            long seconds = b.getLong();
+            int nanos = b.getInt();
+            int op = b.get();
+            if (op < 1 || op > Operation.values().length) {
+                throw new IllegalArgumentException("unknown operation " + op);
+            }
+            Bytes key = Bytes.of(bytes(b));
+            Bytes before = image(b);
+            Bytes after = image(b);
+            in.position(b.position());
+            return new TailRecord(Lsn.of(lsn), Term.of(term), tx, java.time.Instant.ofEpochSecond(seconds, nanos),
+                    Operation.values()[op - 1], key, before, after);
+        } catch (java.nio.BufferUnderflowException | java.time.DateTimeException e) {
+            throw new IllegalArgumentException("truncated or malformed canonical record", e);
+        }
+    }
+
+    /** The canonical encoding of {@code r} as a new array. */
+    public static byte[] toBytes(TailRecord r) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(128);
+        encode(r, out::write);
+        return out.toByteArray();
+    }
+
+    private static byte[] bytes(java.nio.ByteBuffer b) {
+        int len = b.getInt();
+        if (len < 0 || len > b.remaining()) {
+            throw new IllegalArgumentException("length " + len + " beyond the record");
+        }
+        byte[] out = new byte[len];
+        b.get(out);
+        return out;
+    }
+
+    private static Bytes image(java.nio.ByteBuffer b) {
+        int present = b.get();
+        if (present == 0) {
+            return null;
+        }
+        if (present != 1) {
+            throw new IllegalArgumentException("bad image marker " + present);
+        }
+        return Bytes.of(bytes(b));
+    }
+
     private static int imageLength(Bytes image) {
         return image == null ? 1 : 1 + 4 + image.length();
     }

@@ -1,0 +1,483 @@
+package io.dbrollback.node;
+
+import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.v1.ErrorReason;
+import io.dbrollback.agent.v1.TermHistoryEntry;
+import io.dbrollback.agent.v1.Timeline;
+import io.dbrollback.model.Bytes;
+import io.dbrollback.model.Lsn;
+import io.dbrollback.model.NodeRole;
+import io.dbrollback.model.Operation;
+import io.dbrollback.model.TailRecord;
+import io.dbrollback.model.Term;
+import io.dbrollback.model.TermHistory;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The reference replica node: a small but real replicated key-value store that speaks the rollback
+ * agent protocol. Versions are stamped with (term, LSN) in an fsynced append-only log; a primary
+ * ships its log to replicas, which pull it over gRPC and acknowledge what they made durable; the
+ * primary derives the majority-commit LSN from those acknowledgements. Promotion takes a new term.
+ * Recover-to-LSN bumps the rollback id durably before it removes anything and finishes on restart
+ * if the process died in the middle.
+ *
+ * <p>One lock guards the state; the log file is read outside it for tail streams. The gRPC services
+ * ({@link AgentService}, {@link NodeService}) and the replication puller ({@link Replicator}) call
+ * into the methods below.
+ */
+public final class ReplicaNode implements AutoCloseable {
+
+    /**
+     * How to run a node.
+     *
+     * @param host the address to bind and to announce
+     * @param port 0 for an ephemeral port
+     * @param clusterSize how many nodes the replica set has (majority = clusterSize / 2 + 1)
+     * @param recoverPauseMillis test hook: after the rollback-id bump of a recover, print
+     *     {@code RECOVER_PAUSED} on stdout and sleep this long (0: never)
+     */
+    public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis) {
+        public Config {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(host, "host");
+            Objects.requireNonNull(dataDir, "dataDir");
+            if (clusterSize < 1) {
+                throw new IllegalArgumentException("clusterSize is at least 1");
+            }
+        }
+
+        /** Loopback, ephemeral port, no test hooks. */
+        public static Config of(String name, Path dataDir, int clusterSize) {
+            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0);
+        }
+
+        public Config withPort(int newPort) {
+            return new Config(name, host, newPort, dataDir, clusterSize, recoverPauseMillis);
+        }
+
+        public Config withRecoverPause(long millis) {
+            return new Config(name, host, port, dataDir, clusterSize, millis);
+        }
+    }
+
+    private final Config config;
+    private final Clock clock;
+    final Object lock = new Object();
+    final NodeLog log;
+    final NodeState state;
+    private final TreeMap<Bytes, Bytes> data = new TreeMap<>(ReplicaNode::compareBytes);
+    private final Map<String, Long> acks = new HashMap<>();
+    volatile boolean isolated;
+    private Server server;
+    private Replicator replicator;
+
+    private ReplicaNode(Config config, Clock clock) throws IOException {
+        this.config = config;
+        this.clock = clock;
+        Files.createDirectories(config.dataDir());
+        this.log = NodeLog.open(config.dataDir());
+        this.state = NodeState.load(config.dataDir());
+        if (state.recoveryPending) {
+            finishRecovery();
+        }
+        for (long lsn = 1; lsn <= log.lastLsn(); lsn++) {
+            apply(data, log.read(lsn));
+        }
+        // A node keeps its term: a log holding a higher term than the state saw adopts it.
+        long lastTerm = log.termAt(log.lastLsn());
+        if (lastTerm > state.currentTerm) {
+            state.currentTerm = lastTerm;
+            state.save();
+        }
+    }
+
+    /** Opens the node's data, finishes an interrupted recover, and serves both services. */
+    public static ReplicaNode start(Config config) throws IOException {
+        return start(config, Clock.systemUTC());
+    }
+
+    public static ReplicaNode start(Config config, Clock clock) throws IOException {
+        ReplicaNode node = new ReplicaNode(config, clock);
+        node.server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+                .addService(new AgentService(node))
+                .addService(new NodeService(node))
+                .build()
+                .start();
+        node.replicator = new Replicator(node);
+        node.replicator.start();
+        return node;
+    }
+
+    public String name() {
+        return config.name();
+    }
+
+    public int port() {
+        return server.getPort();
+    }
+
+    /** host:port of both services (agent and replication). */
+    public String address() {
+        return config.host() + ":" + port();
+    }
+
+    Config config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        if (replicator != null) {
+            replicator.stop();
+        }
+        if (server != null) {
+            server.shutdownNow();
+            try {
+                server.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            log.close();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    // ---- state ---------------------------------------------------------------------------------
+
+    Timeline timeline() {
+        synchronized (lock) {
+            Timeline.Builder b = Timeline.newBuilder()
+                    .setNode(config.name())
+                    .setRole(AgentProtos.toProto(state.role))
+                    .setCurrentTerm(state.currentTerm)
+                    .setLastLsn(log.lastLsn())
+                    .setCommitLsn(Math.min(state.commitLsn, log.lastLsn()))
+                    .setRollbackId(state.rollbackId)
+                    .setFenced(state.fenced)
+                    .setLastRecoveryIncident(state.lastRecoveryIncident)
+                    .setLastRecoveryTargetLsn(state.lastRecoveryTarget)
+                    .setFollowing(state.role == NodeRole.REPLICA ? state.following : "")
+                    .setProtocolVersion(AgentProtos.PROTOCOL_VERSION);
+            for (TermHistory.Entry e : log.history().entries()) {
+                b.addHistory(TermHistoryEntry.newBuilder().setTerm(e.term().value()).setFirstLsn(e.firstLsn().value()));
+            }
+            return b.build();
+        }
+    }
+
+    /** Refuses a mutating call below the highest term seen; adopts a higher one (a primary steps down). */
+    void checkTerm(long term, String incident) throws IOException {
+        if (term == 0 || incident == null || incident.isBlank()) {
+            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
+                    "a mutating call needs a term above 0 and an incident id");
+        }
+        if (term < state.currentTerm) {
+            throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.STALE_TERM,
+                    config.name() + " has seen term " + state.currentTerm + "; the call carries term " + term);
+        }
+        if (term > state.currentTerm) {
+            state.currentTerm = term;
+            if (state.role == NodeRole.PRIMARY) {
+                state.role = NodeRole.DETACHED;
+            }
+        }
+    }
+
+    Timeline fence(long term, String incident) throws IOException {
+        synchronized (lock) {
+            checkTerm(term, incident);
+            state.fenced = true;
+            state.role = NodeRole.DETACHED;
+            state.save();
+        }
+        return timeline();
+    }
+
+    /** Result of a recover: the rollback id after it, the last LSN, and whether it was a retry. */
+    record Recovered(long rollbackId, long lastLsn, boolean alreadyDone) {
+    }
+
+    Recovered recover(long target, long expectedLast, long term, String incident, String fileSha256)
+            throws IOException, InterruptedException {
+        synchronized (lock) {
+            checkTerm(term, incident);
+            if (incident.equals(state.lastRecoveryIncident)) {
+                if (state.recoveryPending) {
+                    finishRecovery();
+                }
+                state.save();
+                return new Recovered(state.rollbackId, log.lastLsn(), true);
+            }
+            if (!state.fenced) {
+                state.save();
+                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.NOT_FENCED,
+                        config.name() + " is not fenced; fence it before recovering");
+            }
+            if (log.lastLsn() != expectedLast) {
+                state.save();
+                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.LOG_CHANGED,
+                        config.name() + " is at LSN " + log.lastLsn() + ", the recover expects " + expectedLast);
+            }
+            if (target > log.lastLsn()) {
+                state.save();
+                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.RANGE_NOT_IN_LOG,
+                        "target LSN " + target + " is above the last LSN " + log.lastLsn());
+            }
+            if (target < state.commitLsn) {
+                state.save();
+                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.BELOW_COMMIT,
+                        "target LSN " + target + " is below the majority-commit LSN " + state.commitLsn);
+            }
+            // 1. The intent and the new rollback id are durable before anything is removed.
+            state.rollbackId++;
+            state.lastRecoveryIncident = incident;
+            state.lastRecoveryTarget = target;
+            state.lastRecoveryExpectedLast = expectedLast;
+            state.lastRecoveryFileSha256 = fileSha256 == null ? "" : fileSha256;
+            state.recoveryPending = true;
+            state.save();
+            if (config.recoverPauseMillis() > 0) {
+                System.out.println("RECOVER_PAUSED " + incident);
+                System.out.flush();
+                Thread.sleep(config.recoverPauseMillis());
+            }
+            // 2. Restore the pre-images, newest first, then cut the log; 3. record completion.
+            for (long lsn = log.lastLsn(); lsn > target; lsn--) {
+                undo(data, log.read(lsn));
+            }
+            finishRecovery();
+            return new Recovered(state.rollbackId, log.lastLsn(), false);
+        }
+    }
+
+    /** Cuts the log to the recorded target and clears the pending mark; idempotent. */
+    private void finishRecovery() throws IOException {
+        if (log.lastLsn() > state.lastRecoveryTarget) {
+            log.truncateTo(state.lastRecoveryTarget);
+            data.clear();
+            for (long lsn = 1; lsn <= log.lastLsn(); lsn++) {
+                apply(data, log.read(lsn));
+            }
+        }
+        state.recoveryPending = false;
+        state.save();
+    }
+
+    Timeline rejoin(String primaryAddress, long term, String incident) throws IOException {
+        if (primaryAddress == null || primaryAddress.isBlank()) {
+            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
+                    "primary_address is required");
+        }
+        synchronized (lock) {
+            checkTerm(term, incident);
+            state.role = NodeRole.REPLICA;
+            state.following = primaryAddress;
+            state.fenced = false;
+            state.save();
+            lock.notifyAll();
+        }
+        return timeline();
+    }
+
+    // ---- the database's own operations ---------------------------------------------------------
+
+    /** Writes on the primary; each entry is a (key, value) or (key, null) for a delete. */
+    long[] write(List<Map.Entry<Bytes, Bytes>> writes) throws IOException {
+        synchronized (lock) {
+            if (state.role != NodeRole.PRIMARY || state.fenced || state.primaryTerm != state.currentTerm) {
+                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, "NOT_PRIMARY", config.name()
+                        + " does not accept writes (role " + state.role + (state.fenced ? ", fenced" : "") + ")");
+            }
+            List<TailRecord> records = new ArrayList<>(writes.size());
+            Map<Bytes, Bytes> view = new HashMap<>();
+            long lsn = log.lastLsn();
+            for (Map.Entry<Bytes, Bytes> w : writes) {
+                Bytes key = w.getKey();
+                Bytes old = view.containsKey(key) ? view.get(key) : data.get(key);
+                lsn++;
+                String tx = config.name() + "-" + state.primaryTerm + "-" + lsn;
+                TailRecord r;
+                if (w.getValue() == null) {
+                    if (old == null) {
+                        throw AgentErrors.error(Status.Code.NOT_FOUND, "NO_SUCH_KEY", "no key to delete");
+                    }
+                    r = new TailRecord(Lsn.of(lsn), Term.of(state.primaryTerm), tx, clock.instant(), Operation.DELETE,
+                            key, old, null);
+                } else if (old == null) {
+                    r = new TailRecord(Lsn.of(lsn), Term.of(state.primaryTerm), tx, clock.instant(), Operation.INSERT,
+                            key, null, w.getValue());
+                } else {
+                    r = new TailRecord(Lsn.of(lsn), Term.of(state.primaryTerm), tx, clock.instant(), Operation.UPDATE,
+                            key, old, w.getValue());
+                }
+                view.put(key, w.getValue());
+                records.add(r);
+            }
+            log.append(records);
+            for (TailRecord r : records) {
+                apply(data, r);
+            }
+            recomputeCommit();
+            lock.notifyAll();
+            return new long[] {log.lastLsn(), state.primaryTerm};
+        }
+    }
+
+    Bytes read(Bytes key) {
+        synchronized (lock) {
+            return data.get(key);
+        }
+    }
+
+    /** A sorted copy of the key-value state, and the last LSN it reflects. */
+    Map.Entry<TreeMap<Bytes, Bytes>, Long> dump() {
+        synchronized (lock) {
+            TreeMap<Bytes, Bytes> copy = new TreeMap<>(ReplicaNode::compareBytes);
+            copy.putAll(data);
+            return Map.entry(copy, log.lastLsn());
+        }
+    }
+
+    Timeline promote(long term) throws IOException {
+        synchronized (lock) {
+            if (term <= state.currentTerm) {
+                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.STALE_TERM,
+                        "promotion needs a term above " + state.currentTerm);
+            }
+            state.currentTerm = term;
+            state.primaryTerm = term;
+            state.role = NodeRole.PRIMARY;
+            state.following = "";
+            state.fenced = false;
+            acks.clear();
+            state.save();
+            lock.notifyAll();
+        }
+        return timeline();
+    }
+
+    /**
+     * Appends records shipped by {@code primary}, if this node still follows it, unfenced and
+     * connected; returns false (appending nothing) otherwise. Refuses records that do not continue
+     * the log.
+     */
+    boolean appendReplicated(String primary, List<TailRecord> records, long primaryTerm, long primaryCommit)
+            throws IOException {
+        synchronized (lock) {
+            if (isolated || state.role != NodeRole.REPLICA || state.fenced || !state.following.equals(primary)) {
+                return false;
+            }
+            boolean changed = false;
+            if (primaryTerm > state.currentTerm) {
+                state.currentTerm = primaryTerm;
+                changed = true;
+            }
+            log.append(records);
+            for (TailRecord r : records) {
+                apply(data, r);
+            }
+            long commit = Math.min(primaryCommit, log.lastLsn());
+            if (commit > state.commitLsn) {
+                state.commitLsn = commit;
+                changed = true;
+            }
+            if (changed) {
+                state.save();
+            }
+            return true;
+        }
+    }
+
+    /** A replica learns the primary's commit LSN from an acknowledgement. */
+    void learnCommit(long primaryCommit) throws IOException {
+        synchronized (lock) {
+            long commit = Math.min(primaryCommit, log.lastLsn());
+            if (state.role == NodeRole.REPLICA && commit > state.commitLsn) {
+                state.commitLsn = commit;
+                state.save();
+            }
+        }
+    }
+
+    /** A replica made {@code lsn} durable in {@code term}; returns the commit LSN. */
+    long ack(String replica, long lsn, long term) throws IOException {
+        synchronized (lock) {
+            if (state.role == NodeRole.PRIMARY && term == state.primaryTerm) {
+                acks.merge(replica, lsn, Math::max);
+                recomputeCommit();
+            }
+            return Math.min(state.commitLsn, log.lastLsn());
+        }
+    }
+
+    private void recomputeCommit() throws IOException {
+        if (state.role != NodeRole.PRIMARY) {
+            return;
+        }
+        long[] positions = new long[acks.size() + 1];
+        positions[0] = log.lastLsn();
+        int i = 1;
+        for (long v : acks.values()) {
+            positions[i++] = Math.min(v, log.lastLsn());
+        }
+        Arrays.sort(positions);
+        int majority = config.clusterSize() / 2 + 1;
+        if (positions.length < majority) {
+            return;
+        }
+        long commit = positions[positions.length - majority];
+        if (commit > state.commitLsn) {
+            state.commitLsn = commit;
+            state.save();
+        }
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------
+
+    static void apply(Map<Bytes, Bytes> kv, TailRecord r) {
+        if (r.after() == null) {
+            kv.remove(r.key());
+        } else {
+            kv.put(r.key(), r.after());
+        }
+    }
+
+    /** Restores the pre-image of {@code r}. */
+    static void undo(Map<Bytes, Bytes> kv, TailRecord r) {
+        if (r.before() == null) {
+            kv.remove(r.key());
+        } else {
+            kv.put(r.key(), r.before());
+        }
+    }
+
+    static int compareBytes(Bytes a, Bytes b) {
+        return Arrays.compareUnsigned(a.toByteArray(), b.toByteArray());
+    }
+
+    StatusRuntimeException unavailableIfIsolated() {
+        return isolated ? Status.UNAVAILABLE.withDescription(config.name() + " is isolated").asRuntimeException()
+                : null;
+    }
+}
