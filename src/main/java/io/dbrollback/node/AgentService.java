@@ -153,6 +153,7 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                         chunk.addRecords(AgentProtos.toProto(r));
                     }
                     call.onNext(TailMessage.newBuilder().setChunk(chunk).build());
+                    node.tailRecordsSent.addAndGet(records.size());
                     next = last + 1;
                 }
             } catch (StatusRuntimeException | IOException e) {

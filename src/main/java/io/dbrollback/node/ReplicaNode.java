@@ -86,6 +86,8 @@ public final class ReplicaNode implements AutoCloseable {
     private final TreeMap<Bytes, Bytes> data = new TreeMap<>(ReplicaNode::compareBytes);
     private final Map<String, Long> acks = new HashMap<>();
     volatile boolean isolated;
+    /** Tail records handed to gRPC so far, over all streams: what a slow reader can hold back. */
+    final java.util.concurrent.atomic.AtomicLong tailRecordsSent = new java.util.concurrent.atomic.AtomicLong();
     private Server server;
     private Replicator replicator;
 
@@ -141,6 +143,11 @@ public final class ReplicaNode implements AutoCloseable {
 
     Config config() {
         return config;
+    }
+
+    /** Tail records handed to the transport so far (all ReadDivergentTail streams). */
+    public long tailRecordsSent() {
+        return tailRecordsSent.get();
     }
 
     @Override
