@@ -1,0 +1,230 @@
+package io.dbrollback.api;
+
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+
+/**
+ * The durable audit record of a rollback: the plan, the tail digest, the file, the rollback ids, the
+ * time of every step and the outcome. It alone tells an auditor what happened (Events expire).
+ */
+public class ReplicaSetRollbackStatus {
+
+    @JsonPropertyDescription("The spec generation this status was computed from.")
+    private Long observedGeneration;
+
+    @JsonPropertyDescription("The incident id every call to a node carries (the resource's uid).")
+    private String incidentId;
+
+    @JsonPropertyDescription("Where the rollback stands: Pending, Planned, Fenced, TailPersisted, Verified, AwaitingApproval, Recovering, Recovered, EventEmitted, Rejoined, Completed, DryRunCompleted, Failed or Aborted.")
+    private String phase;
+
+    @JsonPropertyDescription("Standard conditions; Ready is True once Completed.")
+    private java.util.List<Condition> conditions;
+
+    @JsonPropertyDescription("The plan: fork LSN, last divergent LSN, records, old and new term, new primary.")
+    private PlanStatus plan;
+
+    @JsonPropertyDescription("The tail read: range, records, bytes, SHA-256, commit-time span.")
+    private TailStatus tail;
+
+    @JsonPropertyDescription("The verified rollback file: pod, path, SHA-256, bytes, records.")
+    private RollbackFileStatus rollbackFile;
+
+    @JsonPropertyDescription("Why the rollback awaited approval (ManualApprovalRequired, RecordLimitExceeded, ByteLimitExceeded, SpanLimitExceeded).")
+    private java.util.List<String> gates;
+
+    @JsonPropertyDescription("The file SHA-256 the approval named, when one was needed.")
+    private String approvedFor;
+
+    @JsonPropertyDescription("The node's rollback id before the recover.")
+    private Long rollbackIdBefore;
+
+    @JsonPropertyDescription("The node's rollback id after the recover (one more).")
+    private Long rollbackIdAfter;
+
+    @JsonPropertyDescription("CamelCase reason of the outcome or of the last notable event (a gate, a re-plan).")
+    private String reason;
+
+    @JsonPropertyDescription("Human-readable sentence for reason.")
+    private String message;
+
+    @JsonPropertyDescription("Why the rollback waits right now, if it does.")
+    private String waiting;
+
+    @JsonPropertyDescription("Human-readable sentence for waiting.")
+    private String waitMessage;
+
+    @JsonPropertyDescription("The last failed attempt at the current step.")
+    private String lastError;
+
+    @JsonPropertyDescription("Failed attempts at the current step.")
+    private Integer attempts;
+
+    @JsonPropertyDescription("How often the plan was redone.")
+    private Integer replans;
+
+    @JsonPropertyDescription("Earlier plans with their tails and files (never deleted).")
+    private java.util.List<SupersededPlanStatus> supersededPlans;
+
+    @JsonPropertyDescription("When each phase was first entered.")
+    private java.util.List<StepTime> steps;
+
+    public Long getObservedGeneration() {
+        return observedGeneration;
+    }
+
+    public void setObservedGeneration(Long observedGeneration) {
+        this.observedGeneration = observedGeneration;
+    }
+
+    public String getIncidentId() {
+        return incidentId;
+    }
+
+    public void setIncidentId(String incidentId) {
+        this.incidentId = incidentId;
+    }
+
+    public String getPhase() {
+        return phase;
+    }
+
+    public void setPhase(String phase) {
+        this.phase = phase;
+    }
+
+    public java.util.List<Condition> getConditions() {
+        return conditions;
+    }
+
+    public void setConditions(java.util.List<Condition> conditions) {
+        this.conditions = conditions;
+    }
+
+    public PlanStatus getPlan() {
+        return plan;
+    }
+
+    public void setPlan(PlanStatus plan) {
+        this.plan = plan;
+    }
+
+    public TailStatus getTail() {
+        return tail;
+    }
+
+    public void setTail(TailStatus tail) {
+        this.tail = tail;
+    }
+
+    public RollbackFileStatus getRollbackFile() {
+        return rollbackFile;
+    }
+
+    public void setRollbackFile(RollbackFileStatus rollbackFile) {
+        this.rollbackFile = rollbackFile;
+    }
+
+    public java.util.List<String> getGates() {
+        return gates;
+    }
+
+    public void setGates(java.util.List<String> gates) {
+        this.gates = gates;
+    }
+
+    public String getApprovedFor() {
+        return approvedFor;
+    }
+
+    public void setApprovedFor(String approvedFor) {
+        this.approvedFor = approvedFor;
+    }
+
+    public Long getRollbackIdBefore() {
+        return rollbackIdBefore;
+    }
+
+    public void setRollbackIdBefore(Long rollbackIdBefore) {
+        this.rollbackIdBefore = rollbackIdBefore;
+    }
+
+    public Long getRollbackIdAfter() {
+        return rollbackIdAfter;
+    }
+
+    public void setRollbackIdAfter(Long rollbackIdAfter) {
+        this.rollbackIdAfter = rollbackIdAfter;
+    }
+
+    public String getReason() {
+        return reason;
+    }
+
+    public void setReason(String reason) {
+        this.reason = reason;
+    }
+
+    public String getMessage() {
+        return message;
+    }
+
+    public void setMessage(String message) {
+        this.message = message;
+    }
+
+    public String getWaiting() {
+        return waiting;
+    }
+
+    public void setWaiting(String waiting) {
+        this.waiting = waiting;
+    }
+
+    public String getWaitMessage() {
+        return waitMessage;
+    }
+
+    public void setWaitMessage(String waitMessage) {
+        this.waitMessage = waitMessage;
+    }
+
+    public String getLastError() {
+        return lastError;
+    }
+
+    public void setLastError(String lastError) {
+        this.lastError = lastError;
+    }
+
+    public Integer getAttempts() {
+        return attempts;
+    }
+
+    public void setAttempts(Integer attempts) {
+        this.attempts = attempts;
+    }
+
+    public Integer getReplans() {
+        return replans;
+    }
+
+    public void setReplans(Integer replans) {
+        this.replans = replans;
+    }
+
+    public java.util.List<SupersededPlanStatus> getSupersededPlans() {
+        return supersededPlans;
+    }
+
+    public void setSupersededPlans(java.util.List<SupersededPlanStatus> supersededPlans) {
+        this.supersededPlans = supersededPlans;
+    }
+
+    public java.util.List<StepTime> getSteps() {
+        return steps;
+    }
+
+    public void setSteps(java.util.List<StepTime> steps) {
+        this.steps = steps;
+    }
+}

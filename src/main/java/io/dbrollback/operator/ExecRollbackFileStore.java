@@ -1,0 +1,279 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.coordinator.PersistResult;
+import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TransportException;
+import io.dbrollback.coordinator.VerifyResult;
+import io.dbrollback.model.RollbackFile;
+import io.dbrollback.model.RollbackFileHeader;
+import java.io.ByteArrayOutputStream;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Writes and verifies rollback files in the target pod's data volume through pod exec. Every call
+ * runs one constant POSIX shell script ({@link #SCRIPT}) whose arguments are passed as separate argv
+ * entries: no value of a custom resource is ever part of a shell string.
+ *
+ * <p>A file is streamed in chunks into a temporary file (each chunk read with {@code head -c LEN},
+ * since the exec protocol cannot close stdin, and the size checked after every chunk), then fsynced,
+ * hard-linked to its final name (which fails rather than overwrite an existing file), and the
+ * directory fsynced. Mode 0600 in a 0700 directory. Verification re-reads the file in the pod with
+ * {@code sha256sum}. A missing exit status, a missing acknowledgement line or a short write fails the
+ * step; nothing is removed from any node because of it.
+ */
+public final class ExecRollbackFileStore {
+
+    /** The one script; $1 is the operation, the rest its arguments. Exit codes are documented per case. */
+    static final String SCRIPT = String.join("\n",
+            "set -u",
+            "umask 077",
+            "op=\"$1\"; dir=\"$2\"; name=\"$3\"",
+            "final=\"$dir/$name\"; tmp=\"$dir/.$name.tmp\"",
+            "case \"$op\" in",
+            "begin)",
+            "  mkdir -p -- \"$dir\" || exit 10",
+            "  chmod 700 -- \"$dir\" || exit 10",
+            "  if [ -e \"$final\" ]; then set -- $(sha256sum < \"$final\"); echo \"EXISTS $1\"; exit 0; fi",
+            "  : > \"$tmp\" || exit 10",
+            "  chmod 600 -- \"$tmp\" || exit 10",
+            "  echo BEGUN ;;",
+            "append)",
+            "  head -c \"$4\" >> \"$tmp\" || exit 10",
+            "  size=$(wc -c < \"$tmp\") || exit 10",
+            "  size=$((size + 0))",
+            "  [ \"$size\" = \"$5\" ] || { echo \"short write: $size of $5 bytes\" >&2; exit 13; }",
+            "  echo \"APPENDED $size\" ;;",
+            "commit)",
+            "  sync -- \"$tmp\" || exit 11",
+            "  ln -- \"$tmp\" \"$final\" || exit 12",
+            "  rm -f -- \"$tmp\"",
+            "  sync -- \"$dir\" || exit 11",
+            "  echo COMMITTED ;;",
+            "verify)",
+            "  if [ ! -f \"$final\" ]; then echo MISSING; exit 0; fi",
+            "  size=$(wc -c < \"$final\") || exit 10",
+            "  set -- $(sha256sum < \"$final\") || exit 10",
+            "  echo \"FILE $1 $((size + 0))\" ;;",
+            "quarantine)",
+            "  to=\"$final.quarantined-$4\"",
+            "  [ -e \"$to\" ] && exit 12",
+            "  mv -- \"$final\" \"$to\" || exit 10",
+            "  sync -- \"$dir\" || exit 11",
+            "  echo \"QUARANTINED $to\" ;;",
+            "*) exit 2 ;;",
+            "esac");
+
+    /** argv[0] of every call, then the script, then $0 for the script. */
+    static final List<String> SHELL = List.of("sh", "-c", SCRIPT, "dbrollback-file");
+
+    private static final int MAX_CHUNK = 4 << 20;
+
+    private final PodExec exec;
+    private final int chunkBytes;
+    private final Duration timeout;
+
+    public ExecRollbackFileStore(PodExec exec) {
+        this(exec, MAX_CHUNK, Duration.ofMinutes(2));
+    }
+
+    public ExecRollbackFileStore(PodExec exec, int chunkBytes, Duration timeout) {
+        this.exec = exec;
+        this.chunkBytes = Math.max(1, Math.min(chunkBytes, MAX_CHUNK));
+        this.timeout = timeout;
+    }
+
+    /** The argv of one call: the constant script, then each argument as its own entry. */
+    static List<String> argv(String... args) {
+        List<String> argv = new ArrayList<>(SHELL);
+        argv.addAll(List.of(args));
+        return argv;
+    }
+
+    /**
+     * Streams {@code tail} into {@code dir/name} in {@code pod}. See {@link io.dbrollback.coordinator
+     * .RollbackTransport#persistRollbackFile} for the contract.
+     */
+    public PersistResult persist(String pod, String container, String dir, String name, RollbackFileHeader header,
+            TailStream tail) {
+        PodExec.Result begun = run(pod, container, null, "begin", dir, name);
+        if (!begun.succeeded()) {
+            return failure(begun);
+        }
+        String path = dir + "/" + name;
+        if (begun.stdout().startsWith("EXISTS ")) {
+            // Written before (a retry after a crash): the same content is the same file; never overwrite.
+            String existing = begun.stdout().substring("EXISTS ".length()).trim();
+            RollbackFileFormat.Summary would = write(header, tail, bytes -> { });
+            if (would.sha256().equals(existing)) {
+                return new PersistResult.Persisted(new RollbackFile(path, would.sha256(), would.tailSha256(),
+                        would.bytes(), would.records()));
+            }
+            return new PersistResult.Failed(PersistResult.Kind.CONFLICT, path + " exists with SHA-256 " + existing
+                    + ", not the " + would.sha256() + " of this tail; it is never overwritten");
+        }
+        if (!begun.stdout().startsWith("BEGUN")) {
+            throw incomplete("begin", begun);
+        }
+        Chunker chunker = new Chunker(pod, container, dir, name);
+        RollbackFileFormat.Summary summary = write(header, tail, chunker::accept);
+        PersistResult failed = chunker.flush();
+        if (failed != null) {
+            return failed;
+        }
+        if (chunker.sent != summary.bytes()) {
+            throw new TransportException("ExecTruncated", false, "sent " + chunker.sent + " of " + summary.bytes()
+                    + " bytes of " + path);
+        }
+        PodExec.Result committed = run(pod, container, null, "commit", dir, name);
+        if (!committed.succeeded()) {
+            return failure(committed);
+        }
+        if (!committed.stdout().startsWith("COMMITTED")) {
+            throw incomplete("commit", committed);
+        }
+        return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
+                summary.bytes(), summary.records()));
+    }
+
+    /** Re-reads the file in the pod; quarantines (renames) it when it is missing or differs. */
+    public VerifyResult verify(String pod, String container, RollbackFile expected, Instant now) {
+        int slash = expected.location().lastIndexOf('/');
+        String dir = expected.location().substring(0, slash);
+        String name = expected.location().substring(slash + 1);
+        PodExec.Result r = run(pod, container, null, "verify", dir, name);
+        if (!r.succeeded()) {
+            throw new TransportException(r.exitCode() == null ? "ExecNoExitStatus" : "ExecFailed",
+                    r.exitCode() == null, "verify of " + expected.location() + " failed: " + describe(r));
+        }
+        String out = r.stdout().trim();
+        if (out.equals("MISSING")) {
+            return new VerifyResult.Mismatch(expected.location() + " is missing in pod " + pod, null);
+        }
+        String[] parts = out.split(" ");
+        if (parts.length != 3 || !parts[0].equals("FILE")) {
+            throw incomplete("verify", r);
+        }
+        String sha = parts[1];
+        long size = Long.parseLong(parts[2]);
+        if (sha.equals(expected.sha256()) && size == expected.bytes()) {
+            // The bytes on disk are the bytes streamed, so they hold the streamed tail digest too.
+            return new VerifyResult.Read(sha, expected.tailSha256(), expected.recordCount(), size);
+        }
+        String stamp = Long.toString(now.getEpochSecond());
+        PodExec.Result q = run(pod, container, null, "quarantine", dir, name, stamp);
+        String where = q.succeeded() && q.stdout().startsWith("QUARANTINED ")
+                ? expected.location() + ".quarantined-" + stamp : null;
+        return new VerifyResult.Mismatch("read back SHA-256 " + sha + " and " + size + " bytes, wrote "
+                + expected.sha256() + " and " + expected.bytes(), where);
+    }
+
+    private RollbackFileFormat.Summary write(RollbackFileHeader header, TailStream tail, RollbackFileFormat.Sink sink) {
+        RollbackFileFormat f = new RollbackFileFormat(sink);
+        f.header(header);
+        while (tail.hasNext()) {
+            f.record(tail.next());
+        }
+        return f.trailer();
+    }
+
+    /** Buffers the file's bytes and appends them to the pod's temporary file a chunk at a time. */
+    private final class Chunker {
+        private final String pod;
+        private final String container;
+        private final String dir;
+        private final String name;
+        private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        long sent;
+        PersistResult failed;
+
+        Chunker(String pod, String container, String dir, String name) {
+            this.pod = pod;
+            this.container = container;
+            this.dir = dir;
+            this.name = name;
+        }
+
+        void accept(byte[] bytes) {
+            if (failed != null) {
+                return; // the tail is still consumed to its end; nothing more is sent
+            }
+            buffer.write(bytes, 0, bytes.length);
+            if (buffer.size() >= chunkBytes) {
+                send();
+            }
+        }
+
+        PersistResult flush() {
+            if (failed == null && buffer.size() > 0) {
+                send();
+            }
+            return failed;
+        }
+
+        private void send() {
+            byte[] chunk = buffer.toByteArray();
+            buffer.reset();
+            long expect = sent + chunk.length;
+            PodExec.Result r = exec.exec(pod, container, argv("append", dir, name, Integer.toString(chunk.length),
+                    Long.toString(expect)), chunk, timeout);
+            if (!r.succeeded()) {
+                if (r.exitCode() != null && r.exitCode() == 13) {
+                    throw new TransportException("ExecTruncated", false, "append to " + dir + "/" + name + ": "
+                            + describe(r));
+                }
+                failed = failure(r);
+                return;
+            }
+            if (!r.stdout().trim().equals("APPENDED " + expect)) {
+                throw incomplete("append", r);
+            }
+            sent = expect;
+        }
+    }
+
+    private PodExec.Result run(String pod, String container, byte[] stdin, String... args) {
+        return exec.exec(pod, container, argv(args), stdin, timeout);
+    }
+
+    /** A failed call: a disk-level failure ends the incident closed; a lost exit status is retried. */
+    private static PersistResult failure(PodExec.Result r) {
+        if (r.exitCode() == null) {
+            throw new TransportException("ExecNoExitStatus", true, "no exit status from the pod: " + describe(r));
+        }
+        String err = r.stderr() == null ? "" : r.stderr();
+        PersistResult.Kind kind;
+        if (r.exitCode() == 11) {
+            kind = PersistResult.Kind.FSYNC_FAILED;
+        } else if (r.exitCode() == 12) {
+            kind = PersistResult.Kind.CONFLICT;
+        } else if (err.contains("No space left")) {
+            kind = PersistResult.Kind.NO_SPACE;
+        } else if (err.contains("Permission denied") || err.contains("Read-only file system")) {
+            kind = PersistResult.Kind.PERMISSION_DENIED;
+        } else if (r.exitCode() == 10) {
+            kind = PersistResult.Kind.IO_ERROR;
+        } else {
+            throw new TransportException("ExecFailed", false, "exec failed: " + describe(r));
+        }
+        return new PersistResult.Failed(kind, describe(r));
+    }
+
+    private static TransportException incomplete(String op, PodExec.Result r) {
+        return new TransportException("ExecTruncated", true, op + ": the pod's answer is missing or cut short ("
+                + describe(r) + ")");
+    }
+
+    private static String describe(PodExec.Result r) {
+        String err = r.stderr() == null ? "" : r.stderr().trim();
+        String out = r.stdout() == null ? "" : r.stdout().trim();
+        return "exit " + r.exitCode() + (err.isEmpty() ? "" : ", stderr: " + abbreviate(err))
+                + (out.isEmpty() ? "" : ", stdout: " + abbreviate(out));
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 300 ? s.substring(0, 300) + "..." : s;
+    }
+}

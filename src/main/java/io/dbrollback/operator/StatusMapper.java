@@ -1,0 +1,266 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.api.Condition;
+import io.dbrollback.api.PlanStatus;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.api.RollbackFileStatus;
+import io.dbrollback.api.StepTime;
+import io.dbrollback.api.SupersededPlanStatus;
+import io.dbrollback.api.TailStatus;
+import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.Phase;
+import io.dbrollback.coordinator.Plan;
+import io.dbrollback.coordinator.Reason;
+import io.dbrollback.coordinator.SupersededPlan;
+import io.dbrollback.model.DivergentTail;
+import io.dbrollback.model.Lsn;
+import io.dbrollback.model.RollbackFile;
+import io.dbrollback.model.Term;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * The one status builder: a {@link Checkpoint} to the custom resource's status and back, and the
+ * conditions derived from it. Pure: the status is the durable checkpoint, so what it writes it must
+ * read back identically (a restarted operator resumes from it).
+ */
+public final class StatusMapper {
+
+    /** Condition types. */
+    public static final String READY = "Ready";
+    public static final String PROGRESSING = "Progressing";
+    public static final String AWAITING_APPROVAL = "AwaitingApproval";
+    public static final String BLOCKED = "Blocked";
+    public static final String FAILED = "Failed";
+    public static final String PAUSED = "Paused";
+
+    private StatusMapper() {
+    }
+
+    /** CamelCase phase name, as shown in the status and the printer column. */
+    public static String phaseName(Phase p) {
+        StringBuilder b = new StringBuilder();
+        for (String part : p.name().split("_")) {
+            b.append(part.charAt(0)).append(part.substring(1).toLowerCase(java.util.Locale.ROOT));
+        }
+        return b.toString();
+    }
+
+    public static Phase phaseOf(String name) {
+        for (Phase p : Phase.values()) {
+            if (phaseName(p).equals(name)) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("unknown phase " + name);
+    }
+
+    /**
+     * The status for {@code cp}, keeping the transition times of conditions that did not change.
+     *
+     * @param previous the status as last written (may be null)
+     * @param paused whether the pause annotation is set
+     */
+    public static ReplicaSetRollbackStatus toStatus(Checkpoint cp, ReplicaSetRollbackStatus previous, long generation,
+            boolean paused, Instant now) {
+        ReplicaSetRollbackStatus s = new ReplicaSetRollbackStatus();
+        s.setObservedGeneration(generation);
+        s.setIncidentId(cp.incidentId());
+        s.setPhase(phaseName(cp.phase()));
+        Plan plan = cp.plan();
+        s.setPlan(plan == null ? null : plan(plan));
+        s.setTail(cp.tail() == null ? null : tail(cp.tail()));
+        s.setRollbackFile(cp.file() == null ? null : file(cp.file(), plan));
+        s.setGates(cp.gates().isEmpty() ? null : cp.gates().stream().map(Reason::code).sorted().toList());
+        boolean pastGate = !cp.gates().isEmpty() && cp.phase() != Phase.AWAITING_APPROVAL && cp.file() != null
+                && cp.rollbackIdBefore() != null;
+        s.setApprovedFor(pastGate ? cp.file().sha256() : null);
+        s.setRollbackIdBefore(cp.rollbackIdBefore());
+        s.setRollbackIdAfter(cp.rollbackIdAfter());
+        s.setReason(cp.reason() == null ? null : cp.reason().code());
+        s.setMessage(cp.message());
+        s.setWaiting(cp.waiting() == null ? null : cp.waiting().code());
+        s.setWaitMessage(cp.waitMessage());
+        s.setLastError(cp.lastError());
+        s.setAttempts(cp.attempts() == 0 ? null : cp.attempts());
+        s.setReplans(cp.replans() == 0 ? null : cp.replans());
+        if (!cp.supersededPlans().isEmpty()) {
+            List<SupersededPlanStatus> list = new ArrayList<>();
+            for (SupersededPlan sp : cp.supersededPlans()) {
+                SupersededPlanStatus x = new SupersededPlanStatus();
+                x.setPlan(plan(sp.plan()));
+                x.setTail(sp.tail() == null ? null : tail(sp.tail()));
+                x.setRollbackFile(sp.file() == null ? null : file(sp.file(), sp.plan()));
+                x.setReason(sp.why());
+                list.add(x);
+            }
+            s.setSupersededPlans(list);
+        }
+        List<StepTime> steps = new ArrayList<>();
+        for (Map.Entry<Phase, Instant> e : cp.phaseTimes().entrySet()) {
+            StepTime t = new StepTime();
+            t.setPhase(phaseName(e.getKey()));
+            t.setTime(e.getValue().toString());
+            steps.add(t);
+        }
+        s.setSteps(steps);
+        s.setConditions(conditions(cp, previous == null ? List.of() : previous.getConditions(), generation, paused,
+                now));
+        return s;
+    }
+
+    /** The checkpoint recorded in {@code s}, or null when the status holds none yet. */
+    public static Checkpoint fromStatus(ReplicaSetRollbackStatus s) {
+        if (s == null || s.getIncidentId() == null || s.getPhase() == null) {
+            return null;
+        }
+        Plan plan = s.getPlan() == null ? null : plan(s.getPlan());
+        Set<Reason> gates = EnumSet.noneOf(Reason.class);
+        if (s.getGates() != null) {
+            s.getGates().forEach(g -> gates.add(Reason.valueOf(g)));
+        }
+        List<SupersededPlan> superseded = new ArrayList<>();
+        if (s.getSupersededPlans() != null) {
+            for (SupersededPlanStatus x : s.getSupersededPlans()) {
+                Plan p = plan(x.getPlan());
+                superseded.add(new SupersededPlan(p, x.getTail() == null ? null : tail(x.getTail(), p),
+                        x.getRollbackFile() == null ? null : file(x.getRollbackFile()), x.getReason()));
+            }
+        }
+        Map<Phase, Instant> times = new EnumMap<>(Phase.class);
+        if (s.getSteps() != null) {
+            for (StepTime t : s.getSteps()) {
+                times.put(phaseOf(t.getPhase()), Instant.parse(t.getTime()));
+            }
+        }
+        return new Checkpoint(s.getIncidentId(), phaseOf(s.getPhase()), plan,
+                s.getTail() == null ? null : tail(s.getTail(), plan), s.getRollbackFile() == null ? null
+                        : file(s.getRollbackFile()), gates, s.getRollbackIdBefore(), s.getRollbackIdAfter(),
+                s.getReason() == null ? null : Reason.valueOf(s.getReason()), s.getMessage(),
+                s.getWaiting() == null ? null : Reason.valueOf(s.getWaiting()), s.getWaitMessage(), s.getLastError(),
+                s.getAttempts() == null ? 0 : s.getAttempts(), s.getReplans() == null ? 0 : s.getReplans(), superseded,
+                times);
+    }
+
+    private static PlanStatus plan(Plan p) {
+        PlanStatus s = new PlanStatus();
+        s.setTargetPod(p.targetNode());
+        s.setNumber(p.number());
+        s.setForkLsn(p.forkLsn().value());
+        s.setCommonTerm(p.commonTerm() == null ? null : p.commonTerm().value());
+        s.setLastLsn(p.targetLastLsn().value());
+        s.setCommitLsn(p.targetCommitLsn().value());
+        s.setExpectedRecords(p.expectedRecords());
+        s.setOldTerm(p.oldTerm() == null ? null : p.oldTerm().value());
+        s.setNewTerm(p.newTerm().value());
+        s.setNewPrimary(p.newPrimary());
+        s.setNewPrimaryAddress(p.newPrimaryAddress());
+        s.setPlannedAt(p.plannedAt().toString());
+        return s;
+    }
+
+    private static Plan plan(PlanStatus s) {
+        return new Plan(s.getNumber(), s.getTargetPod(), Lsn.of(s.getForkLsn()),
+                s.getCommonTerm() == null ? null : Term.of(s.getCommonTerm()), Lsn.of(s.getLastLsn()),
+                Lsn.of(s.getCommitLsn()), s.getOldTerm() == null ? null : Term.of(s.getOldTerm()),
+                Term.of(s.getNewTerm()), s.getNewPrimary(), s.getNewPrimaryAddress(), s.getExpectedRecords(),
+                Instant.parse(s.getPlannedAt()));
+    }
+
+    private static TailStatus tail(DivergentTail t) {
+        TailStatus s = new TailStatus();
+        s.setFromLsn(t.fromExclusive().value());
+        s.setToLsn(t.toInclusive().value());
+        s.setRecords(t.recordCount());
+        s.setBytes(t.bytes());
+        s.setSha256(t.sha256());
+        s.setFirstCommit(t.firstCommit() == null ? null : t.firstCommit().toString());
+        s.setLastCommit(t.lastCommit() == null ? null : t.lastCommit().toString());
+        return s;
+    }
+
+    private static DivergentTail tail(TailStatus s, Plan plan) {
+        return new DivergentTail(Lsn.of(s.getFromLsn()), Lsn.of(s.getToLsn()), plan.targetNode(),
+                plan.oldTerm() == null ? Term.of(0) : plan.oldTerm(), s.getRecords(), s.getBytes(), s.getSha256(),
+                s.getFirstCommit() == null ? null : Instant.parse(s.getFirstCommit()),
+                s.getLastCommit() == null ? null : Instant.parse(s.getLastCommit()));
+    }
+
+    private static RollbackFileStatus file(RollbackFile f, Plan plan) {
+        RollbackFileStatus s = new RollbackFileStatus();
+        s.setPod(plan == null ? null : plan.targetNode());
+        s.setPath(f.location());
+        s.setSha256(f.sha256());
+        s.setTailSha256(f.tailSha256());
+        s.setBytes(f.bytes());
+        s.setRecords(f.recordCount());
+        return s;
+    }
+
+    private static RollbackFile file(RollbackFileStatus s) {
+        return new RollbackFile(s.getPath(), s.getSha256(), s.getTailSha256(), s.getBytes(), s.getRecords());
+    }
+
+    /** The standard conditions for {@code cp}; one top-level Ready. */
+    static List<Condition> conditions(Checkpoint cp, List<Condition> previous, long generation, boolean paused,
+            Instant now) {
+        Phase p = cp.phase();
+        boolean terminal = p.isTerminal();
+        String reasonCode = cp.reason() == null ? phaseName(p) : cp.reason().code();
+        List<Condition> out = new ArrayList<>();
+        boolean ready = p == Phase.COMPLETED || p == Phase.DRY_RUN_COMPLETED;
+        out.add(condition(previous, READY, ready, ready ? reasonCode : terminal ? reasonCode : phaseName(p),
+                ready ? cp.message() : terminal ? cp.message() : "in phase " + phaseName(p), generation, now));
+        boolean waiting = cp.waiting() != null;
+        boolean progressing = !terminal && !paused && !waiting && p != Phase.AWAITING_APPROVAL;
+        out.add(condition(previous, PROGRESSING, progressing, progressing ? phaseName(p)
+                : terminal ? reasonCode : paused ? "Paused" : waiting ? cp.waiting().code() : "AwaitingApproval",
+                progressing ? "in phase " + phaseName(p) + (cp.lastError() != null ? "; last attempt: "
+                        + cp.lastError() : "") : null, generation, now));
+        boolean gated = p == Phase.AWAITING_APPROVAL;
+        out.add(condition(previous, AWAITING_APPROVAL, gated,
+                gated ? cp.gates().iterator().next().code() : "NotGated", gated ? cp.message() : null, generation,
+                now));
+        out.add(condition(previous, BLOCKED, waiting, waiting ? cp.waiting().code() : "NotBlocked",
+                waiting ? cp.waitMessage() : null, generation, now));
+        boolean failed = p == Phase.FAILED || p == Phase.ABORTED;
+        out.add(condition(previous, FAILED, failed, failed ? reasonCode : "NotFailed", failed ? cp.message() : null,
+                generation, now));
+        out.add(condition(previous, PAUSED, paused, paused ? "PauseAnnotation" : "NotPaused",
+                paused ? "the dbrollback.io/paused annotation is set; nothing is done until it is removed" : null,
+                generation, now));
+        return out;
+    }
+
+    private static Condition condition(List<Condition> previous, String type, boolean status, String reason,
+            String message, long generation, Instant now) {
+        String value = status ? "True" : "False";
+        Condition c = new Condition();
+        c.setType(type);
+        c.setStatus(value);
+        c.setReason(reason);
+        c.setMessage(message);
+        c.setObservedGeneration(generation);
+        String since = now.toString();
+        if (previous != null) {
+            for (Condition old : previous) {
+                if (type.equals(old.getType()) && value.equals(old.getStatus()) && old.getLastTransitionTime() != null) {
+                    since = old.getLastTransitionTime();
+                }
+            }
+        }
+        c.setLastTransitionTime(since);
+        return c;
+    }
+
+    /** Whether two statuses say the same, so a write can be skipped. */
+    public static boolean same(ReplicaSetRollbackStatus a, ReplicaSetRollbackStatus b) {
+        return Objects.equals(io.dbrollback.operator.Json.write(a), io.dbrollback.operator.Json.write(b));
+    }
+}
