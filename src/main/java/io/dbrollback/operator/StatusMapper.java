@@ -259,6 +259,27 @@ public final class StatusMapper {
         return c;
     }
 
+    /**
+     * Marks {@code status} blocked by a problem found before any step (a missing pod, Lease or port,
+     * an invalid value, another rollback of the cluster in progress): nothing was called.
+     */
+    public static void block(ReplicaSetRollbackStatus status, String reason, String message,
+            ReplicaSetRollbackStatus previous, Instant now) {
+        status.setWaiting(reason);
+        status.setWaitMessage(message);
+        List<Condition> old = previous == null || previous.getConditions() == null ? List.of() : previous.getConditions();
+        List<Condition> out = new ArrayList<>();
+        for (Condition c : status.getConditions()) {
+            if (c.getType().equals(BLOCKED)) {
+                c = condition(old, BLOCKED, true, reason, message, c.getObservedGeneration(), now);
+            } else if (c.getType().equals(PROGRESSING)) {
+                c = condition(old, PROGRESSING, false, reason, null, c.getObservedGeneration(), now);
+            }
+            out.add(c);
+        }
+        status.setConditions(out);
+    }
+
     /** Whether two statuses say the same, so a write can be skipped. */
     public static boolean same(ReplicaSetRollbackStatus a, ReplicaSetRollbackStatus b) {
         return Objects.equals(io.dbrollback.operator.Json.write(a), io.dbrollback.operator.Json.write(b));

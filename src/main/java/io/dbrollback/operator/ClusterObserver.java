@@ -1,0 +1,170 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.v1.GetTimelineRequest;
+import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.coordinator.Observation;
+import io.dbrollback.coordinator.TransportException;
+import io.dbrollback.model.NodeTimeline;
+import io.dbrollback.model.Term;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.StatusRuntimeException;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Reads the world for one rollback: the cluster's pods and their agent addresses, the leader Lease
+ * (holder and term), the agents' TLS material, and the timelines of the target and of the Lease
+ * holder. Finds problems in the resource (missing pod, wrong selector, missing Lease or port) before
+ * anything is called.
+ */
+public final class ClusterObserver {
+
+    /** Annotation on the Lease carrying the database's term; else spec.leaseTransitions is the term. */
+    public static final String TERM_ANNOTATION = "dbrollback.io/term";
+
+    /** What a rollback acts on, resolved. */
+    public record Resolved(String targetPod, Map<String, String> agentAddresses, Lease lease, AgentClients.Tls tls) {
+    }
+
+    /** A reason the rollback cannot proceed yet; no side effect was made. */
+    public record Problem(String reason, String message) {
+    }
+
+    /** Either a resolved view or a problem. */
+    public record Resolution(Resolved resolved, Problem problem) {
+    }
+
+    private final KubernetesClient client;
+    private final AgentClients clients;
+
+    public ClusterObserver(KubernetesClient client, AgentClients clients) {
+        this.client = client;
+        this.clients = clients;
+    }
+
+    public Resolution resolve(ReplicaSetRollback r, Lease cachedLease) {
+        String ns = r.getMetadata().getNamespace();
+        ClusterSpec c = r.getSpec().getCluster();
+        String target = r.getSpec().getTargetPod();
+        Lease lease = cachedLease != null ? cachedLease
+                : client.leases().inNamespace(ns).withName(c.getLeaseName()).get();
+        if (lease == null) {
+            return problem("LeaseNotFound", "the leader Lease " + ns + "/" + c.getLeaseName() + " does not exist");
+        }
+        List<Pod> pods = client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems();
+        Pod targetPod = pods.stream().filter(p -> p.getMetadata().getName().equals(target)).findFirst().orElse(null);
+        if (targetPod == null) {
+            boolean exists = client.pods().inNamespace(ns).withName(target).get() != null;
+            return problem(exists ? "TargetNotInCluster" : "TargetPodNotFound", exists
+                    ? "pod " + target + " does not carry the labels of cluster.podSelector " + c.getPodSelector()
+                    : "the target pod " + ns + "/" + target + " does not exist");
+        }
+        Map<String, String> addresses = new HashMap<>();
+        for (Pod p : pods) {
+            String address = address(p, c);
+            if (address != null) {
+                addresses.put(p.getMetadata().getName(), address);
+            }
+        }
+        if (!addresses.containsKey(target)) {
+            return problem("AgentNotReachable", "pod " + target + " has no IP yet or no "
+                    + (c.getAgentPortName() != null ? "container port named " + c.getAgentPortName() : "agent port"));
+        }
+        AgentClients.Tls tls = null;
+        String secretName = r.getSpec().getAgentTlsSecret();
+        if (secretName != null) {
+            Secret secret = client.secrets().inNamespace(ns).withName(secretName).get();
+            if (secret == null || secret.getData() == null || !secret.getData().containsKey("ca.crt")) {
+                return problem("TlsSecretNotFound", "the agent TLS Secret " + ns + "/" + secretName
+                        + " does not exist or has no ca.crt");
+            }
+            Map<String, String> d = secret.getData();
+            tls = new AgentClients.Tls(decode(d.get("ca.crt")), decode(d.get("tls.crt")), decode(d.get("tls.key")));
+        }
+        return new Resolution(new Resolved(target, addresses, lease, tls), null);
+    }
+
+    private static byte[] decode(String base64) {
+        return base64 == null ? null : Base64.getDecoder().decode(base64);
+    }
+
+    private static Resolution problem(String reason, String message) {
+        return new Resolution(null, new Problem(reason, message));
+    }
+
+    /** host:port of a pod's agent, or null when the pod has no IP or no such port. */
+    static String address(Pod p, ClusterSpec c) {
+        String ip = p.getStatus() == null ? null : p.getStatus().getPodIP();
+        if (ip == null || ip.isBlank()) {
+            return null;
+        }
+        Integer port = c.getAgentPort();
+        if (port == null && p.getSpec() != null) {
+            for (Container container : p.getSpec().getContainers()) {
+                for (ContainerPort cp : container.getPorts() == null ? List.<ContainerPort>of() : container.getPorts()) {
+                    if (c.getAgentPortName().equals(cp.getName())) {
+                        port = cp.getContainerPort();
+                    }
+                }
+            }
+        }
+        if (port == null) {
+            return null;
+        }
+        return (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + port;
+    }
+
+    /** The Lease's term: the dbrollback.io/term annotation, else spec.leaseTransitions, else 0. */
+    public static Term leaseTerm(Lease lease) {
+        Map<String, String> a = lease.getMetadata().getAnnotations();
+        if (a != null && a.containsKey(TERM_ANNOTATION)) {
+            try {
+                return Term.of(Long.parseLong(a.get(TERM_ANNOTATION).trim()));
+            } catch (NumberFormatException e) {
+                return Term.of(0);
+            }
+        }
+        Integer transitions = lease.getSpec() == null ? null : lease.getSpec().getLeaseTransitions();
+        return Term.of(transitions == null ? 0 : transitions);
+    }
+
+    public static String leaseHolder(Lease lease) {
+        String holder = lease.getSpec() == null ? null : lease.getSpec().getHolderIdentity();
+        return holder == null || holder.isBlank() ? null : holder;
+    }
+
+    /** Reads both timelines; the target's is required, the leader's may be missing (the coordinator waits). */
+    public Observation observe(Resolved r) {
+        String holder = leaseHolder(r.lease());
+        NodeTimeline target = timeline(r, r.targetPod());
+        NodeTimeline leader = null;
+        String leaderAddress = holder == null ? null : r.agentAddresses().get(holder);
+        if (holder != null && !holder.equals(r.targetPod()) && leaderAddress != null) {
+            try {
+                leader = timeline(r, holder);
+            } catch (TransportException e) {
+                leader = null;
+            }
+        }
+        return new Observation(holder, leaseTerm(r.lease()), target, leader, leaderAddress);
+    }
+
+    private NodeTimeline timeline(Resolved r, String pod) {
+        try {
+            return AgentProtos.fromProto(clients.stub(r.agentAddresses().get(pod), r.tls())
+                    .withDeadlineAfter(10, TimeUnit.SECONDS).getTimeline(GetTimelineRequest.getDefaultInstance()));
+        } catch (StatusRuntimeException e) {
+            throw GrpcRollbackTransport.translate("GetTimeline", pod, e, false);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.v1.FenceRequest;
+import io.dbrollback.agent.v1.RecoverToLsnRequest;
+import io.dbrollback.agent.v1.RecoverToLsnResponse;
+import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
+import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.dbrollback.coordinator.PersistResult;
+import io.dbrollback.coordinator.RecoverResult;
+import io.dbrollback.coordinator.RollbackTransport;
+import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TransportException;
+import io.dbrollback.coordinator.VerifyResult;
+import io.dbrollback.model.Lsn;
+import io.dbrollback.model.RollbackEvent;
+import io.dbrollback.model.RollbackFile;
+import io.dbrollback.model.RollbackFileHeader;
+import io.dbrollback.model.Term;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Clock;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The production transport: the agents over gRPC (every mutating call with the incident id and the
+ * term), the rollback file through pod exec in the target's data container, and the event through
+ * the operator's event recorder. One instance serves one reconcile of one rollback.
+ */
+public final class GrpcRollbackTransport implements RollbackTransport {
+
+    private final String targetPod;
+    private final AgentClients clients;
+    private final AgentClients.Tls tls;
+    private final Map<String, String> agentAddresses;
+    private final ExecRollbackFileStore files;
+    private final String dataContainer;
+    private final String rollbackDirectory;
+    private final Consumer<RollbackEvent> events;
+    private final Clock clock;
+
+    /**
+     * @param targetPod the pod rolled back; its data volume holds the rollback files
+     * @param agentAddresses host:port of the agent of each pod the rollback may call
+     */
+    public GrpcRollbackTransport(String targetPod, AgentClients clients, AgentClients.Tls tls, Map<String, String> agentAddresses,
+            ExecRollbackFileStore files, String dataContainer, String rollbackDirectory,
+            Consumer<RollbackEvent> events, Clock clock) {
+        this.targetPod = targetPod;
+        this.clients = clients;
+        this.tls = tls;
+        this.agentAddresses = Map.copyOf(agentAddresses);
+        this.files = files;
+        this.dataContainer = dataContainer;
+        this.rollbackDirectory = rollbackDirectory;
+        this.events = events;
+        this.clock = clock;
+    }
+
+    private RollbackAgentGrpc.RollbackAgentBlockingStub agent(String node) {
+        String address = agentAddresses.get(node);
+        if (address == null) {
+            throw new TransportException("NoAgentAddress", false, "no agent address for pod " + node);
+        }
+        return clients.stub(address, tls).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void fence(String node, String incidentId, Term term) {
+        try {
+            agent(node).fence(FenceRequest.newBuilder().setTerm(term.value()).setIncidentId(incidentId).build());
+        } catch (StatusRuntimeException e) {
+            throw translate("Fence", node, e, true);
+        }
+    }
+
+    @Override
+    public TailStream readDivergentTail(String node, Lsn fromExclusive, Lsn toInclusive) {
+        String address = agentAddresses.get(node);
+        if (address == null) {
+            throw new TransportException("NoAgentAddress", false, "no agent address for pod " + node);
+        }
+        return new GrpcTailStream(clients.stub(address, tls), node, fromExclusive.value(), toInclusive.value());
+    }
+
+    @Override
+    public PersistResult persistRollbackFile(RollbackFileHeader header, TailStream tail) {
+        return files.persist(header.node(), dataContainer, rollbackDirectory, fileName(header), header, tail);
+    }
+
+    /** {@code <incident>-plan<N>.rollback.jsonl}: derived from the resource's uid, never from user text. */
+    static String fileName(RollbackFileHeader h) {
+        String incident = h.incidentId().toLowerCase(java.util.Locale.ROOT);
+        if (!incident.matches("[a-z0-9][a-z0-9-]{0,62}")) {
+            throw new IllegalArgumentException("incident id is not a plain identifier");
+        }
+        return incident + "-plan" + h.planNumber() + ".rollback.jsonl";
+    }
+
+    @Override
+    public VerifyResult verifyRollbackFile(RollbackFile file) {
+        return files.verify(targetPod, dataContainer, file, clock.instant());
+    }
+
+    @Override
+    public RecoverResult recoverToLsn(String node, Lsn target, Lsn expectedLastLsn, String incidentId, Term term,
+            String expectedFileSha256) {
+        try {
+            RecoverToLsnResponse r = agent(node).recoverToLsn(RecoverToLsnRequest.newBuilder()
+                    .setTargetLsn(target.value()).setExpectedLastLsn(expectedLastLsn.value()).setTerm(term.value())
+                    .setIncidentId(incidentId).setExpectedRollbackFileSha256(expectedFileSha256).build());
+            return new RecoverResult(r.getRollbackId(), Lsn.of(r.getLastLsn()));
+        } catch (StatusRuntimeException e) {
+            throw translate("RecoverToLsn", node, e, true);
+        }
+    }
+
+    @Override
+    public void emitRollbackEvent(RollbackEvent event) {
+        events.accept(event);
+    }
+
+    @Override
+    public void rejoinAsReplica(String node, String primaryAddress, Term term, String incidentId) {
+        try {
+            agent(node).rejoinAsReplica(RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(primaryAddress)
+                    .setTerm(term.value()).setIncidentId(incidentId).build());
+        } catch (StatusRuntimeException e) {
+            throw translate("RejoinAsReplica", node, e, true);
+        }
+    }
+
+    /**
+     * A gRPC failure as the coordinator sees it: the agent's machine-readable reason as the code when
+     * there is one; the outcome of a mutating call is unknown unless the node answered.
+     */
+    static TransportException translate(String call, String node, StatusRuntimeException e, boolean mutating) {
+        Status.Code code = e.getStatus().getCode();
+        String reason = AgentErrors.reason(e).orElse(code.name());
+        boolean unknown = mutating && (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED
+                || code == Status.Code.UNKNOWN || code == Status.Code.CANCELLED || code == Status.Code.INTERNAL);
+        return new TransportException(reason, unknown, call + " on " + node + ": " + code
+                + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription()), e);
+    }
+}

@@ -1,0 +1,113 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.v1.ReadDivergentTailRequest;
+import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.dbrollback.agent.v1.TailChunk;
+import io.dbrollback.agent.v1.TailMessage;
+import io.dbrollback.agent.v1.TailTrailer;
+import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TransportException;
+import io.dbrollback.model.TailDigest;
+import io.dbrollback.model.TailRecord;
+import io.grpc.Context;
+import io.grpc.StatusRuntimeException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A tail read over gRPC and checked on arrival: every chunk's CRC32C, then the trailer's count,
+ * bytes and SHA-256 against what arrived. A stream that ends without its trailer, or whose trailer
+ * disagrees, is reported as a broken transfer, never as a clean end. The blocking stub asks for one
+ * message at a time, so at most one chunk is buffered here.
+ */
+final class GrpcTailStream implements TailStream {
+
+    private final Context.CancellableContext context = Context.current().withCancellation();
+    private final Iterator<TailMessage> messages;
+    private final String node;
+    private final TailDigest digest = new TailDigest();
+    private final ArrayDeque<TailRecord> ready = new ArrayDeque<>();
+    private boolean ended;
+
+    GrpcTailStream(RollbackAgentGrpc.RollbackAgentBlockingStub stub, String node, long from, long to) {
+        this.node = node;
+        Context previous = context.attach();
+        try {
+            this.messages = stub.withDeadlineAfter(30, TimeUnit.MINUTES).readDivergentTail(ReadDivergentTailRequest
+                    .newBuilder().setFromExclusive(from).setToInclusive(to).build());
+        } finally {
+            context.detach(previous);
+        }
+    }
+
+    @Override
+    public boolean hasNext() {
+        while (ready.isEmpty() && !ended) {
+            TailMessage m;
+            try {
+                if (!messages.hasNext()) {
+                    throw new TransportException("TailTruncated", false, "the tail stream of " + node
+                            + " ended without its trailer");
+                }
+                m = messages.next();
+            } catch (StatusRuntimeException e) {
+                throw GrpcRollbackTransport.translate("ReadDivergentTail", node, e, false);
+            }
+            if (m.hasTrailer()) {
+                checkTrailer(m.getTrailer());
+                ended = true;
+            } else {
+                accept(m.getChunk());
+            }
+        }
+        return !ready.isEmpty();
+    }
+
+    private void accept(TailChunk chunk) {
+        List<TailRecord> records = new ArrayList<>(chunk.getRecordsCount());
+        try {
+            for (io.dbrollback.agent.v1.TailRecord r : chunk.getRecordsList()) {
+                records.add(AgentProtos.fromProto(r));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new TransportException("TailMalformed", false, "a record from " + node + " is malformed: "
+                    + e.getMessage());
+        }
+        if (AgentProtos.crc32c(records) != chunk.getCrc32C()) {
+            throw new TransportException("TailChecksumMismatch", false, "a chunk from " + node
+                    + " failed its CRC32C: corrupted in transit; read again");
+        }
+        records.forEach(digest::add);
+        ready.addAll(records);
+    }
+
+    private void checkTrailer(TailTrailer t) {
+        if (t.getRecordCount() != digest.records() || t.getBytes() != digest.bytes()) {
+            throw new TransportException("TailTruncated", false, "the trailer from " + node + " announces "
+                    + t.getRecordCount() + " records, " + digest.records() + " arrived");
+        }
+        String sha = digest.finish();
+        if (!t.getSha256().equals(sha)) {
+            throw new TransportException("TailDigestMismatch", false, "the tail from " + node + " hashes to " + sha
+                    + ", its trailer says " + t.getSha256());
+        }
+    }
+
+    @Override
+    public TailRecord next() {
+        if (!hasNext()) {
+            throw new NoSuchElementException();
+        }
+        return ready.poll();
+    }
+
+    @Override
+    public void close() {
+        context.cancel(null);
+    }
+}

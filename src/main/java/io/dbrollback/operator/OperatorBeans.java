@@ -1,0 +1,35 @@
+package io.dbrollback.operator;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import java.time.Clock;
+
+/** The operator's collaborators, one each. */
+@ApplicationScoped
+public class OperatorBeans {
+
+    @Produces
+    @ApplicationScoped
+    Clock clock() {
+        return Clock.systemUTC();
+    }
+
+    @Produces
+    @ApplicationScoped
+    AgentClients agentClients() {
+        return new AgentClients();
+    }
+
+    void close(@Disposes AgentClients clients) {
+        clients.close();
+    }
+
+    @Produces
+    @ApplicationScoped
+    EventRecorder eventRecorder(KubernetesClient client, Clock clock) {
+        String instance = System.getenv().getOrDefault("HOSTNAME", EventRecorder.COMPONENT);
+        return new EventRecorder(client, clock, instance);
+    }
+}

@@ -1,0 +1,298 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.IncidentSpec;
+import io.dbrollback.coordinator.Observation;
+import io.dbrollback.coordinator.Phase;
+import io.dbrollback.coordinator.RollbackRunner;
+import io.dbrollback.coordinator.TransportException;
+import io.dbrollback.model.RollbackEvent;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import jakarta.inject.Inject;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.jboss.logging.Logger;
+
+/**
+ * Reconciles ReplicaSetRollbacks. Each reconcile runs a short list of named steps: observe (pods,
+ * Lease, timelines), validate, queue behind an older rollback of the same cluster, then let the
+ * coordinator decide and act one step at a time, writing the status (the durable checkpoint) after
+ * every step, until the rollback waits, must retry, or ends. A restarted operator resumes from the
+ * status. Waiting is a reschedule, never a sleep.
+ */
+@ControllerConfiguration(name = RollbackReconciler.NAME)
+public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Cleaner<ReplicaSetRollback> {
+
+    static final String NAME = "replicasetrollback";
+    static final String LEASE_INDEX = "dbrollback.io/lease";
+    static final int MAX_STEPS_PER_RECONCILE = 40;
+    static final Duration WAIT = Duration.ofSeconds(10);
+    static final Duration PROBLEM = Duration.ofSeconds(20);
+
+    private static final Logger LOG = Logger.getLogger(RollbackReconciler.class);
+
+    private final KubernetesClient client;
+    private final Clock clock;
+    private final AgentClients clients;
+    private final EventRecorder events;
+    private final ClusterObserver observer;
+
+    @Inject
+    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events) {
+        this.client = client;
+        this.clock = clock;
+        this.clients = clients;
+        this.events = events;
+        this.observer = new ClusterObserver(client, clients);
+    }
+
+    static String leaseKey(ReplicaSetRollback r) {
+        return r.getMetadata().getNamespace() + "/" + r.getSpec().getCluster().getLeaseName();
+    }
+
+    @Override
+    public List<EventSource<?, ReplicaSetRollback>> prepareEventSources(EventSourceContext<ReplicaSetRollback> context) {
+        context.getPrimaryCache().addIndexer(LEASE_INDEX, r -> r.getSpec() == null || r.getSpec().getCluster() == null
+                ? List.of() : List.of(leaseKey(r)));
+        InformerEventSourceConfiguration<Lease> config = InformerEventSourceConfiguration
+                .from(Lease.class, ReplicaSetRollback.class)
+                .withSecondaryToPrimaryMapper(lease -> context.getPrimaryCache()
+                        .byIndex(LEASE_INDEX, lease.getMetadata().getNamespace() + "/" + lease.getMetadata().getName())
+                        .stream().map(ResourceID::fromResource).collect(Collectors.toSet()))
+                .withPrimaryToSecondaryMapper((ReplicaSetRollback r) -> Set.of(new ResourceID(
+                        r.getSpec().getCluster().getLeaseName(), r.getMetadata().getNamespace())))
+                .withNamespacesInheritedFromController()
+                .build();
+        return List.of(new InformerEventSource<>(config, context));
+    }
+
+    @Override
+    public UpdateControl<ReplicaSetRollback> reconcile(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
+        Outcome o = drive(rollback, ctx);
+        return o.after == null ? UpdateControl.noUpdate() : UpdateControl.<ReplicaSetRollback>noUpdate()
+                .rescheduleAfter(o.after);
+    }
+
+    /**
+     * Deleting a rollback before its recover began is safe (nothing was removed); from the recover
+     * on, the finalizer holds the resource until the rollback reaches its end.
+     */
+    @Override
+    public DeleteControl cleanup(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
+        Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
+        if (cp == null || cp.phase().isTerminal() || cp.phase().ordinal() < Phase.RECOVERING.ordinal()) {
+            if (cp != null && !cp.phase().isTerminal() && cp.phase().ordinal() >= Phase.FENCED.ordinal()) {
+                events.record(rollback, EventRecorder.Type.Warning, "RollbackDeleted", "deleted in phase "
+                        + StatusMapper.phaseName(cp.phase()) + " before anything was removed; pod "
+                        + rollback.getSpec().getTargetPod() + " stays fenced", rollback.getSpec().getTargetPod(),
+                        "deleted");
+            }
+            return DeleteControl.defaultDelete();
+        }
+        Outcome o = drive(rollback, ctx);
+        if (o.terminal) {
+            return DeleteControl.defaultDelete();
+        }
+        events.record(rollback, EventRecorder.Type.Normal, "DeletionDeferred", "the node is being recovered (phase "
+                + StatusMapper.phaseName(o.phase) + "); the resource is kept until the rollback ends",
+                rollback.getSpec().getTargetPod(), "deferred");
+        return DeleteControl.noFinalizerRemoval().rescheduleAfter(o.after == null ? WAIT : o.after);
+    }
+
+    private record Outcome(Duration after, boolean terminal, Phase phase) {
+    }
+
+    /** observe -> validate -> queue -> step, write status, step... -> decide reschedule. */
+    private Outcome drive(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
+        Instant now = clock.instant();
+        Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
+        if (cp == null) {
+            cp = Checkpoint.start(rollback.getMetadata().getUid(), now);
+        }
+        boolean paused = IncidentSpecs.paused(rollback);
+        if (cp.phase().isTerminal() || paused) {
+            write(rollback, cp, paused, null);
+            return new Outcome(null, cp.phase().isTerminal(), cp.phase());
+        }
+        IncidentSpec spec;
+        try {
+            spec = IncidentSpecs.from(rollback);
+        } catch (IllegalArgumentException e) {
+            return problem(rollback, cp, new ClusterObserver.Problem("InvalidSpec", e.getMessage()));
+        }
+        ReplicaSetRollback older = olderActive(rollback, ctx);
+        if (older != null) {
+            return problem(rollback, cp, new ClusterObserver.Problem("Queued", "waiting for "
+                    + older.getMetadata().getName() + ", an older rollback of the same cluster, to end"));
+        }
+        ReplicaSetRollback current = rollback;
+        for (int i = 0; i < MAX_STEPS_PER_RECONCILE; i++) {
+            ClusterObserver.Resolution res = observer.resolve(current, null);
+            if (res.problem() != null) {
+                return problem(current, cp, res.problem());
+            }
+            ClusterObserver.Resolved resolved = res.resolved();
+            Observation obs;
+            try {
+                obs = observer.observe(resolved);
+            } catch (TransportException e) {
+                cp = cp.toBuilder().failedAttempt("observe failed: " + e.code() + ": " + e.getMessage()).build();
+                current = write(current, cp, false, null);
+                return new Outcome(backoff(cp.attempts()), false, cp.phase());
+            }
+            ReplicaSetRollback forEvents = current;
+            GrpcRollbackTransport transport = new GrpcRollbackTransport(resolved.targetPod(), clients, resolved.tls(),
+                    resolved.agentAddresses(), new ExecRollbackFileStore(new Fabric8PodExec(client,
+                            current.getMetadata().getNamespace())), current.getSpec().getCluster().getDataContainer(),
+                    current.getSpec().getRollbackDirectory(), e -> announce(forEvents, e), clock);
+            RollbackRunner.Step step = new RollbackRunner(transport, clock).step(spec, cp, obs);
+            Checkpoint before = cp;
+            cp = step.checkpoint();
+            current = write(current, cp, false, null);
+            transitionEvents(current, before, cp);
+            switch (step.kind()) {
+                case PROGRESSED:
+                    continue;
+                case RETRY:
+                    return new Outcome(backoff(cp.attempts()), false, cp.phase());
+                case WAITING:
+                    return new Outcome(WAIT, false, cp.phase());
+                case DONE:
+                default:
+                    return new Outcome(null, true, cp.phase());
+            }
+        }
+        return new Outcome(Duration.ofMillis(100), false, cp.phase());
+    }
+
+    private Outcome problem(ReplicaSetRollback rollback, Checkpoint cp, ClusterObserver.Problem p) {
+        boolean news = rollback.getStatus() == null || !p.reason().equals(rollback.getStatus().getWaiting());
+        write(rollback, cp, false, p);
+        if (news) {
+            events.record(rollback, p.reason().equals("Queued") ? EventRecorder.Type.Normal : EventRecorder.Type.Warning,
+                    "RollbackBlocked", p.reason() + ": " + p.message(), rollback.getSpec().getTargetPod(), p.reason());
+        }
+        return new Outcome(PROBLEM, false, cp.phase());
+    }
+
+    /** The oldest other non-terminal rollback of the same cluster, if it is older than this one. */
+    private static ReplicaSetRollback olderActive(ReplicaSetRollback r, Context<ReplicaSetRollback> ctx) {
+        Comparator<ReplicaSetRollback> age = Comparator
+                .comparing((ReplicaSetRollback x) -> x.getMetadata().getCreationTimestamp() == null ? ""
+                        : x.getMetadata().getCreationTimestamp())
+                .thenComparing(x -> x.getMetadata().getUid());
+        return ctx.getPrimaryCache().byIndex(LEASE_INDEX, leaseKey(r)).stream()
+                .filter(x -> !x.getMetadata().getUid().equals(r.getMetadata().getUid()))
+                .filter(x -> x.getMetadata().getDeletionTimestamp() == null || active(x))
+                .filter(RollbackReconciler::active)
+                .filter(x -> age.compare(x, r) < 0)
+                .min(age).orElse(null);
+    }
+
+    private static boolean active(ReplicaSetRollback x) {
+        Checkpoint c = StatusMapper.fromStatus(x.getStatus());
+        return c == null || !c.phase().isTerminal();
+    }
+
+    /** Writes the status for {@code cp} (skipped when nothing changed); returns the stored resource. */
+    private ReplicaSetRollback write(ReplicaSetRollback r, Checkpoint cp, boolean paused,
+            ClusterObserver.Problem problem) {
+        ReplicaSetRollbackStatus status = StatusMapper.toStatus(cp, r.getStatus(), r.getMetadata().getGeneration() == null
+                ? 0 : r.getMetadata().getGeneration(), paused, clock.instant());
+        if (problem != null) {
+            StatusMapper.block(status, problem.reason(), problem.message(), r.getStatus(), clock.instant());
+        }
+        if (r.getStatus() != null && StatusMapper.same(status, r.getStatus())) {
+            return r;
+        }
+        r.setStatus(status);
+        return client.resources(ReplicaSetRollback.class).inNamespace(r.getMetadata().getNamespace()).resource(r)
+                .updateStatus();
+    }
+
+    /** The loud announcement the coordinator emits after the recover. */
+    private void announce(ReplicaSetRollback r, RollbackEvent e) {
+        boolean removed = e.type() == RollbackEvent.Type.ROLLED_BACK;
+        events.record(r, removed ? EventRecorder.Type.Warning : EventRecorder.Type.Normal,
+                removed ? "NodeRolledBack" : "NoDivergence", e.message(), e.node(), e.type().name());
+        LOG.infof("rollback %s/%s incident %s: %s", r.getMetadata().getNamespace(), r.getMetadata().getName(),
+                e.incidentId(), e.message());
+    }
+
+    private void transitionEvents(ReplicaSetRollback r, Checkpoint before, Checkpoint after) {
+        String pod = r.getSpec().getTargetPod();
+        if (after.phase() != before.phase()) {
+            String message = after.message() != null ? after.message() : describe(after);
+            switch (after.phase()) {
+                case PLANNED -> events.record(r, EventRecorder.Type.Normal, "RollbackPlanned", describe(after)
+                        + (after.reason() != null ? " (" + after.reason().code() + ")" : ""), pod,
+                        "plan" + after.plan().number());
+                case FENCED -> events.record(r, EventRecorder.Type.Normal, "NodeFenced", pod
+                        + " refuses writes under term " + after.plan().newTerm(), pod, "plan" + after.plan().number());
+                case TAIL_PERSISTED -> events.record(r, EventRecorder.Type.Normal, "TailPersisted",
+                        after.tail().recordCount() + " records (" + after.tail().bytes() + " bytes) saved to "
+                                + after.file().location() + " in pod " + pod, pod, "plan" + after.plan().number());
+                case VERIFIED -> events.record(r, EventRecorder.Type.Normal, "RollbackFileVerified",
+                        after.file().location() + " read back with SHA-256 " + after.file().sha256(), pod,
+                        "plan" + after.plan().number());
+                case AWAITING_APPROVAL -> events.record(r, EventRecorder.Type.Warning, "AwaitingApproval", message,
+                        pod, "plan" + after.plan().number());
+                case RECOVERED -> events.record(r, EventRecorder.Type.Warning, "NodeRecovered", pod
+                        + " recovered to LSN " + after.plan().forkLsn() + "; rollback id " + after.rollbackIdBefore()
+                        + " -> " + after.rollbackIdAfter(), pod, "recovered");
+                case REJOINED -> events.record(r, EventRecorder.Type.Normal, "RejoinedAsReplica", pod
+                        + " streams from " + after.plan().newPrimary(), pod, "rejoined");
+                case COMPLETED -> events.record(r, EventRecorder.Type.Normal, "RollbackCompleted", message, pod,
+                        "completed");
+                case DRY_RUN_COMPLETED -> events.record(r, EventRecorder.Type.Normal, "DryRunCompleted", message, pod,
+                        "dryrun");
+                case FAILED -> events.record(r, EventRecorder.Type.Warning, "RollbackFailed", message, pod, "failed");
+                case ABORTED -> events.record(r, EventRecorder.Type.Warning, "RollbackBlocked", message, pod,
+                        "aborted");
+                default -> {
+                }
+            }
+        }
+        if (after.waiting() != null && after.waiting() != before.waiting()) {
+            events.record(r, EventRecorder.Type.Normal, "RollbackWaiting", after.waiting().code() + ": "
+                    + after.waitMessage(), pod, "wait-" + after.waiting().code());
+        }
+        if (after.lastError() != null && after.attempts() == 1) {
+            events.record(r, EventRecorder.Type.Warning, "StepFailed", after.lastError(), pod,
+                    "error-" + StatusMapper.phaseName(after.phase()));
+        }
+    }
+
+    private static String describe(Checkpoint cp) {
+        if (cp.plan() == null) {
+            return "phase " + StatusMapper.phaseName(cp.phase());
+        }
+        return "plan " + cp.plan().number() + ": save and remove " + cp.plan().expectedRecords() + " records ("
+                + cp.plan().forkLsn() + ", " + cp.plan().targetLastLsn() + "] of " + cp.plan().targetNode()
+                + "; new primary " + cp.plan().newPrimary() + " in term " + cp.plan().newTerm();
+    }
+
+    static Duration backoff(int attempts) {
+        long seconds = Math.min(60, 1L << Math.min(6, Math.max(0, attempts - 1)));
+        return Duration.ofSeconds(seconds);
+    }
+}
