@@ -31,6 +31,8 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
 
     /** Most records in one chunk. */
     static final int MAX_CHUNK = 256;
+    /** A chunk closes once its records' canonical bytes reach this, whatever their count. */
+    static final int CHUNK_BYTES = 1 << 20;
 
     private final ReplicaNode node;
 
@@ -144,9 +146,14 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                     }
                     long last = Math.min(to, next + perChunk - 1);
                     List<TailRecord> records = new ArrayList<>((int) (last - next + 1));
-                    for (long lsn = next; lsn <= last; lsn++) {
-                        records.add(readChecked(lsn));
+                    long chunkBytes = 0;
+                    for (long lsn = next; lsn <= last && chunkBytes < CHUNK_BYTES; lsn++) {
+                        TailRecord r = readChecked(lsn);
+                        records.add(r);
+                        chunkBytes += r.key().length() + (r.before() == null ? 0 : r.before().length())
+                                + (r.after() == null ? 0 : r.after().length()) + 64;
                     }
+                    last = next + records.size() - 1;
                     TailChunk.Builder chunk = TailChunk.newBuilder().setCrc32C(AgentProtos.crc32c(records));
                     for (TailRecord r : records) {
                         digest.add(r);

@@ -195,10 +195,7 @@ public final class ReplicaNode implements AutoCloseable {
 
     /** Refuses a mutating call below the highest term seen; adopts a higher one (a primary steps down). */
     void checkTerm(long term, String incident) throws IOException {
-        if (term == 0 || incident == null || incident.isBlank()) {
-            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
-                    "a mutating call needs a term above 0 and an incident id");
-        }
+        validate(term, incident);
         if (term < state.currentTerm) {
             throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.STALE_TERM,
                     config.name() + " has seen term " + state.currentTerm + "; the call carries term " + term);
@@ -208,6 +205,14 @@ public final class ReplicaNode implements AutoCloseable {
             if (state.role == NodeRole.PRIMARY) {
                 state.role = NodeRole.DETACHED;
             }
+        }
+    }
+
+    /** Malformed requests are refused before the term is looked at, so they adopt nothing. */
+    static void validate(long term, String incident) {
+        if (term == 0 || incident == null || incident.isBlank()) {
+            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
+                    "a mutating call needs a term above 0 and an incident id");
         }
     }
 
@@ -227,6 +232,11 @@ public final class ReplicaNode implements AutoCloseable {
 
     Recovered recover(long target, long expectedLast, long term, String incident, String fileSha256)
             throws IOException, InterruptedException {
+        validate(term, incident);
+        if (target > expectedLast) {
+            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
+                    "target LSN " + target + " is above expected_last_lsn " + expectedLast);
+        }
         synchronized (lock) {
             checkTerm(term, incident);
             if (incident.equals(state.lastRecoveryIncident)) {
@@ -234,7 +244,8 @@ public final class ReplicaNode implements AutoCloseable {
                     finishRecovery();
                 }
                 state.save();
-                return new Recovered(state.rollbackId, log.lastLsn(), true);
+                // The recorded outcome, even if the node has caught up since (a late retry removes nothing).
+                return new Recovered(state.rollbackId, state.lastRecoveryTarget, true);
             }
             if (!state.fenced) {
                 state.save();
