@@ -24,55 +24,55 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /** A test's handle on one node through its two gRPC services. */
-final class NodeClient implements AutoCloseable {
+public final class NodeClient implements AutoCloseable {
 
-    final String address;
-    final ManagedChannel channel;
-    final RollbackAgentGrpc.RollbackAgentBlockingStub agent;
-    final ReplicaNodeGrpc.ReplicaNodeBlockingStub db;
+    public final String address;
+    public final ManagedChannel channel;
+    public final RollbackAgentGrpc.RollbackAgentBlockingStub agent;
+    public final ReplicaNodeGrpc.ReplicaNodeBlockingStub db;
 
-    NodeClient(String address) {
+    public NodeClient(String address) {
         this.address = address;
         this.channel = NettyChannelBuilder.forTarget(address).usePlaintext().build();
         this.agent = RollbackAgentGrpc.newBlockingStub(channel);
         this.db = ReplicaNodeGrpc.newBlockingStub(channel);
     }
 
-    Timeline timeline() {
+    public Timeline timeline() {
         return agent.withDeadlineAfter(5, TimeUnit.SECONDS).getTimeline(GetTimelineRequest.getDefaultInstance());
     }
 
-    NodeTimeline nodeTimeline() {
+    public NodeTimeline nodeTimeline() {
         return AgentProtos.fromProto(timeline());
     }
 
-    long put(String key, String value) {
+    public long put(String key, String value) {
         return db.write(WriteRequest.newBuilder().setKey(utf8(key)).setValue(utf8(value)).build()).getLsn();
     }
 
-    long delete(String key) {
+    public long delete(String key) {
         return db.write(WriteRequest.newBuilder().setKey(utf8(key)).setDelete(true).build()).getLsn();
     }
 
-    void promote(long term) {
+    public void promote(long term) {
         db.promote(PromoteRequest.newBuilder().setTerm(term).build());
     }
 
-    void isolate(boolean isolated) {
+    public void isolate(boolean isolated) {
         db.isolate(IsolateRequest.newBuilder().setIsolated(isolated).build());
     }
 
-    void follow(NodeClient primary, long term, String incident) {
+    public void follow(NodeClient primary, long term, String incident) {
         agent.rejoinAsReplica(RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(primary.address).setTerm(term)
                 .setIncidentId(incident).build());
     }
 
-    Timeline fence(long term, String incident) {
+    public Timeline fence(long term, String incident) {
         return agent.fence(FenceRequest.newBuilder().setTerm(term).setIncidentId(incident).build()).getTimeline();
     }
 
     /** The node's key-value state as text. */
-    Map<String, String> data() {
+    public Map<String, String> data() {
         Map<String, String> out = new LinkedHashMap<>();
         for (KeyValue kv : db.dump(DumpRequest.getDefaultInstance()).getEntriesList()) {
             out.put(kv.getKey().toStringUtf8(), kv.getValue().toStringUtf8());
@@ -81,7 +81,7 @@ final class NodeClient implements AutoCloseable {
     }
 
     /** Polls the timeline until {@code condition} holds (10 s at most). */
-    Timeline await(String what, Predicate<Timeline> condition) throws InterruptedException {
+    public Timeline await(String what, Predicate<Timeline> condition) throws InterruptedException {
         long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         Timeline t = timeline();
         while (!condition.test(t)) {
@@ -94,7 +94,7 @@ final class NodeClient implements AutoCloseable {
         return t;
     }
 
-    static ByteString utf8(String s) {
+    public static ByteString utf8(String s) {
         return ByteString.copyFrom(s, StandardCharsets.UTF_8);
     }
 
