@@ -133,12 +133,12 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             write(rollback, cp, paused, null);
             return new Outcome(null, cp.phase().isTerminal(), cp.phase());
         }
-        IncidentSpec spec;
-        try {
-            spec = IncidentSpecs.from(rollback);
-        } catch (IllegalArgumentException e) {
-            return problem(rollback, cp, new ClusterObserver.Problem("InvalidSpec", e.getMessage()));
+        List<String> invalid = SpecValidator.problems(rollback);
+        if (!invalid.isEmpty()) {
+            return problem(rollback, cp, new ClusterObserver.Problem("InvalidSpec", String.join("; ", invalid)
+                    + "; nothing was done"));
         }
+        IncidentSpec spec = IncidentSpecs.from(rollback);
         ReplicaSetRollback older = olderActive(rollback, ctx);
         if (older != null) {
             return problem(rollback, cp, new ClusterObserver.Problem("Queued", "waiting for "
@@ -208,9 +208,19 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                 .min(age).orElse(null);
     }
 
+    /**
+     * Holds the cluster: started and not ended, or about to start. A rollback that never started
+     * because of a problem of its own (an invalid spec, a missing pod) does not block the others.
+     */
     private static boolean active(ReplicaSetRollback x) {
         Checkpoint c = StatusMapper.fromStatus(x.getStatus());
-        return c == null || !c.phase().isTerminal();
+        if (c == null) {
+            return x.getStatus() == null || x.getStatus().getWaiting() == null;
+        }
+        if (c.phase() == Phase.PENDING) {
+            return x.getStatus().getWaiting() == null || "Queued".equals(x.getStatus().getWaiting());
+        }
+        return !c.phase().isTerminal();
     }
 
     /** Writes the status for {@code cp} (skipped when nothing changed); returns the stored resource. */
@@ -225,8 +235,9 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             return r;
         }
         r.setStatus(status);
-        return client.resources(ReplicaSetRollback.class).inNamespace(r.getMetadata().getNamespace()).resource(r)
-                .updateStatus();
+        ReplicaSetRollback stored = client.resources(ReplicaSetRollback.class)
+                .inNamespace(r.getMetadata().getNamespace()).resource(r).updateStatus();
+        return stored == null ? r : stored;
     }
 
     /** The loud announcement the coordinator emits after the recover. */

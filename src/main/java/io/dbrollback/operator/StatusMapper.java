@@ -143,9 +143,26 @@ public final class StatusMapper {
                 s.getTail() == null ? null : tail(s.getTail(), plan), s.getRollbackFile() == null ? null
                         : file(s.getRollbackFile()), gates, s.getRollbackIdBefore(), s.getRollbackIdAfter(),
                 s.getReason() == null ? null : Reason.valueOf(s.getReason()), s.getMessage(),
-                s.getWaiting() == null ? null : Reason.valueOf(s.getWaiting()), s.getWaitMessage(), s.getLastError(),
+                coordinatorReason(s.getWaiting()), coordinatorReason(s.getWaiting()) == null ? null : s.getWaitMessage(),
+                s.getLastError(),
                 s.getAttempts() == null ? 0 : s.getAttempts(), s.getReplans() == null ? 0 : s.getReplans(), superseded,
                 times);
+    }
+
+    /**
+     * A wait of the coordinator's, or null for the operator's own blocks (an invalid spec, a missing
+     * pod, a queue), which are found afresh on every reconcile and never part of the checkpoint.
+     */
+    private static Reason coordinatorReason(String code) {
+        if (code == null) {
+            return null;
+        }
+        for (Reason r : Reason.values()) {
+            if (r.code().equals(code)) {
+                return r;
+            }
+        }
+        return null;
     }
 
     private static PlanStatus plan(Plan p) {

@@ -112,4 +112,199 @@ class RollbackOperatorTest {
                     .orElseThrow().getStatus());
         }
     }
+
+    private ReplicaSetRollback create(DbCluster db, ReplicaSetRollback r) {
+        return client.resources(ReplicaSetRollback.class).inNamespace(db.namespace).resource(r).create();
+    }
+
+    private ReplicaSetRollbackStatus awaitWaiting(String ns, String name, String waiting) {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> {
+            ReplicaSetRollback r = get(ns, name);
+            return r != null && r.getStatus() != null && waiting.equals(r.getStatus().getWaiting());
+        });
+        return get(ns, name).getStatus();
+    }
+
+    private void annotate(String ns, String name, String key, String value) {
+        client.resources(ReplicaSetRollback.class).inNamespace(ns).withName(name).edit(r -> {
+            r.getMetadata().getAnnotations().put(key, value);
+            return r;
+        });
+    }
+
+    private static void assertNothingRemoved(DbCluster db) {
+        var t = db.node(0).timeline();
+        assertEquals(0, t.getRollbackId(), "no rollback-id bump");
+        assertEquals(15, t.getLastLsn(), "nothing removed from orders-0");
+    }
+
+    @Test
+    void theLeaseHolderIsNeverRolledBack() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "holder")) {
+            db.failover();
+            ReplicaSetRollback r = db.rollback("wrong-target");
+            r.getSpec().setTargetPod("orders-1");
+            create(db, r);
+            ReplicaSetRollbackStatus s = awaitPhase("holder", "wrong-target", "Aborted");
+            assertEquals("TargetHoldsLease", s.getReason());
+            assertTrue(s.getMessage().contains("never rolled back"), s.getMessage());
+            assertEquals(0, db.node(1).timeline().getRollbackId());
+            assertTrue(!db.node(1).timeline().getFenced(), "the live primary was not touched");
+            assertTrue(api.exec().execLog("holder", "orders-1").isEmpty(), "no exec into the primary");
+            assertTrue(events("holder", "wrong-target").stream().anyMatch(e -> e.getReason().equals("RollbackBlocked")
+                    && e.getType().equals("Warning")));
+        }
+    }
+
+    @Test
+    void aDiskErrorWhilePersistingFailsClosedWithNothingRemoved() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "nospace")) {
+            db.failover();
+            api.exec().failNext("nospace", "orders-0", 10, "mkdir: cannot create directory: No space left on device\n");
+            create(db, db.rollback("rb"));
+            ReplicaSetRollbackStatus s = awaitPhase("nospace", "rb", "Failed");
+            assertEquals("PersistFailed", s.getReason());
+            assertTrue(s.getMessage().contains("NO_SPACE"), s.getMessage());
+            assertNothingRemoved(db);
+            assertTrue(events("nospace", "rb").stream().anyMatch(e -> e.getReason().equals("RollbackFailed")
+                    && e.getType().equals("Warning")));
+        }
+    }
+
+    @Test
+    void aTailOverItsLimitWaitsForTheApproveAnnotationNamingTheFile() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "limits")) {
+            db.failover();
+            ReplicaSetRollback r = db.rollback("rb");
+            r.getSpec().getLimits().setMaxRecords(2);
+            create(db, r);
+            ReplicaSetRollbackStatus parked = awaitPhase("limits", "rb", "AwaitingApproval");
+            assertEquals(List.of("RecordLimitExceeded"), parked.getGates());
+            assertNothingRemoved(db);
+            assertTrue(Files.exists(db.volume(0).resolve(parked.getRollbackFile().getPath()
+                    .substring(DbCluster.VOLUME.length() + 1))), "the verified file is there to inspect");
+            annotate("limits", "rb", ReplicaSetRollback.APPROVE_ANNOTATION, "00000000000000000000");
+            Thread.sleep(500);
+            assertEquals("AwaitingApproval", get("limits", "rb").getStatus().getPhase(), "a wrong digest approves nothing");
+            annotate("limits", "rb", ReplicaSetRollback.APPROVE_ANNOTATION, parked.getRollbackFile().getSha256());
+            ReplicaSetRollbackStatus done = awaitPhase("limits", "rb", "Completed");
+            assertEquals(parked.getRollbackFile().getSha256(), done.getApprovedFor());
+            assertEquals(1, db.node(0).timeline().getRollbackId());
+        }
+    }
+
+    @Test
+    void aDryRunRecordsThePlanAndChangesNothing() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "dry")) {
+            db.failover();
+            ReplicaSetRollback r = db.rollback("rb");
+            r.getSpec().setDryRun(true);
+            create(db, r);
+            ReplicaSetRollbackStatus s = awaitPhase("dry", "rb", "DryRunCompleted");
+            assertEquals(10L, s.getPlan().getForkLsn());
+            assertEquals(5L, s.getPlan().getExpectedRecords());
+            assertNothingRemoved(db);
+            assertTrue(!db.node(0).timeline().getFenced(), "not even fenced");
+            assertTrue(api.exec().execLog("dry", "orders-0").isEmpty(), "no exec");
+        }
+    }
+
+    @Test
+    void theLeaseMovingBeforeTheRecoverReplansAndKeepsTheFirstFile() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "moves")) {
+            db.failover();
+            ReplicaSetRollback r = db.rollback("rb");
+            r.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
+            create(db, r);
+            ReplicaSetRollbackStatus first = awaitPhase("moves", "rb", "AwaitingApproval");
+            assertEquals(1, first.getPlan().getNumber());
+            // orders-2 (which has all of orders-1's log) is elected in term 3.
+            db.node(2).promote(3);
+            db.setLease("orders-2", 3);
+            db.node(1).follow(db.node(2), 3, "failover-2");
+            db.node(2).put("k4", "term-3");
+            await().atMost(Duration.ofSeconds(60)).until(() -> {
+                ReplicaSetRollbackStatus s = get("moves", "rb").getStatus();
+                return s.getPlan().getNumber() == 2 && "AwaitingApproval".equals(s.getPhase());
+            });
+            ReplicaSetRollbackStatus second = get("moves", "rb").getStatus();
+            assertEquals("orders-2", second.getPlan().getNewPrimary());
+            assertEquals(3L, second.getPlan().getNewTerm());
+            assertEquals(first.getRollbackFile().getSha256(),
+                    second.getSupersededPlans().get(0).getRollbackFile().getSha256(), "plan 1's file stays on record");
+            assertNothingRemoved(db);
+            annotate("moves", "rb", ReplicaSetRollback.APPROVE_ANNOTATION, second.getRollbackFile().getSha256());
+            awaitPhase("moves", "rb", "Completed");
+            db.node(0).await("follows orders-2", t -> t.getFollowing().equals(db.node(2).address)
+                    && t.getLastLsn() == 14);
+            assertEquals(db.node(2).data(), db.node(0).data());
+            assertEquals(1, db.node(0).timeline().getRollbackId());
+        }
+    }
+
+    @Test
+    void deletingARollbackBeforeTheRecoverLetsItGoWithNothingRemoved() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "deleted")) {
+            db.failover();
+            ReplicaSetRollback r = db.rollback("rb");
+            r.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
+            create(db, r);
+            awaitPhase("deleted", "rb", "AwaitingApproval");
+            client.resources(ReplicaSetRollback.class).inNamespace("deleted").withName("rb").delete();
+            await().atMost(Duration.ofSeconds(30)).until(() -> get("deleted", "rb") == null);
+            assertNothingRemoved(db);
+            assertTrue(db.node(0).timeline().getFenced(), "the former primary stays fenced");
+            assertTrue(events("deleted", "rb").stream().anyMatch(e -> e.getReason().equals("RollbackDeleted")));
+        }
+    }
+
+    @Test
+    void invalidOrHostileValuesAreReportedWithNoSideEffect() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "invalid")) {
+            db.failover();
+            ReplicaSetRollback hostile = db.rollback("hostile");
+            hostile.getSpec().setTargetPod("orders-0; rm -rf /");
+            hostile.getSpec().setRollbackDirectory("/var/lib/dbrollback/../../etc");
+            create(db, hostile);
+            ReplicaSetRollbackStatus s = awaitWaiting("invalid", "hostile", "InvalidSpec");
+            assertTrue(s.getWaitMessage().contains("targetPod"), s.getWaitMessage());
+            assertTrue(s.getWaitMessage().contains("rollbackDirectory"), s.getWaitMessage());
+            assertTrue(!s.getWaitMessage().contains("rm -rf"), "hostile values are not echoed");
+            assertEquals("Pending", s.getPhase());
+
+            ReplicaSetRollback missing = db.rollback("missing");
+            missing.getSpec().setTargetPod("orders-9");
+            create(db, missing);
+            assertEquals("the target pod invalid/orders-9 does not exist",
+                    awaitWaiting("invalid", "missing", "TargetPodNotFound").getWaitMessage());
+
+            ReplicaSetRollback outside = db.rollback("outside");
+            outside.getSpec().getCluster().setPodSelector(java.util.Map.of("app", "payments"));
+            create(db, outside);
+            awaitWaiting("invalid", "outside", "TargetNotInCluster");
+
+            assertNothingRemoved(db);
+            assertTrue(!db.node(0).timeline().getFenced(), "no call reached the node");
+            assertTrue(api.exec().execLog("invalid", "orders-0").isEmpty(), "no exec");
+            assertTrue(events("invalid", "hostile").stream().anyMatch(e -> e.getType().equals("Warning")
+                    && e.getMessage().startsWith("InvalidSpec")));
+        }
+    }
+
+    @Test
+    void aLostExitStatusOrACutExecStreamIsRetriedNeverTrusted() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "flaky")) {
+            db.failover();
+            api.exec().closeNextWithoutExitStatus("flaky", "orders-0");
+            api.exec().cutNextStdoutAfter("flaky", "orders-0", 0);
+            create(db, db.rollback("rb"));
+            ReplicaSetRollbackStatus s = awaitPhase("flaky", "rb", "Completed");
+            assertEquals(5L, s.getRollbackFile().getRecords());
+            assertEquals(1, db.node(0).timeline().getRollbackId());
+            Set<String> errors = events("flaky", "rb").stream().filter(e -> e.getReason().equals("StepFailed"))
+                    .map(Event::getMessage).collect(Collectors.toSet());
+            assertTrue(errors.stream().anyMatch(m -> m.contains("ExecNoExitStatus") || m.contains("ExecTruncated")),
+                    errors.toString());
+        }
+    }
 }
