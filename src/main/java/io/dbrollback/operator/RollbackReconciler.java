@@ -39,7 +39,8 @@ import org.jboss.logging.Logger;
  * every step, until the rollback waits, must retry, or ends. A restarted operator resumes from the
  * status. Waiting is a reschedule, never a sleep.
  */
-@ControllerConfiguration(name = RollbackReconciler.NAME)
+// Not generation-aware: the approve and pause annotations change no generation but must act at once.
+@ControllerConfiguration(name = RollbackReconciler.NAME, generationAwareEventProcessing = false)
 public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Cleaner<ReplicaSetRollback> {
 
     static final String NAME = "replicasetrollback";
@@ -55,14 +56,22 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final AgentClients clients;
     private final EventRecorder events;
     private final ClusterObserver observer;
+    private final int maxSteps;
 
     @Inject
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events) {
+        this(client, clock, clients, events, MAX_STEPS_PER_RECONCILE);
+    }
+
+    /** @param maxSteps how many coordinator steps one reconcile may take before it yields */
+    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
+            int maxSteps) {
         this.client = client;
         this.clock = clock;
         this.clients = clients;
         this.events = events;
         this.observer = new ClusterObserver(client, clients);
+        this.maxSteps = maxSteps;
     }
 
     static String leaseKey(ReplicaSetRollback r) {
@@ -131,7 +140,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         boolean paused = IncidentSpecs.paused(rollback);
         if (cp.phase().isTerminal() || paused) {
             write(rollback, cp, paused, null);
-            return new Outcome(null, cp.phase().isTerminal(), cp.phase());
+            return new Outcome(cp.phase().isTerminal() ? null : WAIT, cp.phase().isTerminal(), cp.phase());
         }
         List<String> invalid = SpecValidator.problems(rollback);
         if (!invalid.isEmpty()) {
@@ -145,7 +154,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                     + older.getMetadata().getName() + ", an older rollback of the same cluster, to end"));
         }
         ReplicaSetRollback current = rollback;
-        for (int i = 0; i < MAX_STEPS_PER_RECONCILE; i++) {
+        for (int i = 0; i < maxSteps; i++) {
             ClusterObserver.Resolution res = observer.resolve(current, null);
             if (res.problem() != null) {
                 return problem(current, cp, res.problem());

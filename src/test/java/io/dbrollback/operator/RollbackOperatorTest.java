@@ -307,4 +307,48 @@ class RollbackOperatorTest {
                     errors.toString());
         }
     }
+
+    @Test
+    void thePauseAnnotationStopsTheRollbackWithAConditionUntilItIsRemoved() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "paused")) {
+            db.failover();
+            ReplicaSetRollback r = db.rollback("rb");
+            r.getMetadata().setAnnotations(new java.util.HashMap<>(java.util.Map.of(
+                    ReplicaSetRollback.PAUSE_ANNOTATION, "true")));
+            create(db, r);
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                ReplicaSetRollbackStatus s = get("paused", "rb").getStatus();
+                return s != null && s.getConditions() != null && s.getConditions().stream()
+                        .anyMatch(c -> c.getType().equals("Paused") && c.getStatus().equals("True"));
+            });
+            Thread.sleep(500);
+            assertEquals("Pending", get("paused", "rb").getStatus().getPhase());
+            assertTrue(!db.node(0).timeline().getFenced(), "nothing was done while paused");
+            client.resources(ReplicaSetRollback.class).inNamespace("paused").withName("rb").edit(x -> {
+                x.getMetadata().getAnnotations().remove(ReplicaSetRollback.PAUSE_ANNOTATION);
+                return x;
+            });
+            awaitPhase("paused", "rb", "Completed");
+        }
+    }
+
+    @Test
+    void aSecondRollbackOfTheSameClusterQueuesVisiblyUntilTheFirstEnds() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "queue")) {
+            db.failover();
+            ReplicaSetRollback first = db.rollback("first");
+            first.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
+            create(db, first);
+            ReplicaSetRollbackStatus parked = awaitPhase("queue", "first", "AwaitingApproval");
+            create(db, db.rollback("second"));
+            ReplicaSetRollbackStatus queued = awaitWaiting("queue", "second", "Queued");
+            assertTrue(queued.getWaitMessage().contains("first"), queued.getWaitMessage());
+            assertEquals("Pending", queued.getPhase());
+            annotate("queue", "first", ReplicaSetRollback.APPROVE_ANNOTATION, parked.getRollbackFile().getSha256());
+            awaitPhase("queue", "first", "Completed");
+            ReplicaSetRollbackStatus second = awaitPhase("queue", "second", "Completed");
+            assertEquals("NoDivergence", second.getReason(), "the second finds nothing left to roll back");
+            assertEquals(1, db.node(0).timeline().getRollbackId());
+        }
+    }
 }

@@ -1,0 +1,93 @@
+package io.dbrollback.operator;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.testing.MockApiServer;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.Operator;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The operator is stopped after every single step and a fresh operator instance (new informers, new
+ * gRPC channels, nothing in memory) takes the next one: the rollback completes from its status
+ * alone, with one recover.
+ */
+class FreshOperatorPerStepTest {
+
+    private MockApiServer api;
+    private KubernetesClient client;
+
+    @BeforeEach
+    void start() {
+        api = MockApiServer.start();
+        client = api.client();
+    }
+
+    @AfterEach
+    void stop() {
+        api.close();
+    }
+
+    private Operator freshOperator() {
+        Operator op = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
+                .withUseSSAToPatchPrimaryResource(false));
+        Clock clock = Clock.systemUTC();
+        op.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock,
+                "operator-" + System.nanoTime()), 1));
+        op.start();
+        return op;
+    }
+
+    private ReplicaSetRollbackStatus status() {
+        ReplicaSetRollback r = client.resources(ReplicaSetRollback.class).inNamespace("fresh").withName("rb").get();
+        return r == null ? null : r.getStatus();
+    }
+
+    private static String checkpointOf(ReplicaSetRollbackStatus s) {
+        return s == null || s.getPhase() == null ? "none"
+                : s.getPhase() + "/" + s.getSteps().size() + "/" + s.getAttempts();
+    }
+
+    @Test
+    void aNewOperatorInstanceForEveryStepCompletesWithOneRecover() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "fresh")) {
+            db.failover();
+            client.resources(ReplicaSetRollback.class).inNamespace("fresh").resource(db.rollback("rb")).create();
+            List<String> phases = new ArrayList<>();
+            int instances = 0;
+            while (status() == null || !"Completed".equals(status().getPhase())) {
+                assertTrue(status() == null || !"Failed".equals(status().getPhase()), String.valueOf(phases));
+                String before = checkpointOf(status());
+                Operator op = freshOperator();
+                instances++;
+                try {
+                    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
+                            .until(() -> !checkpointOf(status()).equals(before));
+                } finally {
+                    op.stop();
+                }
+                phases.add(status().getPhase());
+                assertTrue(instances < 40, "too many instances: " + phases);
+            }
+            // An instance is stopped as soon as the status moved; a quick one may take a second step first.
+            assertTrue(instances >= 8, "an instance per step: " + phases);
+            assertTrue(phases.containsAll(List.of("Planned", "Fenced", "TailPersisted", "Verified", "Recovering",
+                    "Recovered", "EventEmitted", "Completed")), phases.toString());
+            ReplicaSetRollbackStatus s = status();
+            assertEquals(1L, s.getRollbackIdAfter());
+            assertEquals(1, db.node(0).timeline().getRollbackId(), "one recover, whatever the restarts");
+            db.node(0).await("caught up", t -> t.getLastLsn() == 13);
+            assertEquals(db.node(1).data(), db.node(0).data());
+        }
+    }
+}
