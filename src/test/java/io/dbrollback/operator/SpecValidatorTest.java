@@ -1,0 +1,77 @@
+package io.dbrollback.operator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackSpec;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+/** Every bad value is reported, in words, without echoing it; a good spec has no problem. */
+class SpecValidatorTest {
+
+    private static ReplicaSetRollback valid() {
+        ReplicaSetRollback r = new ReplicaSetRollback();
+        r.getMetadata().setName("rb");
+        r.getMetadata().setNamespace("db");
+        ReplicaSetRollbackSpec s = new ReplicaSetRollbackSpec();
+        ClusterSpec c = new ClusterSpec();
+        c.setPodSelector(Map.of("app.kubernetes.io/name", "orders"));
+        c.setLeaseName("orders-leader");
+        c.setAgentPort(7000);
+        s.setCluster(c);
+        s.setTargetPod("orders-0");
+        r.setSpec(s);
+        return r;
+    }
+
+    private static List<String> with(Consumer<ReplicaSetRollbackSpec> change) {
+        ReplicaSetRollback r = valid();
+        change.accept(r.getSpec());
+        return SpecValidator.problems(r);
+    }
+
+    @Test
+    void aValidSpecHasNoProblem() {
+        assertEquals(List.of(), SpecValidator.problems(valid()));
+    }
+
+    @Test
+    void eachBadValueIsNamed() {
+        assertTrue(with(s -> s.setTargetPod(null)).contains("targetPod is required"));
+        assertTrue(with(s -> s.setTargetPod("$(reboot)")).get(0).startsWith("targetPod must be"));
+        assertTrue(with(s -> s.setTargetPod("-rf")).get(0).startsWith("targetPod must be"));
+        assertTrue(with(s -> s.getCluster().setPodSelector(Map.of())).get(0).contains("podSelector"));
+        assertTrue(with(s -> s.getCluster().setPodSelector(Map.of("app", "a b"))).get(0).contains("label value"));
+        assertTrue(with(s -> s.getCluster().setAgentPortName("agent")).get(0).contains("exactly one"));
+        assertTrue(with(s -> s.getCluster().setAgentPort(70000)).get(0).contains("1..65535"));
+        assertTrue(with(s -> s.setRollbackDirectory("relative/dir")).get(0).startsWith("rollbackDirectory"));
+        assertTrue(with(s -> s.setRollbackDirectory("/data/../../etc")).get(0).startsWith("rollbackDirectory"));
+        assertTrue(with(s -> s.setRollbackDirectory("/data/$(id)")).get(0).startsWith("rollbackDirectory"));
+        assertTrue(with(s -> s.getLimits().setMaxRecords(-1)).contains("limits must not be negative"));
+        assertTrue(with(s -> s.getLimits().setMaxSpan("1 day")).get(0).contains("maxSpan"));
+        assertTrue(with(s -> s.setExpectedTerm(0L)).contains("expectedTerm must be at least 1"));
+        assertTrue(with(s -> s.setMaxReplans(99)).contains("maxReplans must be 0..20"));
+        assertTrue(with(s -> s.setAgentTlsSecret("Bad_Name")).get(0).startsWith("agentTlsSecret"));
+        assertEquals(2, with(s -> {
+            s.setTargetPod("x;y");
+            s.getCluster().setLeaseName("UPPER");
+        }).size(), "all problems at once");
+    }
+
+    @Test
+    void hostileValuesAreNeverEchoed() {
+        String hostile = "a\"; rm -rf / #\u202e";
+        List<String> p = with(s -> {
+            s.setTargetPod(hostile);
+            s.getCluster().setPodSelector(Map.of("app", hostile));
+            s.setRollbackDirectory("/x/" + hostile);
+        });
+        assertEquals(3, p.size(), p.toString());
+        assertTrue(p.stream().noneMatch(m -> m.contains("rm -rf")), p.toString());
+    }
+}
