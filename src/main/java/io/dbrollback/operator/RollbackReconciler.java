@@ -56,20 +56,23 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final AgentClients clients;
     private final EventRecorder events;
     private final ClusterObserver observer;
+    private final RollbackMetrics metrics;
     private final int maxSteps;
 
     @Inject
-    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events) {
-        this(client, clock, clients, events, MAX_STEPS_PER_RECONCILE);
+    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
+            RollbackMetrics metrics) {
+        this(client, clock, clients, events, metrics, MAX_STEPS_PER_RECONCILE);
     }
 
     /** @param maxSteps how many coordinator steps one reconcile may take before it yields */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
-            int maxSteps) {
+            RollbackMetrics metrics, int maxSteps) {
         this.client = client;
         this.clock = clock;
         this.clients = clients;
         this.events = events;
+        this.metrics = metrics;
         this.observer = new ClusterObserver(client, clients);
         this.maxSteps = maxSteps;
     }
@@ -109,6 +112,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     public DeleteControl cleanup(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null || cp.phase().isTerminal() || cp.phase().ordinal() < Phase.RECOVERING.ordinal()) {
+            metrics.forget(key(rollback));
             if (cp != null && !cp.phase().isTerminal() && cp.phase().ordinal() >= Phase.FENCED.ordinal()) {
                 events.record(rollback, EventRecorder.Type.Warning, "RollbackDeleted", "deleted in phase "
                         + StatusMapper.phaseName(cp.phase()) + " before anything was removed; pod "
@@ -132,6 +136,18 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
 
     /** observe -> validate -> queue -> step, write status, step... -> decide reschedule. */
     private Outcome drive(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
+        org.jboss.logging.MDC.put("rollback", rollback.getMetadata().getNamespace() + "/"
+                + rollback.getMetadata().getName());
+        org.jboss.logging.MDC.put("incident", rollback.getMetadata().getUid());
+        try {
+            return driveSteps(rollback, ctx);
+        } finally {
+            org.jboss.logging.MDC.remove("rollback");
+            org.jboss.logging.MDC.remove("incident");
+        }
+    }
+
+    private Outcome driveSteps(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
         Instant now = clock.instant();
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null) {
@@ -173,11 +189,14 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                     resolved.agentAddresses(), new ExecRollbackFileStore(new Fabric8PodExec(client,
                             current.getMetadata().getNamespace())), current.getSpec().getCluster().getDataContainer(),
                     current.getSpec().getRollbackDirectory(), e -> announce(forEvents, e), clock);
-            RollbackRunner.Step step = new RollbackRunner(transport, clock).step(spec, cp, obs);
+            RollbackRunner.Step step = new RollbackRunner(new MeteredTransport(transport, metrics, clock), clock)
+                    .step(spec, cp, obs);
             Checkpoint before = cp;
             cp = step.checkpoint();
             current = write(current, cp, false, null);
             transitionEvents(current, before, cp);
+            metrics.transition(key(current), before, cp, cp.waiting() != null
+                    || cp.phase() == Phase.AWAITING_APPROVAL);
             switch (step.kind()) {
                 case PROGRESSED:
                     continue;
@@ -193,7 +212,12 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         return new Outcome(Duration.ofMillis(100), false, cp.phase());
     }
 
+    private static String key(ReplicaSetRollback r) {
+        return r.getMetadata().getNamespace() + "/" + r.getMetadata().getName();
+    }
+
     private Outcome problem(ReplicaSetRollback rollback, Checkpoint cp, ClusterObserver.Problem p) {
+        metrics.transition(key(rollback), cp, cp, true);
         boolean news = rollback.getStatus() == null || !p.reason().equals(rollback.getStatus().getWaiting());
         write(rollback, cp, false, p);
         if (news) {

@@ -43,7 +43,8 @@ class FreshOperatorPerStepTest {
                 .withUseSSAToPatchPrimaryResource(false));
         Clock clock = Clock.systemUTC();
         op.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock,
-                "operator-" + System.nanoTime()), 1));
+                "operator-" + System.nanoTime()), new RollbackMetrics(new io.micrometer.core.instrument.simple
+                        .SimpleMeterRegistry()), 1));
         op.start();
         return op;
     }

@@ -40,6 +40,19 @@ class RollbackOperatorTest {
     @InjectMockApiServer
     MockApiServer api;
 
+    @io.quarkus.test.common.http.TestHTTPResource("/q/metrics")
+    java.net.URL metrics;
+
+    @io.quarkus.test.common.http.TestHTTPResource("/q/health/ready")
+    java.net.URL ready;
+
+    private static String fetch(java.net.URL url) throws Exception {
+        var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(url.toURI())
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, response.statusCode(), url + ": " + response.body());
+        return response.body();
+    }
+
     private ReplicaSetRollback get(String ns, String name) {
         return client.resources(ReplicaSetRollback.class).inNamespace(ns).withName(name).get();
     }
@@ -110,6 +123,15 @@ class RollbackOperatorTest {
             assertNotNull(s.getConditions());
             assertEquals("True", s.getConditions().stream().filter(c -> c.getType().equals("Ready")).findFirst()
                     .orElseThrow().getStatus());
+
+            // What a dashboard sees.
+            String scrape = fetch(metrics);
+            assertTrue(scrape.contains("dbrollback_rollbacks_total{outcome=\"Completed/Completed\"}"), scrape);
+            assertTrue(scrape.contains("dbrollback_records_rolled_back_total"), "records rolled back");
+            assertTrue(scrape.contains("dbrollback_phase_duration_seconds_count{phase=\"Verified\"}"), "phases");
+            assertTrue(scrape.contains("dbrollback_tail_stream_bytes_total"), "tail throughput");
+            assertTrue(scrape.contains("dbrollback_blocked_rollbacks"), "blocked gauge");
+            assertTrue(fetch(ready).contains("\"UP\""), "ready");
         }
     }
 

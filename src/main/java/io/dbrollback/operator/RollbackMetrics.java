@@ -1,0 +1,75 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.Phase;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The operator's Prometheus metrics (Micrometer), all prefixed {@code dbrollback_}:
+ * <ul>
+ *   <li>{@code dbrollback_rollbacks_total{outcome}}: rollbacks ended, by phase/reason;</li>
+ *   <li>{@code dbrollback_phase_duration_seconds{phase}}: time spent in each phase;</li>
+ *   <li>{@code dbrollback_records_rolled_back_total}, {@code dbrollback_bytes_rolled_back_total};</li>
+ *   <li>{@code dbrollback_tail_stream_seconds} and {@code dbrollback_tail_stream_bytes_total}: the tail
+ *       streamed into rollback files (throughput = bytes / seconds);</li>
+ *   <li>{@code dbrollback_blocked_rollbacks}: rollbacks waiting or blocked right now;</li>
+ *   <li>{@code dbrollback_agent_call_errors_total{call,code}}: failed calls to agents and pods.</li>
+ * </ul>
+ */
+@ApplicationScoped
+public class RollbackMetrics {
+
+    private final MeterRegistry registry;
+    private final Map<String, Boolean> blocked = new ConcurrentHashMap<>();
+
+    public RollbackMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        registry.gauge("dbrollback_blocked_rollbacks", blocked, m -> m.values().stream().filter(b -> b).count());
+    }
+
+    /** Records what changed between two checkpoints of a rollback. */
+    void transition(String rollback, Checkpoint before, Checkpoint after, boolean blockedNow) {
+        blocked.put(rollback, blockedNow);
+        if (before.phase() == after.phase()) {
+            return;
+        }
+        Instant entered = before.phaseTimes().get(before.phase());
+        Instant left = after.phaseTimes().get(after.phase());
+        if (entered != null && left != null && !left.isBefore(entered)) {
+            Timer.builder("dbrollback_phase_duration_seconds").tag("phase", StatusMapper.phaseName(before.phase()))
+                    .description("time spent in a phase").register(registry).record(Duration.between(entered, left));
+        }
+        if (after.phase() == Phase.RECOVERED && after.tail() != null && after.file() != null) {
+            Counter.builder("dbrollback_records_rolled_back_total").register(registry)
+                    .increment(after.tail().recordCount());
+            Counter.builder("dbrollback_bytes_rolled_back_total").register(registry).increment(after.tail().bytes());
+        }
+        if (after.phase().isTerminal()) {
+            String outcome = StatusMapper.phaseName(after.phase())
+                    + (after.reason() == null ? "" : "/" + after.reason().code());
+            Counter.builder("dbrollback_rollbacks_total").tag("outcome", outcome).register(registry).increment();
+            blocked.remove(rollback);
+        }
+    }
+
+    void forget(String rollback) {
+        blocked.remove(rollback);
+    }
+
+    void tailStreamed(long bytes, Duration took) {
+        Counter.builder("dbrollback_tail_stream_bytes_total").register(registry).increment(bytes);
+        Timer.builder("dbrollback_tail_stream_seconds").register(registry).record(took);
+    }
+
+    void callFailed(String call, String code) {
+        Counter.builder("dbrollback_agent_call_errors_total").tag("call", call).tag("code", code).register(registry)
+                .increment();
+    }
+}
