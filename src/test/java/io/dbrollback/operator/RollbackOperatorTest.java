@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.InjectMockApiServer;
+import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.WithMockApiServer;
 import io.fabric8.kubernetes.api.model.Event;

@@ -1,11 +1,11 @@
-package io.dbrollback.operator;
+package io.dbrollback.testing;
 
 import io.dbrollback.api.ClusterSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.node.NodeClient;
 import io.dbrollback.node.ReplicaNode;
-import io.dbrollback.testing.MockApiServer;
+import io.dbrollback.operator.ClusterObserver;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
@@ -23,19 +23,19 @@ import java.util.Map;
  * the pods' agents (each pod's container port "agent" is its node's port), a leader Lease, and each
  * pod's data volume a local directory that pod exec writes into.
  */
-final class DbCluster implements AutoCloseable {
+public final class DbCluster implements AutoCloseable {
 
-    static final String VOLUME = "/var/lib/dbrollback";
-    static final String CONTAINER = "database";
+    public static final String VOLUME = "/var/lib/dbrollback";
+    public static final String CONTAINER = "database";
 
-    final String namespace;
-    final String lease = "orders-leader";
-    final Path dir;
+    public final String namespace;
+    public final String lease = "orders-leader";
+    public final Path dir;
     final KubernetesClient client;
     final List<ReplicaNode> nodes = new ArrayList<>();
     final List<NodeClient> clients = new ArrayList<>();
 
-    DbCluster(MockApiServer api, KubernetesClient client, String namespace) throws IOException {
+    public DbCluster(MockApiServer api, KubernetesClient client, String namespace) throws IOException {
         this.namespace = namespace;
         this.client = client;
         this.dir = Files.createTempDirectory("dbcluster-" + namespace);
@@ -56,11 +56,11 @@ final class DbCluster implements AutoCloseable {
         }
     }
 
-    NodeClient node(int i) {
+    public NodeClient node(int i) {
         return clients.get(i);
     }
 
-    Path volume(int i) {
+    public Path volume(int i) {
         return dir.resolve("volume-" + i);
     }
 
@@ -69,7 +69,7 @@ final class DbCluster implements AutoCloseable {
      * takes five divergent writes (insert, update, delete, update, insert); orders-1 is elected in
      * term 2 (the Lease moves to it), orders-2 follows it, and it takes three writes.
      */
-    void failover() throws InterruptedException {
+    public void failover() throws InterruptedException {
         NodeClient n0 = node(0);
         NodeClient n1 = node(1);
         NodeClient n2 = node(2);
@@ -99,7 +99,7 @@ final class DbCluster implements AutoCloseable {
         n0.isolate(false);
     }
 
-    void setLease(String holder, long term) {
+    public void setLease(String holder, long term) {
         Lease l = client.leases().inNamespace(namespace).withName(lease).get();
         if (l == null) {
             client.leases().inNamespace(namespace).resource(new LeaseBuilder()
@@ -116,7 +116,7 @@ final class DbCluster implements AutoCloseable {
     }
 
     /** A ReplicaSetRollback of orders-0 for this cluster. */
-    ReplicaSetRollback rollback(String name) {
+    public ReplicaSetRollback rollback(String name) {
         ReplicaSetRollback r = new ReplicaSetRollback();
         r.getMetadata().setName(name);
         r.getMetadata().setNamespace(namespace);

@@ -1,0 +1,338 @@
+package io.dbrollback.sandbox;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dbrollback.api.Condition;
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.api.StepTime;
+import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.MockApiServer;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceColumnDefinition;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * README command one: the whole product on one machine, no cluster. An embedded API server (fabric8's
+ * mock, with pod exec run as local processes), three reference database nodes in-process behind Pod
+ * objects and a leader Lease, and the packaged operator as its own process. It drives a real failover
+ * with divergent writes, applies a ReplicaSetRollback and prints what a user would see. Exit code 0
+ * when the rollback completed and the former primary converged; non-zero otherwise.
+ *
+ * <p>{@code --keep-running} keeps everything up afterwards and writes a kubeconfig for the real kubectl.
+ */
+public final class Sandbox {
+
+    static final String NS = "sandbox";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private Sandbox() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        boolean keep = List.of(args).contains("--keep-running");
+        Path work = Path.of("target", "sandbox");
+        Files.createDirectories(work);
+        Path operatorJar = Path.of("target", "quarkus-app", "quarkus-run.jar");
+        if (!Files.exists(operatorJar)) {
+            fail("the operator is not built: run `mvn -B -q -Psandbox package` (it builds it first)");
+        }
+        int code;
+        try (MockApiServer api = MockApiServer.start()) {
+            code = run(api, operatorJar, work, keep);
+        } catch (Exception | AssertionError e) {
+            e.printStackTrace();
+            code = 1;
+        }
+        System.exit(code); // gRPC and the API server leave threads behind; the sandbox ends here
+    }
+
+    private static int run(MockApiServer api, Path operatorJar, Path work, boolean keep) throws Exception {
+        KubernetesClient client = api.client();
+        CustomResourceDefinition crd;
+        try (InputStream in = Files.newInputStream(Path.of("crds", "replicasetrollbacks.dbrollback.io-v1.yml"))) {
+            crd = Serialization.unmarshal(in, CustomResourceDefinition.class);
+        }
+        client.apiextensions().v1().customResourceDefinitions().resource(crd).create();
+        title("An embedded API server at " + api.url() + ", the ReplicaSetRollback CRD installed");
+
+        try (DbCluster db = new DbCluster(api, client, NS)) {
+            Process operator = startOperator(api, operatorJar, work);
+            try {
+                title("Three database nodes (orders-0, orders-1, orders-2) and the operator (pid " + operator.pid()
+                        + ", log in target/sandbox/operator.log)");
+                db.failover();
+                title("A failover: orders-0 was cut off and took 5 writes; orders-1 became primary in term 2");
+                System.out.println("orders-0 data: " + db.node(0).data());
+                System.out.println("orders-1 data: " + db.node(1).data());
+
+                ReplicaSetRollback r = db.rollback("orders-0-after-failover");
+                client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(r).create();
+                title("kubectl apply -f rollback.yaml   (spec.targetPod: orders-0, cluster.leaseName: orders-leader)");
+                ReplicaSetRollback done = follow(client, r.getMetadata().getName(), crd);
+
+                title("kubectl get rsrb -n " + NS);
+                printTable(crd, List.of(done));
+                title("kubectl describe rsrb " + done.getMetadata().getName() + " -n " + NS);
+                describe(client, done);
+                ReplicaSetRollbackStatus s = done.getStatus();
+                boolean completed = "Completed".equals(s.getPhase());
+                if (s.getRollbackFile() != null) {
+                    title("The rollback file in orders-0's data volume");
+                    Path file = db.volume(0).resolve(s.getRollbackFile().getPath()
+                            .substring(DbCluster.VOLUME.length() + 1));
+                    System.out.println("path:   " + s.getRollbackFile().getPath() + " (pod orders-0)");
+                    System.out.println("sha256: " + s.getRollbackFile().getSha256() + "   (sha256sum prints the same)");
+                    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+                    for (String line : lines.subList(1, Math.min(lines.size() - 1, 6))) {
+                        JsonNode n = JSON.readTree(line);
+                        System.out.printf("  lsn %d %-6s key=%s before=%s after=%s%n", n.get("lsn").asLong(),
+                                n.get("op").asText(), text(n.get("key")), text(n.get("before")), text(n.get("after")));
+                    }
+                }
+                title("The former primary converges");
+                long primaryLast = db.node(1).timeline().getLastLsn();
+                boolean converged = false;
+                for (int i = 0; i < 100 && !converged; i++) {
+                    converged = db.node(0).timeline().getLastLsn() == primaryLast
+                            && db.node(0).data().equals(db.node(1).data());
+                    if (!converged) {
+                        Thread.sleep(100);
+                    }
+                }
+                System.out.println("orders-0 data: " + db.node(0).data());
+                System.out.println("orders-1 data: " + db.node(1).data());
+                System.out.println("orders-0 rollback id: " + db.node(0).timeline().getRollbackId()
+                        + ", role " + db.node(0).timeline().getRole());
+                title("Metrics (GET /q/metrics on the operator)");
+                metrics(work).lines().filter(l -> l.startsWith("dbrollback_") && !l.contains("_bucket"))
+                        .limit(12).forEach(System.out::println);
+                boolean ok = completed && converged;
+                System.out.println();
+                System.out.println(ok ? "SANDBOX OK: the rollback completed, its file is verified, orders-0 converged"
+                        : "SANDBOX FAILED: phase " + s.getPhase() + (converged ? "" : ", orders-0 did not converge"));
+                if (keep && ok) {
+                    keepRunning(api, work);
+                }
+                return ok ? 0 : 1;
+            } finally {
+                operator.destroy();
+                if (!operator.waitFor(10, TimeUnit.SECONDS)) {
+                    operator.destroyForcibly();
+                }
+            }
+        }
+    }
+
+    private static int operatorPort;
+
+    private static Process startOperator(MockApiServer api, Path jar, Path work) throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            operatorPort = s.getLocalPort();
+        }
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m"));
+        api.clientProperties().forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+        cmd.addAll(List.of("-Dquarkus.http.port=" + operatorPort, "-Dquarkus.log.console.json.enabled=false",
+                "-Dquarkus.operator-sdk.crd.apply=false", "-jar", jar.toString()));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(work.resolve("operator.log").toFile()).start();
+        HttpClient http = HttpClient.newHttpClient();
+        Instant until = Instant.now().plusSeconds(60);
+        while (Instant.now().isBefore(until)) {
+            if (!p.isAlive()) {
+                fail("the operator exited with " + p.exitValue() + "; see target/sandbox/operator.log");
+            }
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + operatorPort
+                        + "/q/health/ready")).build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    return p;
+                }
+            } catch (IOException notYet) {
+                // starting
+            }
+            Thread.sleep(200);
+        }
+        p.destroyForcibly();
+        fail("the operator did not become ready in 60 s; see target/sandbox/operator.log");
+        return p;
+    }
+
+    private static String metrics(Path work) {
+        try {
+            return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + operatorPort
+                    + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        } catch (IOException | InterruptedException e) {
+            return "(metrics unavailable: " + e.getMessage() + ")";
+        }
+    }
+
+    /** Prints each phase as the operator records it, until the rollback ends (2 minutes at most). */
+    private static ReplicaSetRollback follow(KubernetesClient client, String name, CustomResourceDefinition crd)
+            throws InterruptedException {
+        String last = "";
+        Instant until = Instant.now().plusSeconds(120);
+        ReplicaSetRollback r = null;
+        while (Instant.now().isBefore(until)) {
+            r = client.resources(ReplicaSetRollback.class).inNamespace(NS).withName(name).get();
+            ReplicaSetRollbackStatus s = r.getStatus();
+            String now = s == null || s.getPhase() == null ? "" : s.getPhase()
+                    + (s.getWaiting() == null ? "" : " (waiting: " + s.getWaiting() + ")");
+            if (!now.equals(last)) {
+                System.out.println("  phase " + now);
+                last = now;
+            }
+            if (s != null && s.getPhase() != null
+                    && List.of("Completed", "Failed", "Aborted", "DryRunCompleted").contains(s.getPhase())) {
+                return r;
+            }
+            Thread.sleep(50);
+        }
+        return r;
+    }
+
+    /** The printer columns of the CRD, as kubectl get shows them. */
+    static void printTable(CustomResourceDefinition crd, List<ReplicaSetRollback> items) {
+        List<CustomResourceColumnDefinition> cols = crd.getSpec().getVersions().get(0).getAdditionalPrinterColumns();
+        List<List<String>> rows = new ArrayList<>();
+        List<String> head = new ArrayList<>(List.of("NAME"));
+        cols.forEach(c -> head.add(c.getName().toUpperCase()));
+        rows.add(head);
+        for (ReplicaSetRollback r : items) {
+            JsonNode node = JSON.valueToTree(Serialization.asJson(r) == null ? null : JSON.convertValue(
+                    Serialization.unmarshal(Serialization.asJson(r), Map.class), Map.class));
+            List<String> row = new ArrayList<>(List.of(r.getMetadata().getName()));
+            for (CustomResourceColumnDefinition c : cols) {
+                JsonNode v = node;
+                for (String part : c.getJsonPath().substring(1).split("\\.")) {
+                    v = v == null ? null : v.get(part);
+                }
+                String text = v == null || v.isNull() ? "" : v.asText();
+                if ("date".equals(c.getType()) && !text.isEmpty()) {
+                    text = age(Instant.parse(text));
+                }
+                row.add(text);
+            }
+            rows.add(row);
+        }
+        int[] width = new int[head.size()];
+        for (List<String> row : rows) {
+            for (int i = 0; i < row.size(); i++) {
+                width[i] = Math.max(width[i], row.get(i).length());
+            }
+        }
+        for (List<String> row : rows) {
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < row.size(); i++) {
+                b.append(String.format("%-" + (width[i] + 3) + "s", row.get(i)));
+            }
+            System.out.println(b.toString().stripTrailing());
+        }
+    }
+
+    private static String age(Instant t) {
+        long s = Math.max(0, Duration.between(t, Instant.now()).getSeconds());
+        return s < 120 ? s + "s" : (s / 60) + "m";
+    }
+
+    /** A kubectl-describe-style view: status, conditions and the Events of the rollback. */
+    static void describe(KubernetesClient client, ReplicaSetRollback r) {
+        ReplicaSetRollbackStatus s = r.getStatus();
+        System.out.println("Name:         " + r.getMetadata().getName());
+        System.out.println("Namespace:    " + r.getMetadata().getNamespace());
+        System.out.println("Target Pod:   " + r.getSpec().getTargetPod());
+        System.out.println("Status:");
+        System.out.println("  Phase:              " + s.getPhase());
+        System.out.println("  Reason:             " + s.getReason());
+        System.out.println("  Message:            " + s.getMessage());
+        System.out.println("  Incident Id:        " + s.getIncidentId());
+        if (s.getPlan() != null) {
+            System.out.println("  Plan:               #" + s.getPlan().getNumber() + " fork LSN " + s.getPlan().getForkLsn()
+                    + ", last LSN " + s.getPlan().getLastLsn() + ", " + s.getPlan().getExpectedRecords()
+                    + " records, term " + s.getPlan().getOldTerm() + " -> " + s.getPlan().getNewTerm()
+                    + ", new primary " + s.getPlan().getNewPrimary() + " (" + s.getPlan().getNewPrimaryAddress() + ")");
+        }
+        if (s.getTail() != null) {
+            System.out.println("  Tail:               (" + s.getTail().getFromLsn() + ", " + s.getTail().getToLsn() + "], "
+                    + s.getTail().getRecords() + " records, " + s.getTail().getBytes() + " bytes, sha256 "
+                    + s.getTail().getSha256());
+        }
+        if (s.getRollbackFile() != null) {
+            System.out.println("  Rollback File:      " + s.getRollbackFile().getPod() + ":" + s.getRollbackFile().getPath()
+                    + " (" + s.getRollbackFile().getBytes() + " bytes, sha256 " + s.getRollbackFile().getSha256() + ")");
+        }
+        System.out.println("  Rollback Id:        " + s.getRollbackIdBefore() + " -> " + s.getRollbackIdAfter());
+        System.out.println("  Steps:");
+        for (StepTime t : s.getSteps()) {
+            System.out.printf("    %-18s %s%n", t.getPhase(), t.getTime());
+        }
+        System.out.println("  Conditions:");
+        System.out.printf("    %-17s %-7s %-22s %s%n", "Type", "Status", "Reason", "Last Transition");
+        for (Condition c : s.getConditions()) {
+            System.out.printf("    %-17s %-7s %-22s %s%n", c.getType(), c.getStatus(), c.getReason(),
+                    c.getLastTransitionTime());
+        }
+        System.out.println("Events:");
+        System.out.printf("  %-8s %-22s %s%n", "Type", "Reason", "Message");
+        List<Event> events = new ArrayList<>(client.v1().events().inNamespace(r.getMetadata().getNamespace()).list()
+                .getItems().stream().filter(e -> r.getMetadata().getName().equals(e.getInvolvedObject().getName()))
+                .toList());
+        events.sort(Comparator.comparing(Event::getFirstTimestamp));
+        for (Event e : events) {
+            String m = e.getMessage();
+            System.out.printf("  %-8s %-22s %s%n", e.getType(), e.getReason(), m.length() > 160 ? m.substring(0, 157)
+                    + "..." : m);
+        }
+    }
+
+    private static void keepRunning(MockApiServer api, Path work) throws Exception {
+        Path kubeconfig = work.resolve("kubeconfig").toAbsolutePath();
+        Files.writeString(kubeconfig, String.join("\n",
+                "apiVersion: v1", "kind: Config", "clusters:", "- name: sandbox", "  cluster:",
+                "    server: " + api.url(), "contexts:", "- name: sandbox", "  context:", "    cluster: sandbox",
+                "    namespace: " + NS, "    user: sandbox", "current-context: sandbox", "users:", "- name: sandbox",
+                "  user: {}", ""));
+        System.out.println();
+        System.out.println("Kept running. In another terminal:");
+        System.out.println("  export KUBECONFIG=" + kubeconfig);
+        System.out.println("  kubectl get rsrb");
+        System.out.println("  kubectl describe rsrb orders-0-after-failover");
+        System.out.println("Press Ctrl-C to stop.");
+        Thread.currentThread().join();
+    }
+
+    private static String text(JsonNode b64) {
+        return b64 == null ? "-" : new String(Base64.getDecoder().decode(b64.asText()), StandardCharsets.UTF_8);
+    }
+
+    private static void title(String t) {
+        System.out.println();
+        System.out.println("== " + t);
+    }
+
+    private static void fail(String message) {
+        System.err.println("SANDBOX FAILED: " + message);
+        System.exit(2);
+    }
+}
