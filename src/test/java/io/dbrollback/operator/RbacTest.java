@@ -21,7 +21,15 @@ import org.junit.jupiter.api.Test;
  * The shipped RBAC grants what the operator calls and nothing dangerous: no wildcard, no Secrets
  * cluster-wide, no nodes/proxy, no escalate, bind or impersonate.
  */
-class RbacTest {
+public class RbacTest {
+
+    /** (apiGroup, resource, verb) the operator calls in every namespace it watches; the chart's tests reuse it. */
+    public static final String[][] OPERATOR_NEEDS = {
+        {"dbrollback.io", "replicasetrollbacks", "watch"}, {"dbrollback.io", "replicasetrollbacks", "patch"},
+        {"dbrollback.io", "replicasetrollbacks/status", "update"},
+        {"dbrollback.io", "replicasetrollbacks/finalizers", "update"},
+        {"coordination.k8s.io", "leases", "watch"}, {"", "pods", "list"}, {"", "events", "create"},
+        {"", "events", "update"}};
 
     private static List<HasMetadata> load() throws Exception {
         List<HasMetadata> out = new ArrayList<>();
@@ -60,12 +68,7 @@ class RbacTest {
                 assertTrue(r.getVerbs().stream().noneMatch(Set.of("escalate", "bind", "impersonate")::contains));
             }
         }
-        for (String[] need : new String[][] {
-            {"dbrollback.io", "replicasetrollbacks", "watch"}, {"dbrollback.io", "replicasetrollbacks", "patch"},
-            {"dbrollback.io", "replicasetrollbacks/status", "update"},
-            {"dbrollback.io", "replicasetrollbacks/finalizers", "update"},
-            {"coordination.k8s.io", "leases", "watch"}, {"", "pods", "list"}, {"", "events", "create"},
-            {"", "events", "update"}}) {
+        for (String[] need : OPERATOR_NEEDS) {
             assertTrue(grants(cluster.getRules(), need[0], need[1], need[2]), String.join(" ", need));
         }
         assertTrue(grants(data.getRules(), "", "pods/exec", "create"));

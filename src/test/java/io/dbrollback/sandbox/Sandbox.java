@@ -7,6 +7,7 @@ import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.api.StepTime;
 import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.Kubectl;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceColumnDefinition;
@@ -44,6 +45,8 @@ import java.util.concurrent.TimeUnit;
 public final class Sandbox {
 
     static final String NS = "sandbox";
+    /** Run the real kubectl against the sandbox and fail unless it shows the rollback (used by mvn verify). */
+    private static boolean kubectlCheck;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private Sandbox() {
@@ -51,6 +54,7 @@ public final class Sandbox {
 
     public static void main(String[] args) throws Exception {
         boolean keep = List.of(args).contains("--keep-running");
+        kubectlCheck = List.of(args).contains("--kubectl-check");
         Path work = Path.of("target", "sandbox");
         Files.createDirectories(work);
         Path operatorJar = Path.of("target", "quarkus-app", "quarkus-run.jar");
@@ -58,7 +62,7 @@ public final class Sandbox {
             fail("the operator is not built: run `mvn -B -q -Psandbox package` (it builds it first)");
         }
         int code;
-        try (MockApiServer api = MockApiServer.start()) {
+        try (MockApiServer api = MockApiServer.startForKubectl()) {
             code = run(api, operatorJar, work, keep);
         } catch (Exception | AssertionError e) {
             e.printStackTrace();
@@ -91,12 +95,19 @@ public final class Sandbox {
                 title("kubectl apply -f rollback.yaml   (spec.targetPod: orders-0, cluster.leaseName: orders-leader)");
                 ReplicaSetRollback done = follow(client, r.getMetadata().getName(), crd);
 
-                title("kubectl get rsrb -n " + NS);
-                printTable(crd, List.of(done));
-                title("kubectl describe rsrb " + done.getMetadata().getName() + " -n " + NS);
-                describe(client, done);
                 ReplicaSetRollbackStatus s = done.getStatus();
                 boolean completed = "Completed".equals(s.getPhase());
+                boolean shown = showWithKubectl(api, work, done.getMetadata().getName());
+                if (!shown) {
+                    if (kubectlCheck) {
+                        System.out.println("SANDBOX FAILED: the real kubectl could not show the rollback");
+                        return 1;
+                    }
+                    title("kubectl get rsrb -n " + NS + "   (kubectl not found: the same columns, printed by the sandbox)");
+                    printTable(crd, List.of(done));
+                    title("kubectl describe rsrb " + done.getMetadata().getName() + " -n " + NS);
+                    describe(client, done);
+                }
                 if (s.getRollbackFile() != null) {
                     title("The rollback file in orders-0's data volume");
                     Path file = db.volume(0).resolve(s.getRollbackFile().getPath()
@@ -145,6 +156,34 @@ public final class Sandbox {
     }
 
     private static int operatorPort;
+
+    /**
+     * Shows the rollback with the real kubectl against the embedded API server; false when kubectl is
+     * missing or its output lacks what a user must see (the columns, the status, conditions, events).
+     */
+    private static boolean showWithKubectl(MockApiServer api, Path work, String name) {
+        Kubectl kubectl;
+        try {
+            Kubectl.binary();
+            kubectl = Kubectl.against(api, work.resolve("kubectl"), NS);
+        } catch (AssertionError | RuntimeException missing) {
+            return false;
+        }
+        title("kubectl get rsrb   (the real kubectl, KUBECONFIG=" + kubectl.kubeconfig() + ")");
+        Kubectl.Result get = kubectl.run("get", "rsrb");
+        System.out.print(get.stdout());
+        title("kubectl describe rsrb " + name);
+        Kubectl.Result describe = kubectl.run("describe", "rsrb", name);
+        System.out.print(describe.stdout());
+        boolean ok = get.ok() && describe.ok()
+                && get.stdout().contains("PHASE") && get.stdout().contains("FORK LSN") && get.stdout().contains("Completed")
+                && describe.stdout().contains("Conditions:") && describe.stdout().contains("Rollback File:")
+                && describe.stdout().contains("Events:") && describe.stdout().contains("NodeRolledBack");
+        if (!ok) {
+            System.out.println("kubectl did not show the rollback as expected: " + get.stderr() + describe.stderr());
+        }
+        return ok;
+    }
 
     private static Process startOperator(MockApiServer api, Path jar, Path work) throws Exception {
         try (ServerSocket s = new ServerSocket(0)) {
@@ -307,17 +346,13 @@ public final class Sandbox {
     }
 
     private static void keepRunning(MockApiServer api, Path work) throws Exception {
-        Path kubeconfig = work.resolve("kubeconfig").toAbsolutePath();
-        Files.writeString(kubeconfig, String.join("\n",
-                "apiVersion: v1", "kind: Config", "clusters:", "- name: sandbox", "  cluster:",
-                "    server: " + api.url(), "contexts:", "- name: sandbox", "  context:", "    cluster: sandbox",
-                "    namespace: " + NS, "    user: sandbox", "current-context: sandbox", "users:", "- name: sandbox",
-                "  user: {}", ""));
+        Path kubeconfig = api.writeKubeconfig(work.resolve("kubeconfig").toAbsolutePath(), NS);
         System.out.println();
         System.out.println("Kept running. In another terminal:");
         System.out.println("  export KUBECONFIG=" + kubeconfig);
         System.out.println("  kubectl get rsrb");
         System.out.println("  kubectl describe rsrb orders-0-after-failover");
+        System.out.println("  kubectl apply -f deploy/examples/...   (the database pods are orders-0..2)");
         System.out.println("Press Ctrl-C to stop.");
         Thread.currentThread().join();
     }

@@ -11,7 +11,11 @@ import io.fabric8.mockwebserver.MockWebServer;
 import io.fabric8.mockwebserver.ServerRequest;
 import io.fabric8.mockwebserver.ServerResponse;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -23,6 +27,10 @@ import java.util.Queue;
  * {@code @WithKubernetesTestServer(crud = true)}), with an {@link ExecDispatcher} in front so that pods/exec
  * runs local processes. Plain HTTP on a free loopback port, namespace "test", like Quarkus's
  * {@code KubernetesServerTestResource} with its defaults.
+ *
+ * <p>{@link #startForKubectl()} also puts a {@link KubectlDispatcher} behind the exec emulation, so that the real
+ * {@code kubectl} works against the server (discovery, tables with printer columns, describe with Events, apply);
+ * {@link #writeKubeconfig(Path, String)} writes the kubeconfig for it.
  */
 public final class MockApiServer implements AutoCloseable {
 
@@ -30,11 +38,15 @@ public final class MockApiServer implements AutoCloseable {
 
     private final KubernetesMockServer server;
     private final ExecDispatcher exec;
+    private final KubectlDispatcher kubectl;
+    private final boolean https;
     private final NamespacedKubernetesClient client;
 
-    private MockApiServer(KubernetesMockServer server, ExecDispatcher exec) {
+    private MockApiServer(KubernetesMockServer server, ExecDispatcher exec, KubectlDispatcher kubectl, boolean https) {
         this.server = server;
         this.exec = exec;
+        this.kubectl = kubectl;
+        this.https = https;
         this.client = server.createClient();
     }
 
@@ -44,12 +56,30 @@ public final class MockApiServer implements AutoCloseable {
     }
 
     public static MockApiServer start(boolean https) {
+        return start(https, false);
+    }
+
+    /**
+     * Starts a plain-HTTP server on a free loopback port that the real {@code kubectl} can use (see
+     * {@link KubectlDispatcher}); write a kubeconfig for it with {@link #writeKubeconfig(Path, String)}.
+     */
+    public static MockApiServer startForKubectl() {
+        return start(false, true);
+    }
+
+    /**
+     * @param https   serve HTTPS with the mock's self-signed certificate (a kubeconfig then skips verification)
+     * @param kubectl put a {@link KubectlDispatcher} in the chain: exec emulation -> kubectl support -> CRUD mock
+     */
+    public static MockApiServer start(boolean https, boolean kubectl) {
         quietRequestLog();
         Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
-        ExecDispatcher exec = new ExecDispatcher(new KubernetesMixedDispatcher(responses));
+        KubernetesMixedDispatcher crud = new KubernetesMixedDispatcher(responses);
+        KubectlDispatcher kubectlDispatcher = kubectl ? new KubectlDispatcher(crud, responses) : null;
+        ExecDispatcher exec = new ExecDispatcher(kubectl ? kubectlDispatcher : crud);
         KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), responses, exec, https);
         server.init(InetAddress.getLoopbackAddress(), 0);
-        return new MockApiServer(server, exec);
+        return new MockApiServer(server, exec, kubectlDispatcher, https);
     }
 
     /** System property: set to true to keep the mock's INFO line per request. */
@@ -72,6 +102,62 @@ public final class MockApiServer implements AutoCloseable {
     /** Registry, fault switches and exec log. */
     public ExecDispatcher exec() {
         return exec;
+    }
+
+    /** The kubectl support, or null when the server was not started for kubectl. */
+    public KubectlDispatcher kubectl() {
+        return kubectl;
+    }
+
+    /** The loopback port the server listens on. */
+    public int port() {
+        return server.getPort();
+    }
+
+    /**
+     * Writes a kubeconfig for this server ({@code server: http://127.0.0.1:PORT}, one cluster, user and context
+     * named "mock-api-server", the context's namespace {@code namespace}, no credentials; over https a dummy token
+     * and no certificate verification), creating parent
+     * directories; returns the file. Use it with {@code KUBECONFIG=file kubectl ...} (also set
+     * {@code KUBECACHEDIR} to a private directory: kubectl caches discovery per host:port for hours).
+     * Meant for a server from {@link #startForKubectl()}: without it kubectl cannot discover anything.
+     */
+    public Path writeKubeconfig(Path file, String namespace) {
+        String name = "mock-api-server";
+        String scheme = https ? "https" : "http";
+        String yaml = "apiVersion: v1\n"
+                + "kind: Config\n"
+                + "clusters:\n"
+                + "- name: " + name + "\n"
+                + "  cluster:\n"
+                + "    server: " + scheme + "://127.0.0.1:" + port() + "\n"
+                + (https ? "    insecure-skip-tls-verify: true\n" : "")
+                + "users:\n"
+                + "- name: " + name + "\n"
+                // over https kubectl prompts for a username unless the user has some credential; the mock ignores it
+                + (https ? "  user:\n    token: mock-api-server\n" : "  user: {}\n")
+                + "contexts:\n"
+                + "- name: " + name + "\n"
+                + "  context:\n"
+                + "    cluster: " + name + "\n"
+                + "    user: " + name + "\n"
+                + "    namespace: " + namespace + "\n"
+                + "current-context: " + name + "\n";
+        try {
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            Files.writeString(file, yaml, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write kubeconfig " + file, e);
+        }
+        return file;
+    }
+
+    /** {@link #writeKubeconfig(Path, String)} with namespace {@value #DEFAULT_NAMESPACE}. */
+    public Path writeKubeconfig(Path file) {
+        return writeKubeconfig(file, DEFAULT_NAMESPACE);
     }
 
     /** A client of its own, namespace "test" (not the application's client). */

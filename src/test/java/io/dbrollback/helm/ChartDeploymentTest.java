@@ -1,0 +1,213 @@
+package io.dbrollback.helm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PodSecurityContext;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The rendered operator Deployment, for every documented mode: restricted Pod Security (non-root,
+ * read-only root filesystem with an emptyDir /tmp, no privilege escalation, all capabilities
+ * dropped, seccomp RuntimeDefault), resources, probes on /q/health, the watch-namespace and
+ * leader-election environment, a safe rollout strategy; and the metrics Service, ServiceMonitor,
+ * PodDisruptionBudget and NetworkPolicy wired to the operator pods.
+ */
+class ChartDeploymentTest {
+
+    static List<Chart.Mode> modes() {
+        return Chart.modes();
+    }
+
+    static Deployment deployment(List<HasMetadata> all) {
+        List<Deployment> ds = Chart.ofKind(all, Deployment.class);
+        assertEquals(1, ds.size());
+        return ds.get(0);
+    }
+
+    static Container operator(Deployment d) {
+        List<Container> cs = d.getSpec().getTemplate().getSpec().getContainers();
+        assertEquals(1, cs.size());
+        return cs.get(0);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void restrictedPodSecurity(Chart.Mode mode) {
+        assertRestricted(deployment(Chart.render(mode)), mode.name());
+    }
+
+    @Test
+    void valuesCannotWeakenTheBaseline() {
+        Deployment d = deployment(Chart.render(Chart.DEFAULT, "podSecurityContext.runAsNonRoot", "false",
+                "podSecurityContext.seccompProfile.type", "Unconfined"));
+        assertRestricted(d, "weakened values");
+    }
+
+    @Test
+    void openShiftCanDropTheUid() {
+        PodSecurityContext p = deployment(Chart.render(Chart.DEFAULT, "podSecurityContext.runAsUser", "null",
+                "podSecurityContext.runAsGroup", "null")).getSpec().getTemplate().getSpec().getSecurityContext();
+        assertEquals(null, p.getRunAsUser());
+        assertEquals(null, p.getRunAsGroup());
+        assertEquals(Boolean.TRUE, p.getRunAsNonRoot());
+    }
+
+    static void assertRestricted(Deployment d, String mode) {
+        PodSpec pod = d.getSpec().getTemplate().getSpec();
+        PodSecurityContext p = pod.getSecurityContext();
+        assertEquals(Boolean.TRUE, p.getRunAsNonRoot(), mode);
+        assertEquals("RuntimeDefault", p.getSeccompProfile().getType(), mode);
+        assertFalse(Boolean.TRUE.equals(pod.getHostNetwork()) || Boolean.TRUE.equals(pod.getHostPID())
+                || Boolean.TRUE.equals(pod.getHostIPC()), mode);
+        Container c = operator(d);
+        SecurityContext s = c.getSecurityContext();
+        assertEquals(Boolean.FALSE, s.getAllowPrivilegeEscalation(), mode);
+        assertEquals(Boolean.TRUE, s.getReadOnlyRootFilesystem(), mode);
+        assertEquals(Boolean.TRUE, s.getRunAsNonRoot(), mode);
+        assertFalse(Boolean.TRUE.equals(s.getPrivileged()), mode);
+        assertEquals(List.of("ALL"), s.getCapabilities().getDrop(), mode);
+        assertTrue(s.getCapabilities().getAdd() == null || s.getCapabilities().getAdd().isEmpty(), mode);
+        assertEquals("RuntimeDefault", s.getSeccompProfile().getType(), mode);
+        // The read-only root filesystem needs a writable /tmp, from an emptyDir (never a hostPath).
+        String tmp = c.getVolumeMounts().stream().filter(m -> m.getMountPath().equals("/tmp")).findFirst()
+                .orElseThrow(() -> new AssertionError(mode + ": no /tmp")).getName();
+        Volume v = pod.getVolumes().stream().filter(x -> x.getName().equals(tmp)).findFirst().orElseThrow();
+        assertNotNull(v.getEmptyDir(), mode);
+        assertTrue(pod.getVolumes().stream().allMatch(x -> x.getHostPath() == null), mode);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void resourcesProbesAndEnvironment(Chart.Mode mode) {
+        Map<String, Object> values = mode.values();
+        Deployment d = deployment(Chart.render(mode));
+        Container c = operator(d);
+        assertEquals(((Number) values.get("replicaCount")).intValue(), d.getSpec().getReplicas(), mode.name());
+        assertNotNull(c.getResources().getRequests().get("memory"), mode.name());
+        assertNotNull(c.getResources().getRequests().get("cpu"), mode.name());
+        assertNotNull(c.getResources().getLimits().get("memory"), mode.name());
+        assertEquals(8080, c.getPorts().stream().filter(p -> p.getName().equals("http")).findFirst().orElseThrow()
+                .getContainerPort());
+        assertProbe(c.getLivenessProbe(), "/q/health/live");
+        assertProbe(c.getReadinessProbe(), "/q/health/ready");
+        assertProbe(c.getStartupProbe(), "/q/health/live");
+
+        Map<String, String> env = ChartRbacTest.env(List.of(d));
+        List<String> watched = Chart.list(values, "watchNamespaces");
+        assertEquals(watched.isEmpty() ? "JOSDK_ALL_NAMESPACES" : String.join(",", watched),
+                env.get("QUARKUS_OPERATOR_SDK_CONTROLLERS_REPLICASETROLLBACK_NAMESPACES"), mode.name());
+        boolean leader = "true".equals(env.get("ROLLBACK_OPERATOR_LEADER_ELECTION_ENABLED"));
+        assertTrue(leader || d.getSpec().getReplicas() == 1, mode + ": several replicas need leader election");
+        // Without leader election an upgrade must never run the old and the new operator together.
+        assertEquals(leader ? "RollingUpdate" : "Recreate", d.getSpec().getStrategy().getType(), mode.name());
+        if (leader) {
+            assertEquals("metadata.namespace", c.getEnv().stream()
+                    .filter(e -> e.getName().equals("ROLLBACK_OPERATOR_LEADER_ELECTION_LEASE_NAMESPACE")).findFirst()
+                    .orElseThrow().getValueFrom().getFieldRef().getFieldPath());
+        }
+        assertEquals(Chart.RELEASE, d.getSpec().getTemplate().getSpec().getServiceAccountName());
+    }
+
+    private static void assertProbe(Probe p, String path) {
+        assertNotNull(p, path);
+        assertEquals(path, p.getHttpGet().getPath());
+        assertEquals("http", p.getHttpGet().getPort().getStrVal());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void metricsServiceSelectsTheOperator(Chart.Mode mode) {
+        List<HasMetadata> all = Chart.render(mode);
+        Deployment d = deployment(all);
+        Service s = Chart.ofKind(all, Service.class).get(0);
+        Map<String, String> podLabels = d.getSpec().getTemplate().getMetadata().getLabels();
+        assertTrue(podLabels.entrySet().containsAll(s.getSpec().getSelector().entrySet()), mode.name());
+        assertEquals(d.getSpec().getSelector().getMatchLabels(), s.getSpec().getSelector(), mode.name());
+        ServicePort port = s.getSpec().getPorts().get(0);
+        assertEquals("http", port.getTargetPort().getStrVal());
+        List<GenericKubernetesResource> monitors = Chart.ofKind(all, GenericKubernetesResource.class).stream()
+                .filter(g -> g.getKind().equals("ServiceMonitor")).toList();
+        assertEquals(Boolean.TRUE.equals(Chart.at(mode.values(), "metrics.serviceMonitor.enabled")) ? 1 : 0,
+                monitors.size(), mode.name());
+        for (GenericKubernetesResource m : monitors) {
+            assertEquals("monitoring.coreos.com/v1", m.getApiVersion());
+            assertEquals(s.getMetadata().getLabels().entrySet().containsAll(
+                    ((Map<?, ?>) m.get("spec", "selector", "matchLabels")).entrySet()), true);
+            List<?> endpoints = m.get("spec", "endpoints");
+            Map<?, ?> endpoint = (Map<?, ?>) endpoints.get(0);
+            assertEquals(port.getName(), endpoint.get("port"));
+            assertEquals("/q/metrics", endpoint.get("path"));
+            assertEquals("prometheus", m.getMetadata().getLabels().get("release"), "serviceMonitor.labels");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void disruptionBudgetAndNetworkPolicyAreOptional(Chart.Mode mode) {
+        List<HasMetadata> all = Chart.render(mode);
+        Map<String, String> selector = deployment(all).getSpec().getSelector().getMatchLabels();
+        List<PodDisruptionBudget> pdbs = Chart.ofKind(all, PodDisruptionBudget.class);
+        assertEquals(Boolean.TRUE.equals(Chart.at(mode.values(), "podDisruptionBudget.enabled")) ? 1 : 0,
+                pdbs.size(), mode.name());
+        for (PodDisruptionBudget pdb : pdbs) {
+            assertEquals(selector, pdb.getSpec().getSelector().getMatchLabels());
+            assertTrue(pdb.getSpec().getMinAvailable() == null || pdb.getSpec().getMaxUnavailable() == null);
+            assertEquals(1, pdb.getSpec().getMinAvailable().getIntVal(), "the pdb mode keeps one of two up");
+        }
+        List<NetworkPolicy> policies = Chart.ofKind(all, NetworkPolicy.class);
+        assertEquals(Boolean.TRUE.equals(Chart.at(mode.values(), "networkPolicy.enabled")) ? 1 : 0,
+                policies.size(), mode.name());
+        for (NetworkPolicy p : policies) {
+            assertEquals(selector, p.getSpec().getPodSelector().getMatchLabels());
+            assertEquals(List.of("Ingress"), p.getSpec().getPolicyTypes());
+            assertEquals(8080, p.getSpec().getIngress().get(0).getPorts().get(0).getPort().getIntVal());
+        }
+    }
+
+    @Test
+    void pdbDefaultsToMaxUnavailable() {
+        PodDisruptionBudget pdb = Chart.ofKind(Chart.render(Chart.DEFAULT, "podDisruptionBudget.enabled", "true"),
+                PodDisruptionBudget.class).get(0);
+        assertEquals(null, pdb.getSpec().getMinAvailable());
+        assertEquals(1, pdb.getSpec().getMaxUnavailable().getIntVal());
+    }
+
+    @Test
+    void imageTagDefaultsToAppVersionAndDigestWins() {
+        assertEquals("localhost/rollback-operator:0.1.0", operator(deployment(Chart.render(Chart.DEFAULT))).getImage());
+        String digest = "sha256:" + "a".repeat(64);
+        assertEquals("localhost/rollback-operator@" + digest,
+                operator(deployment(Chart.render(Chart.DEFAULT, "image.digest", digest))).getImage());
+    }
+
+    @Test
+    void badValuesAreRefused() {
+        // values.schema.json: namespace names, unknown keys.
+        assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "watchNamespaces[0]", "Bad_NS"));
+        assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "watchNamespace", "x"));
+        // Data access is per watched namespace in a namespace list: a second list would be ignored.
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Chart.template(
+                Chart.mode("namespace-list"), "rbac.dataAccessNamespaces[0]", "other"));
+        assertTrue(e.getMessage().contains("rbac.dataAccessNamespaces applies only"), e.getMessage());
+    }
+}
