@@ -148,11 +148,21 @@ class RollbackOperatorTest {
         return get(ns, name).getStatus();
     }
 
+    /** As kubectl annotate does: retried when the operator wrote the resource in between (409). */
     private void annotate(String ns, String name, String key, String value) {
-        client.resources(ReplicaSetRollback.class).inNamespace(ns).withName(name).edit(r -> {
-            r.getMetadata().getAnnotations().put(key, value);
-            return r;
-        });
+        for (int attempt = 1; ; attempt++) {
+            try {
+                client.resources(ReplicaSetRollback.class).inNamespace(ns).withName(name).edit(r -> {
+                    r.getMetadata().getAnnotations().put(key, value);
+                    return r;
+                });
+                return;
+            } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                if (e.getCode() != 409 || attempt == 10) {
+                    throw e;
+                }
+            }
+        }
     }
 
     private static void assertNothingRemoved(DbCluster db) {
@@ -347,10 +357,7 @@ class RollbackOperatorTest {
             Thread.sleep(500);
             assertEquals("Pending", get("paused", "rb").getStatus().getPhase());
             assertTrue(!db.node(0).timeline().getFenced(), "nothing was done while paused");
-            client.resources(ReplicaSetRollback.class).inNamespace("paused").withName("rb").edit(x -> {
-                x.getMetadata().getAnnotations().remove(ReplicaSetRollback.PAUSE_ANNOTATION);
-                return x;
-            });
+            annotate("paused", "rb", ReplicaSetRollback.PAUSE_ANNOTATION, "false");
             awaitPhase("paused", "rb", "Completed");
         }
     }
