@@ -58,6 +58,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final ClusterObserver observer;
     private final RollbackMetrics metrics;
     private final int maxSteps;
+    private final java.util.concurrent.Semaphore stepBudget;
 
     @Inject
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
@@ -68,6 +69,16 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     /** @param maxSteps how many coordinator steps one reconcile may take before it yields */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics, int maxSteps) {
+        this(client, clock, clients, events, metrics, maxSteps, null);
+    }
+
+    /**
+     * @param stepBudget when not null, every coordinator step takes a permit and none is taken without
+     *     one: lets a test stop an operator instance after an exact number of steps
+     */
+    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
+            RollbackMetrics metrics, int maxSteps, java.util.concurrent.Semaphore stepBudget) {
+        this.stepBudget = stepBudget;
         this.client = client;
         this.clock = clock;
         this.clients = clients;
@@ -171,6 +182,9 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         }
         ReplicaSetRollback current = rollback;
         for (int i = 0; i < maxSteps; i++) {
+            if (stepBudget != null && !stepBudget.tryAcquire()) {
+                return new Outcome(WAIT, false, cp.phase());
+            }
             ClusterObserver.Resolution res = observer.resolve(current, null);
             if (res.problem() != null) {
                 return problem(current, cp, res.problem());
