@@ -61,6 +61,11 @@ public final class ClusterObserver {
         if (lease == null) {
             return problem("LeaseNotFound", "the leader Lease " + ns + "/" + c.getLeaseName() + " does not exist");
         }
+        String termText = lease.getMetadata().getAnnotations() == null ? null
+                : lease.getMetadata().getAnnotations().get(TERM_ANNOTATION);
+        if (termText != null && !termText.trim().matches("[0-9]{1,18}")) {
+            return problem("InvalidLeaseTerm", "the Lease's " + TERM_ANNOTATION + " annotation is not a whole number");
+        }
         List<Pod> pods = client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems();
         Pod targetPod = pods.stream().filter(p -> p.getMetadata().getName().equals(target)).findFirst().orElse(null);
         if (targetPod == null) {

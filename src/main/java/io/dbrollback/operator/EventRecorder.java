@@ -15,7 +15,8 @@ import org.jboss.logging.Logger;
 /**
  * The one way the operator emits Kubernetes Events (core/v1): Normal or Warning, regarding the
  * rollback and related to the pod, deduplicated by a deterministic name (a repeat bumps the count),
- * note truncated to 1 KiB. Never fails the reconcile: an event that cannot be written is logged.
+ * note truncated to 1 KiB. Never fails the reconcile: an event that cannot be written is logged, and
+ * reported as {@code false} so that the loud announcement of a rollback can be retried.
  * Events notify; the status is the durable record.
  */
 public final class EventRecorder {
@@ -42,7 +43,7 @@ public final class EventRecorder {
      *
      * @param relatedPod the pod concerned, or null
      */
-    public void record(ReplicaSetRollback rollback, Type type, String reason, String note, String relatedPod,
+    public boolean record(ReplicaSetRollback rollback, Type type, String reason, String note, String relatedPod,
             String dedupKey) {
         try {
             String ns = rollback.getMetadata().getNamespace();
@@ -56,7 +57,7 @@ public final class EventRecorder {
                 existing.setLastTimestamp(now);
                 existing.setMessage(message);
                 client.v1().events().inNamespace(ns).resource(existing).update();
-                return;
+                return true;
             }
             ObjectReference regarding = new ObjectReferenceBuilder()
                     .withApiVersion(rollback.getApiVersion()).withKind(rollback.getKind())
@@ -75,9 +76,11 @@ public final class EventRecorder {
                         .withNamespace(ns).build());
             }
             client.v1().events().inNamespace(ns).resource(b.build()).create();
+            return true;
         } catch (RuntimeException e) {
             LOG.warnf("could not record event %s for %s/%s: %s", reason, rollback.getMetadata().getNamespace(),
                     rollback.getMetadata().getName(), e.getMessage());
+            return false;
         }
     }
 

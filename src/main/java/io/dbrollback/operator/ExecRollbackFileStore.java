@@ -31,38 +31,48 @@ public final class ExecRollbackFileStore {
             "set -u",
             "umask 077",
             "op=\"$1\"; dir=\"$2\"; name=\"$3\"",
-            "final=\"$dir/$name\"; tmp=\"$dir/.$name.tmp\"",
+            "final=\"$dir/$name\"",
             "case \"$op\" in",
             "begin)",
+            "  tmp=\"$dir/.$name.$4.tmp\"",
             "  mkdir -p -- \"$dir\" || exit 10",
             "  chmod 700 -- \"$dir\" || exit 10",
-            "  if [ -e \"$final\" ]; then set -- $(sha256sum < \"$final\"); echo \"EXISTS $1\"; exit 0; fi",
+            "  if [ -e \"$final\" ]; then",
+            "    sync -- \"$final\" \"$dir\" || exit 11",
+            "    set -- $(sha256sum < \"$final\") || exit 10",
+            "    echo \"EXISTS $1 OK\"; exit 0",
+            "  fi",
+            "  rm -f -- \"$tmp\"",
             "  : > \"$tmp\" || exit 10",
             "  chmod 600 -- \"$tmp\" || exit 10",
-            "  echo BEGUN ;;",
+            "  echo \"BEGUN OK\" ;;",
             "append)",
-            "  head -c \"$4\" >> \"$tmp\" || exit 10",
+            "  tmp=\"$dir/.$name.$4.tmp\"",
+            "  [ -f \"$tmp\" ] || { echo \"no temporary file for this attempt\" >&2; exit 13; }",
+            "  head -c \"$5\" >> \"$tmp\" || exit 10",
             "  size=$(wc -c < \"$tmp\") || exit 10",
             "  size=$((size + 0))",
-            "  [ \"$size\" = \"$5\" ] || { echo \"short write: $size of $5 bytes\" >&2; exit 13; }",
-            "  echo \"APPENDED $size\" ;;",
+            "  [ \"$size\" = \"$6\" ] || { echo \"short write: $size of $6 bytes\" >&2; exit 13; }",
+            "  echo \"APPENDED $size OK\" ;;",
             "commit)",
+            "  tmp=\"$dir/.$name.$4.tmp\"",
             "  sync -- \"$tmp\" || exit 11",
-            "  ln -- \"$tmp\" \"$final\" || exit 12",
+            "  if [ -e \"$final\" ]; then echo \"$final exists\" >&2; exit 12; fi",
+            "  ln -- \"$tmp\" \"$final\" || exit 10",
             "  rm -f -- \"$tmp\"",
-            "  sync -- \"$dir\" || exit 11",
-            "  echo COMMITTED ;;",
+            "  sync -- \"$final\" \"$dir\" || exit 11",
+            "  echo \"COMMITTED OK\" ;;",
             "verify)",
-            "  if [ ! -f \"$final\" ]; then echo MISSING; exit 0; fi",
+            "  if [ ! -f \"$final\" ]; then echo \"MISSING OK\"; exit 0; fi",
             "  size=$(wc -c < \"$final\") || exit 10",
             "  set -- $(sha256sum < \"$final\") || exit 10",
-            "  echo \"FILE $1 $((size + 0))\" ;;",
+            "  echo \"FILE $1 $((size + 0)) OK\" ;;",
             "quarantine)",
             "  to=\"$final.quarantined-$4\"",
             "  [ -e \"$to\" ] && exit 12",
             "  mv -- \"$final\" \"$to\" || exit 10",
             "  sync -- \"$dir\" || exit 11",
-            "  echo \"QUARANTINED $to\" ;;",
+            "  echo \"QUARANTINED OK\" ;;",
             "*) exit 2 ;;",
             "esac");
 
@@ -70,6 +80,11 @@ public final class ExecRollbackFileStore {
     static final List<String> SHELL = List.of("sh", "-c", SCRIPT, "dbrollback-file");
 
     private static final int MAX_CHUNK = 4 << 20;
+
+    /** Every answer is one line ending in " OK": a line cut short never parses. */
+    private static final java.util.regex.Pattern EXISTS = java.util.regex.Pattern.compile("EXISTS ([0-9a-f]{64}) OK\n");
+    private static final java.util.regex.Pattern FILE = java.util.regex.Pattern.compile(
+            "FILE ([0-9a-f]{64}) ([0-9]{1,18}) OK\n");
 
     private final PodExec exec;
     private final int chunkBytes;
@@ -98,14 +113,18 @@ public final class ExecRollbackFileStore {
      */
     public PersistResult persist(String pod, String container, String dir, String name, RollbackFileHeader header,
             TailStream tail) {
-        PodExec.Result begun = run(pod, container, null, "begin", dir, name);
+        // Every attempt writes its own temporary file: a late writer of an earlier attempt (or of another
+        // operator instance) can never touch the file this attempt links into place.
+        String attempt = java.util.UUID.randomUUID().toString();
+        PodExec.Result begun = run(pod, container, null, "begin", dir, name, attempt);
         if (!begun.succeeded()) {
             return failure(begun);
         }
         String path = dir + "/" + name;
-        if (begun.stdout().startsWith("EXISTS ")) {
-            // Written before (a retry after a crash): the same content is the same file; never overwrite.
-            String existing = begun.stdout().substring("EXISTS ".length()).trim();
+        java.util.regex.Matcher exists = EXISTS.matcher(begun.stdout());
+        if (exists.matches()) {
+            // Written before (a retry after a crash), now fsynced: the same content is the same file.
+            String existing = exists.group(1);
             RollbackFileFormat.Summary would = write(header, tail, bytes -> { });
             if (would.sha256().equals(existing)) {
                 return new PersistResult.Persisted(new RollbackFile(path, would.sha256(), would.tailSha256(),
@@ -114,10 +133,10 @@ public final class ExecRollbackFileStore {
             return new PersistResult.Failed(PersistResult.Kind.CONFLICT, path + " exists with SHA-256 " + existing
                     + ", not the " + would.sha256() + " of this tail; it is never overwritten");
         }
-        if (!begun.stdout().startsWith("BEGUN")) {
+        if (!begun.stdout().equals("BEGUN OK\n")) {
             throw incomplete("begin", begun);
         }
-        Chunker chunker = new Chunker(pod, container, dir, name);
+        Chunker chunker = new Chunker(pod, container, dir, name, attempt);
         RollbackFileFormat.Summary summary = write(header, tail, chunker::accept);
         PersistResult failed = chunker.flush();
         if (failed != null) {
@@ -127,11 +146,11 @@ public final class ExecRollbackFileStore {
             throw new TransportException("ExecTruncated", false, "sent " + chunker.sent + " of " + summary.bytes()
                     + " bytes of " + path);
         }
-        PodExec.Result committed = run(pod, container, null, "commit", dir, name);
+        PodExec.Result committed = run(pod, container, null, "commit", dir, name, attempt);
         if (!committed.succeeded()) {
             return failure(committed);
         }
-        if (!committed.stdout().startsWith("COMMITTED")) {
+        if (!committed.stdout().equals("COMMITTED OK\n")) {
             throw incomplete("commit", committed);
         }
         return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
@@ -148,23 +167,22 @@ public final class ExecRollbackFileStore {
             throw new TransportException(r.exitCode() == null ? "ExecNoExitStatus" : "ExecFailed",
                     r.exitCode() == null, "verify of " + expected.location() + " failed: " + describe(r));
         }
-        String out = r.stdout().trim();
-        if (out.equals("MISSING")) {
+        if (r.stdout().equals("MISSING OK\n")) {
             return new VerifyResult.Mismatch(expected.location() + " is missing in pod " + pod, null);
         }
-        String[] parts = out.split(" ");
-        if (parts.length != 3 || !parts[0].equals("FILE")) {
-            throw incomplete("verify", r);
+        java.util.regex.Matcher m = FILE.matcher(r.stdout());
+        if (!m.matches()) {
+            throw incomplete("verify", r); // a cut or garbled answer is an unknown outcome, never a mismatch
         }
-        String sha = parts[1];
-        long size = Long.parseLong(parts[2]);
+        String sha = m.group(1);
+        long size = Long.parseLong(m.group(2));
         if (sha.equals(expected.sha256()) && size == expected.bytes()) {
             // The bytes on disk are the bytes streamed, so they hold the streamed tail digest too.
             return new VerifyResult.Read(sha, expected.tailSha256(), expected.recordCount(), size);
         }
         String stamp = Long.toString(now.getEpochSecond());
         PodExec.Result q = run(pod, container, null, "quarantine", dir, name, stamp);
-        String where = q.succeeded() && q.stdout().startsWith("QUARANTINED ")
+        String where = q.succeeded() && q.stdout().equals("QUARANTINED OK\n")
                 ? expected.location() + ".quarantined-" + stamp : null;
         return new VerifyResult.Mismatch("read back SHA-256 " + sha + " and " + size + " bytes, wrote "
                 + expected.sha256() + " and " + expected.bytes(), where);
@@ -185,15 +203,17 @@ public final class ExecRollbackFileStore {
         private final String container;
         private final String dir;
         private final String name;
+        private final String attempt;
         private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
         long sent;
         PersistResult failed;
 
-        Chunker(String pod, String container, String dir, String name) {
+        Chunker(String pod, String container, String dir, String name, String attempt) {
             this.pod = pod;
             this.container = container;
             this.dir = dir;
             this.name = name;
+            this.attempt = attempt;
         }
 
         void accept(byte[] bytes) {
@@ -217,8 +237,8 @@ public final class ExecRollbackFileStore {
             byte[] chunk = buffer.toByteArray();
             buffer.reset();
             long expect = sent + chunk.length;
-            PodExec.Result r = exec.exec(pod, container, argv("append", dir, name, Integer.toString(chunk.length),
-                    Long.toString(expect)), chunk, timeout);
+            PodExec.Result r = exec.exec(pod, container, argv("append", dir, name, attempt,
+                    Integer.toString(chunk.length), Long.toString(expect)), chunk, timeout);
             if (!r.succeeded()) {
                 if (r.exitCode() != null && r.exitCode() == 13) {
                     throw new TransportException("ExecTruncated", false, "append to " + dir + "/" + name + ": "
@@ -227,7 +247,7 @@ public final class ExecRollbackFileStore {
                 failed = failure(r);
                 return;
             }
-            if (!r.stdout().trim().equals("APPENDED " + expect)) {
+            if (!r.stdout().equals("APPENDED " + expect + " OK\n")) {
                 throw incomplete("append", r);
             }
             sent = expect;

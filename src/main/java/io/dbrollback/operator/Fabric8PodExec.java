@@ -52,8 +52,9 @@ public final class Fabric8PodExec implements PodExec {
                 code = null;
             }
             return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            return new Result(null, out.toString(StandardCharsets.UTF_8), "exec stream failed: " + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            // A pod or container gone, a 403, a broken websocket: the outcome is unknown, retried.
+            return new Result(null, out.toString(StandardCharsets.UTF_8), "exec failed: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return new Result(null, "", "interrupted");

@@ -185,6 +185,22 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             if (stepBudget != null && !stepBudget.tryAcquire()) {
                 return new Outcome(WAIT, false, cp.phase());
             }
+            if (i > 0) {
+                // `current` is what the last status write returned: the latest spec, annotations and
+                // deletion mark. A pause, a deletion before the recover, or an edit acts at the next step.
+                if (IncidentSpecs.paused(current)) {
+                    write(current, cp, true, null);
+                    return new Outcome(WAIT, false, cp.phase());
+                }
+                if (current.getMetadata().getDeletionTimestamp() != null
+                        && cp.phase().ordinal() < Phase.RECOVERING.ordinal()) {
+                    return new Outcome(Duration.ofMillis(100), false, cp.phase());
+                }
+                if (!SpecValidator.problems(current).isEmpty()) {
+                    return new Outcome(Duration.ofMillis(100), false, cp.phase());
+                }
+                spec = IncidentSpecs.from(current);
+            }
             ClusterObserver.Resolution res = observer.resolve(current, null);
             if (res.problem() != null) {
                 return problem(current, cp, res.problem());
@@ -241,33 +257,47 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         return new Outcome(PROBLEM, false, cp.phase());
     }
 
-    /** The oldest other non-terminal rollback of the same cluster, if it is older than this one. */
+    /**
+     * The rollback this one must wait for, if any. A rollback that has started (past Pending, not
+     * ended) holds the cluster against every other, whatever their age. Among rollbacks that have not
+     * started, the older goes first, unless it is held up by a problem of its own (an invalid spec, a
+     * missing pod), which must not block the others.
+     */
     private static ReplicaSetRollback olderActive(ReplicaSetRollback r, Context<ReplicaSetRollback> ctx) {
+        if (started(r)) {
+            return null;
+        }
         Comparator<ReplicaSetRollback> age = Comparator
                 .comparing((ReplicaSetRollback x) -> x.getMetadata().getCreationTimestamp() == null ? ""
                         : x.getMetadata().getCreationTimestamp())
                 .thenComparing(x -> x.getMetadata().getUid());
-        return ctx.getPrimaryCache().byIndex(LEASE_INDEX, leaseKey(r)).stream()
-                .filter(x -> !x.getMetadata().getUid().equals(r.getMetadata().getUid()))
-                .filter(x -> x.getMetadata().getDeletionTimestamp() == null || active(x))
-                .filter(RollbackReconciler::active)
-                .filter(x -> age.compare(x, r) < 0)
-                .min(age).orElse(null);
+        List<ReplicaSetRollback> others = ctx.getPrimaryCache().byIndex(LEASE_INDEX, leaseKey(r)).stream()
+                .filter(x -> !x.getMetadata().getUid().equals(r.getMetadata().getUid())).toList();
+        ReplicaSetRollback running = others.stream().filter(RollbackReconciler::started).min(age).orElse(null);
+        if (running != null) {
+            return running;
+        }
+        return others.stream().filter(RollbackReconciler::readyToStart).filter(x -> age.compare(x, r) < 0).min(age)
+                .orElse(null);
     }
 
-    /**
-     * Holds the cluster: started and not ended, or about to start. A rollback that never started
-     * because of a problem of its own (an invalid spec, a missing pod) does not block the others.
-     */
-    private static boolean active(ReplicaSetRollback x) {
+    /** Past Pending and not ended: it holds the cluster. */
+    private static boolean started(ReplicaSetRollback x) {
         Checkpoint c = StatusMapper.fromStatus(x.getStatus());
-        if (c == null) {
-            return x.getStatus() == null || x.getStatus().getWaiting() == null;
+        return c != null && c.phase() != Phase.PENDING && !c.phase().isTerminal();
+    }
+
+    /** Not started, and not held up by a problem of its own. */
+    private static boolean readyToStart(ReplicaSetRollback x) {
+        if (x.getMetadata().getDeletionTimestamp() != null) {
+            return false;
         }
-        if (c.phase() == Phase.PENDING) {
-            return x.getStatus().getWaiting() == null || "Queued".equals(x.getStatus().getWaiting());
+        Checkpoint c = StatusMapper.fromStatus(x.getStatus());
+        if (c != null && c.phase() != Phase.PENDING) {
+            return false;
         }
-        return !c.phase().isTerminal();
+        String waiting = x.getStatus() == null ? null : x.getStatus().getWaiting();
+        return waiting == null || "Queued".equals(waiting);
     }
 
     /** Writes the status for {@code cp} (skipped when nothing changed); returns the stored resource. */
@@ -290,8 +320,11 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     /** The loud announcement the coordinator emits after the recover. */
     private void announce(ReplicaSetRollback r, RollbackEvent e) {
         boolean removed = e.type() == RollbackEvent.Type.ROLLED_BACK;
-        events.record(r, removed ? EventRecorder.Type.Warning : EventRecorder.Type.Normal,
-                removed ? "NodeRolledBack" : "NoDivergence", e.message(), e.node(), e.type().name());
+        if (!events.record(r, removed ? EventRecorder.Type.Warning : EventRecorder.Type.Normal,
+                removed ? "NodeRolledBack" : "NoDivergence", e.message(), e.node(), e.type().name())) {
+            // The loud announcement is a step of its own: it is retried until it is written.
+            throw new TransportException("EventNotWritten", false, "the rollback event could not be written");
+        }
         LOG.infof("rollback %s/%s incident %s: %s", r.getMetadata().getNamespace(), r.getMetadata().getName(),
                 e.incidentId(), e.message());
     }

@@ -196,4 +196,40 @@ class ExecRollbackFileStoreTest {
         assertThrows(io.dbrollback.coordinator.TransportException.class, () -> new ExecRollbackFileStore(cut)
                 .persist("db-0", "database", DIR, "rb.jsonl", header(3), stream(tail(3))));
     }
+
+    @Test
+    void aCutAnswerFromTheVerifyIsAnUnknownOutcomeAndNeverQuarantinesAGoodFile() throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        ExecRollbackFileStore store = new ExecRollbackFileStore(local, 1 << 20, Duration.ofSeconds(30));
+        RollbackFile file = ((PersistResult.Persisted) store.persist("db-0", "database", DIR, "rb.jsonl", header(5),
+                stream(tail(5)))).file();
+        PodExec cut = (pod, c, argv, stdin, t) -> {
+            PodExec.Result r = local.exec(pod, c, argv, stdin, t);
+            return new PodExec.Result(r.exitCode(), r.stdout().substring(0, Math.min(r.stdout().length(), 70)),
+                    r.stderr());
+        };
+        assertThrows(io.dbrollback.coordinator.TransportException.class,
+                () -> new ExecRollbackFileStore(cut, 1 << 20, Duration.ofSeconds(30)).verify("db-0", "database", file,
+                        Instant.now()));
+        assertTrue(Files.exists(root.resolve("rollback/rb.jsonl")), "the good file stays where it is");
+        assertInstanceOf(VerifyResult.Read.class, store.verify("db-0", "database", file, Instant.now()));
+    }
+
+    @Test
+    void eachAttemptWritesItsOwnTemporaryFile() throws Exception {
+        LocalPodExec exec = new LocalPodExec(root, "/var/lib/db");
+        ExecRollbackFileStore store = new ExecRollbackFileStore(exec, 100, Duration.ofSeconds(30));
+        store.persist("db-0", "database", DIR, "a.jsonl", header(3), stream(tail(3)));
+        store.persist("db-0", "database", DIR, "b.jsonl", header(3), stream(tail(3)));
+        java.util.Set<String> attempts = new java.util.HashSet<>();
+        for (List<String> argv : exec.calls) {
+            if (argv.get(4).equals("begin")) {
+                attempts.add(argv.get(7));
+            }
+        }
+        assertEquals(2, attempts.size(), "a fresh attempt id per persist");
+        try (var files = Files.list(root.resolve("rollback"))) {
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().endsWith(".tmp")), "no temporary file left");
+        }
+    }
 }

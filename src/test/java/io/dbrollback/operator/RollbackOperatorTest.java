@@ -381,4 +381,40 @@ class RollbackOperatorTest {
             assertEquals(1, db.node(0).timeline().getRollbackId());
         }
     }
+
+    @Test
+    void anOlderRollbackWhoseOwnProblemClearsWaitsForTheNewerOneInProgress() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "queue2")) {
+            db.failover();
+            ReplicaSetRollback older = db.rollback("older");
+            older.getSpec().setAgentTlsSecret("not-yet-created");
+            create(db, older);
+            awaitWaiting("queue2", "older", "TlsSecretNotFound");
+            Thread.sleep(1100); // a later creation timestamp
+            ReplicaSetRollback newer = db.rollback("newer");
+            newer.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
+            create(db, newer);
+            ReplicaSetRollbackStatus parked = awaitPhase("queue2", "newer", "AwaitingApproval");
+            for (int attempt = 1; ; attempt++) { // the older one's own problem clears
+                try {
+                    client.resources(ReplicaSetRollback.class).inNamespace("queue2").withName("older").edit(r -> {
+                        r.getSpec().setAgentTlsSecret(null);
+                        return r;
+                    });
+                    break;
+                } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                    if (e.getCode() != 409 || attempt == 10) {
+                        throw e;
+                    }
+                }
+            }
+            ReplicaSetRollbackStatus queued = awaitWaiting("queue2", "older", "Queued");
+            assertEquals("Pending", queued.getPhase(), "never beside a rollback in progress");
+            assertTrue(queued.getWaitMessage().contains("newer"), queued.getWaitMessage());
+            annotate("queue2", "newer", ReplicaSetRollback.APPROVE_ANNOTATION, parked.getRollbackFile().getSha256());
+            awaitPhase("queue2", "newer", "Completed");
+            assertEquals("NoDivergence", awaitPhase("queue2", "older", "Completed").getReason());
+            assertEquals(1, db.node(0).timeline().getRollbackId());
+        }
+    }
 }
