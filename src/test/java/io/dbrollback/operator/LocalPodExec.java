@@ -17,13 +17,13 @@ import java.util.concurrent.TimeUnit;
  * Runs a pod's argv as a local process, a local directory standing in for the pod's volume: every
  * argument under {@code volumePath} is rewritten into {@code root}. Records every argv it ran.
  */
-final class LocalPodExec implements PodExec {
+public final class LocalPodExec implements PodExec {
 
     final Path root;
     final String volumePath;
     final List<List<String>> calls = new ArrayList<>();
 
-    LocalPodExec(Path root, String volumePath) {
+    public LocalPodExec(Path root, String volumePath) {
         this.root = root;
         this.volumePath = volumePath;
     }

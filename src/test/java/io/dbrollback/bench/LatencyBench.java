@@ -1,0 +1,188 @@
+package io.dbrollback.bench;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.ByteString;
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.api.StepTime;
+import io.dbrollback.node.NodeClient;
+import io.dbrollback.node.v1.WriteBatchRequest;
+import io.dbrollback.node.v1.WriteRequest;
+import io.dbrollback.operator.AgentClients;
+import io.dbrollback.operator.EventRecorder;
+import io.dbrollback.operator.RollbackMetrics;
+import io.dbrollback.operator.RollbackReconciler;
+import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.MockApiServer;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.Operator;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * End-to-end latency: a ReplicaSetRollback created on the mock API server until its status says
+ * Completed, with the JOSDK operator running {@link RollbackReconciler} (no Quarkus), the agents over
+ * gRPC and the rollback file through the Kubernetes exec API of the mock server. Each rollback gets a
+ * fresh three-node cluster whose former primary holds a divergent tail of {@code TAIL} records.
+ */
+public final class LatencyBench {
+
+    static final int TAIL = 1000;
+    static final int WARMUP = 3;
+
+    static ObjectNode run(int runs) throws Exception {
+        ObjectNode result = Bench.JSON.createObjectNode();
+        result.put("tailRecords", TAIL);
+        result.put("runs", runs);
+        result.put("warmupRuns", WARMUP);
+        List<Double> totals = new ArrayList<>();
+        Map<String, List<Double>> phases = new LinkedHashMap<>();
+        try (MockApiServer api = MockApiServer.start()) {
+            KubernetesClient client = api.client();
+            Operator op = startOperator(client);
+            try {
+                for (int i = 0; i < WARMUP + runs; i++) {
+                    String ns = "lat-" + i;
+                    try (DbCluster db = new DbCluster(api, client, ns)) {
+                        failover(db, TAIL);
+                        long t0 = System.nanoTime();
+                        Instant created = Instant.now();
+                        client.resources(ReplicaSetRollback.class).inNamespace(ns).resource(db.rollback("rb")).create();
+                        ReplicaSetRollbackStatus s = awaitDone(client, ns, "rb", Duration.ofSeconds(120));
+                        double total = (System.nanoTime() - t0) / 1e6;
+                        if (!"Completed".equals(s.getPhase())) {
+                            throw new IllegalStateException(ns + " ended " + s.getPhase() + ": " + s.getMessage());
+                        }
+                        if (i >= WARMUP) {
+                            totals.add(total);
+                            Map<String, Double> split = split(created, s.getSteps());
+                            split.forEach((k, v) -> phases.computeIfAbsent(k, x -> new ArrayList<>()).add(v));
+                        }
+                        Bench.deleteTree(db.dir);
+                    }
+                }
+            } finally {
+                op.stop();
+            }
+        }
+        result.set("totalMillis", stats(totals));
+        ObjectNode per = result.putObject("phaseMillis");
+        phases.forEach((k, v) -> per.set(k, stats(v)));
+        result.put("note", "total = client create() returned until a 5 ms status poll saw Completed; phases from "
+                + "status.steps (time each phase was first entered; 'toPending' is from create() to the first step)");
+        System.err.printf("[bench] latency over %d rollbacks of %d records: p50 %.0f ms, p99 %.0f ms%n", runs, TAIL,
+                result.get("totalMillis").get("p50").asDouble(), result.get("totalMillis").get("p99").asDouble());
+        return result;
+    }
+
+    static Operator startOperator(KubernetesClient client) {
+        Operator op = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
+                .withUseSSAToPatchPrimaryResource(false));
+        Clock clock = Clock.systemUTC();
+        op.register(new RollbackReconciler(client, clock, new AgentClients(),
+                new EventRecorder(client, clock, "bench-operator"), new RollbackMetrics(new SimpleMeterRegistry())));
+        op.start();
+        return op;
+    }
+
+    /** Like {@link DbCluster#failover()}, but the former primary takes {@code divergent} writes. */
+    static void failover(DbCluster db, int divergent) throws InterruptedException {
+        NodeClient n0 = db.node(0);
+        NodeClient n1 = db.node(1);
+        NodeClient n2 = db.node(2);
+        n0.promote(1);
+        db.setLease("orders-0", 1);
+        n1.follow(n0, 1, "bootstrap");
+        n2.follow(n0, 1, "bootstrap");
+        for (int i = 0; i < 10; i++) {
+            n0.put("k" + i, "v" + i);
+        }
+        n1.await("replicated", t -> t.getLastLsn() == 10);
+        n2.await("replicated", t -> t.getLastLsn() == 10);
+        n0.await("committed", t -> t.getCommitLsn() == 10);
+        n0.isolate(true);
+        WriteBatchRequest.Builder b = WriteBatchRequest.newBuilder();
+        for (int i = 0; i < divergent; i++) {
+            b.addWrites(WriteRequest.newBuilder().setKey(utf8("d" + (i % 200)))
+                    .setValue(utf8("divergent-" + i + "-" + "x".repeat(180))));
+        }
+        n0.db.writeBatch(b.build());
+        n1.promote(2);
+        db.setLease("orders-1", 2);
+        n2.follow(n1, 2, "failover");
+        n1.put("k3", "after-failover");
+        n2.await("follows orders-1", t -> t.getLastLsn() == 11);
+        n0.isolate(false);
+    }
+
+    static ByteString utf8(String s) {
+        return ByteString.copyFrom(s, StandardCharsets.UTF_8);
+    }
+
+    static ReplicaSetRollbackStatus awaitDone(KubernetesClient client, String ns, String name, Duration max)
+            throws InterruptedException {
+        long until = System.nanoTime() + max.toNanos();
+        while (System.nanoTime() < until) {
+            ReplicaSetRollback r = client.resources(ReplicaSetRollback.class).inNamespace(ns).withName(name).get();
+            ReplicaSetRollbackStatus s = r == null ? null : r.getStatus();
+            if (s != null && s.getPhase() != null
+                    && List.of("Completed", "Failed", "Aborted", "DryRunCompleted").contains(s.getPhase())) {
+                return s;
+            }
+            Thread.sleep(5);
+        }
+        throw new IllegalStateException(ns + "/" + name + " did not finish within " + max);
+    }
+
+    /** Time spent before each phase was entered, from the previous one (create() for the first). */
+    static Map<String, Double> split(Instant created, List<StepTime> steps) {
+        List<StepTime> sorted = new ArrayList<>(steps);
+        sorted.sort((a, b) -> Instant.parse(a.getTime()).compareTo(Instant.parse(b.getTime())));
+        Map<String, Double> out = new LinkedHashMap<>();
+        Instant prev = created;
+        for (StepTime t : sorted) {
+            Instant at = Instant.parse(t.getTime());
+            out.put("to" + t.getPhase(), Math.max(0, Duration.between(prev, at).toNanos() / 1e6));
+            prev = at;
+        }
+        return out;
+    }
+
+    static ObjectNode stats(List<Double> values) {
+        List<Double> v = new ArrayList<>(values);
+        Collections.sort(v);
+        ObjectNode n = Bench.JSON.createObjectNode();
+        n.put("n", v.size());
+        if (v.isEmpty()) {
+            return n;
+        }
+        n.put("min", v.get(0));
+        n.put("p50", percentile(v, 50));
+        n.put("p90", percentile(v, 90));
+        n.put("p99", percentile(v, 99));
+        n.put("max", v.get(v.size() - 1));
+        n.put("mean", v.stream().mapToDouble(Double::doubleValue).average().orElse(0));
+        return n;
+    }
+
+    /** Nearest-rank percentile (with 30 values p99 is the maximum). */
+    static double percentile(List<Double> sorted, double p) {
+        int rank = (int) Math.ceil(p / 100.0 * sorted.size());
+        return sorted.get(Math.max(0, Math.min(sorted.size() - 1, rank - 1)));
+    }
+
+    static ArrayNode array(List<Double> v) {
+        ArrayNode a = Bench.JSON.createArrayNode();
+        v.forEach(a::add);
+        return a;
+    }
+}

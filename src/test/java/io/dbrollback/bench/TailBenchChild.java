@@ -1,0 +1,242 @@
+package io.dbrollback.bench;
+
+import com.sun.management.GarbageCollectionNotificationInfo;
+import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.v1.GetTimelineRequest;
+import io.dbrollback.agent.v1.ReadDivergentTailRequest;
+import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.dbrollback.agent.v1.TailMessage;
+import io.dbrollback.coordinator.PersistResult;
+import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TailValidator;
+import io.dbrollback.coordinator.VerifyResult;
+import io.dbrollback.model.DivergentTail;
+import io.dbrollback.model.Lsn;
+import io.dbrollback.model.NodeTimeline;
+import io.dbrollback.model.RollbackFileHeader;
+import io.dbrollback.model.Term;
+import io.dbrollback.operator.AgentClients;
+import io.dbrollback.operator.ExecRollbackFileStore;
+import io.dbrollback.operator.GrpcRollbackTransport;
+import io.dbrollback.operator.LocalPodExec;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.lang.management.MemoryUsage;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.management.NotificationEmitter;
+import javax.management.openmbean.CompositeData;
+
+/**
+ * One tail-throughput measurement in its own JVM (started by {@link Bench} with a fixed -Xmx), so
+ * that its heap and RSS are the reader's alone; the node that holds the tail runs in the parent.
+ *
+ * <p>{@code ours ADDRESS NODE FROM TO DIR}: the operator's production path: {@link GrpcRollbackTransport}
+ * reads the tail ({@code GrpcTailStream}: per-chunk CRC32C, trailer check), {@link TailValidator} checks
+ * and digests it, {@link ExecRollbackFileStore} writes it through pod exec ({@link LocalPodExec}: the
+ * pod's argv run as local processes) into a tmp file, fsync, link, fsync dir, and then verifies it
+ * (sha256sum in the "pod").
+ *
+ * <p>{@code limit ADDRESS NODE FROM TO DIR}: the same agent stream consumed by a bare gRPC client that
+ * writes each message's raw bytes to a FileChannel and forces it at the end; then, for reference, the
+ * same number of bytes written to a second file and forced (the disk alone).
+ *
+ * <p>Prints {@code key=value} lines.
+ */
+public final class TailBenchChild {
+
+    private static final AtomicLong MAX_AFTER_GC = new AtomicLong();
+
+    public static void main(String[] args) throws Exception {
+        watchGc();
+        String mode = args[0];
+        String address = args[1];
+        String node = args[2];
+        long from = Long.parseLong(args[3]);
+        long to = Long.parseLong(args[4]);
+        Path dir = Path.of(args[5]);
+        Files.createDirectories(dir);
+        if (mode.equals("ours")) {
+            ours(address, node, from, to, dir);
+        } else {
+            limit(address, from, to, dir);
+        }
+        System.out.println("peakHeapUsedBytes=" + peakHeapUsed());
+        System.out.println("maxHeapAfterGcBytes=" + MAX_AFTER_GC.get());
+        System.out.println("maxHeapBytes=" + Runtime.getRuntime().maxMemory());
+        System.out.println("vmHwmBytes=" + procStatus("VmHWM"));
+        System.out.flush();
+        System.exit(0);
+    }
+
+    static void ours(String address, String node, long from, long to, Path dir) {
+        String volume = "/var/lib/dbrollback";
+        LocalPodExec exec = new LocalPodExec(dir, volume);
+        ExecRollbackFileStore store = new ExecRollbackFileStore(exec);
+        try (AgentClients clients = new AgentClients()) {
+            GrpcRollbackTransport transport = new GrpcRollbackTransport(node, clients, null, Map.of(node, address),
+                    store, "database", volume + "/rollback", e -> { }, Clock.systemUTC());
+            NodeTimeline t = AgentProtos.fromProto(clients.stub(address, null).withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .getTimeline(GetTimelineRequest.getDefaultInstance()));
+            RollbackFileHeader header = new RollbackFileHeader("bench-" + (to - from), 1, "bench", node, Lsn.of(from),
+                    Lsn.of(to), t.currentTerm(), Term.of(t.currentTerm().value() + 1), "bench-1", to - from,
+                    Instant.now());
+            long start = System.nanoTime();
+            PersistResult result;
+            DivergentTail summary;
+            try (TailValidator tail = new TailValidator(transport.readDivergentTail(node, Lsn.of(from), Lsn.of(to)),
+                    node, Lsn.of(from), Lsn.of(to), t.currentTerm(), t.history())) {
+                result = transport.persistRollbackFile(header, tail);
+                if (!tail.complete()) {
+                    throw new IllegalStateException("tail incomplete");
+                }
+                summary = tail.summary();
+            }
+            long persisted = System.nanoTime();
+            if (!(result instanceof PersistResult.Persisted p)) {
+                throw new IllegalStateException("persist failed: " + result);
+            }
+            VerifyResult v = transport.verifyRollbackFile(p.file());
+            long verified = System.nanoTime();
+            if (!(v instanceof VerifyResult.Read read) || !read.fileSha256().equals(p.file().sha256())) {
+                throw new IllegalStateException("verify failed: " + v);
+            }
+            if (!summary.sha256().equals(p.file().tailSha256())) {
+                throw new IllegalStateException("tail digest differs");
+            }
+            System.out.println("records=" + summary.recordCount());
+            System.out.println("tailBytes=" + summary.bytes());
+            System.out.println("fileBytes=" + p.file().bytes());
+            System.out.println("persistNanos=" + (persisted - start));
+            System.out.println("verifyNanos=" + (verified - persisted));
+            System.out.println("totalNanos=" + (verified - start));
+            Files.deleteIfExists(dir.resolve("rollback").resolve(
+                    p.file().location().substring(p.file().location().lastIndexOf('/') + 1)));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    static void limit(String address, long from, long to, Path dir) throws Exception {
+        ManagedChannel channel = NettyChannelBuilder.forTarget(address).usePlaintext()
+                .maxInboundMessageSize(16 << 20).build();
+        Path file = dir.resolve("limit-" + (to - from) + ".bin");
+        Files.deleteIfExists(file);
+        long records = 0;
+        long tailBytes = 0;
+        long written = 0;
+        long start = System.nanoTime();
+        try (FileChannel fc = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            Iterator<TailMessage> it = RollbackAgentGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.MINUTES)
+                    .readDivergentTail(ReadDivergentTailRequest.newBuilder().setFromExclusive(from).setToInclusive(to)
+                            .build());
+            while (it.hasNext()) {
+                TailMessage m = it.next();
+                ByteBuffer b = m.toByteString().asReadOnlyByteBuffer();
+                while (b.hasRemaining()) {
+                    written += fc.write(b);
+                }
+                if (m.hasTrailer()) {
+                    records = m.getTrailer().getRecordCount();
+                    tailBytes = m.getTrailer().getBytes();
+                }
+            }
+            fc.force(true);
+        }
+        long end = System.nanoTime();
+        channel.shutdownNow();
+        Files.deleteIfExists(file);
+        // The disk alone: the same number of bytes, 1 MiB writes, one force at the end.
+        Path disk = dir.resolve("disk-" + (to - from) + ".bin");
+        Files.deleteIfExists(disk);
+        ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+        for (int i = 0; i < buf.capacity(); i++) {
+            buf.put(i, (byte) (i * 31));
+        }
+        long diskStart = System.nanoTime();
+        try (FileChannel fc = FileChannel.open(disk, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            long left = written;
+            while (left > 0) {
+                buf.clear().limit((int) Math.min(buf.capacity(), left));
+                left -= fc.write(buf);
+            }
+            fc.force(true);
+        }
+        long diskEnd = System.nanoTime();
+        Files.deleteIfExists(disk);
+        System.out.println("records=" + records);
+        System.out.println("tailBytes=" + tailBytes);
+        System.out.println("fileBytes=" + written);
+        System.out.println("totalNanos=" + (end - start));
+        System.out.println("diskOnlyNanos=" + (diskEnd - diskStart));
+    }
+
+    /** Sum of the heap pools' peak usage: an upper bound of the heap's peak (includes garbage). */
+    static long peakHeapUsed() {
+        long sum = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
+                sum += pool.getPeakUsage().getUsed();
+            }
+        }
+        return sum;
+    }
+
+    /** Tracks the largest heap occupancy right after a collection: the live set, what must fit. */
+    static void watchGc() {
+        for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            if (gc instanceof NotificationEmitter emitter) {
+                emitter.addNotificationListener((n, h) -> {
+                    if (!n.getType().equals(GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) {
+                        return;
+                    }
+                    GarbageCollectionNotificationInfo info = GarbageCollectionNotificationInfo
+                            .from((CompositeData) n.getUserData());
+                    long used = 0;
+                    for (Map.Entry<String, MemoryUsage> e : info.getGcInfo().getMemoryUsageAfterGc().entrySet()) {
+                        if (isHeapPool(e.getKey())) {
+                            used += e.getValue().getUsed();
+                        }
+                    }
+                    MAX_AFTER_GC.accumulateAndGet(used, Math::max);
+                }, null, null);
+            }
+        }
+    }
+
+    private static boolean isHeapPool(String name) {
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getName().equals(name)) {
+                return pool.getType() == MemoryType.HEAP;
+            }
+        }
+        return false;
+    }
+
+    /** A field of /proc/self/status in bytes (Linux), or -1. */
+    static long procStatus(String field) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith(field + ":")) {
+                    String[] parts = line.substring(field.length() + 1).trim().split("\\s+");
+                    return Long.parseLong(parts[0]) * 1024;
+                }
+            }
+        } catch (Exception e) {
+            return -1;
+        }
+        return -1;
+    }
+}
