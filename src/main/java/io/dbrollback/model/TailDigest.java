@@ -29,8 +29,15 @@ public final class TailDigest {
         }
     }
 
+    /** Reused for every record: the encoding is hashed with one update call. */
+    private byte[] scratch = new byte[512];
+    private int used;
+
     public void add(TailRecord record) {
-        bytes += CanonicalEncoding.encode(record, sha256::update);
+        used = 0;
+        int length = CanonicalEncoding.encode(record, this::collect);
+        sha256.update(scratch, 0, used);
+        bytes += length;
         records++;
         Instant t = record.commitTime();
         if (firstCommit == null || t.isBefore(firstCommit)) {
@@ -39,6 +46,14 @@ public final class TailDigest {
         if (lastCommit == null || t.isAfter(lastCommit)) {
             lastCommit = t;
         }
+    }
+
+    private void collect(byte[] buffer, int offset, int length) {
+        if (used + length > scratch.length) {
+            scratch = java.util.Arrays.copyOf(scratch, Math.max(scratch.length * 2, used + length));
+        }
+        System.arraycopy(buffer, offset, scratch, used, length);
+        used += length;
     }
 
     public long records() {

@@ -136,15 +136,17 @@ public final class ExecRollbackFileStore {
         if (!begun.stdout().equals("BEGUN OK\n")) {
             throw incomplete("begin", begun);
         }
-        Chunker chunker = new Chunker(pod, container, dir, name, attempt);
-        RollbackFileFormat.Summary summary = write(header, tail, chunker::accept);
-        PersistResult failed = chunker.flush();
-        if (failed != null) {
-            return failed;
-        }
-        if (chunker.sent != summary.bytes()) {
-            throw new TransportException("ExecTruncated", false, "sent " + chunker.sent + " of " + summary.bytes()
-                    + " bytes of " + path);
+        RollbackFileFormat.Summary summary;
+        try (Chunker chunker = new Chunker(pod, container, dir, name, attempt)) {
+            summary = write(header, tail, chunker::accept);
+            PersistResult failed = chunker.flush();
+            if (failed != null) {
+                return failed;
+            }
+            if (chunker.sent() != summary.bytes()) {
+                throw new TransportException("ExecTruncated", false, "sent " + chunker.sent() + " of "
+                        + summary.bytes() + " bytes of " + path);
+            }
         }
         PodExec.Result committed = run(pod, container, null, "commit", dir, name, attempt);
         if (!committed.succeeded()) {
@@ -197,16 +199,29 @@ public final class ExecRollbackFileStore {
         return f.trailer();
     }
 
-    /** Buffers the file's bytes and appends them to the pod's temporary file a chunk at a time. */
-    private final class Chunker {
+    /**
+     * Buffers the file's bytes and appends them to the pod's temporary file a chunk at a time. The
+     * append of one chunk runs on its own thread while the next chunk is read and encoded, so reading
+     * and writing overlap; at most two chunks are in memory (one being sent, one being filled), and the
+     * appends stay in order.
+     */
+    private final class Chunker implements AutoCloseable {
         private final String pod;
         private final String container;
         private final String dir;
         private final String name;
         private final String attempt;
         private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        long sent;
-        PersistResult failed;
+        private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors
+                .newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "rollback-file-writer");
+                    t.setDaemon(true);
+                    return t;
+                });
+        private java.util.concurrent.Future<?> inFlight;
+        private volatile long sent;
+        private volatile PersistResult failed;
+        private volatile RuntimeException broken;
 
         Chunker(String pod, String container, String dir, String name, String attempt) {
             this.pod = pod;
@@ -226,31 +241,72 @@ public final class ExecRollbackFileStore {
             }
         }
 
+        /** Sends what is left and waits for every append; the failure, if any. */
         PersistResult flush() {
             if (failed == null && buffer.size() > 0) {
                 send();
             }
+            awaitInFlight();
             return failed;
         }
 
+        long sent() {
+            return sent;
+        }
+
         private void send() {
+            awaitInFlight();
+            if (failed != null) {
+                buffer.reset();
+                return;
+            }
             byte[] chunk = buffer.toByteArray();
             buffer.reset();
             long expect = sent + chunk.length;
-            PodExec.Result r = exec.exec(pod, container, argv("append", dir, name, attempt,
-                    Integer.toString(chunk.length), Long.toString(expect)), chunk, timeout);
-            if (!r.succeeded()) {
-                if (r.exitCode() != null && r.exitCode() == 13) {
-                    throw new TransportException("ExecTruncated", false, "append to " + dir + "/" + name + ": "
-                            + describe(r));
+            inFlight = writer.submit(() -> append(chunk, expect));
+        }
+
+        private void awaitInFlight() {
+            if (inFlight != null) {
+                try {
+                    inFlight.get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new TransportException("Interrupted", true, "interrupted while appending to " + name);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw new IllegalStateException("append task failed", e.getCause());
                 }
-                failed = failure(r);
-                return;
+                inFlight = null;
             }
-            if (!r.stdout().equals("APPENDED " + expect + " OK\n")) {
-                throw incomplete("append", r);
+            if (broken != null) {
+                throw broken;
             }
-            sent = expect;
+        }
+
+        private void append(byte[] chunk, long expect) {
+            try {
+                PodExec.Result r = exec.exec(pod, container, argv("append", dir, name, attempt,
+                        Integer.toString(chunk.length), Long.toString(expect)), chunk, timeout);
+                if (!r.succeeded()) {
+                    if (r.exitCode() != null && r.exitCode() == 13) {
+                        throw new TransportException("ExecTruncated", false, "append to " + dir + "/" + name + ": "
+                                + describe(r));
+                    }
+                    failed = failure(r);
+                    return;
+                }
+                if (!r.stdout().equals("APPENDED " + expect + " OK\n")) {
+                    throw incomplete("append", r);
+                }
+                sent = expect;
+            } catch (RuntimeException e) {
+                broken = e;
+            }
+        }
+
+        @Override
+        public void close() {
+            writer.shutdownNow();
         }
     }
 
