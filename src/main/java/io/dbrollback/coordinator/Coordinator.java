@@ -92,7 +92,7 @@ public final class Coordinator {
             case RECOVERING:
                 return resolveRecover(spec, cp, obs, term);
             case RECOVERED:
-                if (!obs.target().lastLsn().equals(plan.forkLsn())) {
+                if (!obs.target().lastLsn().equals(plan.forkLsn()) && !rejoinedSince(cp, obs)) {
                     return end(cp, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode() + " is at LSN "
                             + obs.target().lastLsn() + " after recovering to " + plan.forkLsn());
                 }
@@ -252,6 +252,21 @@ public final class Coordinator {
                     + describe(r) + "); the node stays fenced and needs a new incident");
         }
         return new Decision.Act(Decision.Action.REJOIN, term);
+    }
+
+    /**
+     * Whether the target moved past the fork only because it was already rejoined after this
+     * incident's recover (by an earlier attempt whose record was lost, or another operator instance):
+     * it recovered for this incident, streams as a replica, and its log is a prefix of the holder's.
+     */
+    private static boolean rejoinedSince(Checkpoint cp, Observation obs) {
+        NodeTimeline t = obs.target();
+        if (!t.lastRecoveryIncident().equals(cp.incidentId()) || t.role() != io.dbrollback.model.NodeRole.REPLICA
+                || obs.leader() == null || !obs.leader().node().equals(obs.leaseHolder())) {
+            return false;
+        }
+        ForkPoint.Result r = ForkPoint.compute(t, obs.leader());
+        return r instanceof ForkPoint.Found f && f.lsn().equals(t.lastLsn()) && t.lastLsn().isAfter(cp.plan().forkLsn());
     }
 
     private static String describe(ForkPoint.Result r) {

@@ -312,8 +312,10 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             return r;
         }
         r.setStatus(status);
+        // Optimistic lock: a status written from a stale view (another operator instance, an old cache)
+        // is refused with 409 and the reconcile starts again from the stored record; never a lost update.
         ReplicaSetRollback stored = client.resources(ReplicaSetRollback.class)
-                .inNamespace(r.getMetadata().getNamespace()).resource(r).updateStatus();
+                .inNamespace(r.getMetadata().getNamespace()).resource(r).lockResourceVersion().updateStatus();
         return stored == null ? r : stored;
     }
 

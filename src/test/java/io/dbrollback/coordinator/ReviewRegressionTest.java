@@ -100,4 +100,15 @@ class ReviewRegressionTest {
         h.run();
         RollbackAssertions.assertStoppedWithNothingRemoved(h, Phase.DRY_RUN_COMPLETED, Reason.DryRun);
     }
+
+    @Test
+    void aTargetAlreadyRejoinedByAnotherActorAfterTheRecoverIsNotAFailure() {
+        Harness h = new Harness(Scenarios.standard(), Harness.spec());
+        h.runUntil(Phase.RECOVERED);
+        // Another operator instance, working from a newer record, already emitted and rejoined.
+        h.cluster.rejoinAsReplica("n0", h.cluster.node("n1").address(), Term.of(2), "inc-1");
+        h.cluster.shipLogs();
+        h.run();
+        RollbackAssertions.assertCompletedSafely(h);
+    }
 }

@@ -1,0 +1,86 @@
+package io.dbrollback.operator;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.MockApiServer;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.Operator;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Split brain: two operator instances (no leader election) reconcile the same rollback at once, one
+ * step per reconcile so that they interleave. Status writes conflict (409) and steps repeat, but
+ * nothing is applied twice: one rollback-id bump, one rollback file, the node converges.
+ */
+class TwoOperatorsTest {
+
+    private MockApiServer api;
+    private KubernetesClient client;
+    private final List<Operator> operators = new java.util.ArrayList<>();
+
+    @BeforeEach
+    void start() {
+        api = MockApiServer.start();
+        client = api.client();
+    }
+
+    @AfterEach
+    void stop() {
+        operators.forEach(Operator::stop);
+        api.close();
+    }
+
+    private void operator(String name) {
+        Operator op = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
+                .withUseSSAToPatchPrimaryResource(false));
+        Clock clock = Clock.systemUTC();
+        op.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock, name),
+                new RollbackMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()), 1));
+        op.start();
+        operators.add(op);
+    }
+
+    @Test
+    void twoOperatorsOnOneRollbackApplyNothingTwice() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "split")) {
+            db.failover();
+            operator("operator-a");
+            operator("operator-b");
+            client.resources(ReplicaSetRollback.class).inNamespace("split").resource(db.rollback("rb")).create();
+            await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).until(() -> {
+                ReplicaSetRollback r = client.resources(ReplicaSetRollback.class).inNamespace("split").withName("rb")
+                        .get();
+                if (r.getStatus() != null && java.util.Set.of("Failed", "Aborted").contains(
+                        String.valueOf(r.getStatus().getPhase()))) {
+                    throw new AssertionError("ended " + r.getStatus().getPhase() + ": " + r.getStatus().getMessage());
+                }
+                return r.getStatus() != null && "Completed".equals(r.getStatus().getPhase());
+            });
+            ReplicaSetRollbackStatus s = client.resources(ReplicaSetRollback.class).inNamespace("split").withName("rb")
+                    .get().getStatus();
+            assertEquals(1L, s.getRollbackIdAfter());
+            assertEquals(1, db.node(0).timeline().getRollbackId(), "one recover, whatever the race");
+            Path dir = db.volume(0).resolve("rollback");
+            try (Stream<Path> files = Files.list(dir)) {
+                List<String> names = files.map(p -> p.getFileName().toString()).toList();
+                assertEquals(List.of(s.getRollbackFile().getPath().substring(s.getRollbackFile().getPath()
+                        .lastIndexOf('/') + 1)), names.stream().filter(n -> n.endsWith(".jsonl")).toList(),
+                        "one rollback file: " + names);
+            }
+            db.node(0).await("caught up", t -> t.getLastLsn() == 13);
+            assertEquals(db.node(1).data(), db.node(0).data());
+        }
+    }
+}
