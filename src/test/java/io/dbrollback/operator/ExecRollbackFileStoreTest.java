@@ -57,22 +57,7 @@ class ExecRollbackFileStoreTest {
     }
 
     private static TailStream stream(List<TailRecord> records) {
-        Iterator<TailRecord> it = records.iterator();
-        return new TailStream() {
-            @Override
-            public boolean hasNext() {
-                return it.hasNext();
-            }
-
-            @Override
-            public TailRecord next() {
-                return it.next();
-            }
-
-            @Override
-            public void close() {
-            }
-        };
+        return TestStreams.of(records);
     }
 
     private static RollbackFileHeader header(int n) {

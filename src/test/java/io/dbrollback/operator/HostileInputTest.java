@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -195,24 +194,8 @@ class HostileInputTest {
     }
 
     private static TailStream tail() {
-        Iterator<TailRecord> it = List.of(
+        return TestStreams.of(List.of(
                 TailRecord.insert(1, 1, "t1", Instant.EPOCH, Bytes.utf8("$(reboot)"), Bytes.utf8("`id`")),
-                TailRecord.insert(2, 1, "t2\"; rm -rf /", Instant.EPOCH, Bytes.utf8("--help"), Bytes.utf8("-rf")))
-                .iterator();
-        return new TailStream() {
-            @Override
-            public boolean hasNext() {
-                return it.hasNext();
-            }
-
-            @Override
-            public TailRecord next() {
-                return it.next();
-            }
-
-            @Override
-            public void close() {
-            }
-        };
+                TailRecord.insert(2, 1, "t2\"; rm -rf /", Instant.EPOCH, Bytes.utf8("--help"), Bytes.utf8("-rf"))));
     }
 }
