@@ -47,10 +47,6 @@ public final class RollbackRunner {
         this.coordinator = new Coordinator(clock);
     }
 
-    public Coordinator coordinator() {
-        return coordinator;
-    }
-
     /** Decides and performs one step. */
     public Step step(IncidentSpec spec, Checkpoint cp, Observation obs) {
         Decision d = coordinator.decide(spec, cp, obs);

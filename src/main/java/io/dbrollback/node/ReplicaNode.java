@@ -69,10 +69,6 @@ public final class ReplicaNode implements AutoCloseable {
             return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0);
         }
 
-        public Config withPort(int newPort) {
-            return new Config(name, host, newPort, dataDir, clusterSize, recoverPauseMillis);
-        }
-
         public Config withRecoverPause(long millis) {
             return new Config(name, host, port, dataDir, clusterSize, millis);
         }

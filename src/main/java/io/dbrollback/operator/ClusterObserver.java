@@ -52,12 +52,12 @@ public final class ClusterObserver {
         this.clients = clients;
     }
 
-    public Resolution resolve(ReplicaSetRollback r, Lease cachedLease) {
+    /** Reads the Lease and the pods afresh: a cached Lease may lag behind a failover. */
+    public Resolution resolve(ReplicaSetRollback r) {
         String ns = r.getMetadata().getNamespace();
         ClusterSpec c = r.getSpec().getCluster();
         String target = r.getSpec().getTargetPod();
-        Lease lease = cachedLease != null ? cachedLease
-                : client.leases().inNamespace(ns).withName(c.getLeaseName()).get();
+        Lease lease = client.leases().inNamespace(ns).withName(c.getLeaseName()).get();
         if (lease == null) {
             return problem("LeaseNotFound", "the leader Lease " + ns + "/" + c.getLeaseName() + " does not exist");
         }

@@ -201,7 +201,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                 }
                 spec = IncidentSpecs.from(current);
             }
-            ClusterObserver.Resolution res = observer.resolve(current, null);
+            ClusterObserver.Resolution res = observer.resolve(current);
             if (res.problem() != null) {
                 return problem(current, cp, res.problem());
             }
