@@ -1,6 +1,7 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -8,6 +9,7 @@ import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import java.io.ByteArrayInputStream;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -46,6 +48,16 @@ public final class AgentClients implements AutoCloseable {
     }
 
     private final Map<Key, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private final List<ClientInterceptor> interceptors;
+
+    public AgentClients() {
+        this(List.of());
+    }
+
+    /** @param interceptors applied to every channel (the fault-injection tests use this) */
+    public AgentClients(List<ClientInterceptor> interceptors) {
+        this.interceptors = List.copyOf(interceptors);
+    }
 
     public RollbackAgentGrpc.RollbackAgentBlockingStub stub(String address, Tls tls) {
         return RollbackAgentGrpc.newBlockingStub(channel(address, tls));
@@ -59,6 +71,7 @@ public final class AgentClients implements AutoCloseable {
             } else {
                 b.sslContext(sslContext(tls));
             }
+            b.intercept(interceptors);
             return b.build();
         });
     }

@@ -210,8 +210,10 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             try {
                 obs = observer.observe(resolved);
             } catch (TransportException e) {
+                Checkpoint before = cp;
                 cp = cp.toBuilder().failedAttempt("observe failed: " + e.code() + ": " + e.getMessage()).build();
                 current = write(current, cp, false, null);
+                transitionEvents(current, before, cp);
                 return new Outcome(backoff(cp.attempts()), false, cp.phase());
             }
             ReplicaSetRollback forEvents = current;
