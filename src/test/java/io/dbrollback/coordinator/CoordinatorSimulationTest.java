@@ -1,5 +1,6 @@
 package io.dbrollback.coordinator;
 
+import io.dbrollback.testing.Seeds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -34,8 +35,7 @@ class CoordinatorSimulationTest {
 
     @TestFactory
     Stream<DynamicTest> randomSequencesHoldEveryInvariant() {
-        String configured = System.getProperty("sim.seed", "20261126");
-        long base = configured.equals("random") ? new Random().nextLong() : Long.parseLong(configured);
+        long base = Seeds.of("sim.seed", 20261126L);
         int perBatch = (RUNS + BATCHES - 1) / BATCHES;
         return IntStream.range(0, BATCHES).mapToObj(b -> {
             long first = base + (long) b * perBatch;

@@ -1,5 +1,6 @@
 package io.dbrollback.coordinator;
 
+import io.dbrollback.testing.Seeds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -35,11 +36,12 @@ class ForkPointPropertyTest {
 
     private static final long DEFAULT_BASE_SEED = 0x5EED_F0A4L;
     private static final int DYNAMIC_TESTS = 20;
-    private static final int CASES_PER_TEST = 100;
+    private static final int CASES_PER_TEST = Integer.getInteger("forkpoint.casesPerTest", 100);
+
+    private static final long BASE_SEED = Seeds.of("forkpoint.seed", DEFAULT_BASE_SEED);
 
     private static long baseSeed() {
-        String s = System.getProperty("forkpoint.seed");
-        return s == null || s.isBlank() ? DEFAULT_BASE_SEED : Long.parseLong(s.trim());
+        return BASE_SEED;
     }
 
     private static long seedOf(long base, int index) {

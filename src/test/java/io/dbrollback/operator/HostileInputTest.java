@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.testing.Seeds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -35,12 +36,12 @@ import org.junit.jupiter.api.io.TempDir;
  * unicode tricks, very long strings), 10,000 per string field, through the operator's validation
  * and the exec argv builder: a value is either refused with a message that does not echo it, or it
  * is plain; accepted values reach argv unchanged, each as its own element; no file is written
- * outside the rollback directory. Seed: -Dhostile.seed (default fixed).
+ * outside the rollback directory. Seed: -Dhostile.seed (default fixed, or {@code random}); values per field: -Dhostile.perField (default 10,000).
  */
 class HostileInputTest {
 
-    static final int PER_FIELD = 10_000;
-    static final long SEED = Long.getLong("hostile.seed", 424242L);
+    static final int PER_FIELD = Integer.getInteger("hostile.perField", 10_000);
+    static final long SEED = Seeds.of("hostile.seed", 424242L);
     static final String[] NASTY = {";", "|", "&", "$(", ")", "`", "<", ">", "*", "?", "'", "\"", "\\", "!", "{", "}",
         "[", "]", "#", "~", " ", "\t", "\n", "\r", "\u0000", "..", "../", "/./", "//", "-", "--", "=", ",", "%", "@",
         "\u202e", "\u200b", "\u0301", "é", "漢", "🙂", "\uFEFF", "${IFS}", "$HOME", "rm -rf /", "--help", "-rf"};
