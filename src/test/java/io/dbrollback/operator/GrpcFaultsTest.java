@@ -26,7 +26,15 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -36,7 +44,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * before it is sent, lose the answer of a call the node carried out (UNAVAILABLE or
  * DEADLINE_EXCEEDED), or receive a tail with a flipped bit, without its trailer, or cut after its
  * first chunk. Every run ends Completed with the tail's digest as the node serves it, one rollback
- * file holding it, exactly one rollback-id bump, and the former primary equal to the new primary.
+ * file holding it, exactly one rollback-id bump, and the former primary equal to the new primary; the
+ * failed step is told by one StepFailed Warning, and no tail value appears in a log line, an event or
+ * the status, on the error paths too.
  */
 class GrpcFaultsTest {
 
@@ -45,8 +55,51 @@ class GrpcFaultsTest {
     private Operator operator;
     private final GrpcFaults faults = new GrpcFaults();
 
+    /** Everything the operator logs while the tests run, formatted as a log line would be. */
+    private static final Queue<String> LOGGED = new ConcurrentLinkedQueue<>();
+    private static final Handler CAPTURE = new Handler() {
+        @Override
+        public void publish(LogRecord r) {
+            StringBuilder b = new StringBuilder(String.valueOf(r.getMessage()));
+            if (r.getParameters() != null) {
+                for (Object p : r.getParameters()) {
+                    b.append(' ').append(p);
+                }
+            }
+            for (Throwable t = r.getThrown(); t != null; t = t.getCause()) {
+                b.append(' ').append(t);
+            }
+            LOGGED.add(b.toString());
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
+
+    /** The divergent writes' values (DbCluster.failover): they must reach the rollback file and nothing else. */
+    private static final List<String> TAIL_VALUES = Stream.of("divergent-insert", "divergent-update-2")
+            .flatMap(v -> Stream.of(v, java.util.Base64.getEncoder().withoutPadding().encodeToString(
+                    v.getBytes(java.nio.charset.StandardCharsets.UTF_8))))
+            .toList();
+
+    @BeforeAll
+    static void captureLogs() {
+        Logger.getLogger("").addHandler(CAPTURE);
+    }
+
+    @AfterAll
+    static void releaseLogs() {
+        Logger.getLogger("").removeHandler(CAPTURE);
+    }
+
     @BeforeEach
     void start() {
+        LOGGED.clear();
         api = MockApiServer.start();
         client = api.client();
         operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
@@ -136,6 +189,19 @@ class GrpcFaultsTest {
             assertEquals(1, failed.size(), failed.toString());
             assertEquals("Warning", failed.get(0).getType());
             assertTrue(failed.get(0).getMessage().startsWith(told), failed.get(0).getMessage());
+
+            // No tail bytes outside the file: not in the logs, the events or the status, even on the error paths.
+            assertTrue(LOGGED.stream().anyMatch(l -> l.contains("Rolled back node orders-0")), "the logs were captured");
+            String status = Serialization.asJson(client.resources(ReplicaSetRollback.class).inNamespace(ns).withName("rb")
+                    .get());
+            String events = Serialization.asJson(client.v1().events().inNamespace(ns).list());
+            for (String v : TAIL_VALUES) {
+                assertTrue(LOGGED.stream().noneMatch(l -> l.contains(v)), "a log line holds tail bytes: " + v);
+                assertTrue(!status.contains(v) && !events.contains(v), "the status or an event holds tail bytes: " + v);
+            }
+            String file = Files.readString(files.get(0));
+            assertTrue(TAIL_VALUES.stream().filter(v -> !v.startsWith("divergent")).allMatch(file::contains),
+                    "the file holds them (base64)");
         }
     }
 }
