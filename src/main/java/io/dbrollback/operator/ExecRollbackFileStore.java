@@ -107,6 +107,25 @@ public final class ExecRollbackFileStore {
         this.timeout = timeout;
     }
 
+    /**
+     * This store as a {@link RollbackFileStore}: files named by {@link io.dbrollback.model.RollbackFileName}
+     * in {@code dir} of {@code container}.
+     */
+    public RollbackFileStore in(String container, String dir) {
+        return new RollbackFileStore() {
+            @Override
+            public PersistResult persist(String pod, RollbackFileHeader header, TailStream tail) {
+                return ExecRollbackFileStore.this.persist(pod, container, dir, io.dbrollback.model.RollbackFileName
+                        .of(header.incidentId(), header.planNumber()), header, tail);
+            }
+
+            @Override
+            public VerifyResult verify(String pod, RollbackFile expected, Instant now) {
+                return ExecRollbackFileStore.this.verify(pod, container, expected, now);
+            }
+        };
+    }
+
     /** The argv of one call: the constant script, then each argument as its own entry. */
     static List<String> argv(String... args) {
         List<String> argv = new ArrayList<>(SHELL);
