@@ -93,14 +93,21 @@ and the core/v1 Events it writes.
   verbs: ["create", "get", "patch", "update"]
 {{- end }}
 
+{{/* "true" when the agent writes the rollback file (rollbackFile.writer agent): no pod exec then. */}}
+{{- define "rollback-operator.agentWriter" -}}
+{{- if eq (toString .Values.rollbackFile.writer) "agent" }}true{{ end }}
+{{- end }}
+
 {{/*
 Only where database clusters live: exec into the data container to write and verify the rollback
-file, and read the agent TLS Secret a rollback names.
+file (not when the agent writes it), and read the agent TLS Secret a rollback names.
 */}}
 {{- define "rollback-operator.dataAccessRules" -}}
+{{- if not (include "rollback-operator.agentWriter" .) -}}
 - apiGroups: [""]
   resources: ["pods/exec"]
   verbs: ["create", "get"]
+{{ end -}}
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]

@@ -6,6 +6,10 @@ import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.GetTimelineRequest;
+import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
+import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
+import io.dbrollback.agent.v1.ReadRollbackFileRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
@@ -16,6 +20,8 @@ import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailMessage;
 import io.dbrollback.agent.v1.TailTrailer;
 import io.dbrollback.agent.v1.Timeline;
+import io.dbrollback.agent.v1.WriteRollbackFileRequest;
+import io.dbrollback.agent.v1.WriteRollbackFileResponse;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.grpc.Status;
@@ -67,6 +73,22 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
         unary(out, () -> RejoinAsReplicaResponse.newBuilder()
                 .setTimeline(node.rejoin(request.getPrimaryAddress(), request.getTerm(), request.getIncidentId()))
                 .build());
+    }
+
+    @Override
+    public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(StreamObserver<WriteRollbackFileResponse> out) {
+        return node.rollbackFiles.write(out);
+    }
+
+    @Override
+    public void readRollbackFile(ReadRollbackFileRequest request, StreamObserver<ReadRollbackFileResponse> out) {
+        node.rollbackFiles.read(request, (ServerCallStreamObserver<ReadRollbackFileResponse>) out);
+    }
+
+    @Override
+    public void quarantineRollbackFile(QuarantineRollbackFileRequest request,
+            StreamObserver<QuarantineRollbackFileResponse> out) {
+        unary(out, () -> node.rollbackFiles.quarantine(request));
     }
 
     @Override

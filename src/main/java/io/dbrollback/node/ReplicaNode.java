@@ -53,8 +53,11 @@ public final class ReplicaNode implements AutoCloseable {
      * @param clusterSize how many nodes the replica set has (majority = clusterSize / 2 + 1)
      * @param recoverPauseMillis test hook: after the rollback-id bump of a recover, print
      *     {@code RECOVER_PAUSED} on stdout and sleep this long (0: never)
+     * @param rollbackDir where the agent writes rollback files (WriteRollbackFile); created with mode
+     *     0700 on first use; {@code dataDir/rollback} when null
      */
-    public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis) {
+    public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis,
+            Path rollbackDir) {
         public Config {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(host, "host");
@@ -62,15 +65,22 @@ public final class ReplicaNode implements AutoCloseable {
             if (clusterSize < 1) {
                 throw new IllegalArgumentException("clusterSize is at least 1");
             }
+            if (rollbackDir == null) {
+                rollbackDir = dataDir.resolve("rollback");
+            }
         }
 
-        /** Loopback, ephemeral port, no test hooks. */
+        /** Loopback, ephemeral port, no test hooks, rollback files in {@code dataDir/rollback}. */
         public static Config of(String name, Path dataDir, int clusterSize) {
-            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0);
+            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0, null);
         }
 
         public Config withRecoverPause(long millis) {
-            return new Config(name, host, port, dataDir, clusterSize, millis);
+            return new Config(name, host, port, dataDir, clusterSize, millis, rollbackDir);
+        }
+
+        public Config withRollbackDir(Path dir) {
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, dir);
         }
     }
 
@@ -82,6 +92,8 @@ public final class ReplicaNode implements AutoCloseable {
     private final TreeMap<Bytes, Bytes> data = new TreeMap<>(ReplicaNode::compareBytes);
     private final Map<String, Long> acks = new HashMap<>();
     volatile boolean isolated;
+    final RollbackFileFaults rollbackFileFaults = new RollbackFileFaults();
+    final RollbackFiles rollbackFiles;
     /** Tail records handed to gRPC so far, over all streams: what a slow reader can hold back. */
     final java.util.concurrent.atomic.AtomicLong tailRecordsSent = new java.util.concurrent.atomic.AtomicLong();
     private Server server;
@@ -93,6 +105,7 @@ public final class ReplicaNode implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         this.log = NodeLog.open(config.dataDir());
         this.state = NodeState.load(config.dataDir());
+        this.rollbackFiles = new RollbackFiles(this, config.rollbackDir(), rollbackFileFaults);
         if (state.recoveryPending) {
             finishRecovery();
         }
@@ -139,6 +152,16 @@ public final class ReplicaNode implements AutoCloseable {
 
     Config config() {
         return config;
+    }
+
+    /** Where the agent writes rollback files. */
+    public Path rollbackDir() {
+        return rollbackFiles.directory();
+    }
+
+    /** Test hook: faults for the next WriteRollbackFile call. */
+    public RollbackFileFaults rollbackFileFaults() {
+        return rollbackFileFaults;
     }
 
     /** Tail records handed to the transport so far (all ReadDivergentTail streams). */
@@ -200,6 +223,21 @@ public final class ReplicaNode implements AutoCloseable {
             state.currentTerm = term;
             if (state.role == NodeRole.PRIMARY) {
                 state.role = NodeRole.DETACHED;
+            }
+        }
+    }
+
+    /**
+     * The term check of a mutating call that does not touch the log (the rollback file RPCs): a
+     * stale term is refused, a higher one adopted durably before the call goes on.
+     */
+    void admitTerm(long term, String incident) throws IOException {
+        synchronized (lock) {
+            long before = state.currentTerm;
+            NodeRole role = state.role;
+            checkTerm(term, incident);
+            if (state.currentTerm != before || state.role != role) {
+                state.save();
             }
         }
     }

@@ -57,15 +57,16 @@ public final class ExecRollbackFileStore {
             "commit)",
             "  tmp=\"$dir/.$name.$4.tmp\"",
             "  sync -- \"$tmp\" || exit 11",
-            "  if [ -e \"$final\" ]; then",
-            "    a=$(sha256sum < \"$final\") || exit 10",
-            "    b=$(sha256sum < \"$tmp\") || exit 10",
-            "    [ \"$a\" = \"$b\" ] || { echo \"$final exists with other content\" >&2; exit 12; }",
+            "  if [ ! -e \"$final\" ] && ln -- \"$tmp\" \"$final\"; then",
             "    rm -f -- \"$tmp\"",
             "    sync -- \"$final\" \"$dir\" || exit 11",
             "    echo \"COMMITTED OK\"; exit 0",
             "  fi",
-            "  ln -- \"$tmp\" \"$final\" || exit 10",
+            // The name existed, or another writer linked it between the test and ln: compare, never replace.
+            "  [ -e \"$final\" ] || exit 10",
+            "  a=$(sha256sum < \"$final\") || exit 10",
+            "  b=$(sha256sum < \"$tmp\") || exit 10",
+            "  [ \"$a\" = \"$b\" ] || { echo \"$final exists with other content\" >&2; exit 12; }",
             "  rm -f -- \"$tmp\"",
             "  sync -- \"$final\" \"$dir\" || exit 11",
             "  echo \"COMMITTED OK\" ;;",
@@ -105,6 +106,25 @@ public final class ExecRollbackFileStore {
         this.exec = exec;
         this.chunkBytes = Math.max(1, Math.min(chunkBytes, MAX_CHUNK));
         this.timeout = timeout;
+    }
+
+    /**
+     * This store as a {@link RollbackFileStore}: files named by {@link io.dbrollback.model.RollbackFileName}
+     * in {@code dir} of {@code container}.
+     */
+    public RollbackFileStore in(String container, String dir) {
+        return new RollbackFileStore() {
+            @Override
+            public PersistResult persist(String pod, RollbackFileHeader header, TailStream tail) {
+                return ExecRollbackFileStore.this.persist(pod, container, dir, io.dbrollback.model.RollbackFileName
+                        .of(header.incidentId(), header.planNumber()), header, tail);
+            }
+
+            @Override
+            public VerifyResult verify(String pod, RollbackFile expected, Instant now) {
+                return ExecRollbackFileStore.this.verify(pod, container, expected, now);
+            }
+        };
     }
 
     /** The argv of one call: the constant script, then each argument as its own entry. */

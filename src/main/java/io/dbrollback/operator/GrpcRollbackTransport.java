@@ -26,8 +26,9 @@ import java.util.function.Consumer;
 
 /**
  * The production transport: the agents over gRPC (every mutating call with the incident id and the
- * term), the rollback file through pod exec in the target's data container, and the event through
- * the operator's event recorder. One instance serves one reconcile of one rollback.
+ * term), the rollback file through a {@link RollbackFileStore} (pod exec in the target's data
+ * container, or the target's agent), and the event through the operator's event recorder. One
+ * instance serves one reconcile of one rollback.
  */
 public final class GrpcRollbackTransport implements RollbackTransport {
 
@@ -35,26 +36,22 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     private final AgentClients clients;
     private final AgentClients.Tls tls;
     private final Map<String, String> agentAddresses;
-    private final ExecRollbackFileStore files;
-    private final String dataContainer;
-    private final String rollbackDirectory;
+    private final RollbackFileStore files;
     private final Consumer<RollbackEvent> events;
     private final Clock clock;
 
     /**
      * @param targetPod the pod rolled back; its data volume holds the rollback files
      * @param agentAddresses host:port of the agent of each pod the rollback may call
+     * @param files where the rollback file is written and read back
      */
     public GrpcRollbackTransport(String targetPod, AgentClients clients, AgentClients.Tls tls, Map<String, String> agentAddresses,
-            ExecRollbackFileStore files, String dataContainer, String rollbackDirectory,
-            Consumer<RollbackEvent> events, Clock clock) {
+            RollbackFileStore files, Consumer<RollbackEvent> events, Clock clock) {
         this.targetPod = targetPod;
         this.clients = clients;
         this.tls = tls;
         this.agentAddresses = Map.copyOf(agentAddresses);
         this.files = files;
-        this.dataContainer = dataContainer;
-        this.rollbackDirectory = rollbackDirectory;
         this.events = events;
         this.clock = clock;
     }
@@ -87,21 +84,12 @@ public final class GrpcRollbackTransport implements RollbackTransport {
 
     @Override
     public PersistResult persistRollbackFile(RollbackFileHeader header, TailStream tail) {
-        return files.persist(header.node(), dataContainer, rollbackDirectory, fileName(header), header, tail);
-    }
-
-    /** {@code <incident>-plan<N>.rollback.jsonl}: derived from the resource's uid, never from user text. */
-    static String fileName(RollbackFileHeader h) {
-        String incident = h.incidentId().toLowerCase(java.util.Locale.ROOT);
-        if (!incident.matches("[a-z0-9][a-z0-9-]{0,62}")) {
-            throw new IllegalArgumentException("incident id is not a plain identifier");
-        }
-        return incident + "-plan" + h.planNumber() + ".rollback.jsonl";
+        return files.persist(header.node(), header, tail);
     }
 
     @Override
     public VerifyResult verifyRollbackFile(RollbackFile file) {
-        return files.verify(targetPod, dataContainer, file, clock.instant());
+        return files.verify(targetPod, file, clock.instant());
     }
 
     @Override

@@ -59,17 +59,30 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final RollbackMetrics metrics;
     private final int maxSteps;
     private final java.util.concurrent.Semaphore stepBudget;
+    private final RollbackFileStore.Writer writer;
 
-    @Inject
+    /** The exec mode (the operator writes the rollback file through pod exec). */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics) {
         this(client, clock, clients, events, metrics, MAX_STEPS_PER_RECONCILE);
     }
 
+    /**
+     * @param writer {@code dbrollback.rollback-file.writer}: {@code exec} (pod exec, the default) or
+     *     {@code agent} (the agent writes the rollback file over gRPC; no pods/exec needed)
+     */
+    @Inject
+    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
+            RollbackMetrics metrics, @org.eclipse.microprofile.config.inject.ConfigProperty(
+                    name = "dbrollback.rollback-file.writer", defaultValue = "exec") String writer) {
+        this(client, clock, clients, events, metrics, MAX_STEPS_PER_RECONCILE, null,
+                RollbackFileStore.Writer.parse(writer));
+    }
+
     /** @param maxSteps how many coordinator steps one reconcile may take before it yields */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics, int maxSteps) {
-        this(client, clock, clients, events, metrics, maxSteps, null);
+        this(client, clock, clients, events, metrics, maxSteps, null, RollbackFileStore.Writer.EXEC);
     }
 
     /**
@@ -78,6 +91,14 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
      */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics, int maxSteps, java.util.concurrent.Semaphore stepBudget) {
+        this(client, clock, clients, events, metrics, maxSteps, stepBudget, RollbackFileStore.Writer.EXEC);
+    }
+
+    /** @param writer who writes the rollback file: the operator through pod exec, or the agent */
+    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
+            RollbackMetrics metrics, int maxSteps, java.util.concurrent.Semaphore stepBudget,
+            RollbackFileStore.Writer writer) {
+        this.writer = java.util.Objects.requireNonNull(writer, "writer");
         this.stepBudget = stepBudget;
         this.client = client;
         this.clock = clock;
@@ -218,9 +239,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             }
             ReplicaSetRollback forEvents = current;
             GrpcRollbackTransport transport = new GrpcRollbackTransport(resolved.targetPod(), clients, resolved.tls(),
-                    resolved.agentAddresses(), new ExecRollbackFileStore(new Fabric8PodExec(client,
-                            current.getMetadata().getNamespace())), current.getSpec().getCluster().getDataContainer(),
-                    current.getSpec().getRollbackDirectory(), e -> announce(forEvents, e), clock);
+                    resolved.agentAddresses(), files(current, resolved, cp), e -> announce(forEvents, e), clock);
             RollbackRunner.Step step = new RollbackRunner(new MeteredTransport(transport, metrics, clock), clock)
                     .step(spec, cp, obs);
             Checkpoint before = cp;
@@ -242,6 +261,16 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             }
         }
         return new Outcome(Duration.ofMillis(100), false, cp.phase());
+    }
+
+    /** The rollback file store of this operator's mode, for one step of {@code r}. */
+    private RollbackFileStore files(ReplicaSetRollback r, ClusterObserver.Resolved resolved, Checkpoint cp) {
+        if (writer == RollbackFileStore.Writer.AGENT) {
+            return new AgentRollbackFileStore(clients, resolved.tls(), resolved.agentAddresses(),
+                    cp.plan() == null ? null : cp.plan().newTerm());
+        }
+        return new ExecRollbackFileStore(new Fabric8PodExec(client, r.getMetadata().getNamespace()))
+                .in(r.getSpec().getCluster().getDataContainer(), r.getSpec().getRollbackDirectory());
     }
 
     private static String key(ReplicaSetRollback r) {

@@ -87,7 +87,7 @@ public final class TailBenchChild {
         ExecRollbackFileStore store = new ExecRollbackFileStore(exec);
         try (AgentClients clients = new AgentClients()) {
             GrpcRollbackTransport transport = new GrpcRollbackTransport(node, clients, null, Map.of(node, address),
-                    store, "database", volume + "/rollback", e -> { }, Clock.systemUTC());
+                    store.in("database", volume + "/rollback"), e -> { }, Clock.systemUTC());
             NodeTimeline t = AgentProtos.fromProto(clients.stub(address, null).withDeadlineAfter(10, TimeUnit.SECONDS)
                     .getTimeline(GetTimelineRequest.getDefaultInstance()));
             RollbackFileHeader header = new RollbackFileHeader("bench-" + (to - from), 1, "bench", node, Lsn.of(from),

@@ -30,7 +30,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The chart's RBAC, for every documented mode, read the way the API server does: what the operator's
  * ServiceAccount may do where (cluster-wide through ClusterRoleBindings, per namespace through
  * RoleBindings). It may do what the operator calls (the list in {@link RbacTest}), pod exec and Secret
- * reads only in the namespaces named in the values, Lease writes only in its own namespace and only
+ * reads only in the namespaces named in the values (no pod exec at all when the agent writes the
+ * rollback file), Lease writes only in its own namespace and only
  * with leader election; no rule anywhere has a wildcard, nodes/proxy, escalate, bind or impersonate.
  */
 class ChartRbacTest {
@@ -146,6 +147,10 @@ class ChartRbacTest {
         }
     }
 
+    static boolean agentWriter(Map<String, Object> values) {
+        return "agent".equals(Chart.at(values, "rollbackFile.writer"));
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("modes")
     void podExecAndSecretsOnlyInTheListedNamespaces(Chart.Mode mode) {
@@ -153,20 +158,70 @@ class ChartRbacTest {
         List<Grant> grants = operatorGrants(Chart.render(mode));
         List<String> watched = Chart.list(values, "watchNamespaces");
         List<String> dataAccess = watched.isEmpty() ? Chart.list(values, "rbac.dataAccessNamespaces") : watched;
-        Set<String> execOrSecrets = new TreeSet<>();
+        boolean agent = agentWriter(values);
+        Set<String> secrets = new TreeSet<>();
+        Set<String> exec = new TreeSet<>();
         for (Grant g : grants) {
             if (g.rule().getResources().contains("secrets") || g.rule().getResources().contains("pods/exec")) {
                 assertFalse(g.namespace().equals(CLUSTER), mode + ": cluster-wide " + g.rule());
-                execOrSecrets.add(g.namespace());
+            }
+            if (g.rule().getResources().contains("secrets")) {
+                secrets.add(g.namespace());
+            }
+            if (g.rule().getResources().contains("pods/exec")) {
+                exec.add(g.namespace());
             }
         }
-        assertEquals(new TreeSet<>(dataAccess), execOrSecrets, mode.name());
+        assertEquals(new TreeSet<>(dataAccess), secrets, mode.name());
+        assertEquals(agent ? Set.of() : new TreeSet<>(dataAccess), exec,
+                mode + (agent ? ": the agent writes the rollback file, so no pods/exec anywhere" : ""));
         for (String ns : dataAccess) {
-            assertTrue(allowed(grants, ns, "", "pods/exec", "create"), mode + ": pods/exec create in " + ns);
-            assertTrue(allowed(grants, ns, "", "pods/exec", "get"), mode + ": pods/exec get in " + ns);
+            assertEquals(!agent, allowed(grants, ns, "", "pods/exec", "create"), mode + ": pods/exec create in " + ns);
+            assertEquals(!agent, allowed(grants, ns, "", "pods/exec", "get"), mode + ": pods/exec get in " + ns);
             assertTrue(allowed(grants, ns, "", "secrets", "get"), mode + ": secrets get in " + ns);
             assertFalse(allowed(grants, ns, "", "secrets", "list"), mode + ": secrets list in " + ns);
         }
+    }
+
+    /** Every (namespace, group, resource, verb, resourceNames) a set of grants allows. */
+    static Set<String> permissions(List<Grant> grants) {
+        Set<String> out = new TreeSet<>();
+        for (Grant g : grants) {
+            for (String group : g.rule().getApiGroups()) {
+                for (String resource : g.rule().getResources()) {
+                    for (String verb : g.rule().getVerbs()) {
+                        out.add(g.namespace() + " " + group + "/" + resource + " " + verb + " "
+                                + g.rule().getResourceNames());
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * rollbackFile.writer agent, in every mode: the operator's permissions are the exec mode's minus
+     * pods/exec, with nothing added, and the Deployment tells the operator which writer to use.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void theAgentWriterTakesPodExecAwayAndAddsNothing(Chart.Mode mode) {
+        List<HasMetadata> execMode = Chart.render(mode, "rollbackFile.writer", "exec");
+        List<HasMetadata> agentMode = Chart.render(mode, "rollbackFile.writer", "agent");
+        Set<String> withExec = permissions(operatorGrants(execMode));
+        Set<String> withAgent = permissions(operatorGrants(agentMode));
+        Set<String> expected = new TreeSet<>(withExec);
+        expected.removeIf(p -> p.contains(" /pods/exec "));
+        assertEquals(expected, withAgent, mode + ": the exec mode's permissions without pods/exec");
+        assertTrue(withAgent.stream().noneMatch(p -> p.contains("pods/exec")), mode + ": " + withAgent);
+        List<String> dataAccess = Chart.list(mode.values(), "watchNamespaces").isEmpty()
+                ? Chart.list(mode.values(), "rbac.dataAccessNamespaces") : Chart.list(mode.values(), "watchNamespaces");
+        if (Boolean.TRUE.equals(Chart.at(mode.values(), "rbac.create")) && !dataAccess.isEmpty()) {
+            assertTrue(withExec.stream().anyMatch(p -> p.contains(" /pods/exec ")), mode + ": exec mode has pods/exec");
+        }
+        assertEquals("agent", env(agentMode).get("DBROLLBACK_ROLLBACK_FILE_WRITER"), mode.name());
+        assertFalse(env(execMode).containsKey("DBROLLBACK_ROLLBACK_FILE_WRITER"),
+                mode + ": the exec mode is the operator's default; the variable is not rendered");
     }
 
     @ParameterizedTest(name = "{0}")

@@ -481,4 +481,37 @@ class ModelTest {
             assertFalse(spec(SHA).approves(null));
         }
     }
+
+    @Nested
+    class RollbackFileNames {
+        @Test
+        void aUidAndAPlanMakeTheNameAndParseBack() {
+            String uid = "5F0C1D2E-0000-4000-8000-00000000ABCD";
+            String name = RollbackFileName.of(uid, 3);
+            assertEquals("5f0c1d2e-0000-4000-8000-00000000abcd-plan3.rollback.jsonl", name);
+            assertEquals(Optional.of(new RollbackFileName.Parsed("5f0c1d2e-0000-4000-8000-00000000abcd", 3)),
+                    RollbackFileName.parse(name));
+            assertEquals(Optional.of(new RollbackFileName.Parsed("a-plan1", 2)),
+                    RollbackFileName.parse(RollbackFileName.of("a-plan1", 2)), "the last -plan<N> is the plan");
+            assertEquals(name, RollbackFileName.lastSegment("/var/lib/dbrollback/rollback/" + name));
+        }
+
+        @Test
+        void nothingButAPlainIdentifierAndAPositivePlanMakesAName() {
+            for (String bad : new String[] {null, "", ".", "..", "../x", "a/b", "/etc", "a\u0000b", "-a", "a b",
+                    "a.b", "x".repeat(64), "\u00e9t\u00e9"}) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> RollbackFileName.of(bad, 1), String.valueOf(bad));
+                assertFalse(bad != null && !bad.isEmpty() && e.getMessage().contains(bad), "never echoed: " + bad);
+            }
+            assertThrows(IllegalArgumentException.class, () -> RollbackFileName.of("abc", 0));
+            assertThrows(IllegalArgumentException.class, () -> RollbackFileName.of("abc", -1));
+            assertThrows(IllegalArgumentException.class, () -> RollbackFileName.of("abc", 1L + Integer.MAX_VALUE));
+            for (String notOurs : new String[] {"x.jsonl", "abc-plan0.rollback.jsonl", "abc-plan1.rollback.jsonl.tmp",
+                    ".abc-plan1.rollback.jsonl.1.tmp", "../abc-plan1.rollback.jsonl", "abc-plan1.rollback.jsonl.quarantined-1",
+                    "abc-plan99999999999.rollback.jsonl"}) {
+                assertEquals(Optional.empty(), RollbackFileName.parse(notOurs), notOurs);
+            }
+        }
+    }
 }

@@ -217,4 +217,46 @@ class ExecRollbackFileStoreTest {
             assertTrue(files.noneMatch(f -> f.getFileName().toString().endsWith(".tmp")), "no temporary file left");
         }
     }
+
+    /**
+     * Two writers (two operator instances) commit the same name at once: the other one's link lands
+     * between this commit's existence test and its own link. A shim {@code ln} first links the name
+     * itself (with the same bytes, or with other bytes), then runs the real ln, which then fails.
+     */
+    @Test
+    void anotherWriterLinkingTheNameFirstIsTheSameFileOrAConflictNeverAnIoError() throws Exception {
+        String realLn = java.nio.file.Files.exists(Path.of("/usr/bin/ln")) ? "/usr/bin/ln" : "/bin/ln";
+        for (boolean sameBytes : new boolean[] {true, false}) {
+            Path work = root.resolve(sameBytes ? "same" : "other");
+            Path shim = work.resolve("shim");
+            Files.createDirectories(shim);
+            Path ln = shim.resolve("ln");
+            // argv of the script's link: ln -- TMP FINAL
+            Files.writeString(ln, "#!/bin/sh\n"
+                    + (sameBytes ? "cat -- \"$2\" > \"$3\"\n" : "printf 'another writer' > \"$3\"\n")
+                    + "exec " + realLn + " \"$@\"\n");
+            Files.setPosixFilePermissions(ln, PosixFilePermissions.fromString("rwx------"));
+            LocalPodExec local = new LocalPodExec(work, "/var/lib/db");
+            PodExec racing = (pod, c, argv, stdin, t) -> {
+                List<String> withShim = new ArrayList<>(List.of("env", "PATH=" + shim + ":" + System.getenv("PATH")));
+                withShim.addAll(argv);
+                return local.exec(pod, c, withShim, stdin, t);
+            };
+            PersistResult r = new ExecRollbackFileStore(racing, 1 << 20, Duration.ofSeconds(30))
+                    .persist("db-0", "database", DIR, "rb.jsonl", header(5), stream(tail(5)));
+            Path file = work.resolve("rollback/rb.jsonl");
+            if (sameBytes) {
+                RollbackFile f = assertInstanceOf(PersistResult.Persisted.class, r, String.valueOf(r)).file();
+                assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                        .digest(Files.readAllBytes(file))), f.sha256(), "the other writer's file is this one");
+                try (var files = Files.list(work.resolve("rollback"))) {
+                    assertTrue(files.noneMatch(x -> x.getFileName().toString().endsWith(".tmp")), "no temporary file left");
+                }
+            } else {
+                assertEquals(PersistResult.Kind.CONFLICT, assertInstanceOf(PersistResult.Failed.class, r).kind(),
+                        String.valueOf(r));
+                assertEquals("another writer", Files.readString(file), "never overwritten");
+            }
+        }
+    }
 }

@@ -21,7 +21,8 @@ import java.util.Map;
 /**
  * A three-node database on loopback behind Pod objects in the mock API server: reference nodes as
  * the pods' agents (each pod's container port "agent" is its node's port), a leader Lease, and each
- * pod's data volume a local directory that pod exec writes into.
+ * pod's data volume a local directory that pod exec writes into; the node's agent writes its rollback
+ * files (agent mode) into the same directory.
  */
 public final class DbCluster implements AutoCloseable {
 
@@ -41,7 +42,9 @@ public final class DbCluster implements AutoCloseable {
         this.dir = Files.createTempDirectory("dbcluster-" + namespace);
         for (int i = 0; i < 3; i++) {
             String name = "orders-" + i;
-            ReplicaNode node = ReplicaNode.start(ReplicaNode.Config.of(name, dir.resolve("node-" + i), 3));
+            // The agent's rollback directory is the one pod exec writes to: the same file either way.
+            ReplicaNode node = ReplicaNode.start(ReplicaNode.Config.of(name, dir.resolve("node-" + i), 3)
+                    .withRollbackDir(dir.resolve("volume-" + i).resolve("rollback")));
             nodes.add(node);
             clients.add(new NodeClient(node.address()));
             Pod pod = new PodBuilder()
@@ -58,6 +61,11 @@ public final class DbCluster implements AutoCloseable {
 
     public NodeClient node(int i) {
         return clients.get(i);
+    }
+
+    /** The reference node itself (its test hooks, such as rollback file faults). */
+    public ReplicaNode replicaNode(int i) {
+        return nodes.get(i);
     }
 
     public Path volume(int i) {

@@ -91,6 +91,8 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
     private final List<ExecRecord> log = new CopyOnWriteArrayList<>();
     private final Set<Session> active = ConcurrentHashMap.newKeySet();
     private final ExecutorService threads;
+    private volatile boolean forbidden;
+    private final AtomicInteger forbiddenRequests = new AtomicInteger();
 
     public ExecDispatcher(Dispatcher delegate) {
         this.delegate = Objects.requireNonNull(delegate, "delegate");
@@ -274,7 +276,30 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         ((CustomResourceAware) delegate).expectCustomResource(rdc);
     }
 
+    /**
+     * Answers every pods/exec request with 403 Forbidden, as an API server does for a ServiceAccount
+     * without the pods/exec permission; nothing runs. The refusals are counted.
+     */
+    public void forbidExec(boolean forbid) {
+        this.forbidden = forbid;
+    }
+
+    /** How many pods/exec requests were answered 403 since the server started. */
+    public int forbiddenExecRequests() {
+        return forbiddenRequests.get();
+    }
+
     private MockResponse exec(String rawNamespace, String rawPod, String rawQuery) {
+        if (forbidden) {
+            forbiddenRequests.incrementAndGet();
+            Status status = new StatusBuilder().withNewMetadata().endMetadata().withStatus("Failure")
+                    .withMessage("pods \"" + decode(rawPod) + "\" is forbidden: User \"system:serviceaccount:"
+                            + "rollback-operator:rollback-operator\" cannot create resource \"pods/exec\" in API group"
+                            + " \"\" in the namespace \"" + decode(rawNamespace) + "\"")
+                    .withReason("Forbidden").withCode(403).build();
+            return new MockResponse().setResponseCode(403).addHeader("Content-Type", "application/json")
+                    .setBody(JSON.asJson(status));
+        }
         // A real API server answers 404 for a pod it does not have, before any upgrade.
         MockResponse podResponse = delegate.dispatch(new RecordedRequest("HTTP/1.1", HttpMethod.GET,
                 "/api/v1/namespaces/" + rawNamespace + "/pods/" + rawPod, Headers.builder().build(), new Buffer()));

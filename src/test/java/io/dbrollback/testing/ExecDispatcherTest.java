@@ -86,6 +86,35 @@ class ExecDispatcherTest {
     }
 
     @Test
+    void forbiddenExecIsRefusedWith403AndRunsNothing() throws Exception {
+        Path root = tmp.resolve("forbidden");
+        String pod = newPod(root);
+        int before = api.exec().forbiddenExecRequests();
+        api.exec().forbidExec(true);
+        try {
+            Exception e = assertThrows(Exception.class, () -> {
+                try (ExecWatch w = exec(pod, "sh", "-c", "touch \"$1/ran\"", "x", VOLUME)) {
+                    w.exitCode().get(10, TimeUnit.SECONDS);
+                }
+            });
+            // fabric8 wraps the failed upgrade; somewhere in the chain is the API server's 403
+            boolean forbidden = false;
+            StringBuilder chain = new StringBuilder();
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                chain.append(t).append(" <- ");
+                forbidden |= t instanceof KubernetesClientException k && k.getCode() == 403
+                        || String.valueOf(t.getMessage()).contains("upgrade failure: 403");
+            }
+            assertTrue(forbidden, chain.toString());
+        } finally {
+            api.exec().forbidExec(false);
+        }
+        assertEquals(before + 1, api.exec().forbiddenExecRequests());
+        assertFalse(Files.exists(root.resolve("ran")), "nothing ran");
+        assertTrue(api.exec().execLog(NS, pod).isEmpty(), "a refused exec is not an exec");
+    }
+
+    @Test
     void argvRunsLocallyWithTheVolumePathRewritten() throws Exception {
         Path root = tmp.resolve("root");
         String pod = newPod(root);

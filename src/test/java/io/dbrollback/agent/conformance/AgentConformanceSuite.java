@@ -1,8 +1,10 @@
 package io.dbrollback.agent.conformance;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -15,6 +17,13 @@ import io.dbrollback.agent.conformance.AgentFixture.Write;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.GetTimelineRequest;
+import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileResponse;
+import io.dbrollback.agent.v1.RollbackFileBegin;
+import io.dbrollback.agent.v1.RollbackFileEnd;
+import io.dbrollback.agent.v1.WriteRollbackFileRequest;
+import io.dbrollback.agent.v1.WriteRollbackFileResponse;
 import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
@@ -41,6 +50,9 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -579,6 +591,219 @@ public abstract class AgentConformanceSuite {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Rollback files: WriteRollbackFile, ReadRollbackFile, QuarantineRollbackFile
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    @DisplayName("WriteRollbackFile makes the bytes durable under <incident>-plan<N>.rollback.jsonl, answers their size and SHA-256; ReadRollbackFile streams them back; a retry finds the file")
+    void rollbackFileIsWrittenAndReadBack() throws Exception {
+        Plan p = plan();
+        agent(Node.FORMER_PRIMARY).fence(fence(p.term, incident()));
+        Timeline before = timeline(Node.FORMER_PRIMARY);
+        String incident = incident();
+        byte[] bytes = fileBytes(300_000, 1);
+        Written w = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term, 1, bytes, 64 * 1024), true);
+        assertNull(w.error, "WriteRollbackFile failed: " + (w.error == null ? "" : describe(w.error)));
+        assertEquals(bytes.length, w.response.getSize(), "the size the agent wrote");
+        assertEquals(sha256(bytes), w.response.getSha256(), "the SHA-256 the agent computed");
+        assertFalse(w.response.getAlreadyExisted(), "a new file");
+        assertTrue(w.response.getPath().startsWith("/"), "an absolute path: " + w.response.getPath());
+        assertTrue(w.response.getPath().endsWith("/" + incident + "-plan1.rollback.jsonl"),
+                "named <incident>-plan<N>.rollback.jsonl: " + w.response.getPath());
+
+        ReadBack r = readFile(Node.FORMER_PRIMARY, incident, 1);
+        assertNull(r.error, "ReadRollbackFile failed: " + (r.error == null ? "" : describe(r.error)));
+        assertArrayEquals(bytes, r.bytes, "ReadRollbackFile streams the bytes written");
+        assertEquals(RollbackFileEnd.newBuilder().setSize(bytes.length).setSha256(sha256(bytes)).build(), r.end,
+                "the end message: size and SHA-256 of what was read");
+
+        Written again = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term, 1, bytes, 100_000), true);
+        assertNull(again.error, "writing the same bytes again failed: " + (again.error == null ? "" : describe(again.error)));
+        assertTrue(again.response.getAlreadyExisted(), "writing the same bytes again finds the file (already_existed)");
+        assertEquals(w.response.getPath(), again.response.getPath(), "the same path");
+        assertEquals(w.response.getSha256(), again.response.getSha256(), "the same SHA-256");
+
+        Written plan2 = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term, 2, new byte[0], 1), true);
+        assertNull(plan2.error, "an empty file for plan 2 failed: " + (plan2.error == null ? "" : describe(plan2.error)));
+        assertTrue(plan2.response.getPath().endsWith("/" + incident + "-plan2.rollback.jsonl"), plan2.response.getPath());
+        assertEquals(sha256(new byte[0]), plan2.response.getSha256(), "the SHA-256 of an empty file");
+        assertArrayEquals(bytes, readFile(Node.FORMER_PRIMARY, incident, 1).bytes, "plan 1's file is untouched");
+        assertEquals(before, timeline(Node.FORMER_PRIMARY), "the file RPCs never touch the log or the fence");
+    }
+
+    @Test
+    @DisplayName("a rollback file is never replaced: other bytes under the same name are ALREADY_EXISTS/FILE_EXISTS and the file keeps its bytes")
+    void rollbackFileIsNeverReplaced() throws Exception {
+        Plan p = plan();
+        String incident = incident();
+        byte[] first = fileBytes(5_000, 2);
+        assertNull(writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term, 1, first, 1024), true).error);
+        byte[] other = fileBytes(5_000, 3);
+        Written w = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term, 1, other, 1024), true);
+        assertNotNull(w.error, "other bytes under an existing name were accepted: " + w.response);
+        assertError("WriteRollbackFile of other bytes under an existing name", Set.of(Status.Code.ALREADY_EXISTS),
+                ErrorReason.FILE_EXISTS, w.error);
+        assertArrayEquals(first, readFile(Node.FORMER_PRIMARY, incident, 1).bytes, "the file keeps its bytes");
+    }
+
+    @Test
+    @DisplayName("WriteRollbackFile and QuarantineRollbackFile under a stale term are FAILED_PRECONDITION/STALE_TERM and change nothing; a higher term is adopted")
+    void staleRollbackFileCallsAreRefused() throws Exception {
+        Plan p = plan();
+        agent(Node.FORMER_PRIMARY).fence(fence(p.term, incident()));
+        String incident = incident();
+        byte[] bytes = fileBytes(2_000, 4);
+        Written stale = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term - 1, 1, bytes, 512), true);
+        assertNotNull(stale.error, "a write under term " + (p.term - 1) + " after term " + p.term + " was accepted");
+        assertError("WriteRollbackFile under a stale term", PRECONDITION, ErrorReason.STALE_TERM, stale.error);
+        assertError("ReadRollbackFile after a refused write", Set.of(Status.Code.NOT_FOUND), ErrorReason.FILE_NOT_FOUND,
+                readFile(Node.FORMER_PRIMARY, incident, 1).error);
+
+        assertNull(writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term, 1, bytes, 512), true).error);
+        assertRefused("QuarantineRollbackFile under a stale term", PRECONDITION, ErrorReason.STALE_TERM,
+                () -> agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, p.term - 1, 1, 1000)));
+        assertArrayEquals(bytes, readFile(Node.FORMER_PRIMARY, incident, 1).bytes, "a stale quarantine renames nothing");
+
+        Timeline before = timeline(Node.FORMER_PRIMARY);
+        assertNull(writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term + 1, 2, bytes, 512), true).error,
+                "a write under a higher term is accepted");
+        Timeline after = timeline(Node.FORMER_PRIMARY);
+        assertEquals(p.term + 1, after.getCurrentTerm(), "WriteRollbackFile adopts a higher term");
+        assertEquals(before.getLastLsn(), after.getLastLsn(), "and removes nothing");
+        assertTrue(after.getFenced(), "and keeps the fence");
+    }
+
+    @Test
+    @DisplayName("malformed WriteRollbackFile calls are INVALID_ARGUMENT/INVALID_REQUEST (a wrong end message ABORTED/TRANSFER_MISMATCH) and publish nothing")
+    void malformedRollbackFileCallsPublishNothing() throws Exception {
+        Plan p = plan();
+        String incident = incident();
+        byte[] bytes = fileBytes(3_000, 5);
+        WriteRollbackFileRequest data = WriteRollbackFileRequest.newBuilder().setData(ByteString.copyFrom(bytes)).build();
+        WriteRollbackFileRequest end = WriteRollbackFileRequest.newBuilder().setEnd(RollbackFileEnd.newBuilder()
+                .setSize(bytes.length).setSha256(sha256(bytes))).build();
+        Map<String, List<WriteRollbackFileRequest>> invalid = new java.util.LinkedHashMap<>();
+        invalid.put("term 0", List.of(begin(incident, 0, 1), data, end));
+        invalid.put("an empty incident id", List.of(begin("", p.term, 1), data, end));
+        invalid.put("plan 0", List.of(begin(incident, p.term, 0), data, end));
+        invalid.put("data before begin", List.of(data, begin(incident, p.term, 1), end));
+        invalid.put("two begin messages", List.of(begin(incident, p.term, 1), begin(incident, p.term, 1), data, end));
+        invalid.put("no end message", List.of(begin(incident, p.term, 1), data));
+        invalid.put("data after the end message", List.of(begin(incident, p.term, 1),
+                WriteRollbackFileRequest.newBuilder().setEnd(RollbackFileEnd.newBuilder().setSize(0)
+                        .setSha256(sha256(new byte[0]))).build(), data));
+        for (String escape : List.of("../escape", "a/b", "..", ".", "/etc/passwd", "x\u0000y", "UPPER/../x")) {
+            invalid.put("incident id " + escape, List.of(begin(escape, p.term, 1), data, end));
+        }
+        for (Map.Entry<String, List<WriteRollbackFileRequest>> c : invalid.entrySet()) {
+            Written w = writeFile(Node.FORMER_PRIMARY, c.getValue(), true);
+            assertNotNull(w.error, "WriteRollbackFile with " + c.getKey() + " was accepted: " + w.response);
+            assertError("WriteRollbackFile with " + c.getKey(), INVALID, ErrorReason.INVALID_REQUEST, w.error);
+        }
+        Map<String, RollbackFileEnd> wrongEnd = Map.of(
+                "a size one short", RollbackFileEnd.newBuilder().setSize(bytes.length - 1).setSha256(sha256(bytes)).build(),
+                "another SHA-256", RollbackFileEnd.newBuilder().setSize(bytes.length).setSha256(sha256(new byte[1])).build());
+        for (Map.Entry<String, RollbackFileEnd> c : wrongEnd.entrySet()) {
+            Written w = writeFile(Node.FORMER_PRIMARY, List.of(begin(incident, p.term, 1), data,
+                    WriteRollbackFileRequest.newBuilder().setEnd(c.getValue()).build()), true);
+            assertNotNull(w.error, "WriteRollbackFile whose end message announces " + c.getKey() + " was accepted");
+            assertError("WriteRollbackFile whose end message announces " + c.getKey(), Set.of(Status.Code.ABORTED),
+                    ErrorReason.TRANSFER_MISMATCH, w.error);
+        }
+        assertError("ReadRollbackFile after refused writes", Set.of(Status.Code.NOT_FOUND), ErrorReason.FILE_NOT_FOUND,
+                readFile(Node.FORMER_PRIMARY, incident, 1).error);
+        assertError("ReadRollbackFile with incident id ../escape", INVALID, ErrorReason.INVALID_REQUEST,
+                readFile(Node.FORMER_PRIMARY, "../escape", 1).error);
+        assertRefused("QuarantineRollbackFile with incident id ../escape", INVALID, ErrorReason.INVALID_REQUEST,
+                () -> agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine("../escape", p.term, 1, 1)));
+    }
+
+    @Test
+    @DisplayName("a WriteRollbackFile call cancelled in the middle publishes nothing; a complete write afterwards succeeds")
+    void abandonedWritePublishesNothing() throws Exception {
+        Plan p = plan();
+        String incident = incident();
+        byte[] bytes = fileBytes(200_000, 6);
+        List<WriteRollbackFileRequest> all = fileMessages(incident, p.term, 1, bytes, 16 * 1024);
+        Written cut = writeFile(Node.FORMER_PRIMARY, all.subList(0, all.size() / 2), false);
+        assertNull(cut.response, "a cancelled write has no answer");
+        assertError("ReadRollbackFile after a cancelled write", Set.of(Status.Code.NOT_FOUND), ErrorReason.FILE_NOT_FOUND,
+                readFile(Node.FORMER_PRIMARY, incident, 1).error);
+        Written w = writeFile(Node.FORMER_PRIMARY, all, true);
+        assertNull(w.error, "a complete write after a cancelled one failed: " + (w.error == null ? "" : describe(w.error)));
+        assertFalse(w.response.getAlreadyExisted(), "nothing of the cancelled write was published");
+        assertArrayEquals(bytes, readFile(Node.FORMER_PRIMARY, incident, 1).bytes);
+    }
+
+    @Test
+    @DisplayName("QuarantineRollbackFile renames to <name>.quarantined-<stamp>, idempotently, never replaces; FILE_NOT_FOUND for no file")
+    void quarantineRenamesAndNeverReplaces() throws Exception {
+        Plan p = plan();
+        String incident = incident();
+        byte[] bytes = fileBytes(4_000, 7);
+        String path = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term, 1, bytes, 1024), true).response.getPath();
+        String quarantined = agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, p.term, 1, 1000))
+                .getQuarantinedPath();
+        assertEquals(path + ".quarantined-1000", quarantined, "renamed to <name>.quarantined-<stamp>");
+        assertError("ReadRollbackFile after the quarantine", Set.of(Status.Code.NOT_FOUND), ErrorReason.FILE_NOT_FOUND,
+                readFile(Node.FORMER_PRIMARY, incident, 1).error);
+        assertEquals(quarantined, agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, p.term, 1, 1000))
+                .getQuarantinedPath(), "a repeated quarantine answers the same name");
+
+        byte[] next = fileBytes(4_000, 8);
+        Written w = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term, 1, next, 1024), true);
+        assertNull(w.error);
+        assertFalse(w.response.getAlreadyExisted(), "after the quarantine the name is free");
+        assertRefused("QuarantineRollbackFile onto an existing quarantined name", Set.of(Status.Code.ALREADY_EXISTS),
+                ErrorReason.FILE_EXISTS,
+                () -> agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, p.term, 1, 1000)));
+        assertArrayEquals(next, readFile(Node.FORMER_PRIMARY, incident, 1).bytes, "nothing was renamed");
+        assertRefused("QuarantineRollbackFile of a file never written", Set.of(Status.Code.NOT_FOUND),
+                ErrorReason.FILE_NOT_FOUND,
+                () -> agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, p.term, 7, 1000)));
+        try {
+            assertArrayEquals(bytes, Files.readAllBytes(cluster.localFile(Node.FORMER_PRIMARY, quarantined)),
+                    "the quarantined file keeps its bytes (needs AgentFixture.localFile)");
+        } catch (UnsupportedOperationException e) {
+            // without local access the bytes of a quarantined file cannot be seen over the protocol
+        }
+    }
+
+    @Test
+    @DisplayName("a rollback file is mode 0600 in a 0700 directory, and no temporary file is left (needs AgentFixture.localFile)")
+    void rollbackFileIsPrivate() throws Exception {
+        Plan p = plan();
+        String incident = incident();
+        byte[] bytes = fileBytes(10_000, 9);
+        List<WriteRollbackFileRequest> all = fileMessages(incident, p.term, 1, bytes, 1024);
+        writeFile(Node.FORMER_PRIMARY, all.subList(0, 3), false);
+        String path = writeFile(Node.FORMER_PRIMARY, all, true).response.getPath();
+        java.nio.file.Path local;
+        try {
+            local = cluster.localFile(Node.FORMER_PRIMARY, path);
+        } catch (UnsupportedOperationException e) {
+            Assumptions.abort(e.getMessage());
+            return;
+        }
+        assertArrayEquals(bytes, Files.readAllBytes(local), "the bytes on disk");
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(local)), "file mode 0600");
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(local.getParent())),
+                "directory mode 0700");
+        java.nio.file.Path dir = local.getParent();
+        java.util.concurrent.Callable<List<String>> leftovers = () -> {
+            try (java.util.stream.Stream<java.nio.file.Path> s = Files.list(dir)) {
+                return s.map(f -> f.getFileName().toString()).filter(n -> n.contains(incident) && !n.equals(
+                        local.getFileName().toString())).toList();
+            }
+        };
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!leftovers.call().isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(List.of(), leftovers.call(), "no temporary file of this incident is left, not even of the cancelled call");
+    }
+
+    // ------------------------------------------------------------------------------------------
     // The plan: both timelines, the fork, the expected tail
     // ------------------------------------------------------------------------------------------
 
@@ -859,11 +1084,140 @@ public abstract class AgentConformanceSuite {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Rollback file calls
+    // ------------------------------------------------------------------------------------------
+
+    /** What a WriteRollbackFile call ended with: the answer or the error (null when cancelled). */
+    private record Written(WriteRollbackFileResponse response, StatusRuntimeException error) {
+    }
+
+    /** What a ReadRollbackFile call streamed: the bytes, the end message, or the error. */
+    private record ReadBack(byte[] bytes, RollbackFileEnd end, StatusRuntimeException error) {
+    }
+
+    /** Deterministic bytes of a test file, with a line structure like a rollback file's. */
+    private static byte[] fileBytes(int size, long seed) {
+        byte[] b = new byte[size];
+        new java.util.Random(seed).nextBytes(b);
+        for (int i = 99; i < size; i += 100) {
+            b[i] = '\n';
+        }
+        return b;
+    }
+
+    private static String sha256(byte[] b) {
+        MessageDigest d = TailDigest.newSha256();
+        return java.util.HexFormat.of().formatHex(d.digest(b));
+    }
+
+    private static WriteRollbackFileRequest begin(String incident, long term, int plan) {
+        return WriteRollbackFileRequest.newBuilder().setBegin(RollbackFileBegin.newBuilder().setIncidentId(incident)
+                .setTerm(term).setPlanNumber(plan)).build();
+    }
+
+    /** begin, the bytes in data messages of {@code chunk} bytes (and one empty one), end. */
+    private static List<WriteRollbackFileRequest> fileMessages(String incident, long term, int plan, byte[] bytes,
+            int chunk) {
+        List<WriteRollbackFileRequest> m = new ArrayList<>();
+        m.add(begin(incident, term, plan));
+        m.add(WriteRollbackFileRequest.newBuilder().setData(ByteString.EMPTY).build());
+        for (int off = 0; off < bytes.length; off += chunk) {
+            m.add(WriteRollbackFileRequest.newBuilder().setData(ByteString.copyFrom(bytes, off,
+                    Math.min(chunk, bytes.length - off))).build());
+        }
+        m.add(WriteRollbackFileRequest.newBuilder().setEnd(RollbackFileEnd.newBuilder().setSize(bytes.length)
+                .setSha256(sha256(bytes))).build());
+        return m;
+    }
+
+    private static QuarantineRollbackFileRequest quarantine(String incident, long term, int plan, long stamp) {
+        return QuarantineRollbackFileRequest.newBuilder().setIncidentId(incident).setTerm(term).setPlanNumber(plan)
+                .setStamp(stamp).build();
+    }
+
+    /**
+     * Sends {@code messages} on one WriteRollbackFile call, then half-closes it ({@code complete}) or
+     * cancels it, and waits for how it ended.
+     */
+    private Written writeFile(Node node, List<WriteRollbackFileRequest> messages, boolean complete) throws Exception {
+        java.util.concurrent.CompletableFuture<Written> ended = new java.util.concurrent.CompletableFuture<>();
+        java.util.concurrent.atomic.AtomicReference<WriteRollbackFileResponse> answer =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        io.grpc.stub.StreamObserver<WriteRollbackFileRequest> call = agentAsync(node).writeRollbackFile(
+                new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(WriteRollbackFileResponse value) {
+                        answer.set(value);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        ended.complete(new Written(null, t instanceof StatusRuntimeException e ? e
+                                : Status.fromThrowable(t).asRuntimeException()));
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        ended.complete(new Written(answer.get(), null));
+                    }
+                });
+        for (WriteRollbackFileRequest m : messages) {
+            if (ended.isDone()) {
+                break; // the agent refused the call already
+            }
+            call.onNext(m);
+        }
+        if (!complete) {
+            call.onError(Status.CANCELLED.withDescription("the conformance suite abandons this write").asRuntimeException());
+            try {
+                ended.get(RPC_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+                // a cancelled call may end without telling us more
+            }
+            return new Written(null, null);
+        }
+        call.onCompleted();
+        return ended.get(RPC_DEADLINE.toMillis() * 3, TimeUnit.MILLISECONDS);
+    }
+
+    private ReadBack readFile(Node node, String incident, int plan) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        RollbackFileEnd end = null;
+        try {
+            Iterator<ReadRollbackFileResponse> it = agent(node).withDeadlineAfter(RPC_DEADLINE.toMillis() * 3,
+                    TimeUnit.MILLISECONDS).readRollbackFile(ReadRollbackFileRequest.newBuilder()
+                            .setIncidentId(incident).setPlanNumber(plan).build());
+            while (it.hasNext()) {
+                ReadRollbackFileResponse m = it.next();
+                assertTrue(end == null, "ReadRollbackFile: nothing follows the end message");
+                if (m.hasEnd()) {
+                    end = m.getEnd();
+                } else {
+                    assertTrue(m.getData().size() <= (1 << 20), "ReadRollbackFile: data messages of at most 1 MiB");
+                    m.getData().writeTo(out);
+                }
+            }
+        } catch (StatusRuntimeException e) {
+            return new ReadBack(null, null, e);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        assertNotNull(end, "ReadRollbackFile ended without its end message");
+        return new ReadBack(out.toByteArray(), end, null);
+    }
+
+    // ------------------------------------------------------------------------------------------
     // gRPC
     // ------------------------------------------------------------------------------------------
 
     private Timeline timeline(Node node) {
         return agent(node).getTimeline(GetTimelineRequest.getDefaultInstance());
+    }
+
+    private RollbackAgentGrpc.RollbackAgentStub agentAsync(Node node) {
+        agent(node); // opens the channel
+        return RollbackAgentGrpc.newStub(channels.get(cluster.agentAddress(node)))
+                .withDeadlineAfter(RPC_DEADLINE.toMillis() * 3, TimeUnit.MILLISECONDS);
     }
 
     private RollbackAgentGrpc.RollbackAgentBlockingStub agent(Node node) {

@@ -113,6 +113,16 @@ public interface AgentFixture extends AutoCloseable {
         throw new UnsupportedOperationException("client writes not supported by this fixture");
     }
 
+    /**
+     * Optional: where this test can read a file that {@code node}'s agent reports by {@code agentPath}
+     * (WriteRollbackFile's path): the same path when the agent runs on this machine, a mounted volume
+     * otherwise. The checks that need it (file and directory modes, leftover temporary files) are
+     * skipped when this throws {@link UnsupportedOperationException}.
+     */
+    default java.nio.file.Path localFile(Node node, String agentPath) {
+        throw new UnsupportedOperationException("local access to the agent's files not supported by this fixture");
+    }
+
     /** Stops every node and frees everything the cluster holds. */
     @Override
     void close() throws Exception;

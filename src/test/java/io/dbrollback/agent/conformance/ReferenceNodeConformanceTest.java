@@ -175,6 +175,11 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
         }
 
         @Override
+        public Path localFile(Node node, String agentPath) {
+            return Path.of(agentPath); // the nodes run in this JVM
+        }
+
+        @Override
         public void close() {
             channels.values().forEach(ManagedChannel::shutdownNow);
             channels.clear();

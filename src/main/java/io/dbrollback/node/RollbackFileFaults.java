@@ -1,0 +1,45 @@
+package io.dbrollback.node;
+
+/**
+ * Test hook of the reference node: disk and connection faults for the next WriteRollbackFile call.
+ * Each switch acts once, on the next call that starts after it was set; the faults go through the
+ * same classification as real ones (an ENOSPC message, a failing fsync, a reset call).
+ */
+public final class RollbackFileFaults {
+
+    /** The faults one call took; -1 means off. */
+    record Armed(long noSpaceAfter, boolean failFsync, long cutAfter) {
+        static final Armed NONE = new Armed(-1, false, -1);
+    }
+
+    private long noSpaceAfter = -1;
+    private boolean failFsync;
+    private long cutAfter = -1;
+
+    /** The next write fails with ENOSPC ("No space left on device") once it would hold more than {@code bytes}. */
+    public synchronized void noSpaceAfter(long bytes) {
+        noSpaceAfter = bytes;
+    }
+
+    /** The next write's fsync of its file fails with EIO. */
+    public synchronized void failNextFsync() {
+        failFsync = true;
+    }
+
+    /** The next write is cut (answered UNAVAILABLE, as a reset connection) once more than {@code bytes} arrived. */
+    public synchronized void cutAfter(long bytes) {
+        cutAfter = bytes;
+    }
+
+    /** Takes the armed faults for one call, disarming them. */
+    synchronized Armed take() {
+        if (noSpaceAfter < 0 && !failFsync && cutAfter < 0) {
+            return Armed.NONE;
+        }
+        Armed a = new Armed(noSpaceAfter, failFsync, cutAfter);
+        noSpaceAfter = -1;
+        failFsync = false;
+        cutAfter = -1;
+        return a;
+    }
+}

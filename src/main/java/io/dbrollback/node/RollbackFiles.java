@@ -1,0 +1,457 @@
+package io.dbrollback.node;
+
+import com.google.protobuf.ByteString;
+import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.v1.ErrorReason;
+import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
+import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
+import io.dbrollback.agent.v1.ReadRollbackFileRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileResponse;
+import io.dbrollback.agent.v1.RollbackFileBegin;
+import io.dbrollback.agent.v1.RollbackFileEnd;
+import io.dbrollback.agent.v1.WriteRollbackFileRequest;
+import io.dbrollback.agent.v1.WriteRollbackFileResponse;
+import io.dbrollback.model.RollbackFileName;
+import io.dbrollback.model.TailDigest;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * The reference node's side of the agent-writes-the-file mode: the rollback directory (mode 0700)
+ * and the three file RPCs. A file is written into a temporary file of its own call (mode 0600),
+ * checked against the sender's size and SHA-256, fsynced, hard-linked to its final name (a link
+ * never replaces an existing file), its temporary name removed and the directory fsynced. A call
+ * that does not get that far publishes nothing and removes its own temporary file. File names come
+ * from {@link RollbackFileName} only; no path is ever taken from a request.
+ */
+final class RollbackFiles {
+
+    /** Largest data message sent by {@link #read}. */
+    static final int READ_CHUNK = 256 * 1024;
+
+    private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
+    private static final FileAttribute<Set<PosixFilePermission>> FILE_MODE = PosixFilePermissions
+            .asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
+    private final ReplicaNode node;
+    private final Path dir;
+    private final RollbackFileFaults faults;
+
+    RollbackFiles(ReplicaNode node, Path dir, RollbackFileFaults faults) {
+        this.node = node;
+        this.dir = dir.toAbsolutePath().normalize();
+        this.faults = faults;
+    }
+
+    Path directory() {
+        return dir;
+    }
+
+    /** The file of (incident, plan) in the directory: refused as INVALID_REQUEST unless a plain name. */
+    private Path file(String incident, long plan) {
+        String name;
+        try {
+            name = RollbackFileName.of(incident, plan);
+        } catch (IllegalArgumentException e) {
+            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
+                    "no rollback file name: " + e.getMessage());
+        }
+        Path p = dir.resolve(name).normalize();
+        if (!dir.equals(p.getParent())) {
+            // Cannot happen with RollbackFileName's rule; kept so that a change there cannot open a hole.
+            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
+                    "the rollback file name leaves the rollback directory");
+        }
+        return p;
+    }
+
+    /** mkdir -p and chmod 700 of the directory, as the exec mode's script does. */
+    private void ensureDirectory() {
+        try {
+            Files.createDirectories(dir);
+            Files.setPosixFilePermissions(dir, DIR_MODE);
+        } catch (IOException e) {
+            throw diskError(e, "cannot prepare the rollback directory " + dir);
+        }
+    }
+
+    /**
+     * A disk error as the protocol names it. Java reports ENOSPC and EROFS only in the message of an
+     * IOException, so the message decides; anything unrecognised is an I/O error.
+     */
+    static StatusRuntimeException diskError(IOException e, String what) {
+        String m = String.valueOf(e.getMessage());
+        if (m.contains("No space left") || m.contains("Disk quota exceeded")) {
+            return AgentErrors.error(Status.Code.RESOURCE_EXHAUSTED, ErrorReason.NO_SPACE, what + ": " + m);
+        }
+        if (e instanceof AccessDeniedException || m.contains("Permission denied") || m.contains("Read-only file system")) {
+            return AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.NOT_WRITABLE, what + ": " + m);
+        }
+        return AgentErrors.error(Status.Code.DATA_LOSS, ErrorReason.IO_ERROR, what + ": " + m);
+    }
+
+    private static StatusRuntimeException fsyncError(IOException e, String what) {
+        return AgentErrors.error(Status.Code.DATA_LOSS, ErrorReason.FSYNC_FAILED, what + ": " + e.getMessage());
+    }
+
+    private static void fsyncDirectory(Path d) throws IOException {
+        NodeState.fsyncDirectory(d);
+    }
+
+    /** SHA-256 and size of a file on disk. */
+    record Content(long size, String sha256) {
+    }
+
+    static Content hash(Path p) throws IOException {
+        MessageDigest sha = TailDigest.newSha256();
+        long size = 0;
+        ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            int n;
+            while ((n = ch.read(buf)) >= 0) {
+                buf.flip();
+                sha.update(buf);
+                size += n;
+                buf.clear();
+            }
+        }
+        return new Content(size, HexFormat.of().formatHex(sha.digest()));
+    }
+
+    // ---- WriteRollbackFile ---------------------------------------------------------------------
+
+    /** The receiving side of one WriteRollbackFile call. */
+    StreamObserver<WriteRollbackFileRequest> write(StreamObserver<WriteRollbackFileResponse> out) {
+        return new Write(out);
+    }
+
+    private final class Write implements StreamObserver<WriteRollbackFileRequest> {
+        private final StreamObserver<WriteRollbackFileResponse> out;
+        private final MessageDigest sha = TailDigest.newSha256();
+        private final RollbackFileFaults.Armed armed;
+        private RollbackFileBegin begin;
+        private Path target;
+        /** This call's own temporary file; null when the final name existed at the start (compare only). */
+        private Path tmp;
+        private FileChannel channel;
+        private long size;
+        private RollbackFileEnd end;
+        private boolean done;
+
+        Write(StreamObserver<WriteRollbackFileResponse> out) {
+            this.out = out;
+            this.armed = faults.take();
+        }
+
+        @Override
+        public synchronized void onNext(WriteRollbackFileRequest m) {
+            if (done) {
+                return;
+            }
+            try {
+                switch (m.getBodyCase()) {
+                    case BEGIN -> begin(m.getBegin());
+                    case DATA -> data(m.getData());
+                    case END -> end(m.getEnd());
+                    default -> throw invalid("an empty message");
+                }
+            } catch (StatusRuntimeException e) {
+                fail(e);
+            } catch (IOException e) {
+                fail(diskError(e, "cannot write " + (target == null ? "the rollback file" : target)));
+            }
+        }
+
+        private void begin(RollbackFileBegin b) throws IOException {
+            if (begin != null) {
+                throw invalid("a second begin message");
+            }
+            ReplicaNode.validate(b.getTerm(), b.getIncidentId());
+            target = file(b.getIncidentId(), b.getPlanNumber());
+            node.admitTerm(b.getTerm(), b.getIncidentId());
+            begin = b;
+            ensureDirectory();
+            if (Files.exists(target)) {
+                return; // hash what arrives and compare it with the existing file at the end
+            }
+            tmp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
+            channel = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), FILE_MODE);
+        }
+
+        private void data(ByteString data) throws IOException {
+            if (begin == null || end != null) {
+                throw invalid(begin == null ? "data before the begin message" : "data after the end message");
+            }
+            if (armed.cutAfter() >= 0 && size + data.size() > armed.cutAfter()) {
+                // The test hook for a connection reset mid-write: the call ends as a cut stream would.
+                throw Status.UNAVAILABLE.withDescription("connection reset while writing the rollback file")
+                        .asRuntimeException();
+            }
+            if (channel != null) {
+                if (armed.noSpaceAfter() >= 0 && size + data.size() > armed.noSpaceAfter()) {
+                    throw new IOException("No space left on device");
+                }
+                ByteBuffer buf = data.asReadOnlyByteBuffer();
+                while (buf.hasRemaining()) {
+                    channel.write(buf);
+                }
+            }
+            sha.update(data.asReadOnlyByteBuffer());
+            size += data.size();
+        }
+
+        private void end(RollbackFileEnd e) {
+            if (begin == null || end != null) {
+                throw invalid(begin == null ? "an end message before the begin message" : "a second end message");
+            }
+            String got = HexFormat.of().formatHex(sha.digest());
+            if (e.getSize() != size || !e.getSha256().equals(got)) {
+                throw AgentErrors.error(Status.Code.ABORTED, ErrorReason.TRANSFER_MISMATCH, "received " + size
+                        + " bytes with SHA-256 " + got + ", the end message announces " + e.getSize() + " bytes with "
+                        + e.getSha256() + "; nothing was published");
+            }
+            end = e;
+        }
+
+        @Override
+        public synchronized void onCompleted() {
+            if (done) {
+                return;
+            }
+            try {
+                if (end == null) {
+                    throw invalid("the stream ended without its end message");
+                }
+                WriteRollbackFileResponse r = publish();
+                done = true;
+                out.onNext(r);
+                out.onCompleted();
+            } catch (StatusRuntimeException e) {
+                fail(e);
+            } catch (IOException e) {
+                fail(diskError(e, "cannot publish " + target));
+            }
+        }
+
+        private WriteRollbackFileResponse publish() throws IOException {
+            // The term is checked again: a newer term may have arrived while the bytes streamed.
+            node.admitTerm(begin.getTerm(), begin.getIncidentId());
+            if (channel != null) {
+                try {
+                    if (armed.failFsync()) {
+                        throw new IOException("Input/output error");
+                    }
+                    channel.force(true);
+                } catch (IOException e) {
+                    throw fsyncError(e, "fsync of " + tmp + " failed; the file is not published");
+                }
+                channel.close();
+                channel = null;
+                try {
+                    Files.createLink(target, tmp);
+                } catch (FileAlreadyExistsException raced) {
+                    // Another call published the name meanwhile: compare, never replace.
+                    Files.delete(tmp);
+                    tmp = null;
+                    return existing();
+                }
+                Files.delete(tmp);
+                tmp = null;
+                try {
+                    fsyncDirectory(dir);
+                } catch (IOException e) {
+                    throw fsyncError(e, "fsync of " + dir + " failed after publishing " + target.getFileName()
+                            + "; the file is not known to be durable");
+                }
+                return response(false);
+            }
+            return existing();
+        }
+
+        /** The final name existed: the same bytes are the same file (made durable first); others are a conflict. */
+        private WriteRollbackFileResponse existing() throws IOException {
+            Content c = hash(target);
+            if (c.size() != end.getSize() || !c.sha256().equals(end.getSha256())) {
+                throw AgentErrors.error(Status.Code.ALREADY_EXISTS, ErrorReason.FILE_EXISTS, target
+                        + " exists with SHA-256 " + c.sha256() + " (" + c.size() + " bytes), not the "
+                        + end.getSha256() + " sent; it is never replaced");
+            }
+            try (FileChannel ch = FileChannel.open(target, StandardOpenOption.READ)) {
+                ch.force(true);
+                fsyncDirectory(dir);
+            } catch (IOException e) {
+                throw fsyncError(e, "fsync of the existing " + target + " failed");
+            }
+            return response(true);
+        }
+
+        private WriteRollbackFileResponse response(boolean existed) {
+            return WriteRollbackFileResponse.newBuilder().setPath(target.toString()).setSize(end.getSize())
+                    .setSha256(end.getSha256()).setAlreadyExisted(existed).build();
+        }
+
+        @Override
+        public synchronized void onError(Throwable t) {
+            // The client cancelled or the connection broke: nothing is published.
+            done = true;
+            discard();
+        }
+
+        private void fail(StatusRuntimeException e) {
+            done = true;
+            discard();
+            out.onError(e);
+        }
+
+        private void discard() {
+            try {
+                if (channel != null) {
+                    channel.close();
+                    channel = null;
+                }
+                if (tmp != null) {
+                    Files.deleteIfExists(tmp);
+                    tmp = null;
+                }
+            } catch (IOException ignored) {
+                // a temporary name left behind is never a rollback file; the next call uses its own
+            }
+        }
+    }
+
+    private static StatusRuntimeException invalid(String what) {
+        return AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
+                "WriteRollbackFile: " + what);
+    }
+
+    // ---- ReadRollbackFile ----------------------------------------------------------------------
+
+    /** Streams a file back, reading the next chunk only when the transport is ready for it. */
+    void read(ReadRollbackFileRequest request, ServerCallStreamObserver<ReadRollbackFileResponse> out) {
+        Path p;
+        FileChannel ch;
+        try {
+            p = file(request.getIncidentId(), request.getPlanNumber());
+            ch = FileChannel.open(p, StandardOpenOption.READ);
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
+            return;
+        } catch (NoSuchFileException e) {
+            out.onError(AgentErrors.error(Status.Code.NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
+                    "no rollback file " + RollbackFileName.of(request.getIncidentId(), request.getPlanNumber())
+                            + " in " + dir));
+            return;
+        } catch (IOException e) {
+            out.onError(diskError(e, "cannot read the rollback file"));
+            return;
+        }
+        new ReadPump(out, ch, p).start();
+    }
+
+    private static final class ReadPump {
+        private final ServerCallStreamObserver<ReadRollbackFileResponse> call;
+        private final FileChannel ch;
+        private final Path path;
+        private final MessageDigest sha = TailDigest.newSha256();
+        private final ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
+        private long size;
+        private boolean done;
+
+        ReadPump(ServerCallStreamObserver<ReadRollbackFileResponse> call, FileChannel ch, Path path) {
+            this.call = call;
+            this.ch = ch;
+            this.path = path;
+        }
+
+        void start() {
+            call.setOnCancelHandler(this::finish);
+            call.setOnReadyHandler(this::pump);
+            pump();
+        }
+
+        synchronized void pump() {
+            try {
+                while (!done && call.isReady()) {
+                    buf.clear();
+                    int n = ch.read(buf);
+                    if (n < 0) {
+                        call.onNext(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
+                                .setSize(size).setSha256(HexFormat.of().formatHex(sha.digest()))).build());
+                        call.onCompleted();
+                        finish();
+                        return;
+                    }
+                    buf.flip();
+                    ByteString chunk = ByteString.copyFrom(buf);
+                    sha.update(chunk.asReadOnlyByteBuffer());
+                    size += n;
+                    call.onNext(ReadRollbackFileResponse.newBuilder().setData(chunk).build());
+                }
+            } catch (IOException e) {
+                finish();
+                call.onError(diskError(e, "cannot read " + path));
+            }
+        }
+
+        synchronized void finish() {
+            done = true;
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // read-only
+            }
+        }
+    }
+
+    // ---- QuarantineRollbackFile ----------------------------------------------------------------
+
+    QuarantineRollbackFileResponse quarantine(QuarantineRollbackFileRequest r) throws IOException {
+        ReplicaNode.validate(r.getTerm(), r.getIncidentId());
+        Path p = file(r.getIncidentId(), r.getPlanNumber());
+        node.admitTerm(r.getTerm(), r.getIncidentId());
+        Path to = dir.resolve(p.getFileName() + ".quarantined-" + Long.toUnsignedString(r.getStamp()));
+        synchronized (this) {
+            if (!Files.exists(p)) {
+                if (Files.exists(to)) {
+                    return QuarantineRollbackFileResponse.newBuilder().setQuarantinedPath(to.toString()).build();
+                }
+                throw AgentErrors.error(Status.Code.NOT_FOUND, ErrorReason.FILE_NOT_FOUND, "no rollback file "
+                        + p.getFileName() + " in " + dir);
+            }
+            try {
+                // A link never replaces: the quarantine name, if taken, stays what it is.
+                Files.createLink(to, p);
+            } catch (FileAlreadyExistsException e) {
+                throw AgentErrors.error(Status.Code.ALREADY_EXISTS, ErrorReason.FILE_EXISTS, to.getFileName()
+                        + " already exists; nothing was renamed");
+            } catch (IOException e) {
+                throw diskError(e, "cannot quarantine " + p.getFileName());
+            }
+            try {
+                Files.delete(p);
+                fsyncDirectory(dir);
+            } catch (IOException e) {
+                throw fsyncError(e, "renaming " + p.getFileName() + " was not made durable");
+            }
+        }
+        return QuarantineRollbackFileResponse.newBuilder().setQuarantinedPath(to.toString()).build();
+    }
+}

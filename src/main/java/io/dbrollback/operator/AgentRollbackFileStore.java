@@ -1,0 +1,391 @@
+package io.dbrollback.operator;
+
+import com.google.protobuf.ByteString;
+import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.v1.ErrorReason;
+import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileResponse;
+import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.dbrollback.agent.v1.RollbackFileBegin;
+import io.dbrollback.agent.v1.RollbackFileEnd;
+import io.dbrollback.agent.v1.WriteRollbackFileRequest;
+import io.dbrollback.agent.v1.WriteRollbackFileResponse;
+import io.dbrollback.coordinator.PersistResult;
+import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TransportException;
+import io.dbrollback.coordinator.VerifyResult;
+import io.dbrollback.model.RollbackFile;
+import io.dbrollback.model.RollbackFileHeader;
+import io.dbrollback.model.RollbackFileName;
+import io.dbrollback.model.TailDigest;
+import io.dbrollback.model.Term;
+import io.grpc.Context;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.io.ByteArrayOutputStream;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The agent-writes-the-file mode: the operator formats the rollback file exactly as in the exec mode
+ * ({@link RollbackFileFormat}) and streams its bytes to the target's agent (WriteRollbackFile), which
+ * makes them durable in its own rollback directory; verification streams the file back
+ * (ReadRollbackFile) and hashes it here, so the operator itself checks that the bytes on disk are the
+ * bytes it wrote (invariant I1). A file that differs is quarantined (QuarantineRollbackFile, a
+ * rename). The operator needs no pods/exec permission in this mode.
+ *
+ * <p>Memory does not grow with the tail: bytes go out in chunks of {@link #CHUNK} bytes, each sent
+ * only when the gRPC transport is ready for it (client-side flow control), and the agent takes the
+ * next message only after it wrote the previous one. Every write carries the incident id and the
+ * plan's term; the agent refuses a stale term.
+ */
+public final class AgentRollbackFileStore implements RollbackFileStore {
+
+    /** Bytes per data message (the protocol allows up to 1 MiB). */
+    static final int CHUNK = 256 * 1024;
+    private static final Duration STREAM_DEADLINE = Duration.ofMinutes(30);
+
+    private final AgentClients clients;
+    private final AgentClients.Tls tls;
+    private final Map<String, String> agentAddresses;
+    private final Term planTerm;
+    private final int chunkBytes;
+
+    /**
+     * @param agentAddresses host:port of the agent of each pod
+     * @param planTerm the term of the rollback's current plan: the fencing token of a quarantine
+     *     (null before there is a plan; no file exists then)
+     */
+    public AgentRollbackFileStore(AgentClients clients, AgentClients.Tls tls, Map<String, String> agentAddresses,
+            Term planTerm) {
+        this(clients, tls, agentAddresses, planTerm, CHUNK);
+    }
+
+    AgentRollbackFileStore(AgentClients clients, AgentClients.Tls tls, Map<String, String> agentAddresses,
+            Term planTerm, int chunkBytes) {
+        this.clients = clients;
+        this.tls = tls;
+        this.agentAddresses = Map.copyOf(agentAddresses);
+        this.planTerm = planTerm;
+        this.chunkBytes = Math.max(1, Math.min(chunkBytes, 1 << 20));
+    }
+
+    private String address(String pod) {
+        String a = agentAddresses.get(pod);
+        if (a == null) {
+            throw new TransportException("NoAgentAddress", false, "no agent address for pod " + pod);
+        }
+        return a;
+    }
+
+    /**
+     * Streams the file of {@code header} to {@code pod}'s agent. A definite disk failure is a typed
+     * {@link PersistResult.Failed} (the rest of the tail is not read then); a broken stream or a stale
+     * term is a {@link TransportException} and the write is retried, with a new temporary file on the
+     * agent, never trusting a partial one. If iterating {@code tail} throws, the call is cancelled (the
+     * agent publishes nothing) and the exception propagates unchanged.
+     */
+    @Override
+    public PersistResult persist(String pod, RollbackFileHeader header, TailStream tail) {
+        String name = RollbackFileName.of(header.incidentId(), header.planNumber());
+        RollbackAgentGrpc.RollbackAgentStub stub = RollbackAgentGrpc.newStub(clients.channel(address(pod), tls))
+                .withDeadlineAfter(STREAM_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+        Upload upload = new Upload();
+        stub.writeRollbackFile(upload);
+        RollbackFileFormat.Summary summary;
+        boolean finished = false;
+        try {
+            upload.send(WriteRollbackFileRequest.newBuilder().setBegin(RollbackFileBegin.newBuilder()
+                    .setIncidentId(header.incidentId()).setTerm(header.newTerm().value())
+                    .setPlanNumber(header.planNumber())).build());
+            Chunks chunks = new Chunks(upload);
+            RollbackFileFormat f = new RollbackFileFormat(chunks);
+            f.header(header);
+            while (!upload.closed() && tail.hasNext()) {
+                f.record(tail.next());
+            }
+            if (upload.closed()) {
+                return failure(pod, upload.awaitClose());
+            }
+            summary = f.trailer();
+            chunks.flush();
+            upload.send(WriteRollbackFileRequest.newBuilder().setEnd(RollbackFileEnd.newBuilder()
+                    .setSize(summary.bytes()).setSha256(summary.sha256())).build());
+            upload.halfClose();
+            finished = true;
+        } finally {
+            if (!finished) {
+                upload.cancel();
+            }
+        }
+        Throwable error = upload.awaitClose();
+        if (error != null) {
+            return failure(pod, error);
+        }
+        WriteRollbackFileResponse r = upload.response();
+        if (r == null || !r.getPath().endsWith("/" + name) || r.getSize() != summary.bytes()
+                || !r.getSha256().equals(summary.sha256())) {
+            // Never happens with a conforming agent; the file is not trusted, and a retry meets the
+            // existing name: the same bytes are accepted, others are a conflict.
+            throw new TransportException("AgentAnswerMismatch", false, "the agent of " + pod + " answered "
+                    + (r == null ? "nothing" : r.getPath() + " with " + r.getSize() + " bytes, SHA-256 " + r.getSha256())
+                    + " for " + name + " of " + summary.bytes() + " bytes, SHA-256 " + summary.sha256());
+        }
+        return new PersistResult.Persisted(new RollbackFile(r.getPath(), summary.sha256(), summary.tailSha256(),
+                summary.bytes(), summary.records()));
+    }
+
+    /** A failed write: disk-level failures end the incident closed, anything else is retried. */
+    private static PersistResult failure(String pod, Throwable error) {
+        if (error == null) {
+            throw new TransportException("AgentAnswerMismatch", false, "the agent of " + pod
+                    + " ended WriteRollbackFile before the file was sent; nothing is trusted");
+        }
+        if (!(error instanceof StatusRuntimeException e)) {
+            throw new TransportException("WriteRollbackFileFailed", true, "WriteRollbackFile on " + pod + ": " + error);
+        }
+        String reason = AgentErrors.reason(e).orElse("");
+        PersistResult.Kind kind = kind(reason);
+        if (kind == null) {
+            throw GrpcRollbackTransport.translate("WriteRollbackFile", pod, e, true);
+        }
+        String description = e.getStatus().getDescription();
+        return new PersistResult.Failed(kind, reason + " from the agent of " + pod
+                + (description == null ? "" : ": " + abbreviate(description)));
+    }
+
+    /** The agent's reasons that mean the file cannot be made durable: fail closed, never retry. */
+    static PersistResult.Kind kind(String reason) {
+        if (reason.equals(ErrorReason.NO_SPACE.name())) {
+            return PersistResult.Kind.NO_SPACE;
+        }
+        if (reason.equals(ErrorReason.IO_ERROR.name())) {
+            return PersistResult.Kind.IO_ERROR;
+        }
+        if (reason.equals(ErrorReason.FSYNC_FAILED.name())) {
+            return PersistResult.Kind.FSYNC_FAILED;
+        }
+        if (reason.equals(ErrorReason.NOT_WRITABLE.name())) {
+            return PersistResult.Kind.PERMISSION_DENIED;
+        }
+        if (reason.equals(ErrorReason.FILE_EXISTS.name())) {
+            return PersistResult.Kind.CONFLICT;
+        }
+        return null;
+    }
+
+    /**
+     * Streams the file back from the agent and hashes it here. Equal SHA-256 and size: the file holds
+     * exactly the bytes written, hence the streamed tail. Missing: a mismatch. Different: quarantined
+     * (renamed by the agent) and a mismatch. A stream cut before its end message is a retried
+     * {@link TransportException}, never a mismatch.
+     */
+    @Override
+    public VerifyResult verify(String pod, RollbackFile expected, Instant now) {
+        Optional<RollbackFileName.Parsed> parsed = RollbackFileName.parse(RollbackFileName.lastSegment(
+                expected.location()));
+        if (parsed.isEmpty()) {
+            throw new TransportException("NotAnAgentFile", false, expected.location()
+                    + " is not a rollback file name the agent writes");
+        }
+        RollbackFileName.Parsed id = parsed.get();
+        RollbackAgentGrpc.RollbackAgentBlockingStub stub = clients.stub(address(pod), tls);
+        MessageDigest sha = TailDigest.newSha256();
+        long size = 0;
+        RollbackFileEnd end = null;
+        Context.CancellableContext context = Context.current().withCancellation();
+        Context previous = context.attach();
+        try {
+            Iterator<ReadRollbackFileResponse> it = stub.withDeadlineAfter(STREAM_DEADLINE.toMillis(),
+                    TimeUnit.MILLISECONDS).readRollbackFile(ReadRollbackFileRequest.newBuilder()
+                            .setIncidentId(id.incidentId()).setPlanNumber(id.planNumber()).build());
+            while (end == null && it.hasNext()) {
+                ReadRollbackFileResponse m = it.next();
+                if (m.hasEnd()) {
+                    end = m.getEnd();
+                } else {
+                    m.getData().asReadOnlyByteBufferList().forEach(sha::update);
+                    size += m.getData().size();
+                }
+            }
+        } catch (StatusRuntimeException e) {
+            if (AgentErrors.reason(e).filter(ErrorReason.FILE_NOT_FOUND.name()::equals).isPresent()) {
+                return new VerifyResult.Mismatch(expected.location() + " is missing in pod " + pod, null);
+            }
+            throw GrpcRollbackTransport.translate("ReadRollbackFile", pod, e, false);
+        } finally {
+            context.detach(previous);
+            context.cancel(null);
+        }
+        String got = HexFormat.of().formatHex(sha.digest());
+        if (end == null) {
+            throw new TransportException("FileReadTruncated", false, "the read-back of " + expected.location()
+                    + " from " + pod + " ended without its end message after " + size + " bytes");
+        }
+        if (end.getSize() != size || !end.getSha256().equals(got)) {
+            throw new TransportException("FileReadMismatch", false, "the agent of " + pod + " sent " + size
+                    + " bytes hashing to " + got + " but announced " + end.getSize() + " bytes, " + end.getSha256()
+                    + "; read again");
+        }
+        if (got.equals(expected.sha256()) && size == expected.bytes()) {
+            return new VerifyResult.Read(got, expected.tailSha256(), expected.recordCount(), size);
+        }
+        String where = null;
+        if (planTerm != null) {
+            try {
+                where = stub.withDeadlineAfter(30, TimeUnit.SECONDS).quarantineRollbackFile(
+                        QuarantineRollbackFileRequest.newBuilder().setIncidentId(id.incidentId())
+                                .setPlanNumber(id.planNumber()).setTerm(planTerm.value())
+                                .setStamp(now.getEpochSecond()).build()).getQuarantinedPath();
+            } catch (StatusRuntimeException e) {
+                where = null; // the mismatch stands; the file keeps its name and is never trusted
+            }
+        }
+        return new VerifyResult.Mismatch("read back SHA-256 " + got + " and " + size + " bytes, wrote "
+                + expected.sha256() + " and " + expected.bytes(), where);
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 300 ? s.substring(0, 300) + "..." : s;
+    }
+
+    /** Collects the formatter's lines into data messages of at most {@code chunkBytes}. */
+    private final class Chunks implements RollbackFileFormat.Sink {
+        private final Upload upload;
+        private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+
+        Chunks(Upload upload) {
+            this.upload = upload;
+        }
+
+        @Override
+        public void write(byte[] bytes) {
+            int off = 0;
+            while (off < bytes.length) {
+                int n = Math.min(bytes.length - off, chunkBytes - buffer.size());
+                buffer.write(bytes, off, n);
+                off += n;
+                if (buffer.size() >= chunkBytes) {
+                    flush();
+                }
+            }
+        }
+
+        void flush() {
+            if (buffer.size() > 0) {
+                upload.send(WriteRollbackFileRequest.newBuilder().setData(ByteString.copyFrom(buffer.toByteArray()))
+                        .build());
+                buffer.reset();
+            }
+        }
+    }
+
+    /**
+     * One WriteRollbackFile call seen from the sending side: {@link #send} blocks until the transport
+     * is ready for another message (or the call ended), so at most one message waits in gRPC's
+     * buffers; the agent's answer or error ends the call.
+     */
+    private static final class Upload implements ClientResponseObserver<WriteRollbackFileRequest, WriteRollbackFileResponse> {
+        private final Object lock = new Object();
+        private ClientCallStreamObserver<WriteRollbackFileRequest> call;
+        private WriteRollbackFileResponse response;
+        private Throwable error;
+        private boolean closed;
+
+        @Override
+        public void beforeStart(ClientCallStreamObserver<WriteRollbackFileRequest> requestStream) {
+            this.call = requestStream;
+            requestStream.setOnReadyHandler(() -> {
+                synchronized (lock) {
+                    lock.notifyAll();
+                }
+            });
+        }
+
+        /** Sends {@code m} once the transport is ready; drops it when the call already ended. */
+        void send(WriteRollbackFileRequest m) {
+            synchronized (lock) {
+                while (!closed && !call.isReady()) {
+                    try {
+                        lock.wait(1000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new TransportException("Interrupted", true, "interrupted while writing the rollback file");
+                    }
+                }
+                if (closed) {
+                    return;
+                }
+            }
+            call.onNext(m);
+        }
+
+        boolean closed() {
+            synchronized (lock) {
+                return closed;
+            }
+        }
+
+        void halfClose() {
+            call.onCompleted();
+        }
+
+        void cancel() {
+            call.cancel("the operator stopped writing the rollback file", null);
+        }
+
+        /** Waits for the agent's answer (the call's deadline bounds it); the error, or null. */
+        Throwable awaitClose() {
+            synchronized (lock) {
+                while (!closed) {
+                    try {
+                        lock.wait(1000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        cancel();
+                        throw new TransportException("Interrupted", true, "interrupted while writing the rollback file");
+                    }
+                }
+                return error;
+            }
+        }
+
+        WriteRollbackFileResponse response() {
+            synchronized (lock) {
+                return response;
+            }
+        }
+
+        @Override
+        public void onNext(WriteRollbackFileResponse value) {
+            synchronized (lock) {
+                response = value;
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            synchronized (lock) {
+                error = t;
+                closed = true;
+                lock.notifyAll();
+            }
+        }
+
+        @Override
+        public void onCompleted() {
+            synchronized (lock) {
+                closed = true;
+                lock.notifyAll();
+            }
+        }
+    }
+}

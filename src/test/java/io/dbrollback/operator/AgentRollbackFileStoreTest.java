@@ -1,0 +1,311 @@
+package io.dbrollback.operator;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dbrollback.agent.v1.FenceRequest;
+import io.dbrollback.agent.v1.GetTimelineRequest;
+import io.dbrollback.coordinator.PersistResult;
+import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TransportException;
+import io.dbrollback.coordinator.VerifyResult;
+import io.dbrollback.model.Bytes;
+import io.dbrollback.model.Lsn;
+import io.dbrollback.model.RollbackFile;
+import io.dbrollback.model.RollbackFileHeader;
+import io.dbrollback.model.RollbackFileName;
+import io.dbrollback.model.TailRecord;
+import io.dbrollback.model.Term;
+import io.dbrollback.node.ReplicaNode;
+import io.dbrollback.testing.CuttingProxy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The agent-writes-the-file store against a real reference node over gRPC: the same bytes as the
+ * exec mode, private modes, the fault cases (disk full, fsync error, a stream cut mid-write or
+ * mid-read by a TCP proxy, a stale term, an existing file with other bytes) and quarantine.
+ */
+class AgentRollbackFileStoreTest {
+
+    private static final String INCIDENT = "5f0c1d2e-0000-4000-8000-00000000abcd";
+
+    @TempDir
+    Path root;
+
+    private ReplicaNode node;
+    private AgentClients clients;
+
+    @BeforeEach
+    void start() throws Exception {
+        node = ReplicaNode.start(ReplicaNode.Config.of("db-0", root.resolve("node"), 1)
+                .withRollbackDir(root.resolve("volume/rollback")));
+        clients = new AgentClients();
+    }
+
+    @AfterEach
+    void stop() {
+        clients.close();
+        node.close();
+    }
+
+    private AgentRollbackFileStore store(String address, Term planTerm, int chunk) {
+        return new AgentRollbackFileStore(clients, null, Map.of("db-0", address), planTerm, chunk);
+    }
+
+    private AgentRollbackFileStore store() {
+        return store(node.address(), Term.of(5), 300);
+    }
+
+    /** {@code n} records whose values are {@code valueBytes} long: a file of about n * 3 * valueBytes bytes. */
+    private static List<TailRecord> tail(int n, int valueBytes) {
+        List<TailRecord> out = new ArrayList<>();
+        Instant t = Instant.parse("2026-03-01T10:00:00Z");
+        for (int i = 1; i <= n; i++) {
+            long lsn = 100 + i;
+            Bytes key = Bytes.utf8("key-" + (i % 3));
+            String pad = "v".repeat(valueBytes);
+            out.add(switch (i % 3) {
+                case 0 -> TailRecord.delete(lsn, 4, "tx" + i, t.plusMillis(i), key, Bytes.utf8("old-" + i + pad));
+                case 1 -> TailRecord.insert(lsn, 4, "tx" + i, t.plusMillis(i), key, Bytes.utf8("new-\u00e9-" + i + pad));
+                default -> TailRecord.update(lsn, 4, "tx" + i, t.plusMillis(i), key, Bytes.utf8("a" + i + pad),
+                        Bytes.utf8("b" + i + pad));
+            });
+        }
+        return out;
+    }
+
+    private static RollbackFileHeader header(int n, long term) {
+        return new RollbackFileHeader(INCIDENT, 1, "db/orders-leader", "db-0", Lsn.of(100), Lsn.of(100 + n),
+                Term.of(4), Term.of(term), "db-1", n, Instant.parse("2026-03-01T10:05:00Z"));
+    }
+
+    private Path dir() {
+        return root.resolve("volume/rollback");
+    }
+
+    private Path file() {
+        return dir().resolve(RollbackFileName.of(INCIDENT, 1));
+    }
+
+    private List<String> listing() throws Exception {
+        if (!Files.exists(dir())) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir())) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    private static String sha256(byte[] b) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+    }
+
+    private long currentTerm() {
+        return clients.stub(node.address(), null).withDeadlineAfter(10, TimeUnit.SECONDS)
+                .getTimeline(GetTimelineRequest.getDefaultInstance()).getCurrentTerm();
+    }
+
+    @Test
+    void writesTheBytesTheExecModeWritesWithPrivateModesAndReadsThemBack() throws Exception {
+        List<TailRecord> records = tail(40, 20);
+        PersistResult r = store().persist("db-0", header(40, 5), TestStreams.of(records));
+        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class, r).file();
+        assertEquals(file().toString(), file.location(), "the agent's own path, named by the incident and plan");
+        byte[] bytes = Files.readAllBytes(file());
+        assertEquals(sha256(bytes), file.sha256());
+        assertEquals(bytes.length, file.bytes());
+        assertEquals(40, file.recordCount());
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file())));
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir())));
+        assertEquals(List.of(file().getFileName().toString()), listing(), "no temporary file left");
+        assertEquals(5, currentTerm(), "the node adopted the write's higher term");
+
+        // The exec mode, run for real on the same header and records, writes the same bytes.
+        Path execRoot = root.resolve("exec");
+        RollbackFile viaExec = ((PersistResult.Persisted) new ExecRollbackFileStore(new LocalPodExec(execRoot,
+                "/var/lib/db"), 1 << 20, Duration.ofSeconds(30)).in("database", "/var/lib/db/rollback")
+                .persist("db-0", header(40, 5), TestStreams.of(records))).file();
+        assertArrayEquals(Files.readAllBytes(execRoot.resolve("rollback").resolve(file().getFileName())), bytes);
+        assertEquals(viaExec.sha256(), file.sha256());
+        assertEquals(viaExec.tailSha256(), file.tailSha256());
+
+        VerifyResult v = store().verify("db-0", file, Instant.now());
+        assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 40, bytes.length), v);
+    }
+
+    @Test
+    void writingTheSameFileAgainFindsItAndOtherBytesNeverReplaceIt() throws Exception {
+        RollbackFile first = ((PersistResult.Persisted) store().persist("db-0", header(5, 5),
+                TestStreams.of(tail(5, 1)))).file();
+        byte[] before = Files.readAllBytes(file());
+        PersistResult again = store().persist("db-0", header(5, 5), TestStreams.of(tail(5, 1)));
+        assertEquals(first, assertInstanceOf(PersistResult.Persisted.class, again).file(), "a retry finds its file");
+        PersistResult other = store().persist("db-0", header(6, 5), TestStreams.of(tail(6, 1)));
+        PersistResult.Failed f = assertInstanceOf(PersistResult.Failed.class, other);
+        assertEquals(PersistResult.Kind.CONFLICT, f.kind());
+        assertTrue(f.message().contains("FILE_EXISTS"), f.message());
+        assertArrayEquals(before, Files.readAllBytes(file()), "never overwritten");
+        assertEquals(List.of(file().getFileName().toString()), listing());
+    }
+
+    @Test
+    void aFullDiskFailsClosedAndPublishesNothing() throws Exception {
+        node.rollbackFileFaults().noSpaceAfter(2000);
+        PersistResult r = store().persist("db-0", header(50, 5), TestStreams.of(tail(50, 20)));
+        PersistResult.Failed f = assertInstanceOf(PersistResult.Failed.class, r);
+        assertEquals(PersistResult.Kind.NO_SPACE, f.kind());
+        assertTrue(f.message().contains("No space left"), f.message());
+        assertEquals(List.of(), listing(), "nothing published, the temporary file removed");
+    }
+
+    @Test
+    void anFsyncErrorFailsClosedAndPublishesNothing() throws Exception {
+        node.rollbackFileFaults().failNextFsync();
+        PersistResult r = store().persist("db-0", header(5, 5), TestStreams.of(tail(5, 1)));
+        assertEquals(PersistResult.Kind.FSYNC_FAILED, assertInstanceOf(PersistResult.Failed.class, r).kind());
+        assertEquals(List.of(), listing());
+    }
+
+    @Test
+    void aStaleTermIsRefusedAndWritesNothing() throws Exception {
+        clients.stub(node.address(), null).withDeadlineAfter(10, TimeUnit.SECONDS)
+                .fence(FenceRequest.newBuilder().setTerm(9).setIncidentId("another").build());
+        TransportException e = assertThrows(TransportException.class,
+                () -> store().persist("db-0", header(5, 5), TestStreams.of(tail(5, 1))));
+        assertEquals("STALE_TERM", e.code());
+        assertFalse(e.outcomeUnknown(), "a refusal changed nothing");
+        assertEquals(List.of(), listing());
+        assertEquals(9, currentTerm(), "the node keeps the highest term");
+
+        // A quarantine under the stale term is refused too: the bad file keeps its name, never trusted.
+        RollbackFile file = ((PersistResult.Persisted) store(node.address(), Term.of(9), 300).persist("db-0",
+                header(5, 9), TestStreams.of(tail(5, 1)))).file();
+        Files.write(file(), new byte[] {'x'}, java.nio.file.StandardOpenOption.APPEND);
+        VerifyResult.Mismatch m = assertInstanceOf(VerifyResult.Mismatch.class,
+                store(node.address(), Term.of(5), 300).verify("db-0", file, Instant.ofEpochSecond(77)));
+        assertNull(m.quarantinedLocation(), "STALE_TERM: not renamed");
+        assertEquals(List.of(file().getFileName().toString()), listing());
+    }
+
+    @Test
+    void aConnectionCutMidWriteIsRetriedAndNothingPartialIsPublished() throws Exception {
+        List<TailRecord> records = tail(600, 200); // about 0.5 MB
+        try (CuttingProxy proxy = new CuttingProxy("127.0.0.1", node.port())) {
+            proxy.cutUpstreamAfter(100_000);
+            AgentRollbackFileStore store = store(proxy.address(), Term.of(5), 16 * 1024);
+            TransportException e = assertThrows(TransportException.class,
+                    () -> store.persist("db-0", header(600, 5), TestStreams.of(records)));
+            assertEquals(1, proxy.cuts());
+            assertTrue(e.outcomeUnknown(), "a cut write may or may not have happened: " + e.getMessage());
+            // The agent notices the broken call and removes its temporary file; nothing is published.
+            await().atMost(Duration.ofSeconds(10)).until(() -> listing().isEmpty());
+
+            RollbackFile file = ((PersistResult.Persisted) store.persist("db-0", header(600, 5),
+                    TestStreams.of(records))).file();
+            assertEquals(sha256(Files.readAllBytes(file())), file.sha256());
+            assertInstanceOf(VerifyResult.Read.class, store.verify("db-0", file, Instant.now()));
+        }
+    }
+
+    @Test
+    void anAgentSideResetMidWriteIsAnUnknownOutcomeAndTheRetryCompletes() throws Exception {
+        node.rollbackFileFaults().cutAfter(1000);
+        TransportException e = assertThrows(TransportException.class,
+                () -> store().persist("db-0", header(40, 5), TestStreams.of(tail(40, 20))));
+        assertEquals("UNAVAILABLE", e.code());
+        assertTrue(e.outcomeUnknown());
+        assertEquals(List.of(), listing());
+        assertInstanceOf(PersistResult.Persisted.class,
+                store().persist("db-0", header(40, 5), TestStreams.of(tail(40, 20))));
+    }
+
+    @Test
+    void aTailThatBreaksCancelsTheWriteAndPropagates() throws Exception {
+        Iterator<TailRecord> it = tail(200, 50).iterator();
+        TransportException broken = new TransportException("TailTruncated", false, "the tail stream was cut");
+        TailStream breaking = new TailStream() {
+            int n;
+
+            @Override
+            public boolean hasNext() {
+                if (++n == 150) {
+                    throw broken;
+                }
+                return it.hasNext();
+            }
+
+            @Override
+            public TailRecord next() {
+                return it.next();
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        TransportException e = assertThrows(TransportException.class,
+                () -> store().persist("db-0", header(200, 5), breaking));
+        assertSame(broken, e, "the tail's own exception, unchanged");
+        await().atMost(Duration.ofSeconds(10)).until(() -> listing().isEmpty());
+    }
+
+    @Test
+    void aChangedFileIsQuarantinedByRenameAndAMissingOneIsAMismatch() throws Exception {
+        RollbackFile file = ((PersistResult.Persisted) store().persist("db-0", header(5, 5),
+                TestStreams.of(tail(5, 1)))).file();
+        byte[] b = Files.readAllBytes(file());
+        b[b.length / 2] ^= 1;
+        Files.write(file(), b);
+        VerifyResult.Mismatch m = assertInstanceOf(VerifyResult.Mismatch.class,
+                store().verify("db-0", file, Instant.ofEpochSecond(1234)));
+        Path quarantined = dir().resolve(file().getFileName() + ".quarantined-1234");
+        assertEquals(quarantined.toString(), m.quarantinedLocation());
+        assertArrayEquals(b, Files.readAllBytes(quarantined), "renamed, never deleted or rewritten");
+        assertFalse(Files.exists(file()));
+
+        VerifyResult.Mismatch missing = assertInstanceOf(VerifyResult.Mismatch.class,
+                store().verify("db-0", file, Instant.ofEpochSecond(1235)));
+        assertTrue(missing.detail().contains("missing"), missing.detail());
+        assertNull(missing.quarantinedLocation());
+    }
+
+    @Test
+    void aReadBackCutShortIsRetriedAndNeverQuarantinesAGoodFile() throws Exception {
+        List<TailRecord> records = tail(600, 200);
+        RollbackFile file = ((PersistResult.Persisted) store(node.address(), Term.of(5), 64 * 1024).persist("db-0",
+                header(600, 5), TestStreams.of(records))).file();
+        try (CuttingProxy proxy = new CuttingProxy("127.0.0.1", node.port())) {
+            proxy.cutDownstreamAfter(200_000);
+            AgentRollbackFileStore store = store(proxy.address(), Term.of(5), 64 * 1024);
+            TransportException e = assertThrows(TransportException.class,
+                    () -> store.verify("db-0", file, Instant.now()));
+            assertEquals(1, proxy.cuts());
+            assertFalse(e.outcomeUnknown(), "a read changes nothing: " + e.getMessage());
+            assertEquals(List.of(file().getFileName().toString()), listing(), "the good file stays where it is");
+            assertInstanceOf(VerifyResult.Read.class, store.verify("db-0", file, Instant.now()));
+        }
+    }
+}
