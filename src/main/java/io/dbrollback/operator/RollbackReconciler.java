@@ -59,11 +59,12 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final RollbackMetrics metrics;
     private final int maxSteps;
     private final java.util.concurrent.Semaphore stepBudget;
+    private final CrashPoints crashPoints;
 
     @Inject
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
-            RollbackMetrics metrics) {
-        this(client, clock, clients, events, metrics, MAX_STEPS_PER_RECONCILE);
+            RollbackMetrics metrics, CrashPoints crashPoints) {
+        this(client, clock, clients, events, metrics, MAX_STEPS_PER_RECONCILE, null, crashPoints);
     }
 
     /** @param maxSteps how many coordinator steps one reconcile may take before it yields */
@@ -78,6 +79,14 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
      */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics, int maxSteps, java.util.concurrent.Semaphore stepBudget) {
+        this(client, clock, clients, events, metrics, maxSteps, stepBudget, CrashPoints.OFF);
+    }
+
+    /** @param crashPoints the crash test hook ({@link CrashPoints#OFF} unless a crash test armed it) */
+    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
+            RollbackMetrics metrics, int maxSteps, java.util.concurrent.Semaphore stepBudget,
+            CrashPoints crashPoints) {
+        this.crashPoints = crashPoints;
         this.stepBudget = stepBudget;
         this.client = client;
         this.clock = clock;
@@ -215,12 +224,14 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                 return new Outcome(backoff(cp.attempts()), false, cp.phase());
             }
             ReplicaSetRollback forEvents = current;
+            String key = key(current);
+            PodExec exec = crashPoints.wrap(new Fabric8PodExec(client, current.getMetadata().getNamespace()), key);
             GrpcRollbackTransport transport = new GrpcRollbackTransport(resolved.targetPod(), clients, resolved.tls(),
-                    resolved.agentAddresses(), new ExecRollbackFileStore(new Fabric8PodExec(client,
-                            current.getMetadata().getNamespace())), current.getSpec().getCluster().getDataContainer(),
-                    current.getSpec().getRollbackDirectory(), e -> announce(forEvents, e), clock);
-            RollbackRunner.Step step = new RollbackRunner(new MeteredTransport(transport, metrics, clock), clock)
-                    .step(spec, cp, obs);
+                    resolved.agentAddresses(), new ExecRollbackFileStore(exec),
+                    current.getSpec().getCluster().getDataContainer(), current.getSpec().getRollbackDirectory(),
+                    e -> announce(forEvents, e), clock);
+            RollbackRunner.Step step = new RollbackRunner(crashPoints.wrap(new MeteredTransport(transport, metrics,
+                    clock), key), clock).step(spec, cp, obs);
             Checkpoint before = cp;
             cp = step.checkpoint();
             current = write(current, cp, false, null);
@@ -316,6 +327,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         // is refused with 409 and the reconcile starts again from the stored record; never a lost update.
         ReplicaSetRollback stored = client.resources(ReplicaSetRollback.class)
                 .inNamespace(r.getMetadata().getNamespace()).resource(r).lockResourceVersion().updateStatus();
+        crashPoints.afterStatusWrite(key(r), status.getPhase());
         return stored == null ? r : stored;
     }
 
