@@ -53,8 +53,12 @@ public final class ReplicaNode implements AutoCloseable {
      * @param clusterSize how many nodes the replica set has (majority = clusterSize / 2 + 1)
      * @param recoverPauseMillis test hook: after the rollback-id bump of a recover, print
      *     {@code RECOVER_PAUSED} on stdout and sleep this long (0: never)
+     * @param tailPauseMillis test hook: after the first chunk of a divergent-tail stream went out
+     *     (before the rest and the trailer), print {@code TAIL_PAUSED} on stdout and sleep this long
+     *     (0: never)
      */
-    public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis) {
+    public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis,
+            long tailPauseMillis) {
         public Config {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(host, "host");
@@ -66,11 +70,15 @@ public final class ReplicaNode implements AutoCloseable {
 
         /** Loopback, ephemeral port, no test hooks. */
         public static Config of(String name, Path dataDir, int clusterSize) {
-            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0);
+            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0, 0);
         }
 
         public Config withRecoverPause(long millis) {
-            return new Config(name, host, port, dataDir, clusterSize, millis);
+            return new Config(name, host, port, dataDir, clusterSize, millis, tailPauseMillis);
+        }
+
+        public Config withTailPause(long millis) {
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, millis);
         }
     }
 
