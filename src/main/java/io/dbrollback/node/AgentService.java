@@ -184,9 +184,28 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                     call.onNext(TailMessage.newBuilder().setChunk(chunk).build());
                     node.tailRecordsSent.addAndGet(records.size());
                     next = last + 1;
+                    pauseOnce();
                 }
             } catch (StatusRuntimeException | IOException e) {
                 fail(e);
+            }
+        }
+
+        private boolean paused;
+
+        /** The test hook of {@link ReplicaNode.Config#tailPauseMillis}: a window in the middle of a stream. */
+        private void pauseOnce() {
+            long millis = node.config().tailPauseMillis();
+            if (millis <= 0 || paused) {
+                return;
+            }
+            paused = true;
+            System.out.println("TAIL_PAUSED " + from + " " + to);
+            System.out.flush();
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
 

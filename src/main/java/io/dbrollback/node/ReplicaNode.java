@@ -53,11 +53,14 @@ public final class ReplicaNode implements AutoCloseable {
      * @param clusterSize how many nodes the replica set has (majority = clusterSize / 2 + 1)
      * @param recoverPauseMillis test hook: after the rollback-id bump of a recover, print
      *     {@code RECOVER_PAUSED} on stdout and sleep this long (0: never)
+     * @param tailPauseMillis test hook: after the first chunk of a divergent-tail stream went out
+     *     (before the rest and the trailer), print {@code TAIL_PAUSED} on stdout and sleep this long
+     *     (0: never)
      * @param rollbackDir where the agent writes rollback files (WriteRollbackFile); created with mode
      *     0700 on first use; {@code dataDir/rollback} when null
      */
     public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis,
-            Path rollbackDir) {
+            long tailPauseMillis, Path rollbackDir) {
         public Config {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(host, "host");
@@ -72,15 +75,19 @@ public final class ReplicaNode implements AutoCloseable {
 
         /** Loopback, ephemeral port, no test hooks, rollback files in {@code dataDir/rollback}. */
         public static Config of(String name, Path dataDir, int clusterSize) {
-            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0, null);
+            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0, 0, null);
         }
 
         public Config withRecoverPause(long millis) {
-            return new Config(name, host, port, dataDir, clusterSize, millis, rollbackDir);
+            return new Config(name, host, port, dataDir, clusterSize, millis, tailPauseMillis, rollbackDir);
+        }
+
+        public Config withTailPause(long millis) {
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, millis, rollbackDir);
         }
 
         public Config withRollbackDir(Path dir) {
-            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, dir);
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tailPauseMillis, dir);
         }
     }
 

@@ -26,6 +26,22 @@ public class OperatorBeans {
         clients.close();
     }
 
+    /**
+     * The crash test hook: off unless {@value CrashPoints#ENV} is set (never in a deployment). Read
+     * once, at startup: an invalid value stops the start.
+     */
+    @Produces
+    @jakarta.inject.Singleton
+    @io.quarkus.runtime.Startup
+    CrashPoints crashPoints() {
+        CrashPoints points = CrashPoints.fromEnvironment();
+        if (points.armed()) {
+            org.jboss.logging.Logger.getLogger(OperatorBeans.class).warnf("test hook armed: %s=%s; this process"
+                    + " halts at that point", CrashPoints.ENV, points.spec());
+        }
+        return points;
+    }
+
     @Produces
     @ApplicationScoped
     EventRecorder eventRecorder(KubernetesClient client, Clock clock) {

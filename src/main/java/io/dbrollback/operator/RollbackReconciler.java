@@ -60,29 +60,26 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final int maxSteps;
     private final java.util.concurrent.Semaphore stepBudget;
     private final RollbackFileStore.Writer writer;
-
-    /** The exec mode (the operator writes the rollback file through pod exec). */
-    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
-            RollbackMetrics metrics) {
-        this(client, clock, clients, events, metrics, MAX_STEPS_PER_RECONCILE);
-    }
+    private final CrashPoints crashPoints;
 
     /**
      * @param writer {@code dbrollback.rollback-file.writer}: {@code exec} (pod exec, the default) or
      *     {@code agent} (the agent writes the rollback file over gRPC; no pods/exec needed)
+     * @param crashPoints the crash test hook ({@link CrashPoints#OFF} unless a crash test armed it)
      */
     @Inject
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics, @org.eclipse.microprofile.config.inject.ConfigProperty(
-                    name = "dbrollback.rollback-file.writer", defaultValue = "exec") String writer) {
+                    name = "dbrollback.rollback-file.writer", defaultValue = "exec") String writer,
+            CrashPoints crashPoints) {
         this(client, clock, clients, events, metrics, MAX_STEPS_PER_RECONCILE, null,
-                RollbackFileStore.Writer.parse(writer));
+                RollbackFileStore.Writer.parse(writer), crashPoints);
     }
 
     /** @param maxSteps how many coordinator steps one reconcile may take before it yields */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics, int maxSteps) {
-        this(client, clock, clients, events, metrics, maxSteps, null, RollbackFileStore.Writer.EXEC);
+        this(client, clock, clients, events, metrics, maxSteps, null, RollbackFileStore.Writer.EXEC, CrashPoints.OFF);
     }
 
     /**
@@ -91,14 +88,19 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
      */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics, int maxSteps, java.util.concurrent.Semaphore stepBudget) {
-        this(client, clock, clients, events, metrics, maxSteps, stepBudget, RollbackFileStore.Writer.EXEC);
+        this(client, clock, clients, events, metrics, maxSteps, stepBudget, RollbackFileStore.Writer.EXEC,
+                CrashPoints.OFF);
     }
 
-    /** @param writer who writes the rollback file: the operator through pod exec, or the agent */
+    /**
+     * @param writer who writes the rollback file: the operator through pod exec, or the agent
+     * @param crashPoints the crash test hook ({@link CrashPoints#OFF} unless a crash test armed it)
+     */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics, int maxSteps, java.util.concurrent.Semaphore stepBudget,
-            RollbackFileStore.Writer writer) {
+            RollbackFileStore.Writer writer, CrashPoints crashPoints) {
         this.writer = java.util.Objects.requireNonNull(writer, "writer");
+        this.crashPoints = java.util.Objects.requireNonNull(crashPoints, "crashPoints");
         this.stepBudget = stepBudget;
         this.client = client;
         this.clock = clock;
@@ -238,10 +240,11 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                 return new Outcome(backoff(cp.attempts()), false, cp.phase());
             }
             ReplicaSetRollback forEvents = current;
+            String key = key(current);
             GrpcRollbackTransport transport = new GrpcRollbackTransport(resolved.targetPod(), clients, resolved.tls(),
-                    resolved.agentAddresses(), files(current, resolved, cp), e -> announce(forEvents, e), clock);
-            RollbackRunner.Step step = new RollbackRunner(new MeteredTransport(transport, metrics, clock), clock)
-                    .step(spec, cp, obs);
+                    resolved.agentAddresses(), files(current, resolved, cp, key), e -> announce(forEvents, e), clock);
+            RollbackRunner.Step step = new RollbackRunner(crashPoints.wrap(new MeteredTransport(transport, metrics,
+                    clock), key), clock).step(spec, cp, obs);
             Checkpoint before = cp;
             cp = step.checkpoint();
             current = write(current, cp, false, null);
@@ -264,13 +267,14 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     }
 
     /** The rollback file store of this operator's mode, for one step of {@code r}. */
-    private RollbackFileStore files(ReplicaSetRollback r, ClusterObserver.Resolved resolved, Checkpoint cp) {
+    private RollbackFileStore files(ReplicaSetRollback r, ClusterObserver.Resolved resolved, Checkpoint cp,
+            String key) {
         if (writer == RollbackFileStore.Writer.AGENT) {
             return new AgentRollbackFileStore(clients, resolved.tls(), resolved.agentAddresses(),
                     cp.plan() == null ? null : cp.plan().newTerm());
         }
-        return new ExecRollbackFileStore(new Fabric8PodExec(client, r.getMetadata().getNamespace()))
-                .in(r.getSpec().getCluster().getDataContainer(), r.getSpec().getRollbackDirectory());
+        PodExec exec = crashPoints.wrap(new Fabric8PodExec(client, r.getMetadata().getNamespace()), key);
+        return new ExecRollbackFileStore(exec).in(r.getSpec().getCluster().getDataContainer(), r.getSpec().getRollbackDirectory());
     }
 
     private static String key(ReplicaSetRollback r) {
@@ -347,6 +351,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         // is refused with 409 and the reconcile starts again from the stored record; never a lost update.
         ReplicaSetRollback stored = client.resources(ReplicaSetRollback.class)
                 .inNamespace(r.getMetadata().getNamespace()).resource(r).lockResourceVersion().updateStatus();
+        crashPoints.afterStatusWrite(key(r), status.getPhase());
         return stored == null ? r : stored;
     }
 

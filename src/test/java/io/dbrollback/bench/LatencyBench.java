@@ -10,6 +10,7 @@ import io.dbrollback.node.NodeClient;
 import io.dbrollback.node.v1.WriteBatchRequest;
 import io.dbrollback.node.v1.WriteRequest;
 import io.dbrollback.operator.AgentClients;
+import io.dbrollback.operator.CrashPoints;
 import io.dbrollback.operator.EventRecorder;
 import io.dbrollback.operator.RollbackMetrics;
 import io.dbrollback.operator.RollbackReconciler;
@@ -89,7 +90,8 @@ public final class LatencyBench {
                 .withUseSSAToPatchPrimaryResource(false));
         Clock clock = Clock.systemUTC();
         op.register(new RollbackReconciler(client, clock, new AgentClients(),
-                new EventRecorder(client, clock, "bench-operator"), new RollbackMetrics(new SimpleMeterRegistry())));
+                new EventRecorder(client, clock, "bench-operator"), new RollbackMetrics(new SimpleMeterRegistry()),
+                "exec", CrashPoints.OFF));
         op.start();
         return op;
     }

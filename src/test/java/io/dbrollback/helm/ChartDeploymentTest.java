@@ -134,6 +134,18 @@ class ChartDeploymentTest {
         assertEquals("http", p.getHttpGet().getPort().getStrVal());
     }
 
+    /** The crash tests' hooks halt or pause processes on purpose: no mode of the chart, nor deploy/, may set them. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void noTestHookIsEverSet(Chart.Mode mode) throws java.io.IOException {
+        String rendered = Chart.template(mode);
+        String deploy = java.nio.file.Files.readString(java.nio.file.Path.of("deploy", "rollback-operator.yaml"));
+        for (String text : List.of(rendered, deploy)) {
+            assertFalse(text.contains(io.dbrollback.operator.CrashPoints.ENV), mode.name());
+            assertFalse(text.contains("DBROLLBACK_NODE_"), mode.name());
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("modes")
     void metricsServiceSelectsTheOperator(Chart.Mode mode) {

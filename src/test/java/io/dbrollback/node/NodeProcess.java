@@ -14,23 +14,54 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /** A reference node running as its own JVM, as {@code ReplicaNodeMain} documents. */
-final class NodeProcess implements AutoCloseable {
+public final class NodeProcess implements AutoCloseable {
 
-    final Process process;
-    final String address;
+    public final Process process;
+    public final String address;
     private final BlockingQueue<String> lines;
+    private final List<String> seen;
     private final List<String> all = new ArrayList<>();
 
-    private NodeProcess(Process process, String address, BlockingQueue<String> lines) {
+    private NodeProcess(Process process, String address, BlockingQueue<String> lines, List<String> seen) {
         this.process = process;
         this.address = address;
         this.lines = lines;
+        this.seen = seen;
     }
 
-    static NodeProcess start(String name, Path dataDir, Map<String, String> env) throws IOException, InterruptedException {
+    public static NodeProcess start(String name, Path dataDir, Map<String, String> env) throws IOException,
+            InterruptedException {
+        return start(name, dataDir, 0, env, List.of());
+    }
+
+    /**
+     * Starts a node and waits for its {@code LISTENING} line (60 s at most).
+     *
+     * @param port 0 for an ephemeral port; a fixed port is retried for a few seconds while still bound
+     * @param extraArgs more {@code ReplicaNodeMain} arguments, e.g. {@code --clock-start}
+     */
+    public static NodeProcess start(String name, Path dataDir, int port, Map<String, String> env,
+            List<String> extraArgs) throws IOException, InterruptedException {
+        AssertionError last = null;
+        for (int attempt = 0; attempt < (port == 0 ? 1 : 20); attempt++) {
+            try {
+                return startOnce(name, dataDir, port, env, extraArgs);
+            } catch (AssertionError notStarted) {
+                last = notStarted; // the port of a killed process may take a moment to be free again
+                Thread.sleep(250);
+            }
+        }
+        throw last;
+    }
+
+    private static NodeProcess startOnce(String name, Path dataDir, int port, Map<String, String> env,
+            List<String> extraArgs) throws IOException, InterruptedException {
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx128m", "-cp", System.getProperty("java.class.path"),
-                ReplicaNodeMain.class.getName(), "--name", name, "--data-dir", dataDir.toString(), "--cluster-size", "3");
+        List<String> cmd = new ArrayList<>(List.of(javaBin, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+                "-cp", System.getProperty("java.class.path"), ReplicaNodeMain.class.getName(), "--name", name,
+                "--data-dir", dataDir.toString(), "--cluster-size", "3", "--port", Integer.toString(port)));
+        cmd.addAll(extraArgs);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().putAll(env);
         pb.redirectErrorStream(true);
         Process p = pb.start();
@@ -48,18 +79,26 @@ final class NodeProcess implements AutoCloseable {
         }, "node-output-" + name);
         reader.setDaemon(true);
         reader.start();
-        String line;
-        while ((line = q.poll(60, TimeUnit.SECONDS)) != null) {
-            if (line.startsWith("LISTENING ")) {
-                return new NodeProcess(p, line.substring("LISTENING ".length()).trim(), q);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            String line = q.poll(100, TimeUnit.MILLISECONDS);
+            if (line != null && line.startsWith("LISTENING ")) {
+                return new NodeProcess(p, line.substring("LISTENING ".length()).trim(), q, seen);
+            }
+            if (line == null && !p.isAlive() && q.isEmpty()) {
+                reader.join(1000);
+                if (q.isEmpty()) {
+                    break;
+                }
             }
         }
         p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
         throw new AssertionError("node " + name + " did not start; output: " + seen);
     }
 
     /** Waits for a line starting with {@code prefix}. */
-    String awaitLine(String prefix) throws InterruptedException {
+    public String awaitLine(String prefix) throws InterruptedException {
         String line;
         while ((line = lines.poll(60, TimeUnit.SECONDS)) != null) {
             all.add(line);
@@ -70,8 +109,20 @@ final class NodeProcess implements AutoCloseable {
         throw new AssertionError("no line " + prefix + " from the node; saw " + all);
     }
 
+    /** Whether the node printed a line starting with {@code prefix} so far (does not wait). */
+    public boolean printed(String prefix) {
+        synchronized (seen) {
+            return seen.stream().anyMatch(l -> l.startsWith(prefix));
+        }
+    }
+
+    /** The port the node listens on. */
+    public int port() {
+        return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+    }
+
     /** SIGKILL: no shutdown hook, no flush. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor(30, TimeUnit.SECONDS);
     }

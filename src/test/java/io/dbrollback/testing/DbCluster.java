@@ -4,7 +4,9 @@ import io.dbrollback.api.ClusterSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.node.NodeClient;
+import io.dbrollback.node.NodeProcess;
 import io.dbrollback.node.ReplicaNode;
+import io.dbrollback.node.SteppingClock;
 import io.dbrollback.operator.ClusterObserver;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -14,6 +16,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,39 +36,131 @@ public final class DbCluster implements AutoCloseable {
     public final String lease = "orders-leader";
     public final Path dir;
     final KubernetesClient client;
+    private final MockApiServer api;
+    private final Options options;
     final List<ReplicaNode> nodes = new ArrayList<>();
     final List<NodeClient> clients = new ArrayList<>();
+    private NodeProcess targetProcess;
+
+    /**
+     * How to run the cluster.
+     *
+     * @param dir where the nodes' data and the pods' volumes live; null for a new temporary directory
+     * @param clockStart when set, every node stamps its writes with a {@link SteppingClock} from this
+     *     instant, so that the same failover makes the same tail (and tail digest) on every run
+     * @param targetProcess run orders-0 (the former primary) as its own JVM, which a test can kill
+     *     and restart ({@link #killTarget()}, {@link #restartTarget(Map)})
+     * @param targetEnv environment of orders-0's first process (its test hooks)
+     */
+    public record Options(Path dir, Instant clockStart, boolean targetProcess, Map<String, String> targetEnv) {
+        public static Options inProcess() {
+            return new Options(null, null, false, Map.of());
+        }
+    }
 
     public DbCluster(MockApiServer api, KubernetesClient client, String namespace) throws IOException {
+        this(api, client, namespace, Options.inProcess());
+    }
+
+    public DbCluster(MockApiServer api, KubernetesClient client, String namespace, Options options)
+            throws IOException {
         this.namespace = namespace;
         this.client = client;
-        this.dir = Files.createTempDirectory("dbcluster-" + namespace);
-        for (int i = 0; i < 3; i++) {
-            String name = "orders-" + i;
-            // The agent's rollback directory is the one pod exec writes to: the same file either way.
-            ReplicaNode node = ReplicaNode.start(ReplicaNode.Config.of(name, dir.resolve("node-" + i), 3)
-                    .withRollbackDir(dir.resolve("volume-" + i).resolve("rollback")));
-            nodes.add(node);
-            clients.add(new NodeClient(node.address()));
-            Pod pod = new PodBuilder()
-                    .withNewMetadata().withNamespace(namespace).withName(name).addToLabels("app", "orders").endMetadata()
-                    .withNewSpec().addNewContainer().withName(CONTAINER).withImage("orders-db")
-                    .addNewPort().withName("agent").withContainerPort(node.port()).endPort().endContainer().endSpec()
-                    .withNewStatus().withPhase("Running").withPodIP("127.0.0.1")
-                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
-                    .build();
-            client.pods().inNamespace(namespace).resource(pod).create();
-            api.exec().registerPod(namespace, name, dir.resolve("volume-" + i), VOLUME);
+        this.api = api;
+        this.options = options;
+        this.dir = options.dir() == null ? Files.createTempDirectory("dbcluster-" + namespace)
+                : Files.createDirectories(options.dir());
+        try {
+            for (int i = 0; i < 3; i++) {
+                String name = "orders-" + i;
+                int port;
+                String address;
+                if (i == 0 && options.targetProcess()) {
+                    targetProcess = startTarget(0, options.targetEnv());
+                    port = targetProcess.port();
+                    address = targetProcess.address;
+                } else {
+                    // The agent's rollback directory is the one pod exec writes to: the same file either way.
+                    ReplicaNode.Config config = ReplicaNode.Config.of(name, dir.resolve("node-" + i), 3)
+                            .withRollbackDir(dir.resolve("volume-" + i).resolve("rollback"));
+                    ReplicaNode node = options.clockStart() == null ? ReplicaNode.start(config)
+                            : ReplicaNode.start(config, new SteppingClock(options.clockStart()));
+                    nodes.add(node);
+                    port = node.port();
+                    address = node.address();
+                }
+                clients.add(new NodeClient(address));
+                Pod pod = new PodBuilder()
+                        .withNewMetadata().withNamespace(namespace).withName(name).addToLabels("app", "orders")
+                        .endMetadata()
+                        .withNewSpec().addNewContainer().withName(CONTAINER).withImage("orders-db")
+                        .addNewPort().withName("agent").withContainerPort(port).endPort().endContainer().endSpec()
+                        .withNewStatus().withPhase("Running").withPodIP("127.0.0.1")
+                        .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
+                        .build();
+                client.pods().inNamespace(namespace).resource(pod).create();
+                api.exec().registerPod(namespace, name, dir.resolve("volume-" + i), VOLUME);
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            close();
+            throw e;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            close();
+            throw new IOException("interrupted while starting orders-0", e);
         }
+    }
+
+    private NodeProcess startTarget(int port, Map<String, String> env) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("--rollback-dir", volume(0).resolve("rollback").toString()));
+        if (options.clockStart() != null) {
+            args.addAll(List.of("--clock-start", options.clockStart().toString()));
+        }
+        return NodeProcess.start("orders-0", dir.resolve("node-0"), port, env, args);
     }
 
     public NodeClient node(int i) {
         return clients.get(i);
     }
 
-    /** The reference node itself (its test hooks, such as rollback file faults). */
+    /** The in-process reference node itself (its test hooks, such as rollback file faults). */
     public ReplicaNode replicaNode(int i) {
-        return nodes.get(i);
+        if (i == 0 && targetProcess != null) {
+            throw new IllegalStateException("orders-0 runs as a process");
+        }
+        return nodes.get(options.targetProcess() ? i - 1 : i);
+    }
+
+    /** orders-0's process, when {@link Options#targetProcess()}; else null. */
+    public NodeProcess targetProcess() {
+        return targetProcess;
+    }
+
+    /**
+     * SIGKILLs orders-0's process, and with it the execs running in its pod (a container restart
+     * ends them too). Returns how many execs were killed.
+     */
+    public int killTarget() throws InterruptedException {
+        if (targetProcess == null) {
+            throw new IllegalStateException("orders-0 does not run as a process");
+        }
+        targetProcess.kill();
+        return api.exec().killExecs(namespace, "orders-0");
+    }
+
+    /**
+     * Starts orders-0's process again on the same data and port (after {@link #killTarget()}), with
+     * the environment {@code env}; the client of {@link #node(int) node(0)} is a new one.
+     */
+    public void restartTarget(Map<String, String> env) throws IOException, InterruptedException {
+        if (targetProcess == null) {
+            throw new IllegalStateException("orders-0 does not run as a process");
+        }
+        if (targetProcess.process.isAlive()) {
+            killTarget();
+        }
+        targetProcess = startTarget(targetProcess.port(), env);
+        clients.set(0, new NodeClient(targetProcess.address)).close();
     }
 
     public Path volume(int i) {
@@ -145,5 +240,12 @@ public final class DbCluster implements AutoCloseable {
     public void close() {
         clients.forEach(NodeClient::close);
         nodes.forEach(ReplicaNode::close);
+        if (targetProcess != null) {
+            try {
+                targetProcess.close();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 }

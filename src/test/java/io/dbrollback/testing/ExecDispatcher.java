@@ -71,6 +71,8 @@ import java.util.regex.Pattern;
  * know how much to read ({@code head -c N}).
  *
  * <p>Fault switches ({@link #injectNext}) act on the next exec into a pod, one fault per exec, in order.
+ * {@link #holdNext} holds a matching exec before its command runs (a window for a test to act in);
+ * {@link #killExecs} kills a pod's running execs, as a restart of its container would.
  * Every exec that reaches a registered pod is logged ({@link #execLog}) with the argv exactly as requested.
  */
 public final class ExecDispatcher extends Dispatcher implements Resetable, CustomResourceAware {
@@ -90,6 +92,7 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
     private final Map<PodKey, Deque<Fault>> faults = new ConcurrentHashMap<>();
     private final List<ExecRecord> log = new CopyOnWriteArrayList<>();
     private final Set<Session> active = ConcurrentHashMap.newKeySet();
+    private final List<Hold> holds = new CopyOnWriteArrayList<>();
     private final ExecutorService threads;
     private volatile boolean forbidden;
     private final AtomicInteger forbiddenRequests = new AtomicInteger();
@@ -176,6 +179,42 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         }
     }
 
+    /**
+     * Holds the next exec into the pod whose argv (as requested) matches: it is accepted and logged,
+     * then waits, before its command runs, until {@link Hold#release()} or until it is killed
+     * ({@link #killExecs}, client gone). A window for a test to act while a command is in flight.
+     */
+    public Hold holdNext(String namespace, String pod, java.util.function.Predicate<List<String>> argv) {
+        Hold h = new Hold(new PodKey(namespace, pod), argv);
+        holds.add(h);
+        return h;
+    }
+
+    /**
+     * Kills every exec running into the pod, as a container restart does: its process is killed and
+     * its websocket closed without an exit status. Returns how many were killed.
+     */
+    public int killExecs(String namespace, String pod) {
+        PodKey key = new PodKey(namespace, pod);
+        int n = 0;
+        for (Session s : active) {
+            if (s.record.namespace().equals(key.namespace()) && s.record.pod().equals(key.pod())) {
+                s.kill();
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private Hold takeHold(PodKey key, List<String> argv) {
+        for (Hold h : holds) {
+            if (h.pod.equals(key) && h.argv.test(argv) && holds.remove(h)) {
+                return h;
+            }
+        }
+        return null;
+    }
+
     public void clearFaults() {
         faults.clear();
     }
@@ -229,11 +268,13 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         return true;
     }
 
-    /** Kills running execs and forgets faults and the exec log; keeps the pod registrations. */
+    /** Kills running execs and forgets faults, holds and the exec log; keeps the pod registrations. */
     public void resetExecs() {
         for (Session s : active) {
             s.kill();
         }
+        holds.forEach(Hold::release);
+        holds.clear();
         clearFaults();
         clearExecLog();
     }
@@ -363,6 +404,7 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         ExecRecord record = new ExecRecord(namespace, podName, container, command, localArgv, fault);
         log.add(record);
         Session session = new Session(record, volume, stdin, stdout, stderr);
+        session.hold = volume == null ? null : takeHold(key, command);
         return new MockResponse().withWebSocketUpgrade(session);
     }
 
@@ -519,6 +561,34 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         }
     }
 
+    /** A hold on one exec, from {@link #holdNext}. */
+    public static final class Hold {
+        private final PodKey pod;
+        private final java.util.function.Predicate<List<String>> argv;
+        private final CompletableFuture<ExecRecord> held = new CompletableFuture<>();
+        private final CompletableFuture<Void> released = new CompletableFuture<>();
+
+        private Hold(PodKey pod, java.util.function.Predicate<List<String>> argv) {
+            this.pod = pod;
+            this.argv = argv;
+        }
+
+        /** Whether a matching exec is waiting (or was, and was released or killed since). */
+        public boolean isHeld() {
+            return held.isDone();
+        }
+
+        /** The held exec, once there is one. */
+        public CompletableFuture<ExecRecord> held() {
+            return held;
+        }
+
+        /** Lets the held exec run (or a future one run at once). */
+        public void release() {
+            released.complete(null);
+        }
+    }
+
     /** What one exec asked for and what happened. */
     public static final class ExecRecord {
         private final String namespace;
@@ -620,6 +690,7 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         private volatile boolean clientGone;
         private boolean closedByUs; // guarded by sendLock
         private volatile boolean cut;
+        private volatile Hold hold;
 
         Session(ExecRecord record, Volume volume, boolean stdinOn, boolean stdoutOn, boolean stderrOn) {
             this.record = record;
@@ -688,6 +759,10 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         void kill() {
             clientGone();
             close(1001, "mock API server shutting down");
+            Hold h = hold;
+            if (h != null) {
+                h.released.complete(null);
+            }
         }
 
         private void run() {
@@ -708,6 +783,18 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
                     sendStatus(exitStatusJson(fault.exitCode()));
                     close(1000, "");
                     return;
+                }
+                Hold h = hold;
+                if (h != null) {
+                    h.held.complete(record);
+                    try {
+                        h.released.get();
+                    } catch (java.util.concurrent.ExecutionException impossible) {
+                        throw new IllegalStateException(impossible);
+                    }
+                    if (clientGone) {
+                        return; // killed while held: no command, no status
+                    }
                 }
                 Process p;
                 try {

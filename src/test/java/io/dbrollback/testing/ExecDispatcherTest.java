@@ -225,6 +225,48 @@ class ExecDispatcherTest {
     }
 
     @Test
+    void aHeldExecRunsOnlyOnceReleased() throws Exception {
+        Path root = tmp.resolve("root");
+        String pod = newPod(root);
+        ExecDispatcher.Hold hold = api.exec().holdNext(NS, pod, argv -> argv.contains("held"));
+        try (ExecWatch other = exec(pod, "echo", "not-held")) {
+            assertEquals("not-held\n", finish(other).stdout(), "an exec that does not match runs at once");
+        }
+        assertFalse(hold.isHeld());
+        Result r;
+        try (ExecWatch w = exec(pod, "sh", "-c", "touch marker; echo done", "held")) {
+            ExecRecord rec = hold.held().get(10, TimeUnit.SECONDS);
+            assertEquals("held", rec.argv().get(3));
+            assertThrows(TimeoutException.class, () -> w.exitCode().get(300, TimeUnit.MILLISECONDS));
+            assertFalse(Files.exists(root.resolve("marker")), "nothing ran while held");
+            hold.release();
+            r = finish(w);
+        }
+        assertEquals(0, r.exitCode);
+        assertEquals("done\n", r.stdout());
+        assertTrue(Files.exists(root.resolve("marker")));
+    }
+
+    @Test
+    void killExecsEndsAPodsExecsWithoutAStatusAsAContainerRestartWould() throws Exception {
+        Path root = tmp.resolve("root");
+        String pod = newPod(root);
+        String otherPod = newPod(tmp.resolve("other"));
+        ExecDispatcher.Hold hold = api.exec().holdNext(NS, pod, argv -> true);
+        ExecDispatcher.Hold otherHold = api.exec().holdNext(NS, otherPod, argv -> true);
+        try (ExecWatch w = exec(pod, "sh", "-c", "touch marker"); ExecWatch o = exec(otherPod, "echo", "kept")) {
+            hold.held().get(10, TimeUnit.SECONDS);
+            otherHold.held().get(10, TimeUnit.SECONDS);
+            assertEquals(1, api.exec().killExecs(NS, pod));
+            Result r = finish(w);
+            assertNull(r.exitCode, "killed: no status, the outcome is unknown to the client");
+            assertFalse(Files.exists(root.resolve("marker")), "the held command never ran");
+            otherHold.release();
+            assertEquals("kept\n", finish(o).stdout(), "another pod's exec is untouched");
+        }
+    }
+
+    @Test
     void closeWithoutExitStatusCompletesTheExitCodeWithNull() throws Exception {
         String pod = newPod(tmp.resolve("root"));
         api.exec().closeNextWithoutExitStatus(NS, pod);

@@ -1,0 +1,165 @@
+package io.dbrollback.crash;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Pattern;
+
+/**
+ * One cell of the crash matrix: which faults one run of a rollback goes through.
+ *
+ * @param name the row of the summary table
+ * @param hooks operator crash points ({@code io.dbrollback.operator.CrashPoints} values without the
+ *     rollback scope), in the order the run reaches them: the operator process halts at each, and a
+ *     fresh operator process resumes
+ * @param sigkillDuringAppend the test SIGKILLs the operator while its append exec (a chunk of the
+ *     rollback file) is in flight in the target pod
+ * @param nodeKill the former primary's process is SIGKILLed at this moment, and restarted
+ * @param randomKillMillis when 0 or more, the test SIGKILLs the operator this long after the run
+ *     started (soak only: where it lands is chance)
+ */
+record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, NodeKill nodeKill,
+        long randomKillMillis) {
+
+    /** When the former primary's process dies. */
+    enum NodeKill {
+        NONE,
+        /** While its divergent tail streams: after the first chunk, before the trailer. */
+        TAIL_READ,
+        /** While the operator persists the tail: an append exec into its pod is in flight (killed too). */
+        PERSIST,
+        /** In the middle of RecoverToLsn: after the durable rollback-id bump, before the log is cut. */
+        RECOVER
+    }
+
+    /**
+     * Every operator crash point of one rollback's happy path, in the order a run reaches them: a
+     * run that crashed at one reaches every later one again.
+     */
+    static final List<String> POINTS = List.of(
+            "status:Planned",
+            "call:Fence",
+            "status:Fenced",
+            "exec:begin",
+            "record:1",
+            "exec:append",
+            "exec:commit",
+            "call:PersistRollbackFile",
+            "status:TailPersisted",
+            "exec:verify",
+            "call:VerifyRollbackFile",
+            "status:Verified",
+            "status:Recovering",
+            "call:RecoverToLsn",
+            "status:Recovered",
+            "call:EmitRollbackEvent",
+            "status:EventEmitted",
+            "call:RejoinAsReplica",
+            "status:Rejoined",
+            "status:Completed");
+
+    CrashCell {
+        hooks = List.copyOf(hooks);
+        for (String h : hooks) {
+            if (!POINTS.contains(h)) {
+                throw new IllegalArgumentException("unknown point " + h);
+            }
+        }
+    }
+
+    static CrashCell operatorHalt(String name, String point) {
+        return new CrashCell(name, List.of(point), false, NodeKill.NONE, -1);
+    }
+
+    static CrashCell nodeKill(String name, NodeKill kill) {
+        return new CrashCell(name, List.of(), false, kill, -1);
+    }
+
+    /** Whether the former primary runs as its own process (to be killed). */
+    boolean targetProcess() {
+        return nodeKill != NodeKill.NONE;
+    }
+
+    /** The phase the status shows when the operator halted at {@code point}: the step is done, not recorded. */
+    static String recordedPhaseAt(String point) {
+        if (point.startsWith("status:")) {
+            return point.substring("status:".length());
+        }
+        return switch (point) {
+            case "call:Fence" -> "Planned";
+            case "record:1", "exec:begin", "exec:append", "exec:commit", "call:PersistRollbackFile" -> "Fenced";
+            case "exec:verify", "call:VerifyRollbackFile" -> "TailPersisted";
+            case "call:RecoverToLsn" -> "Recovering";
+            case "call:EmitRollbackEvent" -> "Recovered";
+            case "call:RejoinAsReplica" -> "EventEmitted";
+            default -> throw new IllegalArgumentException(point);
+        };
+    }
+
+    /**
+     * The CI matrix: a control run, the operator halted after every side effect and after every
+     * status write, the operator SIGKILLed with an exec in flight, and the former primary killed
+     * while its tail is read, while the file is persisted and in the middle of its recover.
+     */
+    static List<CrashCell> matrix() {
+        List<CrashCell> cells = new ArrayList<>();
+        cells.add(new CrashCell("control: no fault", List.of(), false, NodeKill.NONE, -1));
+        cells.add(operatorHalt("operator halted after Fence", "call:Fence"));
+        cells.add(operatorHalt("operator halted during the tail read (1st record in)", "record:1"));
+        cells.add(operatorHalt("operator halted after an append exec (file not committed)", "exec:append"));
+        cells.add(operatorHalt("operator halted after the commit exec (file published, not recorded)", "exec:commit"));
+        cells.add(operatorHalt("operator halted after VerifyRollbackFile", "call:VerifyRollbackFile"));
+        cells.add(operatorHalt("operator halted after RecoverToLsn (rollback id bumped)", "call:RecoverToLsn"));
+        cells.add(operatorHalt("operator halted after the rollback event", "call:EmitRollbackEvent"));
+        cells.add(operatorHalt("operator halted after RejoinAsReplica", "call:RejoinAsReplica"));
+        for (String phase : List.of("Planned", "Fenced", "TailPersisted", "Verified", "Recovering", "Recovered",
+                "EventEmitted", "Rejoined", "Completed")) {
+            cells.add(operatorHalt("operator halted after the status write of " + phase, "status:" + phase));
+        }
+        cells.add(new CrashCell("operator SIGKILLed with an append exec in flight", List.of(), true, NodeKill.NONE,
+                -1));
+        cells.add(nodeKill("node SIGKILLed during the tail read", NodeKill.TAIL_READ));
+        cells.add(nodeKill("node SIGKILLed during persisting (exec in flight)", NodeKill.PERSIST));
+        cells.add(nodeKill("node SIGKILLed during recover (after the bump)", NodeKill.RECOVER));
+        return cells;
+    }
+
+    /** The matrix cells whose name matches {@code filter} (a regular expression, found anywhere). */
+    static List<CrashCell> matrix(String filter) {
+        Pattern p = Pattern.compile(filter);
+        return matrix().stream().filter(c -> p.matcher(c.name()).find()).toList();
+    }
+
+    /**
+     * A random run for the soak: up to three operator crash points in the order the run reaches
+     * them (at least one when the node is not killed), or instead a SIGKILL of the operator at a
+     * random moment; and, half the time, a kill of the former primary. Combinations where an armed point is legitimately never reached are not
+     * drawn (a node killed in the middle of its recover: the RecoverToLsn call never returns).
+     */
+    static CrashCell random(Random rnd) {
+        NodeKill node = rnd.nextBoolean() ? NodeKill.values()[1 + rnd.nextInt(NodeKill.values().length - 1)]
+                : NodeKill.NONE;
+        if (rnd.nextInt(4) == 0) {
+            long at = rnd.nextInt(1500); // a warm operator takes about half a second for the whole rollback
+            return new CrashCell("soak: operator SIGKILLed at +" + at + " ms" + nodeSuffix(node), List.of(), false,
+                    node, at);
+        }
+        List<String> candidates = new ArrayList<>(POINTS);
+        if (node == NodeKill.RECOVER) {
+            candidates.remove("call:RecoverToLsn");
+        }
+        int k = node == NodeKill.NONE ? 1 + rnd.nextInt(3) : rnd.nextInt(4);
+        List<String> hooks = new ArrayList<>();
+        for (int i = 0; i < k; i++) {
+            String p = candidates.remove(rnd.nextInt(candidates.size()));
+            hooks.add(p);
+        }
+        hooks.sort(Comparator.comparingInt(POINTS::indexOf));
+        return new CrashCell("soak: halts " + hooks + nodeSuffix(node), hooks, false, node, -1);
+    }
+
+    private static String nodeSuffix(NodeKill node) {
+        return node == NodeKill.NONE ? "" : ", node killed " + node;
+    }
+}
