@@ -53,8 +53,10 @@ public final class ReplicaNode implements AutoCloseable {
      * @param clusterSize how many nodes the replica set has (majority = clusterSize / 2 + 1)
      * @param recoverPauseMillis test hook: after the rollback-id bump of a recover, print
      *     {@code RECOVER_PAUSED} on stdout and sleep this long (0: never)
+     * @param tls the node's TLS (both services, and replication from its peers); null serves plaintext
      */
-    public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis) {
+    public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis,
+            NodeTls.Config tls) {
         public Config {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(host, "host");
@@ -66,11 +68,21 @@ public final class ReplicaNode implements AutoCloseable {
 
         /** Loopback, ephemeral port, no test hooks. */
         public static Config of(String name, Path dataDir, int clusterSize) {
-            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0);
+            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0, null);
         }
 
         public Config withRecoverPause(long millis) {
-            return new Config(name, host, port, dataDir, clusterSize, millis);
+            return new Config(name, host, port, dataDir, clusterSize, millis, tls);
+        }
+
+        /** The same node serving TLS (mutual when {@code tls} names a client CA). */
+        public Config withTls(NodeTls.Config tls) {
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tls);
+        }
+
+        /** The same node on a fixed port (a restart that keeps its address). */
+        public Config withPort(int port) {
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tls);
         }
     }
 
@@ -86,6 +98,7 @@ public final class ReplicaNode implements AutoCloseable {
     final java.util.concurrent.atomic.AtomicLong tailRecordsSent = new java.util.concurrent.atomic.AtomicLong();
     private Server server;
     private Replicator replicator;
+    private NodeTls tls;
 
     private ReplicaNode(Config config, Clock clock) throws IOException {
         this.config = config;
@@ -114,12 +127,25 @@ public final class ReplicaNode implements AutoCloseable {
 
     public static ReplicaNode start(Config config, Clock clock) throws IOException {
         ReplicaNode node = new ReplicaNode(config, clock);
-        node.server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
-                .addService(new AgentService(node))
-                .addService(new NodeService(node))
-                .build()
-                .start();
-        node.replicator = new Replicator(node);
+        InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
+        try {
+            if (config.tls() != null) {
+                node.tls = NodeTls.load(config.tls(), config.name());
+            }
+            NettyServerBuilder builder = NettyServerBuilder.forAddress(address);
+            if (node.tls != null) {
+                builder.sslContext(node.tls.serverContext());
+            }
+            node.server = builder
+                    .addService(new AgentService(node))
+                    .addService(new NodeService(node))
+                    .build()
+                    .start();
+        } catch (IOException | RuntimeException e) {
+            node.close();
+            throw e;
+        }
+        node.replicator = new Replicator(node, node.tls);
         node.replicator.start();
         return node;
     }
@@ -158,6 +184,9 @@ public final class ReplicaNode implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (tls != null) {
+            tls.close();
         }
         try {
             log.close();

@@ -28,9 +28,17 @@ final class NodeProcess implements AutoCloseable {
     }
 
     static NodeProcess start(String name, Path dataDir, Map<String, String> env) throws IOException, InterruptedException {
+        return start(name, dataDir, env, List.of());
+    }
+
+    /** @param extraArgs more command-line arguments, such as the TLS flags */
+    static NodeProcess start(String name, Path dataDir, Map<String, String> env, List<String> extraArgs)
+            throws IOException, InterruptedException {
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx128m", "-cp", System.getProperty("java.class.path"),
-                ReplicaNodeMain.class.getName(), "--name", name, "--data-dir", dataDir.toString(), "--cluster-size", "3");
+        List<String> command = new ArrayList<>(List.of(javaBin, "-Xmx128m", "-cp", System.getProperty("java.class.path"),
+                ReplicaNodeMain.class.getName(), "--name", name, "--data-dir", dataDir.toString(), "--cluster-size", "3"));
+        command.addAll(extraArgs);
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().putAll(env);
         pb.redirectErrorStream(true);
         Process p = pb.start();
