@@ -96,8 +96,11 @@ public final class NodeTls implements AutoCloseable {
     private final AdvancedTlsX509TrustManager clients;
     private final AdvancedTlsX509TrustManager peers;
     private final Path peerCa;
-    /** What was last read from each file: contents, so that an unchanged file is not parsed again. */
-    private final Map<Path, byte[]> seen = new HashMap<>();
+    /**
+     * What was last put in use from each file, by use ("identity", "clients", "peers"): contents, so
+     * that an unchanged file is not parsed again.
+     */
+    private final Map<String, byte[]> seen = new HashMap<>();
 
     private NodeTls(Config config, String name) {
         this.config = config;
@@ -146,7 +149,7 @@ public final class NodeTls implements AutoCloseable {
     private void reload() throws IOException, GeneralSecurityException {
         byte[] cert = Files.readAllBytes(config.cert());
         byte[] key = Files.readAllBytes(config.key());
-        if (changed(config.cert(), cert) || changed(config.key(), key)) {
+        if (changed("identity-cert", cert) || changed("identity-key", key)) {
             X509Certificate[] chain = CertificateUtils.getX509Certificates(new ByteArrayInputStream(cert));
             if (chain.length == 0) {
                 throw new CertificateException(config.cert() + " holds no certificate");
@@ -154,32 +157,32 @@ public final class NodeTls implements AutoCloseable {
             PrivateKey privateKey = CertificateUtils.getPrivateKey(new ByteArrayInputStream(key));
             requirePair(chain[0], privateKey);
             identity.updateIdentityCredentials(chain, privateKey);
-            seen.put(config.cert(), cert);
-            seen.put(config.key(), key);
+            seen.put("identity-cert", cert);
+            seen.put("identity-key", key);
         }
         if (clients != null) {
-            reloadTrust(config.clientCa(), clients);
+            reloadTrust("clients", config.clientCa(), clients);
         }
         if (peers != null) {
-            reloadTrust(peerCa, peers);
+            reloadTrust("peers", peerCa, peers);
         }
     }
 
-    private void reloadTrust(Path file, AdvancedTlsX509TrustManager manager) throws IOException,
+    private void reloadTrust(String use, Path file, AdvancedTlsX509TrustManager manager) throws IOException,
             GeneralSecurityException {
         byte[] bundle = Files.readAllBytes(file);
-        if (changed(file, bundle)) {
+        if (changed(use, bundle)) {
             X509Certificate[] cas = CertificateUtils.getX509Certificates(new ByteArrayInputStream(bundle));
             if (cas.length == 0) {
                 throw new CertificateException(file + " holds no certificate");
             }
             manager.updateTrustCredentials(cas);
-            seen.put(file, bundle);
+            seen.put(use, bundle);
         }
     }
 
-    private boolean changed(Path file, byte[] contents) {
-        return !Arrays.equals(seen.get(file), contents);
+    private boolean changed(String use, byte[] contents) {
+        return !Arrays.equals(seen.get(use), contents);
     }
 
     /** The key signs, the certificate's public key verifies: they belong together. */

@@ -4,6 +4,7 @@ import io.dbrollback.api.ClusterSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.node.NodeClient;
+import io.dbrollback.node.NodeTls;
 import io.dbrollback.node.ReplicaNode;
 import io.dbrollback.operator.ClusterObserver;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -21,7 +22,9 @@ import java.util.Map;
 /**
  * A three-node database on loopback behind Pod objects in the mock API server: reference nodes as
  * the pods' agents (each pod's container port "agent" is its node's port), a leader Lease, and each
- * pod's data volume a local directory that pod exec writes into.
+ * pod's data volume a local directory that pod exec writes into. Optionally every node serves mutual
+ * TLS with a certificate of a given CA and requires client certificates of it (replication between
+ * the nodes included).
  */
 public final class DbCluster implements AutoCloseable {
 
@@ -36,14 +39,35 @@ public final class DbCluster implements AutoCloseable {
     final List<NodeClient> clients = new ArrayList<>();
 
     public DbCluster(MockApiServer api, KubernetesClient client, String namespace) throws IOException {
+        this(api, client, namespace, null);
+    }
+
+    /**
+     * @param ca when not null, each node serves mutual TLS: a certificate of {@code ca} for 127.0.0.1
+     *     (re-read from {@link #tlsDir()} every 200 ms), client certificates of {@code ca} required
+     */
+    public DbCluster(MockApiServer api, KubernetesClient client, String namespace, TestPki.Ca ca) throws IOException {
         this.namespace = namespace;
         this.client = client;
         this.dir = Files.createTempDirectory("dbcluster-" + namespace);
+        io.grpc.ChannelCredentials admin = null;
+        Path clientCa = tlsDir().resolve("client-ca.crt");
+        if (ca != null) {
+            Files.createDirectories(tlsDir());
+            TestPki.writeAtomically(clientCa, ca.pem());
+            admin = TestPki.credentials(ca, ca.issue("test-admin"));
+        }
         for (int i = 0; i < 3; i++) {
             String name = "orders-" + i;
-            ReplicaNode node = ReplicaNode.start(ReplicaNode.Config.of(name, dir.resolve("node-" + i), 3));
+            ReplicaNode.Config config = ReplicaNode.Config.of(name, dir.resolve("node-" + i), 3);
+            if (ca != null) {
+                TestPki.PemFiles files = ca.issue(name, "127.0.0.1").write(tlsDir(), name);
+                config = config.withTls(new NodeTls.Config(files.cert(), files.key(), clientCa, null,
+                        java.time.Duration.ofMillis(200)));
+            }
+            ReplicaNode node = ReplicaNode.start(config);
             nodes.add(node);
-            clients.add(new NodeClient(node.address()));
+            clients.add(new NodeClient(node.address(), admin));
             Pod pod = new PodBuilder()
                     .withNewMetadata().withNamespace(namespace).withName(name).addToLabels("app", "orders").endMetadata()
                     .withNewSpec().addNewContainer().withName(CONTAINER).withImage("orders-db")
@@ -62,6 +86,21 @@ public final class DbCluster implements AutoCloseable {
 
     public Path volume(int i) {
         return dir.resolve("volume-" + i);
+    }
+
+    /** Where the nodes' TLS files are: {@code orders-N.crt}, {@code orders-N.key}, {@code client-ca.crt}. */
+    public Path tlsDir() {
+        return dir.resolve("tls");
+    }
+
+    /** Rotates node {@code i}'s certificate on disk; the node picks it up within 200 ms, without a restart. */
+    public void serveCertificate(int i, TestPki.Leaf leaf) {
+        leaf.write(tlsDir(), "orders-" + i);
+    }
+
+    /** host:port of node {@code i}. */
+    public String address(int i) {
+        return nodes.get(i).address();
     }
 
     /**
