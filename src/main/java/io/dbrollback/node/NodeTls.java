@@ -1,6 +1,12 @@
 package io.dbrollback.node;
 
 import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
@@ -15,8 +21,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.Signature;
+import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -24,12 +32,18 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
 
 /**
  * The reference node's TLS: its certificate and key, and the CA bundles it trusts, read from files
@@ -42,6 +56,12 @@ import javax.net.ssl.SSLException;
  * handshake, before any RPC reaches the node. The node also dials its peers over TLS when it
  * replicates, presenting its own certificate and checking theirs (chain and name) against the peer
  * CA.
+ *
+ * <p>A handshake checks a client once; a connection may then live for hours, and a resumed TLS
+ * session skips the check. So every call is checked too ({@link #clientCheck()}): the client's
+ * certificate must still chain to the client CA bundle as it is now and still be valid, else the call
+ * is refused with {@code UNAUTHENTICATED}. A CA dropped from the bundle locks its clients out at
+ * their next call, open connections included.
  *
  * <p>The key and trust managers are grpc-java's {@code AdvancedTls} ones; the re-reading is done
  * here rather than by their own schedulers, which refresh once a minute at most often, and it
@@ -96,6 +116,10 @@ public final class NodeTls implements AutoCloseable {
     private final AdvancedTlsX509TrustManager clients;
     private final AdvancedTlsX509TrustManager peers;
     private final Path peerCa;
+    /** The client CA bundle in use, for the per-call check, and its generation (bumped at every change). */
+    private volatile X509TrustManager clientTrust;
+    private final AtomicLong clientTrustGeneration = new AtomicLong();
+
     /**
      * What was last put in use from each file, by use ("identity", "clients", "peers"): contents, so
      * that an unchanged file is not parsed again.
@@ -177,8 +201,88 @@ public final class NodeTls implements AutoCloseable {
                 throw new CertificateException(file + " holds no certificate");
             }
             manager.updateTrustCredentials(cas);
+            if (manager == clients) {
+                clientTrust = pkix(cas);
+                clientTrustGeneration.incrementAndGet();
+            }
             seen.put(use, bundle);
         }
+    }
+
+    /** A plain PKIX trust manager over {@code cas}, for checks outside a handshake. */
+    private static X509TrustManager pkix(X509Certificate[] cas) throws GeneralSecurityException, IOException {
+        KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+        store.load(null, null);
+        for (int i = 0; i < cas.length; i++) {
+            store.setCertificateEntry("ca-" + i, cas[i]);
+        }
+        TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        f.init(store);
+        for (TrustManager tm : f.getTrustManagers()) {
+            if (tm instanceof X509TrustManager x) {
+                return x;
+            }
+        }
+        throw new GeneralSecurityException("no X.509 trust manager in this JVM");
+    }
+
+    /**
+     * Checks every call's client certificate against the client CA bundle in use now, and its
+     * validity; refuses the call with {@code UNAUTHENTICATED} otherwise. A session that passed is
+     * remembered with the bundle's generation, so the chain is validated again only after a change.
+     * Serves every call when no client CA is configured.
+     */
+    ServerInterceptor clientCheck() {
+        return new ServerInterceptor() {
+            @Override
+            public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+                    ServerCallHandler<Q, A> next) {
+                String refusal = clients == null ? null : refusal(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
+                if (refusal != null) {
+                    call.close(Status.UNAUTHENTICATED.withDescription(name + " refuses the call: " + refusal),
+                            new Metadata());
+                    return new ServerCall.Listener<>() {
+                    };
+                }
+                return next.startCall(call, headers);
+            }
+        };
+    }
+
+    private static final String CHECKED = "dbrollback.clientTrustGeneration";
+
+    /** Why a call on {@code session} is refused, or null. */
+    private String refusal(SSLSession session) {
+        if (session == null) {
+            return "no TLS session";
+        }
+        X509Certificate[] chain;
+        try {
+            Certificate[] peer = session.getPeerCertificates();
+            chain = Arrays.stream(peer).map(X509Certificate.class::cast).toArray(X509Certificate[]::new);
+        } catch (SSLPeerUnverifiedException | ClassCastException e) {
+            return "no client certificate";
+        }
+        if (chain.length == 0) {
+            return "no client certificate";
+        }
+        try {
+            chain[0].checkValidity();
+        } catch (CertificateException e) {
+            return "the client certificate is no longer valid (" + e.getMessage() + ")";
+        }
+        long generation = clientTrustGeneration.get();
+        if (Long.valueOf(generation).equals(session.getValue(CHECKED))) {
+            return null;
+        }
+        try {
+            clientTrust.checkClientTrusted(chain, chain[0].getPublicKey().getAlgorithm());
+        } catch (CertificateException e) {
+            return "the client certificate is not signed by a CA of the node's client CA bundle (" + e.getMessage()
+                    + ")";
+        }
+        session.putValue(CHECKED, generation);
+        return null;
     }
 
     private boolean changed(String use, byte[] contents) {

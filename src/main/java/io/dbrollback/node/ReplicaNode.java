@@ -134,7 +134,7 @@ public final class ReplicaNode implements AutoCloseable {
             }
             NettyServerBuilder builder = NettyServerBuilder.forAddress(address);
             if (node.tls != null) {
-                builder.sslContext(node.tls.serverContext());
+                builder.sslContext(node.tls.serverContext()).intercept(node.tls.clientCheck());
             }
             node.server = builder
                     .addService(new AgentService(node))

@@ -92,7 +92,7 @@ public final class AgentClients implements AutoCloseable {
     }
 
     /** How many channels are open (a rotation replaces one, it does not add one). */
-    int openChannels() {
+    public int openChannels() {
         return channels.size();
     }
 

@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -256,6 +257,46 @@ class NodeTlsTest {
                 assertEquals(Map.of("k", "v"), a.data(), "same node, same data");
                 assertNotEquals(0, a.timeline().getCurrentTerm());
             }
+        }
+    }
+
+    @Test
+    void aConnectionKeptOpenIsRefusedAtItsNextCallOnceItsCaIsDropped() throws Exception {
+        TestPki.PemFiles files = ca.issue("aged", "127.0.0.1").write(dir, "aged");
+        Path clientCa = dir.resolve("aged-client-ca.crt");
+        TestPki.writeAtomically(clientCa, ca.pem());
+        ReplicaNode n = ReplicaNode.start(ReplicaNode.Config.of("aged", dir.resolve("aged"), 1).withTls(
+                new NodeTls.Config(files.cert(), files.key(), clientCa, null, Duration.ofMillis(100))));
+        open.add(n);
+        AgentClients.Tls material = TestPki.material(ca, operator);
+        try (AgentClients clients = new AgentClients()) {
+            Supplier<Status> call = () -> {
+                try {
+                    clients.stub(n.address(), material).withDeadlineAfter(10, TimeUnit.SECONDS)
+                            .getTimeline(GetTimelineRequest.getDefaultInstance());
+                    return Status.OK;
+                } catch (StatusRuntimeException e) {
+                    return TlsRefusals.status(e);
+                }
+            };
+            assertEquals(Status.Code.OK, call.get().getCode());
+            // The operator's CA is dropped from the node's bundle; its connection stays open meanwhile.
+            TestPki.writeAtomically(clientCa, otherCa.pem());
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> call.get().getCode() == Status.Code.UNAUTHENTICATED);
+            Status refused = call.get();
+            assertTrue(refused.getDescription().contains("aged refuses the call: the client certificate is not signed"),
+                    String.valueOf(refused));
+            assertEquals(1, clients.openChannels(), "the same channel");
+            // A fence on that connection changes nothing either.
+            TransportException fence = assertThrows(TransportException.class, () -> new GrpcRollbackTransport("n",
+                    clients, material, Map.of("n", n.address()), null, "database", "/var/lib/dbrollback/rollback",
+                    e -> { }, Clock.systemUTC()).fence("n", "tls-incident", Term.of(5)));
+            assertEquals("UNAUTHENTICATED", fence.code());
+            assertFalse(fence.outcomeUnknown());
+        }
+        try (NodeClient a = new NodeClient(n.address(), TestPki.credentialsTrustingAnyServer(otherCa.issue("admin")))) {
+            assertFalse(a.timeline().getFenced(), "the refused fence changed nothing");
         }
     }
 
