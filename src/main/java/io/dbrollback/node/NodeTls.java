@@ -32,10 +32,10 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.net.ssl.SSLException;
@@ -237,7 +237,8 @@ public final class NodeTls implements AutoCloseable {
             @Override
             public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
                     ServerCallHandler<Q, A> next) {
-                String refusal = clients == null ? null : refusal(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
+                String refusal = clients == null ? null
+                        : refusal(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
                 if (refusal != null) {
                     call.close(Status.UNAUTHENTICATED.withDescription(name + " refuses the call: " + refusal),
                             new Metadata());
@@ -313,11 +314,6 @@ public final class NodeTls implements AutoCloseable {
             LOG.log(Level.WARNING, "node " + name + ": TLS files not reloaded, the previous material stays in use: "
                     + e.getMessage());
         }
-    }
-
-    /** Whether clients must present a certificate. */
-    public boolean mutual() {
-        return clients != null;
     }
 
     /**

@@ -79,11 +79,6 @@ public final class ReplicaNode implements AutoCloseable {
         public Config withTls(NodeTls.Config tls) {
             return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tls);
         }
-
-        /** The same node on a fixed port (a restart that keeps its address). */
-        public Config withPort(int port) {
-            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tls);
-        }
     }
 
     private final Config config;

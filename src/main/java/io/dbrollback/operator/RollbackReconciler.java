@@ -292,7 +292,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             AgentClients.Tls tls) {
         String hint = TlsRefusals.clientCertificateProblem(tls, clock.instant());
         return problem(rollback, cp, new ClusterObserver.Problem(AGENT_UNAUTHENTICATED, e.getMessage()
-                + (hint == null ? "" : "; " + hint) + "; nothing was done on the node; retried with backoff until"
+                + (hint == null ? "" : "; " + hint) + "; the call reached nothing on the node; retried with backoff until"
                 + " the certificates are fixed"), backoff(cp.attempts()));
     }
 

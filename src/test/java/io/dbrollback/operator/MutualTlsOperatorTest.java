@@ -63,12 +63,21 @@ class MutualTlsOperatorTest {
         client = api.client();
         agents = new AgentClients();
         registry = new SimpleMeterRegistry();
-        operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
+        operator = operator(null, agents);
+    }
+
+    /**
+     * @param budget when not null, the coordinator steps this operator may take in all
+     * @param agents its gRPC channels
+     */
+    private Operator operator(java.util.concurrent.Semaphore budget, AgentClients agents) {
+        Operator op = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
                 .withUseSSAToPatchPrimaryResource(false));
         Clock clock = Clock.systemUTC();
-        operator.register(new RollbackReconciler(client, clock, agents, new EventRecorder(client, clock, "mtls-test"),
-                new RollbackMetrics(registry)));
-        operator.start();
+        op.register(new RollbackReconciler(client, clock, agents, new EventRecorder(client, clock, "mtls-test"),
+                new RollbackMetrics(registry), RollbackReconciler.MAX_STEPS_PER_RECONCILE, budget));
+        op.start();
+        return op;
     }
 
     @AfterEach
@@ -150,7 +159,7 @@ class MutualTlsOperatorTest {
                             && x.getAttempts() >= 2);
             assertEquals("Pending", s.getPhase());
             assertTrue(s.getWaitMessage().contains("UNAUTHENTICATED") && s.getWaitMessage().contains("client certificate")
-                    && s.getWaitMessage().contains("nothing was done on the node"), s.getWaitMessage());
+                    && s.getWaitMessage().contains("the call reached nothing on the node"), s.getWaitMessage());
             Condition blocked = s.getConditions().stream().filter(c -> c.getType().equals("Blocked")).findFirst()
                     .orElseThrow();
             assertEquals("True", blocked.getStatus());
@@ -216,6 +225,46 @@ class MutualTlsOperatorTest {
             // The certificate is renewed again, correctly, on disk: no restart of the node or the operator.
             db.serveCertificate(1, ca.issue("orders-1", "127.0.0.1"));
             assertCompletedWithOneRecover(db, awaitStatus("leadername", "rb", "Completed",
+                    x -> "Completed".equals(x.getPhase())));
+        }
+    }
+
+    @Test
+    void aTargetCertificateGoneWrongAfterTheFenceHoldsTheRollbackWithNothingMoreDone() throws Exception {
+        try (DbCluster db = new DbCluster(api, client, "midflight", ca)) {
+            db.failover();
+            TestPki.Leaf operatorCert = ca.issue("rollback-operator");
+            client.secrets().inNamespace("midflight").resource(TestPki.secret("midflight", "agent-tls", ca,
+                    operatorCert)).create();
+            // An operator allowed two steps: plan, fence.
+            operator.stop();
+            operator = operator(new java.util.concurrent.Semaphore(2), agents);
+            rollbackWithSecret(db, "rb", "agent-tls");
+            awaitStatus("midflight", "rb", "Fenced", x -> "Fenced".equals(x.getPhase()));
+            operator.stop();
+            Timeline fenced = db.node(0).timeline();
+            assertTrue(fenced.getFenced());
+
+            // The target's certificate is renewed with a wrong name; a new operator (new connections:
+            // one made before the renewal would go on with the certificate it checked) takes over.
+            db.serveCertificate(0, ca.issue("orders-0", "10.9.9.9"));
+            AgentClients.Tls material = TestPki.material(ca, operatorCert);
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> probe(db.address(0), material) == io.grpc.Status.Code.UNAUTHENTICATED);
+            agents.close();
+            agents = new AgentClients();
+            operator = operator(null, agents);
+            ReplicaSetRollbackStatus s = awaitStatus("midflight", "rb", "blocked and retried",
+                    x -> "AgentUnauthenticated".equals(x.getWaiting()) && x.getAttempts() != null
+                            && x.getAttempts() >= 2);
+            assertEquals("Fenced", s.getPhase(), "the checkpoint stays where it was");
+            assertTrue(s.getWaitMessage().startsWith("GetTimeline on orders-0: UNAUTHENTICATED: TLS handshake refused:"
+                    + " the agent's certificate does not name the address dialed"), s.getWaitMessage());
+            assertEquals(fenced, db.node(0).timeline(), "nothing more was done: no read, no recover");
+            assertTrue(s.getRollbackFile() == null && !Files.exists(db.volume(0).resolve("rollback")), "no file");
+
+            db.serveCertificate(0, ca.issue("orders-0", "127.0.0.1"));
+            assertCompletedWithOneRecover(db, awaitStatus("midflight", "rb", "Completed",
                     x -> "Completed".equals(x.getPhase())));
         }
     }
