@@ -58,9 +58,10 @@ public final class ReplicaNode implements AutoCloseable {
      *     (0: never)
      * @param rollbackDir where the agent writes rollback files (WriteRollbackFile); created with mode
      *     0700 on first use; {@code dataDir/rollback} when null
+     * @param tls the node's TLS (both services, and replication from its peers); null serves plaintext
      */
     public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis,
-            long tailPauseMillis, Path rollbackDir) {
+            long tailPauseMillis, Path rollbackDir, NodeTls.Config tls) {
         public Config {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(host, "host");
@@ -75,19 +76,24 @@ public final class ReplicaNode implements AutoCloseable {
 
         /** Loopback, ephemeral port, no test hooks, rollback files in {@code dataDir/rollback}. */
         public static Config of(String name, Path dataDir, int clusterSize) {
-            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0, 0, null);
+            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0, 0, null, null);
         }
 
         public Config withRecoverPause(long millis) {
-            return new Config(name, host, port, dataDir, clusterSize, millis, tailPauseMillis, rollbackDir);
+            return new Config(name, host, port, dataDir, clusterSize, millis, tailPauseMillis, rollbackDir, tls);
         }
 
         public Config withTailPause(long millis) {
-            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, millis, rollbackDir);
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, millis, rollbackDir, tls);
         }
 
         public Config withRollbackDir(Path dir) {
-            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tailPauseMillis, dir);
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tailPauseMillis, dir, tls);
+        }
+
+        /** The same node serving TLS (mutual when {@code tls} names a client CA). */
+        public Config withTls(NodeTls.Config tls) {
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tailPauseMillis, rollbackDir, tls);
         }
     }
 
@@ -105,6 +111,7 @@ public final class ReplicaNode implements AutoCloseable {
     final java.util.concurrent.atomic.AtomicLong tailRecordsSent = new java.util.concurrent.atomic.AtomicLong();
     private Server server;
     private Replicator replicator;
+    private NodeTls tls;
 
     private ReplicaNode(Config config, Clock clock) throws IOException {
         this.config = config;
@@ -134,12 +141,25 @@ public final class ReplicaNode implements AutoCloseable {
 
     public static ReplicaNode start(Config config, Clock clock) throws IOException {
         ReplicaNode node = new ReplicaNode(config, clock);
-        node.server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
-                .addService(new AgentService(node))
-                .addService(new NodeService(node))
-                .build()
-                .start();
-        node.replicator = new Replicator(node);
+        InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
+        try {
+            if (config.tls() != null) {
+                node.tls = NodeTls.load(config.tls(), config.name());
+            }
+            NettyServerBuilder builder = NettyServerBuilder.forAddress(address);
+            if (node.tls != null) {
+                builder.sslContext(node.tls.serverContext()).intercept(node.tls.clientCheck());
+            }
+            node.server = builder
+                    .addService(new AgentService(node))
+                    .addService(new NodeService(node))
+                    .build()
+                    .start();
+        } catch (IOException | RuntimeException e) {
+            node.close();
+            throw e;
+        }
+        node.replicator = new Replicator(node, node.tls);
         node.replicator.start();
         return node;
     }
@@ -188,6 +208,9 @@ public final class ReplicaNode implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (tls != null) {
+            tls.close();
         }
         try {
             log.close();

@@ -26,12 +26,15 @@ import java.util.concurrent.TimeUnit;
 final class Replicator implements Runnable {
 
     private final ReplicaNode node;
+    private final NodeTls tls;
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
     private final Thread thread;
     private volatile boolean running = true;
 
-    Replicator(ReplicaNode node) {
+    /** @param tls the node's TLS, used to dial the primary; null dials in plaintext */
+    Replicator(ReplicaNode node, NodeTls tls) {
         this.node = node;
+        this.tls = tls;
         this.thread = new Thread(this, "replicator-" + node.name());
         this.thread.setDaemon(true);
     }
@@ -114,7 +117,8 @@ final class Replicator implements Runnable {
     }
 
     private ManagedChannel channel(String address) {
-        return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+        return channels.computeIfAbsent(address, a -> tls == null ? NettyChannelBuilder.forTarget(a).usePlaintext().build()
+                : NettyChannelBuilder.forTarget(a, tls.peerCredentials()).build());
     }
 
     private void pause(long millis) {

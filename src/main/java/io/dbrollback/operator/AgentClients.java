@@ -18,7 +18,9 @@ import javax.net.ssl.SSLException;
 
 /**
  * gRPC channels to the agents, one per (address, TLS material): new certificates (a rotated Secret)
- * give new channels without a restart; plaintext when no material is given.
+ * give new channels without a restart, and the channel an agent was reached with before is closed
+ * once its calls end; plaintext when no material is given. The agent's certificate must chain to
+ * {@code ca.crt} and name the address dialed (the pod IP), as HTTPS host name checks do.
  */
 public final class AgentClients implements AutoCloseable {
 
@@ -63,8 +65,23 @@ public final class AgentClients implements AutoCloseable {
         return RollbackAgentGrpc.newBlockingStub(channel(address, tls));
     }
 
+    /**
+     * The channel to {@code address} with {@code tls}, made on first use.
+     *
+     * @throws IllegalArgumentException when the material is unusable (not PEM, a key that does not
+     *     parse, a certificate without its key)
+     */
     ManagedChannel channel(String address, Tls tls) {
-        return channels.computeIfAbsent(new Key(address, tls), k -> {
+        Key key = new Key(address, tls);
+        ManagedChannel c = channels.get(key);
+        if (c != null) {
+            return c;
+        }
+        synchronized (channels) {
+            c = channels.get(key);
+            if (c != null) {
+                return c;
+            }
             NettyChannelBuilder b = NettyChannelBuilder.forTarget(address).maxInboundMessageSize(16 << 20);
             if (tls == null) {
                 b.usePlaintext();
@@ -72,11 +89,31 @@ public final class AgentClients implements AutoCloseable {
                 b.sslContext(sslContext(tls));
             }
             b.intercept(interceptors);
-            return b.build();
-        });
+            ManagedChannel made = b.build();
+            // The material changed (a rotated Secret): the old channel finishes its calls and closes.
+            // Two rollbacks reaching one agent with different Secrets would take turns; they never should.
+            channels.entrySet().removeIf(e -> {
+                if (e.getKey().address().equals(address)) {
+                    e.getValue().shutdown();
+                    return true;
+                }
+                return false;
+            });
+            channels.put(key, made);
+            return made;
+        }
+    }
+
+    /** How many channels are open (a rotation replaces one, it does not add one). */
+    public int openChannels() {
+        return channels.size();
     }
 
     private static SslContext sslContext(Tls tls) {
+        if ((tls.clientCert() == null) != (tls.clientKey() == null)) {
+            throw new IllegalArgumentException(tls.clientCert() == null ? "tls.key without tls.crt"
+                    : "tls.crt without tls.key");
+        }
         try {
             SslContextBuilder b = GrpcSslContexts.forClient();
             if (tls.caCert() != null) {

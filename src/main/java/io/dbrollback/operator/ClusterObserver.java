@@ -44,6 +44,16 @@ public final class ClusterObserver {
     public record Resolution(Resolved resolved, Problem problem) {
     }
 
+    /**
+     * What was observed, and why the Lease holder's timeline is missing from it when reading it
+     * failed (null otherwise): the coordinator only needs it to plan and to rejoin.
+     */
+    public record Observed(Observation observation, TransportException leaderError) {
+    }
+
+    /** The Blocked reason of a TLS Secret whose contents cannot be used. */
+    public static final String TLS_SECRET_INVALID = "TlsSecretInvalid";
+
     private final KubernetesClient client;
     private final AgentClients clients;
 
@@ -94,13 +104,21 @@ public final class ClusterObserver {
                         + " does not exist or has no ca.crt");
             }
             Map<String, String> d = secret.getData();
-            tls = new AgentClients.Tls(decode(d.get("ca.crt")), decode(d.get("tls.crt")), decode(d.get("tls.key")));
+            try {
+                tls = new AgentClients.Tls(decode(d.get("ca.crt")), decode(d.get("tls.crt")), decode(d.get("tls.key")));
+                // Builds (or finds) the channel: unusable material is a problem of the resource, found
+                // before any call, not an error of a step.
+                clients.channel(addresses.get(target), tls);
+            } catch (IllegalArgumentException e) {
+                return problem(TLS_SECRET_INVALID, "the agent TLS Secret " + ns + "/" + secretName
+                        + " cannot be used: " + e.getMessage());
+            }
         }
         return new Resolution(new Resolved(target, addresses, lease, tls), null);
     }
 
     private static byte[] decode(String base64) {
-        return base64 == null ? null : Base64.getDecoder().decode(base64);
+        return base64 == null || base64.isEmpty() ? null : Base64.getDecoder().decode(base64);
     }
 
     private static Resolution problem(String reason, String message) {
@@ -148,20 +166,24 @@ public final class ClusterObserver {
         return holder == null || holder.isBlank() ? null : holder;
     }
 
-    /** Reads both timelines; the target's is required, the leader's may be missing (the coordinator waits). */
-    public Observation observe(Resolved r) {
+    /**
+     * Reads both timelines; the target's is required (a failure is thrown), the leader's may be
+     * missing (the coordinator waits when it needs it, and {@link Observed#leaderError()} says why).
+     */
+    public Observed observe(Resolved r) {
         String holder = leaseHolder(r.lease());
         NodeTimeline target = timeline(r, r.targetPod());
         NodeTimeline leader = null;
+        TransportException leaderError = null;
         String leaderAddress = holder == null ? null : r.agentAddresses().get(holder);
         if (holder != null && !holder.equals(r.targetPod()) && leaderAddress != null) {
             try {
                 leader = timeline(r, holder);
             } catch (TransportException e) {
-                leader = null;
+                leaderError = e;
             }
         }
-        return new Observation(holder, leaseTerm(r.lease()), target, leader, leaderAddress);
+        return new Observed(new Observation(holder, leaseTerm(r.lease()), target, leader, leaderAddress), leaderError);
     }
 
     private NodeTimeline timeline(Resolved r, String pod) {

@@ -6,6 +6,7 @@ import io.dbrollback.coordinator.Checkpoint;
 import io.dbrollback.coordinator.IncidentSpec;
 import io.dbrollback.coordinator.Observation;
 import io.dbrollback.coordinator.Phase;
+import io.dbrollback.coordinator.Reason;
 import io.dbrollback.coordinator.RollbackRunner;
 import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.model.RollbackEvent;
@@ -48,6 +49,10 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     static final int MAX_STEPS_PER_RECONCILE = 40;
     static final Duration WAIT = Duration.ofSeconds(10);
     static final Duration PROBLEM = Duration.ofSeconds(20);
+    /** The transport's code for a refused TLS handshake or an UNAUTHENTICATED answer. */
+    static final String UNAUTHENTICATED = io.grpc.Status.Code.UNAUTHENTICATED.name();
+    /** The Blocked reason while an agent refuses the operator's TLS (or the operator refuses the agent's). */
+    public static final String AGENT_UNAUTHENTICATED = "AgentUnauthenticated";
 
     private static final Logger LOG = Logger.getLogger(RollbackReconciler.class);
 
@@ -229,22 +234,39 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                 return problem(current, cp, res.problem());
             }
             ClusterObserver.Resolved resolved = res.resolved();
-            Observation obs;
+            ClusterObserver.Observed observed;
             try {
-                obs = observer.observe(resolved);
+                observed = observer.observe(resolved);
             } catch (TransportException e) {
                 Checkpoint before = cp;
+                metrics.callFailed("GetTimeline", e.code());
                 cp = cp.toBuilder().failedAttempt("observe failed: " + e.code() + ": " + e.getMessage()).build();
+                if (UNAUTHENTICATED.equals(e.code())) {
+                    return unauthenticated(current, cp, e, resolved.tls());
+                }
                 current = write(current, cp, false, null);
                 transitionEvents(current, before, cp);
                 return new Outcome(backoff(cp.attempts()), false, cp.phase());
             }
+            if (observed.leaderError() != null) {
+                metrics.callFailed("GetTimeline", observed.leaderError().code());
+            }
+            Observation obs = observed.observation();
             ReplicaSetRollback forEvents = current;
             String key = key(current);
             GrpcRollbackTransport transport = new GrpcRollbackTransport(resolved.targetPod(), clients, resolved.tls(),
                     resolved.agentAddresses(), files(current, resolved, cp, key), e -> announce(forEvents, e), clock);
             RollbackRunner.Step step = new RollbackRunner(crashPoints.wrap(new MeteredTransport(transport, metrics,
                     clock), key), clock).step(spec, cp, obs);
+            TransportException leaderError = observed.leaderError();
+            if (step.kind() == RollbackRunner.Step.Kind.WAITING && step.checkpoint().waiting() == Reason.LeaderNotObserved
+                    && leaderError != null && UNAUTHENTICATED.equals(leaderError.code())) {
+                // The coordinator waits for the Lease holder's timeline, and its agent refused the
+                // handshake: that is the reason to show. A wait did nothing, so it need not be recorded.
+                cp = cp.toBuilder().failedAttempt("observe failed: " + leaderError.code() + ": "
+                        + leaderError.getMessage()).build();
+                return unauthenticated(current, cp, leaderError, resolved.tls());
+            }
             Checkpoint before = cp;
             cp = step.checkpoint();
             current = write(current, cp, false, null);
@@ -282,6 +304,10 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     }
 
     private Outcome problem(ReplicaSetRollback rollback, Checkpoint cp, ClusterObserver.Problem p) {
+        return problem(rollback, cp, p, PROBLEM);
+    }
+
+    private Outcome problem(ReplicaSetRollback rollback, Checkpoint cp, ClusterObserver.Problem p, Duration after) {
         metrics.transition(key(rollback), cp, cp, true);
         boolean news = rollback.getStatus() == null || !p.reason().equals(rollback.getStatus().getWaiting());
         write(rollback, cp, false, p);
@@ -289,7 +315,20 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             events.record(rollback, p.reason().equals("Queued") ? EventRecorder.Type.Normal : EventRecorder.Type.Warning,
                     "RollbackBlocked", p.reason() + ": " + p.message(), rollback.getSpec().getTargetPod(), p.reason());
         }
-        return new Outcome(PROBLEM, false, cp.phase());
+        return new Outcome(after, false, cp.phase());
+    }
+
+    /**
+     * An agent refused the TLS handshake (or the call, as UNAUTHENTICATED): blocked with a reason of
+     * its own and a Warning event, retried with backoff, since a rotated certificate or a fixed Secret
+     * ends it. Nothing reached the node, so nothing is to be resolved.
+     */
+    private Outcome unauthenticated(ReplicaSetRollback rollback, Checkpoint cp, TransportException e,
+            AgentClients.Tls tls) {
+        String hint = TlsRefusals.clientCertificateProblem(tls, clock.instant());
+        return problem(rollback, cp, new ClusterObserver.Problem(AGENT_UNAUTHENTICATED, e.getMessage()
+                + (hint == null ? "" : "; " + hint) + "; the call reached nothing on the node; retried with backoff until"
+                + " the certificates are fixed"), backoff(cp.attempts()));
     }
 
     /**

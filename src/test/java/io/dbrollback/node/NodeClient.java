@@ -32,8 +32,14 @@ public final class NodeClient implements AutoCloseable {
     public final ReplicaNodeGrpc.ReplicaNodeBlockingStub db;
 
     public NodeClient(String address) {
+        this(address, null);
+    }
+
+    /** @param credentials TLS to reach a node that serves it; null for plaintext */
+    public NodeClient(String address, io.grpc.ChannelCredentials credentials) {
         this.address = address;
-        this.channel = NettyChannelBuilder.forTarget(address).usePlaintext().build();
+        this.channel = credentials == null ? NettyChannelBuilder.forTarget(address).usePlaintext().build()
+                : NettyChannelBuilder.forTarget(address, credentials).build();
         this.agent = RollbackAgentGrpc.newBlockingStub(channel);
         this.db = ReplicaNodeGrpc.newBlockingStub(channel);
     }

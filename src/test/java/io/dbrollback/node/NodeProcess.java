@@ -34,6 +34,12 @@ public final class NodeProcess implements AutoCloseable {
         return start(name, dataDir, 0, env, List.of());
     }
 
+    /** @param extraArgs more command-line arguments, such as the TLS flags */
+    public static NodeProcess start(String name, Path dataDir, Map<String, String> env, List<String> extraArgs)
+            throws IOException, InterruptedException {
+        return start(name, dataDir, 0, env, extraArgs);
+    }
+
     /**
      * Starts a node and waits for its {@code LISTENING} line (60 s at most).
      *

@@ -5,6 +5,7 @@ import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.node.NodeClient;
 import io.dbrollback.node.NodeProcess;
+import io.dbrollback.node.NodeTls;
 import io.dbrollback.node.ReplicaNode;
 import io.dbrollback.node.SteppingClock;
 import io.dbrollback.operator.ClusterObserver;
@@ -25,7 +26,9 @@ import java.util.Map;
  * A three-node database on loopback behind Pod objects in the mock API server: reference nodes as
  * the pods' agents (each pod's container port "agent" is its node's port), a leader Lease, and each
  * pod's data volume a local directory that pod exec writes into; the node's agent writes its rollback
- * files (agent mode) into the same directory.
+ * files (agent mode) into the same directory. Optionally every node serves mutual TLS with a
+ * certificate of a given CA and requires client certificates of it (replication between the nodes
+ * included).
  */
 public final class DbCluster implements AutoCloseable {
 
@@ -51,15 +54,35 @@ public final class DbCluster implements AutoCloseable {
      * @param targetProcess run orders-0 (the former primary) as its own JVM, which a test can kill
      *     and restart ({@link #killTarget()}, {@link #restartTarget(Map)})
      * @param targetEnv environment of orders-0's first process (its test hooks)
+     * @param ca when not null, each node serves mutual TLS: a certificate of {@code ca} for 127.0.0.1
+     *     (re-read from {@link #tlsDir()} every 200 ms), client certificates of {@code ca} required
      */
-    public record Options(Path dir, Instant clockStart, boolean targetProcess, Map<String, String> targetEnv) {
+    public record Options(Path dir, Instant clockStart, boolean targetProcess, Map<String, String> targetEnv,
+            TestPki.Ca ca) {
+        public Options(Path dir, Instant clockStart, boolean targetProcess, Map<String, String> targetEnv) {
+            this(dir, clockStart, targetProcess, targetEnv, null);
+        }
+
         public static Options inProcess() {
-            return new Options(null, null, false, Map.of());
+            return new Options(null, null, false, Map.of(), null);
+        }
+
+        /** Every node serves mutual TLS with a certificate of {@code ca} (in-process nodes only). */
+        public Options withCa(TestPki.Ca ca) {
+            return new Options(dir, clockStart, targetProcess, targetEnv, ca);
         }
     }
 
     public DbCluster(MockApiServer api, KubernetesClient client, String namespace) throws IOException {
         this(api, client, namespace, Options.inProcess());
+    }
+
+    /**
+     * @param ca when not null, each node serves mutual TLS: a certificate of {@code ca} for 127.0.0.1
+     *     (re-read from {@link #tlsDir()} every 200 ms), client certificates of {@code ca} required
+     */
+    public DbCluster(MockApiServer api, KubernetesClient client, String namespace, TestPki.Ca ca) throws IOException {
+        this(api, client, namespace, Options.inProcess().withCa(ca));
     }
 
     public DbCluster(MockApiServer api, KubernetesClient client, String namespace, Options options)
@@ -70,6 +93,17 @@ public final class DbCluster implements AutoCloseable {
         this.options = options;
         this.dir = options.dir() == null ? Files.createTempDirectory("dbcluster-" + namespace)
                 : Files.createDirectories(options.dir());
+        TestPki.Ca ca = options.ca();
+        io.grpc.ChannelCredentials admin = null;
+        Path clientCa = tlsDir().resolve("client-ca.crt");
+        if (ca != null) {
+            if (options.targetProcess()) {
+                throw new IllegalArgumentException("TLS is for in-process nodes only");
+            }
+            Files.createDirectories(tlsDir());
+            TestPki.writeAtomically(clientCa, ca.pem());
+            admin = TestPki.credentials(ca, ca.issue("test-admin"));
+        }
         try {
             for (int i = 0; i < 3; i++) {
                 String name = "orders-" + i;
@@ -83,13 +117,18 @@ public final class DbCluster implements AutoCloseable {
                     // The agent's rollback directory is the one pod exec writes to: the same file either way.
                     ReplicaNode.Config config = ReplicaNode.Config.of(name, dir.resolve("node-" + i), 3)
                             .withRollbackDir(dir.resolve("volume-" + i).resolve("rollback"));
+                    if (ca != null) {
+                        TestPki.PemFiles files = ca.issue(name, "127.0.0.1").write(tlsDir(), name);
+                        config = config.withTls(new NodeTls.Config(files.cert(), files.key(), clientCa, null,
+                                java.time.Duration.ofMillis(200)));
+                    }
                     ReplicaNode node = options.clockStart() == null ? ReplicaNode.start(config)
                             : ReplicaNode.start(config, new SteppingClock(options.clockStart()));
                     nodes.add(node);
                     port = node.port();
                     address = node.address();
                 }
-                clients.add(new NodeClient(address));
+                clients.add(new NodeClient(address, admin));
                 Pod pod = new PodBuilder()
                         .withNewMetadata().withNamespace(namespace).withName(name).addToLabels("app", "orders")
                         .endMetadata()
@@ -165,6 +204,21 @@ public final class DbCluster implements AutoCloseable {
 
     public Path volume(int i) {
         return dir.resolve("volume-" + i);
+    }
+
+    /** Where the nodes' TLS files are: {@code orders-N.crt}, {@code orders-N.key}, {@code client-ca.crt}. */
+    public Path tlsDir() {
+        return dir.resolve("tls");
+    }
+
+    /** Rotates node {@code i}'s certificate on disk; the node picks it up within 200 ms, without a restart. */
+    public void serveCertificate(int i, TestPki.Leaf leaf) {
+        leaf.write(tlsDir(), "orders-" + i);
+    }
+
+    /** host:port of node {@code i}. */
+    public String address(int i) {
+        return clients.get(i).address;
     }
 
     /**
