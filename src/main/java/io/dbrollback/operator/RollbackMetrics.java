@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 
 /**
  * The operator's Prometheus metrics (Micrometer), all prefixed {@code dbrollback_}:
@@ -22,15 +23,32 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>{@code dbrollback_blocked_rollbacks}: rollbacks waiting or blocked right now;</li>
  *   <li>{@code dbrollback_agent_call_errors_total{call,code}}: failed calls to agents and pods.</li>
  * </ul>
+ *
+ * <p>Durations come from a monotonic source ({@link System#nanoTime()}), never from the wall clock, so
+ * that a clock jump cannot make one negative or days long. A phase entered before this process saw it
+ * (the operator restarted in between) has no monotonic start: its duration is then taken from the
+ * wall-clock times in the status record, and left out if that difference is negative.
  */
 @ApplicationScoped
 public class RollbackMetrics {
 
     private final MeterRegistry registry;
+    private final LongSupplier nanoTime;
     private final Map<String, Boolean> blocked = new ConcurrentHashMap<>();
+    /** Per rollback: the phase this process saw it enter, and when (monotonic nanoseconds). */
+    private final Map<String, Entered> entered = new ConcurrentHashMap<>();
+
+    private record Entered(Phase phase, long nanos) {
+    }
 
     public RollbackMetrics(MeterRegistry registry) {
+        this(registry, System::nanoTime);
+    }
+
+    /** @param nanoTime the monotonic source of durations */
+    RollbackMetrics(MeterRegistry registry, LongSupplier nanoTime) {
         this.registry = registry;
+        this.nanoTime = nanoTime;
         registry.gauge("dbrollback_blocked_rollbacks", blocked, m -> m.values().stream().filter(b -> b).count());
     }
 
@@ -40,11 +58,22 @@ public class RollbackMetrics {
         if (before.phase() == after.phase()) {
             return;
         }
-        Instant entered = before.phaseTimes().get(before.phase());
-        Instant left = after.phaseTimes().get(after.phase());
-        if (entered != null && left != null && !left.isBefore(entered)) {
+        long now = nanoTime.getAsLong();
+        Entered seen = entered.put(rollback, new Entered(after.phase(), now));
+        Duration spent = null;
+        if (seen != null && seen.phase() == before.phase()) {
+            spent = Duration.ofNanos(Math.max(0, now - seen.nanos()));
+        } else {
+            // Entered before this process saw it: the status record's wall-clock times are all there is.
+            Instant in = before.phaseTimes().get(before.phase());
+            Instant out = after.phaseTimes().get(after.phase());
+            if (in != null && out != null && !out.isBefore(in)) {
+                spent = Duration.between(in, out);
+            }
+        }
+        if (spent != null) {
             Timer.builder("dbrollback_phase_duration_seconds").tag("phase", StatusMapper.phaseName(before.phase()))
-                    .description("time spent in a phase").register(registry).record(Duration.between(entered, left));
+                    .description("time spent in a phase").register(registry).record(spent);
         }
         if (after.phase() == Phase.RECOVERED && after.tail() != null && after.file() != null) {
             Counter.builder("dbrollback_records_rolled_back_total").register(registry)
@@ -56,11 +85,18 @@ public class RollbackMetrics {
                     + (after.reason() == null ? "" : "/" + after.reason().code());
             Counter.builder("dbrollback_rollbacks_total").tag("outcome", outcome).register(registry).increment();
             blocked.remove(rollback);
+            entered.remove(rollback);
         }
     }
 
     void forget(String rollback) {
         blocked.remove(rollback);
+        entered.remove(rollback);
+    }
+
+    /** The monotonic time now, in nanoseconds: what durations are measured with. */
+    long nanoTime() {
+        return nanoTime.getAsLong();
     }
 
     void tailStreamed(long bytes, Duration took) {

@@ -240,7 +240,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             ReplicaSetRollback forEvents = current;
             GrpcRollbackTransport transport = new GrpcRollbackTransport(resolved.targetPod(), clients, resolved.tls(),
                     resolved.agentAddresses(), files(current, resolved, cp), e -> announce(forEvents, e), clock);
-            RollbackRunner.Step step = new RollbackRunner(new MeteredTransport(transport, metrics, clock), clock)
+            RollbackRunner.Step step = new RollbackRunner(new MeteredTransport(transport, metrics), clock)
                     .step(spec, cp, obs);
             Checkpoint before = cp;
             cp = step.checkpoint();
