@@ -1,9 +1,12 @@
 package io.dbrollback.testing;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext;
 import io.fabric8.kubernetes.client.server.mock.CustomResourceAware;
 import io.fabric8.kubernetes.client.server.mock.Resetable;
 import io.fabric8.mockwebserver.dsl.HttpMethod;
+import io.fabric8.mockwebserver.http.Buffer;
 import io.fabric8.mockwebserver.http.Dispatcher;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
@@ -11,6 +14,8 @@ import io.fabric8.mockwebserver.http.Response;
 import io.fabric8.mockwebserver.http.WebSocket;
 import io.fabric8.mockwebserver.http.WebSocketListener;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -43,7 +48,12 @@ import java.util.regex.Pattern;
  *       server (a stale cache), until released.</li>
  * </ul>
  *
- * Paths are regular expressions matched against the whole request path without its query string,
+ * It also holds status writes to the API server's optimistic concurrency, which the CRUD mock skips: a
+ * {@code PUT .../status} whose {@code metadata.resourceVersion} is not the stored one is refused with
+ * 409 Conflict, as a real API server does (the mock replaces the status whatever the version). Writes
+ * are handled one at a time, so that this check and the write are one step.
+ *
+ * <p>Paths are regular expressions matched against the whole request path without its query string,
  * e.g. {@code /apis/dbrollback.io/v1alpha1/namespaces/ns/replicasetrollbacks/rb/status}. Every request
  * is logged ({@link #log()}) with the code it got, so that tests can show a fault was actually served.
  */
@@ -288,8 +298,20 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
 
     // ------------------------------------------------------------------ Dispatcher
 
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final Object writes = new Object();
+
     @Override
     public MockResponse dispatch(RecordedRequest request) {
+        if (request.method() == HttpMethod.GET) {
+            return handle(request);
+        }
+        synchronized (writes) {
+            return handle(request);
+        }
+    }
+
+    private MockResponse handle(RecordedRequest request) {
         String full = request.getPath() == null ? "" : request.getPath();
         int q = full.indexOf('?');
         String path = q < 0 ? full : full.substring(0, q);
@@ -297,19 +319,19 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
         boolean watch = request.method() == HttpMethod.GET && isWatch(query);
         // getBytes() leaves the body in place for the server
         String body = request.getBody() == null ? ""
-                : new String(request.getBody().getBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                : new String(request.getBody().getBytes(), StandardCharsets.UTF_8);
         for (Rule r : rules) {
             if (r.matches(request.method(), path, watch, body) && r.take()) {
                 r.served.incrementAndGet();
                 r.bodies.add(body);
                 if (r.mode == Mode.APPLY_THEN_FAIL) {
-                    delegate.dispatch(request);
+                    forward(request, path, body);
                 }
                 record(new Exchange(request.method(), path, watch, r.code, true));
                 return status(r.code, "injected fault: " + r.mode + " " + request.method() + " " + path);
             }
         }
-        MockResponse response = delegate.dispatch(request);
+        MockResponse response = forward(request, path, body);
         if (watch && response.getWebSocketListener() != null) {
             WatchTap tap = new WatchTap(path, response.getWebSocketListener());
             for (Hold h : holds) {
@@ -324,6 +346,48 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
             record(new Exchange(request.method(), path, watch, response.code(), false));
         }
         return response;
+    }
+
+    /** To the server, after the resource version check of a status write. */
+    private MockResponse forward(RecordedRequest request, String path, String body) {
+        if (request.method() == HttpMethod.PUT && path.endsWith("/status")) {
+            MockResponse stale = staleStatusWrite(request, path, body);
+            if (stale != null) {
+                return stale;
+            }
+        }
+        return delegate.dispatch(request);
+    }
+
+    /** A 409 answer when the write names a resource version the object no longer has, else null. */
+    private MockResponse staleStatusWrite(RecordedRequest request, String path, String body) {
+        String expected;
+        try {
+            expected = JSON.readTree(body).path("metadata").path("resourceVersion").asText("");
+        } catch (IOException e) {
+            return null; // the server answers a malformed body itself
+        }
+        if (expected.isEmpty()) {
+            return null; // an unconditional write
+        }
+        String object = path.substring(0, path.length() - "/status".length());
+        MockResponse current = delegate.dispatch(new RecordedRequest(request.getHttpVersion(), HttpMethod.GET, object,
+                request.getHeaders(), new Buffer()));
+        if (current.code() != 200 || current.getBody() == null) {
+            return null;
+        }
+        try {
+            JsonNode stored = JSON.readTree(current.getBody().getBytes());
+            if (expected.equals(stored.path("metadata").path("resourceVersion").asText())) {
+                return null;
+            }
+            String plural = object.split("/")[object.split("/").length - 2];
+            return status(409, "Operation cannot be fulfilled on " + plural + " \""
+                    + stored.path("metadata").path("name").asText() + "\": the object has been modified; please apply "
+                    + "your changes to the latest version and try again");
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static boolean isWatch(String query) {
@@ -516,7 +580,7 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
             }
 
             @Override
-            public io.fabric8.mockwebserver.http.RecordedRequest request() {
+            public RecordedRequest request() {
                 return raw.request();
             }
 
@@ -527,7 +591,7 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
 
             @Override
             public boolean send(byte[] bytes) {
-                return WatchTap.this.send(new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
+                return WatchTap.this.send(new String(bytes, StandardCharsets.UTF_8));
             }
 
             @Override

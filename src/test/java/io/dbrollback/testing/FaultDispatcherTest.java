@@ -141,6 +141,25 @@ class FaultDispatcherTest {
         assertEquals("2", stored("cm"), "the server applied it all the same");
     }
 
+    @Test
+    void aStatusWriteFromAStaleResourceVersionIsRefusedAsARealApiServerDoes() {
+        client(0);
+        io.fabric8.kubernetes.api.model.Pod created = client.pods().inNamespace(ns)
+                .resource(MockApiServer.runningPod(ns, "p", "c")).create();
+        created.getStatus().setMessage("first");
+        client.pods().inNamespace(ns).resource(created).lockResourceVersion().updateStatus();
+        created.getStatus().setMessage("from a stale copy");
+        KubernetesClientException e = assertThrows(KubernetesClientException.class,
+                () -> client.pods().inNamespace(ns).resource(created).lockResourceVersion().updateStatus());
+        assertEquals(409, e.getCode());
+        assertTrue(e.getMessage().contains("the object has been modified"), e.getMessage());
+        assertEquals("first", api.client().pods().inNamespace(ns).withName("p").get().getStatus().getMessage());
+        created.getMetadata().setResourceVersion(null);
+        client.pods().inNamespace(ns).resource(created).updateStatus();
+        assertEquals("from a stale copy", api.client().pods().inNamespace(ns).withName("p").get().getStatus()
+                .getMessage(), "a write without a resource version is unconditional");
+    }
+
     private SharedIndexInformer<ConfigMap> informer() {
         return client.configMaps().inNamespace(ns).inform();
     }
