@@ -22,6 +22,7 @@ import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.javaoperatorsdk.operator.processing.retry.GradualRetry;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.time.Duration;
@@ -41,6 +42,11 @@ import org.jboss.logging.Logger;
  */
 // Not generation-aware: the approve and pause annotations change no generation but must act at once.
 @ControllerConfiguration(name = RollbackReconciler.NAME, generationAwareEventProcessing = false)
+// A failed reconcile (the API server refused or lost a status write, 409 or 5xx) is retried without a
+// limit, backing off to once a minute: with JOSDK's default of 5 attempts, an API server outage of a
+// few minutes would leave a rollback stopped mid-flight until some unrelated event.
+@GradualRetry(maxAttempts = RollbackReconciler.RETRY_FOREVER, initialInterval = 2_000, intervalMultiplier = 1.5,
+        maxInterval = 60_000)
 public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Cleaner<ReplicaSetRollback> {
 
     static final String NAME = "replicasetrollback";
@@ -48,6 +54,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     static final int MAX_STEPS_PER_RECONCILE = 40;
     static final Duration WAIT = Duration.ofSeconds(10);
     static final Duration PROBLEM = Duration.ofSeconds(20);
+    /** JOSDK's value for "no limit on attempts". */
+    static final int RETRY_FOREVER = -1;
 
     private static final Logger LOG = Logger.getLogger(RollbackReconciler.class);
 
@@ -60,6 +68,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final int maxSteps;
     private final java.util.concurrent.Semaphore stepBudget;
     private final RollbackFileStore.Writer writer;
+    /** Rollbacks (uids) whose end Event this process wrote or found. */
+    private final Set<String> endAnnounced = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** The exec mode (the operator writes the rollback file through pod exec). */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
@@ -145,6 +155,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null || cp.phase().isTerminal() || cp.phase().ordinal() < Phase.RECOVERING.ordinal()) {
             metrics.forget(key(rollback));
+            endAnnounced.remove(rollback.getMetadata().getUid());
             if (cp != null && !cp.phase().isTerminal() && cp.phase().ordinal() >= Phase.FENCED.ordinal()) {
                 events.record(rollback, EventRecorder.Type.Warning, "RollbackDeleted", "deleted in phase "
                         + StatusMapper.phaseName(cp.phase()) + " before anything was removed; pod "
@@ -186,6 +197,9 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             cp = Checkpoint.start(rollback.getMetadata().getUid(), now);
         }
         boolean paused = IncidentSpecs.paused(rollback);
+        if (cp.phase().isTerminal()) {
+            ensureEndEvent(rollback, cp);
+        }
         if (cp.phase().isTerminal() || paused) {
             write(rollback, cp, paused, null);
             return new Outcome(cp.phase().isTerminal() ? null : WAIT, cp.phase().isTerminal(), cp.phase());
@@ -385,13 +399,12 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                         + " -> " + after.rollbackIdAfter(), pod, "recovered");
                 case REJOINED -> events.record(r, EventRecorder.Type.Normal, "RejoinedAsReplica", pod
                         + " streams from " + after.plan().newPrimary(), pod, "rejoined");
-                case COMPLETED -> events.record(r, EventRecorder.Type.Normal, "RollbackCompleted", message, pod,
-                        "completed");
-                case DRY_RUN_COMPLETED -> events.record(r, EventRecorder.Type.Normal, "DryRunCompleted", message, pod,
-                        "dryrun");
-                case FAILED -> events.record(r, EventRecorder.Type.Warning, "RollbackFailed", message, pod, "failed");
-                case ABORTED -> events.record(r, EventRecorder.Type.Warning, "RollbackBlocked", message, pod,
-                        "aborted");
+                case COMPLETED, DRY_RUN_COMPLETED, FAILED, ABORTED -> {
+                    EndEvent end = endEvent(after);
+                    if (events.record(r, end.type(), end.reason(), end.message(), pod, end.dedupKey())) {
+                        endAnnounced.add(r.getMetadata().getUid());
+                    }
+                }
                 default -> {
                 }
             }
@@ -403,6 +416,37 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         if (after.lastError() != null && after.attempts() == 1) {
             events.record(r, EventRecorder.Type.Warning, "StepFailed", after.lastError(), pod,
                     "error-" + StatusMapper.phaseName(after.phase()));
+        }
+    }
+
+    /** The Event that announces how a rollback ended. */
+    private record EndEvent(EventRecorder.Type type, String reason, String message, String dedupKey) {
+    }
+
+    private static EndEvent endEvent(Checkpoint cp) {
+        String message = cp.message() != null ? cp.message() : describe(cp);
+        return switch (cp.phase()) {
+            case COMPLETED -> new EndEvent(EventRecorder.Type.Normal, "RollbackCompleted", message, "completed");
+            case DRY_RUN_COMPLETED -> new EndEvent(EventRecorder.Type.Normal, "DryRunCompleted", message, "dryrun");
+            case FAILED -> new EndEvent(EventRecorder.Type.Warning, "RollbackFailed", message, "failed");
+            case ABORTED -> new EndEvent(EventRecorder.Type.Warning, "RollbackBlocked", message, "aborted");
+            default -> throw new IllegalArgumentException("not an end: " + cp.phase());
+        };
+    }
+
+    /**
+     * Writes the end Event of a rollback found ended, unless it exists: when the answer to the status
+     * write that ended it was lost (the API server applied it but the reply failed), the step that made
+     * the transition never announced it. Checked once per rollback and process.
+     */
+    private void ensureEndEvent(ReplicaSetRollback r, Checkpoint cp) {
+        if (endAnnounced.contains(r.getMetadata().getUid())) {
+            return;
+        }
+        EndEvent end = endEvent(cp);
+        if (events.recordIfAbsent(r, end.type(), end.reason(), end.message(), r.getSpec().getTargetPod(),
+                end.dedupKey())) {
+            endAnnounced.add(r.getMetadata().getUid());
         }
     }
 
