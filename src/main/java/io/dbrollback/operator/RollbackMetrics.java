@@ -7,7 +7,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
@@ -25,9 +24,9 @@ import java.util.function.LongSupplier;
  * </ul>
  *
  * <p>Durations come from a monotonic source ({@link System#nanoTime()}), never from the wall clock, so
- * that a clock jump cannot make one negative or days long. A phase entered before this process saw it
- * (the operator restarted in between) has no monotonic start: its duration is then taken from the
- * wall-clock times in the status record, and left out if that difference is negative.
+ * that a clock jump cannot make one negative or days long. A phase is measured only when this process
+ * saw it begin: one entered before the operator (re)started has no monotonic start and is left out
+ * (the status record keeps the wall-clock time of every phase).
  */
 @ApplicationScoped
 public class RollbackMetrics {
@@ -52,6 +51,11 @@ public class RollbackMetrics {
         registry.gauge("dbrollback_blocked_rollbacks", blocked, m -> m.values().stream().filter(b -> b).count());
     }
 
+    /** A rollback begins here (its first checkpoint, in phase Pending): its first phase can be measured. */
+    void started(String rollback) {
+        entered.putIfAbsent(rollback, new Entered(Phase.PENDING, nanoTime.getAsLong()));
+    }
+
     /** Records what changed between two checkpoints of a rollback. */
     void transition(String rollback, Checkpoint before, Checkpoint after, boolean blockedNow) {
         blocked.put(rollback, blockedNow);
@@ -60,20 +64,10 @@ public class RollbackMetrics {
         }
         long now = nanoTime.getAsLong();
         Entered seen = entered.put(rollback, new Entered(after.phase(), now));
-        Duration spent = null;
         if (seen != null && seen.phase() == before.phase()) {
-            spent = Duration.ofNanos(Math.max(0, now - seen.nanos()));
-        } else {
-            // Entered before this process saw it: the status record's wall-clock times are all there is.
-            Instant in = before.phaseTimes().get(before.phase());
-            Instant out = after.phaseTimes().get(after.phase());
-            if (in != null && out != null && !out.isBefore(in)) {
-                spent = Duration.between(in, out);
-            }
-        }
-        if (spent != null) {
             Timer.builder("dbrollback_phase_duration_seconds").tag("phase", StatusMapper.phaseName(before.phase()))
-                    .description("time spent in a phase").register(registry).record(spent);
+                    .description("time spent in a phase").register(registry)
+                    .record(Duration.ofNanos(Math.max(0, now - seen.nanos())));
         }
         if (after.phase() == Phase.RECOVERED && after.tail() != null && after.file() != null) {
             Counter.builder("dbrollback_records_rolled_back_total").register(registry)

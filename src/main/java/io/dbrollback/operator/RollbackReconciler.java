@@ -195,6 +195,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null) {
             cp = Checkpoint.start(rollback.getMetadata().getUid(), now);
+            metrics.started(key(rollback));
         }
         boolean paused = IncidentSpecs.paused(rollback);
         if (cp.phase().isTerminal()) {
