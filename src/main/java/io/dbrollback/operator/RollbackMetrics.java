@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,6 +41,7 @@ public class RollbackMetrics {
     private record Entered(Phase phase, long nanos) {
     }
 
+    @Inject
     public RollbackMetrics(MeterRegistry registry) {
         this(registry, System::nanoTime);
     }
