@@ -68,8 +68,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final int maxSteps;
     private final java.util.concurrent.Semaphore stepBudget;
     private final RollbackFileStore.Writer writer;
-    /** Rollbacks (uids) whose end Event this process wrote or found. */
-    private final Set<String> endAnnounced = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Rollbacks (uids) this process ended whose end Event is not written yet. */
+    private final Set<String> endPending = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** The exec mode (the operator writes the rollback file through pod exec). */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
@@ -155,7 +155,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null || cp.phase().isTerminal() || cp.phase().ordinal() < Phase.RECOVERING.ordinal()) {
             metrics.forget(key(rollback));
-            endAnnounced.remove(rollback.getMetadata().getUid());
+            endPending.remove(rollback.getMetadata().getUid());
             if (cp != null && !cp.phase().isTerminal() && cp.phase().ordinal() >= Phase.FENCED.ordinal()) {
                 events.record(rollback, EventRecorder.Type.Warning, "RollbackDeleted", "deleted in phase "
                         + StatusMapper.phaseName(cp.phase()) + " before anything was removed; pod "
@@ -198,7 +198,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             metrics.started(key(rollback));
         }
         boolean paused = IncidentSpecs.paused(rollback);
-        if (cp.phase().isTerminal()) {
+        if (cp.phase().isTerminal() && endPending.contains(rollback.getMetadata().getUid())) {
             ensureEndEvent(rollback, cp);
         }
         if (cp.phase().isTerminal() || paused) {
@@ -259,6 +259,9 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                     .step(spec, cp, obs);
             Checkpoint before = cp;
             cp = step.checkpoint();
+            if (cp.phase().isTerminal() && !before.phase().isTerminal()) {
+                endPending.add(current.getMetadata().getUid());
+            }
             current = write(current, cp, false, null);
             transitionEvents(current, before, cp);
             metrics.transition(key(current), before, cp, cp.waiting() != null
@@ -403,7 +406,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                 case COMPLETED, DRY_RUN_COMPLETED, FAILED, ABORTED -> {
                     EndEvent end = endEvent(after);
                     if (events.record(r, end.type(), end.reason(), end.message(), pod, end.dedupKey())) {
-                        endAnnounced.add(r.getMetadata().getUid());
+                        endPending.remove(r.getMetadata().getUid());
                     }
                 }
                 default -> {
@@ -436,18 +439,16 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     }
 
     /**
-     * Writes the end Event of a rollback found ended, unless it exists: when the answer to the status
-     * write that ended it was lost (the API server applied it but the reply failed), the step that made
-     * the transition never announced it. Checked once per rollback and process.
+     * Writes the end Event of a rollback this process ended, unless it exists: when the answer to the
+     * status write that ended it was lost (the API server applied it but the reply failed), the step
+     * never announced the end. Only for rollbacks ended here, so that a restarted operator does not
+     * announce again every rollback whose Events have expired.
      */
     private void ensureEndEvent(ReplicaSetRollback r, Checkpoint cp) {
-        if (endAnnounced.contains(r.getMetadata().getUid())) {
-            return;
-        }
         EndEvent end = endEvent(cp);
         if (events.recordIfAbsent(r, end.type(), end.reason(), end.message(), r.getSpec().getTargetPod(),
                 end.dedupKey())) {
-            endAnnounced.add(r.getMetadata().getUid());
+            endPending.remove(r.getMetadata().getUid());
         }
     }
 
