@@ -34,6 +34,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 
 /** The reference node's own API: client reads and writes, promotion, isolation and log shipping. */
 final class NodeService extends ReplicaNodeGrpc.ReplicaNodeImplBase {
@@ -152,8 +153,9 @@ final class NodeService extends ReplicaNodeGrpc.ReplicaNodeImplBase {
                 }
                 sent = after;
             }
-            long until = System.currentTimeMillis() + STREAM_WINDOW_MILLIS;
-            while (!call.isCancelled() && System.currentTimeMillis() < until) {
+            // A duration: measured on the monotonic clock, so that a wall-clock jump cannot stretch or cut it.
+            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(STREAM_WINDOW_MILLIS);
+            while (!call.isCancelled() && System.nanoTime() - until < 0) {
                 LogBatch.Builder batch = LogBatch.newBuilder();
                 synchronized (node.lock) {
                     if (node.isolated || node.state.role != NodeRole.PRIMARY) {

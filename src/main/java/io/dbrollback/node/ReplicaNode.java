@@ -112,6 +112,7 @@ public final class ReplicaNode implements AutoCloseable {
     private Server server;
     private Replicator replicator;
     private NodeTls tls;
+    private volatile Runnable recoverHook;
 
     private ReplicaNode(Config config, Clock clock) throws IOException {
         this.config = config;
@@ -166,6 +167,15 @@ public final class ReplicaNode implements AutoCloseable {
 
     public String name() {
         return config.name();
+    }
+
+    /**
+     * Test hook for in-process nodes: runs inside every recover right after its durable intent and
+     * rollback-id bump, before anything is removed, with the node's lock held (the node is busy, as
+     * during a long recover). A hook that blocks holds the recover there. Null removes it.
+     */
+    public void onRecoverBegun(Runnable hook) {
+        this.recoverHook = hook;
     }
 
     public int port() {
@@ -343,6 +353,10 @@ public final class ReplicaNode implements AutoCloseable {
                 System.out.println("RECOVER_PAUSED " + incident);
                 System.out.flush();
                 Thread.sleep(config.recoverPauseMillis());
+            }
+            Runnable hook = recoverHook;
+            if (hook != null) {
+                hook.run();
             }
             // 2. Restore the pre-images, newest first, then cut the log; 3. record completion.
             for (long lsn = log.lastLsn(); lsn > target; lsn--) {

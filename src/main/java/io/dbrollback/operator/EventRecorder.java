@@ -45,6 +45,20 @@ public final class EventRecorder {
      */
     public boolean record(ReplicaSetRollback rollback, Type type, String reason, String note, String relatedPod,
             String dedupKey) {
+        return write(rollback, type, reason, note, relatedPod, dedupKey, true);
+    }
+
+    /**
+     * Records an event unless the same (rollback, incident, reason, dedupKey) Event exists already; an
+     * existing one is left as it is (its count does not rise). True when the Event exists afterwards.
+     */
+    public boolean recordIfAbsent(ReplicaSetRollback rollback, Type type, String reason, String note,
+            String relatedPod, String dedupKey) {
+        return write(rollback, type, reason, note, relatedPod, dedupKey, false);
+    }
+
+    private boolean write(ReplicaSetRollback rollback, Type type, String reason, String note, String relatedPod,
+            String dedupKey, boolean repeat) {
         try {
             String ns = rollback.getMetadata().getNamespace();
             String name = rollback.getMetadata().getName() + "." + shortHash(rollback.getMetadata().getUid() + "/"
@@ -52,6 +66,9 @@ public final class EventRecorder {
             String now = clock.instant().toString();
             String message = note.length() > MAX_NOTE ? note.substring(0, MAX_NOTE - 3) + "..." : note;
             Event existing = client.v1().events().inNamespace(ns).withName(name).get();
+            if (existing != null && !repeat) {
+                return true;
+            }
             if (existing != null) {
                 existing.setCount(existing.getCount() == null ? 2 : existing.getCount() + 1);
                 existing.setLastTimestamp(now);

@@ -11,22 +11,22 @@ import io.dbrollback.model.RollbackEvent;
 import io.dbrollback.model.RollbackFile;
 import io.dbrollback.model.RollbackFileHeader;
 import io.dbrollback.model.Term;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.function.Supplier;
 
-/** Counts failed calls by code and times the tail streaming, around the production transport. */
+/**
+ * Counts failed calls by code and times the tail streaming, around the production transport. The
+ * streaming time comes from the metrics' monotonic source, never the wall clock: a clock jump during a
+ * stream cannot make it negative or huge.
+ */
 final class MeteredTransport implements RollbackTransport {
 
     private final RollbackTransport inner;
     private final RollbackMetrics metrics;
-    private final Clock clock;
 
-    MeteredTransport(RollbackTransport inner, RollbackMetrics metrics, Clock clock) {
+    MeteredTransport(RollbackTransport inner, RollbackMetrics metrics) {
         this.inner = inner;
         this.metrics = metrics;
-        this.clock = clock;
     }
 
     private <T> T call(String name, Supplier<T> body) {
@@ -53,10 +53,10 @@ final class MeteredTransport implements RollbackTransport {
 
     @Override
     public PersistResult persistRollbackFile(RollbackFileHeader header, TailStream tail) {
-        Instant start = clock.instant();
+        long start = metrics.nanoTime();
         PersistResult r = call("PersistRollbackFile", () -> inner.persistRollbackFile(header, tail));
         if (r instanceof PersistResult.Persisted p) {
-            metrics.tailStreamed(p.file().bytes(), Duration.between(start, clock.instant()));
+            metrics.tailStreamed(p.file().bytes(), Duration.ofNanos(Math.max(0, metrics.nanoTime() - start)));
         } else if (r instanceof PersistResult.Failed f) {
             metrics.callFailed("PersistRollbackFile", f.kind().name());
         }

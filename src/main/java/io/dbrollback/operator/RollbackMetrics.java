@@ -6,10 +6,11 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 
 /**
  * The operator's Prometheus metrics (Micrometer), all prefixed {@code dbrollback_}:
@@ -22,16 +23,39 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>{@code dbrollback_blocked_rollbacks}: rollbacks waiting or blocked right now;</li>
  *   <li>{@code dbrollback_agent_call_errors_total{call,code}}: failed calls to agents and pods.</li>
  * </ul>
+ *
+ * <p>Durations come from a monotonic source ({@link System#nanoTime()}), never from the wall clock, so
+ * that a clock jump cannot make one negative or days long. A phase is measured only when this process
+ * saw it begin: one entered before the operator (re)started has no monotonic start and is left out
+ * (the status record keeps the wall-clock time of every phase).
  */
 @ApplicationScoped
 public class RollbackMetrics {
 
     private final MeterRegistry registry;
+    private final LongSupplier nanoTime;
     private final Map<String, Boolean> blocked = new ConcurrentHashMap<>();
+    /** Per rollback: the phase this process saw it enter, and when (monotonic nanoseconds). */
+    private final Map<String, Entered> entered = new ConcurrentHashMap<>();
 
+    private record Entered(Phase phase, long nanos) {
+    }
+
+    @Inject
     public RollbackMetrics(MeterRegistry registry) {
+        this(registry, System::nanoTime);
+    }
+
+    /** @param nanoTime the monotonic source of durations */
+    RollbackMetrics(MeterRegistry registry, LongSupplier nanoTime) {
         this.registry = registry;
+        this.nanoTime = nanoTime;
         registry.gauge("dbrollback_blocked_rollbacks", blocked, m -> m.values().stream().filter(b -> b).count());
+    }
+
+    /** A rollback begins here (its first checkpoint, in phase Pending): its first phase can be measured. */
+    void started(String rollback) {
+        entered.putIfAbsent(rollback, new Entered(Phase.PENDING, nanoTime.getAsLong()));
     }
 
     /** Records what changed between two checkpoints of a rollback. */
@@ -40,11 +64,12 @@ public class RollbackMetrics {
         if (before.phase() == after.phase()) {
             return;
         }
-        Instant entered = before.phaseTimes().get(before.phase());
-        Instant left = after.phaseTimes().get(after.phase());
-        if (entered != null && left != null && !left.isBefore(entered)) {
+        long now = nanoTime.getAsLong();
+        Entered seen = entered.put(rollback, new Entered(after.phase(), now));
+        if (seen != null && seen.phase() == before.phase()) {
             Timer.builder("dbrollback_phase_duration_seconds").tag("phase", StatusMapper.phaseName(before.phase()))
-                    .description("time spent in a phase").register(registry).record(Duration.between(entered, left));
+                    .description("time spent in a phase").register(registry)
+                    .record(Duration.ofNanos(Math.max(0, now - seen.nanos())));
         }
         if (after.phase() == Phase.RECOVERED && after.tail() != null && after.file() != null) {
             Counter.builder("dbrollback_records_rolled_back_total").register(registry)
@@ -56,11 +81,18 @@ public class RollbackMetrics {
                     + (after.reason() == null ? "" : "/" + after.reason().code());
             Counter.builder("dbrollback_rollbacks_total").tag("outcome", outcome).register(registry).increment();
             blocked.remove(rollback);
+            entered.remove(rollback);
         }
     }
 
     void forget(String rollback) {
         blocked.remove(rollback);
+        entered.remove(rollback);
+    }
+
+    /** The monotonic time now, in nanoseconds: what durations are measured with. */
+    long nanoTime() {
+        return nanoTime.getAsLong();
     }
 
     void tailStreamed(long bytes, Duration took) {

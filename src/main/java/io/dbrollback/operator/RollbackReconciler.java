@@ -23,6 +23,7 @@ import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.javaoperatorsdk.operator.processing.retry.GradualRetry;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.time.Duration;
@@ -42,6 +43,11 @@ import org.jboss.logging.Logger;
  */
 // Not generation-aware: the approve and pause annotations change no generation but must act at once.
 @ControllerConfiguration(name = RollbackReconciler.NAME, generationAwareEventProcessing = false)
+// A failed reconcile (the API server refused or lost a status write, 409 or 5xx) is retried without a
+// limit, backing off to once a minute: with JOSDK's default of 5 attempts, an API server outage of a
+// few minutes would leave a rollback stopped mid-flight until some unrelated event.
+@GradualRetry(maxAttempts = RollbackReconciler.RETRY_FOREVER, initialInterval = 2_000, intervalMultiplier = 1.5,
+        maxInterval = 60_000)
 public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Cleaner<ReplicaSetRollback> {
 
     static final String NAME = "replicasetrollback";
@@ -53,6 +59,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     static final String UNAUTHENTICATED = io.grpc.Status.Code.UNAUTHENTICATED.name();
     /** The Blocked reason while an agent refuses the operator's TLS (or the operator refuses the agent's). */
     public static final String AGENT_UNAUTHENTICATED = "AgentUnauthenticated";
+    /** JOSDK's value for "no limit on attempts". */
+    static final int RETRY_FOREVER = -1;
 
     private static final Logger LOG = Logger.getLogger(RollbackReconciler.class);
 
@@ -66,6 +74,14 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final java.util.concurrent.Semaphore stepBudget;
     private final RollbackFileStore.Writer writer;
     private final CrashPoints crashPoints;
+    /** Rollbacks (uids) this process ended whose end Event is not written yet. */
+    private final Set<String> endPending = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** The exec mode (the operator writes the rollback file through pod exec). */
+    public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
+            RollbackMetrics metrics) {
+        this(client, clock, clients, events, metrics, MAX_STEPS_PER_RECONCILE);
+    }
 
     /**
      * @param writer {@code dbrollback.rollback-file.writer}: {@code exec} (pod exec, the default) or
@@ -152,6 +168,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null || cp.phase().isTerminal() || cp.phase().ordinal() < Phase.RECOVERING.ordinal()) {
             metrics.forget(key(rollback));
+            endPending.remove(rollback.getMetadata().getUid());
             if (cp != null && !cp.phase().isTerminal() && cp.phase().ordinal() >= Phase.FENCED.ordinal()) {
                 events.record(rollback, EventRecorder.Type.Warning, "RollbackDeleted", "deleted in phase "
                         + StatusMapper.phaseName(cp.phase()) + " before anything was removed; pod "
@@ -191,8 +208,12 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null) {
             cp = Checkpoint.start(rollback.getMetadata().getUid(), now);
+            metrics.started(key(rollback));
         }
         boolean paused = IncidentSpecs.paused(rollback);
+        if (cp.phase().isTerminal() && endPending.contains(rollback.getMetadata().getUid())) {
+            ensureEndEvent(rollback, cp);
+        }
         if (cp.phase().isTerminal() || paused) {
             write(rollback, cp, paused, null);
             return new Outcome(cp.phase().isTerminal() ? null : WAIT, cp.phase().isTerminal(), cp.phase());
@@ -256,8 +277,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             String key = key(current);
             GrpcRollbackTransport transport = new GrpcRollbackTransport(resolved.targetPod(), clients, resolved.tls(),
                     resolved.agentAddresses(), files(current, resolved, cp, key), e -> announce(forEvents, e), clock);
-            RollbackRunner.Step step = new RollbackRunner(crashPoints.wrap(new MeteredTransport(transport, metrics,
-                    clock), key), clock).step(spec, cp, obs);
+            RollbackRunner.Step step = new RollbackRunner(crashPoints.wrap(new MeteredTransport(transport, metrics), key),
+                    clock).step(spec, cp, obs);
             TransportException leaderError = observed.leaderError();
             if (step.kind() == RollbackRunner.Step.Kind.WAITING && step.checkpoint().waiting() == Reason.LeaderNotObserved
                     && leaderError != null && UNAUTHENTICATED.equals(leaderError.code())) {
@@ -269,6 +290,9 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             }
             Checkpoint before = cp;
             cp = step.checkpoint();
+            if (cp.phase().isTerminal() && !before.phase().isTerminal()) {
+                endPending.add(current.getMetadata().getUid());
+            }
             current = write(current, cp, false, null);
             transitionEvents(current, before, cp);
             metrics.transition(key(current), before, cp, cp.waiting() != null
@@ -429,13 +453,12 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                         + " -> " + after.rollbackIdAfter(), pod, "recovered");
                 case REJOINED -> events.record(r, EventRecorder.Type.Normal, "RejoinedAsReplica", pod
                         + " streams from " + after.plan().newPrimary(), pod, "rejoined");
-                case COMPLETED -> events.record(r, EventRecorder.Type.Normal, "RollbackCompleted", message, pod,
-                        "completed");
-                case DRY_RUN_COMPLETED -> events.record(r, EventRecorder.Type.Normal, "DryRunCompleted", message, pod,
-                        "dryrun");
-                case FAILED -> events.record(r, EventRecorder.Type.Warning, "RollbackFailed", message, pod, "failed");
-                case ABORTED -> events.record(r, EventRecorder.Type.Warning, "RollbackBlocked", message, pod,
-                        "aborted");
+                case COMPLETED, DRY_RUN_COMPLETED, FAILED, ABORTED -> {
+                    EndEvent end = endEvent(after);
+                    if (events.record(r, end.type(), end.reason(), end.message(), pod, end.dedupKey())) {
+                        endPending.remove(r.getMetadata().getUid());
+                    }
+                }
                 default -> {
                 }
             }
@@ -447,6 +470,35 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         if (after.lastError() != null && after.attempts() == 1) {
             events.record(r, EventRecorder.Type.Warning, "StepFailed", after.lastError(), pod,
                     "error-" + StatusMapper.phaseName(after.phase()));
+        }
+    }
+
+    /** The Event that announces how a rollback ended. */
+    private record EndEvent(EventRecorder.Type type, String reason, String message, String dedupKey) {
+    }
+
+    private static EndEvent endEvent(Checkpoint cp) {
+        String message = cp.message() != null ? cp.message() : describe(cp);
+        return switch (cp.phase()) {
+            case COMPLETED -> new EndEvent(EventRecorder.Type.Normal, "RollbackCompleted", message, "completed");
+            case DRY_RUN_COMPLETED -> new EndEvent(EventRecorder.Type.Normal, "DryRunCompleted", message, "dryrun");
+            case FAILED -> new EndEvent(EventRecorder.Type.Warning, "RollbackFailed", message, "failed");
+            case ABORTED -> new EndEvent(EventRecorder.Type.Warning, "RollbackBlocked", message, "aborted");
+            default -> throw new IllegalArgumentException("not an end: " + cp.phase());
+        };
+    }
+
+    /**
+     * Writes the end Event of a rollback this process ended, unless it exists: when the answer to the
+     * status write that ended it was lost (the API server applied it but the reply failed), the step
+     * never announced the end. Only for rollbacks ended here, so that a restarted operator does not
+     * announce again every rollback whose Events have expired.
+     */
+    private void ensureEndEvent(ReplicaSetRollback r, Checkpoint cp) {
+        EndEvent end = endEvent(cp);
+        if (events.recordIfAbsent(r, end.type(), end.reason(), end.message(), r.getSpec().getTargetPod(),
+                end.dedupKey())) {
+            endPending.remove(r.getMetadata().getUid());
         }
     }
 

@@ -41,6 +41,9 @@ class RollbackOperatorTest {
     @InjectMockApiServer
     MockApiServer api;
 
+    @Inject
+    io.javaoperatorsdk.operator.Operator operator;
+
     @io.quarkus.test.common.http.TestHTTPResource("/q/metrics")
     java.net.URL metrics;
 
@@ -134,6 +137,16 @@ class RollbackOperatorTest {
             assertTrue(scrape.contains("dbrollback_blocked_rollbacks"), "blocked gauge");
             assertTrue(fetch(ready).contains("\"UP\""), "ready");
         }
+    }
+
+    @Test
+    void aFailedReconcileIsRetriedWithoutLimitBackingOffToAMinute() {
+        // The annotation on the reconciler, as the Quarkus extension reads it (JOSDK's default stops after 5).
+        var retry = (io.javaoperatorsdk.operator.processing.retry.GenericRetry) operator
+                .getRegisteredController(RollbackReconciler.NAME).orElseThrow().getConfiguration().getRetry();
+        assertEquals(-1, retry.getMaxAttempts(), "no limit");
+        assertEquals(2_000, retry.getInitialInterval());
+        assertEquals(60_000, retry.getMaxInterval());
     }
 
     private ReplicaSetRollback create(DbCluster db, ReplicaSetRollback r) {

@@ -31,19 +31,25 @@ import java.util.Queue;
  * <p>{@link #startForKubectl()} also puts a {@link KubectlDispatcher} behind the exec emulation, so that the real
  * {@code kubectl} works against the server (discovery, tables with printer columns, describe with Events, apply);
  * {@link #writeKubeconfig(Path, String)} writes the kubeconfig for it.
+ *
+ * <p>A {@link FaultDispatcher} sits in front of everything ({@link #faults()}): API server errors, lost
+ * answers, expired watches and held-back watch events, injected on demand.
  */
 public final class MockApiServer implements AutoCloseable {
 
     public static final String DEFAULT_NAMESPACE = "test";
 
     private final KubernetesMockServer server;
+    private final FaultDispatcher faults;
     private final ExecDispatcher exec;
     private final KubectlDispatcher kubectl;
     private final boolean https;
     private final NamespacedKubernetesClient client;
 
-    private MockApiServer(KubernetesMockServer server, ExecDispatcher exec, KubectlDispatcher kubectl, boolean https) {
+    private MockApiServer(KubernetesMockServer server, FaultDispatcher faults, ExecDispatcher exec,
+            KubectlDispatcher kubectl, boolean https) {
         this.server = server;
+        this.faults = faults;
         this.exec = exec;
         this.kubectl = kubectl;
         this.https = https;
@@ -69,7 +75,8 @@ public final class MockApiServer implements AutoCloseable {
 
     /**
      * @param https   serve HTTPS with the mock's self-signed certificate (a kubeconfig then skips verification)
-     * @param kubectl put a {@link KubectlDispatcher} in the chain: exec emulation -> kubectl support -> CRUD mock
+     * @param kubectl put a {@link KubectlDispatcher} in the chain: faults -> exec emulation -> kubectl support -> CRUD
+     *     mock
      */
     public static MockApiServer start(boolean https, boolean kubectl) {
         quietRequestLog();
@@ -77,9 +84,11 @@ public final class MockApiServer implements AutoCloseable {
         KubernetesMixedDispatcher crud = new KubernetesMixedDispatcher(responses);
         KubectlDispatcher kubectlDispatcher = kubectl ? new KubectlDispatcher(crud, responses) : null;
         ExecDispatcher exec = new ExecDispatcher(kubectl ? kubectlDispatcher : crud);
-        KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), responses, exec, https);
+        FaultDispatcher faults = new FaultDispatcher(exec);
+        KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), responses, faults,
+                https);
         server.init(InetAddress.getLoopbackAddress(), 0);
-        return new MockApiServer(server, exec, kubectlDispatcher, https);
+        return new MockApiServer(server, faults, exec, kubectlDispatcher, https);
     }
 
     /** System property: set to true to keep the mock's INFO line per request. */
@@ -97,6 +106,11 @@ public final class MockApiServer implements AutoCloseable {
     /** The fabric8 mock server (expectations: {@code server().expect()...}). */
     public KubernetesMockServer server() {
         return server;
+    }
+
+    /** API server faults: errors, lost answers, expired watches, held-back watch events; and the request log. */
+    public FaultDispatcher faults() {
+        return faults;
     }
 
     /** Registry, fault switches and exec log. */

@@ -1,0 +1,67 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.testing.MockApiServer;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.util.concurrent.Semaphore;
+
+/**
+ * The operator run in-process by JOSDK against a {@link MockApiServer}, with a Kubernetes client of its
+ * own. Two things are faster than in production, so that fault tests do not wait for nothing; neither
+ * changes what is retried, only how soon:
+ * <ul>
+ *   <li>the client retries a 5xx answer {@link #CLIENT_RETRIES} times (fabric8's default count) but
+ *       10 ms apart instead of 100 ms, and reconnects a watch after 100 ms instead of 1 s;</li>
+ *   <li>a failed reconcile is retried without limit, as in production ({@link RollbackReconciler}'s
+ *       {@code @GradualRetry}), but from 100 ms up to 1 s instead of from 2 s up to 60 s.</li>
+ * </ul>
+ */
+final class InProcessOperator implements AutoCloseable {
+
+    /** How often the operator's client retries a 5xx answer before its caller sees it (fabric8's default). */
+    static final int CLIENT_RETRIES = 10;
+    /** How many 5xx answers in a row reach the reconciler as one failed request. */
+    static final int SERVER_ERRORS_SEEN_ONCE = CLIENT_RETRIES + 1;
+
+    final KubernetesClient client;
+    final Operator operator;
+    final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    final RollbackMetrics metrics;
+
+    /** An operator with the wall clock and no step budget. */
+    InProcessOperator(MockApiServer api) {
+        this(api, Clock.systemUTC(), null);
+    }
+
+    /**
+     * @param clock the operator's wall clock (timestamps)
+     * @param stepBudget see {@link RollbackReconciler}; null for none
+     */
+    InProcessOperator(MockApiServer api, Clock clock, Semaphore stepBudget) {
+        client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(api.client().getConfiguration())
+                .withRequestRetryBackoffLimit(CLIENT_RETRIES).withRequestRetryBackoffInterval(10)
+                .withWatchReconnectInterval(100).build()).build();
+        metrics = new RollbackMetrics(registry);
+        operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
+                .withUseSSAToPatchPrimaryResource(false));
+        operator.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock,
+                "operator-under-test"), metrics, RollbackReconciler.MAX_STEPS_PER_RECONCILE, stepBudget),
+                o -> o.withRetry(new GenericRetry().withoutMaxAttempts().setInitialInterval(100)
+                        .setIntervalMultiplier(1.5).setMaxInterval(1000)));
+        operator.start();
+    }
+
+    @Override
+    public void close() {
+        try {
+            operator.stop();
+        } finally {
+            client.close();
+        }
+    }
+}
