@@ -86,20 +86,15 @@ class AgentWriterOperatorTest {
     }
 
     private ReplicaSetRollback get(String ns, String name) {
-        return client.resources(ReplicaSetRollback.class).inNamespace(ns).withName(name).get();
+        return RollbackChecks.get(client, ns, name);
     }
 
     private ReplicaSetRollbackStatus awaitPhase(String ns, String name, String phase) {
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> {
-            ReplicaSetRollback r = get(ns, name);
-            return r != null && r.getStatus() != null && phase.equals(r.getStatus().getPhase());
-        });
-        return get(ns, name).getStatus();
+        return RollbackChecks.awaitPhase(client, ns, name, phase);
     }
 
     private List<Event> events(String ns, String name) {
-        return client.v1().events().inNamespace(ns).list().getItems().stream()
-                .filter(e -> name.equals(e.getInvolvedObject().getName())).toList();
+        return RollbackChecks.events(client, ns, name);
     }
 
     private ReplicaSetRollback create(DbCluster db, ReplicaSetRollback r) {
@@ -108,19 +103,10 @@ class AgentWriterOperatorTest {
 
     /** As kubectl annotate does: retried when the operator wrote the resource in between (409). */
     private void annotate(String ns, String name, String key, String value) {
-        for (int attempt = 1; ; attempt++) {
-            try {
-                client.resources(ReplicaSetRollback.class).inNamespace(ns).withName(name).edit(r -> {
-                    r.getMetadata().getAnnotations().put(key, value);
-                    return r;
-                });
-                return;
-            } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-                if (e.getCode() != 409 || attempt == 10) {
-                    throw e;
-                }
-            }
-        }
+        RollbackChecks.edit(client, ns, name, r -> {
+            r.getMetadata().getAnnotations().put(key, value);
+            return r;
+        });
     }
 
     /** The divergent tail of orders-0 as its agent serves it, read before the rollback. */

@@ -1,6 +1,5 @@
 package io.dbrollback.operator;
 
-import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -20,11 +19,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Set;
 import java.util.stream.Stream;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.util.Queue;
@@ -152,17 +149,8 @@ class GrpcFaultsTest {
             String expectedTail = tailDigest(db);
             faults.arm(method, kind);
             client.resources(ReplicaSetRollback.class).inNamespace(ns).resource(db.rollback("rb")).create();
-            await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).until(() -> {
-                ReplicaSetRollback r = client.resources(ReplicaSetRollback.class).inNamespace(ns).withName("rb").get();
-                if (r.getStatus() != null && Set.of("Failed", "Aborted").contains(String.valueOf(r.getStatus()
-                        .getPhase()))) {
-                    throw new AssertionError("ended " + r.getStatus().getPhase() + ": " + r.getStatus().getMessage());
-                }
-                return r.getStatus() != null && "Completed".equals(r.getStatus().getPhase());
-            });
+            ReplicaSetRollbackStatus s = RollbackChecks.awaitPhase(client, ns, "rb", "Completed");
             assertEquals(1, faults.fired(), "the fault was injected");
-            ReplicaSetRollbackStatus s = client.resources(ReplicaSetRollback.class).inNamespace(ns).withName("rb").get()
-                    .getStatus();
 
             // The record is the tail as the node holds it, whatever arrived broken on the way.
             assertEquals(expectedTail, s.getTail().getSha256());
