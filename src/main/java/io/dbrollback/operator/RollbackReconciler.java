@@ -30,6 +30,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.jboss.logging.Logger;
@@ -74,6 +75,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final java.util.concurrent.Semaphore stepBudget;
     private final RollbackFileStore.Writer writer;
     private final CrashPoints crashPoints;
+    /** The resourceVersion of this process's last status write, per rollback (uid). */
+    private final Map<String, String> lastWritten = new java.util.concurrent.ConcurrentHashMap<>();
     /** Rollbacks (uids) this process ended whose end Event is not written yet. */
     private final Set<String> endPending = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -153,8 +156,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     }
 
     @Override
-    public UpdateControl<ReplicaSetRollback> reconcile(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
-        Outcome o = drive(rollback, ctx);
+    public UpdateControl<ReplicaSetRollback> reconcile(ReplicaSetRollback cached, Context<ReplicaSetRollback> ctx) {
+        Outcome o = drive(latest(cached), ctx);
         return o.after == null ? UpdateControl.noUpdate() : UpdateControl.<ReplicaSetRollback>noUpdate()
                 .rescheduleAfter(o.after);
     }
@@ -164,11 +167,13 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
      * on, the finalizer holds the resource until the rollback reaches its end.
      */
     @Override
-    public DeleteControl cleanup(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
+    public DeleteControl cleanup(ReplicaSetRollback cached, Context<ReplicaSetRollback> ctx) {
+        ReplicaSetRollback rollback = latest(cached);
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null || cp.phase().isTerminal() || cp.phase().ordinal() < Phase.RECOVERING.ordinal()) {
             metrics.forget(key(rollback));
             endPending.remove(rollback.getMetadata().getUid());
+            lastWritten.remove(rollback.getMetadata().getUid());
             if (cp != null && !cp.phase().isTerminal() && cp.phase().ordinal() >= Phase.FENCED.ordinal()) {
                 events.record(rollback, EventRecorder.Type.Warning, "RollbackDeleted", "deleted in phase "
                         + StatusMapper.phaseName(cp.phase()) + " before anything was removed; pod "
@@ -188,6 +193,22 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     }
 
     private record Outcome(Duration after, boolean terminal, Phase phase) {
+    }
+
+    /**
+     * The informer's copy may not have seen this process's last status write yet (its watch event is
+     * still on the way). Acting on it would redo a step already done (up to reading the whole tail
+     * again) only to have the status write refused (409). When the copy is not the version this
+     * process last wrote, read the resource from the API server instead: one GET.
+     */
+    private ReplicaSetRollback latest(ReplicaSetRollback cached) {
+        String mine = lastWritten.get(cached.getMetadata().getUid());
+        if (mine == null || mine.equals(cached.getMetadata().getResourceVersion())) {
+            return cached;
+        }
+        ReplicaSetRollback stored = client.resources(ReplicaSetRollback.class)
+                .inNamespace(cached.getMetadata().getNamespace()).withName(cached.getMetadata().getName()).get();
+        return stored != null && stored.getMetadata().getUid().equals(cached.getMetadata().getUid()) ? stored : cached;
     }
 
     /** observe -> validate -> queue -> step, write status, step... -> decide reschedule. */
@@ -415,6 +436,9 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         ReplicaSetRollback stored = client.resources(ReplicaSetRollback.class)
                 .inNamespace(r.getMetadata().getNamespace()).resource(r).lockResourceVersion().updateStatus();
         crashPoints.afterStatusWrite(key(r), status.getPhase());
+        if (stored != null && stored.getMetadata().getResourceVersion() != null) {
+            lastWritten.put(stored.getMetadata().getUid(), stored.getMetadata().getResourceVersion());
+        }
         return stored == null ? r : stored;
     }
 
