@@ -184,6 +184,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         }
         Outcome o = drive(rollback, ctx);
         if (o.terminal) {
+            endPending.remove(rollback.getMetadata().getUid());
             return DeleteControl.defaultDelete();
         }
         events.record(rollback, EventRecorder.Type.Normal, "DeletionDeferred", "the node is being recovered (phase "
@@ -237,7 +238,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         }
         if (cp.phase().isTerminal() || paused) {
             write(rollback, cp, paused, null);
-            return new Outcome(cp.phase().isTerminal() ? null : WAIT, cp.phase().isTerminal(), cp.phase());
+            return new Outcome(cp.phase().isTerminal() ? afterEnd(rollback) : WAIT, cp.phase().isTerminal(),
+                    cp.phase());
         }
         List<String> invalid = SpecValidator.problems(rollback);
         if (!invalid.isEmpty()) {
@@ -327,7 +329,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                     return new Outcome(WAIT, false, cp.phase());
                 case DONE:
                 default:
-                    return new Outcome(null, true, cp.phase());
+                    return new Outcome(afterEnd(current), true, cp.phase());
             }
         }
         return new Outcome(Duration.ofMillis(100), false, cp.phase());
@@ -495,6 +497,14 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             events.record(r, EventRecorder.Type.Warning, "StepFailed", after.lastError(), pod,
                     "error-" + StatusMapper.phaseName(after.phase()));
         }
+    }
+
+    /**
+     * When to look at an ended rollback again: only while this process still owes its end Event (the
+     * API server refused it). Nothing else would bring the reconciler back to an ended rollback.
+     */
+    private Duration afterEnd(ReplicaSetRollback r) {
+        return endPending.contains(r.getMetadata().getUid()) ? WAIT : null;
     }
 
     /** The Event that announces how a rollback ended. */

@@ -191,6 +191,24 @@ class ApiServerFaultsTest {
     }
 
     @Test
+    void theEndEventRefusedByTheApiServerIsWrittenLater() throws Exception {
+        try (DbCluster db = cluster()) {
+            // Refused at the step that ends the rollback and again at the reconcile its own status write
+            // brings: an ended rollback is not looked at again unless the operator asks for it.
+            FaultDispatcher.Rule rule = faults.refuseNext(2 * SERVER_ERRORS_SEEN_ONCE, HttpMethod.POST,
+                    "/api/v1/namespaces/" + db.namespace + "/events", body -> body.contains("\"RollbackCompleted\""),
+                    500);
+            create(db.rollback("rb"));
+            awaitPhase(client, db.namespace, "rb", "Completed");
+            await().atMost(Duration.ofSeconds(60)).until(() -> !events(client, db.namespace, "rb",
+                    "RollbackCompleted").isEmpty());
+            assertCompletedOnce(client, db, "rb");
+            assertEquals(2 * SERVER_ERRORS_SEEN_ONCE, rule.served(), "the fault was served");
+            assertEquals(1, events(client, db.namespace, "rb", "RollbackCompleted").size());
+        }
+    }
+
+    @Test
     void anApprovalMissedWhileTheWatchWasGoneIsFoundByTheRelist() throws Exception {
         try (DbCluster db = cluster()) {
             ReplicaSetRollback r = db.rollback("rb");
