@@ -56,12 +56,15 @@ public final class ReplicaNode implements AutoCloseable {
      * @param tailPauseMillis test hook: after the first chunk of a divergent-tail stream went out
      *     (before the rest and the trailer), print {@code TAIL_PAUSED} on stdout and sleep this long
      *     (0: never)
+     * @param writePauseMillis test hook: after the first data message of a WriteRollbackFile call is
+     *     in its temporary file (before the end message, the fsync and the link), print
+     *     {@code WRITE_PAUSED} on stdout and sleep this long (0: never)
      * @param rollbackDir where the agent writes rollback files (WriteRollbackFile); created with mode
      *     0700 on first use; {@code dataDir/rollback} when null
      * @param tls the node's TLS (both services, and replication from its peers); null serves plaintext
      */
     public record Config(String name, String host, int port, Path dataDir, int clusterSize, long recoverPauseMillis,
-            long tailPauseMillis, Path rollbackDir, NodeTls.Config tls) {
+            long tailPauseMillis, long writePauseMillis, Path rollbackDir, NodeTls.Config tls) {
         public Config {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(host, "host");
@@ -76,24 +79,33 @@ public final class ReplicaNode implements AutoCloseable {
 
         /** Loopback, ephemeral port, no test hooks, rollback files in {@code dataDir/rollback}. */
         public static Config of(String name, Path dataDir, int clusterSize) {
-            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0, 0, null, null);
+            return new Config(name, "127.0.0.1", 0, dataDir, clusterSize, 0, 0, 0, null, null);
         }
 
         public Config withRecoverPause(long millis) {
-            return new Config(name, host, port, dataDir, clusterSize, millis, tailPauseMillis, rollbackDir, tls);
+            return new Config(name, host, port, dataDir, clusterSize, millis, tailPauseMillis, writePauseMillis,
+                    rollbackDir, tls);
         }
 
         public Config withTailPause(long millis) {
-            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, millis, rollbackDir, tls);
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, millis, writePauseMillis,
+                    rollbackDir, tls);
+        }
+
+        public Config withWritePause(long millis) {
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tailPauseMillis, millis,
+                    rollbackDir, tls);
         }
 
         public Config withRollbackDir(Path dir) {
-            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tailPauseMillis, dir, tls);
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tailPauseMillis,
+                    writePauseMillis, dir, tls);
         }
 
         /** The same node serving TLS (mutual when {@code tls} names a client CA). */
         public Config withTls(NodeTls.Config tls) {
-            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tailPauseMillis, rollbackDir, tls);
+            return new Config(name, host, port, dataDir, clusterSize, recoverPauseMillis, tailPauseMillis,
+                    writePauseMillis, rollbackDir, tls);
         }
     }
 

@@ -28,7 +28,10 @@ import java.util.concurrent.CountDownLatch;
  * <p>Test hooks, off unless set in the environment: {@code DBROLLBACK_NODE_RECOVER_PAUSE_MS} pauses
  * every recover right after its durable rollback-id bump, printing {@code RECOVER_PAUSED incident};
  * {@code DBROLLBACK_NODE_TAIL_PAUSE_MS} pauses every divergent-tail stream after its first chunk
- * (before the trailer), printing {@code TAIL_PAUSED from to}.
+ * (before the trailer), printing {@code TAIL_PAUSED from to}; {@code DBROLLBACK_NODE_WRITE_PAUSE_MS}
+ * pauses every WriteRollbackFile call once its first data message is in the call's temporary file
+ * (before the end message, the fsync and the link: nothing is published yet), printing
+ * {@code WRITE_PAUSED file bytes}.
  */
 public final class ReplicaNodeMain {
 
@@ -88,10 +91,11 @@ public final class ReplicaNodeMain {
         }
         long pause = Long.parseLong(env.getOrDefault("DBROLLBACK_NODE_RECOVER_PAUSE_MS", "0"));
         long tailPause = Long.parseLong(env.getOrDefault("DBROLLBACK_NODE_TAIL_PAUSE_MS", "0"));
+        long writePause = Long.parseLong(env.getOrDefault("DBROLLBACK_NODE_WRITE_PAUSE_MS", "0"));
         ReplicaNode node;
         try {
             node = ReplicaNode.start(new ReplicaNode.Config(name, host, port, dir, clusterSize, pause, tailPause,
-                    rollbackDir, tls), clock);
+                    writePause, rollbackDir, tls), clock);
         } catch (java.io.IOException e) {
             System.err.println("cannot start node " + name + ": " + e.getMessage());
             System.exit(1);

@@ -155,6 +155,7 @@ final class RollbackFiles {
         private long size;
         private RollbackFileEnd end;
         private boolean done;
+        private boolean paused;
 
         Write(StreamObserver<WriteRollbackFileResponse> out) {
             this.out = out;
@@ -216,6 +217,27 @@ final class RollbackFiles {
             }
             sha.update(data.asReadOnlyByteBuffer());
             size += data.size();
+            pauseOnce();
+        }
+
+        /**
+         * The test hook of {@link ReplicaNode.Config#writePauseMillis}: a window after the first data
+         * message is in the temporary file, before anything is published (a process killed here
+         * leaves only its temporary file).
+         */
+        private void pauseOnce() {
+            long millis = node.config().writePauseMillis();
+            if (millis <= 0 || paused) {
+                return;
+            }
+            paused = true;
+            System.out.println("WRITE_PAUSED " + target.getFileName() + " " + size);
+            System.out.flush();
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         private void end(RollbackFileEnd e) {

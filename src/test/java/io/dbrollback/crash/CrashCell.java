@@ -18,9 +18,12 @@ import java.util.regex.Pattern;
  * @param nodeKill the former primary's process is SIGKILLed at this moment, and restarted
  * @param randomKillMillis when 0 or more, the test SIGKILLs the operator this long after the run
  *     started (soak only: where it lands is chance)
+ * @param agentWriter the operator runs with {@code DBROLLBACK_ROLLBACK_FILE_WRITER=agent}: the former
+ *     primary's agent writes the rollback file (WriteRollbackFile) and the operator reads it back
+ *     (ReadRollbackFile); no pod exec at all, so no {@code exec:*} point is ever reached
  */
 record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, NodeKill nodeKill,
-        long randomKillMillis) {
+        long randomKillMillis, boolean agentWriter) {
 
     /** When the former primary's process dies. */
     enum NodeKill {
@@ -30,8 +33,16 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
         /** While the operator persists the tail: an append exec into its pod is in flight (killed too). */
         PERSIST,
         /** In the middle of RecoverToLsn: after the durable rollback-id bump, before the log is cut. */
-        RECOVER
+        RECOVER,
+        /**
+         * Agent mode only: while its agent writes the rollback file (WriteRollbackFile), once the
+         * first data message is in the call's temporary file, before anything is published.
+         */
+        WRITE
     }
+
+    /** The node kills of the exec mode (the soak draws from these, in this order). */
+    static final List<NodeKill> EXEC_NODE_KILLS = List.of(NodeKill.TAIL_READ, NodeKill.PERSIST, NodeKill.RECOVER);
 
     /**
      * Every operator crash point of one rollback's happy path, in the order a run reaches them: a
@@ -65,7 +76,18 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
             if (!POINTS.contains(h)) {
                 throw new IllegalArgumentException("unknown point " + h);
             }
+            if (agentWriter && h.startsWith("exec:")) {
+                throw new IllegalArgumentException(h + " is never reached when the agent writes the file");
+            }
         }
+        if (agentWriter ? sigkillDuringAppend || nodeKill == NodeKill.PERSIST : nodeKill == NodeKill.WRITE) {
+            throw new IllegalArgumentException(name + ": that fault belongs to the other writer mode");
+        }
+    }
+
+    /** A cell of the exec mode (the operator writes the file through pod exec). */
+    CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, NodeKill nodeKill, long randomKillMillis) {
+        this(name, hooks, sigkillDuringAppend, nodeKill, randomKillMillis, false);
     }
 
     static CrashCell operatorHalt(String name, String point) {
@@ -74,6 +96,16 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
 
     static CrashCell nodeKill(String name, NodeKill kill) {
         return new CrashCell(name, List.of(), false, kill, -1);
+    }
+
+    /** The operator halted at {@code point}, with the agent writing the rollback file. */
+    static CrashCell agentOperatorHalt(String name, String point) {
+        return new CrashCell(name, List.of(point), false, NodeKill.NONE, -1, true);
+    }
+
+    /** The writer mode, as the operator's environment names it. */
+    String writer() {
+        return agentWriter ? "agent" : "exec";
     }
 
     /** Whether the former primary runs as its own process (to be killed). */
@@ -100,7 +132,10 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
     /**
      * The CI matrix: a control run, the operator halted after every side effect and after every
      * status write, the operator SIGKILLed with an exec in flight, and the former primary killed
-     * while its tail is read, while the file is persisted and in the middle of its recover.
+     * while its tail is read, while the file is persisted and in the middle of its recover; then the
+     * agent-writes-the-file mode: the operator halted during the upload, after the agent published
+     * the file, after the read-back and after the recover, and the former primary killed while its
+     * agent writes the file.
      */
     static List<CrashCell> matrix() {
         List<CrashCell> cells = new ArrayList<>();
@@ -122,6 +157,15 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
         cells.add(nodeKill("node SIGKILLed during the tail read", NodeKill.TAIL_READ));
         cells.add(nodeKill("node SIGKILLed during persisting (exec in flight)", NodeKill.PERSIST));
         cells.add(nodeKill("node SIGKILLed during recover (after the bump)", NodeKill.RECOVER));
+        cells.add(agentOperatorHalt("agent mode: operator halted during the upload (1st record in)", "record:1"));
+        cells.add(agentOperatorHalt("agent mode: operator halted after PersistRollbackFile (file published, not"
+                + " recorded)", "call:PersistRollbackFile"));
+        cells.add(agentOperatorHalt("agent mode: operator halted after VerifyRollbackFile (read back)",
+                "call:VerifyRollbackFile"));
+        cells.add(agentOperatorHalt("agent mode: operator halted after RecoverToLsn (rollback id bumped)",
+                "call:RecoverToLsn"));
+        cells.add(new CrashCell("agent mode: node SIGKILLed while its agent writes the file", List.of(), false,
+                NodeKill.WRITE, -1, true));
         return cells;
     }
 
@@ -135,11 +179,11 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
      * A random run for the soak: up to three operator crash points in the order the run reaches
      * them (at least one when the node is not killed), or instead a SIGKILL of the operator at a
      * random moment; and, half the time, a kill of the former primary. Combinations where an armed point is legitimately never reached are not
-     * drawn (a node killed in the middle of its recover: the RecoverToLsn call never returns).
+     * drawn (a node killed in the middle of its recover: the RecoverToLsn call never returns). The
+     * soak runs the exec mode only (the operator writes the file through pod exec).
      */
     static CrashCell random(Random rnd) {
-        NodeKill node = rnd.nextBoolean() ? NodeKill.values()[1 + rnd.nextInt(NodeKill.values().length - 1)]
-                : NodeKill.NONE;
+        NodeKill node = rnd.nextBoolean() ? EXEC_NODE_KILLS.get(rnd.nextInt(EXEC_NODE_KILLS.size())) : NodeKill.NONE;
         if (rnd.nextInt(4) == 0) {
             long at = rnd.nextInt(1500); // a warm operator takes about half a second for the whole rollback
             return new CrashCell("soak: operator SIGKILLed at +" + at + " ms" + nodeSuffix(node), List.of(), false,

@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
 import java.util.stream.Stream;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -46,7 +47,10 @@ import org.junit.jupiter.api.TestInstance;
  * hook right after each side effect and after each status write (or SIGKILLed by the test with an
  * exec in flight), then a fresh operator JVM that must resume from the status alone; and the former
  * primary as its own JVM, SIGKILLed while its tail is read, while the file is persisted and in the
- * middle of its recover, then restarted on the same data. Every run must end Completed with the
+ * middle of its recover, then restarted on the same data. The same for the mode where the former
+ * primary's agent writes the rollback file (WriteRollbackFile) and the operator reads it back
+ * (ReadRollbackFile): operator halts around the upload, the read-back and the recover, and the node
+ * killed while its agent writes the file. Every run must end Completed with the
  * tail the node had in a verified file (same digest, every record), one rollback-id bump, the
  * former primary holding the new primary's data, the full record in the status, and no rollback
  * file overwritten or deleted ({@link RollbackChecks}).
@@ -73,6 +77,8 @@ class CrashMatrixIT {
     static final String PAUSE = "120000";
     static final String ROLLBACK = "rb";
     static final boolean CDS = !"false".equals(System.getProperty("crash.cds"));
+    /** The operator's rollback file writer: {@code exec} (pod exec) or {@code agent} (WriteRollbackFile). */
+    static final String WRITER_ENV = "DBROLLBACK_ROLLBACK_FILE_WRITER";
 
     private MockApiServer api;
     private KubernetesClient client;
@@ -80,6 +86,8 @@ class CrashMatrixIT {
     private OperatorProcess operator;
     private Path classArchive;
     private String operatorArmedFor;
+    /** The rollback file writer of the running operator: {@code exec} or {@code agent}. */
+    private String operatorWriter;
     private int operatorStarts;
     private long started;
     /** Operator crash points not reached yet, in the order the runs reach them. */
@@ -200,8 +208,11 @@ class CrashMatrixIT {
     private void run(Run run) throws Exception {
         CrashCell cell = run.cell();
         String ns = run.namespace();
-        Map<String, String> firstEnv = cell.nodeKill() == NodeKill.RECOVER
-                ? Map.of("DBROLLBACK_NODE_RECOVER_PAUSE_MS", PAUSE) : Map.of();
+        Map<String, String> firstEnv = switch (cell.nodeKill()) {
+            case RECOVER -> Map.of("DBROLLBACK_NODE_RECOVER_PAUSE_MS", PAUSE);
+            case WRITE -> Map.of("DBROLLBACK_NODE_WRITE_PAUSE_MS", PAUSE);
+            default -> Map.of();
+        };
         long runT0 = System.nanoTime();
         try (DbCluster db = new DbCluster(api, client, ns, new DbCluster.Options(work.resolve(ns), CLOCK_START,
                 cell.targetProcess(), firstEnv))) {
@@ -222,7 +233,7 @@ class CrashMatrixIT {
             int startsBefore = operatorStarts;
             boolean archiving = startArchivingOperator(run);
             if (!archiving) {
-                ensureOperator();
+                ensureOperator(run);
             }
             client.resources(ReplicaSetRollback.class).inNamespace(ns).resource(db.rollback(ROLLBACK)).create();
             Faults faults = new Faults();
@@ -242,7 +253,7 @@ class CrashMatrixIT {
                     }
                     break;
                 }
-                killNodeWhenDue(cell, db, appendHold, ledger, faults, expected);
+                killNodeWhenDue(cell, db, appendHold, ledger, faults, expected, ns);
                 if (cell.sigkillDuringAppend() && !faults.operatorSigkilled && appendHold.isHeld()) {
                     operator.kill();
                     ReplicaSetRollbackStatus s = rollback(ns).getStatus();
@@ -252,7 +263,7 @@ class CrashMatrixIT {
                     ledger.snapshot();
                     faults.operatorSigkilled = true;
                     operator = null;
-                    ensureOperator();
+                    ensureOperator(run);
                 }
                 if (cell.randomKillMillis() >= 0 && !faults.operatorSigkilled
                         && System.nanoTime() - runStart >= cell.randomKillMillis() * 1_000_000L) {
@@ -262,7 +273,7 @@ class CrashMatrixIT {
                     ledger.snapshot();
                     faults.operatorSigkilled = true;
                     operator = null;
-                    ensureOperator();
+                    ensureOperator(run);
                 }
                 if (System.nanoTime() > deadline) {
                     ReplicaSetRollbackStatus s = r.getStatus();
@@ -286,7 +297,12 @@ class CrashMatrixIT {
                 assertTrue(faults.operatorSigkilled, "the operator was SIGKILLed with an append in flight");
             }
             long endMillis = (System.nanoTime() - runStart) / 1_000_000;
-            RollbackChecks.assertCompleted(client, db, r, expected, ledger);
+            RollbackChecks.assertCompleted(client, db, r, expected, ledger, cell.agentWriter());
+            if (cell.agentWriter()) {
+                List<ExecDispatcher.ExecRecord> execs = api.exec().execLog().stream()
+                        .filter(e -> e.namespace().equals(ns)).toList();
+                assertEquals(List.of(), execs, "the agent wrote the file: no pods/exec in " + ns);
+            }
             if (cell.nodeKill() != NodeKill.NONE && cell.hooks().isEmpty() && cell.randomKillMillis() < 0) {
                 // The kill struck the operator's step in flight: the step failed, and was retried.
                 String step = cell.nodeKill() == NodeKill.RECOVER ? "RECOVER failed" : "PERSIST_TAIL failed";
@@ -309,7 +325,7 @@ class CrashMatrixIT {
     }
 
     private void killNodeWhenDue(CrashCell cell, DbCluster db, ExecDispatcher.Hold appendHold, FileLedger ledger,
-            Faults faults, ExpectedTail expected) throws Exception {
+            Faults faults, ExpectedTail expected, String ns) throws Exception {
         if (faults.nodeKilled) {
             return;
         }
@@ -318,6 +334,7 @@ class CrashMatrixIT {
             case TAIL_READ -> db.targetProcess().printed("TAIL_PAUSED");
             case RECOVER -> db.targetProcess().printed("RECOVER_PAUSED");
             case PERSIST -> appendHold.isHeld();
+            case WRITE -> db.targetProcess().printed("WRITE_PAUSED");
         };
         if (!due) {
             return;
@@ -327,6 +344,14 @@ class CrashMatrixIT {
         assertEquals(137, killed.exitValue(), "SIGKILL");
         if (cell.nodeKill() == NodeKill.PERSIST) {
             assertTrue(execs >= 1, "the append exec in flight died with the node's container");
+        }
+        if (cell.nodeKill() == NodeKill.WRITE) {
+            // Killed with the first chunk in its temporary file: nothing published, nothing recorded.
+            assertEquals(0, execs, "no exec in agent mode");
+            assertEquals("Fenced", rollback(ns).getStatus().getPhase(), "killed while the file was written");
+            assertEquals(Map.of(), ledger.finalFiles(), "nothing published yet");
+            assertTrue(ledger.temporaryFiles().values().stream().anyMatch(size -> size > 0),
+                    "the first chunk is in the call's temporary file: " + ledger.temporaryFiles());
         }
         faults.nodeKilled = true;
         ledger.snapshot();
@@ -355,17 +380,25 @@ class CrashMatrixIT {
                 "it died at the armed point");
         pending.remove(armed);
         ReplicaSetRollback r = rollback(run.namespace());
-        assertSideEffectDoneButNotRecorded(armed.point(), r, db, ledger);
+        assertSideEffectDoneButNotRecorded(armed.point(), run.cell().agentWriter(), r, db, ledger);
         ledger.snapshot();
         operator = null;
-        ensureOperator();
+        ensureOperator(run);
     }
 
     /** Evidence that the halt came right after the step's side effect and before its record. */
-    private void assertSideEffectDoneButNotRecorded(String point, ReplicaSetRollback r, DbCluster db,
-            FileLedger ledger) {
+    private void assertSideEffectDoneButNotRecorded(String point, boolean agentWriter, ReplicaSetRollback r,
+            DbCluster db, FileLedger ledger) {
         ReplicaSetRollbackStatus s = r.getStatus();
         assertEquals(CrashCell.recordedPhaseAt(point), s.getPhase(), "the status at the halt at " + point);
+        if (agentWriter && point.equals("record:1")) {
+            // The upload was cut with the operator: the agent publishes nothing and removes its
+            // temporary file (if the begin message arrived at all).
+            assertEquals(Map.of(), ledger.finalFiles(), "nothing published");
+            Awaitility.await("the agent removes the cut call's temporary file").atMost(Duration.ofSeconds(10))
+                    .pollInterval(Duration.ofMillis(20)).until(() -> ledger.temporaryFiles().isEmpty());
+            return;
+        }
         switch (point) {
             case "call:Fence" -> assertTrue(db.node(0).timeline().getFenced(), "fenced, not yet recorded");
             case "exec:begin", "record:1" -> {
@@ -409,9 +442,11 @@ class CrashMatrixIT {
      * Makes sure an operator process runs, armed for the next crash point still to come (of this run
      * or a later one); a process armed for another point is replaced.
      */
-    private void ensureOperator() throws InterruptedException {
+    private void ensureOperator(Run run) throws InterruptedException {
         String want = pending.isEmpty() ? null : pending.peekFirst().spec();
-        if (operator != null && operator.isAlive() && Objects.equals(want, operatorArmedFor)) {
+        String writer = run.cell().writer();
+        if (operator != null && operator.isAlive() && Objects.equals(want, operatorArmedFor)
+                && writer.equals(operatorWriter)) {
             return;
         }
         if (operator != null) {
@@ -421,18 +456,20 @@ class CrashMatrixIT {
         if (classArchive != null) {
             flags.add("-XX:SharedArchiveFile=" + classArchive);
         }
-        startOperator(want, flags);
+        startOperator(want, writer, flags);
     }
 
-    private void startOperator(String armed, List<String> flags) throws InterruptedException {
+    private void startOperator(String armed, String writer, List<String> flags) throws InterruptedException {
         operatorStarts++;
         Map<String, String> env = new HashMap<>();
         env.put("HOSTNAME", "crash-operator-" + operatorStarts);
         if (armed != null) {
             env.put(CrashPoints.ENV, armed);
         }
+        env.put(WRITER_ENV, writer);
         operator = OperatorProcess.start(api, work.resolve("operator-" + operatorStarts + ".log"), env, flags);
         operatorArmedFor = armed;
+        operatorWriter = writer;
         if (operatorStarts == 1) {
             operator.awaitReady(Duration.ofSeconds(90)); // a packaged operator that cannot start fails here, clearly
         }
@@ -445,14 +482,14 @@ class CrashMatrixIT {
      */
     private boolean startArchivingOperator(Run run) throws InterruptedException {
         CrashCell c = run.cell();
-        if (!CDS || run.index() != 0 || !c.hooks().isEmpty() || c.sigkillDuringAppend()
+        if (!CDS || run.index() != 0 || c.agentWriter() || !c.hooks().isEmpty() || c.sigkillDuringAppend()
                 || c.nodeKill() != NodeKill.NONE || c.randomKillMillis() >= 0) {
             return false;
         }
         List<String> flags = new ArrayList<>(OperatorProcess.LEAN_JVM_FLAGS);
         flags.add("-XX:ArchiveClassesAtExit=" + work.resolve("operator.jsa"));
         flags.add("-Xlog:cds*=off"); // thousands of harmless "Skipping ..." lines otherwise
-        startOperator(null, flags);
+        startOperator(null, c.writer(), flags);
         return true;
     }
 

@@ -165,9 +165,13 @@ final class RollbackChecks {
      * divergent tail the node had (same digest), its bytes are the recorded ones; one rollback-id
      * bump; the former primary holds the new primary's data; the status is the full record; the loud
      * event names the file; no rollback file was overwritten or deleted.
+     *
+     * @param agentWrote the target's agent wrote the file (agent mode): the status names it by the
+     *     path the agent answered, its rollback directory on the node's disk; else (exec mode) by its
+     *     path in the pod's volume
      */
     static void assertCompleted(KubernetesClient client, DbCluster db, ReplicaSetRollback r, ExpectedTail expected,
-            FileLedger ledger) throws IOException {
+            FileLedger ledger, boolean agentWrote) throws IOException {
         ReplicaSetRollbackStatus s = r.getStatus();
         String uid = r.getMetadata().getUid();
         assertEquals("Completed", s.getPhase(), "phase; message: " + s.getMessage() + "; lastError: " + s.getLastError());
@@ -189,7 +193,9 @@ final class RollbackChecks {
         assertNotNull(s.getRollbackFile(), "status.rollbackFile");
         assertEquals("orders-0", s.getRollbackFile().getPod());
         String name = uid + "-plan1.rollback.jsonl";
-        assertEquals(DbCluster.VOLUME + "/rollback/" + name, s.getRollbackFile().getPath());
+        Path file = db.volume(0).resolve("rollback").resolve(name);
+        assertEquals(agentWrote ? file.toAbsolutePath().normalize().toString() : DbCluster.VOLUME + "/rollback/" + name,
+                s.getRollbackFile().getPath());
         assertEquals(expected.sha256(), s.getRollbackFile().getTailSha256());
         assertEquals(expected.records().size(), s.getRollbackFile().getRecords());
         List<String> steps = s.getSteps().stream().map(StepTime::getPhase).toList();
@@ -198,7 +204,6 @@ final class RollbackChecks {
         assertEquals(1L, s.getRollbackIdAfter(), "rollbackIdAfter: one bump");
 
         // the file on the target's volume: the recorded bytes, every divergent record, nothing else
-        Path file = db.volume(0).resolve("rollback").resolve(name);
         assertTrue(Files.isRegularFile(file), file + " exists");
         assertEquals(s.getRollbackFile().getSha256(), sha256(file), "the file's SHA-256 is the recorded one");
         assertEquals(s.getRollbackFile().getBytes(), Files.size(file), "the file's size is the recorded one");
