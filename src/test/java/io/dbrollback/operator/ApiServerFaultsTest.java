@@ -213,11 +213,17 @@ class ApiServerFaultsTest {
         try (DbCluster db = cluster()) {
             ReplicaSetRollback r = db.rollback("rb");
             r.getSpec().setApproval(ReplicaSetRollbackSpec.Approval.Manual);
-            // The watch delivers the rollback up to its parking at AwaitingApproval (so the operator's
-            // copy is the version it last wrote), and nothing after: the approval made next is missed.
-            faults.holdWatchEventsAfter(ROLLBACK_WATCH, watched("AwaitingApproval"));
+            // The watch delivers every change up to the approval (so the operator's copy is the version
+            // it last wrote, and it has no reason to read the resource), and not the approval.
+            faults.holdWatchEventsFrom(ROLLBACK_WATCH, event -> json(event).path("object").path("metadata")
+                    .path("annotations").has(ReplicaSetRollback.APPROVE_ANNOTATION));
             create(r);
             ReplicaSetRollbackStatus parked = awaitPhase(client, db.namespace, "rb", "AwaitingApproval");
+            // A quiet second: the operator's copy catches up with its last write (were it behind, the
+            // operator would read the resource itself and find the approval without any relist).
+            String parkedVersion = get(client, db.namespace, "rb").getMetadata().getResourceVersion();
+            await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(10))
+                    .until(() -> parkedVersion.equals(get(client, db.namespace, "rb").getMetadata().getResourceVersion()));
             long rollbackLists = faults.count(HttpMethod.GET, ROLLBACK_WATCH, false, 200);
             long leaseLists = faults.count(HttpMethod.GET, LEASE_WATCH, false, 200);
 

@@ -223,7 +223,19 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
      * that event while the server moves on. A null predicate holds from the next event on.
      */
     public void holdWatchEventsAfter(String path, Predicate<String> last) {
-        Hold h = new Hold(Pattern.compile(path), last);
+        hold(new Hold(Pattern.compile(path), last, null));
+    }
+
+    /**
+     * Lets watch events on {@code path} through until one whose JSON matches {@code first}, and holds
+     * back that one and the following ones until {@link #releaseWatchEvents}: the informer never sees
+     * the change {@code first} describes, nor anything after it.
+     */
+    public void holdWatchEventsFrom(String path, Predicate<String> first) {
+        hold(new Hold(Pattern.compile(path), null, first));
+    }
+
+    private void hold(Hold h) {
         holds.add(h);
         for (WatchTap t : watches) {
             if (h.path.matcher(t.path).matches()) {
@@ -254,10 +266,12 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
     private static final class Hold {
         final Pattern path;
         final Predicate<String> last;
+        final Predicate<String> first;
 
-        Hold(Pattern path, Predicate<String> last) {
+        Hold(Pattern path, Predicate<String> last, Predicate<String> first) {
             this.path = path;
             this.last = last;
+            this.first = first;
         }
     }
 
@@ -472,7 +486,7 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
 
         synchronized void hold(Hold h) {
             hold = h;
-            holding = h.last == null;
+            holding = h.last == null && h.first == null;
         }
 
         synchronized int release() {
@@ -512,7 +526,8 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
             if (ended || socket == null) {
                 return false;
             }
-            if (holding) {
+            if (holding || hold != null && hold.first != null && hold.first.test(text)) {
+                holding = true;
                 held.add(text);
                 return true;
             }

@@ -234,4 +234,23 @@ class FaultDispatcherTest {
             assertEquals(0, faults.heldEvents(path(null)));
         }
     }
+
+    @Test
+    void eventsHeldFromAMatchingOneNeverShowThatChangeUntilReleased() {
+        client(10);
+        client.configMaps().inNamespace(ns).resource(configMap("cm", "v1")).create();
+        try (SharedIndexInformer<ConfigMap> informer = informer()) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> "v1".equals(cached(informer, ns + "/cm")));
+            faults.holdWatchEventsFrom(path(null), json -> json.contains("\"v\":\"v3\""));
+            set("cm", "v2");
+            await().atMost(Duration.ofSeconds(20)).until(() -> "v2".equals(cached(informer, ns + "/cm")));
+            set("cm", "v3");
+            set("cm", "v4");
+            await().atMost(Duration.ofSeconds(20)).until(() -> faults.heldEvents(path(null)) == 2);
+            assertEquals("v2", cached(informer, ns + "/cm"), "the matching change and what follows are held");
+            assertEquals("v4", stored("cm"));
+            assertEquals(2, faults.releaseWatchEvents(path(null)));
+            await().atMost(Duration.ofSeconds(20)).until(() -> "v4".equals(cached(informer, ns + "/cm")));
+        }
+    }
 }
