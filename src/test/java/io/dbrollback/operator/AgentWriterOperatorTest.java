@@ -181,6 +181,7 @@ class AgentWriterOperatorTest {
 
             db.node(0).await("caught up", t -> t.getLastLsn() == 13);
             assertEquals(db.node(1).data(), db.node(0).data());
+            RollbackChecks.awaitEvent(client, "agent-happy", "rb", "RollbackCompleted");
             Set<String> reasons = events("agent-happy", "rb").stream().map(Event::getReason).collect(Collectors.toSet());
             assertTrue(reasons.containsAll(Set.of("TailPersisted", "RollbackFileVerified", "NodeRolledBack",
                     "RollbackCompleted")), reasons.toString());
@@ -198,8 +199,8 @@ class AgentWriterOperatorTest {
             assertTrue(s.getMessage().contains("NO_SPACE"), s.getMessage());
             assertNothingRemoved(db);
             assertEquals(List.of(), listing(db.volume(0).resolve("rollback")), "no file, no temporary file");
-            assertTrue(events("agent-nospace", "rb").stream().anyMatch(e -> e.getReason().equals("RollbackFailed")
-                    && e.getType().equals("Warning")));
+            assertTrue(RollbackChecks.awaitEvent(client, "agent-nospace", "rb", "RollbackFailed").stream()
+                    .allMatch(e -> e.getType().equals("Warning")));
         }
     }
 

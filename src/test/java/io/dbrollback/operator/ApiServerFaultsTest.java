@@ -219,11 +219,14 @@ class ApiServerFaultsTest {
                     .path("annotations").has(ReplicaSetRollback.APPROVE_ANNOTATION));
             create(r);
             ReplicaSetRollbackStatus parked = awaitPhase(client, db.namespace, "rb", "AwaitingApproval");
-            // A quiet second: the operator's copy catches up with its last write (were it behind, the
-            // operator would read the resource itself and find the approval without any relist).
-            String parkedVersion = get(client, db.namespace, "rb").getMetadata().getResourceVersion();
-            await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(10))
-                    .until(() -> parkedVersion.equals(get(client, db.namespace, "rb").getMetadata().getResourceVersion()));
+            // A quiet second: the operator has stopped writing and its copy caught up with its last write
+            // (were it behind, the operator would read the resource itself and find the approval without
+            // any relist).
+            java.util.concurrent.atomic.AtomicReference<String> version = new java.util.concurrent.atomic.AtomicReference<>();
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1)).until(() -> {
+                String now = get(client, db.namespace, "rb").getMetadata().getResourceVersion();
+                return now.equals(version.getAndSet(now));
+            });
             long rollbackLists = faults.count(HttpMethod.GET, ROLLBACK_WATCH, false, 200);
             long leaseLists = faults.count(HttpMethod.GET, LEASE_WATCH, false, 200);
 

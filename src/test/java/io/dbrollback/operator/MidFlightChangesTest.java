@@ -169,7 +169,7 @@ class MidFlightChangesTest {
             List<Event> loud = events(client, db.namespace, "rb", "NodeRolledBack");
             assertEquals(1, loud.size());
             assertTrue(loud.get(0).getMessage().contains(last.getRollbackFile().getSha256()));
-            assertEquals(1, events(client, db.namespace, "rb", "RollbackCompleted").size());
+            assertEquals(1, RollbackChecks.awaitEvent(client, db.namespace, "rb", "RollbackCompleted").size());
             assertTrue(events(client, db.namespace, "rb", "RollbackDeleted").isEmpty(),
                     "not reported as deleted before the recover");
         }

@@ -61,6 +61,16 @@ final class RollbackChecks {
         return events(client, ns, name).stream().filter(e -> reason.equals(e.getReason())).toList();
     }
 
+    /**
+     * The Events of {@code reason}, once there is one: a transition's Event is written right after the
+     * status write that records it, so a test that saw the status may look a moment too early.
+     */
+    static List<Event> awaitEvent(KubernetesClient client, String ns, String name, String reason) {
+        await().alias("Event " + reason).atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50))
+                .until(() -> !events(client, ns, name, reason).isEmpty());
+        return events(client, ns, name, reason);
+    }
+
     /** As kubectl edit does: retried when the operator wrote the resource in between (409). */
     static void edit(KubernetesClient client, String ns, String name, UnaryOperator<ReplicaSetRollback> change) {
         for (int attempt = 1; ; attempt++) {

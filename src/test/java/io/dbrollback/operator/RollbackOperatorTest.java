@@ -110,6 +110,7 @@ class RollbackOperatorTest {
             assertEquals(1, db.node(0).timeline().getRollbackId(), "exactly one bump");
 
             // The Events tell the story, loudly.
+            RollbackChecks.awaitEvent(client, "happy", "orders-0-rb", "RollbackCompleted");
             Set<String> reasons = events("happy", "orders-0-rb").stream().map(Event::getReason)
                     .collect(Collectors.toSet());
             assertTrue(reasons.containsAll(Set.of("RollbackPlanned", "NodeFenced", "TailPersisted",
@@ -183,8 +184,8 @@ class RollbackOperatorTest {
             assertEquals(0, db.node(1).timeline().getRollbackId());
             assertTrue(!db.node(1).timeline().getFenced(), "the live primary was not touched");
             assertTrue(api.exec().execLog("holder", "orders-1").isEmpty(), "no exec into the primary");
-            assertTrue(events("holder", "wrong-target").stream().anyMatch(e -> e.getReason().equals("RollbackBlocked")
-                    && e.getType().equals("Warning")));
+            assertTrue(RollbackChecks.awaitEvent(client, "holder", "wrong-target", "RollbackBlocked").stream()
+                    .allMatch(e -> e.getType().equals("Warning")));
         }
     }
 
@@ -198,8 +199,8 @@ class RollbackOperatorTest {
             assertEquals("PersistFailed", s.getReason());
             assertTrue(s.getMessage().contains("NO_SPACE"), s.getMessage());
             assertNothingRemoved(db);
-            assertTrue(events("nospace", "rb").stream().anyMatch(e -> e.getReason().equals("RollbackFailed")
-                    && e.getType().equals("Warning")));
+            assertTrue(RollbackChecks.awaitEvent(client, "nospace", "rb", "RollbackFailed").stream()
+                    .allMatch(e -> e.getType().equals("Warning")));
         }
     }
 
