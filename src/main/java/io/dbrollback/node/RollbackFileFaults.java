@@ -8,13 +8,14 @@ package io.dbrollback.node;
 public final class RollbackFileFaults {
 
     /** The faults one call took; -1 means off. */
-    record Armed(long noSpaceAfter, boolean failFsync, long cutAfter) {
-        static final Armed NONE = new Armed(-1, false, -1);
+    record Armed(long noSpaceAfter, boolean failFsync, long cutAfter, boolean failTempRemoval) {
+        static final Armed NONE = new Armed(-1, false, -1, false);
     }
 
     private long noSpaceAfter = -1;
     private boolean failFsync;
     private long cutAfter = -1;
+    private boolean failTempRemoval;
 
     /** The next write fails with ENOSPC ("No space left on device") once it would hold more than {@code bytes}. */
     public synchronized void noSpaceAfter(long bytes) {
@@ -31,15 +32,21 @@ public final class RollbackFileFaults {
         cutAfter = bytes;
     }
 
+    /** The next write cannot remove its temporary name once the file is published (EPERM). */
+    public synchronized void failNextTempRemoval() {
+        failTempRemoval = true;
+    }
+
     /** Takes the armed faults for one call, disarming them. */
     synchronized Armed take() {
-        if (noSpaceAfter < 0 && !failFsync && cutAfter < 0) {
+        if (noSpaceAfter < 0 && !failFsync && cutAfter < 0 && !failTempRemoval) {
             return Armed.NONE;
         }
-        Armed a = new Armed(noSpaceAfter, failFsync, cutAfter);
+        Armed a = new Armed(noSpaceAfter, failFsync, cutAfter, failTempRemoval);
         noSpaceAfter = -1;
         failFsync = false;
         cutAfter = -1;
+        failTempRemoval = false;
         return a;
     }
 }

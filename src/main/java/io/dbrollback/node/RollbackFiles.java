@@ -295,8 +295,7 @@ final class RollbackFiles {
                     tmp = null;
                     return existing();
                 }
-                Files.delete(tmp);
-                tmp = null;
+                removePublishedTemp();
                 try {
                     fsyncDirectory(dir);
                 } catch (IOException e) {
@@ -306,6 +305,24 @@ final class RollbackFiles {
                 return response(false);
             }
             return existing();
+        }
+
+        /**
+         * The file is published under its name: its temporary name is only a second link to it. Failing to
+         * remove that link leaves a dot-name (never taken for a rollback file) and is not a failure of the
+         * write: answering an error here would say "nothing was published" about a published file.
+         */
+        private void removePublishedTemp() {
+            try {
+                if (armed.failTempRemoval()) {
+                    throw new IOException("Operation not permitted");
+                }
+                Files.delete(tmp);
+            } catch (IOException e) {
+                System.err.println("rollback file " + target.getFileName() + " published; its temporary name "
+                        + tmp.getFileName() + " could not be removed: " + e.getMessage());
+            }
+            tmp = null;
         }
 
         /** The final name existed: the same bytes are the same file (made durable first); others are a conflict. */

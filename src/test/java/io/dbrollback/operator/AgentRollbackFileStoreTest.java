@@ -190,6 +190,22 @@ class AgentRollbackFileStoreTest {
     }
 
     @Test
+    void aTemporaryNameLeftAfterThePublishIsNotAFailedWrite() throws Exception {
+        node.rollbackFileFaults().failNextTempRemoval();
+        PersistResult r = store().persist("db-0", header(5, 5), TestStreams.of(tail(5, 1)));
+        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class, r).file();
+        assertEquals(sha256(Files.readAllBytes(file())), file.sha256());
+        List<String> names = listing();
+        assertEquals(2, names.size(), names.toString());
+        assertTrue(names.contains(file().getFileName().toString()), names.toString());
+        assertTrue(names.stream().filter(n -> !n.equals(file().getFileName().toString()))
+                .allMatch(n -> n.startsWith(".") && n.endsWith(".tmp")), "only a dot-name is left: " + names);
+        VerifyResult.Read read = assertInstanceOf(VerifyResult.Read.class, store().verify("db-0", file,
+                Instant.ofEpochSecond(1)));
+        assertEquals(file.sha256(), read.fileSha256(), "the published file reads back whole");
+    }
+
+    @Test
     void aStaleTermIsRefusedAndWritesNothing() throws Exception {
         clients.stub(node.address(), null).withDeadlineAfter(10, TimeUnit.SECONDS)
                 .fence(FenceRequest.newBuilder().setTerm(9).setIncidentId("another").build());
