@@ -253,6 +253,26 @@ class ApiServerFaultsTest {
     }
 
     /**
+     * The informer's copy held at Fenced, the status write of {@code failedWrite} refused: the rollback
+     * completes while the copy is still stale, once, and no status write is made from the stale view.
+     */
+    private ReplicaSetRollbackStatus completesWhileTheCacheIsHeldAtFenced(DbCluster db, String failedWrite)
+            throws Exception {
+        faults.holdWatchEventsAfter(ROLLBACK_WATCH, watched("Fenced"));
+        FaultDispatcher.Rule rule = faults.refuseNext(SERVER_ERRORS_SEEN_ONCE, HttpMethod.PUT, statusPath(db, "rb"),
+                writes(failedWrite), 500);
+        create(db.rollback("rb"));
+        awaitPhase(client, db.namespace, "rb", "Completed");
+        assertTrue(faults.heldEvents(ROLLBACK_WATCH) > 0, "the cache was still stale at the end");
+        faults.releaseWatchEvents(ROLLBACK_WATCH);
+        ReplicaSetRollbackStatus s = assertCompletedOnce(client, db, "rb");
+        assertEquals(SERVER_ERRORS_SEEN_ONCE, rule.served());
+        assertEquals(0, faults.count(HttpMethod.PUT, statusPath(db, "rb"), false, 409),
+                "no status write from a stale view");
+        return s;
+    }
+
+    /**
      * The informer's copy of the rollback stays at Fenced while the server moves on, and the write of
      * Recovering (before anything is removed) fails: the reconciles that follow do not act on the stale
      * copy (it is not the version this operator last wrote, so they read the resource), so the file step
@@ -262,21 +282,7 @@ class ApiServerFaultsTest {
     @Test
     void aStaleCacheBeforeTheRecoverIsReadPastAndNoStepIsRedone() throws Exception {
         try (DbCluster db = cluster()) {
-            faults.holdWatchEventsAfter(ROLLBACK_WATCH, watched("Fenced"));
-            FaultDispatcher.Rule rule = faults.refuseNext(SERVER_ERRORS_SEEN_ONCE, HttpMethod.PUT, statusPath(db, "rb"),
-                    writes("Recovering"), 500);
-            create(db.rollback("rb"));
-            await().atMost(Duration.ofSeconds(60)).until(() -> {
-                ReplicaSetRollback r = client.resources(ReplicaSetRollback.class).inNamespace(db.namespace)
-                        .withName("rb").get();
-                return r.getStatus() != null && "Completed".equals(r.getStatus().getPhase());
-            });
-            assertTrue(faults.heldEvents(ROLLBACK_WATCH) > 0, "the cache was still stale at the end");
-            faults.releaseWatchEvents(ROLLBACK_WATCH);
-            assertCompletedOnce(client, db, "rb");
-            assertEquals(SERVER_ERRORS_SEEN_ONCE, rule.served());
-            assertEquals(0, faults.count(HttpMethod.PUT, statusPath(db, "rb"), false, 409),
-                    "no status write from a stale view");
+            completesWhileTheCacheIsHeldAtFenced(db, "Recovering");
             long persists = api.exec().execLog(db.namespace, "orders-0").stream()
                     .filter(e -> e.argv().contains("begin")).count();
             assertEquals(1, persists, "the file step was done once");
@@ -291,21 +297,7 @@ class ApiServerFaultsTest {
     @Test
     void aStaleCacheAfterTheRecoverIsReadPastAndTheRecoverIsRecorded() throws Exception {
         try (DbCluster db = cluster()) {
-            faults.holdWatchEventsAfter(ROLLBACK_WATCH, watched("Fenced"));
-            FaultDispatcher.Rule rule = faults.refuseNext(SERVER_ERRORS_SEEN_ONCE, HttpMethod.PUT, statusPath(db, "rb"),
-                    writes("Recovered"), 500);
-            create(db.rollback("rb"));
-            await().atMost(Duration.ofSeconds(60)).until(() -> {
-                ReplicaSetRollback r = client.resources(ReplicaSetRollback.class).inNamespace(db.namespace)
-                        .withName("rb").get();
-                return r.getStatus() != null && "Completed".equals(r.getStatus().getPhase());
-            });
-            assertTrue(faults.heldEvents(ROLLBACK_WATCH) > 0, "the cache was still stale at the end");
-            faults.releaseWatchEvents(ROLLBACK_WATCH);
-            ReplicaSetRollbackStatus s = assertCompletedOnce(client, db, "rb");
-            assertEquals(SERVER_ERRORS_SEEN_ONCE, rule.served());
-            assertEquals(0, faults.count(HttpMethod.PUT, statusPath(db, "rb"), false, 409),
-                    "no status write from a stale view");
+            ReplicaSetRollbackStatus s = completesWhileTheCacheIsHeldAtFenced(db, "Recovered");
             assertTrue(s.getSteps().stream().noneMatch(t -> t.getPhase().equals("Failed")), "never recorded as failed");
         }
     }
