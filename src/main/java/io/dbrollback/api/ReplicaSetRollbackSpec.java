@@ -69,6 +69,15 @@ public class ReplicaSetRollbackSpec {
             + "removed) before the rollback fails with reason PlanUnstable.")
     private int maxReplans = 3;
 
+    @Default("8")
+    @Min(0)
+    @Max(100)
+    @JsonPropertyDescription("How many failed attempts that waiting cannot cure (an agent answer that breaks the "
+            + "protocol, a transfer that fails its checks, an unexpected refusal, a stalled stream) and repeated "
+            + "fences one plan may take before the rollback fails closed with that failure's reason. An agent that "
+            + "does not answer at all is waited for (backoff up to a minute) without limit.")
+    private int maxRetries = 8;
+
     /** Approval modes. */
     public enum Approval {
         Automatic,
@@ -145,5 +154,13 @@ public class ReplicaSetRollbackSpec {
 
     public void setMaxReplans(int maxReplans) {
         this.maxReplans = maxReplans;
+    }
+
+    public int getMaxRetries() {
+        return maxRetries;
+    }
+
+    public void setMaxRetries(int maxRetries) {
+        this.maxRetries = maxRetries;
     }
 }

@@ -59,6 +59,18 @@ public class ReplicaSetRollbackStatus {
     @JsonPropertyDescription("Failed attempts at the current step.")
     private Integer attempts;
 
+    @JsonPropertyDescription("Failed attempts that waiting cannot cure, and repeated fences, in the current plan; the "
+            + "rollback fails once they exceed spec.maxRetries.")
+    private Integer retries;
+
+    @JsonPropertyDescription("True once the node answered the current plan's RecoverToLsn; the rollback stays in "
+            + "Recovering until the node's own timeline confirms what the answer claimed.")
+    private Boolean recoverAnswered;
+
+    @JsonPropertyDescription("The plan whose range the node removed (or began removing) for this incident: its "
+            + "rollback file holds what was removed. 0 when the node records a recover that matches no plan.")
+    private Integer removedPlan;
+
     @JsonPropertyDescription("How often the plan was redone.")
     private Integer replans;
 
@@ -198,6 +210,30 @@ public class ReplicaSetRollbackStatus {
 
     public Integer getAttempts() {
         return attempts;
+    }
+
+    public Integer getRetries() {
+        return retries;
+    }
+
+    public void setRetries(Integer retries) {
+        this.retries = retries;
+    }
+
+    public Boolean getRecoverAnswered() {
+        return recoverAnswered;
+    }
+
+    public void setRecoverAnswered(Boolean recoverAnswered) {
+        this.recoverAnswered = recoverAnswered;
+    }
+
+    public Integer getRemovedPlan() {
+        return removedPlan;
+    }
+
+    public void setRemovedPlan(Integer removedPlan) {
+        this.removedPlan = removedPlan;
     }
 
     public void setAttempts(Integer attempts) {

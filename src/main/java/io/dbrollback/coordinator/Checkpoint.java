@@ -27,6 +27,13 @@ import java.util.Set;
  * @param waitMessage a human sentence for {@code waiting}
  * @param lastError the last failed attempt at a step, cleared by progress
  * @param attempts failed attempts at the current step
+ * @param retries counted failures and repeated fences in the current plan (see {@link Failure}); the
+ *     plan's bound is {@link IncidentSpec#maxRetries()}; cleared by a re-plan, never by progress
+ * @param recoverAnswered whether the node answered this plan's recover call; the phase stays
+ *     {@link Phase#RECOVERING} until the node's timeline confirms what the answer claimed
+ * @param removedPlan the number of the plan whose range the node removed, or began removing, for this
+ *     incident (the current plan, or a superseded one whose delayed recover landed); null while no
+ *     recover of this incident is known: the end record names that plan's file
  * @param replans how often the plan was redone
  * @param supersededPlans earlier plans of the incident with their tails and files (never deleted)
  * @param phaseTimes when each phase was first entered
@@ -46,6 +53,9 @@ public record Checkpoint(
         String waitMessage,
         String lastError,
         int attempts,
+        int retries,
+        boolean recoverAnswered,
+        Integer removedPlan,
         int replans,
         List<SupersededPlan> supersededPlans,
         Map<Phase, Instant> phaseTimes) {
@@ -63,7 +73,7 @@ public record Checkpoint(
     /** A new incident with nothing done. */
     public static Checkpoint start(String incidentId, Instant now) {
         return new Checkpoint(incidentId, Phase.PENDING, null, null, null, Set.of(), null, null, null, null, null, null,
-                null, 0, 0, List.of(), Map.of(Phase.PENDING, now));
+                null, 0, 0, false, null, 0, List.of(), Map.of(Phase.PENDING, now));
     }
 
     /** The rollback files of superseded plans, in order. */
@@ -96,6 +106,9 @@ public record Checkpoint(
         private String waitMessage;
         private String lastError;
         private int attempts;
+        private int retries;
+        private boolean recoverAnswered;
+        private Integer removedPlan;
         private int replans;
         private final List<SupersededPlan> supersededPlans;
         private final Map<Phase, Instant> phaseTimes;
@@ -115,6 +128,9 @@ public record Checkpoint(
             waitMessage = c.waitMessage;
             lastError = c.lastError;
             attempts = c.attempts;
+            retries = c.retries;
+            recoverAnswered = c.recoverAnswered;
+            removedPlan = c.removedPlan;
             replans = c.replans;
             supersededPlans = new ArrayList<>(c.supersededPlans);
             phaseTimes = c.phaseTimes.isEmpty() ? new EnumMap<>(Phase.class) : new EnumMap<>(c.phaseTimes);
@@ -177,6 +193,24 @@ public record Checkpoint(
             return this;
         }
 
+        /** Counts a failure (or a repeated fence) against the plan's retry bound. */
+        public Builder retried() {
+            retries++;
+            return this;
+        }
+
+        /** The node answered this plan's recover call. */
+        public Builder recoverAnswered() {
+            recoverAnswered = true;
+            return this;
+        }
+
+        /** The node removed, or began removing, the range of plan {@code number}. */
+        public Builder removedPlan(Integer number) {
+            removedPlan = number;
+            return this;
+        }
+
         /** Clears the attempt counter after progress. */
         public Builder progressed() {
             lastError = null;
@@ -195,6 +229,8 @@ public record Checkpoint(
             file = null;
             gates = Set.of();
             rollbackIdBefore = null;
+            retries = 0;
+            recoverAnswered = false;
             phase = Phase.PLANNED;
             phaseTimes.put(Phase.PLANNED, now);
             for (Phase p : Phase.values()) {
@@ -207,7 +243,8 @@ public record Checkpoint(
 
         public Checkpoint build() {
             return new Checkpoint(incidentId, phase, plan, tail, file, gates, rollbackIdBefore, rollbackIdAfter, reason,
-                    message, waiting, waitMessage, lastError, attempts, replans, supersededPlans, phaseTimes);
+                    message, waiting, waitMessage, lastError, attempts, retries, recoverAnswered, removedPlan, replans,
+                    supersededPlans, phaseTimes);
         }
     }
 }

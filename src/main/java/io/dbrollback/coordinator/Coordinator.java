@@ -8,7 +8,9 @@ import io.dbrollback.model.RollbackFile;
 import io.dbrollback.model.Term;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 
@@ -47,9 +49,8 @@ public final class Coordinator {
             return new Decision.Wait(Reason.NoLeaseHolder, "no node holds the leader Lease");
         }
         if (obs.leaseHolder().equals(spec.targetNode())) {
-            return end(cp, Phase.ABORTED, Reason.TargetHoldsLease, spec.targetNode()
-                    + " holds the leader Lease (term " + obs.leaseTerm() + "); the live primary is never rolled back"
-                    + removalNote(cp, obs));
+            return endNoting(cp, obs, Phase.ABORTED, Reason.TargetHoldsLease, spec.targetNode()
+                    + " holds the leader Lease (term " + obs.leaseTerm() + "); the live primary is never rolled back");
         }
         Plan plan = cp.plan();
         if (plan != null && !plan.targetNode().equals(spec.targetNode())) {
@@ -75,9 +76,8 @@ public final class Coordinator {
             case AWAITING_APPROVAL: {
                 if (obs.target().lastRecoveryIncident().equals(cp.incidentId())) {
                     // Only a delayed recover of an earlier plan can do this; its file is superseded, not lost.
-                    return end(cp, Phase.FAILED, Reason.RecoverOutOfPlan, spec.targetNode()
-                            + " reports a recover for this incident outside plan " + plan.number()
-                            + "; the tails of earlier plans are in " + cp.supersededFiles());
+                    return endNoting(cp, obs, Phase.FAILED, Reason.RecoverOutOfPlan, spec.targetNode()
+                            + " reports a recover for this incident outside plan " + plan.number());
                 }
                 if (spec.dryRun()) {
                     return end(cp, Phase.DRY_RUN_COMPLETED, Reason.DryRun, "dry run requested in phase " + cp.phase()
@@ -93,8 +93,9 @@ public final class Coordinator {
                 return resolveRecover(spec, cp, obs, term);
             case RECOVERED:
                 if (!obs.target().lastLsn().equals(plan.forkLsn()) && !rejoinedSince(cp, obs)) {
-                    return end(cp, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode() + " is at LSN "
-                            + obs.target().lastLsn() + " after recovering to " + plan.forkLsn());
+                    return endNoting(cp, obs, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode()
+                            + " is at LSN " + obs.target().lastLsn() + " after recovering to " + plan.forkLsn()
+                            + "; it stays fenced");
                 }
                 return new Decision.Act(Decision.Action.EMIT_EVENT, term);
             case EVENT_EMITTED:
@@ -118,7 +119,7 @@ public final class Coordinator {
                 return new Decision.Act(Decision.Action.FENCE, term);
             case FENCED:
                 if (!obs.target().fenced()) {
-                    return new Decision.Act(Decision.Action.FENCE, term);
+                    return refence(spec, cp, obs, term);
                 }
                 if (plan.expectedRecords() == 0) {
                     long id = obs.target().rollbackId();
@@ -134,13 +135,13 @@ public final class Coordinator {
                 return new Decision.Act(Decision.Action.PERSIST_TAIL, term);
             case TAIL_PERSISTED:
                 if (!obs.target().fenced()) {
-                    return new Decision.Act(Decision.Action.FENCE, term);
+                    return refence(spec, cp, obs, term);
                 }
                 return new Decision.Act(Decision.Action.VERIFY_FILE, term);
             case VERIFIED:
             case AWAITING_APPROVAL:
                 if (!obs.target().fenced()) {
-                    return new Decision.Act(Decision.Action.FENCE, term);
+                    return refence(spec, cp, obs, term);
                 }
                 return gate(spec, cp, obs);
             default:
@@ -213,15 +214,50 @@ public final class Coordinator {
         return b.toString();
     }
 
+    /**
+     * A fence in a phase past {@link Phase#PLANNED}: the node showed itself unfenced (or must refuse
+     * an older plan's delayed recover). Each one counts against the plan's retry bound, so an agent
+     * whose timeline never shows the fence it answered is not fenced for as long as it lies.
+     */
+    private Decision refence(IncidentSpec spec, Checkpoint cp, Observation obs, Term term) {
+        if (cp.retries() >= spec.maxRetries()) {
+            return endNoting(cp, obs, Phase.FAILED, Reason.FenceNotHeld, spec.targetNode()
+                    + " still shows itself unfenced (or under an older term) after its fence was repeated; "
+                    + cp.retries() + " repeated fences and failed attempts in plan " + cp.plan().number()
+                    + " (spec.maxRetries " + spec.maxRetries() + ")");
+        }
+        return new Decision.Act(Decision.Action.FENCE, term);
+    }
+
     private Decision resolveRecover(IncidentSpec spec, Checkpoint cp, Observation obs, Term term) {
         Plan plan = cp.plan();
         NodeTimeline target = obs.target();
         if (target.lastRecoveryIncident().equals(cp.incidentId())) {
-            // The node began this incident's recover (its record is durable with the rollback-id bump).
+            // The node began a recover of this incident (its record is durable with the rollback-id bump).
+            Integer removed = removedPlan(cp, obs);
+            if (removed == null || removed != plan.number()) {
+                return endNoting(cp, obs, Phase.FAILED, Reason.RecoverOutOfPlan, spec.targetNode()
+                        + " records a recover of this incident that is not plan " + plan.number() + "'s (its target"
+                        + " LSN " + target.lastRecoveryTargetLsn() + " or its file digest names another plan)");
+            }
             if (target.lastLsn().equals(plan.forkLsn())) {
-                return new Decision.Transition(recovered(spec, cp, target.rollbackId(), target.lastLsn()));
+                return new Decision.Transition(confirmed(spec, cp, obs));
+            }
+            if (cp.recoverAnswered()) {
+                return endNoting(cp, obs, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode()
+                        + " answered that it recovered to LSN " + plan.forkLsn() + ", but its timeline shows last LSN "
+                        + target.lastLsn() + "; it stays fenced");
             }
             return new Decision.Act(Decision.Action.RECOVER, term);
+        }
+        if (cp.recoverAnswered()) {
+            // The answer claimed a recover the node's own record does not show: believe neither.
+            return end(cp, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode() + " answered RecoverToLsn for"
+                    + " this incident, but its timeline records no recover of it (rollback id " + target.rollbackId()
+                    + ", last LSN " + target.lastLsn() + "): its answers contradict each other, so whether it removed"
+                    + " anything is unknown; the records (" + plan.forkLsn() + ", " + plan.targetLastLsn()
+                    + "] of plan " + plan.number() + " are saved in " + cp.file().location() + " (sha256 "
+                    + cp.file().sha256() + "); it stays fenced");
         }
         // The node never began it: nothing was removed, so a changed world still means a new plan.
         String changed = planInvalidated(cp, obs);
@@ -229,14 +265,37 @@ public final class Coordinator {
             if (target.currentTerm().isBefore(term)) {
                 // Fence under the new term first: the node then refuses any delayed recover of this
                 // plan (it carries the old term), so "never began" stays true after the re-plan.
-                return new Decision.Act(Decision.Action.FENCE, term);
+                return refence(spec, cp, obs, term);
             }
             return replan(spec, cp, obs, changed);
         }
         if (!target.fenced()) {
-            return new Decision.Act(Decision.Action.FENCE, term);
+            return refence(spec, cp, obs, term);
         }
         return new Decision.Act(Decision.Action.RECOVER, term);
+    }
+
+    /**
+     * The node's timeline shows this plan's recover done: last LSN at the fork, this incident and this
+     * plan's file recorded. Its recorded target must be the fork and its rollback id must have risen by
+     * exactly one; only then is the node recovered.
+     */
+    private Checkpoint confirmed(IncidentSpec spec, Checkpoint cp, Observation obs) {
+        NodeTimeline t = obs.target();
+        Plan plan = cp.plan();
+        Checkpoint withPlan = cp.toBuilder().removedPlan(plan.number()).build();
+        if (!t.lastRecoveryTargetLsn().equals(plan.forkLsn())) {
+            return terminal(withPlan, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode()
+                    + " is at the fork LSN " + plan.forkLsn() + " but records its recover's target as LSN "
+                    + t.lastRecoveryTargetLsn() + "; it stays fenced" + removalNote(withPlan));
+        }
+        if (t.rollbackId() != cp.rollbackIdBefore() + 1) {
+            return terminal(withPlan, Phase.FAILED, Reason.RollbackIdUnexpected, spec.targetNode()
+                    + "'s rollback id went from " + cp.rollbackIdBefore() + " to " + t.rollbackId()
+                    + ", expected exactly one more; it stays fenced" + removalNote(withPlan));
+        }
+        return withPlan.toBuilder().rollbackIdAfter(t.rollbackId()).phase(Phase.RECOVERED, now()).progressed()
+                .build();
     }
 
     private Decision rejoin(IncidentSpec spec, Checkpoint cp, Observation obs, Term term) {
@@ -247,7 +306,7 @@ public final class Coordinator {
         }
         ForkPoint.Result r = ForkPoint.compute(obs.target(), leader);
         if (!(r instanceof ForkPoint.Found f) || !f.lsn().equals(obs.target().lastLsn())) {
-            return end(cp, Phase.FAILED, Reason.NewLeaderDiverged, "the current primary " + leader.node()
+            return endNoting(cp, obs, Phase.FAILED, Reason.NewLeaderDiverged, "the current primary " + leader.node()
                     + " does not hold " + spec.targetNode() + "'s log up to LSN " + obs.target().lastLsn() + " ("
                     + describe(r) + "); the node stays fenced and needs a new incident");
         }
@@ -328,8 +387,8 @@ public final class Coordinator {
 
     private PlanOrStop computePlan(IncidentSpec spec, Checkpoint cp, Observation obs, int number) {
         if (spec.expectedTerm() != null && !spec.expectedTerm().equals(obs.leaseTerm())) {
-            return new PlanOrStop(null, end(cp, Phase.ABORTED, Reason.UnexpectedTerm, "the Lease shows term "
-                    + obs.leaseTerm() + ", the spec expects " + spec.expectedTerm() + removalNote(cp, obs)));
+            return new PlanOrStop(null, endNoting(cp, obs, Phase.ABORTED, Reason.UnexpectedTerm, "the Lease shows term "
+                    + obs.leaseTerm() + ", the spec expects " + spec.expectedTerm()));
         }
         NodeTimeline leader = obs.leader();
         if (leader == null || !leader.node().equals(obs.leaseHolder()) || obs.leaderAddress() == null) {
@@ -366,6 +425,8 @@ public final class Coordinator {
         Checkpoint.Builder b = cp.toBuilder().progressed();
         if (cp.phase() == Phase.PLANNED) {
             b.phase(Phase.FENCED, now());
+        } else {
+            b.retried(); // a repeated fence counts against the plan's retry bound
         }
         return b.build();
     }
@@ -411,23 +472,64 @@ public final class Coordinator {
                 + " did not verify: " + detail + "; nothing was removed");
     }
 
-    /** The node answered the recover call. */
+    /**
+     * The node answered the recover call. The answer itself must claim the fork and one rollback-id
+     * bump; even then the node is not taken as recovered until its own timeline shows it (the next
+     * observation, {@link #confirmed}): no record and no Event claims a recover the node's record does
+     * not show.
+     */
     public Checkpoint afterRecover(IncidentSpec spec, Checkpoint cp, RecoverResult result) {
-        return recovered(spec, cp, result.rollbackId(), result.lastLsn());
+        Plan plan = cp.plan();
+        Checkpoint answered = cp.toBuilder().recoverAnswered().removedPlan(plan.number()).progressed().build();
+        if (!result.lastLsn().equals(plan.forkLsn())) {
+            return terminal(answered, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode() + " answered last LSN "
+                    + result.lastLsn() + " after recovering to " + plan.forkLsn() + "; it stays fenced"
+                    + removalNote(answered));
+        }
+        if (result.rollbackId() != cp.rollbackIdBefore() + 1) {
+            return terminal(answered, Phase.FAILED, Reason.RollbackIdUnexpected, spec.targetNode()
+                    + " answered rollback id " + result.rollbackId() + " after " + cp.rollbackIdBefore()
+                    + ", expected exactly one more; it stays fenced" + removalNote(answered));
+        }
+        return answered;
     }
 
-    private Checkpoint recovered(IncidentSpec spec, Checkpoint cp, long rollbackIdAfter, Lsn lastLsn) {
-        Checkpoint withId = cp.toBuilder().rollbackIdAfter(rollbackIdAfter).build();
-        if (!lastLsn.equals(cp.plan().forkLsn())) {
-            return terminal(withId, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode() + " reports LSN "
-                    + lastLsn + " after recovering to " + cp.plan().forkLsn());
+    /**
+     * A failed attempt at a step (or at observing the target): recorded with the error, and with the
+     * failure's reason as the wait so the status says why nothing moves; the caller retries with
+     * backoff. A counted failure ({@link Failure}) beyond the plan's retry bound ends the incident
+     * closed instead ({@link #giveUp}).
+     *
+     * @param obs what was observed before the attempt, or null when observing is what failed
+     * @param what the attempt, as the record names it ("FENCE failed", "observe failed")
+     */
+    public Checkpoint afterFailure(IncidentSpec spec, Checkpoint cp, Observation obs, String what,
+            TransportException e) {
+        Failure f = Failure.of(e.code());
+        String error = what + ": " + e.code() + (e.outcomeUnknown() ? " (outcome unknown)" : "") + ": " + e.getMessage();
+        Checkpoint.Builder b = cp.toBuilder().failedAttempt(error);
+        if (f.counted()) {
+            b.retried();
         }
-        if (rollbackIdAfter != cp.rollbackIdBefore() + 1) {
-            return terminal(withId, Phase.FAILED, Reason.RollbackIdUnexpected, spec.targetNode()
-                    + "'s rollback id went from " + cp.rollbackIdBefore() + " to " + rollbackIdAfter
-                    + ", expected exactly one more; the rollback file " + cp.file().location() + " holds the tail");
+        Checkpoint next = b.build();
+        if (f.counted() && next.retries() > spec.maxRetries()) {
+            return giveUp(spec, next, obs, f.reason(), error);
         }
-        return withId.toBuilder().phase(Phase.RECOVERED, now()).progressed().build();
+        String bound = f.counted() ? "; failed attempt " + next.retries() + " of at most " + (spec.maxRetries() + 1)
+                + " in this plan" : "; retried with backoff until it answers";
+        return next.toBuilder().waiting(f.reason(), error + bound).build();
+    }
+
+    /**
+     * Ends the incident once the plan's retry bound is spent: failed closed with the failure's reason,
+     * the last error and what the node holds.
+     */
+    public Checkpoint giveUp(IncidentSpec spec, Checkpoint cp, Observation obs, Reason reason, String lastError) {
+        Checkpoint c = noteRemoval(cp, obs);
+        String where = c.plan() == null ? "before a plan was made" : "in plan " + c.plan().number();
+        return terminal(c, Phase.FAILED, reason, "gave up after " + c.retries() + " failed attempts " + where
+                + " (spec.maxRetries " + spec.maxRetries() + "); the last: " + lastError
+                + (c.plan() == null ? "; nothing was done" : removalNote(c)));
     }
 
     /** The event was emitted. */
@@ -452,18 +554,114 @@ public final class Coordinator {
                 cp.rollbackIdBefore(), cp.rollbackIdAfter(), now());
     }
 
-    /** What an ending before completion means for the node's data, from the record and the node. */
-    private static String removalNote(Checkpoint cp, Observation obs) {
-        if (cp.recovered()) {
-            return cp.file() == null ? "; it held nothing divergent, nothing was removed"
-                    : "; it was already recovered to LSN " + cp.plan().forkLsn() + ", its tail is in "
-                            + cp.file().location();
+    /**
+     * The loud announcement owed by a rollback that ended after its node removed (or began removing) a
+     * plan's range but before the rollback event was emitted; null when none is owed. It names the
+     * file of the plan whose range was removed, whatever the answers said later.
+     */
+    public RollbackEvent removalEvent(String cluster, Checkpoint cp) {
+        if (!cp.phase().isTerminal() || cp.removedPlan() == null || cp.phaseTimes().containsKey(Phase.EVENT_EMITTED)) {
+            return null;
         }
-        if (obs.target().lastRecoveryIncident().equals(cp.incidentId())) {
-            return "; it had begun recovering to LSN " + cp.plan().forkLsn() + ", its tail is in "
-                    + (cp.file() == null ? cp.supersededFiles() : cp.file().location());
+        PlanRecord r = planRecord(cp, cp.removedPlan());
+        if (r != null && r.file() == null) {
+            return null; // a plan with nothing divergent removes nothing
         }
-        return "; nothing was removed";
+        Plan p = r == null ? cp.plan() : r.plan();
+        boolean current = r != null && p.number() == cp.plan().number();
+        return new RollbackEvent(cp.incidentId(), RollbackEvent.Type.ROLLED_BACK, cluster, p.targetNode(),
+                p.forkLsn(), p.targetLastLsn(), p.oldTerm(), p.newTerm(), p.newPrimary(),
+                r == null || r.tail() == null ? 0 : r.tail().recordCount(),
+                r == null || r.tail() == null ? 0 : r.tail().bytes(),
+                r == null ? "one of " + allFiles(cp) : r.file().location(), r == null ? null : r.file().sha256(),
+                current ? cp.rollbackIdBefore() : null, current ? cp.rollbackIdAfter() : null, now());
+    }
+
+    /** A plan of the incident with what it read and wrote. */
+    private record PlanRecord(Plan plan, DivergentTail tail, RollbackFile file) {
+    }
+
+    /** Plan {@code number} of the incident (current or superseded), or null when unknown (0). */
+    private static PlanRecord planRecord(Checkpoint cp, int number) {
+        if (cp.plan() != null && cp.plan().number() == number) {
+            return new PlanRecord(cp.plan(), cp.tail(), cp.file());
+        }
+        for (SupersededPlan sp : cp.supersededPlans()) {
+            if (sp.plan().number() == number) {
+                return new PlanRecord(sp.plan(), sp.tail(), sp.file());
+            }
+        }
+        return null;
+    }
+
+    private static List<String> allFiles(Checkpoint cp) {
+        List<String> out = new ArrayList<>();
+        cp.supersededFiles().forEach(f -> out.add(f.location()));
+        if (cp.file() != null) {
+            out.add(cp.file().location());
+        }
+        return out;
+    }
+
+    /**
+     * The plan whose range the node removed, or began removing, for this incident: from the record,
+     * else from the node's last recovery (the file digest it recorded names the plan exactly; without
+     * one, the latest plan with a file whose fork is the recorded target). 0 when the node recorded a
+     * recover of this incident that matches no plan; null when it recorded none.
+     */
+    static Integer removedPlan(Checkpoint cp, Observation obs) {
+        if (cp.removedPlan() != null) {
+            return cp.removedPlan();
+        }
+        if (obs == null || cp.plan() == null || !obs.target().lastRecoveryIncident().equals(cp.incidentId())) {
+            return null;
+        }
+        NodeTimeline t = obs.target();
+        List<PlanRecord> plans = new ArrayList<>();
+        plans.add(new PlanRecord(cp.plan(), cp.tail(), cp.file()));
+        for (int i = cp.supersededPlans().size() - 1; i >= 0; i--) {
+            SupersededPlan sp = cp.supersededPlans().get(i);
+            plans.add(new PlanRecord(sp.plan(), sp.tail(), sp.file()));
+        }
+        for (PlanRecord r : plans) {
+            if (r.file() == null) {
+                continue; // a plan that wrote no file never recovered
+            }
+            boolean named = t.lastRecoveryFileSha256().isEmpty()
+                    ? r.plan().forkLsn().equals(t.lastRecoveryTargetLsn())
+                    : r.file().sha256().equals(t.lastRecoveryFileSha256());
+            if (named) {
+                return r.plan().number();
+            }
+        }
+        return 0;
+    }
+
+    /** {@code cp} with the plan whose range the node removed, as far as the record and {@code obs} tell. */
+    private static Checkpoint noteRemoval(Checkpoint cp, Observation obs) {
+        Integer removed = removedPlan(cp, obs);
+        return removed == null || removed.equals(cp.removedPlan()) ? cp : cp.toBuilder().removedPlan(removed).build();
+    }
+
+    /** What an ending means for the node's data: nothing removed, or the file that holds what was. */
+    private static String removalNote(Checkpoint cp) {
+        if (cp.removedPlan() == null) {
+            return "; nothing was removed";
+        }
+        String node = cp.plan().targetNode();
+        PlanRecord r = planRecord(cp, cp.removedPlan());
+        if (r == null) {
+            return "; " + node + " records a recover of this incident that matches no plan: what it removed is in"
+                    + " one of " + allFiles(cp);
+        }
+        if (r.file() == null) {
+            return "; " + node + " held nothing divergent above LSN " + r.plan().forkLsn() + ", nothing was removed";
+        }
+        boolean confirmed = cp.recovered() && r.plan().number() == cp.plan().number();
+        return "; " + node + (confirmed ? " was rolled back to fork LSN " : " began recovering (its own record shows"
+                + " this incident's recover) to fork LSN ") + r.plan().forkLsn() + ": the records it removed, ("
+                + r.plan().forkLsn() + ", " + r.plan().targetLastLsn() + "] of plan " + r.plan().number()
+                + ", are saved in " + r.file().location() + " (sha256 " + r.file().sha256() + ")";
     }
 
     private String completionMessage(IncidentSpec spec, Checkpoint cp) {
@@ -472,6 +670,15 @@ public final class Coordinator {
 
     private Decision end(Checkpoint cp, Phase phase, Reason reason, String message) {
         return new Decision.Transition(terminal(cp, phase, reason, message));
+    }
+
+    /**
+     * An ending whose message says what the node holds: nothing removed, or (when the record or the
+     * node's own timeline shows a recover of this incident) the file of the plan it removed.
+     */
+    private Decision endNoting(Checkpoint cp, Observation obs, Phase phase, Reason reason, String message) {
+        Checkpoint c = noteRemoval(cp, obs);
+        return new Decision.Transition(terminal(c, phase, reason, message + removalNote(c)));
     }
 
     private Checkpoint terminal(Checkpoint cp, Phase phase, Reason reason, String message) {

@@ -14,6 +14,8 @@ import java.util.Objects;
  *     {@code sha256sum} prints it) or a prefix of it of at least {@link #MIN_APPROVAL_PREFIX} characters
  * @param maxReplans how often the plan may be redone (term or log changed before the destructive
  *     step) before the incident fails as unstable
+ * @param maxRetries how many counted failures ({@link Failure#counted()}) and repeated fences a plan may
+ *     have before the incident fails closed with the failure's reason
  */
 public record IncidentSpec(
         String incidentId,
@@ -24,7 +26,11 @@ public record IncidentSpec(
         ApprovalMode approval,
         boolean dryRun,
         String approvalToken,
-        int maxReplans) {
+        int maxReplans,
+        int maxRetries) {
+
+    /** The default of {@link #maxRetries()}. */
+    public static final int DEFAULT_MAX_RETRIES = 8;
 
     /** Shortest digest prefix accepted as an approval. */
     public static final int MIN_APPROVAL_PREFIX = 12;
@@ -38,37 +44,45 @@ public record IncidentSpec(
         if (maxReplans < 0) {
             throw new IllegalArgumentException("maxReplans is never negative");
         }
+        if (maxRetries < 0) {
+            throw new IllegalArgumentException("maxRetries is never negative");
+        }
     }
 
     /** An automatic, non-dry-run incident with default limits. */
     public static IncidentSpec automatic(String incidentId, String cluster, String targetNode) {
         return new IncidentSpec(incidentId, cluster, targetNode, null, Limits.DEFAULT, ApprovalMode.AUTOMATIC,
-                false, null, 3);
+                false, null, 3, DEFAULT_MAX_RETRIES);
     }
 
     public IncidentSpec withApprovalToken(String token) {
         return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, limits, approval, dryRun, token,
-                maxReplans);
+                maxReplans, maxRetries);
     }
 
     public IncidentSpec withLimits(Limits newLimits) {
         return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, newLimits, approval, dryRun,
-                approvalToken, maxReplans);
+                approvalToken, maxReplans, maxRetries);
     }
 
     public IncidentSpec withApproval(ApprovalMode mode) {
         return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, limits, mode, dryRun, approvalToken,
-                maxReplans);
+                maxReplans, maxRetries);
     }
 
     public IncidentSpec withDryRun(boolean value) {
         return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, limits, approval, value, approvalToken,
-                maxReplans);
+                maxReplans, maxRetries);
     }
 
     public IncidentSpec withExpectedTerm(Term term) {
         return new IncidentSpec(incidentId, cluster, targetNode, term, limits, approval, dryRun, approvalToken,
-                maxReplans);
+                maxReplans, maxRetries);
+    }
+
+    public IncidentSpec withMaxRetries(int value) {
+        return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, limits, approval, dryRun, approvalToken,
+                maxReplans, value);
     }
 
     /** Whether the approval token names the file with this SHA-256. */

@@ -13,12 +13,20 @@ import java.util.Objects;
  * @param target the former primary's timeline
  * @param leader the Lease holder's timeline, or null when it could not be read
  * @param leaderAddress where replicas stream from the Lease holder, or null when unknown
+ * @param leaderError why the Lease holder's timeline is missing when reading it failed, else null: a
+ *     wait for the leader's timeline is then a failed attempt of that kind ({@link Failure})
  */
 public record Observation(String leaseHolder, Term leaseTerm, NodeTimeline target, NodeTimeline leader,
-        String leaderAddress) {
+        String leaderAddress, TransportException leaderError) {
 
     public Observation {
         Objects.requireNonNull(leaseTerm, "leaseTerm");
         Objects.requireNonNull(target, "target");
+    }
+
+    /** An observation in which nothing failed to be read. */
+    public Observation(String leaseHolder, Term leaseTerm, NodeTimeline target, NodeTimeline leader,
+            String leaderAddress) {
+        this(leaseHolder, leaseTerm, target, leader, leaderAddress, null);
     }
 }

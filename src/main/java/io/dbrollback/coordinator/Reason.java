@@ -41,6 +41,23 @@ public enum Reason {
      * plan); the superseded plans' files hold what it removed.
      */
     RecoverOutOfPlan,
+    /** The node keeps showing itself unfenced after Fence answered; fenced again up to the plan's retry bound. */
+    FenceNotHeld,
+
+    // failed steps: shown while the step is retried with backoff; the counted ones end the rollback
+    // (as FAILED, with the same reason) once the plan's retry bound is spent
+    /** The agent did not answer (UNAVAILABLE, a deadline, no address). Not counted: waiting can help. */
+    AgentUnreachable,
+    /** A stream from or to the agent stopped moving for the progress timeout and was cancelled. Counted. */
+    AgentStalled,
+    /** The agent refused a call the observed state did not predict (not a stale term). Counted. */
+    AgentRefused,
+    /** A tail or file transfer failed its checks (checksum, trailer, read-back, a cut answer). Counted. */
+    TransferBroken,
+    /** An answer broke the protocol (a rule of docs/agent-protocol.md); it was not used. Counted. */
+    AgentAnswerInvalid,
+    /** A step failed outside the agents (the API server refused an Event, a pod exec lost its exit status). */
+    StepRetrying,
 
     // gates (AWAITING_APPROVAL)
     /** Manual approval mode. */

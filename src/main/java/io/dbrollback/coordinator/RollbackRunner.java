@@ -54,6 +54,10 @@ public final class RollbackRunner {
             return new Step(cp, Step.Kind.DONE, d);
         }
         if (d instanceof Decision.Wait w) {
+            if (w.reason() == Reason.LeaderNotObserved && obs.leaderError() != null) {
+                // Waiting for a timeline that could not be read is a failed attempt at reading it.
+                return failed(spec, cp, obs, "observe failed", obs.leaderError(), d);
+            }
             Checkpoint waiting = w.reason() == cp.waiting() && Objects.equals(w.message(), cp.waitMessage()) ? cp
                     : cp.toBuilder().waiting(w.reason(), w.message()).build();
             return new Step(waiting, Step.Kind.WAITING, d);
@@ -66,10 +70,15 @@ public final class RollbackRunner {
             Checkpoint next = perform(spec, cp, obs, act);
             return new Step(next, next.phase().isTerminal() ? Step.Kind.DONE : Step.Kind.PROGRESSED, d);
         } catch (TransportException e) {
-            String error = act.action() + " failed: " + e.code() + (e.outcomeUnknown() ? " (outcome unknown)" : "")
-                    + ": " + e.getMessage();
-            return new Step(cp.toBuilder().failedAttempt(error).build(), Step.Kind.RETRY, d);
+            return failed(spec, cp, obs, act.action() + " failed", e, d);
         }
+    }
+
+    /** A failed attempt as a step: a retry, or the end once the plan's retry bound is spent. */
+    private Step failed(IncidentSpec spec, Checkpoint cp, Observation obs, String what, TransportException e,
+            Decision d) {
+        Checkpoint next = coordinator.afterFailure(spec, cp, obs, what, e);
+        return new Step(next, next.phase().isTerminal() ? Step.Kind.DONE : Step.Kind.RETRY, d);
     }
 
     private Checkpoint perform(IncidentSpec spec, Checkpoint cp, Observation obs, Decision.Act act) {

@@ -16,6 +16,9 @@ import java.util.Objects;
  * @param lastRecoveryIncident the incident whose recover-to-LSN the node last started, or "" if none;
  *     the node records it together with the rollback-id bump, so it tells whether a recover whose
  *     outcome was lost has happened
+ * @param lastRecoveryTargetLsn the target LSN of that recover ({@link Lsn#ZERO} if none)
+ * @param lastRecoveryFileSha256 the SHA-256 of the rollback file that recover named ("" if none): it
+ *     tells which plan's file holds what the node removed
  */
 public record NodeTimeline(
         String node,
@@ -26,7 +29,9 @@ public record NodeTimeline(
         TermHistory history,
         long rollbackId,
         boolean fenced,
-        String lastRecoveryIncident) {
+        String lastRecoveryIncident,
+        Lsn lastRecoveryTargetLsn,
+        String lastRecoveryFileSha256) {
 
     public NodeTimeline {
         Objects.requireNonNull(node, "node");
@@ -36,8 +41,17 @@ public record NodeTimeline(
         Objects.requireNonNull(commitLsn, "commitLsn");
         Objects.requireNonNull(history, "history");
         lastRecoveryIncident = lastRecoveryIncident == null ? "" : lastRecoveryIncident;
+        lastRecoveryTargetLsn = lastRecoveryTargetLsn == null ? Lsn.ZERO : lastRecoveryTargetLsn;
+        lastRecoveryFileSha256 = lastRecoveryFileSha256 == null ? "" : lastRecoveryFileSha256;
         if (rollbackId < 0) {
             throw new IllegalArgumentException("rollbackId is never negative");
         }
+    }
+
+    /** A timeline that does not report the target or the file of its last recover. */
+    public NodeTimeline(String node, NodeRole role, Term currentTerm, Lsn lastLsn, Lsn commitLsn, TermHistory history,
+            long rollbackId, boolean fenced, String lastRecoveryIncident) {
+        this(node, role, currentTerm, lastLsn, commitLsn, history, rollbackId, fenced, lastRecoveryIncident, Lsn.ZERO,
+                "");
     }
 }

@@ -9,8 +9,9 @@ import java.util.Objects;
  * removed. It never carries record contents.
  *
  * @param incidentId the incident this rollback belongs to; with {@link #type()} it is the dedup key
- * @param rollbackIdBefore the node's rollback id before the recover
- * @param rollbackIdAfter the node's rollback id after it (equal to before when nothing was removed)
+ * @param rollbackIdBefore the node's rollback id before the recover, or null when it was not recorded
+ * @param rollbackIdAfter the node's rollback id after it (equal to before when nothing was removed), or
+ *     null when the node never confirmed it
  */
 public record RollbackEvent(
         String incidentId,
@@ -26,8 +27,8 @@ public record RollbackEvent(
         long bytes,
         String fileLocation,
         String fileSha256,
-        long rollbackIdBefore,
-        long rollbackIdAfter,
+        Long rollbackIdBefore,
+        Long rollbackIdAfter,
         Instant at) {
 
     /** What happened. */
@@ -54,7 +55,9 @@ public record RollbackEvent(
         }
         return "Rolled back node " + node + " from LSN " + lastLsn + " to fork LSN " + forkLsn + " (term "
                 + oldTerm + " -> " + newTerm + ", new primary " + newPrimary + "): " + records + " records, "
-                + bytes + " bytes saved to " + fileLocation + " (sha256 " + fileSha256 + "); rollback id "
-                + rollbackIdBefore + " -> " + rollbackIdAfter + ".";
+                + bytes + " bytes saved to " + fileLocation + (fileSha256 == null ? "" : " (sha256 " + fileSha256 + ")")
+                + (rollbackIdAfter == null ? "; the node did not confirm its new rollback id."
+                        : "; rollback id " + (rollbackIdBefore == null ? "?" : rollbackIdBefore) + " -> "
+                                + rollbackIdAfter + ".");
     }
 }

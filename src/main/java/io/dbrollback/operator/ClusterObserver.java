@@ -1,6 +1,6 @@
 package io.dbrollback.operator;
 
-import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.AgentAnswers;
 import io.dbrollback.agent.v1.GetTimelineRequest;
 import io.dbrollback.api.ClusterSpec;
 import io.dbrollback.api.ReplicaSetRollback;
@@ -183,15 +183,18 @@ public final class ClusterObserver {
                 leaderError = e;
             }
         }
-        return new Observed(new Observation(holder, leaseTerm(r.lease()), target, leader, leaderAddress), leaderError);
+        return new Observed(new Observation(holder, leaseTerm(r.lease()), target, leader, leaderAddress, leaderError),
+                leaderError);
     }
 
     private NodeTimeline timeline(Resolved r, String pod) {
         try {
-            return AgentProtos.fromProto(clients.stub(r.agentAddresses().get(pod), r.tls())
-                    .withDeadlineAfter(10, TimeUnit.SECONDS).getTimeline(GetTimelineRequest.getDefaultInstance()));
+            return AgentAnswers.timeline(clients.stub(r.agentAddresses().get(pod), r.tls())
+                    .withDeadlineAfter(10, TimeUnit.SECONDS).getTimeline(GetTimelineRequest.getDefaultInstance()), pod);
         } catch (StatusRuntimeException e) {
             throw GrpcRollbackTransport.translate("GetTimeline", pod, e, false);
+        } catch (AgentAnswers.InvalidAnswer e) {
+            throw GrpcRollbackTransport.invalid("GetTimeline", pod, e);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.agent.AgentAnswers;
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.RecoverToLsnRequest;
@@ -67,9 +68,12 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     @Override
     public void fence(String node, String incidentId, Term term) {
         try {
-            agent(node).fence(FenceRequest.newBuilder().setTerm(term.value()).setIncidentId(incidentId).build());
+            AgentAnswers.fenced(agent(node).fence(FenceRequest.newBuilder().setTerm(term.value())
+                    .setIncidentId(incidentId).build()), node, term.value());
         } catch (StatusRuntimeException e) {
             throw translate("Fence", node, e, true);
+        } catch (AgentAnswers.InvalidAnswer e) {
+            throw invalid("Fence", node, e);
         }
     }
 
@@ -99,9 +103,12 @@ public final class GrpcRollbackTransport implements RollbackTransport {
             RecoverToLsnResponse r = agent(node).recoverToLsn(RecoverToLsnRequest.newBuilder()
                     .setTargetLsn(target.value()).setExpectedLastLsn(expectedLastLsn.value()).setTerm(term.value())
                     .setIncidentId(incidentId).setExpectedRollbackFileSha256(expectedFileSha256).build());
-            return new RecoverResult(r.getRollbackId(), Lsn.of(r.getLastLsn()));
+            AgentAnswers.RecoverAnswer a = AgentAnswers.recovered(r);
+            return new RecoverResult(a.rollbackId(), a.lastLsn());
         } catch (StatusRuntimeException e) {
             throw translate("RecoverToLsn", node, e, true);
+        } catch (AgentAnswers.InvalidAnswer e) {
+            throw invalid("RecoverToLsn", node, e);
         }
     }
 
@@ -129,10 +136,51 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     static TransportException translate(String call, String node, StatusRuntimeException e, boolean mutating) {
         Status status = TlsRefusals.status(e);
         Status.Code code = status.getCode();
-        String reason = AgentErrors.reason(e).orElse(code.name());
+        String reason = AgentErrors.reason(e).map(GrpcRollbackTransport::knownReason).orElse(code.name());
         boolean unknown = mutating && (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED
                 || code == Status.Code.UNKNOWN || code == Status.Code.CANCELLED || code == Status.Code.INTERNAL);
         return new TransportException(reason, unknown, call + " on " + node + ": " + code
-                + (status.getDescription() == null ? "" : ": " + status.getDescription()), e);
+                + (status.getDescription() == null ? "" : ": " + agentText(status.getDescription())), e);
+    }
+
+    /**
+     * An answer that broke the protocol: a failed attempt naming the RPC, the pod and the rule, never
+     * the offending value. The answer was not used.
+     */
+    static TransportException invalid(String call, String node, AgentAnswers.InvalidAnswer e) {
+        return new TransportException(INVALID_ANSWER, false, call + " from " + node + " broke rule " + e.rule() + ": "
+                + e.explanation() + "; the answer was not used");
+    }
+
+    /** The code of an answer that broke the protocol ({@link io.dbrollback.coordinator.Failure}). */
+    static final String INVALID_ANSWER = "AgentAnswerInvalid";
+
+    /** Longest piece of an agent's own text (an error description) the operator repeats. */
+    static final int MAX_AGENT_TEXT = 200;
+
+    /**
+     * An agent's error reason as a code: one of the protocol's reasons, else "UnknownReason" (an agent
+     * chooses the string; it must not become a status or metric label as it is).
+     */
+    static String knownReason(String reason) {
+        for (io.dbrollback.agent.v1.ErrorReason r : io.dbrollback.agent.v1.ErrorReason.values()) {
+            if (r != io.dbrollback.agent.v1.ErrorReason.UNRECOGNIZED && r.name().equals(reason)) {
+                return reason;
+            }
+        }
+        return "UnknownReason";
+    }
+
+    /**
+     * Text an agent wrote (an error description), as the operator may repeat it in a status, an Event
+     * or a log line: printable characters only, at most {@value #MAX_AGENT_TEXT} of them.
+     */
+    static String agentText(String text) {
+        StringBuilder b = new StringBuilder(Math.min(text.length(), MAX_AGENT_TEXT + 3));
+        for (int i = 0; i < text.length() && b.length() < MAX_AGENT_TEXT; i++) {
+            char c = text.charAt(i);
+            b.append(Character.isISOControl(c) || Character.isSurrogate(c) ? '?' : c);
+        }
+        return text.length() > MAX_AGENT_TEXT ? b.append("...").toString() : b.toString();
     }
 }

@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.agent.AgentAnswers;
 import io.dbrollback.agent.AgentProtos;
 import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
@@ -59,24 +60,28 @@ final class GrpcTailStream implements TailStream {
                 throw GrpcRollbackTransport.translate("ReadDivergentTail", node, e, false);
             }
             if (m.hasTrailer()) {
-                checkTrailer(m.getTrailer());
+                try {
+                    checkTrailer(AgentAnswers.trailer(m.getTrailer()));
+                } catch (AgentAnswers.InvalidAnswer e) {
+                    throw GrpcRollbackTransport.invalid("ReadDivergentTail", node, e);
+                }
                 ended = true;
-            } else {
+            } else if (m.hasChunk()) {
                 accept(m.getChunk());
+            } else {
+                throw GrpcRollbackTransport.invalid("ReadDivergentTail", node, new AgentAnswers.InvalidAnswer(
+                        "MessageKnown", "every message of a tail must be a chunk or the trailer"));
             }
         }
         return !ready.isEmpty();
     }
 
     private void accept(TailChunk chunk) {
-        List<TailRecord> records = new ArrayList<>(chunk.getRecordsCount());
+        List<TailRecord> records;
         try {
-            for (io.dbrollback.agent.v1.TailRecord r : chunk.getRecordsList()) {
-                records.add(AgentProtos.fromProto(r));
-            }
-        } catch (IllegalArgumentException e) {
-            throw new TransportException("TailMalformed", false, "a record from " + node + " is malformed: "
-                    + e.getMessage());
+            records = AgentAnswers.chunk(chunk);
+        } catch (AgentAnswers.InvalidAnswer e) {
+            throw GrpcRollbackTransport.invalid("ReadDivergentTail", node, e);
         }
         if (AgentProtos.crc32c(records) != chunk.getCrc32C()) {
             throw new TransportException("TailChecksumMismatch", false, "a chunk from " + node

@@ -30,7 +30,7 @@ public final class IncidentSpecs {
                 s.getExpectedTerm() == null ? null : Term.of(s.getExpectedTerm()),
                 new Limits(l.getMaxRecords(), l.getMaxBytes(), span(l.getMaxSpan())),
                 s.getApproval() == ReplicaSetRollbackSpec.Approval.Manual ? ApprovalMode.MANUAL : ApprovalMode.AUTOMATIC,
-                s.isDryRun(), approval, s.getMaxReplans());
+                s.isDryRun(), approval, s.getMaxReplans(), s.getMaxRetries());
     }
 
     /** "24h", "90m", "1h30m", "45s". */

@@ -3,6 +3,8 @@ package io.dbrollback.operator;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.Coordinator;
+import io.dbrollback.coordinator.Decision;
 import io.dbrollback.coordinator.IncidentSpec;
 import io.dbrollback.coordinator.Observation;
 import io.dbrollback.coordinator.Phase;
@@ -284,13 +286,14 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             } catch (TransportException e) {
                 Checkpoint before = cp;
                 metrics.callFailed("GetTimeline", e.code());
-                cp = cp.toBuilder().failedAttempt("observe failed: " + e.code() + ": " + e.getMessage()).build();
+                Checkpoint next = new Coordinator(clock).afterFailure(spec, cp, null, "observe failed", e);
+                RollbackRunner.Step failed = new RollbackRunner.Step(next, next.phase().isTerminal()
+                        ? RollbackRunner.Step.Kind.DONE : RollbackRunner.Step.Kind.RETRY, null);
+                cp = next;
                 if (UNAUTHENTICATED.equals(e.code())) {
                     return unauthenticated(current, cp, e, resolved.tls());
                 }
-                current = write(current, cp, false, null);
-                transitionEvents(current, before, cp);
-                return new Outcome(backoff(cp.attempts()), false, cp.phase());
+                return recordStep(current, before, failed);
             }
             if (observed.leaderError() != null) {
                 metrics.callFailed("GetTimeline", observed.leaderError().code());
@@ -303,36 +306,43 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             RollbackRunner.Step step = new RollbackRunner(crashPoints.wrap(new MeteredTransport(transport, metrics), key),
                     clock).step(spec, cp, obs);
             TransportException leaderError = observed.leaderError();
-            if (step.kind() == RollbackRunner.Step.Kind.WAITING && step.checkpoint().waiting() == Reason.LeaderNotObserved
+            if (step.decision() instanceof Decision.Wait w && w.reason() == Reason.LeaderNotObserved
                     && leaderError != null && UNAUTHENTICATED.equals(leaderError.code())) {
                 // The coordinator waits for the Lease holder's timeline, and its agent refused the
-                // handshake: that is the reason to show. A wait did nothing, so it need not be recorded.
-                cp = cp.toBuilder().failedAttempt("observe failed: " + leaderError.code() + ": "
-                        + leaderError.getMessage()).build();
-                return unauthenticated(current, cp, leaderError, resolved.tls());
+                // handshake: that is the reason to show.
+                return unauthenticated(current, step.checkpoint(), leaderError, resolved.tls());
             }
             Checkpoint before = cp;
             cp = step.checkpoint();
-            if (cp.phase().isTerminal() && !before.phase().isTerminal()) {
-                endPending.add(current.getMetadata().getUid());
+            if (step.kind() != RollbackRunner.Step.Kind.PROGRESSED) {
+                return recordStep(current, before, step);
             }
-            current = write(current, cp, false, null);
-            transitionEvents(current, before, cp);
-            metrics.transition(key(current), before, cp, cp.waiting() != null
-                    || cp.phase() == Phase.AWAITING_APPROVAL);
-            switch (step.kind()) {
-                case PROGRESSED:
-                    continue;
-                case RETRY:
-                    return new Outcome(backoff(cp.attempts()), false, cp.phase());
-                case WAITING:
-                    return new Outcome(WAIT, false, cp.phase());
-                case DONE:
-                default:
-                    return new Outcome(afterEnd(current), true, cp.phase());
-            }
+            current = record(current, before, cp);
         }
         return new Outcome(Duration.ofMillis(100), false, cp.phase());
+    }
+
+    /** Records a step that ends this reconcile (a retry, a wait or the end) and says when to look again. */
+    private Outcome recordStep(ReplicaSetRollback current, Checkpoint before, RollbackRunner.Step step) {
+        Checkpoint cp = step.checkpoint();
+        ReplicaSetRollback stored = record(current, before, cp);
+        return switch (step.kind()) {
+            case RETRY -> new Outcome(backoff(cp.attempts()), false, cp.phase());
+            case WAITING, PROGRESSED -> new Outcome(WAIT, false, cp.phase());
+            case DONE -> new Outcome(afterEnd(stored), true, cp.phase());
+        };
+    }
+
+    /** Writes {@code after} as the status, then its Events and metrics; returns the stored resource. */
+    private ReplicaSetRollback record(ReplicaSetRollback current, Checkpoint before, Checkpoint after) {
+        if (after.phase().isTerminal() && !before.phase().isTerminal()) {
+            endPending.add(current.getMetadata().getUid());
+        }
+        ReplicaSetRollback stored = write(current, after, false, null);
+        transitionEvents(stored, before, after);
+        metrics.transition(key(stored), before, after, after.waiting() != null
+                || after.phase() == Phase.AWAITING_APPROVAL);
+        return stored;
     }
 
     /** The rollback file store of this operator's mode, for one step of {@code r}. */
@@ -480,8 +490,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                 case REJOINED -> events.record(r, EventRecorder.Type.Normal, "RejoinedAsReplica", pod
                         + " streams from " + after.plan().newPrimary(), pod, "rejoined");
                 case COMPLETED, DRY_RUN_COMPLETED, FAILED, ABORTED -> {
-                    EndEvent end = endEvent(after);
-                    if (events.record(r, end.type(), end.reason(), end.message(), pod, end.dedupKey())) {
+                    if (announceEnd(r, after, true)) {
                         endPending.remove(r.getMetadata().getUid());
                     }
                 }
@@ -489,14 +498,43 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                 }
             }
         }
-        if (after.waiting() != null && after.waiting() != before.waiting()) {
+        boolean failedNow = after.lastError() != null && after.attempts() > before.attempts();
+        if (after.waiting() != null && after.waiting() != before.waiting() && !failedNow) {
             events.record(r, EventRecorder.Type.Normal, "RollbackWaiting", after.waiting().code() + ": "
                     + after.waitMessage(), pod, "wait-" + after.waiting().code());
         }
-        if (after.lastError() != null && after.attempts() == 1) {
-            events.record(r, EventRecorder.Type.Warning, "StepFailed", after.lastError(), pod,
-                    "error-" + StatusMapper.phaseName(after.phase()));
+        if (failedNow) {
+            // One Event per phase and kind of failure, whose count rises with every failed attempt. An
+            // answer that broke the protocol has an Event reason of its own, naming the RPC and the rule.
+            boolean invalid = after.waiting() == Reason.AgentAnswerInvalid;
+            events.record(r, EventRecorder.Type.Warning, invalid ? "AgentAnswerInvalid" : "StepFailed",
+                    after.lastError(), pod, "error-" + StatusMapper.phaseName(after.phase())
+                            + (invalid ? "-invalid" : ""));
         }
+    }
+
+    /**
+     * Writes the Events that announce how a rollback ended: the loud NodeRolledBack first when the node
+     * removed (or began removing) a plan's range and the rollback ended before announcing it (whatever
+     * the answers said later, the Event names the file that holds what was removed), then the end
+     * Event. True when both exist afterwards.
+     *
+     * @param repeat whether an Event that exists already counts again (false when making up for an
+     *     Event whose write may have been lost)
+     */
+    private boolean announceEnd(ReplicaSetRollback r, Checkpoint cp, boolean repeat) {
+        String pod = r.getSpec().getTargetPod();
+        boolean written = true;
+        RollbackEvent removal = new Coordinator(clock).removalEvent(r.getMetadata().getNamespace() + "/"
+                + (r.getSpec().getCluster() == null ? "" : r.getSpec().getCluster().getLeaseName()), cp);
+        if (removal != null) {
+            written = repeat ? events.record(r, EventRecorder.Type.Warning, "NodeRolledBack", removal.message(), pod,
+                    removal.type().name()) : events.recordIfAbsent(r, EventRecorder.Type.Warning, "NodeRolledBack",
+                            removal.message(), pod, removal.type().name());
+        }
+        EndEvent end = endEvent(cp);
+        return (repeat ? events.record(r, end.type(), end.reason(), end.message(), pod, end.dedupKey())
+                : events.recordIfAbsent(r, end.type(), end.reason(), end.message(), pod, end.dedupKey())) && written;
     }
 
     /**
@@ -529,9 +567,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
      * announce again every rollback whose Events have expired.
      */
     private void ensureEndEvent(ReplicaSetRollback r, Checkpoint cp) {
-        EndEvent end = endEvent(cp);
-        if (events.recordIfAbsent(r, end.type(), end.reason(), end.message(), r.getSpec().getTargetPod(),
-                end.dedupKey())) {
+        if (announceEnd(r, cp, false)) {
             endPending.remove(r.getMetadata().getUid());
         }
     }

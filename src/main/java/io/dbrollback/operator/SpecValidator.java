@@ -80,6 +80,9 @@ public final class SpecValidator {
         if (s.getMaxReplans() < 0 || s.getMaxReplans() > 20) {
             p.add("maxReplans must be 0..20");
         }
+        if (s.getMaxRetries() < 0 || s.getMaxRetries() > 100) {
+            p.add("maxRetries must be 0..100");
+        }
         LimitsSpec l = s.getLimits();
         if (l != null) {
             if (l.getMaxRecords() < 0 || l.getMaxBytes() < 0) {

@@ -89,6 +89,9 @@ public final class StatusMapper {
         s.setWaitMessage(cp.waitMessage());
         s.setLastError(cp.lastError());
         s.setAttempts(cp.attempts() == 0 ? null : cp.attempts());
+        s.setRetries(cp.retries() == 0 ? null : cp.retries());
+        s.setRecoverAnswered(cp.recoverAnswered() ? Boolean.TRUE : null);
+        s.setRemovedPlan(cp.removedPlan());
         s.setReplans(cp.replans() == 0 ? null : cp.replans());
         if (!cp.supersededPlans().isEmpty()) {
             List<SupersededPlanStatus> list = new ArrayList<>();
@@ -145,7 +148,9 @@ public final class StatusMapper {
                 s.getReason() == null ? null : Reason.valueOf(s.getReason()), s.getMessage(),
                 coordinatorReason(s.getWaiting()), coordinatorReason(s.getWaiting()) == null ? null : s.getWaitMessage(),
                 s.getLastError(),
-                s.getAttempts() == null ? 0 : s.getAttempts(), s.getReplans() == null ? 0 : s.getReplans(), superseded,
+                s.getAttempts() == null ? 0 : s.getAttempts(), s.getRetries() == null ? 0 : s.getRetries(),
+                Boolean.TRUE.equals(s.getRecoverAnswered()), s.getRemovedPlan(),
+                s.getReplans() == null ? 0 : s.getReplans(), superseded,
                 times);
     }
 

@@ -150,6 +150,11 @@ public final class FakeCluster implements RollbackTransport {
         leaseTerm = term;
     }
 
+    /** {@code name} lifts its fence by itself (an agent that does not keep its fence). */
+    public void unfence(String name) {
+        node(name).fenced = false;
+    }
+
     /** A cut-off former primary still believes it is primary (and takes client writes until fenced). */
     public void markPrimaryInItsOwnEyes(String name) {
         node(name).role = NodeRole.PRIMARY;
@@ -271,6 +276,10 @@ public final class FakeCluster implements RollbackTransport {
         if (f == Fault.UNKNOWN_BEFORE) {
             throw new TransportException("UNAVAILABLE", true, op + ": connection reset before the call arrived");
         }
+        if (f == Fault.INVALID_ANSWER) {
+            throw new TransportException("AgentAnswerInvalid", false, op + " broke rule NumberRange: every number"
+                    + " must be below 2^63; the answer was not used");
+        }
         return f;
     }
 
@@ -310,6 +319,9 @@ public final class FakeCluster implements RollbackTransport {
         Fault f = enter(Op.FENCE);
         FakeNode n = node(node);
         checkTerm(Op.FENCE, n, incidentId, term);
+        if (f == Fault.FENCE_IGNORED) {
+            return;
+        }
         n.fenced = true;
         if (n.role == NodeRole.PRIMARY) {
             n.role = NodeRole.DETACHED;
@@ -360,6 +372,10 @@ public final class FakeCluster implements RollbackTransport {
 
             @Override
             public boolean hasNext() {
+                if (next == out.size() && f == Fault.TRAILER_MISMATCH) {
+                    throw new TransportException("TailDigestMismatch", false, "the tail from " + node
+                            + " hashes to another digest than its trailer says");
+                }
                 if (next == cutAt) {
                     throw new TransportException("UNAVAILABLE", false, "tail stream of " + node + " cut after "
                             + next + " records, no trailer");
@@ -440,6 +456,9 @@ public final class FakeCluster implements RollbackTransport {
         Fault f = enter(Op.RECOVER);
         FakeNode n = node(node);
         checkTerm(Op.RECOVER, n, incidentId, term);
+        if (f == Fault.RECOVER_CLAIMED_NOT_DONE) {
+            return new RecoverResult(n.rollbackId + 1, target);
+        }
         if (!n.lastRecoveryIncident.equals(incidentId)) {
             if (!n.fenced) {
                 throw new TransportException("FAILED_PRECONDITION", false, node + " is not fenced");
@@ -453,13 +472,19 @@ public final class FakeCluster implements RollbackTransport {
                 violations.add("I5: recover of " + node + " to " + target + " below its commit LSN " + n.commitLsn);
             }
             n.logBeforeRecover = List.copyOf(n.log);
-            n.rollbackId++;
+            n.rollbackId += f == Fault.RECOVER_DOUBLE_BUMP ? 2 : 1;
             n.lastRecoveryIncident = incidentId;
+            n.lastRecoveryTarget = target.value();
+            n.lastRecoveryFileSha256 = expectedFileSha256;
             n.effectiveRecovers++;
             n.truncateTo(target.value());
+        } else if (n.lastRecoveryTarget != target.value() || !n.lastRecoveryFileSha256.equals(expectedFileSha256)) {
+            throw new TransportException("RECOVER_CONFLICT", false, node + " recovered for this incident with"
+                    + " another target or file");
         }
         exit(Op.RECOVER, f);
-        return new RecoverResult(n.rollbackId, Lsn.of(n.log.size()));
+        // The recorded outcome, also on a retry after the node caught up again.
+        return new RecoverResult(n.rollbackId, Lsn.of(n.lastRecoveryTarget));
     }
 
     /** I1: a verified, unquarantined file holds exactly the records about to be removed. */

@@ -30,6 +30,8 @@ public final class FakeNode {
     long rollbackId;
     boolean fenced;
     String lastRecoveryIncident = "";
+    long lastRecoveryTarget;
+    String lastRecoveryFileSha256 = "";
     NodeRole role = NodeRole.REPLICA;
     String following;
     int effectiveRecovers;
@@ -138,6 +140,7 @@ public final class FakeNode {
 
     public NodeTimeline timeline() {
         return new NodeTimeline(name, role, Term.of(currentTerm), Lsn.of(log.size()), Lsn.of(commitLsn),
-                new TermHistory(history), rollbackId, fenced, lastRecoveryIncident);
+                new TermHistory(history), rollbackId, fenced, lastRecoveryIncident, Lsn.of(lastRecoveryTarget),
+                lastRecoveryFileSha256);
     }
 }

@@ -29,7 +29,17 @@ public enum Fault {
     /** Persist: fsync fails. */
     PERSIST_FSYNC,
     /** Persist succeeds, then a bit of the file flips on disk. */
-    FILE_BITFLIP;
+    FILE_BITFLIP,
+    /** A lying agent: Fence answers success and changes nothing (the node stays unfenced). */
+    FENCE_IGNORED,
+    /** A lying agent: the tail arrives whole, then its trailer disagrees (TailDigestMismatch). */
+    TRAILER_MISMATCH,
+    /** A lying agent: the call is answered with a message that breaks the protocol (AgentAnswerInvalid). */
+    INVALID_ANSWER,
+    /** A lying agent: RecoverToLsn answers success (one bump, at the fork) and does nothing. */
+    RECOVER_CLAIMED_NOT_DONE,
+    /** A lying agent: RecoverToLsn recovers, but its rollback id rises by two. */
+    RECOVER_DOUBLE_BUMP;
 
     public boolean isStreamCorruption() {
         return this == STREAM_GAP || this == STREAM_DUPLICATE || this == STREAM_REORDER || this == STREAM_OUT_OF_RANGE

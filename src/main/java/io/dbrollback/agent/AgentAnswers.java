@@ -1,0 +1,248 @@
+package io.dbrollback.agent;
+
+import io.dbrollback.agent.v1.FenceResponse;
+import io.dbrollback.agent.v1.RecoverToLsnResponse;
+import io.dbrollback.agent.v1.TailChunk;
+import io.dbrollback.agent.v1.TailTrailer;
+import io.dbrollback.agent.v1.TermHistoryEntry;
+import io.dbrollback.agent.v1.Timeline;
+import io.dbrollback.model.Bytes;
+import io.dbrollback.model.Lsn;
+import io.dbrollback.model.NodeRole;
+import io.dbrollback.model.NodeTimeline;
+import io.dbrollback.model.Operation;
+import io.dbrollback.model.TailRecord;
+import io.dbrollback.model.Term;
+import io.dbrollback.model.TermHistory;
+import java.time.DateTimeException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Everything an agent answers, checked before anything uses it: an agent is untrusted input, exactly
+ * like a custom resource. Each method turns a protocol message into the domain type, or throws
+ * {@link InvalidAnswer} naming the rule the answer broke. The rules are those of
+ * {@code docs/agent-protocol.md}; an answer that breaks one is never used, and the explanation never
+ * quotes the offending value (it may be huge, hostile, or tail data).
+ */
+public final class AgentAnswers {
+
+    /** Most records a chunk may hold (the protocol's ceiling). */
+    public static final int MAX_CHUNK_RECORDS = 256;
+    /** Longest node name: a pod name is a DNS subdomain. */
+    static final int MAX_NAME = 253;
+    /** Longest text of other kinds (addresses, transaction ids, incident ids) the operator keeps. */
+    static final int MAX_TEXT = 1024;
+    private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+
+    private AgentAnswers() {
+    }
+
+    /** An answer that breaks a rule of the protocol. */
+    public static final class InvalidAnswer extends RuntimeException {
+
+        private static final long serialVersionUID = 1L;
+
+        private final String rule;
+
+        public InvalidAnswer(String rule, String explanation) {
+            super(explanation);
+            this.rule = rule;
+        }
+
+        /** The rule broken, a CamelCase name listed in docs/agent-protocol.md. */
+        public String rule() {
+            return rule;
+        }
+
+        /** What the rule says, without the offending value. */
+        public String explanation() {
+            return getMessage();
+        }
+    }
+
+    private static InvalidAnswer broken(String rule, String explanation) {
+        return new InvalidAnswer(rule, explanation);
+    }
+
+    /** A uint64 on the wire: Java reads values at or above 2^63 as negative. */
+    private static long number(long value, String field) {
+        if (value < 0) {
+            throw broken("NumberRange", field + " must be below 2^63");
+        }
+        return value;
+    }
+
+    private static String text(String value, int max, String field) {
+        if (value.length() > max) {
+            throw broken("TextLength", field + " must be at most " + max + " characters");
+        }
+        return value;
+    }
+
+    /**
+     * The timeline of {@code expectedNode}, as GetTimeline (or a Fence or RejoinAsReplica answer)
+     * gives it.
+     *
+     * @throws InvalidAnswer when it names another node or breaks a rule of the model
+     */
+    public static NodeTimeline timeline(Timeline t, String expectedNode) {
+        String node = text(t.getNode(), MAX_NAME, "node");
+        if (!node.equals(expectedNode)) {
+            throw broken("NodeNamed", "the timeline must name the pod that was called (" + expectedNode + ")");
+        }
+        if (!AgentProtos.PROTOCOL_VERSION.equals(t.getProtocolVersion())) {
+            throw broken("ProtocolVersion", "protocol_version must be \"" + AgentProtos.PROTOCOL_VERSION + "\"");
+        }
+        NodeRole role = switch (t.getRole()) {
+            case ROLE_PRIMARY -> NodeRole.PRIMARY;
+            case ROLE_REPLICA -> NodeRole.REPLICA;
+            case ROLE_DETACHED -> NodeRole.DETACHED;
+            default -> throw broken("RoleKnown", "role must be ROLE_PRIMARY, ROLE_REPLICA or ROLE_DETACHED");
+        };
+        long currentTerm = number(t.getCurrentTerm(), "current_term");
+        long lastLsn = number(t.getLastLsn(), "last_lsn");
+        long commitLsn = number(t.getCommitLsn(), "commit_lsn");
+        long rollbackId = number(t.getRollbackId(), "rollback_id");
+        long recoveryTarget = number(t.getLastRecoveryTargetLsn(), "last_recovery_target_lsn");
+        if (commitLsn > lastLsn) {
+            throw broken("CommitWithinLog", "commit_lsn must not be above last_lsn");
+        }
+        if (t.getFenced() && role != NodeRole.DETACHED) {
+            throw broken("FencedIsDetached", "a fenced node must be ROLE_DETACHED");
+        }
+        String incident = text(t.getLastRecoveryIncident(), MAX_TEXT, "last_recovery_incident");
+        String fileSha = t.getLastRecoveryFileSha256();
+        if (!fileSha.isEmpty() && !SHA256.matcher(fileSha).matches()) {
+            throw broken("FileDigestForm", "last_recovery_file_sha256 must be empty or 64 lower-case hex digits");
+        }
+        text(t.getFollowing(), MAX_TEXT, "following");
+        return new NodeTimeline(node, role, Term.of(currentTerm), Lsn.of(lastLsn), Lsn.of(commitLsn),
+                history(t.getHistoryList(), lastLsn, currentTerm), rollbackId, t.getFenced(), incident,
+                Lsn.of(recoveryTarget), fileSha);
+    }
+
+    private static TermHistory history(List<TermHistoryEntry> entries, long lastLsn, long currentTerm) {
+        if (entries.isEmpty()) {
+            if (lastLsn > 0) {
+                throw broken("HistoryCoversLog", "a non-empty log needs a term history");
+            }
+            return TermHistory.EMPTY;
+        }
+        List<TermHistory.Entry> out = new ArrayList<>(entries.size());
+        long previousTerm = 0;
+        long previousFirst = 1;
+        for (TermHistoryEntry e : entries) {
+            long term = number(e.getTerm(), "a history term");
+            long first = number(e.getFirstLsn(), "a history first_lsn");
+            if (out.isEmpty() && first != 1) {
+                throw broken("HistoryFromLsn1", "the term history must describe the whole log: its first entry starts"
+                        + " at LSN 1");
+            }
+            if (term <= previousTerm) {
+                throw broken("HistoryTermsIncrease", "the terms of the history must strictly increase (and be above 0)");
+            }
+            if (first < previousFirst) {
+                throw broken("HistoryLsnsNondecreasing", "the first LSNs of the history must never decrease");
+            }
+            if (first > lastLsn + 1) {
+                throw broken("HistoryWithinLog", "no history entry may begin above last_lsn + 1");
+            }
+            if (term > currentTerm) {
+                throw broken("HistoryTermsSeen", "no history term may be above current_term");
+            }
+            out.add(TermHistory.Entry.of(term, first));
+            previousTerm = term;
+            previousFirst = first;
+        }
+        return new TermHistory(out);
+    }
+
+    /**
+     * The timeline a Fence answer carries: it must be {@code node}'s, and show the node fenced,
+     * detached, under at least {@code term}.
+     */
+    public static NodeTimeline fenced(FenceResponse r, String node, long term) {
+        if (!r.hasTimeline()) {
+            throw broken("AnswerHasTimeline", "the Fence answer must carry the timeline after the fence");
+        }
+        NodeTimeline t = timeline(r.getTimeline(), node);
+        if (!t.fenced() || t.currentTerm().value() < term) {
+            throw broken("FenceShown", "the Fence answer must show the node fenced under at least the call's term");
+        }
+        return t;
+    }
+
+    /** The numbers of a RecoverToLsn answer. */
+    public static RecoverAnswer recovered(RecoverToLsnResponse r) {
+        return new RecoverAnswer(number(r.getRollbackId(), "rollback_id"), Lsn.of(number(r.getLastLsn(), "last_lsn")),
+                r.getAlreadyDone());
+    }
+
+    /** What a RecoverToLsn answer claims. */
+    public record RecoverAnswer(long rollbackId, Lsn lastLsn, boolean alreadyDone) {
+    }
+
+    /**
+     * The records of one tail chunk: at least one, at most {@link #MAX_CHUNK_RECORDS}, each well formed.
+     * Order, gaps, range and terms are checked by the coordinator's validator; the CRC by the caller.
+     */
+    public static List<TailRecord> chunk(TailChunk chunk) {
+        int n = chunk.getRecordsCount();
+        if (n == 0) {
+            throw broken("ChunkNotEmpty", "a chunk must hold at least one record");
+        }
+        if (n > MAX_CHUNK_RECORDS) {
+            throw broken("ChunkSize", "a chunk must hold at most " + MAX_CHUNK_RECORDS + " records");
+        }
+        List<TailRecord> records = new ArrayList<>(n);
+        for (io.dbrollback.agent.v1.TailRecord r : chunk.getRecordsList()) {
+            records.add(record(r));
+        }
+        return records;
+    }
+
+    /** One record of a tail. */
+    public static TailRecord record(io.dbrollback.agent.v1.TailRecord p) {
+        long lsn = number(p.getLsn(), "a record's lsn");
+        long term = number(p.getTerm(), "a record's term");
+        if (lsn < 1) {
+            throw broken("LsnPositive", "a record's lsn must be at least 1");
+        }
+        Operation op = switch (p.getOperation()) {
+            case OPERATION_INSERT -> Operation.INSERT;
+            case OPERATION_UPDATE -> Operation.UPDATE;
+            case OPERATION_DELETE -> Operation.DELETE;
+            default -> throw broken("OperationKnown", "a record's operation must be insert, update or delete");
+        };
+        if (p.hasBefore() == (op == Operation.INSERT) || p.hasAfter() == (op == Operation.DELETE)) {
+            throw broken("ImagesMatchOperation", "before must be absent exactly for inserts and after exactly for"
+                    + " deletes");
+        }
+        if (p.getCommitTimeNanos() < 0 || p.getCommitTimeNanos() > 999_999_999) {
+            throw broken("CommitTimeValid", "commit_time_nanos must be 0 to 999,999,999");
+        }
+        Instant at;
+        try {
+            at = Instant.ofEpochSecond(p.getCommitTimeSeconds(), p.getCommitTimeNanos());
+        } catch (DateTimeException e) {
+            throw broken("CommitTimeValid", "commit_time_seconds is outside the representable range");
+        }
+        String tx = text(p.getTransactionId(), MAX_TEXT, "a record's transaction_id");
+        return new TailRecord(Lsn.of(lsn), Term.of(term), tx, at, op, Bytes.of(p.getKey().toByteArray()),
+                p.hasBefore() ? Bytes.of(p.getBefore().toByteArray()) : null,
+                p.hasAfter() ? Bytes.of(p.getAfter().toByteArray()) : null);
+    }
+
+    /** A tail trailer's numbers and digest form. */
+    public static TailTrailer trailer(TailTrailer t) {
+        number(t.getRecordCount(), "record_count");
+        number(t.getBytes(), "bytes");
+        if (!SHA256.matcher(t.getSha256()).matches()) {
+            throw broken("DigestForm", "the trailer's sha256 must be 64 lower-case hex digits");
+        }
+        return t;
+    }
+}
