@@ -136,7 +136,7 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     static TransportException translate(String call, String node, StatusRuntimeException e, boolean mutating) {
         Status status = TlsRefusals.status(e);
         Status.Code code = status.getCode();
-        String reason = AgentErrors.reason(e).map(GrpcRollbackTransport::knownReason).orElse(code.name());
+        String reason = AgentErrors.reason(e).filter(GrpcRollbackTransport::knownReason).orElse(code.name());
         boolean unknown = mutating && (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED
                 || code == Status.Code.UNKNOWN || code == Status.Code.CANCELLED || code == Status.Code.INTERNAL);
         return new TransportException(reason, unknown, call + " on " + node + ": " + code
@@ -159,16 +159,17 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     static final int MAX_AGENT_TEXT = 200;
 
     /**
-     * An agent's error reason as a code: one of the protocol's reasons, else "UnknownReason" (an agent
-     * chooses the string; it must not become a status or metric label as it is).
+     * Whether an agent's error reason is one of the protocol's: only those become codes (an agent
+     * chooses the string, which must not become a status text or a metric label as it is); for any
+     * other the gRPC code stands.
      */
-    static String knownReason(String reason) {
+    static boolean knownReason(String reason) {
         for (io.dbrollback.agent.v1.ErrorReason r : io.dbrollback.agent.v1.ErrorReason.values()) {
             if (r != io.dbrollback.agent.v1.ErrorReason.UNRECOGNIZED && r.name().equals(reason)) {
-                return reason;
+                return true;
             }
         }
-        return "UnknownReason";
+        return false;
     }
 
     /**

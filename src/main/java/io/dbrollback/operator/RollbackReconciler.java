@@ -45,7 +45,12 @@ import org.jboss.logging.Logger;
  * status. Waiting is a reschedule, never a sleep.
  */
 // Not generation-aware: the approve and pause annotations change no generation but must act at once.
-@ControllerConfiguration(name = RollbackReconciler.NAME, generationAwareEventProcessing = false)
+// Status-only updates (the operator's own status writes) start no reconcile: the writer went on in the
+// same reconcile or rescheduled it, and a failed step's backoff must not be cut short by the write that
+// records the failure (that made a lying agent a hot loop).
+@ControllerConfiguration(name = RollbackReconciler.NAME, generationAwareEventProcessing = false,
+        informer = @io.javaoperatorsdk.operator.api.config.informer.Informer(
+                onUpdateFilter = RollbackReconciler.NotOnlyStatus.class))
 // A failed reconcile (the API server refused or lost a status write, 409 or 5xx) is retried without a
 // limit, backing off to once a minute: with JOSDK's default of 5 attempts, an API server outage of a
 // few minutes would leave a rollback stopped mid-flight until some unrelated event.
@@ -77,6 +82,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final java.util.concurrent.Semaphore stepBudget;
     private final RollbackFileStore.Writer writer;
     private final CrashPoints crashPoints;
+    private Duration initialBackoff = Duration.ofSeconds(1);
+    private Duration maxBackoff = Duration.ofSeconds(60);
     /** The resourceVersion of this process's last status write, per rollback (uid). */
     private final Map<String, String> lastWritten = new java.util.concurrent.ConcurrentHashMap<>();
     /** Rollbacks (uids) this process ended whose end Event is not written yet. */
@@ -97,9 +104,14 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
             RollbackMetrics metrics, @org.eclipse.microprofile.config.inject.ConfigProperty(
                     name = "dbrollback.rollback-file.writer", defaultValue = "exec") String writer,
-            CrashPoints crashPoints) {
+            CrashPoints crashPoints,
+            @org.eclipse.microprofile.config.inject.ConfigProperty(name = "dbrollback.retry.initial-backoff",
+                    defaultValue = "1s") Duration initialBackoff,
+            @org.eclipse.microprofile.config.inject.ConfigProperty(name = "dbrollback.retry.max-backoff",
+                    defaultValue = "60s") Duration maxBackoff) {
         this(client, clock, clients, events, metrics, MAX_STEPS_PER_RECONCILE, null,
                 RollbackFileStore.Writer.parse(writer), crashPoints);
+        withBackoff(initialBackoff, maxBackoff);
     }
 
     /** @param maxSteps how many coordinator steps one reconcile may take before it yields */
@@ -135,6 +147,44 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         this.metrics = metrics;
         this.observer = new ClusterObserver(client, clients);
         this.maxSteps = maxSteps;
+    }
+
+    /**
+     * Sets the backoff between attempts of a failed step ({@code dbrollback.retry.initial-backoff},
+     * default 1 s, doubled per attempt up to {@code dbrollback.retry.max-backoff}, default 60 s).
+     *
+     * @return this reconciler
+     */
+    public RollbackReconciler withBackoff(Duration initial, Duration max) {
+        if (initial == null || max == null || initial.isNegative() || initial.isZero() || max.compareTo(initial) < 0) {
+            throw new IllegalArgumentException("dbrollback.retry.initial-backoff must be positive and at most"
+                    + " dbrollback.retry.max-backoff");
+        }
+        this.initialBackoff = initial;
+        this.maxBackoff = max;
+        return this;
+    }
+
+    /**
+     * Passes an update of a ReplicaSetRollback unless it changed nothing but the status: a change of the
+     * spec (generation), the annotations (approve, pause), the labels, the finalizers or the deletion
+     * mark starts a reconcile at once; a status write does not.
+     */
+    public static final class NotOnlyStatus implements
+            io.javaoperatorsdk.operator.processing.event.source.filter.OnUpdateFilter<ReplicaSetRollback> {
+        @Override
+        public boolean accept(ReplicaSetRollback now, ReplicaSetRollback before) {
+            if (before == null || now == null) {
+                return true;
+            }
+            io.fabric8.kubernetes.api.model.ObjectMeta a = now.getMetadata();
+            io.fabric8.kubernetes.api.model.ObjectMeta b = before.getMetadata();
+            return !java.util.Objects.equals(a.getGeneration(), b.getGeneration())
+                    || !java.util.Objects.equals(a.getAnnotations(), b.getAnnotations())
+                    || !java.util.Objects.equals(a.getLabels(), b.getLabels())
+                    || !java.util.Objects.equals(a.getFinalizers(), b.getFinalizers())
+                    || !java.util.Objects.equals(a.getDeletionTimestamp(), b.getDeletionTimestamp());
+        }
     }
 
     static String leaseKey(ReplicaSetRollback r) {
@@ -508,7 +558,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             // answer that broke the protocol has an Event reason of its own, naming the RPC and the rule.
             boolean invalid = after.waiting() == Reason.AgentAnswerInvalid;
             events.record(r, EventRecorder.Type.Warning, invalid ? "AgentAnswerInvalid" : "StepFailed",
-                    after.lastError(), pod, "error-" + StatusMapper.phaseName(after.phase())
+                    after.lastError(), pod, "error-" + StatusMapper.phaseName(before.phase())
                             + (invalid ? "-invalid" : ""));
         }
     }
@@ -581,8 +631,17 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                 + "; new primary " + cp.plan().newPrimary() + " in term " + cp.plan().newTerm();
     }
 
-    static Duration backoff(int attempts) {
-        long seconds = Math.min(60, 1L << Math.min(6, Math.max(0, attempts - 1)));
-        return Duration.ofSeconds(seconds);
+    /**
+     * How long to wait before attempt {@code attempts + 1} of a failed step: the initial backoff,
+     * doubled per failed attempt, at most the maximum.
+     */
+    Duration backoff(int attempts) {
+        return backoff(attempts, initialBackoff, maxBackoff);
+    }
+
+    static Duration backoff(int attempts, Duration initial, Duration max) {
+        int doublings = Math.min(30, Math.max(0, attempts - 1));
+        Duration d = initial.multipliedBy(1L << doublings);
+        return d.compareTo(max) > 0 || d.isNegative() ? max : d;
     }
 }

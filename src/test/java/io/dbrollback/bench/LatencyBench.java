@@ -91,7 +91,7 @@ public final class LatencyBench {
         Clock clock = Clock.systemUTC();
         op.register(new RollbackReconciler(client, clock, new AgentClients(),
                 new EventRecorder(client, clock, "bench-operator"), new RollbackMetrics(new SimpleMeterRegistry()),
-                "exec", CrashPoints.OFF));
+                "exec", CrashPoints.OFF, java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(60)));
         op.start();
         return op;
     }

@@ -57,7 +57,7 @@ class FreshOperatorPerStepTest {
 
     private static String checkpointOf(ReplicaSetRollbackStatus s) {
         return s == null || s.getPhase() == null ? "none"
-                : s.getPhase() + "/" + s.getSteps().size() + "/" + s.getAttempts();
+                : s.getPhase() + "/" + s.getSteps().size() + "/" + s.getAttempts() + "/" + s.getRecoverAnswered();
     }
 
     @Test
@@ -78,12 +78,14 @@ class FreshOperatorPerStepTest {
                 } finally {
                     op.stop();
                 }
-                phases.add(status().getPhase());
+                phases.add(status().getPhase() + (status().getRecoverAnswered() == null ? "" : " (answered)"));
                 assertTrue(instances < 40, "too many instances: " + phases);
             }
             // Each instance has a budget of exactly one coordinator step.
-            assertEquals(List.of("Planned", "Fenced", "TailPersisted", "Verified", "Recovering", "Recovered",
-                    "EventEmitted", "Rejoined", "Completed"), phases, "one fresh instance per step");
+            // The recover's answer is one step, the node's timeline confirming it the next.
+            assertEquals(List.of("Planned", "Fenced", "TailPersisted", "Verified", "Recovering",
+                    "Recovering (answered)", "Recovered (answered)", "EventEmitted (answered)", "Rejoined (answered)",
+                    "Completed (answered)"), phases, "one fresh instance per step");
             ReplicaSetRollbackStatus s = status();
             assertEquals(1L, s.getRollbackIdAfter());
             assertEquals(1, db.node(0).timeline().getRollbackId(), "one recover, whatever the restarts");

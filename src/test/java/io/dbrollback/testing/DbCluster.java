@@ -202,6 +202,17 @@ public final class DbCluster implements AutoCloseable {
         clients.set(0, new NodeClient(targetProcess.address)).close();
     }
 
+    /**
+     * Points pod {@code i}'s agent port at {@code port} (another agent on loopback, such as a
+     * {@link ScriptedAgent} in front of the node): the operator reaches the node through it from now on.
+     */
+    public void pointAgentAt(int i, int port) {
+        client.pods().inNamespace(namespace).withName("orders-" + i).edit(p -> {
+            p.getSpec().getContainers().get(0).getPorts().get(0).setContainerPort(port);
+            return p;
+        });
+    }
+
     public Path volume(int i) {
         return dir.resolve("volume-" + i);
     }
