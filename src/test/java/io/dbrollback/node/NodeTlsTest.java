@@ -149,7 +149,8 @@ class NodeTlsTest {
         AgentClients.Tls tls = TestPki.material(ca, operator);
         assertEquals("good", timeline(n.address(), tls).getNode());
         try (AgentClients clients = new AgentClients()) {
-            new GrpcRollbackTransport("n", clients, tls, Map.of("n", n.address()), null, e -> { }, Clock.systemUTC()).fence("n", "tls-incident", Term.of(5));
+            new GrpcRollbackTransport("good", clients, tls, Map.of("good", n.address()), null, e -> { },
+                    Clock.systemUTC()).fence("good", "tls-incident", Term.of(5));
         }
         Timeline t = a.timeline();
         assertTrue(t.getFenced(), "the fence went through");

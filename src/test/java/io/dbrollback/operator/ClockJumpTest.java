@@ -58,6 +58,15 @@ class ClockJumpTest {
     private MockApiServer api;
     private InProcessOperator operator;
 
+    /**
+     * The steps of a rollback, one coordinator step each: every phase, and between Recovering and
+     * Recovered the step that records the node's answer to the recover (the next step confirms it
+     * from the node's timeline).
+     */
+    static final List<String> STEPS = java.util.stream.Stream.concat(ALL_PHASES.subList(0, 5).stream(),
+            java.util.stream.Stream.concat(java.util.stream.Stream.of("Recovering (answered)"),
+                    ALL_PHASES.subList(5, ALL_PHASES.size()).stream())).toList();
+
     @BeforeEach
     void start() {
         api = MockApiServer.start();
@@ -97,7 +106,7 @@ class ClockJumpTest {
             double elapsed = (System.nanoTime() - began) / 1e9;
 
             // No decision changed: one step per phase, in order, never retried, waiting or re-planned.
-            assertEquals(ALL_PHASES.size(), clock.step(), "one step per phase");
+            assertEquals(STEPS.size(), clock.step(), "one step per phase, and one for the recover's answer");
             assertTrue(s.getAttempts() == null || s.getAttempts() == 0, "attempts " + s.getAttempts());
             assertNull(s.getLastError());
             assertNull(s.getWaiting());
@@ -109,10 +118,10 @@ class ClockJumpTest {
                 at.put(t.getPhase(), Instant.parse(t.getTime()));
             }
             assertTrue(clock.saidDuring(0).contains(at.get("Pending")), "Pending at " + at.get("Pending"));
-            for (int k = 0; k < ALL_PHASES.size(); k++) {
-                String phase = ALL_PHASES.get(k);
-                assertTrue(clock.saidDuring(k + 1).contains(at.get(phase)), phase + " recorded at " + at.get(phase)
-                        + ", the clock said " + clock.saidDuring(k + 1));
+            for (String phase : ALL_PHASES) {
+                int k = STEPS.indexOf(phase) + 1;
+                assertTrue(clock.saidDuring(k).contains(at.get(phase)), phase + " recorded at " + at.get(phase)
+                        + ", the clock said " + clock.saidDuring(k));
             }
             assertTrue(clock.saidDuring(1).contains(Instant.parse(s.getPlan().getPlannedAt())), "planned at "
                     + s.getPlan().getPlannedAt());
@@ -128,7 +137,7 @@ class ClockJumpTest {
                 assertTrue(clock.said(Instant.parse(e.getFirstTimestamp())), e.getReason() + " " + e.getFirstTimestamp());
             }
             Event loud = events(api.client(), "jumps", "rb", "NodeRolledBack").get(0);
-            assertTrue(clock.saidDuring(ALL_PHASES.indexOf("EventEmitted") + 1).contains(Instant.parse(
+            assertTrue(clock.saidDuring(STEPS.indexOf("EventEmitted") + 1).contains(Instant.parse(
                     loud.getFirstTimestamp())), "the announcement carries the time of its step");
 
             // Durations: measured, never negative, never longer than the test itself.
