@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.agent.v1.ErrorReason;
@@ -245,6 +246,28 @@ class MisbehavingAgentIT {
         assertEquals(0, f.agent().calls("ReadDivergentTail"), "nothing read from a node that does not stay fenced");
         assertNothingRemoved(f);
         assertEquals(1, events(f, "rb", "RollbackFailed").size());
+    }
+
+    @Test
+    void anAgentThatDoesNotAnswerIsWaitedForAtABoundedRateThenTheRollbackCompletes() throws Exception {
+        Fixture f = diverged("unreachable", a -> a.onFence(req -> {
+            throw Status.UNAVAILABLE.withDescription("scripted: the agent is restarting").asRuntimeException();
+        }));
+        apply(f, "rb");
+        await().atMost(Duration.ofSeconds(30)).until(() -> f.agent().calls("Fence") >= 3);
+        int before = f.agent().calls("Fence");
+        Thread.sleep(3_000);
+        int during = f.agent().calls("Fence") - before;
+        // With the backoff capped at 400 ms here (60 s by default), 3 s hold at most 8 attempts.
+        assertTrue(during <= 8, during + " Fence calls in 3 s: no hot loop");
+        ReplicaSetRollbackStatus s = RollbackChecks.get(client, f.db().namespace, "rb").getStatus();
+        assertEquals("Planned", s.getPhase(), "not given up: waiting can help");
+        assertEquals("AgentUnreachable", s.getWaiting());
+        assertEquals("AgentUnreachable", condition(s, "Blocked").getReason());
+        assertNull(s.getRetries(), "not counted against maxRetries");
+        assertTrue(f.agent().calls("Fence") > MAX_RETRIES + 1, "retried past the bound of counted failures");
+        f.agent().honest();
+        RollbackChecks.assertCompletedOnce(client, f.db(), "rb");
     }
 
     @Test

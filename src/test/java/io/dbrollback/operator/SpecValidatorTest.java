@@ -56,6 +56,9 @@ class SpecValidatorTest {
         assertTrue(with(s -> s.getLimits().setMaxSpan("1 day")).get(0).contains("maxSpan"));
         assertTrue(with(s -> s.setExpectedTerm(0L)).contains("expectedTerm must be at least 1"));
         assertTrue(with(s -> s.setMaxReplans(99)).contains("maxReplans must be 0..20"));
+        assertTrue(with(s -> s.setMaxRetries(101)).contains("maxRetries must be 0..100"));
+        assertTrue(with(s -> s.setMaxRetries(-1)).contains("maxRetries must be 0..100"));
+        assertTrue(with(s -> s.setMaxRetries(0)).isEmpty(), "0: the first counted failure ends the rollback");
         assertTrue(with(s -> s.setAgentTlsSecret("Bad_Name")).get(0).startsWith("agentTlsSecret"));
         assertEquals(2, with(s -> {
             s.setTargetPod("x;y");
