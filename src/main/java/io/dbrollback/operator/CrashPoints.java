@@ -109,6 +109,9 @@ public final class CrashPoints {
     }
 
     private static boolean isPhase(String name) {
+        if (name.equals(RECOVER_ANSWERED)) {
+            return true;
+        }
         try {
             StatusMapper.phaseOf(name);
             return true;
@@ -143,6 +146,12 @@ public final class CrashPoints {
             Runtime.getRuntime().halt(EXIT_STATUS);
         }
     }
+
+    /**
+     * The name of the status write that records the node's answer to the recover (the phase is still
+     * Recovering then; {@code status:Recovering} is the write of the intent before the call).
+     */
+    static final String RECOVER_ANSWERED = "RecoverAnswered";
 
     /** After the status write that stored {@code phase} for the rollback {@code namespace/name}. */
     void afterStatusWrite(String rollbackKey, String phase) {

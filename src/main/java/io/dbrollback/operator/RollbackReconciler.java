@@ -497,7 +497,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         // is refused with 409 and the reconcile starts again from the stored record; never a lost update.
         ReplicaSetRollback stored = client.resources(ReplicaSetRollback.class)
                 .inNamespace(r.getMetadata().getNamespace()).resource(r).lockResourceVersion().updateStatus();
-        crashPoints.afterStatusWrite(key(r), status.getPhase());
+        crashPoints.afterStatusWrite(key(r), Boolean.TRUE.equals(status.getRecoverAnswered())
+                && "Recovering".equals(status.getPhase()) ? CrashPoints.RECOVER_ANSWERED : status.getPhase());
         if (stored != null && stored.getMetadata().getResourceVersion() != null) {
             lastWritten.put(stored.getMetadata().getUid(), stored.getMetadata().getResourceVersion());
         }

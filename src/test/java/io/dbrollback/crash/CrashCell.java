@@ -63,6 +63,7 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
             "status:Verified",
             "status:Recovering",
             "call:RecoverToLsn",
+            "status:RecoverAnswered",
             "status:Recovered",
             "call:EmitRollbackEvent",
             "status:EventEmitted",
@@ -115,6 +116,9 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
 
     /** The phase the status shows when the operator halted at {@code point}: the step is done, not recorded. */
     static String recordedPhaseAt(String point) {
+        if (point.equals("status:RecoverAnswered")) {
+            return "Recovering"; // the write of the node's answer: still Recovering until the timeline confirms it
+        }
         if (point.startsWith("status:")) {
             return point.substring("status:".length());
         }
@@ -152,6 +156,8 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
                 "EventEmitted", "Rejoined", "Completed")) {
             cells.add(operatorHalt("operator halted after the status write of " + phase, "status:" + phase));
         }
+        cells.add(operatorHalt("operator halted after the status write of the recover's answer (not yet confirmed)",
+                "status:RecoverAnswered"));
         cells.add(new CrashCell("operator SIGKILLed with an append exec in flight", List.of(), true, NodeKill.NONE,
                 -1));
         cells.add(nodeKill("node SIGKILLed during the tail read", NodeKill.TAIL_READ));
