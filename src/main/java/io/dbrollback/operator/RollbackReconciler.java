@@ -14,6 +14,7 @@ import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.model.RollbackEvent;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -209,9 +210,33 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
 
     @Override
     public UpdateControl<ReplicaSetRollback> reconcile(ReplicaSetRollback cached, Context<ReplicaSetRollback> ctx) {
-        Outcome o = drive(latest(cached), ctx);
+        Outcome o;
+        try {
+            o = drive(latest(cached), ctx);
+        } catch (KubernetesClientException e) {
+            throw e; // the API server refused or lost a write: JOSDK retries the reconcile with backoff
+        } catch (RuntimeException e) {
+            o = unexpected(cached, e);
+        }
         return o.after == null ? UpdateControl.noUpdate() : UpdateControl.<ReplicaSetRollback>noUpdate()
                 .rescheduleAfter(o.after);
+    }
+
+    /**
+     * A reconcile failed in a way no step foresaw (a defect): nothing is left unsaid and nothing loops.
+     * It is logged with its stack, told by a Warning Event (the exception's type and its message, cut
+     * like an agent's text), counted, and the rollback is looked at again after {@link #PROBLEM}. Every
+     * step's side effect and its status write are idempotent, so the next reconcile resumes safely.
+     */
+    private Outcome unexpected(ReplicaSetRollback r, RuntimeException e) {
+        LOG.errorf(e, "reconcile of %s/%s failed unexpectedly", r.getMetadata().getNamespace(),
+                r.getMetadata().getName());
+        metrics.callFailed("Reconcile", e.getClass().getSimpleName());
+        events.record(r, EventRecorder.Type.Warning, "ReconcileFailed", "the operator failed unexpectedly ("
+                + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": "
+                        + GrpcRollbackTransport.agentText(e.getMessage())) + "); it looks again in "
+                + PROBLEM.toSeconds() + " s", r.getSpec() == null ? null : r.getSpec().getTargetPod(), "unexpected");
+        return new Outcome(PROBLEM, false, null);
     }
 
     /**

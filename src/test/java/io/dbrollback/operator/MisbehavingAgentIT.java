@@ -67,9 +67,12 @@ class MisbehavingAgentIT {
     }
 
     private void startOperator(RollbackFileStore.Writer writer) {
+        startOperator(writer, Clock.systemUTC());
+    }
+
+    private void startOperator(RollbackFileStore.Writer writer, Clock clock) {
         operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
                 .withUseSSAToPatchPrimaryResource(false));
-        Clock clock = Clock.systemUTC();
         operator.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock,
                 "misbehaving"), new RollbackMetrics(new SimpleMeterRegistry()), RollbackReconciler.MAX_STEPS_PER_RECONCILE,
                 null, writer, CrashPoints.OFF).withBackoff(Duration.ofMillis(50), Duration.ofMillis(400)));
@@ -417,5 +420,43 @@ class MisbehavingAgentIT {
         assertTrue(s.getMessage().contains("line one?line two ww") && !s.getMessage().contains("w".repeat(201)),
                 "the agent's text is cut to printable characters: " + s.getMessage());
         assertNotNull(s.getLastError());
+    }
+
+    // ---- the safety net: a failure no step foresaw -------------------------------------------------
+
+    @Test
+    void aReconcileThatFailsUnexpectedlyIsToldAndResumesSafely() throws Exception {
+        operator.stop();
+        // The operator's clock fails once, in the middle of the rollback (a defect no step foresaw).
+        java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+        Clock flaky = new Clock() {
+            @Override
+            public java.time.ZoneId getZone() {
+                return java.time.ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public java.time.Instant instant() {
+                if (reads.incrementAndGet() == 12) {
+                    throw new IllegalStateException("clock\nbroken " + "x".repeat(400));
+                }
+                return java.time.Instant.now();
+            }
+        };
+        startOperator(RollbackFileStore.Writer.EXEC, flaky);
+        Fixture f = diverged("unexpected", a -> { });
+        apply(f, "rb");
+        RollbackChecks.assertCompletedOnce(client, f.db(), "rb");
+        List<Event> told = events(f, "rb", "ReconcileFailed");
+        assertEquals(1, told.size());
+        assertEquals("Warning", told.get(0).getType());
+        assertTrue(told.get(0).getMessage().startsWith("the operator failed unexpectedly (IllegalStateException: "
+                + "clock?broken"), told.get(0).getMessage());
+        assertFalse(told.get(0).getMessage().contains("x".repeat(201)), told.get(0).getMessage());
     }
 }
