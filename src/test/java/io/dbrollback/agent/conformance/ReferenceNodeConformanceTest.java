@@ -150,10 +150,15 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
         }
 
         @Override
+        public String nodeName(Node node) {
+            return name(node);
+        }
+
+        @Override
         public void restartFormerPrimary() throws Exception {
             ReplicaNode old = nodes.get("node-a");
             String address = old.address();
-            old.close();
+            old.halt(); // as a kill: the rollback file calls running now leave their temporary files
             ManagedChannel c = channels.remove(address);
             if (c != null) {
                 c.shutdownNow();
