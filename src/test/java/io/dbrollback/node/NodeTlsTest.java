@@ -273,6 +273,26 @@ class NodeTlsTest {
     }
 
     @Test
+    void theNodeProcessTakesTheOperatorIdentityFromItsFlagOverItsEnvironment() throws Exception {
+        TestPki.PemFiles files = ca.issue("ident-p", "127.0.0.1").write(dir, "ident-p");
+        Path clientCa = dir.resolve("ident-p-client-ca.crt");
+        TestPki.writeAtomically(clientCa, ca.pem());
+        try (NodeProcess p = NodeProcess.start("ident-p", dir.resolve("ident-p"),
+                Map.of("DBROLLBACK_NODE_TLS_OPERATOR_IDENTITY", "ops-from-env"), List.of("--tls-cert",
+                        files.cert().toString(), "--tls-key", files.key().toString(), "--tls-client-ca",
+                        clientCa.toString(), "--tls-operator-identity", "ops-from-flag"))) {
+            try (NodeClient c = new NodeClient(p.address, TestPki.credentials(ca, ca.issue("x", "ops-from-flag")))) {
+                assertEquals("ident-p", c.timeline().getNode(), "the flag's identity is served");
+            }
+            for (TestPki.Leaf refused : List.of(ca.issue("y", "ops-from-env"), operator)) {
+                for (StatusRuntimeException e : agentCalls(p.address, refused)) {
+                    assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), String.valueOf(e.getStatus()));
+                }
+            }
+        }
+    }
+
+    @Test
     void aPlaintextClientIsRefusedAndChangesNothing() throws Exception {
         ReplicaNode n = node("plain", ca.issue("plain", "127.0.0.1"));
         NodeClient a = admin(n);

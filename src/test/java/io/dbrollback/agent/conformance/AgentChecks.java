@@ -207,7 +207,8 @@ public class AgentChecks implements AutoCloseable {
         return out;
     }
 
-    private static Map<ByteString, ByteString> apply(Map<ByteString, ByteString> data, List<Write> writes) {
+    /** {@code data} with {@code writes} applied in order. */
+    static Map<ByteString, ByteString> apply(Map<ByteString, ByteString> data, List<Write> writes) {
         Map<ByteString, ByteString> state = new HashMap<>(data);
         for (Write w : writes) {
             if (w.isDelete()) {
@@ -1179,10 +1180,7 @@ public class AgentChecks implements AutoCloseable {
         assertArrayEquals(next, readFile(Node.FORMER_PRIMARY, incident, 1).bytes, "nothing was renamed");
         assertRefused("QuarantineRollbackFile of a file never written", NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
                 () -> agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, term, 7, 1000)));
-        Path local = known(() -> cluster.localFile(Node.FORMER_PRIMARY, quarantined));
-        if (local != null) {
-            assertArrayEquals(bytes, Files.readAllBytes(local), "the quarantined file keeps its bytes");
-        }
+        assertQuarantinedBytes(quarantined, bytes);
     }
 
     /**
@@ -1203,6 +1201,11 @@ public class AgentChecks implements AutoCloseable {
                 .getQuarantinedPath(), "both names holding the same bytes: the quarantine completes with its name");
         assertError("ReadRollbackFile after the completed quarantine", NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
                 readFile(Node.FORMER_PRIMARY, incident, 1).error);
+        assertQuarantinedBytes(quarantined, bytes);
+    }
+
+    /** The quarantined file keeps its bytes, where the test can see the agent's files (not over the protocol). */
+    private void assertQuarantinedBytes(String quarantined, byte[] bytes) throws Exception {
         Path local = known(() -> cluster.localFile(Node.FORMER_PRIMARY, quarantined));
         if (local != null) {
             assertArrayEquals(bytes, Files.readAllBytes(local), "the quarantined file keeps its bytes");

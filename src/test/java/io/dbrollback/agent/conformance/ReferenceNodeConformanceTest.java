@@ -133,15 +133,7 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
 
         @Override
         public Map<ByteString, ByteString> dataAtFork() {
-            Map<ByteString, ByteString> state = new HashMap<>();
-            for (Write w : BEFORE_FORK) {
-                if (w.isDelete()) {
-                    state.remove(w.key());
-                } else {
-                    state.put(w.key(), w.value());
-                }
-            }
-            return state;
+            return AgentChecks.apply(Map.of(), BEFORE_FORK);
         }
 
         @Override
