@@ -1,6 +1,5 @@
 package io.dbrollback.model;
 
-import java.util.Locale;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -13,7 +12,10 @@ import java.util.regex.Pattern;
  */
 public final class RollbackFileName {
 
-    /** What an incident id may be, after lower-casing: a Kubernetes uid qualifies. */
+    /**
+     * What an incident id may be: a Kubernetes uid qualifies. Upper case is refused, never lower-cased:
+     * two spellings of one id would otherwise name one file but two incidents.
+     */
     static final Pattern INCIDENT = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
     private static final Pattern NAME = Pattern.compile(
             "([a-z0-9][a-z0-9-]{0,62})-plan([1-9][0-9]{0,9})\\.rollback\\.jsonl");
@@ -27,20 +29,28 @@ public final class RollbackFileName {
     }
 
     /**
+     * Whether {@code incidentId} is a plain identifier, {@code [a-z0-9][a-z0-9-]{0,62}}: what every agent
+     * RPC that carries an incident id requires (docs/agent-protocol.md).
+     */
+    public static boolean isIncidentId(String incidentId) {
+        return incidentId != null && INCIDENT.matcher(incidentId).matches();
+    }
+
+    /**
      * The file name of {@code incidentId}'s plan {@code planNumber}.
      *
-     * @throws IllegalArgumentException when the incident id is not a plain identifier or the plan
+     * @throws IllegalArgumentException when the incident id is not a plain identifier (upper case
+     *     included) or the plan
      *     number is not positive; the message never echoes the value
      */
     public static String of(String incidentId, long planNumber) {
-        String incident = incidentId == null ? "" : incidentId.toLowerCase(Locale.ROOT);
-        if (!INCIDENT.matcher(incident).matches()) {
+        if (!isIncidentId(incidentId)) {
             throw new IllegalArgumentException("incident id is not a plain identifier");
         }
         if (planNumber < 1 || planNumber > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("plan number " + planNumber + " is not a positive int");
         }
-        return incident + "-plan" + planNumber + SUFFIX;
+        return incidentId + "-plan" + planNumber + SUFFIX;
     }
 
     /** The incident and plan of a name made by {@link #of}; empty for any other string. */

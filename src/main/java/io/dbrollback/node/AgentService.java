@@ -95,12 +95,16 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
     public void readDivergentTail(ReadDivergentTailRequest request, StreamObserver<TailMessage> out) {
         long from = request.getFromExclusive();
         long to = request.getToInclusive();
-        long resume = Math.max(request.getResumeAfter(), from);
-        if (to < from || resume > to) {
+        long resumeAfter = request.getResumeAfter();
+        // resume_after is 0 or from_exclusive (the whole range), or an LSN of the range: anything else is
+        // a client that lost count, and guessing what it meant could hand it a tail with a hole.
+        if (to < from || resumeAfter > to || (resumeAfter != 0 && resumeAfter < from)) {
             out.onError(AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
-                    "range (" + from + ", " + to + "] resumed after " + request.getResumeAfter() + " is empty or reversed"));
+                    "range (" + from + ", " + to + "] resumed after " + resumeAfter
+                            + " is reversed, or resume_after is neither 0 nor within [from_exclusive, to_inclusive]"));
             return;
         }
+        long resume = Math.max(resumeAfter, from);
         synchronized (node.lock) {
             if (to > node.log.lastLsn()) {
                 out.onError(AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG,

@@ -21,6 +21,8 @@ import io.dbrollback.node.v1.ReadRequest;
 import io.dbrollback.node.v1.ReadResponse;
 import io.dbrollback.node.v1.ReplicaNodeGrpc;
 import io.dbrollback.node.v1.StreamLogRequest;
+import io.dbrollback.node.v1.TermAtRequest;
+import io.dbrollback.node.v1.TermAtResponse;
 import io.dbrollback.node.v1.WriteBatchRequest;
 import io.dbrollback.node.v1.WriteRequest;
 import io.dbrollback.node.v1.WriteResponse;
@@ -104,6 +106,23 @@ final class NodeService extends ReplicaNodeGrpc.ReplicaNodeImplBase {
             node.lock.notifyAll();
         }
         out.onNext(IsolateResponse.getDefaultInstance());
+        out.onCompleted();
+    }
+
+    @Override
+    public void termAt(TermAtRequest request, StreamObserver<TermAtResponse> out) {
+        StatusRuntimeException cut = node.unavailableIfIsolated();
+        if (cut != null) {
+            out.onError(cut);
+            return;
+        }
+        TermAtResponse r;
+        synchronized (node.lock) {
+            long last = node.log.lastLsn();
+            r = TermAtResponse.newBuilder().setLastLsn(last)
+                    .setTerm(request.getLsn() <= last ? node.log.termAt(request.getLsn()) : 0).build();
+        }
+        out.onNext(r);
         out.onCompleted();
     }
 

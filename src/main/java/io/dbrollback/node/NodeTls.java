@@ -1,5 +1,8 @@
 package io.dbrollback.node;
 
+import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.v1.ErrorReason;
+import io.dbrollback.agent.v1.RollbackAgentGrpc;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
@@ -7,6 +10,7 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
@@ -29,7 +33,9 @@ import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executors;
@@ -38,6 +44,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import javax.naming.InvalidNameException;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
@@ -63,6 +72,14 @@ import javax.net.ssl.X509TrustManager;
  * is refused with {@code UNAUTHENTICATED}. A CA dropped from the bundle locks its clients out at
  * their next call, open connections included.
  *
+ * <p>A certificate of the client CA is not enough to call the rollback agent: the database's peers hold
+ * certificates of the same CA to replicate, and must not be able to fence or recover. A
+ * {@code RollbackAgent} call is served only when the client certificate carries the operator's identity
+ * ({@link Config#operatorIdentity()}: a DNS or URI subject alternative name, or the subject's common
+ * name, equal to it); any other is refused with {@code PERMISSION_DENIED}, reason
+ * {@code CALLER_NOT_ALLOWED}, before the request is looked at. The replication service is not subject
+ * to it.
+ *
  * <p>The key and trust managers are grpc-java's {@code AdvancedTls} ones; the re-reading is done
  * here rather than by their own schedulers, which refresh once a minute at most often, and it
  * compares contents rather than modification times. A certificate and key that do not belong
@@ -85,8 +102,10 @@ public final class NodeTls implements AutoCloseable {
      * @param peerCa PEM CA bundle that peers' certificates must chain to when the node replicates; null
      *     uses {@code clientCa}, or the JVM's default trust store when that is null too
      * @param refresh how often the files are read again
+     * @param operatorIdentity with mutual TLS, the identity a client certificate must carry to call the
+     *     rollback agent (a DNS or URI subject alternative name, or the common name)
      */
-    public record Config(Path cert, Path key, Path clientCa, Path peerCa, Duration refresh) {
+    public record Config(Path cert, Path key, Path clientCa, Path peerCa, Duration refresh, String operatorIdentity) {
         public Config {
             Objects.requireNonNull(cert, "cert");
             Objects.requireNonNull(key, "key");
@@ -94,6 +113,14 @@ public final class NodeTls implements AutoCloseable {
             if (refresh.isNegative() || refresh.isZero()) {
                 throw new IllegalArgumentException("the TLS refresh period must be positive");
             }
+            if (operatorIdentity == null || operatorIdentity.isBlank()) {
+                throw new IllegalArgumentException("the operator identity must not be empty");
+            }
+        }
+
+        /** The default operator identity, {@value NodeTls#DEFAULT_OPERATOR_IDENTITY}. */
+        public Config(Path cert, Path key, Path clientCa, Path peerCa, Duration refresh) {
+            this(cert, key, clientCa, peerCa, refresh, DEFAULT_OPERATOR_IDENTITY);
         }
 
         /** Mutual TLS with one CA for clients and peers, files read again every 30 seconds. */
@@ -102,12 +129,19 @@ public final class NodeTls implements AutoCloseable {
         }
 
         public Config withRefresh(Duration period) {
-            return new Config(cert, key, clientCa, peerCa, period);
+            return new Config(cert, key, clientCa, peerCa, period, operatorIdentity);
+        }
+
+        public Config withOperatorIdentity(String identity) {
+            return new Config(cert, key, clientCa, peerCa, refresh, identity);
         }
     }
 
     /** How often the files are read again unless told otherwise. */
     public static final Duration DEFAULT_REFRESH = Duration.ofSeconds(30);
+
+    /** The identity the operator's client certificate carries unless the node is told otherwise. */
+    public static final String DEFAULT_OPERATOR_IDENTITY = "dbrollback-operator";
 
     private final Config config;
     private final String name;
@@ -230,24 +264,80 @@ public final class NodeTls implements AutoCloseable {
      * Checks every call's client certificate against the client CA bundle in use now, and its
      * validity; refuses the call with {@code UNAUTHENTICATED} otherwise. A session that passed is
      * remembered with the bundle's generation, so the chain is validated again only after a change.
-     * Serves every call when no client CA is configured.
+     * A rollback agent call must then come from the operator's identity ({@code PERMISSION_DENIED},
+     * {@code CALLER_NOT_ALLOWED} otherwise). Serves every call when no client CA is configured.
      */
     ServerInterceptor clientCheck() {
         return new ServerInterceptor() {
             @Override
             public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
                     ServerCallHandler<Q, A> next) {
-                String refusal = clients == null ? null
-                        : refusal(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
+                if (clients == null) {
+                    return next.startCall(call, headers);
+                }
+                SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+                String refusal = refusal(session);
                 if (refusal != null) {
                     call.close(Status.UNAUTHENTICATED.withDescription(name + " refuses the call: " + refusal),
                             new Metadata());
                     return new ServerCall.Listener<>() {
                     };
                 }
+                if (RollbackAgentGrpc.SERVICE_NAME.equals(call.getMethodDescriptor().getServiceName())
+                        && !carriesOperatorIdentity(session)) {
+                    StatusRuntimeException denied = AgentErrors.error(Status.Code.PERMISSION_DENIED,
+                            ErrorReason.CALLER_NOT_ALLOWED, name + " serves the rollback agent only to a client"
+                                    + " certificate that carries the identity " + config.operatorIdentity()
+                                    + " (a DNS or URI subject alternative name, or the common name); this one does not");
+                    call.close(denied.getStatus(), denied.getTrailers());
+                    return new ServerCall.Listener<>() {
+                    };
+                }
                 return next.startCall(call, headers);
             }
         };
+    }
+
+    private static final String OPERATOR = "dbrollback.operatorIdentity";
+
+    /** Whether the session's client certificate names the operator's identity (remembered per session). */
+    private boolean carriesOperatorIdentity(SSLSession session) {
+        Object known = session.getValue(OPERATOR);
+        if (known instanceof Boolean b) {
+            return b;
+        }
+        boolean carries;
+        try {
+            carries = names((X509Certificate) session.getPeerCertificates()[0]).contains(config.operatorIdentity());
+        } catch (SSLPeerUnverifiedException | ClassCastException | CertificateException e) {
+            carries = false;
+        }
+        session.putValue(OPERATOR, carries);
+        return carries;
+    }
+
+    /** The DNS and URI subject alternative names and the common names of {@code cert}. */
+    static List<String> names(X509Certificate cert) throws CertificateException {
+        List<String> names = new java.util.ArrayList<>();
+        Collection<List<?>> sans = cert.getSubjectAlternativeNames();
+        if (sans != null) {
+            for (List<?> san : sans) {
+                int type = (Integer) san.get(0);
+                if (type == 2 || type == 6) { // dNSName, uniformResourceIdentifier
+                    names.add(String.valueOf(san.get(1)));
+                }
+            }
+        }
+        try {
+            for (Rdn rdn : new LdapName(cert.getSubjectX500Principal().getName()).getRdns()) {
+                if (rdn.getType().equalsIgnoreCase("CN")) {
+                    names.add(String.valueOf(rdn.getValue()));
+                }
+            }
+        } catch (InvalidNameException e) {
+            // no readable subject: only the alternative names count
+        }
+        return names;
     }
 
     private static final String CHECKED = "dbrollback.clientTrustGeneration";

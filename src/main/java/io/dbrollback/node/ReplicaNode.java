@@ -9,6 +9,7 @@ import io.dbrollback.model.Bytes;
 import io.dbrollback.model.Lsn;
 import io.dbrollback.model.NodeRole;
 import io.dbrollback.model.Operation;
+import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.model.TermHistory;
@@ -218,6 +219,16 @@ public final class ReplicaNode implements AutoCloseable {
         return tailRecordsSent.get();
     }
 
+    /**
+     * Test hook: stops the node as a killed process would stop, for the rollback file calls: the calls
+     * running now are not told, so their temporary files stay behind (what a later call's begin
+     * removes). Everything else is durable at every step anyway, so the rest is {@link #close()}.
+     */
+    public void halt() {
+        rollbackFiles.halt();
+        close();
+    }
+
     @Override
     public void close() {
         if (replicator != null) {
@@ -255,6 +266,7 @@ public final class ReplicaNode implements AutoCloseable {
                     .setFenced(state.fenced)
                     .setLastRecoveryIncident(state.lastRecoveryIncident)
                     .setLastRecoveryTargetLsn(state.lastRecoveryTarget)
+                    .setLastRecoveryFileSha256(state.lastRecoveryFileSha256)
                     .setFollowing(state.role == NodeRole.REPLICA ? state.following : "")
                     .setProtocolVersion(AgentProtos.PROTOCOL_VERSION);
             for (TermHistory.Entry e : log.history().entries()) {
@@ -294,17 +306,44 @@ public final class ReplicaNode implements AutoCloseable {
         }
     }
 
-    /** Malformed requests are refused before the term is looked at, so they adopt nothing. */
+    /**
+     * Malformed requests are refused before the term is looked at, so they adopt nothing. An incident
+     * id is a plain identifier ({@link RollbackFileName#isIncidentId}); upper case is refused, never
+     * lower-cased, so that one incident has one spelling.
+     */
     static void validate(long term, String incident) {
-        if (term == 0 || incident == null || incident.isBlank()) {
-            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
-                    "a mutating call needs a term above 0 and an incident id");
+        if (term == 0) {
+            throw invalid("a mutating call needs a term above 0");
         }
+        if (!RollbackFileName.isIncidentId(incident)) {
+            throw invalid("incident_id must be a plain identifier: lower-case letters, digits and '-', at most 63,"
+                    + " starting with a letter or digit");
+        }
+    }
+
+    private static StatusRuntimeException invalid(String message) {
+        return AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST, message);
+    }
+
+    /** Whether {@code s} is a SHA-256 as sha256sum prints it: 64 lower-case hex digits. */
+    static boolean isSha256Hex(String s) {
+        return s != null && s.matches("[0-9a-f]{64}");
+    }
+
+    /** A refusal after the term check: the adopted term is made durable first (the one change allowed). */
+    private StatusRuntimeException refuse(ErrorReason reason, String message) throws IOException {
+        state.save();
+        return AgentErrors.error(Status.Code.FAILED_PRECONDITION, reason, message);
     }
 
     Timeline fence(long term, String incident) throws IOException {
         synchronized (lock) {
             checkTerm(term, incident);
+            if (state.role == NodeRole.PRIMARY && term == state.currentTerm) {
+                // A live primary is deposed only by a higher term; under its own term a Fence is a mistake.
+                throw refuse(ErrorReason.LIVE_PRIMARY, config.name() + " is the primary of term " + term
+                        + "; a live primary is fenced only under a higher term");
+            }
             state.fenced = true;
             state.role = NodeRole.DETACHED;
             state.save();
@@ -320,12 +359,21 @@ public final class ReplicaNode implements AutoCloseable {
             throws IOException, InterruptedException {
         validate(term, incident);
         if (target > expectedLast) {
-            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
-                    "target LSN " + target + " is above expected_last_lsn " + expectedLast);
+            throw invalid("target LSN " + target + " is above expected_last_lsn " + expectedLast);
+        }
+        if (!isSha256Hex(fileSha256)) {
+            throw invalid("expected_rollback_file_sha256 must be the rollback file's SHA-256 as 64 lower-case hex digits");
         }
         synchronized (lock) {
             checkTerm(term, incident);
             if (incident.equals(state.lastRecoveryIncident)) {
+                if (target != state.lastRecoveryTarget || expectedLast != state.lastRecoveryExpectedLast
+                        || !fileSha256.equals(state.lastRecoveryFileSha256)) {
+                    throw refuse(ErrorReason.RECOVER_CONFLICT, "incident " + incident + " recovered to LSN "
+                            + state.lastRecoveryTarget + " expecting last LSN " + state.lastRecoveryExpectedLast
+                            + " with file " + state.lastRecoveryFileSha256 + "; this call asks for LSN " + target
+                            + " expecting " + expectedLast + " with file " + fileSha256);
+                }
                 if (state.recoveryPending) {
                     finishRecovery();
                 }
@@ -334,31 +382,32 @@ public final class ReplicaNode implements AutoCloseable {
                 return new Recovered(state.rollbackId, state.lastRecoveryTarget, true);
             }
             if (!state.fenced) {
-                state.save();
-                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.NOT_FENCED,
-                        config.name() + " is not fenced; fence it before recovering");
+                throw refuse(ErrorReason.NOT_FENCED, config.name() + " is not fenced; fence it before recovering");
             }
             if (log.lastLsn() != expectedLast) {
-                state.save();
-                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.LOG_CHANGED,
-                        config.name() + " is at LSN " + log.lastLsn() + ", the recover expects " + expectedLast);
-            }
-            if (target > log.lastLsn()) {
-                state.save();
-                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.RANGE_NOT_IN_LOG,
-                        "target LSN " + target + " is above the last LSN " + log.lastLsn());
+                // Also what a recover of an incident that another incident's recover overtook meets: v1 never
+                // answers INCIDENT_SUPERSEDED (nothing tells a node when an incident began).
+                throw refuse(ErrorReason.LOG_CHANGED, config.name() + " is at LSN " + log.lastLsn()
+                        + ", the recover expects " + expectedLast);
             }
             if (target < state.commitLsn) {
-                state.save();
-                throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.BELOW_COMMIT,
-                        "target LSN " + target + " is below the majority-commit LSN " + state.commitLsn);
+                throw refuse(ErrorReason.BELOW_COMMIT, "target LSN " + target + " is below the majority-commit LSN "
+                        + state.commitLsn);
             }
-            // 1. The intent and the new rollback id are durable before anything is removed.
+            if (target > log.lastLsn()) {
+                // Last, as the protocol orders it: a node that can no longer reach target_lsn (compaction).
+                // The reference node keeps its whole log, so after LOG_CHANGED this never fires; it stays
+                // so that a change to the checks above cannot make the node cut below what it was asked.
+                throw refuse(ErrorReason.RANGE_NOT_IN_LOG, "target LSN " + target + " is above the last LSN "
+                        + log.lastLsn());
+            }
+            // 1. The intent and the new rollback id are durable before anything is removed. A recover
+            // that removes nothing (target == last LSN) is an incident all the same: the id still rises.
             state.rollbackId++;
             state.lastRecoveryIncident = incident;
             state.lastRecoveryTarget = target;
             state.lastRecoveryExpectedLast = expectedLast;
-            state.lastRecoveryFileSha256 = fileSha256 == null ? "" : fileSha256;
+            state.lastRecoveryFileSha256 = fileSha256;
             state.recoveryPending = true;
             state.save();
             if (config.recoverPauseMillis() > 0) {
@@ -392,20 +441,90 @@ public final class ReplicaNode implements AutoCloseable {
         state.save();
     }
 
+    /** How often a rejoin asks the primary again when this node's log moved while it asked. */
+    private static final int REJOIN_ATTEMPTS = 3;
+
+    /**
+     * Follows {@code primaryAddress} after checking, over the replication protocol, that the primary's
+     * log holds this node's log as a prefix (the term of its record at this node's last LSN): a node
+     * never follows a primary it would have to overwrite records to follow. The primary is asked
+     * outside the lock (a network call must not stall GetTimeline); the answer counts only if this
+     * node's log did not move meanwhile. Nothing changes on a refusal, not even the term.
+     */
     Timeline rejoin(String primaryAddress, long term, String incident) throws IOException {
+        validate(term, incident);
         if (primaryAddress == null || primaryAddress.isBlank()) {
-            throw AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
-                    "primary_address is required");
+            throw invalid("primary_address is required");
         }
+        for (int attempt = 1; ; attempt++) {
+            long last;
+            long lastTerm;
+            synchronized (lock) {
+                if (term < state.currentTerm) {
+                    checkTerm(term, incident); // STALE_TERM, before the primary is asked
+                }
+                last = log.lastLsn();
+                lastTerm = log.termAt(last);
+            }
+            requirePrefixOf(primaryAddress, last, lastTerm);
+            synchronized (lock) {
+                if (log.lastLsn() != last || log.termAt(last) != lastTerm) {
+                    if (attempt < REJOIN_ATTEMPTS) {
+                        continue;
+                    }
+                    throw Status.UNAVAILABLE.withDescription(config.name() + "'s log kept moving while " + primaryAddress
+                            + " was asked whether it holds it; nothing changed").asRuntimeException();
+                }
+                checkTerm(term, incident);
+                state.role = NodeRole.REPLICA;
+                state.following = primaryAddress;
+                state.fenced = false;
+                state.save();
+                lock.notifyAll();
+            }
+            return timeline();
+        }
+    }
+
+    /** LOG_DIVERGED unless {@code primary}'s log holds LSN {@code last} with {@code lastTerm}; UNAVAILABLE if it cannot tell. */
+    private void requirePrefixOf(String primary, long last, long lastTerm) {
+        if (isolated) {
+            throw Status.UNAVAILABLE.withDescription(config.name() + " is isolated and cannot reach " + primary
+                    + "; nothing changed").asRuntimeException();
+        }
+        Replicator.Position p;
+        try {
+            p = replicator.termAt(primary, last);
+        } catch (StatusRuntimeException e) {
+            throw Status.UNAVAILABLE.withDescription("cannot ask " + primary + " whether it holds " + config.name()
+                    + "'s log (" + e.getStatus().getCode() + ": " + e.getStatus().getDescription() + "); nothing changed")
+                    .withCause(e).asRuntimeException();
+        }
+        if (last > 0 && (p.lastLsn() < last || p.term() != lastTerm)) {
+            throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.LOG_DIVERGED, primary
+                    + " does not hold " + config.name() + "'s log as a prefix: " + config.name() + "'s record at LSN "
+                    + last + " is of term " + lastTerm + ", " + primary + (p.lastLsn() < last ? " ends at LSN "
+                    + p.lastLsn() : " has term " + p.term() + " there") + "; nothing changed");
+        }
+    }
+
+    /**
+     * The replication stream found that the followed primary no longer holds this node's log (it
+     * answered DIVERGED): the node never overwrites records, so it stops following and fences itself,
+     * durably, until a rollback saves and removes its divergent tail.
+     */
+    void divergedFrom(String primary, String why) throws IOException {
         synchronized (lock) {
-            checkTerm(term, incident);
-            state.role = NodeRole.REPLICA;
-            state.following = primaryAddress;
-            state.fenced = false;
+            if (state.role != NodeRole.REPLICA || !state.following.equals(primary)) {
+                return;
+            }
+            state.role = NodeRole.DETACHED;
+            state.following = "";
+            state.fenced = true;
             state.save();
             lock.notifyAll();
         }
-        return timeline();
+        System.err.println("node " + config.name() + " stopped following " + primary + " and fenced itself: " + why);
     }
 
     // ---- the database's own operations ---------------------------------------------------------

@@ -11,7 +11,8 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * java -cp CLASSPATH io.dbrollback.node.ReplicaNodeMain --name n0 --data-dir DIR [--port 7000]
  *      [--host 127.0.0.1] [--cluster-size 3] [--rollback-dir DIR] [--clock-start 2026-01-01T00:00:00Z]
- *      [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-peer-ca FILE] [--tls-refresh 30s]]
+ *      [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-peer-ca FILE] [--tls-refresh 30s]
+ *       [--tls-operator-identity dbrollback-operator]]
  * </pre>
  * Rollback files written over the agent protocol go to {@code --rollback-dir} (default
  * {@code DATA_DIR/rollback}). Prints {@code LISTENING host:port} once it serves. {@code --clock-start}
@@ -21,9 +22,12 @@ import java.util.concurrent.CountDownLatch;
  * <p>With {@code --tls-cert} and {@code --tls-key} the node serves TLS; with {@code --tls-client-ca}
  * too, clients must present a certificate signed by that CA (mutual TLS). The files are read again
  * every {@code --tls-refresh} (a duration such as {@code 30s}, {@code 5m}, {@code 250ms}), so a
- * rotated certificate is used without a restart. Each TLS flag may also be given as an environment
+ * rotated certificate is used without a restart. With mutual TLS, rollback agent calls are served only
+ * to a client certificate that carries {@code --tls-operator-identity} (default
+ * {@code dbrollback-operator}) as a DNS or URI subject alternative name or as its common name; the
+ * peers' replication is not subject to it. Each TLS flag may also be given as an environment
  * variable ({@code DBROLLBACK_NODE_TLS_CERT}, {@code _KEY}, {@code _CLIENT_CA}, {@code _PEER_CA},
- * {@code _REFRESH}); a flag wins.
+ * {@code _REFRESH}, {@code _OPERATOR_IDENTITY}); a flag wins.
  *
  * <p>Test hooks, off unless set in the environment: {@code DBROLLBACK_NODE_RECOVER_PAUSE_MS} pauses
  * every recover right after its durable rollback-id bump, printing {@code RECOVER_PAUSED incident};
@@ -52,6 +56,8 @@ public final class ReplicaNodeMain {
         String tlsClientCa = env.get("DBROLLBACK_NODE_TLS_CLIENT_CA");
         String tlsPeerCa = env.get("DBROLLBACK_NODE_TLS_PEER_CA");
         String tlsRefresh = env.getOrDefault("DBROLLBACK_NODE_TLS_REFRESH", "30s");
+        String tlsOperatorIdentity = env.getOrDefault("DBROLLBACK_NODE_TLS_OPERATOR_IDENTITY",
+                NodeTls.DEFAULT_OPERATOR_IDENTITY);
         for (int i = 0; i < args.length; i++) {
             String value = i + 1 < args.length ? args[i + 1] : null;
             if (value == null) {
@@ -70,6 +76,7 @@ public final class ReplicaNodeMain {
                 case "--tls-client-ca" -> tlsClientCa = value;
                 case "--tls-peer-ca" -> tlsPeerCa = value;
                 case "--tls-refresh" -> tlsRefresh = value;
+                case "--tls-operator-identity" -> tlsOperatorIdentity = value;
                 default -> usage("unknown argument " + args[i]);
             }
             i++;
@@ -86,8 +93,11 @@ public final class ReplicaNodeMain {
             if (refresh == null || refresh.isZero() || refresh.isNegative()) {
                 usage("--tls-refresh is a positive duration such as 60s, 5m or 250ms");
             }
+            if (blank(tlsOperatorIdentity)) {
+                usage("--tls-operator-identity must not be empty");
+            }
             tls = new NodeTls.Config(Path.of(tlsCert), Path.of(tlsKey), blank(tlsClientCa) ? null : Path.of(tlsClientCa),
-                    blank(tlsPeerCa) ? null : Path.of(tlsPeerCa), refresh);
+                    blank(tlsPeerCa) ? null : Path.of(tlsPeerCa), refresh, tlsOperatorIdentity);
         }
         long pause = Long.parseLong(env.getOrDefault("DBROLLBACK_NODE_RECOVER_PAUSE_MS", "0"));
         long tailPause = Long.parseLong(env.getOrDefault("DBROLLBACK_NODE_TAIL_PAUSE_MS", "0"));
@@ -134,7 +144,8 @@ public final class ReplicaNodeMain {
         System.err.println(problem);
         System.err.println("usage: ReplicaNodeMain --name NAME --data-dir DIR [--host HOST] [--port PORT]"
                 + " [--cluster-size N] [--rollback-dir DIR] [--clock-start INSTANT]"
-                + " [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-peer-ca FILE] [--tls-refresh DURATION]]");
+                + " [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-peer-ca FILE] [--tls-refresh DURATION]"
+                + " [--tls-operator-identity NAME]]");
         System.exit(2);
     }
 }

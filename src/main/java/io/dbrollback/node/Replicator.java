@@ -1,5 +1,6 @@
 package io.dbrollback.node;
 
+import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
 import io.dbrollback.model.NodeRole;
 import io.dbrollback.model.TailRecord;
@@ -7,6 +8,8 @@ import io.dbrollback.node.v1.AckLogRequest;
 import io.dbrollback.node.v1.LogBatch;
 import io.dbrollback.node.v1.ReplicaNodeGrpc;
 import io.dbrollback.node.v1.StreamLogRequest;
+import io.dbrollback.node.v1.TermAtRequest;
+import io.dbrollback.node.v1.TermAtResponse;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -22,6 +25,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * A replica's log puller: while the node follows a primary (unfenced, connected), it asks the
  * primary for the records after its last one, appends them durably and acknowledges its position.
+ * A primary that answers DIVERGED (its log no longer holds this node's last record) makes the node
+ * stop following and fence itself: records are never overwritten.
  */
 final class Replicator implements Runnable {
 
@@ -78,6 +83,13 @@ final class Replicator implements Runnable {
             try {
                 ctx.run(() -> pull(primary, request));
             } catch (StatusRuntimeException e) {
+                if (AgentErrors.reason(e).filter("DIVERGED"::equals).isPresent()) {
+                    try {
+                        node.divergedFrom(primary, e.getStatus().getDescription());
+                    } catch (IOException io) {
+                        // the state could not be saved: the next pull meets DIVERGED again and tries again
+                    }
+                }
                 pause(100);
             } catch (RuntimeException e) {
                 if (!running) {
@@ -114,6 +126,17 @@ final class Replicator implements Runnable {
                 throw new java.io.UncheckedIOException(e);
             }
         }
+    }
+
+    /** The last LSN of the node at {@code address} and the term of its record at {@code lsn} (0 when it has none). */
+    record Position(long lastLsn, long term) {
+    }
+
+    /** Asks {@code address} over the replication protocol for its {@link Position} at {@code lsn}. */
+    Position termAt(String address, long lsn) {
+        TermAtResponse r = ReplicaNodeGrpc.newBlockingStub(channel(address)).withDeadlineAfter(5, TimeUnit.SECONDS)
+                .termAt(TermAtRequest.newBuilder().setLsn(lsn).build());
+        return new Position(r.getLastLsn(), r.getTerm());
     }
 
     private ManagedChannel channel(String address) {

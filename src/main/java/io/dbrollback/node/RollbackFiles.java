@@ -39,13 +39,17 @@ import java.util.UUID;
  * and the three file RPCs. A file is written into a temporary file of its own call (mode 0600),
  * checked against the sender's size and SHA-256, fsynced, hard-linked to its final name (a link
  * never replaces an existing file), its temporary name removed and the directory fsynced. A call
- * that does not get that far publishes nothing and removes its own temporary file. File names come
- * from {@link RollbackFileName} only; no path is ever taken from a request.
+ * that does not get that far publishes nothing and removes its own temporary file, whichever way it
+ * ends. At {@code begin} a call also removes the temporary files of earlier calls for its incident
+ * that no running call holds (what a killed process left). File names come from
+ * {@link RollbackFileName} only; no path is ever taken from a request.
  */
 final class RollbackFiles {
 
     /** Largest data message sent by {@link #read}. */
     static final int READ_CHUNK = 256 * 1024;
+    /** Largest data message a WriteRollbackFile call may send: 1 MiB. */
+    static final int MAX_DATA = 1 << 20;
 
     private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
     private static final FileAttribute<Set<PosixFilePermission>> FILE_MODE = PosixFilePermissions
@@ -54,6 +58,10 @@ final class RollbackFiles {
     private final ReplicaNode node;
     private final Path dir;
     private final RollbackFileFaults faults;
+    /** The temporary files of the calls running now: never removed as leftovers. Guarded by {@code this}. */
+    private final Set<Path> held = new java.util.HashSet<>();
+    /** Set by {@link #halt()}: running calls end as in a killed process, leaving their temporary files. */
+    private volatile boolean halted;
 
     RollbackFiles(ReplicaNode node, Path dir, RollbackFileFaults faults) {
         this.node = node;
@@ -63,6 +71,35 @@ final class RollbackFiles {
 
     Path directory() {
         return dir;
+    }
+
+    /** Test hook of {@link ReplicaNode#halt()}: calls that end from now on keep their temporary files. */
+    void halt() {
+        halted = true;
+    }
+
+    /** The temporary name of one call writing {@code target}: a dot-name no rollback file name can take. */
+    private Path temporary(Path target) {
+        return dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
+    }
+
+    /**
+     * Removes the temporary files of earlier calls for {@code incident} that no running call holds:
+     * only names {@link #temporary} makes, so a published or quarantined file never matches.
+     */
+    private void removeLeftovers(String incident) {
+        java.util.regex.Pattern leftover = java.util.regex.Pattern.compile("\\." + java.util.regex.Pattern.quote(incident)
+                + "-plan[1-9][0-9]{0,9}\\.rollback\\.jsonl\\.[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\\.tmp");
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (leftover.matcher(f.getFileName().toString()).matches() && !held.contains(f)) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        } catch (IOException e) {
+            // A leftover that cannot be removed now is tried again at the next begin; it is never read.
+            System.err.println("leftover temporary files of incident " + incident + " not removed: " + e.getMessage());
+        }
     }
 
     /** The file of (incident, plan) in the directory: refused as INVALID_REQUEST unless a plain name. */
@@ -178,6 +215,8 @@ final class RollbackFiles {
                 fail(e);
             } catch (IOException e) {
                 fail(diskError(e, "cannot write " + (target == null ? "the rollback file" : target)));
+            } catch (RuntimeException e) {
+                fail(Status.INTERNAL.withDescription("WriteRollbackFile: " + e).asRuntimeException());
             }
         }
 
@@ -190,16 +229,23 @@ final class RollbackFiles {
             node.admitTerm(b.getTerm(), b.getIncidentId());
             begin = b;
             ensureDirectory();
-            if (Files.exists(target)) {
-                return; // hash what arrives and compare it with the existing file at the end
+            synchronized (RollbackFiles.this) {
+                removeLeftovers(b.getIncidentId());
+                if (Files.exists(target)) {
+                    return; // take the whole stream, hash it, and compare it with the existing file at the end
+                }
+                tmp = temporary(target);
+                held.add(tmp);
             }
-            tmp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
             channel = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), FILE_MODE);
         }
 
         private void data(ByteString data) throws IOException {
             if (begin == null || end != null) {
                 throw invalid(begin == null ? "data before the begin message" : "data after the end message");
+            }
+            if (data.size() > MAX_DATA) {
+                throw invalid("a data message of " + data.size() + " bytes; at most 1 MiB (" + MAX_DATA + " bytes)");
             }
             if (armed.cutAfter() >= 0 && size + data.size() > armed.cutAfter()) {
                 // The test hook for a connection reset mid-write: the call ends as a cut stream would.
@@ -270,6 +316,8 @@ final class RollbackFiles {
                 fail(e);
             } catch (IOException e) {
                 fail(diskError(e, "cannot publish " + target));
+            } catch (RuntimeException e) {
+                fail(Status.INTERNAL.withDescription("WriteRollbackFile: " + e).asRuntimeException());
             }
         }
 
@@ -292,7 +340,7 @@ final class RollbackFiles {
                 } catch (FileAlreadyExistsException raced) {
                     // Another call published the name meanwhile: compare, never replace.
                     Files.delete(tmp);
-                    tmp = null;
+                    release();
                     return existing();
                 }
                 removePublishedTemp();
@@ -321,6 +369,14 @@ final class RollbackFiles {
             } catch (IOException e) {
                 System.err.println("rollback file " + target.getFileName() + " published; its temporary name "
                         + tmp.getFileName() + " could not be removed: " + e.getMessage());
+            }
+            release();
+        }
+
+        /** This call no longer holds a temporary file (removed, or left to a later begin). */
+        private void release() {
+            synchronized (RollbackFiles.this) {
+                held.remove(tmp);
             }
             tmp = null;
         }
@@ -360,18 +416,27 @@ final class RollbackFiles {
             out.onError(e);
         }
 
+        /** Every way a call ends without publishing comes here: its temporary file goes, whatever failed. */
         private void discard() {
-            try {
-                if (channel != null) {
+            if (halted) {
+                return; // a killed process cleans nothing up
+            }
+            if (channel != null) {
+                try {
                     channel.close();
-                    channel = null;
+                } catch (IOException ignored) {
+                    // closing fails only after a failed write; the file is removed below all the same
                 }
-                if (tmp != null) {
+                channel = null;
+            }
+            if (tmp != null) {
+                try {
                     Files.deleteIfExists(tmp);
-                    tmp = null;
+                } catch (IOException e) {
+                    // never a rollback file; the next begin for this incident removes it
+                    System.err.println("temporary file " + tmp.getFileName() + " not removed: " + e.getMessage());
                 }
-            } catch (IOException ignored) {
-                // a temporary name left behind is never a rollback file; the next call uses its own
+                release();
             }
         }
     }
@@ -462,6 +527,11 @@ final class RollbackFiles {
 
     // ---- QuarantineRollbackFile ----------------------------------------------------------------
 
+    /** The same file (one inode under two names) or the same bytes. */
+    private static boolean sameContent(Path a, Path b) throws IOException {
+        return Files.isSameFile(a, b) || hash(a).equals(hash(b));
+    }
+
     QuarantineRollbackFileResponse quarantine(QuarantineRollbackFileRequest r) throws IOException {
         ReplicaNode.validate(r.getTerm(), r.getIncidentId());
         Path p = file(r.getIncidentId(), r.getPlanNumber());
@@ -479,8 +549,11 @@ final class RollbackFiles {
                 // A link never replaces: the quarantine name, if taken, stays what it is.
                 Files.createLink(to, p);
             } catch (FileAlreadyExistsException e) {
-                throw AgentErrors.error(Status.Code.ALREADY_EXISTS, ErrorReason.FILE_EXISTS, to.getFileName()
-                        + " already exists; nothing was renamed");
+                if (!sameContent(p, to)) {
+                    throw AgentErrors.error(Status.Code.ALREADY_EXISTS, ErrorReason.FILE_EXISTS, to.getFileName()
+                            + " already exists with other bytes; nothing was renamed");
+                }
+                // The same file under both names: a quarantine cut between its link and its unlink. Finish it.
             } catch (IOException e) {
                 throw diskError(e, "cannot quarantine " + p.getFileName());
             }

@@ -130,13 +130,15 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     /**
      * A gRPC failure as the coordinator sees it: the agent's machine-readable reason as the code when
      * there is one; the outcome of a mutating call is unknown unless the node answered. A refused TLS
-     * handshake is {@code UNAUTHENTICATED} (see {@link TlsRefusals}): the call never reached the
-     * agent's service, so nothing happened on the node.
+     * handshake, or a refused identity, is {@code UNAUTHENTICATED} (see {@link TlsRefusals}): the call
+     * never reached the agent's service, so nothing happened on the node.
      */
     static TransportException translate(String call, String node, StatusRuntimeException e, boolean mutating) {
         Status status = TlsRefusals.status(e);
         Status.Code code = status.getCode();
-        String reason = AgentErrors.reason(e).filter(GrpcRollbackTransport::knownReason).orElse(code.name());
+        // A refused caller is one condition whatever the agent's reason (CALLER_NOT_ALLOWED included).
+        String reason = code == Status.Code.UNAUTHENTICATED ? code.name()
+                : AgentErrors.reason(e).filter(GrpcRollbackTransport::knownReason).orElse(code.name());
         boolean unknown = mutating && (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED
                 || code == Status.Code.UNKNOWN || code == Status.Code.CANCELLED || code == Status.Code.INTERNAL);
         return new TransportException(reason, unknown, call + " on " + node + ": " + code

@@ -22,7 +22,9 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  * host or is not signed by the trusted CA; the agent refused the operator's: none, another CA,
  * expired) is reported here as {@code UNAUTHENTICATED}, with what was wrong in words. Such a call
  * never reached the agent's service: nothing happened on the node, and retrying will not help until
- * a certificate changes.
+ * a certificate changes. An agent that accepted the handshake but refuses the operator's identity
+ * answers {@code PERMISSION_DENIED} (reason {@code CALLER_NOT_ALLOWED}) before it looks at the request:
+ * that is a refusal of the same kind, reported as {@code UNAUTHENTICATED} too.
  */
 public final class TlsRefusals {
 
@@ -48,12 +50,18 @@ public final class TlsRefusals {
 
     /**
      * The status as the operator sees it: {@code UNAUTHENTICATED} with a description in words for a
-     * refused TLS handshake, else the status unchanged.
+     * refused TLS handshake or a refused identity ({@code PERMISSION_DENIED}), else the status unchanged.
      */
     public static Status status(StatusRuntimeException e) {
         Status s = e.getStatus();
         if (s.getCode() == Status.Code.UNAUTHENTICATED) {
             return s;
+        }
+        if (s.getCode() == Status.Code.PERMISSION_DENIED) {
+            return Status.UNAUTHENTICATED.withDescription("the agent refused the operator's identity"
+                    + " (PERMISSION_DENIED): tls.crt must carry the identity the agent expects, by default the DNS"
+                    + " name dbrollback-operator" + (s.getDescription() == null ? "" : " (" + s.getDescription() + ")"))
+                    .withCause(e);
         }
         Optional<String> why = refusal(e);
         return why.isPresent() ? Status.UNAUTHENTICATED.withDescription("TLS handshake refused: " + why.get())

@@ -486,7 +486,7 @@ class ModelTest {
     class RollbackFileNames {
         @Test
         void aUidAndAPlanMakeTheNameAndParseBack() {
-            String uid = "5F0C1D2E-0000-4000-8000-00000000ABCD";
+            String uid = "5f0c1d2e-0000-4000-8000-00000000abcd";
             String name = RollbackFileName.of(uid, 3);
             assertEquals("5f0c1d2e-0000-4000-8000-00000000abcd-plan3.rollback.jsonl", name);
             assertEquals(Optional.of(new RollbackFileName.Parsed("5f0c1d2e-0000-4000-8000-00000000abcd", 3)),
@@ -499,11 +499,15 @@ class ModelTest {
         @Test
         void nothingButAPlainIdentifierAndAPositivePlanMakesAName() {
             for (String bad : new String[] {null, "", ".", "..", "../x", "a/b", "/etc", "a\u0000b", "-a", "a b",
-                    "a.b", "x".repeat(64), "\u00e9t\u00e9"}) {
+                    "a.b", "x".repeat(64), "\u00e9t\u00e9", "5F0C1D2E-0000-4000-8000-00000000ABCD", "Abc"}) {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                         () -> RollbackFileName.of(bad, 1), String.valueOf(bad));
                 assertFalse(bad != null && !bad.isEmpty() && e.getMessage().contains(bad), "never echoed: " + bad);
+                assertFalse(RollbackFileName.isIncidentId(bad), "not an incident id (upper case is refused, not lower-cased): "
+                        + bad);
             }
+            assertTrue(RollbackFileName.isIncidentId("5f0c1d2e-0000-4000-8000-00000000abcd"));
+            assertTrue(RollbackFileName.isIncidentId("x".repeat(63)));
             assertThrows(IllegalArgumentException.class, () -> RollbackFileName.of("abc", 0));
             assertThrows(IllegalArgumentException.class, () -> RollbackFileName.of("abc", -1));
             assertThrows(IllegalArgumentException.class, () -> RollbackFileName.of("abc", 1L + Integer.MAX_VALUE));

@@ -57,8 +57,9 @@ class NodeTlsTest {
     static void pki() {
         ca = TestPki.ca("cluster-ca");
         otherCa = TestPki.ca("other-ca");
-        operator = ca.issue("rollback-operator");
-        admin = ca.issue("test-admin");
+        operator = ca.operator();
+        // the test's own client acts as the operator would (it reads timelines and fences)
+        admin = ca.issue("test-admin", TestPki.OPERATOR_IDENTITY);
     }
 
     @AfterEach
@@ -167,12 +168,12 @@ class NodeTlsTest {
     void aClientCertificateFromAnotherCaIsRefused() throws Exception {
         // The node asks for certificates of its CA; a client holding only another CA's presents none.
         assertRefused(node("wrongca", ca.issue("wrongca", "127.0.0.1")),
-                TestPki.material(ca, otherCa.issue("rollback-operator")), "client certificate");
+                TestPki.material(ca, otherCa.operator()), "client certificate");
     }
 
     @Test
     void anExpiredClientCertificateIsRefused() throws Exception {
-        TestPki.Leaf expired = ca.issue("rollback-operator", List.of(), Instant.now().minus(Duration.ofDays(3)),
+        TestPki.Leaf expired = ca.issue("rollback-operator", List.of(TestPki.OPERATOR_IDENTITY), Instant.now().minus(Duration.ofDays(3)),
                 Instant.now().minus(Duration.ofDays(1)));
         assertRefused(node("expclient", ca.issue("expclient", "127.0.0.1")), TestPki.material(ca, expired),
                 "refused the operator's client certificate");
@@ -195,6 +196,101 @@ class NodeTlsTest {
     void aNodeCertificateFromACaTheOperatorDoesNotTrustIsRefused() throws Exception {
         assertRefused(node("untrusted", otherCa.issue("untrusted", "127.0.0.1")), TestPki.material(ca, operator),
                 "not signed by the CA in ca.crt");
+    }
+
+    /** The raw status of GetTimeline and Fence on {@code address} with {@code client}'s certificate. */
+    private static List<StatusRuntimeException> agentCalls(String address, TestPki.Leaf client) {
+        try (NodeClient c = new NodeClient(address, TestPki.credentials(ca, client))) {
+            return List.of(
+                    assertThrows(StatusRuntimeException.class, () -> c.timeline()),
+                    assertThrows(StatusRuntimeException.class, () -> c.fence(7, "tls-incident")));
+        }
+    }
+
+    private static void assertCallerNotAllowed(StatusRuntimeException e) {
+        assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), String.valueOf(e.getStatus()));
+        assertEquals(java.util.Optional.of("CALLER_NOT_ALLOWED"), io.dbrollback.agent.AgentErrors.reason(e));
+        assertTrue(e.getStatus().getDescription().contains(TestPki.OPERATOR_IDENTITY), e.getStatus().getDescription());
+    }
+
+    @Test
+    void aDatabasePeersCertificateIsRefusedTheAgentWhileReplicationBetweenNodesWorks() throws Exception {
+        ReplicaNode primary = node("peer-a", ca.issue("peer-a", "127.0.0.1"));
+        ReplicaNode replica = ReplicaNode.start(ReplicaNode.Config.of("peer-b", dir.resolve("peer-b"), 2).withTls(
+                NodeTls.Config.mutual(ca.issue("peer-b", "127.0.0.1").write(dir, "peer-b").cert(),
+                        dir.resolve("peer-b.key"), dir.resolve("peer-a-client-ca.crt"))));
+        open.add(replica);
+        NodeClient a = admin(primary);
+        a.promote(1);
+        a.put("k", "v");
+        admin(replica).follow(a, 1, "tls-incident");
+        Timeline before = a.timeline();
+
+        // A certificate of the same CA, as every database pod holds one: fine for replication, not for the agent.
+        TestPki.Leaf peer = ca.issue("peer-c", "127.0.0.1");
+        for (StatusRuntimeException e : agentCalls(primary.address(), peer)) {
+            assertCallerNotAllowed(e);
+        }
+        // Through the operator's own transport it is held like a refused handshake: a refusal, no unknown outcome.
+        TransportException t = fence(primary.address(), TestPki.material(ca, peer));
+        assertEquals("UNAUTHENTICATED", t.code(), t.getMessage());
+        assertFalse(t.outcomeUnknown());
+        assertEquals(before, a.timeline(), "nothing changed on the node");
+        assertEquals(Role.ROLE_PRIMARY, a.timeline().getRole());
+
+        // The node's own client API and replication are not subject to the rule: the replica follows over mTLS.
+        try (NodeClient asPeer = new NodeClient(primary.address(), TestPki.credentials(ca, peer))) {
+            asPeer.put("k2", "v2");
+        }
+        admin(replica).await("the replica caught up over mutual TLS with its peer certificate",
+                x -> x.getLastLsn() == 2);
+        assertEquals(Map.of("k", "v", "k2", "v2"), admin(replica).data());
+    }
+
+    @Test
+    void theOperatorIdentityIsADnsOrUriNameOrTheCommonNameAndCanBeConfigured() throws Exception {
+        ReplicaNode byDefault = node("ident-a", ca.issue("ident-a", "127.0.0.1"));
+        try (NodeClient c = new NodeClient(byDefault.address(), TestPki.credentials(ca,
+                ca.issue(TestPki.OPERATOR_IDENTITY)))) {
+            assertEquals("ident-a", c.timeline().getNode(), "a common name equal to the identity is accepted");
+        }
+        for (StatusRuntimeException e : agentCalls(byDefault.address(), ca.issue("someone",
+                "spiffe://cluster.local/ns/db/sa/" + TestPki.OPERATOR_IDENTITY))) {
+            assertCallerNotAllowed(e);
+        }
+
+        String spiffe = "spiffe://cluster.local/ns/ops/sa/rollback-operator";
+        TestPki.PemFiles files = ca.issue("ident-b", "127.0.0.1").write(dir, "ident-b");
+        ReplicaNode custom = ReplicaNode.start(ReplicaNode.Config.of("ident-b", dir.resolve("ident-b"), 1).withTls(
+                NodeTls.Config.mutual(files.cert(), files.key(), dir.resolve("ident-a-client-ca.crt"))
+                        .withOperatorIdentity(spiffe)));
+        open.add(custom);
+        try (NodeClient c = new NodeClient(custom.address(), TestPki.credentials(ca, ca.issue("op", spiffe)))) {
+            assertEquals("ident-b", c.timeline().getNode(), "a URI subject alternative name equal to the identity");
+        }
+        for (StatusRuntimeException e : agentCalls(custom.address(), operator)) {
+            assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), "the default identity is not the one set");
+        }
+    }
+
+    @Test
+    void theNodeProcessTakesTheOperatorIdentityFromItsFlagOverItsEnvironment() throws Exception {
+        TestPki.PemFiles files = ca.issue("ident-p", "127.0.0.1").write(dir, "ident-p");
+        Path clientCa = dir.resolve("ident-p-client-ca.crt");
+        TestPki.writeAtomically(clientCa, ca.pem());
+        try (NodeProcess p = NodeProcess.start("ident-p", dir.resolve("ident-p"),
+                Map.of("DBROLLBACK_NODE_TLS_OPERATOR_IDENTITY", "ops-from-env"), List.of("--tls-cert",
+                        files.cert().toString(), "--tls-key", files.key().toString(), "--tls-client-ca",
+                        clientCa.toString(), "--tls-operator-identity", "ops-from-flag"))) {
+            try (NodeClient c = new NodeClient(p.address, TestPki.credentials(ca, ca.issue("x", "ops-from-flag")))) {
+                assertEquals("ident-p", c.timeline().getNode(), "the flag's identity is served");
+            }
+            for (TestPki.Leaf refused : List.of(ca.issue("y", "ops-from-env"), operator)) {
+                for (StatusRuntimeException e : agentCalls(p.address, refused)) {
+                    assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), String.valueOf(e.getStatus()));
+                }
+            }
+        }
     }
 
     @Test
@@ -221,7 +317,7 @@ class NodeTlsTest {
                 "--tls-refresh", "200ms"))) {
             long pid = p.process.pid();
             AgentClients.Tls oldMaterial = TestPki.material(ca, operator);
-            TestPki.Leaf newOperator = newCa.issue("rollback-operator");
+            TestPki.Leaf newOperator = newCa.operator();
             AgentClients.Tls newMaterial = TestPki.material(newCa, newOperator);
             try (NodeClient a = new NodeClient(p.address, TestPki.credentials(ca, admin))) {
                 a.promote(1);
@@ -253,7 +349,7 @@ class NodeTlsTest {
 
             assertTrue(p.process.isAlive(), "the node was not restarted");
             assertEquals(pid, p.process.pid());
-            try (NodeClient a = new NodeClient(p.address, TestPki.credentials(newCa, newCa.issue("admin")))) {
+            try (NodeClient a = new NodeClient(p.address, TestPki.credentials(newCa, newCa.issue("admin", TestPki.OPERATOR_IDENTITY)))) {
                 assertEquals(Map.of("k", "v"), a.data(), "same node, same data");
                 assertNotEquals(0, a.timeline().getCurrentTerm());
             }
@@ -295,7 +391,7 @@ class NodeTlsTest {
             assertEquals("UNAUTHENTICATED", fence.code());
             assertFalse(fence.outcomeUnknown());
         }
-        try (NodeClient a = new NodeClient(n.address(), TestPki.credentialsTrustingAnyServer(otherCa.issue("admin")))) {
+        try (NodeClient a = new NodeClient(n.address(), TestPki.credentialsTrustingAnyServer(otherCa.issue("admin", TestPki.OPERATOR_IDENTITY)))) {
             assertFalse(a.timeline().getFenced(), "the refused fence changed nothing");
         }
     }

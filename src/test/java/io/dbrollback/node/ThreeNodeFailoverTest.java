@@ -54,6 +54,59 @@ class ThreeNodeFailoverTest {
         return c;
     }
 
+    /**
+     * The rejoin check passed, but the address followed later answers with a log that does not hold the
+     * replica's (here another node took over the address, as a pod replaced with a restored volume
+     * would): the replication stream meets DIVERGED, and the replica stops following and fences itself
+     * rather than overwrite a record.
+     */
+    @Test
+    void aReplicaWhosePrimaryNoLongerHoldsItsLogFencesItselfAndKeepsItsRecords() throws Exception {
+        ReplicaNode primary = ReplicaNode.start(ReplicaNode.Config.of("p", dir.resolve("p"), 1));
+        String address = primary.address();
+        NodeClient x = node("x");
+        try (NodeClient p = new NodeClient(address)) {
+            p.promote(1);
+            for (int i = 1; i <= 3; i++) {
+                p.put("k" + i, "v" + i);
+            }
+            x.follow(p, 1, "bootstrap");
+            x.await("replicated", t -> t.getLastLsn() == 3);
+        }
+        primary.close();
+        Timeline before = x.timeline();
+        java.util.Map<String, String> data = x.data();
+
+        // Another log on the same address: LSN 3 is of term 2 there, of term 1 on x.
+        ReplicaNode other = null;
+        for (int attempt = 0; other == null; attempt++) {
+            try {
+                other = ReplicaNode.start(new ReplicaNode.Config("q", "127.0.0.1", Integer.parseInt(
+                        address.substring(address.lastIndexOf(':') + 1)), dir.resolve("q"), 1, 0, 0, 0, null, null));
+            } catch (java.io.IOException portNotFreeYet) {
+                if (attempt == 20) {
+                    throw portNotFreeYet;
+                }
+                Thread.sleep(250);
+            }
+        }
+        open.add(other);
+        try (NodeClient q = new NodeClient(address)) {
+            q.promote(1);
+            q.put("a", "1");
+            q.put("b", "2");
+            q.promote(2);
+            q.put("c", "3");
+        }
+
+        Timeline after = x.await("x meets DIVERGED and fences itself", Timeline::getFenced);
+        assertEquals(Role.ROLE_DETACHED, after.getRole(), "it stopped following");
+        assertEquals("", after.getFollowing());
+        assertEquals(before.getLastLsn(), after.getLastLsn(), "no record overwritten or removed");
+        assertEquals(before.getHistoryList(), after.getHistoryList());
+        assertEquals(data, x.data());
+    }
+
     @Test
     void divergentTailIsReadExactlyAndTheFormerPrimaryConvergesAfterRecoverAndRejoin() throws Exception {
         NodeClient n0 = node("n0");

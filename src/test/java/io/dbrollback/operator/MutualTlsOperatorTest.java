@@ -135,7 +135,7 @@ class MutualTlsOperatorTest {
         try (DbCluster db = new DbCluster(api, client, "mtls", ca)) {
             db.failover();
             client.secrets().inNamespace("mtls").resource(TestPki.secret("mtls", "agent-tls", ca,
-                    ca.issue("rollback-operator"))).create();
+                    ca.operator())).create();
             rollbackWithSecret(db, "rb", "agent-tls");
             ReplicaSetRollbackStatus s = awaitStatus("mtls", "rb", "Completed", x -> "Completed".equals(x.getPhase()));
             assertCompletedWithOneRecover(db, s);
@@ -150,7 +150,7 @@ class MutualTlsOperatorTest {
             Timeline before = db.node(0).timeline();
             assertEquals(Role.ROLE_PRIMARY, before.getRole(), "the former primary does not know it was replaced");
             Secret wrong = client.secrets().inNamespace("wrongca").resource(TestPki.secret("wrongca", "agent-tls", ca,
-                    otherCa.issue("rollback-operator"))).create();
+                    otherCa.operator())).create();
             rollbackWithSecret(db, "rb", "agent-tls");
 
             // Held with a reason of its own, and retried (the attempts rise) with backoff.
@@ -189,7 +189,7 @@ class MutualTlsOperatorTest {
             assertTrue(s.getPlan() == null && s.getRollbackFile() == null, "nothing planned or written");
 
             // The Secret is fixed (rotated to a certificate of the right CA): the same operator completes.
-            wrong.getData().putAll(TestPki.secret("wrongca", "agent-tls", ca, ca.issue("rollback-operator")).getData());
+            wrong.getData().putAll(TestPki.secret("wrongca", "agent-tls", ca, ca.operator()).getData());
             client.secrets().inNamespace("wrongca").resource(wrong).update();
             ReplicaSetRollbackStatus done = awaitStatus("wrongca", "rb", "Completed", x -> "Completed".equals(x.getPhase()));
             assertCompletedWithOneRecover(db, done);
@@ -203,7 +203,7 @@ class MutualTlsOperatorTest {
     void aLeaderWhoseCertificateNamesAnotherHostHoldsPlanningUntilItsCertificateIsRotated() throws Exception {
         try (DbCluster db = new DbCluster(api, client, "leadername", ca)) {
             db.failover();
-            TestPki.Leaf operatorCert = ca.issue("rollback-operator");
+            TestPki.Leaf operatorCert = ca.operator();
             client.secrets().inNamespace("leadername").resource(TestPki.secret("leadername", "agent-tls", ca,
                     operatorCert)).create();
             AgentClients.Tls material = TestPki.material(ca, operatorCert);
@@ -233,7 +233,7 @@ class MutualTlsOperatorTest {
     void aTargetCertificateGoneWrongAfterTheFenceHoldsTheRollbackWithNothingMoreDone() throws Exception {
         try (DbCluster db = new DbCluster(api, client, "midflight", ca)) {
             db.failover();
-            TestPki.Leaf operatorCert = ca.issue("rollback-operator");
+            TestPki.Leaf operatorCert = ca.operator();
             client.secrets().inNamespace("midflight").resource(TestPki.secret("midflight", "agent-tls", ca,
                     operatorCert)).create();
             // An operator allowed two steps: plan, fence.
@@ -283,7 +283,7 @@ class MutualTlsOperatorTest {
     void aSecretWhoseKeyDoesNotParseIsReportedBeforeAnyCall() throws Exception {
         try (DbCluster db = new DbCluster(api, client, "badkey", ca)) {
             db.failover();
-            Secret secret = TestPki.secret("badkey", "agent-tls", ca, ca.issue("rollback-operator"));
+            Secret secret = TestPki.secret("badkey", "agent-tls", ca, ca.operator());
             secret.getData().put("tls.key", java.util.Base64.getEncoder().encodeToString(
                     "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n".getBytes()));
             client.secrets().inNamespace("badkey").resource(secret).create();

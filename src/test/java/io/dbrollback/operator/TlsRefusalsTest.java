@@ -66,6 +66,22 @@ class TlsRefusalsTest {
     }
 
     @Test
+    void anAgentRefusingTheOperatorsIdentityIsARefusalLikeUnauthenticated() {
+        StatusRuntimeException e = io.dbrollback.agent.AgentErrors.error(Status.Code.PERMISSION_DENIED,
+                io.dbrollback.agent.v1.ErrorReason.CALLER_NOT_ALLOWED, "orders-0 serves the rollback agent only to"
+                        + " dbrollback-operator");
+        Status s = TlsRefusals.status(e);
+        assertEquals(Status.Code.UNAUTHENTICATED, s.getCode());
+        assertTrue(s.getDescription().contains("refused the operator's identity"), s.getDescription());
+        for (boolean mutating : new boolean[] {true, false}) {
+            TransportException t = GrpcRollbackTransport.translate("Fence", "orders-0", e, mutating);
+            assertEquals("UNAUTHENTICATED", t.code(), "held as AgentUnauthenticated, not as the agent's reason");
+            assertFalse(t.outcomeUnknown(), "refused before the request was looked at: nothing happened");
+            assertTrue(t.getMessage().contains("dbrollback-operator"), t.getMessage());
+        }
+    }
+
+    @Test
     void theOperatorsOwnClientCertificateIsDescribed() {
         TestPki.Ca ca = TestPki.ca("hint-ca");
         Instant now = Instant.now();

@@ -102,7 +102,8 @@ public final class DbCluster implements AutoCloseable {
             }
             Files.createDirectories(tlsDir());
             TestPki.writeAtomically(clientCa, ca.pem());
-            admin = TestPki.credentials(ca, ca.issue("test-admin"));
+            // the test's own client reads timelines and rejoins nodes, as the operator would
+            admin = TestPki.credentials(ca, ca.issue("test-admin", TestPki.OPERATOR_IDENTITY));
         }
         try {
             for (int i = 0; i < 3; i++) {

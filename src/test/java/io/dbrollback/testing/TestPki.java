@@ -37,10 +37,15 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 /**
  * Certificate authorities and certificates made in the test, in PEM as a Kubernetes TLS Secret or a
  * mounted volume holds them: EC P-256 keys (PKCS#8), leaf certificates for both server and client
- * authentication, with IP or DNS subject alternative names and any validity window (an expired
- * one included).
+ * authentication, with IP, DNS or URI subject alternative names and any validity window (an expired
+ * one included). The operator's client certificate carries the operator's identity
+ * ({@link #OPERATOR_IDENTITY}), which an agent requires of every rollback agent call; a database
+ * peer's certificate of the same CA does not.
  */
 public final class TestPki {
+
+    /** The DNS name an agent requires of the operator's client certificate by default. */
+    public static final String OPERATOR_IDENTITY = io.dbrollback.node.NodeTls.DEFAULT_OPERATOR_IDENTITY;
 
     private static final AtomicLong SERIAL = new AtomicLong(System.currentTimeMillis());
 
@@ -54,7 +59,15 @@ public final class TestPki {
             return TestPki.pem("CERTIFICATE", encoded(cert));
         }
 
-        /** A leaf valid from an hour ago for a day, naming {@code sans} (IP literals or DNS names). */
+        /**
+         * The operator's client certificate: common name {@code rollback-operator}, DNS subject
+         * alternative name {@link #OPERATOR_IDENTITY}, valid from an hour ago for a day.
+         */
+        public Leaf operator() {
+            return issue("rollback-operator", OPERATOR_IDENTITY);
+        }
+
+        /** A leaf valid from an hour ago for a day, naming {@code sans} (IP literals, URIs or DNS names). */
         public Leaf issue(String commonName, String... sans) {
             Instant now = Instant.now();
             return issue(commonName, List.of(sans), now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)));
@@ -74,9 +87,10 @@ public final class TestPki {
                 b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(keys.getPublic()));
                 b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(cert));
                 if (!sans.isEmpty()) {
-                    GeneralName[] names = sans.stream().map(s -> s.matches("[0-9.]+|.*:.*")
-                            ? new GeneralName(GeneralName.iPAddress, s) : new GeneralName(GeneralName.dNSName, s))
-                            .toArray(GeneralName[]::new);
+                    GeneralName[] names = sans.stream().map(s -> s.contains("://")
+                            ? new GeneralName(GeneralName.uniformResourceIdentifier, s)
+                            : s.matches("[0-9.]+|.*:.*") ? new GeneralName(GeneralName.iPAddress, s)
+                            : new GeneralName(GeneralName.dNSName, s)).toArray(GeneralName[]::new);
                     b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
                 }
                 return new Leaf(sign(b, this.keys.getPrivate()), keys.getPrivate(), this);

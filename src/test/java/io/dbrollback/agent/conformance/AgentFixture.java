@@ -97,8 +97,9 @@ public interface AgentFixture extends AutoCloseable {
 
     /**
      * Optional: stops the former primary's process and starts it again on the same data, as after a
-     * crash; returns when its agent serves again. {@link #agentAddress} may change. The tests that
-     * need it are skipped when this throws {@link UnsupportedOperationException}.
+     * crash (a kill: calls running are not ended cleanly, and the files a killed process leaves stay);
+     * returns when its agent serves again. {@link #agentAddress} may change. The tests that need it are
+     * skipped when this throws {@link UnsupportedOperationException}.
      */
     default void restartFormerPrimary() throws Exception {
         throw new UnsupportedOperationException("restart not supported by this fixture");
@@ -121,6 +122,15 @@ public interface AgentFixture extends AutoCloseable {
      */
     default java.nio.file.Path localFile(Node node, String agentPath) {
         throw new UnsupportedOperationException("local access to the agent's files not supported by this fixture");
+    }
+
+    /**
+     * Optional: the name of the pod the node runs in, which every timeline its agent answers must give
+     * as {@code node} (the operator refuses an answer from another node). The test that needs it is
+     * skipped when this throws {@link UnsupportedOperationException}.
+     */
+    default String nodeName(Node node) {
+        throw new UnsupportedOperationException("the nodes' pod names are not known to this fixture");
     }
 
     /** Stops every node and frees everything the cluster holds. */

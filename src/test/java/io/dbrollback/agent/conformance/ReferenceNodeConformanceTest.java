@@ -53,7 +53,10 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
         }
     }
 
-    /** Three reference nodes; node-a becomes the former primary, node-b the new one. */
+    /**
+     * Three reference nodes; node-a becomes the former primary, node-b the new one. In process (with
+     * every optional fixture method), or nodes running elsewhere known by their addresses only.
+     */
     static final class ReferenceCluster implements AgentFixture {
 
         private static final Duration WAIT = Duration.ofSeconds(20);
@@ -73,13 +76,21 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
 
         private final Path root;
         private final Map<String, ReplicaNode> nodes = new LinkedHashMap<>();
+        private final Map<String, String> addresses = new LinkedHashMap<>();
         private final Map<String, ManagedChannel> channels = new HashMap<>();
 
         ReferenceCluster(Path root) throws Exception {
             this.root = root;
             for (String name : List.of("node-a", "node-b", "node-c")) {
                 nodes.put(name, ReplicaNode.start(ReplicaNode.Config.of(name, root.resolve(name), 3)));
+                addresses.put(name, nodes.get(name).address());
             }
+        }
+
+        /** node-a, node-b and node-c running elsewhere (their own processes), at {@code addresses}. */
+        ReferenceCluster(Map<String, String> addresses) {
+            this.root = null;
+            this.addresses.putAll(addresses);
         }
 
         void diverge() throws Exception {
@@ -112,25 +123,17 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
 
         @Override
         public String agentAddress(Node node) {
-            return nodes.get(name(node)).address();
+            return addresses.get(name(node));
         }
 
         @Override
         public String replicationAddress(Node node) {
-            return nodes.get(name(node)).address();
+            return addresses.get(name(node));
         }
 
         @Override
         public Map<ByteString, ByteString> dataAtFork() {
-            Map<ByteString, ByteString> state = new HashMap<>();
-            for (Write w : BEFORE_FORK) {
-                if (w.isDelete()) {
-                    state.remove(w.key());
-                } else {
-                    state.put(w.key(), w.value());
-                }
-            }
-            return state;
+            return AgentChecks.apply(Map.of(), BEFORE_FORK);
         }
 
         @Override
@@ -150,15 +153,24 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
         }
 
         @Override
+        public String nodeName(Node node) {
+            return name(node);
+        }
+
+        @Override
         public void restartFormerPrimary() throws Exception {
+            if (root == null) {
+                throw new UnsupportedOperationException("the nodes run elsewhere");
+            }
             ReplicaNode old = nodes.get("node-a");
             String address = old.address();
-            old.close();
+            old.halt(); // as a kill: the rollback file calls running now leave their temporary files
             ManagedChannel c = channels.remove(address);
             if (c != null) {
                 c.shutdownNow();
             }
             nodes.put("node-a", ReplicaNode.start(ReplicaNode.Config.of("node-a", root.resolve("node-a"), 3)));
+            addresses.put("node-a", nodes.get("node-a").address());
         }
 
         @Override
@@ -176,6 +188,9 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
 
         @Override
         public Path localFile(Node node, String agentPath) {
+            if (root == null) {
+                throw new UnsupportedOperationException("the nodes run elsewhere");
+            }
             return Path.of(agentPath); // the nodes run in this JVM
         }
 
@@ -197,7 +212,7 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
 
         private void follow(String replica, String primary, long term) {
             agent(replica).rejoinAsReplica(RejoinAsReplicaRequest.newBuilder()
-                    .setPrimaryAddress(nodes.get(primary).address()).setTerm(term).setIncidentId("fixture-setup").build());
+                    .setPrimaryAddress(addresses.get(primary)).setTerm(term).setIncidentId("fixture-setup").build());
         }
 
         private void write(String name, Write w) {
@@ -231,7 +246,7 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
         }
 
         private ManagedChannel channel(String name) {
-            return channels.computeIfAbsent(nodes.get(name).address(),
+            return channels.computeIfAbsent(addresses.get(name),
                     a -> ManagedChannelBuilder.forTarget(a).usePlaintext().build());
         }
 
