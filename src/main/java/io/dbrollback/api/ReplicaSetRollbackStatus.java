@@ -63,13 +63,18 @@ public class ReplicaSetRollbackStatus {
             + "rollback fails once they exceed spec.maxRetries.")
     private Integer retries;
 
-    @JsonPropertyDescription("True once the node answered the current plan's RecoverToLsn; the rollback stays in "
-            + "Recovering until the node's own timeline confirms what the answer claimed.")
-    private Boolean recoverAnswered;
+    @JsonPropertyDescription("What the node answered to the current plan's RecoverToLsn; the rollback stays in "
+            + "Recovering until the node's own timeline confirms what the answer claims.")
+    private RecoverAnswerStatus recoverAnswer;
 
     @JsonPropertyDescription("The plan whose range the node removed (or began removing) for this incident: its "
             + "rollback file holds what was removed. 0 when the node records a recover that matches no plan.")
     private Integer removedPlan;
+
+    @JsonPropertyDescription("True when the rollback ended without knowing whether the node removed the current plan's "
+            + "range (a recover call may have taken effect, but the node's own record never showed it); the rollback "
+            + "file of that plan holds the range either way.")
+    private Boolean removalUnknown;
 
     @JsonPropertyDescription("How often the plan was redone.")
     private Integer replans;
@@ -220,12 +225,20 @@ public class ReplicaSetRollbackStatus {
         this.retries = retries;
     }
 
-    public Boolean getRecoverAnswered() {
-        return recoverAnswered;
+    public RecoverAnswerStatus getRecoverAnswer() {
+        return recoverAnswer;
     }
 
-    public void setRecoverAnswered(Boolean recoverAnswered) {
-        this.recoverAnswered = recoverAnswered;
+    public void setRecoverAnswer(RecoverAnswerStatus recoverAnswer) {
+        this.recoverAnswer = recoverAnswer;
+    }
+
+    public Boolean getRemovalUnknown() {
+        return removalUnknown;
+    }
+
+    public void setRemovalUnknown(Boolean removalUnknown) {
+        this.removalUnknown = removalUnknown;
     }
 
     public Integer getRemovedPlan() {

@@ -29,11 +29,14 @@ import java.util.Set;
  * @param attempts failed attempts at the current step
  * @param retries counted failures and repeated fences in the current plan (see {@link Failure}); the
  *     plan's bound is {@link IncidentSpec#maxRetries()}; cleared by a re-plan, never by progress
- * @param recoverAnswered whether the node answered this plan's recover call; the phase stays
- *     {@link Phase#RECOVERING} until the node's timeline confirms what the answer claimed
+ * @param recoverAnswer what the node answered to this plan's recover call (null before an answer); the
+ *     phase stays {@link Phase#RECOVERING} until the node's own timeline confirms what it claims
  * @param removedPlan the number of the plan whose range the node removed, or began removing, for this
  *     incident (the current plan, or a superseded one whose delayed recover landed); null while no
  *     recover of this incident is known: the end record names that plan's file
+ * @param removalUnknown the incident ended without knowing whether the node removed the current plan's
+ *     range: a recover call may have taken effect, but the node's own record never showed it (the
+ *     end record then names the file that holds the range, as it does for a known removal)
  * @param replans how often the plan was redone
  * @param supersededPlans earlier plans of the incident with their tails and files (never deleted)
  * @param phaseTimes when each phase was first entered
@@ -54,8 +57,9 @@ public record Checkpoint(
         String lastError,
         int attempts,
         int retries,
-        boolean recoverAnswered,
+        RecoverResult recoverAnswer,
         Integer removedPlan,
+        boolean removalUnknown,
         int replans,
         List<SupersededPlan> supersededPlans,
         Map<Phase, Instant> phaseTimes) {
@@ -73,12 +77,17 @@ public record Checkpoint(
     /** A new incident with nothing done. */
     public static Checkpoint start(String incidentId, Instant now) {
         return new Checkpoint(incidentId, Phase.PENDING, null, null, null, Set.of(), null, null, null, null, null, null,
-                null, 0, 0, false, null, 0, List.of(), Map.of(Phase.PENDING, now));
+                null, 0, 0, null, null, false, 0, List.of(), Map.of(Phase.PENDING, now));
     }
 
     /** The rollback files of superseded plans, in order. */
     public List<RollbackFile> supersededFiles() {
         return supersededPlans.stream().map(SupersededPlan::file).filter(java.util.Objects::nonNull).toList();
+    }
+
+    /** Whether the node answered this plan's recover call. */
+    public boolean recoverAnswered() {
+        return recoverAnswer != null;
     }
 
     /** Whether the recover has taken effect on the node (recorded). */
@@ -107,8 +116,9 @@ public record Checkpoint(
         private String lastError;
         private int attempts;
         private int retries;
-        private boolean recoverAnswered;
+        private RecoverResult recoverAnswer;
         private Integer removedPlan;
+        private boolean removalUnknown;
         private int replans;
         private final List<SupersededPlan> supersededPlans;
         private final Map<Phase, Instant> phaseTimes;
@@ -129,8 +139,9 @@ public record Checkpoint(
             lastError = c.lastError;
             attempts = c.attempts;
             retries = c.retries;
-            recoverAnswered = c.recoverAnswered;
+            recoverAnswer = c.recoverAnswer;
             removedPlan = c.removedPlan;
+            removalUnknown = c.removalUnknown;
             replans = c.replans;
             supersededPlans = new ArrayList<>(c.supersededPlans);
             phaseTimes = c.phaseTimes.isEmpty() ? new EnumMap<>(Phase.class) : new EnumMap<>(c.phaseTimes);
@@ -199,15 +210,21 @@ public record Checkpoint(
             return this;
         }
 
-        /** The node answered this plan's recover call. */
-        public Builder recoverAnswered() {
-            recoverAnswered = true;
+        /** The node answered this plan's recover call with {@code answer}. */
+        public Builder recoverAnswer(RecoverResult answer) {
+            recoverAnswer = answer;
             return this;
         }
 
         /** The node removed, or began removing, the range of plan {@code number}. */
         public Builder removedPlan(Integer number) {
             removedPlan = number;
+            return this;
+        }
+
+        /** The incident ends without knowing whether the node removed the current plan's range. */
+        public Builder removalUnknown() {
+            removalUnknown = true;
             return this;
         }
 
@@ -230,7 +247,7 @@ public record Checkpoint(
             gates = Set.of();
             rollbackIdBefore = null;
             retries = 0;
-            recoverAnswered = false;
+            recoverAnswer = null;
             phase = Phase.PLANNED;
             phaseTimes.put(Phase.PLANNED, now);
             for (Phase p : Phase.values()) {
@@ -243,8 +260,8 @@ public record Checkpoint(
 
         public Checkpoint build() {
             return new Checkpoint(incidentId, phase, plan, tail, file, gates, rollbackIdBefore, rollbackIdAfter, reason,
-                    message, waiting, waitMessage, lastError, attempts, retries, recoverAnswered, removedPlan, replans,
-                    supersededPlans, phaseTimes);
+                    message, waiting, waitMessage, lastError, attempts, retries, recoverAnswer, removedPlan,
+                    removalUnknown, replans, supersededPlans, phaseTimes);
         }
     }
 }

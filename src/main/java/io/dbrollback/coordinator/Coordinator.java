@@ -252,12 +252,10 @@ public final class Coordinator {
         }
         if (cp.recoverAnswered()) {
             // The answer claimed a recover the node's own record does not show: believe neither.
-            return end(cp, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode() + " answered RecoverToLsn for"
-                    + " this incident, but its timeline records no recover of it (rollback id " + target.rollbackId()
-                    + ", last LSN " + target.lastLsn() + "): its answers contradict each other, so whether it removed"
-                    + " anything is unknown; the records (" + plan.forkLsn() + ", " + plan.targetLastLsn()
-                    + "] of plan " + plan.number() + " are saved in " + cp.file().location() + " (sha256 "
-                    + cp.file().sha256() + "); it stays fenced");
+            Checkpoint unknown = cp.toBuilder().removalUnknown().build();
+            return end(unknown, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode() + " answered RecoverToLsn"
+                    + " for this incident, but its timeline records no recover of it (rollback id " + target.rollbackId()
+                    + ", last LSN " + target.lastLsn() + "): its answers contradict each other" + removalNote(unknown));
         }
         // The node never began it: nothing was removed, so a changed world still means a new plan.
         String changed = planInvalidated(cp, obs);
@@ -289,10 +287,24 @@ public final class Coordinator {
                     + " is at the fork LSN " + plan.forkLsn() + " but records its recover's target as LSN "
                     + t.lastRecoveryTargetLsn() + "; it stays fenced" + removalNote(withPlan));
         }
+        if (!t.lastRecoveryFileSha256().equals(cp.file().sha256())) {
+            return terminal(withPlan, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode()
+                    + " is at the fork LSN " + plan.forkLsn() + " but does not record this plan's rollback file"
+                    + " digest with its recover" + "; it stays fenced" + removalNote(withPlan));
+        }
         if (t.rollbackId() != cp.rollbackIdBefore() + 1) {
             return terminal(withPlan, Phase.FAILED, Reason.RollbackIdUnexpected, spec.targetNode()
                     + "'s rollback id went from " + cp.rollbackIdBefore() + " to " + t.rollbackId()
                     + ", expected exactly one more; it stays fenced" + removalNote(withPlan));
+        }
+        RecoverResult answer = cp.recoverAnswer();
+        if (answer != null && (!answer.lastLsn().equals(plan.forkLsn()) || answer.rollbackId() != t.rollbackId())) {
+            return terminal(withPlan, Phase.FAILED,
+                    answer.rollbackId() != t.rollbackId() ? Reason.RollbackIdUnexpected : Reason.RecoverNotConfirmed,
+                    spec.targetNode() + " answered last LSN " + answer.lastLsn() + " and rollback id "
+                            + answer.rollbackId() + ", but its timeline shows LSN " + t.lastLsn() + " and rollback id "
+                            + t.rollbackId() + ": its answers contradict each other; it stays fenced"
+                            + removalNote(withPlan));
         }
         return withPlan.toBuilder().rollbackIdAfter(t.rollbackId()).phase(Phase.RECOVERED, now()).progressed()
                 .build();
@@ -473,25 +485,13 @@ public final class Coordinator {
     }
 
     /**
-     * The node answered the recover call. The answer itself must claim the fork and one rollback-id
-     * bump; even then the node is not taken as recovered until its own timeline shows it (the next
-     * observation, {@link #confirmed}): no record and no Event claims a recover the node's record does
-     * not show.
+     * The node answered the recover call: the answer is recorded, and the node is not taken as
+     * recovered until its own timeline shows what the answer claims (the next observation,
+     * {@link #confirmed}); an answer the timeline contradicts ends the incident. No record and no Event
+     * claims a recover the node's own record does not show.
      */
     public Checkpoint afterRecover(IncidentSpec spec, Checkpoint cp, RecoverResult result) {
-        Plan plan = cp.plan();
-        Checkpoint answered = cp.toBuilder().recoverAnswered().removedPlan(plan.number()).progressed().build();
-        if (!result.lastLsn().equals(plan.forkLsn())) {
-            return terminal(answered, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode() + " answered last LSN "
-                    + result.lastLsn() + " after recovering to " + plan.forkLsn() + "; it stays fenced"
-                    + removalNote(answered));
-        }
-        if (result.rollbackId() != cp.rollbackIdBefore() + 1) {
-            return terminal(answered, Phase.FAILED, Reason.RollbackIdUnexpected, spec.targetNode()
-                    + " answered rollback id " + result.rollbackId() + " after " + cp.rollbackIdBefore()
-                    + ", expected exactly one more; it stays fenced" + removalNote(answered));
-        }
-        return answered;
+        return cp.toBuilder().recoverAnswer(result).progressed().build();
     }
 
     /**
@@ -503,9 +503,14 @@ public final class Coordinator {
      * @param obs what was observed before the attempt, or null when observing is what failed
      * @param what the attempt, as the record names it ("FENCE failed", "observe failed")
      */
-    public Checkpoint afterFailure(IncidentSpec spec, Checkpoint cp, Observation obs, String what,
-            TransportException e) {
+    public Checkpoint afterFailure(IncidentSpec spec, Checkpoint cp, Observation obs, Decision.Action action,
+            String what, TransportException e) {
         Failure f = Failure.of(e.code());
+        if ((e.code().equals("STALE_TERM") || e.code().equals("StaleTerm")) && obs != null
+                && !obs.target().currentTerm().isAfter(obs.leaseTerm())) {
+            // A stale-term refusal the node's own timeline does not explain (it reports no newer term).
+            f = new Failure(Reason.AgentRefused, true);
+        }
         String error = what + ": " + e.code() + (e.outcomeUnknown() ? " (outcome unknown)" : "") + ": " + e.getMessage();
         Checkpoint.Builder b = cp.toBuilder().failedAttempt(error);
         if (f.counted()) {
@@ -513,11 +518,31 @@ public final class Coordinator {
         }
         Checkpoint next = b.build();
         if (f.counted() && next.retries() > spec.maxRetries()) {
-            return giveUp(spec, next, obs, f.reason(), error);
+            return giveUp(spec, mayHaveRemoved(next, obs, action) ? next.toBuilder().removalUnknown().build() : next,
+                    obs, f.reason(), error);
         }
         String bound = f.counted() ? "; failed attempt " + next.retries() + " of at most " + (spec.maxRetries() + 1)
                 + " in this plan" : "; retried with backoff until it answers";
         return next.toBuilder().waiting(f.reason(), error + bound).build();
+    }
+
+    /**
+     * Whether a failure in {@code cp}'s phase leaves open that the node removed the plan's range: from
+     * the recover intent on, a recover call that failed (its outcome unknown), a failure to read the
+     * node, or an answered recover, unless the node's own record, read before the failed call, shows
+     * it never began one and the failed call was not a recover.
+     */
+    private static boolean mayHaveRemoved(Checkpoint cp, Observation obs, Decision.Action action) {
+        if (cp.removedPlan() != null || cp.plan() == null || cp.file() == null) {
+            return false;
+        }
+        if (cp.recoverAnswered()) {
+            return true;
+        }
+        if (cp.phase() != Phase.RECOVERING) {
+            return false;
+        }
+        return action == Decision.Action.RECOVER || action == null || obs == null;
     }
 
     /**
@@ -646,7 +671,7 @@ public final class Coordinator {
     /** What an ending means for the node's data: nothing removed, or the file that holds what was. */
     private static String removalNote(Checkpoint cp) {
         if (cp.removedPlan() == null) {
-            return "; nothing was removed";
+            return cp.removalUnknown() ? "; " + unknownRemoval(cp) : "; nothing was removed";
         }
         String node = cp.plan().targetNode();
         PlanRecord r = planRecord(cp, cp.removedPlan());
@@ -662,6 +687,27 @@ public final class Coordinator {
                 + " this incident's recover) to fork LSN ") + r.plan().forkLsn() + ": the records it removed, ("
                 + r.plan().forkLsn() + ", " + r.plan().targetLastLsn() + "] of plan " + r.plan().number()
                 + ", are saved in " + r.file().location() + " (sha256 " + r.file().sha256() + ")";
+    }
+
+    /** The sentence for an ending that cannot tell whether the node removed the current plan's range. */
+    private static String unknownRemoval(Checkpoint cp) {
+        Plan p = cp.plan();
+        return "whether " + p.targetNode() + " removed (" + p.forkLsn() + ", " + p.targetLastLsn() + "] is not known"
+                + " (a recover of plan " + p.number() + " may have taken effect, but the node's own record never"
+                + " showed it): those records are saved in " + cp.file().location() + " (sha256 "
+                + cp.file().sha256() + "); check the node before anything else";
+    }
+
+    /**
+     * The Warning owed by a rollback that ended without knowing whether its node removed the current
+     * plan's range ({@link Checkpoint#removalUnknown()}); null when none is owed.
+     */
+    public String unknownRemovalMessage(Checkpoint cp) {
+        if (!cp.phase().isTerminal() || !cp.removalUnknown() || cp.removedPlan() != null) {
+            return null;
+        }
+        String s = unknownRemoval(cp);
+        return Character.toUpperCase(s.charAt(0)) + s.substring(1) + ".";
     }
 
     private String completionMessage(IncidentSpec spec, Checkpoint cp) {

@@ -56,7 +56,7 @@ public final class RollbackRunner {
         if (d instanceof Decision.Wait w) {
             if (w.reason() == Reason.LeaderNotObserved && obs.leaderError() != null) {
                 // Waiting for a timeline that could not be read is a failed attempt at reading it.
-                return failed(spec, cp, obs, "observe failed", obs.leaderError(), d);
+                return failed(spec, cp, obs, null, "observe failed", obs.leaderError(), d);
             }
             Checkpoint waiting = w.reason() == cp.waiting() && Objects.equals(w.message(), cp.waitMessage()) ? cp
                     : cp.toBuilder().waiting(w.reason(), w.message()).build();
@@ -70,14 +70,14 @@ public final class RollbackRunner {
             Checkpoint next = perform(spec, cp, obs, act);
             return new Step(next, next.phase().isTerminal() ? Step.Kind.DONE : Step.Kind.PROGRESSED, d);
         } catch (TransportException e) {
-            return failed(spec, cp, obs, act.action() + " failed", e, d);
+            return failed(spec, cp, obs, act.action(), act.action() + " failed", e, d);
         }
     }
 
     /** A failed attempt as a step: a retry, or the end once the plan's retry bound is spent. */
-    private Step failed(IncidentSpec spec, Checkpoint cp, Observation obs, String what, TransportException e,
-            Decision d) {
-        Checkpoint next = coordinator.afterFailure(spec, cp, obs, what, e);
+    private Step failed(IncidentSpec spec, Checkpoint cp, Observation obs, Decision.Action action, String what,
+            TransportException e, Decision d) {
+        Checkpoint next = coordinator.afterFailure(spec, cp, obs, action, what, e);
         return new Step(next, next.phase().isTerminal() ? Step.Kind.DONE : Step.Kind.RETRY, d);
     }
 

@@ -245,7 +245,16 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
      */
     @Override
     public DeleteControl cleanup(ReplicaSetRollback cached, Context<ReplicaSetRollback> ctx) {
-        ReplicaSetRollback rollback = latest(cached);
+        try {
+            return clean(latest(cached), ctx);
+        } catch (KubernetesClientException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            return DeleteControl.noFinalizerRemoval().rescheduleAfter(unexpected(cached, e).after);
+        }
+    }
+
+    private DeleteControl clean(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null || cp.phase().isTerminal() || cp.phase().ordinal() < Phase.RECOVERING.ordinal()) {
             metrics.forget(key(rollback));
@@ -361,7 +370,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             } catch (TransportException e) {
                 Checkpoint before = cp;
                 metrics.callFailed("GetTimeline", e.code());
-                Checkpoint next = new Coordinator(clock).afterFailure(spec, cp, null, "observe failed", e);
+                Checkpoint next = new Coordinator(clock).afterFailure(spec, cp, null, null, "observe failed", e);
                 RollbackRunner.Step failed = new RollbackRunner.Step(next, next.phase().isTerminal()
                         ? RollbackRunner.Step.Kind.DONE : RollbackRunner.Step.Kind.RETRY, null);
                 cp = next;
@@ -522,7 +531,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         // is refused with 409 and the reconcile starts again from the stored record; never a lost update.
         ReplicaSetRollback stored = client.resources(ReplicaSetRollback.class)
                 .inNamespace(r.getMetadata().getNamespace()).resource(r).lockResourceVersion().updateStatus();
-        crashPoints.afterStatusWrite(key(r), Boolean.TRUE.equals(status.getRecoverAnswered())
+        crashPoints.afterStatusWrite(key(r), status.getRecoverAnswer() != null
                 && "Recovering".equals(status.getPhase()) ? CrashPoints.RECOVER_ANSWERED : status.getPhase());
         if (stored != null && stored.getMetadata().getResourceVersion() != null) {
             lastWritten.put(stored.getMetadata().getUid(), stored.getMetadata().getResourceVersion());
@@ -607,6 +616,13 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             written = repeat ? events.record(r, EventRecorder.Type.Warning, "NodeRolledBack", removal.message(), pod,
                     removal.type().name()) : events.recordIfAbsent(r, EventRecorder.Type.Warning, "NodeRolledBack",
                             removal.message(), pod, removal.type().name());
+        }
+        String unknown = new Coordinator(clock).unknownRemovalMessage(cp);
+        if (unknown != null) {
+            // Whether the node removed the range is not known: never claimed, never denied; the file is named.
+            written = (repeat ? events.record(r, EventRecorder.Type.Warning, "RollbackOutcomeUnknown", unknown, pod,
+                    "outcome-unknown") : events.recordIfAbsent(r, EventRecorder.Type.Warning, "RollbackOutcomeUnknown",
+                            unknown, pod, "outcome-unknown")) && written;
         }
         EndEvent end = endEvent(cp);
         return (repeat ? events.record(r, end.type(), end.reason(), end.message(), pod, end.dedupKey())

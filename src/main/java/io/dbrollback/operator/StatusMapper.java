@@ -90,8 +90,14 @@ public final class StatusMapper {
         s.setLastError(cp.lastError());
         s.setAttempts(cp.attempts() == 0 ? null : cp.attempts());
         s.setRetries(cp.retries() == 0 ? null : cp.retries());
-        s.setRecoverAnswered(cp.recoverAnswered() ? Boolean.TRUE : null);
+        if (cp.recoverAnswer() != null) {
+            io.dbrollback.api.RecoverAnswerStatus a = new io.dbrollback.api.RecoverAnswerStatus();
+            a.setRollbackId(cp.recoverAnswer().rollbackId());
+            a.setLastLsn(cp.recoverAnswer().lastLsn().value());
+            s.setRecoverAnswer(a);
+        }
         s.setRemovedPlan(cp.removedPlan());
+        s.setRemovalUnknown(cp.removalUnknown() ? Boolean.TRUE : null);
         s.setReplans(cp.replans() == 0 ? null : cp.replans());
         if (!cp.supersededPlans().isEmpty()) {
             List<SupersededPlanStatus> list = new ArrayList<>();
@@ -149,7 +155,7 @@ public final class StatusMapper {
                 coordinatorReason(s.getWaiting()), coordinatorReason(s.getWaiting()) == null ? null : s.getWaitMessage(),
                 s.getLastError(),
                 s.getAttempts() == null ? 0 : s.getAttempts(), s.getRetries() == null ? 0 : s.getRetries(),
-                Boolean.TRUE.equals(s.getRecoverAnswered()), s.getRemovedPlan(),
+                recoverAnswer(s.getRecoverAnswer()), s.getRemovedPlan(), Boolean.TRUE.equals(s.getRemovalUnknown()),
                 s.getReplans() == null ? 0 : s.getReplans(), superseded,
                 times);
     }
@@ -168,6 +174,11 @@ public final class StatusMapper {
             }
         }
         return null;
+    }
+
+    private static io.dbrollback.coordinator.RecoverResult recoverAnswer(io.dbrollback.api.RecoverAnswerStatus a) {
+        return a == null || a.getRollbackId() == null || a.getLastLsn() == null ? null
+                : new io.dbrollback.coordinator.RecoverResult(a.getRollbackId(), Lsn.of(a.getLastLsn()));
     }
 
     private static PlanStatus plan(Plan p) {

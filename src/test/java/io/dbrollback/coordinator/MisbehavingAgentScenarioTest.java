@@ -139,7 +139,13 @@ class MisbehavingAgentScenarioTest {
         assertFalse(cp.phaseTimes().containsKey(Phase.RECOVERED), "never recorded as recovered");
         assertEquals(1, c.count(Op.RECOVER), "asked once; the contradiction ends it");
         assertTrue(cp.recoverAnswered());
+        assertTrue(cp.removalUnknown(), "whether anything was removed is not known");
+        assertNull(cp.removedPlan(), "no removal is claimed");
         assertTrue(cp.message().contains("records no recover of it"), cp.message());
+        assertTrue(cp.message().contains("whether n0 removed (11, 16] is not known"), cp.message());
+        assertNull(new Coordinator(h.clock).removalEvent("orders", cp), "no event claims the recover");
+        String owed = new Coordinator(h.clock).unknownRemovalMessage(cp);
+        assertTrue(owed != null && owed.contains(cp.file().location()) && owed.contains(cp.file().sha256()), owed);
         assertTrue(cp.message().contains(cp.file().location()) && cp.message().contains(cp.file().sha256()),
                 "names the file that holds the range: " + cp.message());
         assertFalse(cp.message().contains("nothing was removed"), cp.message());
@@ -154,7 +160,8 @@ class MisbehavingAgentScenarioTest {
         assertEquals(Phase.FAILED, cp.phase(), h.traceText());
         assertEquals(Reason.RollbackIdUnexpected, cp.reason());
         assertEquals(1, c.node("n0").effectiveRecovers(), "the node did recover");
-        assertEquals(1, cp.removedPlan());
+        assertEquals(1, cp.removedPlan(), "the node's own record shows the recover");
+        assertFalse(cp.removalUnknown());
         assertFalse(cp.message().contains("nothing was removed"), cp.message());
         assertTrue(cp.message().contains("are saved in " + cp.file().location() + " (sha256 " + cp.file().sha256()),
                 cp.message());
@@ -205,5 +212,84 @@ class MisbehavingAgentScenarioTest {
         assertEquals(0, h.saved.retries());
         assertEquals(List.of(1), h.saved.supersededPlans().stream().map(p -> p.plan().number()).toList());
         assertEquals(2, h.saved.plan().number());
+    }
+
+    @Test
+    void givingUpWhileARecoverMayHaveRunNeverSaysNothingWasRemoved() {
+        // Three trailers that do not match spend most of the bound; then the recover takes effect but is
+        // answered INTERNAL (outcome unknown, counted): the bound is spent with the recover's fate open.
+        FakeCluster c = Scenarios.standard();
+        for (int i = 0; i < MAX_RETRIES; i++) {
+            c.inject(Op.READ, Fault.TRAILER_MISMATCH);
+        }
+        c.inject(Op.RECOVER, Fault.INTERNAL_AFTER);
+        Harness h = harness(c);
+        Checkpoint cp = h.run();
+        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
+        assertEquals(Reason.TransferBroken, cp.reason());
+        assertEquals(1, c.node("n0").effectiveRecovers(), "the node did recover");
+        assertTrue(cp.removalUnknown(), h.traceText());
+        assertFalse(cp.message().contains("nothing was removed"), cp.message());
+        assertTrue(cp.message().contains("whether n0 removed (11, 16] is not known")
+                && cp.message().contains(cp.file().location()), cp.message());
+        assertNotNull(new Coordinator(h.clock).unknownRemovalMessage(cp));
+    }
+
+    @Test
+    void unreadableTimelinesAfterTheRecoverIntentNeverSayNothingWasRemoved() {
+        // The recover took effect but its answer was lost; from then on the node's timeline is unreadable.
+        FakeCluster c = Scenarios.standard().inject(Op.RECOVER, Fault.UNKNOWN_AFTER);
+        Harness h = harness(c);
+        h.runUntil(Phase.RECOVERING);
+        h.step(); // the recover, answered DEADLINE_EXCEEDED after it took effect
+        assertEquals(1, c.node("n0").effectiveRecovers());
+        Coordinator coordinator = new Coordinator(h.clock);
+        Checkpoint cp = h.saved;
+        TransportException invalid = new TransportException("AgentAnswerInvalid", false,
+                "GetTimeline from n0 broke rule NumberRange: every number must be below 2^63; the answer was not used");
+        for (int i = 0; i <= MAX_RETRIES && !cp.phase().isTerminal(); i++) {
+            cp = coordinator.afterFailure(h.spec, cp, null, null, "observe failed", invalid);
+        }
+        assertEquals(Phase.FAILED, cp.phase());
+        assertEquals(Reason.AgentAnswerInvalid, cp.reason());
+        assertTrue(cp.removalUnknown());
+        assertFalse(cp.message().contains("nothing was removed"), cp.message());
+    }
+
+    @Test
+    void aFailedReadBeforeTheRecoverIntentStillSaysNothingWasRemoved() {
+        FakeCluster c = Scenarios.standard();
+        Harness h = harness(c);
+        h.runUntil(Phase.VERIFIED);
+        Checkpoint cp = h.saved;
+        TransportException invalid = new TransportException("AgentAnswerInvalid", false, "broken");
+        for (int i = 0; i <= MAX_RETRIES; i++) {
+            cp = new Coordinator(h.clock).afterFailure(h.spec, cp, null, null, "observe failed", invalid);
+        }
+        assertEquals(Phase.FAILED, cp.phase());
+        assertFalse(cp.removalUnknown());
+        assertTrue(cp.message().endsWith("; nothing was removed"), cp.message());
+    }
+
+    @Test
+    void aDelayedRecoverOfASupersededPlanIsNamedWithThatPlansFile() {
+        FakeCluster c = Scenarios.standard();
+        Harness h = harness(c);
+        Checkpoint planOne = h.runUntil(Phase.VERIFIED);
+        c.elect("n2", 3); // the Lease moves before the recover: plan 2
+        h.step();
+        assertEquals(2, h.saved.plan().number(), h.traceText());
+        // Plan 1's recover, delayed on the wire, lands now (the node has not yet heard of term 3).
+        c.recoverToLsn("n0", planOne.plan().forkLsn(), planOne.plan().targetLastLsn(), planOne.incidentId(),
+                planOne.plan().newTerm(), planOne.file().sha256());
+        Checkpoint cp = h.run();
+        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
+        assertEquals(Reason.RecoverOutOfPlan, cp.reason());
+        assertEquals(1, cp.removedPlan());
+        assertTrue(cp.message().contains("of plan 1, are saved in " + planOne.file().location()), cp.message());
+        RollbackEvent loud = new Coordinator(h.clock).removalEvent("orders", cp);
+        assertNotNull(loud);
+        assertTrue(loud.message().contains(planOne.file().location()) && loud.message().contains(
+                planOne.file().sha256()), loud.message());
     }
 }

@@ -57,7 +57,7 @@ class FreshOperatorPerStepTest {
 
     private static String checkpointOf(ReplicaSetRollbackStatus s) {
         return s == null || s.getPhase() == null ? "none"
-                : s.getPhase() + "/" + s.getSteps().size() + "/" + s.getAttempts() + "/" + s.getRecoverAnswered();
+                : s.getPhase() + "/" + s.getSteps().size() + "/" + s.getAttempts() + "/" + (s.getRecoverAnswer() != null);
     }
 
     @Test
@@ -78,7 +78,7 @@ class FreshOperatorPerStepTest {
                 } finally {
                     op.stop();
                 }
-                phases.add(status().getPhase() + (status().getRecoverAnswered() == null ? "" : " (answered)"));
+                phases.add(status().getPhase() + (status().getRecoverAnswer() == null ? "" : " (answered)"));
                 assertTrue(instances < 40, "too many instances: " + phases);
             }
             // Each instance has a budget of exactly one coordinator step.

@@ -328,16 +328,22 @@ class MisbehavingAgentIT {
         assertTrue(s.getMessage().contains("records no recover of it"), s.getMessage());
         assertTrue(s.getMessage().contains(s.getRollbackFile().getPath()), "names the file: " + s.getMessage());
         assertFalse(s.getMessage().contains("nothing was removed"), s.getMessage());
-        assertEquals(Boolean.TRUE, s.getRecoverAnswered());
+        assertNotNull(s.getRecoverAnswer(), "the answer is on record");
+        assertEquals(1L, s.getRecoverAnswer().getRollbackId());
+        assertEquals(Boolean.TRUE, s.getRemovalUnknown());
+        assertNull(s.getRemovedPlan(), "no removal is claimed");
         assertTrue(s.getSteps().stream().noneMatch(t -> t.getPhase().equals("Recovered")), "never Recovered");
         assertTrue(events(f, "rb", "NodeRecovered").isEmpty(), "no Event claims a recover the node does not show");
         assertEquals(1, f.agent().calls("RecoverToLsn"));
         assertEquals(0, f.agent().calls("RejoinAsReplica"));
         assertNothingRemovedButFenced(f);
-        // The answer cannot be told from the truth, so the loud Event names the file that holds the range.
-        List<Event> loud = events(f, "rb", "NodeRolledBack");
-        assertEquals(1, loud.size());
-        assertTrue(loud.get(0).getMessage().contains(s.getRollbackFile().getSha256()), loud.get(0).getMessage());
+        // Whether the node removed anything cannot be told: no Event claims it, one Warning names the file.
+        assertTrue(events(f, "rb", "NodeRolledBack").isEmpty(), "no Event claims a recover");
+        List<Event> unknown = events(f, "rb", "RollbackOutcomeUnknown");
+        assertEquals(1, unknown.size());
+        assertEquals("Warning", unknown.get(0).getType());
+        assertTrue(unknown.get(0).getMessage().contains(s.getRollbackFile().getPath())
+                && unknown.get(0).getMessage().contains(s.getRollbackFile().getSha256()), unknown.get(0).getMessage());
     }
 
     @Test
@@ -379,10 +385,14 @@ class MisbehavingAgentIT {
         assertFalse(s.getMessage().contains("nothing was removed"), s.getMessage());
         assertTrue(s.getMessage().contains(s.getRollbackFile().getPath()), s.getMessage());
         assertEquals(10, f.db().node(0).timeline().getLastLsn(), "it did recover");
-        List<Event> loud = events(f, "rb", "NodeRolledBack");
-        assertEquals(1, loud.size());
-        assertTrue(loud.get(0).getMessage().contains(s.getRollbackFile().getPath()), loud.get(0).getMessage());
+        assertEquals(Boolean.TRUE, s.getRemovalUnknown());
+        assertTrue(s.getMessage().contains("whether orders-0 removed (10, 15] is not known"), s.getMessage());
+        // The node's record hides the recover: nothing claims it, nothing denies it, the file is named.
+        List<Event> unknown = events(f, "rb", "RollbackOutcomeUnknown");
+        assertEquals(1, unknown.size());
+        assertTrue(unknown.get(0).getMessage().contains(s.getRollbackFile().getPath()), unknown.get(0).getMessage());
         assertTrue(events(f, "rb", "NodeRecovered").isEmpty());
+        assertTrue(events(f, "rb", "NodeRolledBack").isEmpty());
     }
 
     // ---- rule 6: the end record is true after a recover -----------------------------------------

@@ -290,6 +290,9 @@ public final class FakeCluster implements RollbackTransport {
         if (f == Fault.UNKNOWN_AFTER) {
             throw new TransportException("DEADLINE_EXCEEDED", true, op + ": deadline exceeded after the call took effect");
         }
+        if (f == Fault.INTERNAL_AFTER) {
+            throw new TransportException("INTERNAL", true, op + ": RST_STREAM after the call took effect");
+        }
     }
 
     /** The term check every node applies to mutating calls (I4), recording the call either way. */

@@ -39,7 +39,9 @@ public enum Fault {
     /** A lying agent: RecoverToLsn answers success (one bump, at the fork) and does nothing. */
     RECOVER_CLAIMED_NOT_DONE,
     /** A lying agent: RecoverToLsn recovers, but its rollback id rises by two. */
-    RECOVER_DOUBLE_BUMP;
+    RECOVER_DOUBLE_BUMP,
+    /** The call takes effect, then INTERNAL (outcome unknown, and counted against the retry bound). */
+    INTERNAL_AFTER;
 
     public boolean isStreamCorruption() {
         return this == STREAM_GAP || this == STREAM_DUPLICATE || this == STREAM_REORDER || this == STREAM_OUT_OF_RANGE
