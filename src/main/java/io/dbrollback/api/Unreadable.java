@@ -12,7 +12,10 @@ import com.fasterxml.jackson.databind.JsonNode;
  */
 public interface Unreadable {
 
-    /** The field path and the rule it breaks, e.g. {@code spec.approval: must be one of Automatic, Manual}; never the value. */
+    /**
+     * The field path and the rule it breaks, e.g. {@code spec.approval: must be one of Automatic, Manual};
+     * never the value.
+     */
     String problem();
 
     /** The part as stored. */

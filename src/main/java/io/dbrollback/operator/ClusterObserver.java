@@ -95,8 +95,8 @@ public final class ClusterObserver {
         if (termText != null && !termText.trim().matches("[0-9]{1,18}")) {
             return problem("InvalidLeaseTerm", "the Lease's " + TERM_ANNOTATION + " annotation is not a whole number");
         }
-        List<Pod> pods = reads.read("Pod", "PodsUnreadable", "the pods of " + ns + " with labels "
-                + c.getPodSelector(), () -> client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems());
+        List<Pod> pods = reads.read("Pod", "PodsUnreadable", "the pods of " + ns + " with labels " + c.getPodSelector(),
+                () -> client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems());
         Pod targetPod = pods.stream().filter(p -> p.getMetadata().getName().equals(target)).findFirst().orElse(null);
         if (targetPod == null) {
             boolean exists = reads.read("Pod", "PodsUnreadable", "the pod " + ns + "/" + target,

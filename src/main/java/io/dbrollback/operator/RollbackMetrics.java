@@ -33,6 +33,7 @@ import java.util.function.LongSupplier;
  * (the status record keeps the wall-clock time of every phase).
  */
 @ApplicationScoped
+@io.quarkus.runtime.Startup // made at start, so that every counter is shown (at 0) before the first rollback
 public class RollbackMetrics {
 
     private final MeterRegistry registry;
@@ -57,7 +58,7 @@ public class RollbackMetrics {
         UNREADABLE_KINDS.forEach(this::unreadableCounter);
     }
 
-    /** The kinds the operator reads; each has its unreadable counter from the start, so an alert on an increase works. */
+    /** The kinds the operator reads: each has its counter from the start, so that an alert on an increase works. */
     static final java.util.List<String> UNREADABLE_KINDS = java.util.List.of("ReplicaSetRollback", "Lease", "Pod",
             "Secret");
 

@@ -90,6 +90,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
      * its own Lease afresh, typed).
      */
     static final GroupVersionKind LEASE = new GroupVersionKind("coordination.k8s.io", "v1", "Lease");
+    /** The Lease informer's name (in the health checks). */
+    static final String LEASE_SOURCE = "leases";
 
     /** The exec mode (the operator writes the rollback file through pod exec). */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
@@ -156,7 +158,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         context.getPrimaryCache().addIndexer(LEASE_INDEX, r -> r.getSpec() == null || r.getSpec().getCluster() == null
                 ? List.of() : List.of(leaseKey(r)));
         InformerEventSourceConfiguration<GenericKubernetesResource> config = InformerEventSourceConfiguration
-                .from(LEASE, ReplicaSetRollback.class)
+                .from(LEASE, ReplicaSetRollback.class).withName(LEASE_SOURCE)
                 // an unreadable rollback is never triggered: a reconcile would first add the finalizer
                 .withSecondaryToPrimaryMapper(lease -> context.getPrimaryCache()
                         .byIndex(LEASE_INDEX, lease.getMetadata().getNamespace() + "/" + lease.getMetadata().getName())

@@ -151,9 +151,9 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
                 if (!problem.equals(unreadable.get(r.getMetadata().getUid()))) {
                     return; // fixed, changed or deleted meanwhile
                 }
-                if (!events.recordIfAbsent(r, EventRecorder.Type.Warning, EVENT_REASON, problem + "; the operator "
-                        + "cannot read this ReplicaSetRollback and does nothing for it (no status, no finalizer, no call"
-                        + " to any node) until it is fixed or deleted", null, problem)) {
+                if (!events.recordIfAbsent(r, EventRecorder.Type.Warning, EVENT_REASON, problem + "; the operator"
+                        + " cannot read this ReplicaSetRollback and does nothing for it (no status, no finalizer, no"
+                        + " call to any node) until it is fixed or deleted", null, problem)) {
                     recordLater(r, problem, EVENT_RETRY);
                 }
             }, delay.toMillis(), TimeUnit.MILLISECONDS);

@@ -1,6 +1,10 @@
 package io.dbrollback.operator;
 
 import static io.dbrollback.operator.InProcessOperator.SERVER_ERRORS_SEEN_ONCE;
+import static io.dbrollback.operator.RawObjects.LEASES;
+import static io.dbrollback.operator.RawObjects.PODS;
+import static io.dbrollback.operator.RawObjects.ROLLBACKS;
+import static io.dbrollback.operator.RawObjects.set;
 import static io.dbrollback.operator.RollbackChecks.assertCompletedOnce;
 import static io.dbrollback.operator.RollbackChecks.awaitEvent;
 import static io.dbrollback.operator.RollbackChecks.awaitWaiting;
@@ -11,7 +15,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.dbrollback.api.LenientParts;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.DbCluster;
@@ -22,8 +25,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.mockwebserver.dsl.HttpMethod;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -63,20 +64,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class UnreadableResourcesTest {
 
-    private static final ResourceDefinitionContext ROLLBACKS = new ResourceDefinitionContext.Builder()
-            .withGroup(ReplicaSetRollback.GROUP).withVersion(ReplicaSetRollback.VERSION).withKind("ReplicaSetRollback")
-            .withPlural("replicasetrollbacks").withNamespaced(true).build();
-    private static final ResourceDefinitionContext LEASES = new ResourceDefinitionContext.Builder()
-            .withGroup("coordination.k8s.io").withVersion("v1").withKind("Lease").withPlural("leases")
-            .withNamespaced(true).build();
-    private static final ResourceDefinitionContext PODS = new ResourceDefinitionContext.Builder()
-            .withGroup("").withVersion("v1").withKind("Pod").withPlural("pods").withNamespaced(true).build();
     private static final AtomicInteger NAMESPACES = new AtomicInteger();
 
     /** A server of its own per test: the unreadable objects of one test must not count in another. */
     private MockApiServer api;
     private KubernetesClient client;
     private InProcessOperator operator;
+    private RawObjects objects;
 
     /** Every agent call the operator makes: "host:port Method". */
     private static final Queue<String> CALLS = new ConcurrentLinkedQueue<>();
@@ -121,6 +115,7 @@ class UnreadableResourcesTest {
         CALLS.clear(); // a port of an earlier test's node may be used again
         api = MockApiServer.start();
         client = api.client();
+        objects = new RawObjects(client);
         operator = new InProcessOperator(api, List.of(CALL_LOG));
     }
 
@@ -143,39 +138,6 @@ class UnreadableResourcesTest {
 
     // ------------------------------------------------------------------ raw objects
 
-    /** {@code typed} as a generic object, to be changed and stored past the client's classes. */
-    private GenericKubernetesResource raw(Object typed) {
-        return client.getKubernetesSerialization().convertValue(typed, GenericKubernetesResource.class);
-    }
-
-    /** Sets a value at a path of nested maps in {@code g}, making the maps on the way. */
-    @SuppressWarnings("unchecked")
-    private static GenericKubernetesResource set(GenericKubernetesResource g, Object value, String... path) {
-        Map<String, Object> at = g.getAdditionalProperties();
-        for (int i = 0; i < path.length - 1; i++) {
-            at = (Map<String, Object>) at.computeIfAbsent(path[i], k -> new HashMap<String, Object>());
-        }
-        at.put(path[path.length - 1], value);
-        return g;
-    }
-
-    /** Stores a rollback of {@code db} with {@code value} at {@code path} of its JSON. */
-    private GenericKubernetesResource storeRollback(DbCluster db, String name, Object value, String... path) {
-        GenericKubernetesResource g = set(raw(db.rollback(name)), value, path);
-        GenericKubernetesResource created = client.genericKubernetesResources(ROLLBACKS).inNamespace(db.namespace)
-                .resource(g).create();
-        if (path[0].equals("status") && created.get((Object[]) path) == null) { // the create dropped the status
-            created = client.genericKubernetesResources(ROLLBACKS).inNamespace(db.namespace)
-                    .resource(set(created, value, path)).updateStatus();
-        }
-        assertEquals(value, created.get((Object[]) path), "stored as given");
-        return created;
-    }
-
-    private GenericKubernetesResource stored(ResourceDefinitionContext kind, String ns, String name) {
-        return client.genericKubernetesResources(kind).inNamespace(ns).withName(name).get();
-    }
-
     /** A status restored from a backup of another version: a phase this operator does not know. */
     private static Map<String, Object> restoredStatus() {
         Map<String, Object> status = new HashMap<>();
@@ -187,7 +149,7 @@ class UnreadableResourcesTest {
     }
 
     private GenericKubernetesResource storeRestoredRollback(DbCluster db, String name) {
-        return storeRollback(db, name, restoredStatus(), "status");
+        return objects.storeRollback(db, name, restoredStatus(), "status");
     }
 
     // ------------------------------------------------------------------ checks
@@ -247,19 +209,6 @@ class UnreadableResourcesTest {
         assertEquals(1, db.node(0).timeline().getRollbackId(), "one recover");
     }
 
-    private void delete(ResourceDefinitionContext kind, String ns, String name) {
-        try {
-            client.genericKubernetesResources(kind).inNamespace(ns).withName(name).delete();
-        } catch (KubernetesClientException e) {
-            // fabric8 reads the answer (the deleted object) with its typed class, which fails for an
-            // object it cannot read; the deletion itself went through, as the wait below shows
-            if (LenientParts.describe("", e) == null) {
-                throw e;
-            }
-        }
-        await().alias(name + " deleted").atMost(Duration.ofSeconds(30)).until(() -> stored(kind, ns, name) == null);
-    }
-
     // ------------------------------------------------------------------ rollbacks
 
     /**
@@ -274,12 +223,12 @@ class UnreadableResourcesTest {
         try (DbCluster bad = cluster(); DbCluster good = cluster()) {
             String ns = bad.namespace;
             Map<String, String> versions = new HashMap<>();
-            versions.put("approval", storeRollback(bad, "approval", "Manul", "spec", "approval").getMetadata()
-                    .getResourceVersion());
-            versions.put("limits", storeRollback(bad, "limits", "many-records", "spec", "limits", "maxRecords")
+            versions.put("approval", objects.storeRollback(bad, "approval", "Manul", "spec", "approval")
                     .getMetadata().getResourceVersion());
-            versions.put("attempts", storeRollback(bad, "attempts", "twice-over", "status", "attempts").getMetadata()
-                    .getResourceVersion());
+            versions.put("limits", objects.storeRollback(bad, "limits", "many-records", "spec", "limits",
+                    "maxRecords").getMetadata().getResourceVersion());
+            versions.put("attempts", objects.storeRollback(bad, "attempts", "twice-over", "status", "attempts")
+                    .getMetadata().getResourceVersion());
             storeRestoredRollback(bad, "restored");
 
             client.resources(ReplicaSetRollback.class).inNamespace(good.namespace).resource(good.rollback("rb"))
@@ -292,12 +241,12 @@ class UnreadableResourcesTest {
                     "many-records");
             assertReported(bad, "attempts", "status.attempts: must be a whole number (32-bit)", "twice-over");
             for (Map.Entry<String, String> v : versions.entrySet()) {
-                GenericKubernetesResource now = stored(ROLLBACKS, ns, v.getKey());
+                GenericKubernetesResource now = objects.stored(ROLLBACKS, ns, v.getKey());
                 assertEquals(v.getValue(), now.getMetadata().getResourceVersion(), v.getKey() + " never written");
                 assertTrue(now.getMetadata().getFinalizers() == null || now.getMetadata().getFinalizers().isEmpty(),
                         v.getKey() + " has no finalizer");
             }
-            assertEquals("Manul", stored(ROLLBACKS, ns, "approval").get("spec", "approval"), "kept as stored");
+            assertEquals("Manul", objects.stored(ROLLBACKS, ns, "approval").get("spec", "approval"), "kept as stored");
 
             ReplicaSetRollbackStatus restored = awaitWaiting(client, ns, "restored",
                     UnreadableRollbacks.STATUS_UNREADABLE);
@@ -318,7 +267,7 @@ class UnreadableResourcesTest {
             assertUntouched(bad);
 
             for (String name : List.of("approval", "limits", "attempts", "restored")) {
-                delete(ROLLBACKS, ns, name);
+                objects.delete(ROLLBACKS, ns, name);
             }
             assertTrue(events(client, ns, "restored").stream().anyMatch(e -> e.getReason().equals("RollbackDeleted")
                     && e.getMessage().startsWith("deleted while it cannot be read (status.phase: ")));
@@ -335,8 +284,8 @@ class UnreadableResourcesTest {
     @Test
     void aRestartedOperatorStartsAndProceedsWithUnreadableRollbacksPresent() throws Exception {
         try (DbCluster bad = cluster(); DbCluster good = cluster()) {
-            storeRollback(bad, "approval", "Manul", "spec", "approval");
-            storeRollback(bad, "limits", "many-records", "spec", "limits", "maxRecords");
+            objects.storeRollback(bad, "approval", "Manul", "spec", "approval");
+            objects.storeRollback(bad, "limits", "many-records", "spec", "limits", "maxRecords");
             storeRestoredRollback(bad, "restored");
             awaitEvent(client, bad.namespace, "approval", UnreadableRollbacks.EVENT_REASON);
             awaitWaiting(client, bad.namespace, "restored", UnreadableRollbacks.STATUS_UNREADABLE);
@@ -367,19 +316,19 @@ class UnreadableResourcesTest {
             r.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
             client.resources(ReplicaSetRollback.class).inNamespace(db.namespace).resource(r).create();
             RollbackChecks.awaitPhase(client, db.namespace, "rb", "AwaitingApproval");
-            GenericKubernetesResource g = stored(ROLLBACKS, db.namespace, "rb");
+            GenericKubernetesResource g = objects.stored(ROLLBACKS, db.namespace, "rb");
             assertFalse(g.getMetadata().getFinalizers().isEmpty(), "held by the operator's finalizer");
             set(g, "Manul", "spec", "approval");
             client.genericKubernetesResources(ROLLBACKS).inNamespace(db.namespace).resource(g).update();
             awaitEvent(client, db.namespace, "rb", UnreadableRollbacks.EVENT_REASON);
             int calls = callsTo(db).size();
-            String version = stored(ROLLBACKS, db.namespace, "rb").getMetadata().getResourceVersion();
+            String version = objects.stored(ROLLBACKS, db.namespace, "rb").getMetadata().getResourceVersion();
             Thread.sleep(1500); // a blocked rollback is looked at again every 10 s; a running one at once
-            assertEquals(version, stored(ROLLBACKS, db.namespace, "rb").getMetadata().getResourceVersion(),
+            assertEquals(version, objects.stored(ROLLBACKS, db.namespace, "rb").getMetadata().getResourceVersion(),
                     "not written again");
             assertEquals(calls, callsTo(db).size(), "no call to a node since it became unreadable");
 
-            delete(ROLLBACKS, db.namespace, "rb");
+            objects.delete(ROLLBACKS, db.namespace, "rb");
             assertTrue(events(client, db.namespace, "rb").stream().anyMatch(e -> e.getReason().equals(
                     "RollbackDeleted") && e.getMessage().contains("spec.approval: must be one of Automatic, Manual")));
             assertEquals(0, db.node(0).timeline().getRollbackId(), "nothing removed");
@@ -397,7 +346,8 @@ class UnreadableResourcesTest {
     @Test
     void anUnreadableLeaseInTheNamespaceStopsNeitherTheLeaseInformerNorARollback() throws Exception {
         try (DbCluster db = cluster()) {
-            GenericKubernetesResource other = raw(client.leases().inNamespace(db.namespace).withName(db.lease).get());
+            GenericKubernetesResource other = objects.raw(client.leases().inNamespace(db.namespace).withName(db.lease)
+                    .get());
             other.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName("payments-leader")
                     .withNamespace(db.namespace).build());
             set(other, "many-transitions", "spec", "leaseTransitions");
@@ -415,7 +365,7 @@ class UnreadableResourcesTest {
             client.resources(ReplicaSetRollback.class).inNamespace(db.namespace).resource(second).create();
             assertEquals("NoDivergence", RollbackChecks.awaitPhase(client, db.namespace, "second", "Completed")
                     .getReason());
-            delete(LEASES, db.namespace, "payments-leader");
+            objects.delete(LEASES, db.namespace, "payments-leader");
         }
     }
 
@@ -436,7 +386,7 @@ class UnreadableResourcesTest {
             Runnable fix;
             switch (kind) {
                 case "Lease" -> {
-                    GenericKubernetesResource lease = stored(LEASES, ns, db.lease);
+                    GenericKubernetesResource lease = objects.stored(LEASES, ns, db.lease);
                     Object transitions = lease.get("spec", "leaseTransitions");
                     client.genericKubernetesResources(LEASES).inNamespace(ns).resource(set(lease, badValue, "spec",
                             "leaseTransitions")).update();
@@ -444,18 +394,18 @@ class UnreadableResourcesTest {
                     problem = Pattern.quote("the leader Lease " + ns + "/" + db.lease + " cannot be read: "
                             + "spec.leaseTransitions: must be a whole number (32-bit)");
                     fix = () -> client.genericKubernetesResources(LEASES).inNamespace(ns).resource(set(
-                            stored(LEASES, ns, db.lease), transitions, "spec", "leaseTransitions")).update();
+                            objects.stored(LEASES, ns, db.lease), transitions, "spec", "leaseTransitions")).update();
                 }
                 case "Pod" -> {
                     Pod junk = MockApiServer.runningPod(ns, "orders-junk", DbCluster.CONTAINER);
                     junk.getMetadata().setLabels(Map.of("app", "orders"));
-                    client.genericKubernetesResources(PODS).inNamespace(ns).resource(set(raw(junk), badValue,
+                    client.genericKubernetesResources(PODS).inNamespace(ns).resource(set(objects.raw(junk), badValue,
                             "spec", "containers")).create();
                     reason = "PodsUnreadable";
                     problem = Pattern.quote("the pods of " + ns + " with labels {app=orders} cannot be read: items[")
                             + "\\d" + Pattern.quote("].spec.containers: must be a list");
                     fix = () -> { // pods are not watched: a change of the rollback brings it back before 20 s
-                        delete(PODS, ns, "orders-junk");
+                        objects.delete(PODS, ns, "orders-junk");
                         RollbackChecks.edit(client, ns, "rb", x -> {
                             x.getMetadata().getAnnotations().put("nudged", "true");
                             return x;
@@ -465,7 +415,7 @@ class UnreadableResourcesTest {
                 default -> {
                     Secret secret = new SecretBuilder().withNewMetadata().withName("agent-tls").withNamespace(ns)
                             .endMetadata().build();
-                    client.genericKubernetesResources("v1", "Secret").inNamespace(ns).resource(set(raw(secret),
+                    client.genericKubernetesResources("v1", "Secret").inNamespace(ns).resource(set(objects.raw(secret),
                             Map.of("wrapped", badValue), "data", "ca.crt")).create();
                     r.getSpec().setAgentTlsSecret("agent-tls");
                     reason = "TlsSecretUnreadable";
@@ -517,7 +467,7 @@ class UnreadableResourcesTest {
             assertUntouched(db);
             api.faults().clear(); // the API server answers again
             // a change of the Lease brings the rollback back at once (else it is looked at again in 20 s)
-            GenericKubernetesResource lease = stored(LEASES, db.namespace, db.lease);
+            GenericKubernetesResource lease = objects.stored(LEASES, db.namespace, db.lease);
             lease.getMetadata().getAnnotations().put("touched", "yes");
             client.genericKubernetesResources(LEASES).inNamespace(db.namespace).resource(lease).update();
             assertCompletedAfterABlock(db, "rb");

@@ -209,7 +209,8 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
     }
 
     /** A watch event whose object is not an object: fabric8 cannot read it, and does not retry. */
-    public static final String UNREADABLE_WATCH_EVENT = "{\"type\":\"ADDED\",\"object\":\"not an object (injected fault)\"}";
+    public static final String UNREADABLE_WATCH_EVENT =
+            "{\"type\":\"ADDED\",\"object\":\"not an object (injected fault)\"}";
 
     /**
      * Sends {@link #UNREADABLE_WATCH_EVENT} on every open watch on {@code path}, ahead of any held
