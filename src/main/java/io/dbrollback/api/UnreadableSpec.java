@@ -1,6 +1,5 @@
 package io.dbrollback.api;
 
-import com.fasterxml.jackson.annotation.JsonValue;
 import com.fasterxml.jackson.databind.JsonNode;
 
 /**
@@ -9,26 +8,17 @@ import com.fasterxml.jackson.databind.JsonNode;
  */
 public final class UnreadableSpec extends ReplicaSetRollbackSpec implements Unreadable {
 
-    private final JsonNode stored;
-    private final String problem;
+    private final Stored stored;
 
-    public UnreadableSpec(JsonNode stored, String problem) {
-        this.stored = stored;
-        this.problem = problem;
+    public UnreadableSpec(JsonNode json, String problem) {
+        this.stored = new Stored(json, problem);
         setLimits(null);
         setApproval(null);
         setRollbackDirectory(null);
     }
 
     @Override
-    public String problem() {
-        return problem;
-    }
-
-    /** Written back exactly as stored. */
-    @JsonValue
-    @Override
-    public JsonNode stored() {
+    public Stored stored() {
         return stored;
     }
 }

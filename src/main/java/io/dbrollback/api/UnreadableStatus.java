@@ -1,6 +1,5 @@
 package io.dbrollback.api;
 
-import com.fasterxml.jackson.annotation.JsonValue;
 import com.fasterxml.jackson.databind.JsonNode;
 
 /**
@@ -9,23 +8,14 @@ import com.fasterxml.jackson.databind.JsonNode;
  */
 public final class UnreadableStatus extends ReplicaSetRollbackStatus implements Unreadable {
 
-    private final JsonNode stored;
-    private final String problem;
+    private final Stored stored;
 
-    public UnreadableStatus(JsonNode stored, String problem) {
-        this.stored = stored;
-        this.problem = problem;
+    public UnreadableStatus(JsonNode json, String problem) {
+        this.stored = new Stored(json, problem);
     }
 
     @Override
-    public String problem() {
-        return problem;
-    }
-
-    /** Written back exactly as stored. */
-    @JsonValue
-    @Override
-    public JsonNode stored() {
+    public Stored stored() {
         return stored;
     }
 }

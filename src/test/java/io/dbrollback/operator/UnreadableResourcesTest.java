@@ -38,17 +38,11 @@ import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
-import java.util.logging.SimpleFormatter;
 import java.util.regex.Pattern;
-import org.jboss.logmanager.ExtLogRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -74,6 +68,10 @@ class UnreadableResourcesTest {
 
     /** Every agent call the operator makes: "host:port Method". */
     private static final Queue<String> CALLS = new ConcurrentLinkedQueue<>();
+
+    /** Everything logged while the tests run. */
+    @RegisterExtension
+    static final CapturedLogs LOGGED = new CapturedLogs();
     private static final ClientInterceptor CALL_LOG = new ClientInterceptor() {
         @Override
         public <Q, A> ClientCall<Q, A> interceptCall(MethodDescriptor<Q, A> method, CallOptions options, Channel next) {
@@ -81,33 +79,6 @@ class UnreadableResourcesTest {
             return next.newCall(method, options);
         }
     };
-
-    /** Everything logged while the tests run. */
-    private static final Queue<String> LOGGED = new ConcurrentLinkedQueue<>();
-    private static final Handler CAPTURE = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            LOGGED.add(r instanceof ExtLogRecord e ? e.getFormattedMessage() : new SimpleFormatter().formatMessage(r));
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
-
-    @BeforeAll
-    static void captureLogs() {
-        Logger.getLogger("").addHandler(CAPTURE);
-    }
-
-    @AfterAll
-    static void releaseLogs() {
-        Logger.getLogger("").removeHandler(CAPTURE);
-    }
 
     @BeforeEach
     void start() {
@@ -121,12 +92,8 @@ class UnreadableResourcesTest {
 
     @AfterEach
     void stop() {
-        try {
-            if (operator != null) {
-                operator.close();
-            }
-        } finally {
-            api.close();
+        try (MockApiServer server = api; InProcessOperator last = operator) {
+            // closed in reverse order: the operator, then the server
         }
     }
 
