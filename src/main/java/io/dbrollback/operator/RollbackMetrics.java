@@ -23,8 +23,8 @@ import java.util.function.LongSupplier;
  *   <li>{@code dbrollback_blocked_rollbacks}: rollbacks waiting or blocked right now;</li>
  *   <li>{@code dbrollback_agent_call_errors_total{call,code}}: failed calls to agents and pods;</li>
  *   <li>{@code dbrollback_unreadable_resources_total{kind}}: objects found stored that could not be
- *       read (each stored version of a ReplicaSetRollback once; every read of a Lease, the Pods or a
- *       Secret that failed so), shown at 0 from the start for every kind.</li>
+ *       read (a ReplicaSetRollback once per problem in this process; every read of a Lease, the Pods
+ *       or a Secret that failed so), shown at 0 from the start for every kind.</li>
  * </ul>
  *
  * <p>Durations come from a monotonic source ({@link System#nanoTime()}), never from the wall clock, so
