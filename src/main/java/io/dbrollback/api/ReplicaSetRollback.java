@@ -1,5 +1,6 @@
 package io.dbrollback.api;
 
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
@@ -42,5 +43,30 @@ public class ReplicaSetRollback extends CustomResource<ReplicaSetRollbackSpec, R
     @Override
     protected ReplicaSetRollbackStatus initStatus() {
         return new ReplicaSetRollbackStatus();
+    }
+
+    /** Read leniently: a spec that does not fit becomes an {@link UnreadableSpec} instead of failing the read. */
+    @Override
+    @JsonDeserialize(using = LenientParts.Spec.class)
+    public void setSpec(ReplicaSetRollbackSpec spec) {
+        super.setSpec(spec);
+    }
+
+    /** Read leniently: a status that does not fit becomes an {@link UnreadableStatus} instead of failing the read. */
+    @Override
+    @JsonDeserialize(using = LenientParts.Status.class)
+    public void setStatus(ReplicaSetRollbackStatus status) {
+        super.setStatus(status);
+    }
+
+    /**
+     * Why this object could not be read as stored (the part's field path and the rule it breaks), or
+     * null when it was read whole. An unreadable object is never acted on.
+     */
+    public String unreadable() {
+        if (getSpec() instanceof Unreadable u) {
+            return u.problem();
+        }
+        return getStatus() instanceof Unreadable u ? u.problem() : null;
     }
 }

@@ -56,18 +56,37 @@ public final class ClusterObserver {
 
     private final KubernetesClient client;
     private final AgentClients clients;
+    private final ApiReads reads;
 
     public ClusterObserver(KubernetesClient client, AgentClients clients) {
-        this.client = client;
-        this.clients = clients;
+        this(client, clients, null);
     }
 
-    /** Reads the Lease and the pods afresh: a cached Lease may lag behind a failover. */
+    /** @param metrics counts the reads that found an object they could not read; null for none */
+    public ClusterObserver(KubernetesClient client, AgentClients clients, RollbackMetrics metrics) {
+        this.client = client;
+        this.clients = clients;
+        this.reads = new ApiReads(metrics);
+    }
+
+    /**
+     * Reads the Lease and the pods afresh: a cached Lease may lag behind a failover. A read that fails
+     * (an object that cannot be read, an API server error) is a problem like a missing object.
+     */
     public Resolution resolve(ReplicaSetRollback r) {
+        try {
+            return read(r);
+        } catch (ApiReads.Failed e) {
+            return new Resolution(null, e.problem());
+        }
+    }
+
+    private Resolution read(ReplicaSetRollback r) {
         String ns = r.getMetadata().getNamespace();
         ClusterSpec c = r.getSpec().getCluster();
         String target = r.getSpec().getTargetPod();
-        Lease lease = client.leases().inNamespace(ns).withName(c.getLeaseName()).get();
+        Lease lease = reads.read("Lease", "LeaseUnreadable", "the leader Lease " + ns + "/" + c.getLeaseName(),
+                () -> client.leases().inNamespace(ns).withName(c.getLeaseName()).get());
         if (lease == null) {
             return problem("LeaseNotFound", "the leader Lease " + ns + "/" + c.getLeaseName() + " does not exist");
         }
@@ -76,10 +95,12 @@ public final class ClusterObserver {
         if (termText != null && !termText.trim().matches("[0-9]{1,18}")) {
             return problem("InvalidLeaseTerm", "the Lease's " + TERM_ANNOTATION + " annotation is not a whole number");
         }
-        List<Pod> pods = client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems();
+        List<Pod> pods = reads.read("Pod", "PodsUnreadable", "the pods of " + ns + " with labels " + c.getPodSelector(),
+                () -> client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems());
         Pod targetPod = pods.stream().filter(p -> p.getMetadata().getName().equals(target)).findFirst().orElse(null);
         if (targetPod == null) {
-            boolean exists = client.pods().inNamespace(ns).withName(target).get() != null;
+            boolean exists = reads.read("Pod", "PodsUnreadable", "the pod " + ns + "/" + target,
+                    () -> client.pods().inNamespace(ns).withName(target).get()) != null;
             return problem(exists ? "TargetNotInCluster" : "TargetPodNotFound", exists
                     ? "pod " + target + " does not carry the labels of cluster.podSelector " + c.getPodSelector()
                     : "the target pod " + ns + "/" + target + " does not exist");
@@ -98,7 +119,8 @@ public final class ClusterObserver {
         AgentClients.Tls tls = null;
         String secretName = r.getSpec().getAgentTlsSecret();
         if (secretName != null) {
-            Secret secret = client.secrets().inNamespace(ns).withName(secretName).get();
+            Secret secret = reads.read("Secret", "TlsSecretUnreadable", "the agent TLS Secret " + ns + "/" + secretName,
+                    () -> client.secrets().inNamespace(ns).withName(secretName).get());
             if (secret == null || secret.getData() == null || !secret.getData().containsKey("ca.crt")) {
                 return problem("TlsSecretNotFound", "the agent TLS Secret " + ns + "/" + secretName
                         + " does not exist or has no ca.crt");

@@ -21,7 +21,10 @@ import java.util.function.LongSupplier;
  *   <li>{@code dbrollback_tail_stream_seconds} and {@code dbrollback_tail_stream_bytes_total}: the tail
  *       streamed into rollback files (throughput = bytes / seconds);</li>
  *   <li>{@code dbrollback_blocked_rollbacks}: rollbacks waiting or blocked right now;</li>
- *   <li>{@code dbrollback_agent_call_errors_total{call,code}}: failed calls to agents and pods.</li>
+ *   <li>{@code dbrollback_agent_call_errors_total{call,code}}: failed calls to agents and pods;</li>
+ *   <li>{@code dbrollback_unreadable_resources_total{kind}}: objects found stored that could not be
+ *       read (a ReplicaSetRollback once per problem in this process; every read of a Lease, the Pods
+ *       or a Secret that failed so), shown at 0 from the start for every kind.</li>
  * </ul>
  *
  * <p>Durations come from a monotonic source ({@link System#nanoTime()}), never from the wall clock, so
@@ -30,6 +33,7 @@ import java.util.function.LongSupplier;
  * (the status record keeps the wall-clock time of every phase).
  */
 @ApplicationScoped
+@io.quarkus.runtime.Startup // made at start, so that every counter is shown (at 0) before the first rollback
 public class RollbackMetrics {
 
     private final MeterRegistry registry;
@@ -51,6 +55,26 @@ public class RollbackMetrics {
         this.registry = registry;
         this.nanoTime = nanoTime;
         registry.gauge("dbrollback_blocked_rollbacks", blocked, m -> m.values().stream().filter(b -> b).count());
+        UNREADABLE_KINDS.forEach(this::unreadableCounter);
+    }
+
+    /** The kinds the operator reads: each has its counter from the start, so that an alert on an increase works. */
+    static final java.util.List<String> UNREADABLE_KINDS = java.util.List.of("ReplicaSetRollback", "Lease", "Pod",
+            "Secret");
+
+    private Counter unreadableCounter(String kind) {
+        return Counter.builder("dbrollback_unreadable_resources_total").tag("kind", kind)
+                .description("objects found stored that could not be read").register(registry);
+    }
+
+    /** An object of {@code kind} was found stored that could not be read. */
+    void unreadable(String kind) {
+        unreadableCounter(kind).increment();
+    }
+
+    /** A rollback is blocked without a checkpoint to compare (its status cannot be read back). */
+    void blocked(String rollback) {
+        blocked.put(rollback, true);
     }
 
     /** A rollback begins here (its first checkpoint, in phase Pending): its first phase can be measured. */

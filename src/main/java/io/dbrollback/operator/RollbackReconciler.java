@@ -12,9 +12,10 @@ import io.dbrollback.coordinator.Reason;
 import io.dbrollback.coordinator.RollbackRunner;
 import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.model.RollbackEvent;
-import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -23,6 +24,7 @@ import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.GroupVersionKind;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
@@ -49,8 +51,9 @@ import org.jboss.logging.Logger;
 // Status-only updates (the operator's own status writes) start no reconcile: the writer went on in the
 // same reconcile or rescheduled it, and a failed step's backoff must not be cut short by the write that
 // records the failure (that made a lying agent a hot loop).
+// A rollback that cannot be read is never reconciled (JOSDK would first add the finalizer) until it is deleted.
 @ControllerConfiguration(name = RollbackReconciler.NAME, generationAwareEventProcessing = false,
-        informer = @io.javaoperatorsdk.operator.api.config.informer.Informer(
+        informer = @Informer(genericFilter = UnreadableRollbacks.Filter.class,
                 onUpdateFilter = RollbackReconciler.NotOnlyStatus.class))
 // A failed reconcile (the API server refused or lost a status write, 409 or 5xx) is retried without a
 // limit, backing off to once a minute: with JOSDK's default of 5 attempts, an API server outage of a
@@ -89,6 +92,15 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private final Map<String, String> lastWritten = new java.util.concurrent.ConcurrentHashMap<>();
     /** Rollbacks (uids) this process ended whose end Event is not written yet. */
     private final Set<String> endPending = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final UnreadableRollbacks unreadable;
+    /**
+     * Leases are watched as generic objects: a Lease is only mapped to its rollbacks by name, and one
+     * Lease that does not fit fabric8's class must not end the watch of every Lease (each step reads
+     * its own Lease afresh, typed).
+     */
+    static final GroupVersionKind LEASE = new GroupVersionKind("coordination.k8s.io", "v1", "Lease");
+    /** The Lease informer's name (in the health checks). */
+    static final String LEASE_SOURCE = "leases";
 
     /** The exec mode (the operator writes the rollback file through pod exec). */
     public RollbackReconciler(KubernetesClient client, Clock clock, AgentClients clients, EventRecorder events,
@@ -146,8 +158,9 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         this.clients = clients;
         this.events = events;
         this.metrics = metrics;
-        this.observer = new ClusterObserver(client, clients);
+        this.observer = new ClusterObserver(client, clients, metrics);
         this.maxSteps = maxSteps;
+        this.unreadable = new UnreadableRollbacks(client, clock, events, metrics);
     }
 
     /**
@@ -196,23 +209,31 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     public List<EventSource<?, ReplicaSetRollback>> prepareEventSources(EventSourceContext<ReplicaSetRollback> context) {
         context.getPrimaryCache().addIndexer(LEASE_INDEX, r -> r.getSpec() == null || r.getSpec().getCluster() == null
                 ? List.of() : List.of(leaseKey(r)));
-        InformerEventSourceConfiguration<Lease> config = InformerEventSourceConfiguration
-                .from(Lease.class, ReplicaSetRollback.class)
+        InformerEventSourceConfiguration<GenericKubernetesResource> config = InformerEventSourceConfiguration
+                .from(LEASE, ReplicaSetRollback.class).withName(LEASE_SOURCE)
+                // an unreadable rollback is never triggered: a reconcile would first add the finalizer
                 .withSecondaryToPrimaryMapper(lease -> context.getPrimaryCache()
                         .byIndex(LEASE_INDEX, lease.getMetadata().getNamespace() + "/" + lease.getMetadata().getName())
-                        .stream().map(ResourceID::fromResource).collect(Collectors.toSet()))
-                .withPrimaryToSecondaryMapper((ReplicaSetRollback r) -> Set.of(new ResourceID(
+                        .stream().filter(r -> r.unreadable() == null).map(ResourceID::fromResource)
+                        .collect(Collectors.toSet()))
+                .withPrimaryToSecondaryMapper((ReplicaSetRollback r) -> r.getSpec() == null
+                        || r.getSpec().getCluster() == null ? Set.of() : Set.of(new ResourceID(
                         r.getSpec().getCluster().getLeaseName(), r.getMetadata().getNamespace())))
                 .withNamespacesInheritedFromController()
                 .build();
-        return List.of(new InformerEventSource<>(config, context));
+        return List.of(new InformerEventSource<>(config, context), unreadable);
     }
 
     @Override
     public UpdateControl<ReplicaSetRollback> reconcile(ReplicaSetRollback cached, Context<ReplicaSetRollback> ctx) {
         Outcome o;
         try {
-            o = drive(latest(cached), ctx);
+            ReplicaSetRollback rollback = latest(cached);
+            UpdateControl<ReplicaSetRollback> unreadableControl = unreadable.reconcile(rollback);
+            if (unreadableControl != null) {
+                return unreadableControl;
+            }
+            o = drive(rollback, ctx);
         } catch (KubernetesClientException e) {
             throw e; // the API server refused or lost a write: JOSDK retries the reconcile with backoff
         } catch (RuntimeException e) {
@@ -255,6 +276,11 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     }
 
     private DeleteControl clean(ReplicaSetRollback rollback, Context<ReplicaSetRollback> ctx) {
+        if (unreadable.released(rollback)) {
+            endPending.remove(rollback.getMetadata().getUid());
+            lastWritten.remove(rollback.getMetadata().getUid());
+            return DeleteControl.defaultDelete();
+        }
         Checkpoint cp = StatusMapper.fromStatus(rollback.getStatus());
         if (cp == null || cp.phase().isTerminal() || cp.phase().ordinal() < Phase.RECOVERING.ordinal()) {
             metrics.forget(key(rollback));
@@ -498,6 +524,9 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
 
     /** Past Pending and not ended: it holds the cluster. */
     private static boolean started(ReplicaSetRollback x) {
+        if (StatusMapper.unreadable(x.getStatus()) != null) {
+            return true; // how far it went cannot be told: it holds the cluster rather than be guessed idle
+        }
         Checkpoint c = StatusMapper.fromStatus(x.getStatus());
         return c != null && c.phase() != Phase.PENDING && !c.phase().isTerminal();
     }

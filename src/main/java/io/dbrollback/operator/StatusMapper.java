@@ -7,6 +7,7 @@ import io.dbrollback.api.RollbackFileStatus;
 import io.dbrollback.api.StepTime;
 import io.dbrollback.api.SupersededPlanStatus;
 import io.dbrollback.api.TailStatus;
+import io.dbrollback.api.Unreadable;
 import io.dbrollback.coordinator.Checkpoint;
 import io.dbrollback.coordinator.Phase;
 import io.dbrollback.coordinator.Plan;
@@ -126,6 +127,9 @@ public final class StatusMapper {
 
     /** The checkpoint recorded in {@code s}, or null when the status holds none yet. */
     public static Checkpoint fromStatus(ReplicaSetRollbackStatus s) {
+        if (s instanceof Unreadable u) {
+            throw new IllegalArgumentException(u.problem()); // all null: it must never read as "nothing done yet"
+        }
         if (s == null || s.getIncidentId() == null || s.getPhase() == null) {
             return null;
         }
@@ -311,6 +315,107 @@ public final class StatusMapper {
             out.add(c);
         }
         status.setConditions(out);
+    }
+
+    private static final String NOT_A_PHASE = "not a phase this operator knows";
+    private static final String NOT_A_REASON = "not a reason this operator knows";
+    private static final String INCOMPLETE = "must hold every value this operator records there, well formed";
+
+    /**
+     * Why {@code s} cannot be read back as a checkpoint: each field path with the rule it breaks
+     * (never the value), or null when it can be, or holds none yet. A status this operator did not
+     * write (restored from a backup of another version, edited by hand) must block the rollback: read
+     * as "nothing done yet" or half read, it would start or resume a rollback on a guess.
+     */
+    public static String unreadable(ReplicaSetRollbackStatus s) {
+        if (s instanceof Unreadable u) {
+            return u.problem();
+        }
+        if (s == null || s.getIncidentId() == null && s.getPhase() == null) {
+            return null;
+        }
+        if (s.getIncidentId() == null || s.getPhase() == null) {
+            return (s.getPhase() == null ? "status.phase" : "status.incidentId")
+                    + ": must be set when status." + (s.getPhase() == null ? "incidentId" : "phase") + " is";
+        }
+        List<String> found = new ArrayList<>();
+        check(found, "status.phase", NOT_A_PHASE, () -> phaseOf(s.getPhase()));
+        check(found, "status.reason", NOT_A_REASON, () -> reasonOf(s.getReason()));
+        List<String> gates = s.getGates() == null ? List.of() : s.getGates();
+        for (int i = 0; i < gates.size(); i++) {
+            String g = gates.get(i);
+            check(found, "status.gates[" + i + "]", NOT_A_REASON, () -> Reason.valueOf(g));
+        }
+        int before = found.size();
+        check(found, "status.plan", INCOMPLETE, () -> plan(s.getPlan()), s.getPlan());
+        if (s.getTail() != null && s.getPlan() == null) {
+            found.add("status.tail: must come with status.plan");
+        } else if (found.size() == before) { // a tail is read against its plan: judged only when that reads
+            check(found, "status.tail", INCOMPLETE, () -> tail(s.getTail(), plan(s.getPlan())), s.getTail());
+        }
+        check(found, "status.rollbackFile", INCOMPLETE, () -> file(s.getRollbackFile()), s.getRollbackFile());
+        List<StepTime> steps = s.getSteps() == null ? List.of() : s.getSteps();
+        for (int i = 0; i < steps.size(); i++) {
+            StepTime t = steps.get(i);
+            check(found, "status.steps[" + i + "].phase", NOT_A_PHASE, () -> phaseOf(t.getPhase()));
+            check(found, "status.steps[" + i + "].time", "must be an RFC 3339 time", () -> Instant.parse(t.getTime()));
+        }
+        List<SupersededPlanStatus> superseded = s.getSupersededPlans() == null ? List.of() : s.getSupersededPlans();
+        for (int i = 0; i < superseded.size(); i++) {
+            SupersededPlanStatus x = superseded.get(i);
+            check(found, "status.supersededPlans[" + i + "]", INCOMPLETE, () -> {
+                Plan p = plan(x.getPlan());
+                return List.of(p, x.getTail() == null ? p : tail(x.getTail(), p),
+                        x.getRollbackFile() == null ? p : file(x.getRollbackFile()));
+            });
+        }
+        if (found.isEmpty()) {
+            check(found, "status", "cannot be read back as a checkpoint", () -> fromStatus(s));
+        }
+        return found.isEmpty() ? null : String.join("; ", found);
+    }
+
+    private static Reason reasonOf(String code) {
+        return code == null ? null : Reason.valueOf(code);
+    }
+
+    /** Adds {@code path: rule} to {@code found} when reading the part fails; a part that is absent is skipped. */
+    private static void check(List<String> found, String path, String rule, java.util.function.Supplier<?> read,
+            Object part) {
+        if (part != null) {
+            check(found, path, rule, read);
+        }
+    }
+
+    private static void check(List<String> found, String path, String rule, java.util.function.Supplier<?> read) {
+        try {
+            read.get();
+        } catch (RuntimeException e) {
+            found.add(path + ": " + rule);
+        }
+    }
+
+    /**
+     * {@code stored} kept as it is, with the rollback marked blocked by {@code reason} (status.waiting
+     * and the Blocked and Progressing conditions): for a status that cannot be read back as a
+     * checkpoint, which stays on record unchanged until someone fixes or deletes it.
+     */
+    public static ReplicaSetRollbackStatus blockedAsStored(ReplicaSetRollbackStatus stored, String reason,
+            String message, long generation, Instant now) {
+        ReplicaSetRollbackStatus s = Json.MAPPER.convertValue(stored, ReplicaSetRollbackStatus.class);
+        s.setWaiting(reason);
+        s.setWaitMessage(message);
+        List<Condition> old = s.getConditions() == null ? List.of() : s.getConditions();
+        List<Condition> out = new ArrayList<>();
+        for (Condition c : old) {
+            if (!BLOCKED.equals(c.getType()) && !PROGRESSING.equals(c.getType())) {
+                out.add(c);
+            }
+        }
+        out.add(condition(old, PROGRESSING, false, reason, null, generation, now));
+        out.add(condition(old, BLOCKED, true, reason, message, generation, now));
+        s.setConditions(out);
+        return s;
     }
 
     /** Whether two statuses say the same, so a write can be skipped. */

@@ -1,9 +1,15 @@
 package io.dbrollback.coordinator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dbrollback.api.Condition;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.operator.StatusMapper;
@@ -12,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The status is the durable checkpoint: every checkpoint a real story goes through is written as
@@ -26,6 +34,7 @@ class StatusRoundTripTest {
         ReplicaSetRollbackStatus s = StatusMapper.toStatus(cp, null, 3, false, Instant.parse("2026-02-01T00:00:00Z"));
         ReplicaSetRollbackStatus stored = JSON.readValue(JSON.writeValueAsString(s), ReplicaSetRollbackStatus.class);
         assertEquals(cp, StatusMapper.fromStatus(stored), "phase " + cp.phase());
+        assertNull(StatusMapper.unreadable(stored), "phase " + cp.phase() + ": what the operator writes, it can read");
     }
 
     @Test
@@ -86,5 +95,102 @@ class StatusRoundTripTest {
         assertEquals(0L, done.getRollbackIdBefore());
         assertEquals(1L, done.getRollbackIdAfter());
         assertTrue(done.getSteps().size() >= 9, "a time for every step");
+    }
+
+    /** The status of a completed story with a re-plan (a superseded plan) and a manual gate, as stored JSON. */
+    private static ObjectNode completedStatus() throws Exception {
+        IncidentSpec spec = Harness.spec().withApproval(ApprovalMode.MANUAL);
+        Harness h = new Harness(Scenarios.standard(), spec);
+        h.runUntil(Phase.TAIL_PERSISTED);
+        h.cluster.replicate("n1", "n2", Long.MAX_VALUE);
+        h.cluster.elect("n2", 3);
+        h.cluster.follow("n1", "n2");
+        for (int i = 0; i < 60 && !h.saved.phase().isTerminal(); i++) {
+            if (h.saved.phase() == Phase.AWAITING_APPROVAL) {
+                h.spec = spec.withApprovalToken(h.saved.file().sha256());
+            }
+            h.step();
+        }
+        assertEquals(Phase.COMPLETED, h.saved.phase(), h.traceText());
+        return JSON.valueToTree(StatusMapper.toStatus(h.saved, null, 3, false, Instant.parse("2026-02-01T00:00:00Z")));
+    }
+
+    /**
+     * A status this operator cannot read back as a checkpoint (restored from a backup of another
+     * version, edited by hand) is named field by field, with the rule and never the value; reading a
+     * checkpoint from it fails rather than guessing.
+     */
+    @ParameterizedTest(name = "{0} = {1}")
+    @CsvSource(delimiter = '|', value = {
+        "phase|Rewinding|status.phase: not a phase this operator knows",
+        "reason|Vanished|status.reason: not a reason this operator knows",
+        "gates.0|Whenever|status.gates[0]: not a reason this operator knows",
+        "plan.forkLsn|-|status.plan: must hold every value this operator records there, well formed",
+        "plan.plannedAt|yesterday|status.plan: must hold every value this operator records there, well formed",
+        "plan|-|status.tail: must come with status.plan",
+        "rollbackFile.sha256|-|status.rollbackFile: must hold every value this operator records there, well formed",
+        "steps.1.phase|Rewound|status.steps[1].phase: not a phase this operator knows",
+        "steps.0.time|noon|status.steps[0].time: must be an RFC 3339 time",
+        "supersededPlans.0.plan.newTerm|-|status.supersededPlans[0]: must hold every value this operator records"
+                + " there, well formed",
+        "incidentId|-|status.incidentId: must be set when status.phase is",
+        "phase|-|status.phase: must be set when status.incidentId is",
+    })
+    void aStatusThatCannotBeReadBackIsNamedFieldByFieldAndNeverGuessed(String path, String value, String problem)
+            throws Exception {
+        ObjectNode json = completedStatus();
+        assertNull(StatusMapper.unreadable(JSON.treeToValue(json, ReplicaSetRollbackStatus.class)));
+        change(json, path, value);
+        ReplicaSetRollbackStatus stored = JSON.treeToValue(json, ReplicaSetRollbackStatus.class);
+        assertEquals(problem, StatusMapper.unreadable(stored));
+        assertFalse(!value.equals("-") && problem.contains(value), "the value is not shown");
+        if (!problem.contains("must be set when")) {
+            assertThrows(RuntimeException.class, () -> StatusMapper.fromStatus(stored), "no checkpoint from it");
+        }
+    }
+
+    @Test
+    void aBlockedStatusKeepsEverythingStoredButWhyItWaits() throws Exception {
+        ObjectNode json = completedStatus();
+        json.put("phase", "Rewinding");
+        ReplicaSetRollbackStatus stored = JSON.treeToValue(json, ReplicaSetRollbackStatus.class);
+        Instant t1 = Instant.parse("2026-03-01T00:00:00Z");
+        ReplicaSetRollbackStatus blocked = StatusMapper.blockedAsStored(stored, "StatusUnreadable", "why", 4, t1);
+        ObjectNode after = JSON.valueToTree(blocked);
+        assertEquals("StatusUnreadable", after.get("waiting").asText());
+        assertEquals("why", after.get("waitMessage").asText());
+        Map<String, Condition> c = blocked.getConditions().stream().collect(Collectors.toMap(Condition::getType,
+                x -> x));
+        assertEquals("True", c.get("Blocked").getStatus());
+        assertEquals("StatusUnreadable", c.get("Blocked").getReason());
+        assertEquals("False", c.get("Progressing").getStatus());
+        assertEquals(json.get("conditions").size(), blocked.getConditions().size(), "the other conditions are kept");
+        for (String field : List.of("waiting", "waitMessage", "conditions")) {
+            after.remove(field);
+            json.remove(field);
+        }
+        assertEquals(json, after, "everything else stays as stored, the unknown phase too");
+        ReplicaSetRollbackStatus again = StatusMapper.blockedAsStored(blocked, "StatusUnreadable", "why", 4,
+                t1.plusSeconds(60));
+        assertTrue(StatusMapper.same(blocked, again), "nothing changed: the write is skipped");
+        assertEquals(stored.getPhase(), blocked.getPhase());
+        assertNull(StatusMapper.unreadable(new ReplicaSetRollbackStatus()), "an empty status holds no checkpoint yet");
+    }
+
+    /** Sets (or, for "-", removes) the field at a dotted path whose numeric parts are list indexes. */
+    private static void change(ObjectNode json, String path, String value) {
+        String[] parts = path.split("\\.");
+        JsonNode at = json;
+        for (int i = 0; i < parts.length - 1; i++) {
+            at = parts[i].matches("\\d+") ? at.get(Integer.parseInt(parts[i])) : at.get(parts[i]);
+        }
+        String last = parts[parts.length - 1];
+        if (at instanceof ArrayNode list) {
+            list.set(Integer.parseInt(last), JSON.getNodeFactory().textNode(value));
+        } else if (value.equals("-")) {
+            ((ObjectNode) at).remove(last);
+        } else {
+            ((ObjectNode) at).put(last, value);
+        }
     }
 }

@@ -24,15 +24,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.stream.Stream;
 import io.fabric8.kubernetes.client.utils.Serialization;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -53,46 +47,14 @@ class GrpcFaultsTest {
     private final GrpcFaults faults = new GrpcFaults();
 
     /** Everything the operator logs while the tests run, formatted as a log line would be. */
-    private static final Queue<String> LOGGED = new ConcurrentLinkedQueue<>();
-    private static final Handler CAPTURE = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            StringBuilder b = new StringBuilder(String.valueOf(r.getMessage()));
-            if (r.getParameters() != null) {
-                for (Object p : r.getParameters()) {
-                    b.append(' ').append(p);
-                }
-            }
-            for (Throwable t = r.getThrown(); t != null; t = t.getCause()) {
-                b.append(' ').append(t);
-            }
-            LOGGED.add(b.toString());
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
+    @RegisterExtension
+    static final CapturedLogs LOGGED = new CapturedLogs();
 
     /** The divergent writes' values (DbCluster.failover): they must reach the rollback file and nothing else. */
     private static final List<String> TAIL_VALUES = Stream.of("divergent-insert", "divergent-update-2")
             .flatMap(v -> Stream.of(v, java.util.Base64.getEncoder().withoutPadding().encodeToString(
                     v.getBytes(java.nio.charset.StandardCharsets.UTF_8))))
             .toList();
-
-    @BeforeAll
-    static void captureLogs() {
-        Logger.getLogger("").addHandler(CAPTURE);
-    }
-
-    @AfterAll
-    static void releaseLogs() {
-        Logger.getLogger("").removeHandler(CAPTURE);
-    }
 
     @BeforeEach
     void start() {

@@ -1,6 +1,7 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.testing.MockApiServer;
+import io.grpc.ClientInterceptor;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -8,6 +9,8 @@ import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Semaphore;
 
 /**
@@ -20,6 +23,8 @@ import java.util.concurrent.Semaphore;
  *   <li>a failed reconcile is retried without limit, as in production ({@link RollbackReconciler}'s
  *       {@code @GradualRetry}), but from 100 ms up to 1 s instead of from 2 s up to 60 s.</li>
  * </ul>
+ * An informer that stops for good is recorded in {@link #stoppedInformers} (JOSDK's default would
+ * end the JVM, and every test class in it); in production the liveness check restarts the pod.
  */
 final class InProcessOperator implements AutoCloseable {
 
@@ -32,6 +37,8 @@ final class InProcessOperator implements AutoCloseable {
     final Operator operator;
     final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     final RollbackMetrics metrics;
+    /** Informers that stopped on an error, with the error. */
+    final List<String> stoppedInformers = new CopyOnWriteArrayList<>();
 
     /** An operator with the wall clock and no step budget. */
     InProcessOperator(MockApiServer api) {
@@ -43,14 +50,29 @@ final class InProcessOperator implements AutoCloseable {
      * @param stepBudget see {@link RollbackReconciler}; null for none
      */
     InProcessOperator(MockApiServer api, Clock clock, Semaphore stepBudget) {
+        this(api, clock, stepBudget, List.of());
+    }
+
+    /** @param interceptors see every call the operator makes to an agent */
+    InProcessOperator(MockApiServer api, List<ClientInterceptor> interceptors) {
+        this(api, Clock.systemUTC(), null, interceptors);
+    }
+
+    private InProcessOperator(MockApiServer api, Clock clock, Semaphore stepBudget,
+            List<ClientInterceptor> interceptors) {
         client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(api.client().getConfiguration())
                 .withRequestRetryBackoffLimit(CLIENT_RETRIES).withRequestRetryBackoffInterval(10)
                 .withWatchReconnectInterval(100).build()).build();
         metrics = new RollbackMetrics(registry);
         operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false));
-        operator.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock,
-                "operator-under-test"), metrics, RollbackReconciler.MAX_STEPS_PER_RECONCILE, stepBudget),
+                .withUseSSAToPatchPrimaryResource(false).withInformerStoppedHandler((informer, e) -> {
+                    if (e != null) {
+                        stoppedInformers.add(informer + ": " + e);
+                    }
+                }));
+        operator.register(new RollbackReconciler(client, clock, new AgentClients(interceptors),
+                new EventRecorder(client, clock, "operator-under-test"), metrics,
+                RollbackReconciler.MAX_STEPS_PER_RECONCILE, stepBudget),
                 o -> o.withRetry(new GenericRetry().withoutMaxAttempts().setInitialInterval(100)
                         .setIntervalMultiplier(1.5).setMaxInterval(1000)));
         operator.start();

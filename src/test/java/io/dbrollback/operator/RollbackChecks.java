@@ -52,6 +52,16 @@ final class RollbackChecks {
         return get(client, ns, name).getStatus();
     }
 
+    /** Waits until the rollback waits (or is blocked) for {@code waiting}. */
+    static ReplicaSetRollbackStatus awaitWaiting(KubernetesClient client, String ns, String name, String waiting) {
+        await().alias(name + " waiting for " + waiting).atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(100)).until(() -> {
+                    ReplicaSetRollback r = get(client, ns, name);
+                    return r != null && r.getStatus() != null && waiting.equals(r.getStatus().getWaiting());
+                });
+        return get(client, ns, name).getStatus();
+    }
+
     static List<Event> events(KubernetesClient client, String ns, String name) {
         return client.v1().events().inNamespace(ns).list().getItems().stream()
                 .filter(e -> name.equals(e.getInvolvedObject().getName())).toList();

@@ -46,6 +46,8 @@ import java.util.regex.Pattern;
  *   <li>{@link #holdWatchEvents} / {@link #releaseWatchEvents}: watch events on a path are held back,
  *       optionally after the first one matching a predicate, so that informer caches lag behind the
  *       server (a stale cache), until released.</li>
+ *   <li>{@link #sendUnreadableWatchEvent}: every open watch on a path receives an event the client
+ *       cannot read; fabric8 does not retry that error, so an informer stops for good.</li>
  * </ul>
  *
  * It also holds status writes to the API server's optimistic concurrency, which the CRUD mock skips: a
@@ -200,6 +202,26 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
         int n = 0;
         for (WatchTap t : watches) {
             if (p.matcher(t.path).matches() && t.expire()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** A watch event whose object is not an object: fabric8 cannot read it, and does not retry. */
+    public static final String UNREADABLE_WATCH_EVENT =
+            "{\"type\":\"ADDED\",\"object\":\"not an object (injected fault)\"}";
+
+    /**
+     * Sends {@link #UNREADABLE_WATCH_EVENT} on every open watch on {@code path}, ahead of any held
+     * events: fabric8 ends the watch with an error it does not retry, and an informer on that watch
+     * stops for good. Returns how many watches it was sent on.
+     */
+    public int sendUnreadableWatchEvent(String path) {
+        Pattern p = Pattern.compile(path);
+        int n = 0;
+        for (WatchTap t : watches) {
+            if (p.matcher(t.path).matches() && t.sendRaw(UNREADABLE_WATCH_EVENT)) {
                 n++;
             }
         }
@@ -507,6 +529,10 @@ public final class FaultDispatcher extends Dispatcher implements Resetable, Cust
             held.clear();
             hold = null;
             holding = false;
+        }
+
+        synchronized boolean sendRaw(String text) {
+            return socket != null && !ended && socket.send(text);
         }
 
         synchronized boolean expire() {

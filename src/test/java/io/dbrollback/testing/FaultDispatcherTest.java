@@ -200,6 +200,25 @@ class FaultDispatcherTest {
     }
 
     @Test
+    void aWatchEventTheClientCannotReadStopsTheInformerForGood() throws InterruptedException {
+        client(10);
+        client.configMaps().inNamespace(ns).resource(configMap("cm", "1")).create();
+        try (SharedIndexInformer<ConfigMap> informer = informer()) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> faults.openWatches(path(null)) == 1);
+            assertTrue(informer.isRunning());
+            assertEquals(1, faults.sendUnreadableWatchEvent(path(null)));
+            await().atMost(Duration.ofSeconds(20)).until(() -> !informer.isRunning());
+            assertTrue(informer.stopped().toCompletableFuture().isCompletedExceptionally(),
+                    "stopped by the error, not by a caller");
+            long watches = faults.count(HttpMethod.GET, path(null), true, null);
+            set("cm", "2");
+            Thread.sleep(1000); // a running informer (reconnecting after 100 ms) would have seen it by now
+            assertEquals("1", cached(informer, ns + "/cm"), "it hears of nothing any more");
+            assertEquals(watches, faults.count(HttpMethod.GET, path(null), true, null), "and never watches again");
+        }
+    }
+
+    @Test
     void aWatchRequestAnswered410IsRetriedByTheClient() {
         client(10);
         client.configMaps().inNamespace(ns).resource(configMap("cm", "1")).create();

@@ -1,0 +1,230 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.source.AbstractEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.ResourceEventAware;
+import io.javaoperatorsdk.operator.processing.event.source.filter.GenericFilter;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * What the operator does with a ReplicaSetRollback it cannot read, so that one such object neither
+ * stops the operator nor is ever acted on:
+ * <ul>
+ *   <li>a spec or status that does not fit the classes ({@link ReplicaSetRollback#unreadable()}): never
+ *       reconciled ({@link Filter}), so no finalizer is added, no status written and nothing called on
+ *       any node; reported as the informer sees it: a Warning Event {@value #EVENT_REASON} on it naming
+ *       the field and the rule (one per problem), and a log line and
+ *       {@code dbrollback_unreadable_resources_total{kind="ReplicaSetRollback"}} once per problem in
+ *       this process;</li>
+ *   <li>a status that reads but cannot be read back as a checkpoint ({@link StatusMapper#unreadable}):
+ *       Blocked {@value #STATUS_UNREADABLE}, the status otherwise kept as stored, a Warning Event when
+ *       it becomes blocked, the log line and the metric once per problem in this process; nothing
+ *       called on any node;</li>
+ *   <li>either one deleted: its finalizer, if it has one, is released at once with a Warning Event.</li>
+ * </ul>
+ * It is a JOSDK event source only to hear of every rollback event before JOSDK's filters drop the
+ * unreadable ones; it triggers no reconcile. Events are written off the informer's thread.
+ */
+public final class UnreadableRollbacks extends AbstractEventSource<Void, ReplicaSetRollback>
+        implements ResourceEventAware<ReplicaSetRollback> {
+
+    /** The event source's name. */
+    static final String NAME = "unreadable-rollbacks";
+    /** The Warning Event's reason on a rollback that cannot be read. */
+    public static final String EVENT_REASON = "ResourceUnreadable";
+    /** The Blocked reason of a rollback whose status cannot be read back as a checkpoint. */
+    public static final String STATUS_UNREADABLE = "StatusUnreadable";
+    static final String KIND = "ReplicaSetRollback";
+    /** How soon an Event the API server refused is tried again (while the version it reports is current). */
+    static final Duration EVENT_RETRY = Duration.ofSeconds(10);
+
+    private static final Logger LOG = Logger.getLogger(UnreadableRollbacks.class);
+
+    private final KubernetesClient client;
+    private final Clock clock;
+    private final EventRecorder events;
+    private final RollbackMetrics metrics;
+    /** uid -> the problem reported, for rollbacks that cannot be read. */
+    private final Map<String, String> unreadable = new ConcurrentHashMap<>();
+    /** uid -> the problem reported, for rollbacks whose status cannot be read back. */
+    private final Map<String, String> statusUnreadable = new ConcurrentHashMap<>();
+    private final ScheduledThreadPoolExecutor writer;
+
+    UnreadableRollbacks(KubernetesClient client, Clock clock, EventRecorder events, RollbackMetrics metrics) {
+        super(Void.class, NAME);
+        this.client = client;
+        this.clock = clock;
+        this.events = events;
+        this.metrics = metrics;
+        this.writer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, NAME);
+            t.setDaemon(true);
+            return t;
+        });
+        // no thread while there is nothing to report, even if JOSDK never starts or stops this source
+        writer.setKeepAliveTime(10, TimeUnit.SECONDS);
+        writer.allowCoreThreadTimeOut(true);
+    }
+
+    /**
+     * Lets JOSDK reconcile an unreadable rollback only once it is being deleted (its finalizer, if it
+     * has one, is then released): any other reconcile would first add the finalizer.
+     */
+    public static final class Filter implements GenericFilter<ReplicaSetRollback> {
+        @Override
+        public boolean accept(ReplicaSetRollback r) {
+            return r.unreadable() == null || r.isMarkedForDeletion();
+        }
+    }
+
+    @Override
+    public Set<Void> getSecondaryResources(ReplicaSetRollback primary) {
+        return Set.of();
+    }
+
+    @Override
+    public void stop() {
+        writer.shutdownNow();
+        super.stop();
+    }
+
+    @Override
+    public void onResourceCreated(ReplicaSetRollback r) {
+        seen(r);
+    }
+
+    @Override
+    public void onResourceUpdated(ReplicaSetRollback now, ReplicaSetRollback before) {
+        seen(now);
+    }
+
+    @Override
+    public void onResourceDeleted(ReplicaSetRollback r) {
+        forget(r);
+    }
+
+    private void forget(ReplicaSetRollback r) {
+        unreadable.remove(r.getMetadata().getUid());
+        statusUnreadable.remove(r.getMetadata().getUid());
+    }
+
+    /** Reports {@code r} if it cannot be read and its problem was not reported yet. */
+    void seen(ReplicaSetRollback r) {
+        String problem = r.unreadable();
+        if (problem == null) {
+            unreadable.remove(r.getMetadata().getUid());
+            return;
+        }
+        if (report(unreadable, r, problem, "cannot be read: %s; it is skipped (no status, no finalizer, no call to any"
+                + " node) until it is fixed or deleted")) {
+            metrics.forget(key(r));
+            recordLater(r, problem, Duration.ZERO);
+        }
+    }
+
+    /** The log line and the metric, once per rollback and problem in this process; true when they were new. */
+    private boolean report(Map<String, String> reported, ReplicaSetRollback r, String problem, String what) {
+        if (problem.equals(reported.put(r.getMetadata().getUid(), problem))) {
+            return false;
+        }
+        metrics.unreadable(KIND);
+        LOG.warnf("ReplicaSetRollback %s (resourceVersion %s) " + what, key(r), r.getMetadata().getResourceVersion(),
+                problem);
+        return true;
+    }
+
+    private void recordLater(ReplicaSetRollback r, String problem, Duration delay) {
+        try {
+            writer.schedule(() -> {
+                if (!problem.equals(unreadable.get(r.getMetadata().getUid()))) {
+                    return; // fixed, changed or deleted meanwhile
+                }
+                if (!events.recordIfAbsent(r, EventRecorder.Type.Warning, EVENT_REASON, problem + "; the operator"
+                        + " cannot read this ReplicaSetRollback and does nothing for it (no status, no finalizer, no"
+                        + " call to any node) until it is fixed or deleted", null, problem)) {
+                    recordLater(r, problem, EVENT_RETRY);
+                }
+            }, delay.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            LOG.debugf("not reporting %s: the operator is stopping", key(r));
+        }
+    }
+
+    /**
+     * The reconcile of {@code r} when it must not go on, else null: an unreadable rollback is reported
+     * (a reconcile reaches one only when a wait scheduled while it was readable ends); one whose status
+     * cannot be read back is marked Blocked, its status otherwise kept. Never throws: a status write
+     * the API server refuses is tried again later.
+     */
+    UpdateControl<ReplicaSetRollback> reconcile(ReplicaSetRollback r) {
+        if (r.unreadable() != null) {
+            seen(r);
+            return UpdateControl.noUpdate();
+        }
+        String problem = StatusMapper.unreadable(r.getStatus());
+        if (problem == null) {
+            statusUnreadable.remove(r.getMetadata().getUid());
+            return null;
+        }
+        String message = problem + "; how far this rollback went cannot be told, so nothing is done and the status"
+                + " is kept as stored: fix the status or delete the resource";
+        ReplicaSetRollbackStatus stored = r.getStatus();
+        ReplicaSetRollbackStatus blocked = StatusMapper.blockedAsStored(stored, STATUS_UNREADABLE, message,
+                r.getMetadata().getGeneration() == null ? 0 : r.getMetadata().getGeneration(), clock.instant());
+        metrics.blocked(key(r));
+        if (!StatusMapper.same(blocked, stored)) {
+            r.setStatus(blocked);
+            try {
+                client.resources(ReplicaSetRollback.class).inNamespace(r.getMetadata().getNamespace()).resource(r)
+                        .lockResourceVersion().updateStatus();
+            } catch (KubernetesClientException e) {
+                LOG.infof("ReplicaSetRollback %s: the Blocked status (%s) was not written (%s); tried again in %s",
+                        key(r), STATUS_UNREADABLE, e.getMessage(), RollbackReconciler.PROBLEM);
+                return UpdateControl.<ReplicaSetRollback>noUpdate().rescheduleAfter(RollbackReconciler.PROBLEM);
+            }
+        }
+        report(statusUnreadable, r, problem, "has a status that cannot be read back: %s; blocked ("
+                + STATUS_UNREADABLE + "), nothing is done");
+        if (!STATUS_UNREADABLE.equals(stored.getWaiting())) {
+            events.record(r, EventRecorder.Type.Warning, "RollbackBlocked", STATUS_UNREADABLE + ": " + message,
+                    r.getSpec() == null ? null : r.getSpec().getTargetPod(), STATUS_UNREADABLE);
+        }
+        return UpdateControl.noUpdate();
+    }
+
+    /**
+     * Whether a deleted {@code r} cannot be read (in either way): then it is let go at once, with a
+     * Warning Event, and nothing is called on any node; a finalizer held for a rollback that cannot be
+     * driven to its end would hold it forever.
+     */
+    boolean released(ReplicaSetRollback r) {
+        String problem = r.unreadable() != null ? r.unreadable() : StatusMapper.unreadable(r.getStatus());
+        if (problem == null) {
+            return false;
+        }
+        forget(r);
+        metrics.forget(key(r));
+        LOG.warnf("ReplicaSetRollback %s deleted while it cannot be read (%s): let go without any call to a node",
+                key(r), problem);
+        events.record(r, EventRecorder.Type.Warning, "RollbackDeleted", "deleted while it cannot be read (" + problem
+                + "); let go at once: nothing was called on any node for it, and what an earlier version of it did"
+                + " to a node was neither checked nor undone", null, "unreadable");
+        return true;
+    }
+
+    private static String key(ReplicaSetRollback r) {
+        return r.getMetadata().getNamespace() + "/" + r.getMetadata().getName();
+    }
+}
