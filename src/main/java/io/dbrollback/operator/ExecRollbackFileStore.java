@@ -388,20 +388,26 @@ public final class ExecRollbackFileStore {
         }
 
         /**
-         * Lets an append still running finish (each is bounded by the exec timeout) so that the abort
-         * which may follow is the last thing done to the temporary file; an append cut off here could
-         * re-create it after the abort removed it.
+         * Lets an append still running finish (each is bounded by the exec timeout), also after an
+         * interrupt, so that the abort which may follow is the last thing done to the temporary file:
+         * an append left running could re-create the file after the abort removed it. A second
+         * interrupt stops the wait; the next attempt's begin then removes what is left.
          */
         @Override
         public void close() {
             writer.shutdown();
+            boolean interrupted = Thread.interrupted();
             try {
                 if (!writer.awaitTermination(timeout.toMillis() + 1000, java.util.concurrent.TimeUnit.MILLISECONDS)) {
                     writer.shutdownNow();
                 }
             } catch (InterruptedException e) {
                 writer.shutdownNow();
-                Thread.currentThread().interrupt();
+                interrupted = true;
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
     }

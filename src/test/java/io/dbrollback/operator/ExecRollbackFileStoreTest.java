@@ -361,6 +361,39 @@ class ExecRollbackFileStoreTest {
         assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
     }
 
+    /**
+     * The persisting thread is interrupted while an append runs: the attempt fails as interrupted,
+     * the thread keeps its interrupt, and the append is let finish before the abort removes the file.
+     */
+    @Test
+    void anInterruptDuringAnAppendLeavesNoTemporaryFile() throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        Thread persisting = Thread.currentThread();
+        int[] appends = {0};
+        PodExec interrupting = (pod, c, argv, stdin, t) -> {
+            if (argv.get(4).equals("append") && ++appends[0] == 2) {
+                persisting.interrupt();
+                try {
+                    Thread.sleep(300); // the append is still running when the interrupt lands
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            return local.exec(pod, c, argv, stdin, t);
+        };
+        ExecRollbackFileStore store = new ExecRollbackFileStore(interrupting, 100, Duration.ofSeconds(30));
+        io.dbrollback.coordinator.TransportException e;
+        try {
+            e = assertThrows(io.dbrollback.coordinator.TransportException.class,
+                    () -> store.persist("db-0", "database", DIR, "rb.jsonl", header(20), stream(tail(20))));
+        } finally {
+            assertTrue(Thread.interrupted(), "the interrupt is kept");
+        }
+        assertEquals("Interrupted", e.code(), e.getMessage());
+        assertEquals(List.of(), temporaries());
+        assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
+    }
+
     /** A shim {@code head} writes ten bytes of each chunk and then fails as a full disk does. */
     @Test
     void aFullDiskLeavesNoTemporaryFile() throws Exception {
