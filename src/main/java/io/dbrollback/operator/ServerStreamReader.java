@@ -95,12 +95,21 @@ final class ServerStreamReader<Q, T> implements AutoCloseable {
         return (T) item;
     }
 
-    /** Cancels the call unless it ended: the agent stops sending and frees what it holds. */
+    /**
+     * Cancels the call unless it ended: the agent stops sending and frees what it holds. A call whose
+     * end already arrived after its last message (the caller stopped at the trailer) is not cancelled.
+     */
     @Override
     public void close() {
-        if (!ended) {
-            end("the operator stopped reading");
+        if (ended) {
+            return;
         }
+        Object item = handOff.poll();
+        if (item == COMPLETED || item instanceof Failed) {
+            ended = true;
+            return;
+        }
+        end("the operator stopped reading");
     }
 
     private void end(String why) {

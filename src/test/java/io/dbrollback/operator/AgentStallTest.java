@@ -9,18 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.dbrollback.agent.AgentProtos;
-import io.dbrollback.agent.v1.FenceRequest;
-import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.GetTimelineRequest;
-import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
-import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
 import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.ReadRollbackFileRequest;
 import io.dbrollback.agent.v1.ReadRollbackFileResponse;
-import io.dbrollback.agent.v1.RecoverToLsnRequest;
-import io.dbrollback.agent.v1.RecoverToLsnResponse;
-import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
-import io.dbrollback.agent.v1.RejoinAsReplicaResponse;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
 import io.dbrollback.agent.v1.RollbackFileEnd;
 import io.dbrollback.agent.v1.TailChunk;
@@ -256,12 +248,12 @@ class AgentStallTest {
         String address = serve(new ScriptedAgent() {
             @Override
             public void readDivergentTail(ReadDivergentTailRequest request, StreamObserver<TailMessage> out) {
-                ((ServerCallStreamObserver<TailMessage>) out).setOnCancelHandler(() -> cancelled.set(true));
                 for (int i = 0; i < 12; i++) {
                     sleep(STEP_MILLIS);
                     out.onNext(chunk(all.subList(i * 3, i * 3 + 3)));
                 }
                 sleep(STEP_MILLIS);
+                cancelled.set(((ServerCallStreamObserver<?>) out).isCancelled());
                 out.onNext(trailer(all));
                 out.onCompleted();
             }
@@ -277,7 +269,7 @@ class AgentStallTest {
         assertEquals(lsns(all), lsns(t.value()), "the whole tail, trailer checked");
         assertTrue(t.took().compareTo(PROGRESS.multipliedBy(2)) > 0, "slower in total than the progress timeout: "
                 + t.took());
-        assertFalse(cancelled.get(), "never cancelled");
+        assertFalse(cancelled.get(), "not cancelled while the agent was sending");
         System.out.printf("slow tail: 13 messages one every %d ms, read in %d ms, not cancelled%n", STEP_MILLIS,
                 t.took().toMillis());
     }
@@ -403,11 +395,11 @@ class AgentStallTest {
         String address = serve(new ScriptedAgent() {
             @Override
             public void readRollbackFile(ReadRollbackFileRequest request, StreamObserver<ReadRollbackFileResponse> out) {
-                ((ServerCallStreamObserver<?>) out).setOnCancelHandler(() -> cancelled.set(true));
                 for (int i = 0; i < 12; i++) {
                     sleep(STEP_MILLIS);
                     out.onNext(data(content, i * 1000, (i + 1) * 1000));
                 }
+                cancelled.set(((ServerCallStreamObserver<?>) out).isCancelled());
                 out.onNext(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
                         .setSize(content.length).setSha256(sha)).build());
                 out.onCompleted();
@@ -420,7 +412,7 @@ class AgentStallTest {
         assertEquals(sha, read.fileSha256());
         assertTrue(t.took().compareTo(PROGRESS.multipliedBy(2)) > 0, "slower in total than the progress timeout: "
                 + t.took());
-        assertFalse(cancelled.get(), "never cancelled");
+        assertFalse(cancelled.get(), "not cancelled while the agent was sending");
         System.out.printf("slow read-back: 13 messages one every %d ms, verified in %d ms, not cancelled%n",
                 STEP_MILLIS, t.took().toMillis());
     }
@@ -440,10 +432,7 @@ class AgentStallTest {
             @Override
             public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(
                     StreamObserver<WriteRollbackFileResponse> out) {
-                ServerCallStreamObserver<WriteRollbackFileResponse> call =
-                        (ServerCallStreamObserver<WriteRollbackFileResponse>) out;
-                call.disableAutoRequest();
-                call.request(2); // the begin and one data message; then the agent takes nothing more
+                takingOnly(out, 2); // the begin and one data message; then the agent takes nothing more
                 onCancel(out, cancelled);
                 return new Discard(taken, null);
             }
@@ -493,11 +482,8 @@ class AgentStallTest {
             @Override
             public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(
                     StreamObserver<WriteRollbackFileResponse> out) {
-                ServerCallStreamObserver<WriteRollbackFileResponse> call =
-                        (ServerCallStreamObserver<WriteRollbackFileResponse>) out;
+                ServerCallStreamObserver<WriteRollbackFileResponse> call = takingOnly(out, 1);
                 call.setOnCancelHandler(() -> cancelled.set(true));
-                call.disableAutoRequest();
-                call.request(1);
                 MessageDigest sha = TailDigest.newSha256();
                 long[] size = {0};
                 return new StreamObserver<>() {
@@ -534,6 +520,15 @@ class AgentStallTest {
         assertFalse(cancelled.get(), "never cancelled");
         System.out.printf("slow write: %d messages one every 40 ms, persisted in %d ms, not cancelled%n",
                 taken.get(), t.took().toMillis());
+    }
+
+    /** The agent's side of a write that takes {@code first} messages and then only those it asks for. */
+    private static ServerCallStreamObserver<WriteRollbackFileResponse> takingOnly(
+            StreamObserver<WriteRollbackFileResponse> out, int first) {
+        ServerCallStreamObserver<WriteRollbackFileResponse> call = (ServerCallStreamObserver<WriteRollbackFileResponse>) out;
+        call.disableAutoRequest();
+        call.request(first);
+        return call;
     }
 
     /** Takes the write's messages (counting them) and answers nothing. */
@@ -576,49 +571,34 @@ class AgentStallTest {
                 Duration.ofMillis(900), Duration.ofMillis(1200), Duration.ofMillis(1500), PROGRESS, STREAM);
         Map<String, Long> seen = new ConcurrentHashMap<>();
         byte[] other = "other bytes".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-        String address = serve(new RollbackAgentGrpc.RollbackAgentImplBase() {
-            private void hold(String rpc) {
-                seen.put(rpc, Context.current().getDeadline().timeRemaining(TimeUnit.MILLISECONDS));
-            }
-
+        String otherSha = sha256(other);
+        // Every unary call is held unanswered, its deadline as the agent sees it noted; the read-back
+        // answers with other bytes, so that verify goes on to quarantine.
+        io.grpc.ServerInterceptor holdUnary = new io.grpc.ServerInterceptor() {
             @Override
-            public void getTimeline(GetTimelineRequest request, StreamObserver<Timeline> out) {
-                hold("GetTimeline");
+            public <Q, A> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, A> call, Metadata headers,
+                    io.grpc.ServerCallHandler<Q, A> next) {
+                if (!call.getMethodDescriptor().getType().equals(MethodDescriptor.MethodType.UNARY)) {
+                    return next.startCall(call, headers);
+                }
+                seen.put(call.getMethodDescriptor().getBareMethodName(), Context.current().getDeadline()
+                        .timeRemaining(TimeUnit.MILLISECONDS));
+                return new io.grpc.ServerCall.Listener<>() {
+                };
             }
-
-            @Override
-            public void fence(FenceRequest request, StreamObserver<FenceResponse> out) {
-                hold("Fence");
-            }
-
-            @Override
-            public void recoverToLsn(RecoverToLsnRequest request, StreamObserver<RecoverToLsnResponse> out) {
-                hold("RecoverToLsn");
-            }
-
-            @Override
-            public void rejoinAsReplica(RejoinAsReplicaRequest request, StreamObserver<RejoinAsReplicaResponse> out) {
-                hold("RejoinAsReplica");
-            }
-
+        };
+        LoopbackAgent agent = LoopbackAgent.start(io.grpc.ServerInterceptors.intercept(new RollbackAgentGrpc
+                .RollbackAgentImplBase() {
             @Override
             public void readRollbackFile(ReadRollbackFileRequest request, StreamObserver<ReadRollbackFileResponse> out) {
-                try {
-                    out.onNext(data(other, 0, other.length));
-                    out.onNext(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
-                            .setSize(other.length).setSha256(sha256(other))).build());
-                    out.onCompleted();
-                } catch (Exception e) {
-                    out.onError(e);
-                }
+                out.onNext(data(other, 0, other.length));
+                out.onNext(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
+                        .setSize(other.length).setSha256(otherSha)).build());
+                out.onCompleted();
             }
-
-            @Override
-            public void quarantineRollbackFile(QuarantineRollbackFileRequest request,
-                    StreamObserver<QuarantineRollbackFileResponse> out) {
-                hold("QuarantineRollbackFile");
-            }
-        });
+        }, holdUnary));
+        open.add(agent);
+        String address = agent.address();
         AgentClients clients = clients(deadlines);
         GrpcRollbackTransport transport = transport(clients, address);
         Lease lease = new LeaseBuilder().withNewMetadata().withName("orders-leader").endMetadata().withNewSpec()

@@ -285,33 +285,15 @@ class ExecRollbackFileStoreTest {
     void aTailThatThrowsMidStreamLeavesNoTemporaryFile() throws Exception {
         ExecRollbackFileStore store = new ExecRollbackFileStore(new LocalPodExec(root, "/var/lib/db"), 100,
                 Duration.ofSeconds(30));
-        Iterator<TailRecord> it = tail(20).iterator();
         List<String> atTheThrow = new ArrayList<>();
-        TailStream breaking = new TailStream() {
-            int n;
-
-            @Override
-            public boolean hasNext() {
-                return it.hasNext();
+        TailStream breaking = TestStreams.failingAt(tail(20), 15, () -> {
+            try {
+                atTheThrow.addAll(temporaries());
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
             }
-
-            @Override
-            public TailRecord next() {
-                if (++n == 15) {
-                    try {
-                        atTheThrow.addAll(temporaries());
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                    throw new io.dbrollback.coordinator.TransportException("TailTruncated", false, "cut");
-                }
-                return it.next();
-            }
-
-            @Override
-            public void close() {
-            }
-        };
+            return new io.dbrollback.coordinator.TransportException("TailTruncated", false, "cut");
+        });
         assertThrows(io.dbrollback.coordinator.TransportException.class,
                 () -> store.persist("db-0", "database", DIR, "rb.jsonl", header(20), breaking));
         assertEquals(1, atTheThrow.size(), "the attempt had its temporary file when the tail broke: " + atTheThrow);
@@ -434,26 +416,8 @@ class ExecRollbackFileStoreTest {
         PodExec noAbort = (pod, c, argv, stdin, t) -> argv.get(4).equals("abort")
                 ? new PodExec.Result(null, "", "exec failed: connection reset") : local.exec(pod, c, argv, stdin, t);
         ExecRollbackFileStore store = new ExecRollbackFileStore(noAbort, 100, Duration.ofSeconds(30));
-        Iterator<TailRecord> it = tail(20).iterator();
-        TailStream breaking = new TailStream() {
-            @Override
-            public boolean hasNext() {
-                return it.hasNext();
-            }
-
-            @Override
-            public TailRecord next() {
-                TailRecord r = it.next();
-                if (r.lsn().value() == 110) {
-                    throw new io.dbrollback.coordinator.TransportException("TailTruncated", false, "cut");
-                }
-                return r;
-            }
-
-            @Override
-            public void close() {
-            }
-        };
+        TailStream breaking = TestStreams.failingAt(tail(20), 10, () -> new io.dbrollback.coordinator
+                .TransportException("TailTruncated", false, "cut"));
         String name = io.dbrollback.model.RollbackFileName.of("inc-9", 1);
         assertThrows(io.dbrollback.coordinator.TransportException.class,
                 () -> store.persist("db-0", "database", DIR, name, header(20), breaking));

@@ -2,6 +2,7 @@ package io.dbrollback.operator;
 
 import io.grpc.BindableService;
 import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,6 +23,11 @@ final class LoopbackAgent implements AutoCloseable {
     }
 
     static LoopbackAgent start(BindableService service) {
+        return start(service.bindService());
+    }
+
+    /** @param service a service, for example with server interceptors */
+    static LoopbackAgent start(ServerServiceDefinition service) {
         try {
             return new LoopbackAgent(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
                     .flowControlWindow(64 * 1024).addService(service).build().start());
