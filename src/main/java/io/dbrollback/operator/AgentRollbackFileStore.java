@@ -239,10 +239,10 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
         if (planTerm != null) {
             try {
                 where = AgentClients.Deadlines.within(clients.stub(address, tls), deadlines.quarantineRollbackFile())
-                        .quarantineRollbackFile(
-                        QuarantineRollbackFileRequest.newBuilder().setIncidentId(id.incidentId())
-                                .setPlanNumber(id.planNumber()).setTerm(planTerm.value())
-                                .setStamp(now.getEpochSecond()).build()).getQuarantinedPath();
+                        .quarantineRollbackFile(QuarantineRollbackFileRequest.newBuilder()
+                                .setIncidentId(id.incidentId()).setPlanNumber(id.planNumber())
+                                .setTerm(planTerm.value()).setStamp(now.getEpochSecond()).build())
+                        .getQuarantinedPath();
             } catch (StatusRuntimeException e) {
                 where = null; // the mismatch stands; the file keeps its name and is never trusted
             }

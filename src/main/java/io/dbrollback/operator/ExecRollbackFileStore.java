@@ -230,19 +230,20 @@ public final class ExecRollbackFileStore {
         // An interrupted thread still cleans up (one short exec, bounded by the timeout): an interrupt
         // would otherwise make the exec fail at once.
         boolean interrupted = Thread.interrupted();
+        String failed;
         try {
             PodExec.Result r = run(pod, container, null, "abort", dir, name, attempt);
-            if (!r.succeeded() || !r.stdout().equals("ABORTED OK\n")) {
-                LOG.debugf("the temporary file of a failed write of %s/%s in %s stays until the next attempt: %s",
-                        dir, name, pod, describe(r));
-            }
+            failed = r.succeeded() && r.stdout().equals("ABORTED OK\n") ? null : describe(r);
         } catch (RuntimeException e) {
-            LOG.debugf("the temporary file of a failed write of %s/%s in %s stays until the next attempt: %s",
-                    dir, name, pod, e.toString());
+            failed = e.toString();
         } finally {
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (failed != null) {
+            LOG.debugf("the temporary file of a failed write of %s/%s in %s stays until the next attempt: %s", dir,
+                    name, pod, failed);
         }
     }
 
