@@ -428,15 +428,11 @@ class AgentStallTest {
     void aWriteTheAgentStopsTakingIsCancelledAsStalled() throws Exception {
         CountDownLatch cancelled = new CountDownLatch(1);
         AtomicInteger taken = new AtomicInteger();
-        String address = serve(new ScriptedAgent() {
-            @Override
-            public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(
-                    StreamObserver<WriteRollbackFileResponse> out) {
-                takingOnly(out, 2); // the begin and one data message; then the agent takes nothing more
-                onCancel(out, cancelled);
-                return new Discard(taken, null);
-            }
-        });
+        String address = serve(writing(out -> {
+            takingOnly(out, 2); // the begin and one data message; then the agent takes nothing more
+            onCancel(out, cancelled);
+            return new Discard(taken, null);
+        }));
         AgentRollbackFileStore store = store(warm(clients(DEADLINES), address), address, 16 * 1024);
         List<TailRecord> tail = bigTail();
         assertStalled(timedFailure(() -> store.persist("db-0", header(tail.size()), TestStreams.of(tail))),
@@ -450,14 +446,10 @@ class AgentStallTest {
         CountDownLatch cancelled = new CountDownLatch(1);
         CountDownLatch halfClosed = new CountDownLatch(1);
         AtomicInteger taken = new AtomicInteger();
-        String address = serve(new ScriptedAgent() {
-            @Override
-            public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(
-                    StreamObserver<WriteRollbackFileResponse> out) {
-                onCancel(out, cancelled);
-                return new Discard(taken, halfClosed); // takes everything, answers nothing
-            }
-        });
+        String address = serve(writing(out -> {
+            onCancel(out, cancelled);
+            return new Discard(taken, halfClosed); // takes everything, answers nothing
+        }));
         AgentRollbackFileStore store = store(warm(clients(DEADLINES), address), address, 16 * 1024);
         List<TailRecord> tail = records(100, 20, 10);
         assertStalled(timedFailure(() -> store.persist("db-0", header(tail.size()), TestStreams.of(tail))),
@@ -478,37 +470,33 @@ class AgentStallTest {
         AtomicBoolean cancelled = new AtomicBoolean();
         String name = RollbackFileName.of(INCIDENT, 1);
         AtomicInteger taken = new AtomicInteger();
-        String address = serve(new ScriptedAgent() {
-            @Override
-            public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(
-                    StreamObserver<WriteRollbackFileResponse> out) {
-                ServerCallStreamObserver<WriteRollbackFileResponse> call = takingOnly(out, 1);
-                call.setOnCancelHandler(() -> cancelled.set(true));
-                MessageDigest sha = TailDigest.newSha256();
-                long[] size = {0};
-                return new StreamObserver<>() {
-                    @Override
-                    public void onNext(WriteRollbackFileRequest m) {
-                        taken.incrementAndGet();
-                        m.getData().asReadOnlyByteBufferList().forEach(sha::update);
-                        size[0] += m.getData().size();
-                        // a slow disk: the next message is taken 40 ms later
-                        timer.schedule(() -> call.request(1), 40, TimeUnit.MILLISECONDS);
-                    }
+        String address = serve(writing(out -> {
+            ServerCallStreamObserver<WriteRollbackFileResponse> call = takingOnly(out, 1);
+            call.setOnCancelHandler(() -> cancelled.set(true));
+            MessageDigest sha = TailDigest.newSha256();
+            long[] size = {0};
+            return new StreamObserver<>() {
+                @Override
+                public void onNext(WriteRollbackFileRequest m) {
+                    taken.incrementAndGet();
+                    m.getData().asReadOnlyByteBufferList().forEach(sha::update);
+                    size[0] += m.getData().size();
+                    // a slow disk: the next message is taken 40 ms later
+                    timer.schedule(() -> call.request(1), 40, TimeUnit.MILLISECONDS);
+                }
 
-                    @Override
-                    public void onError(Throwable t) {
-                    }
+                @Override
+                public void onError(Throwable t) {
+                }
 
-                    @Override
-                    public void onCompleted() {
-                        out.onNext(WriteRollbackFileResponse.newBuilder().setPath("/srv/rollback/" + name)
-                                .setSize(size[0]).setSha256(HexFormat.of().formatHex(sha.digest())).build());
-                        out.onCompleted();
-                    }
-                };
-            }
-        });
+                @Override
+                public void onCompleted() {
+                    out.onNext(WriteRollbackFileResponse.newBuilder().setPath("/srv/rollback/" + name)
+                            .setSize(size[0]).setSha256(HexFormat.of().formatHex(sha.digest())).build());
+                    out.onCompleted();
+                }
+            };
+        }));
         AgentRollbackFileStore store = store(warm(clients(DEADLINES), address), address, 16 * 1024);
         List<TailRecord> tail = records(100, 450, 1000); // about 620 KB: 40 data messages
         Timed<PersistResult> t = timed(() -> store.persist("db-0", header(tail.size()), TestStreams.of(tail)));
@@ -520,6 +508,18 @@ class AgentStallTest {
         assertFalse(cancelled.get(), "never cancelled");
         System.out.printf("slow write: %d messages one every 40 ms, persisted in %d ms, not cancelled%n",
                 taken.get(), t.took().toMillis());
+    }
+
+    /** A scripted agent whose WriteRollbackFile is {@code handler}. */
+    private static ScriptedAgent writing(java.util.function.Function<StreamObserver<WriteRollbackFileResponse>,
+            StreamObserver<WriteRollbackFileRequest>> handler) {
+        return new ScriptedAgent() {
+            @Override
+            public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(
+                    StreamObserver<WriteRollbackFileResponse> out) {
+                return handler.apply(out);
+            }
+        };
     }
 
     /** The agent's side of a write that takes {@code first} messages and then only those it asks for. */
