@@ -8,6 +8,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import java.io.ByteArrayInputStream;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -46,23 +47,107 @@ public final class AgentClients implements AutoCloseable {
         }
     }
 
+    /**
+     * How long the operator waits for the agents: a deadline per unary call (a call that has not
+     * answered by then fails with DEADLINE_EXCEEDED), and for the streams (ReadDivergentTail,
+     * ReadRollbackFile, WriteRollbackFile) a progress timeout (a stream that moves no message for that
+     * long is cancelled and reported as {@code AgentStalled}) under an overall deadline. Each is a
+     * configuration property (see {@link #PROPERTIES}); none may be zero or negative.
+     *
+     * @param getTimeline GetTimeline ({@code dbrollback.agent.deadline.get-timeline}, 10 s)
+     * @param fence Fence ({@code dbrollback.agent.deadline.fence}, 30 s)
+     * @param recoverToLsn RecoverToLsn, which rewrites the node's state
+     *     ({@code dbrollback.agent.deadline.recover-to-lsn}, 10 min)
+     * @param rejoinAsReplica RejoinAsReplica ({@code dbrollback.agent.deadline.rejoin-as-replica}, 30 s)
+     * @param quarantineRollbackFile QuarantineRollbackFile
+     *     ({@code dbrollback.agent.deadline.quarantine-rollback-file}, 30 s)
+     * @param progressTimeout the longest a stream may go without a message, or a write without the
+     *     agent taking one or answering ({@code dbrollback.agent.progress-timeout}, 60 s)
+     * @param streamDeadline the whole of one stream, a second guard ({@code dbrollback.agent.stream-deadline},
+     *     30 min)
+     */
+    public record Deadlines(Duration getTimeline, Duration fence, Duration recoverToLsn, Duration rejoinAsReplica,
+            Duration quarantineRollbackFile, Duration progressTimeout, Duration streamDeadline) {
+
+        /** The configuration property of each component, in the order of the components. */
+        public static final List<String> PROPERTIES = List.of("dbrollback.agent.deadline.get-timeline",
+                "dbrollback.agent.deadline.fence", "dbrollback.agent.deadline.recover-to-lsn",
+                "dbrollback.agent.deadline.rejoin-as-replica", "dbrollback.agent.deadline.quarantine-rollback-file",
+                "dbrollback.agent.progress-timeout", "dbrollback.agent.stream-deadline");
+
+        /** The defaults, the values of application.properties. */
+        public static final Deadlines DEFAULT = new Deadlines(Duration.ofSeconds(10), Duration.ofSeconds(30),
+                Duration.ofMinutes(10), Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60),
+                Duration.ofMinutes(30));
+
+        /** @throws IllegalArgumentException naming the property of a missing, zero or negative value */
+        public Deadlines {
+            List<Duration> all = java.util.Arrays.asList(getTimeline, fence, recoverToLsn, rejoinAsReplica,
+                    quarantineRollbackFile, progressTimeout, streamDeadline);
+            for (int i = 0; i < all.size(); i++) {
+                Duration d = all.get(i);
+                if (d == null || d.isZero() || d.isNegative()) {
+                    throw new IllegalArgumentException(PROPERTIES.get(i) + " must be a positive duration (such as"
+                            + " 30s or 10m), not " + (d == null ? "empty" : d));
+                }
+            }
+        }
+
+        /** {@code stub} with {@code deadline} from now. */
+        static <S extends io.grpc.stub.AbstractStub<S>> S within(S stub, Duration deadline) {
+            return stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
+        }
+
+        /** A duration as a message says it: "60 s", "1.5 s", "250 ms". */
+        static String words(Duration d) {
+            long ms = d.toMillis();
+            if (ms < 1000) {
+                return ms + " ms";
+            }
+            return (ms % 1000 == 0 ? Long.toString(ms / 1000) : java.math.BigDecimal.valueOf(ms, 3)
+                    .stripTrailingZeros().toPlainString()) + " s";
+        }
+    }
+
     private record Key(String address, Tls tls) {
     }
 
     private final Map<Key, ManagedChannel> channels = new ConcurrentHashMap<>();
     private final List<ClientInterceptor> interceptors;
+    private final Deadlines deadlines;
 
+    /** Plain channels with the default deadlines. */
     public AgentClients() {
         this(List.of());
     }
 
     /** @param interceptors applied to every channel (the fault-injection tests use this) */
     public AgentClients(List<ClientInterceptor> interceptors) {
-        this.interceptors = List.copyOf(interceptors);
+        this(interceptors, Deadlines.DEFAULT);
     }
 
+    /**
+     * @param interceptors applied to every channel
+     * @param deadlines how long every call to an agent may take
+     */
+    public AgentClients(List<ClientInterceptor> interceptors, Deadlines deadlines) {
+        this.interceptors = List.copyOf(interceptors);
+        this.deadlines = java.util.Objects.requireNonNull(deadlines, "deadlines");
+    }
+
+    /** How long calls to the agents may take. */
+    public Deadlines deadlines() {
+        return deadlines;
+    }
+
+    /** A blocking stub for unary calls; the caller sets the call's deadline from {@link #deadlines()}. */
     public RollbackAgentGrpc.RollbackAgentBlockingStub stub(String address, Tls tls) {
         return RollbackAgentGrpc.newBlockingStub(channel(address, tls));
+    }
+
+    /** An asynchronous stub, for the streams (manual flow control, progress timeout). */
+    RollbackAgentGrpc.RollbackAgentStub asyncStub(String address, Tls tls) {
+        return RollbackAgentGrpc.newStub(channel(address, tls));
     }
 
     /**

@@ -20,7 +20,6 @@ import io.dbrollback.model.RollbackFileHeader;
 import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.Term;
-import io.grpc.Context;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
@@ -29,7 +28,6 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -51,7 +49,6 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
 
     /** Bytes per data message (the protocol allows up to 1 MiB). */
     static final int CHUNK = 256 * 1024;
-    private static final Duration STREAM_DEADLINE = Duration.ofMinutes(30);
 
     private final AgentClients clients;
     private final AgentClients.Tls tls;
@@ -96,9 +93,10 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
     @Override
     public PersistResult persist(String pod, RollbackFileHeader header, TailStream tail) {
         String name = RollbackFileName.of(header.incidentId(), header.planNumber());
-        RollbackAgentGrpc.RollbackAgentStub stub = RollbackAgentGrpc.newStub(clients.channel(address(pod), tls))
-                .withDeadlineAfter(STREAM_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
-        Upload upload = new Upload();
+        AgentClients.Deadlines deadlines = clients.deadlines();
+        RollbackAgentGrpc.RollbackAgentStub stub = AgentClients.Deadlines.within(clients.asyncStub(address(pod), tls),
+                deadlines.streamDeadline());
+        Upload upload = new Upload(pod, deadlines.progressTimeout());
         stub.writeRollbackFile(upload);
         RollbackFileFormat.Summary summary;
         boolean finished = false;
@@ -122,6 +120,8 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
             upload.halfClose();
             finished = true;
         } finally {
+            // Every way out before the half-close (the tail breaking or stalling, the agent taking
+            // nothing, an interrupt) cancels the call: the agent discards its temporary file.
             if (!finished) {
                 upload.cancel();
             }
@@ -197,18 +197,18 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                     + " is not a rollback file name the agent writes");
         }
         RollbackFileName.Parsed id = parsed.get();
-        RollbackAgentGrpc.RollbackAgentBlockingStub stub = clients.stub(address(pod), tls);
+        AgentClients.Deadlines deadlines = clients.deadlines();
+        String address = address(pod);
+        ReadRollbackFileRequest request = ReadRollbackFileRequest.newBuilder().setIncidentId(id.incidentId())
+                .setPlanNumber(id.planNumber()).build();
         MessageDigest sha = TailDigest.newSha256();
         long size = 0;
         RollbackFileEnd end = null;
-        Context.CancellableContext context = Context.current().withCancellation();
-        Context previous = context.attach();
-        try {
-            Iterator<ReadRollbackFileResponse> it = stub.withDeadlineAfter(STREAM_DEADLINE.toMillis(),
-                    TimeUnit.MILLISECONDS).readRollbackFile(ReadRollbackFileRequest.newBuilder()
-                            .setIncidentId(id.incidentId()).setPlanNumber(id.planNumber()).build());
-            while (end == null && it.hasNext()) {
-                ReadRollbackFileResponse m = it.next();
+        try (ServerStreamReader<ReadRollbackFileRequest, ReadRollbackFileResponse> it = new ServerStreamReader<>(
+                "ReadRollbackFile", pod, deadlines.progressTimeout(), observer -> AgentClients.Deadlines.within(
+                        clients.asyncStub(address, tls), deadlines.streamDeadline()).readRollbackFile(request, observer))) {
+            ReadRollbackFileResponse m;
+            while (end == null && (m = it.next()) != null) {
                 if (m.hasEnd()) {
                     end = m.getEnd();
                 } else {
@@ -221,9 +221,6 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                 return new VerifyResult.Mismatch(expected.location() + " is missing in pod " + pod, null);
             }
             throw GrpcRollbackTransport.translate("ReadRollbackFile", pod, e, false);
-        } finally {
-            context.detach(previous);
-            context.cancel(null);
         }
         String got = HexFormat.of().formatHex(sha.digest());
         if (end == null) {
@@ -241,10 +238,11 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
         String where = null;
         if (planTerm != null) {
             try {
-                where = stub.withDeadlineAfter(30, TimeUnit.SECONDS).quarantineRollbackFile(
-                        QuarantineRollbackFileRequest.newBuilder().setIncidentId(id.incidentId())
-                                .setPlanNumber(id.planNumber()).setTerm(planTerm.value())
-                                .setStamp(now.getEpochSecond()).build()).getQuarantinedPath();
+                where = AgentClients.Deadlines.within(clients.stub(address, tls), deadlines.quarantineRollbackFile())
+                        .quarantineRollbackFile(QuarantineRollbackFileRequest.newBuilder()
+                                .setIncidentId(id.incidentId()).setPlanNumber(id.planNumber())
+                                .setTerm(planTerm.value()).setStamp(now.getEpochSecond()).build())
+                        .getQuarantinedPath();
             } catch (StatusRuntimeException e) {
                 where = null; // the mismatch stands; the file keeps its name and is never trusted
             }
@@ -291,41 +289,76 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
     /**
      * One WriteRollbackFile call seen from the sending side: {@link #send} blocks until the transport
      * is ready for another message (or the call ended), so at most one message waits in gRPC's
-     * buffers; the agent's answer or error ends the call.
+     * buffers; the agent's answer or error ends the call. An agent that takes no message, or does not
+     * answer the half-close, within the progress timeout is {@code AgentStalled}; the caller cancels.
      */
     private static final class Upload implements ClientResponseObserver<WriteRollbackFileRequest, WriteRollbackFileResponse> {
+        private final String pod;
+        private final Duration progressTimeout;
         private final Object lock = new Object();
+        /** When the agent last took data (gRPC's onReady: what was waiting to be sent drained). */
+        private long progressed = System.nanoTime();
         private ClientCallStreamObserver<WriteRollbackFileRequest> call;
         private WriteRollbackFileResponse response;
         private Throwable error;
         private boolean closed;
+
+        Upload(String pod, Duration progressTimeout) {
+            this.pod = pod;
+            this.progressTimeout = progressTimeout;
+        }
 
         @Override
         public void beforeStart(ClientCallStreamObserver<WriteRollbackFileRequest> requestStream) {
             this.call = requestStream;
             requestStream.setOnReadyHandler(() -> {
                 synchronized (lock) {
+                    progressed = System.nanoTime();
                     lock.notifyAll();
                 }
             });
         }
 
-        /** Sends {@code m} once the transport is ready; drops it when the call already ended. */
+        /**
+         * Sends {@code m} once the transport is ready; drops it when the call already ended.
+         *
+         * @throws TransportException {@code AgentStalled} when the agent took nothing for the progress
+         *     timeout: before the end message nothing can have been published
+         */
         void send(WriteRollbackFileRequest m) {
             synchronized (lock) {
-                while (!closed && !call.isReady()) {
-                    try {
-                        lock.wait(1000);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        throw new TransportException("Interrupted", true, "interrupted while writing the rollback file");
-                    }
+                if (!awaitLocked(() -> closed || call.isReady())) {
+                    throw ServerStreamReader.stalled("WriteRollbackFile to " + pod + " took nothing", progressTimeout,
+                            false);
                 }
                 if (closed) {
                     return;
                 }
             }
             call.onNext(m);
+        }
+
+        /**
+         * Waits, holding the lock, until {@code done} or the agent took nothing for the progress timeout
+         * (counted from the start of the wait or the last time it took data, whichever is later);
+         * whether done. The onReady handler and the end of the call wake it.
+         */
+        private boolean awaitLocked(java.util.function.BooleanSupplier done) {
+            long started = System.nanoTime();
+            while (!done.getAsBoolean()) {
+                long since = progressed - started > 0 ? progressed : started;
+                long left = since + progressTimeout.toNanos() - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(lock, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new TransportException("Interrupted", true, "interrupted while writing the rollback file");
+                }
+            }
+            return true;
         }
 
         boolean closed() {
@@ -342,18 +375,29 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
             call.cancel("the operator stopped writing the rollback file", null);
         }
 
-        /** Waits for the agent's answer (the call's deadline bounds it); the error, or null. */
+        /**
+         * Waits for the agent's answer: while the agent still takes what was sent, and then at most the
+         * progress timeout (the agent makes the file durable and links it in that time); the error, or
+         * null. When none came the call is cancelled and the attempt fails with {@code AgentStalled},
+         * its outcome unknown: the agent may have published the file just before the cancel, and the
+         * retry then finds the same bytes under the name.
+         */
         Throwable awaitClose() {
-            synchronized (lock) {
-                while (!closed) {
-                    try {
-                        lock.wait(1000);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        cancel();
-                        throw new TransportException("Interrupted", true, "interrupted while writing the rollback file");
-                    }
+            boolean answered;
+            try {
+                synchronized (lock) {
+                    answered = awaitLocked(() -> closed);
                 }
+            } catch (TransportException interrupted) {
+                cancel();
+                throw interrupted;
+            }
+            if (!answered) {
+                cancel();
+                throw ServerStreamReader.stalled("WriteRollbackFile to " + pod
+                        + " answered nothing to the whole file", progressTimeout, true);
+            }
+            synchronized (lock) {
                 return error;
             }
         }

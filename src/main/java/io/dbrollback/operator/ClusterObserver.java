@@ -19,7 +19,6 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Reads the world for one rollback: the cluster's pods and their agent addresses, the leader Lease
@@ -211,8 +210,9 @@ public final class ClusterObserver {
 
     private NodeTimeline timeline(Resolved r, String pod) {
         try {
-            return AgentAnswers.timeline(clients.stub(r.agentAddresses().get(pod), r.tls())
-                    .withDeadlineAfter(10, TimeUnit.SECONDS).getTimeline(GetTimelineRequest.getDefaultInstance()), pod);
+            return AgentAnswers.timeline(AgentClients.Deadlines.within(clients.stub(r.agentAddresses().get(pod),
+                    r.tls()), clients.deadlines().getTimeline()).getTimeline(GetTimelineRequest.getDefaultInstance()),
+                    pod);
         } catch (StatusRuntimeException e) {
             throw GrpcRollbackTransport.translate("GetTimeline", pod, e, false);
         } catch (AgentAnswers.InvalidAnswer e) {

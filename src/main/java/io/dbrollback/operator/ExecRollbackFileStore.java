@@ -22,67 +22,86 @@ import java.util.List;
  * hard-linked to its final name (which fails rather than overwrite an existing file), and the
  * directory fsynced. Mode 0600 in a 0700 directory. Verification re-reads the file in the pod with
  * {@code sha256sum}. A missing exit status, a missing acknowledgement line or a short write fails the
- * step; nothing is removed from any node because of it.
+ * step; nothing is removed from any node because of it but the attempt's own temporary file.
  */
 public final class ExecRollbackFileStore {
 
-    /** The one script; $1 is the operation, the rest its arguments. Exit codes are documented per case. */
+    /**
+     * The one script; $1 is the operation, the rest its arguments. Exit codes: 10 an I/O error, 11 a
+     * failed fsync, 12 the name holds other bytes, 13 this attempt's temporary file is gone or short
+     * (retried), 2 an unknown operation.
+     *
+     * <p>No litter: {@code begin} first removes the temporary files that earlier attempts of the same
+     * incident (any plan) left behind, and {@code abort} removes this attempt's own. Only dot-names of
+     * the form {@code .<incident>-plan<N>.rollback.jsonl.<attempt>.tmp} are touched, never a published
+     * file or a quarantined one (neither begins with a dot). Two writers of the same
+     * incident (two operator instances, {@code TwoOperatorsTest}) may remove each other's temporary
+     * file that way: the other one's next append or its commit then finds its file gone and answers 13,
+     * never a disk error, and that attempt is retried; whoever commits first publishes, and the other's
+     * retry finds the same bytes under the name. Hence every step that touches the temporary file
+     * checks, when it fails, whether the file is still there ({@code gone}).
+     */
     static final String SCRIPT = String.join("\n",
             "set -u",
             "umask 077",
-            "op=\"$1\"; dir=\"$2\"; name=\"$3\"",
-            "final=\"$dir/$name\"",
-            "case \"$op\" in",
+            "dir=\"$2\"; final=\"$2/$3\"; tmp=\"$2/.$3.${4-}.tmp\"",
+            "gone() { [ -f \"$tmp\" ] || { echo \"no temporary file for this attempt\" >&2; exit 13; }; }",
+            "case \"$1\" in",
             "begin)",
-            "  tmp=\"$dir/.$name.$4.tmp\"",
-            "  mkdir -p -- \"$dir\" || exit 10",
-            "  chmod 700 -- \"$dir\" || exit 10",
-            "  if [ -e \"$final\" ]; then",
-            "    sync -- \"$final\" \"$dir\" || exit 11",
-            "    set -- $(sha256sum < \"$final\") || exit 10",
-            "    echo \"EXISTS $1 OK\"; exit 0",
-            "  fi",
-            "  rm -f -- \"$tmp\"",
-            "  : > \"$tmp\" || exit 10",
-            "  chmod 600 -- \"$tmp\" || exit 10",
-            "  echo \"BEGUN OK\" ;;",
+            "mkdir -p -- \"$dir\" || exit 10",
+            "chmod 700 -- \"$dir\" || exit 10",
+            // $5 is the incident: its temporary files are .$5-plan<N>.rollback.jsonl.<attempt>.tmp (an
+            // incident whose id starts with "$5-plan<N>" has no bare number there). Litter that cannot be
+            // removed does not stop this attempt; the next begin tries again.
+            "[ -z \"$5\" ] || for t in \"$dir/.$5-plan\"*.tmp; do case \"${t#\"$dir/.$5-plan\"}\" in"
+                    + " .*|0*|*[!0-9]*.rollback.jsonl.*) ;; *.rollback.jsonl.*.tmp) rm -f -- \"$t\" ;; esac; done",
+            "if [ -e \"$final\" ]; then",
+            "sync -- \"$final\" \"$dir\" || exit 11",
+            "set -- $(sha256sum < \"$final\") || exit 10",
+            "echo \"EXISTS $1 OK\"; exit 0",
+            "fi",
+            "rm -f -- \"$tmp\"",
+            ": > \"$tmp\" || exit 10",
+            "chmod 600 -- \"$tmp\" || exit 10",
+            "echo \"BEGUN OK\" ;;",
             "append)",
-            "  tmp=\"$dir/.$name.$4.tmp\"",
-            "  [ -f \"$tmp\" ] || { echo \"no temporary file for this attempt\" >&2; exit 13; }",
-            "  head -c \"$5\" >> \"$tmp\" || exit 10",
-            "  size=$(wc -c < \"$tmp\") || exit 10",
-            "  size=$((size + 0))",
-            "  [ \"$size\" = \"$6\" ] || { echo \"short write: $size of $6 bytes\" >&2; exit 13; }",
-            "  echo \"APPENDED $size OK\" ;;",
+            "gone",
+            "head -c \"$5\" >> \"$tmp\" || exit 10",
+            "size=$(wc -c < \"$tmp\") || { gone; exit 10; }",
+            "size=$((size + 0))",
+            "[ \"$size\" = \"$6\" ] || { echo \"short write: $size of $6 bytes\" >&2; exit 13; }",
+            "echo \"APPENDED $size OK\" ;;",
             "commit)",
-            "  tmp=\"$dir/.$name.$4.tmp\"",
-            "  sync -- \"$tmp\" || exit 11",
-            "  if [ ! -e \"$final\" ] && ln -- \"$tmp\" \"$final\"; then",
-            "    rm -f -- \"$tmp\"",
-            "    sync -- \"$final\" \"$dir\" || exit 11",
-            "    echo \"COMMITTED OK\"; exit 0",
-            "  fi",
+            "gone",
+            "sync -- \"$tmp\" || { gone; exit 11; }",
             // The name existed, or another writer linked it between the test and ln: compare, never replace.
-            "  [ -e \"$final\" ] || exit 10",
-            "  a=$(sha256sum < \"$final\") || exit 10",
-            "  b=$(sha256sum < \"$tmp\") || exit 10",
-            "  [ \"$a\" = \"$b\" ] || { echo \"$final exists with other content\" >&2; exit 12; }",
-            "  rm -f -- \"$tmp\"",
-            "  sync -- \"$final\" \"$dir\" || exit 11",
-            "  echo \"COMMITTED OK\" ;;",
+            "if [ -e \"$final\" ] || ! ln -- \"$tmp\" \"$final\"; then",
+            "[ -e \"$final\" ] || { gone; exit 10; }",
+            "a=$(sha256sum < \"$final\") || exit 10",
+            "b=$(sha256sum < \"$tmp\") || { gone; exit 10; }",
+            "[ \"$a\" = \"$b\" ] || { echo \"$final exists with other content\" >&2; exit 12; }",
+            "fi",
+            "rm -f -- \"$tmp\"",
+            "sync -- \"$final\" \"$dir\" || exit 11",
+            "echo \"COMMITTED OK\" ;;",
+            "abort)",
+            "rm -f -- \"$tmp\" || exit 10",
+            "echo \"ABORTED OK\" ;;",
             "verify)",
-            "  if [ ! -f \"$final\" ]; then echo \"MISSING OK\"; exit 0; fi",
-            "  size=$(wc -c < \"$final\") || exit 10",
-            "  set -- $(sha256sum < \"$final\") || exit 10",
-            "  echo \"FILE $1 $((size + 0)) OK\" ;;",
+            "if [ ! -f \"$final\" ]; then echo \"MISSING OK\"; exit 0; fi",
+            "size=$(wc -c < \"$final\") || exit 10",
+            "set -- $(sha256sum < \"$final\") || exit 10",
+            "echo \"FILE $1 $((size + 0)) OK\" ;;",
             "quarantine)",
-            "  to=\"$final.quarantined-$4\"",
-            "  [ -e \"$to\" ] && exit 12",
-            "  mv -- \"$final\" \"$to\" || exit 10",
-            "  sync -- \"$dir\" || exit 11",
-            "  echo \"QUARANTINED OK\" ;;",
+            "to=\"$final.quarantined-$4\"",
+            "[ -e \"$to\" ] && exit 12",
+            "mv -- \"$final\" \"$to\" || exit 10",
+            "sync -- \"$dir\" || exit 11",
+            "echo \"QUARANTINED OK\" ;;",
             "*) exit 2 ;;",
             "esac");
+
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(ExecRollbackFileStore.class);
 
     /** argv[0] of every call, then the script, then $0 for the script. */
     static final List<String> SHELL = List.of("sh", "-c", SCRIPT, "dbrollback-file");
@@ -143,47 +162,89 @@ public final class ExecRollbackFileStore {
         // Every attempt writes its own temporary file: a late writer of an earlier attempt (or of another
         // operator instance) can never touch the file this attempt links into place.
         String attempt = java.util.UUID.randomUUID().toString();
-        PodExec.Result begun = run(pod, container, null, "begin", dir, name, attempt);
-        if (!begun.succeeded()) {
-            return failure(begun);
-        }
-        String path = dir + "/" + name;
-        java.util.regex.Matcher exists = EXISTS.matcher(begun.stdout());
-        if (exists.matches()) {
-            // Written before (a retry after a crash), now fsynced: the same content is the same file.
-            String existing = exists.group(1);
-            RollbackFileFormat.Summary would = write(header, tail, bytes -> { });
-            if (would.sha256().equals(existing)) {
-                return new PersistResult.Persisted(new RollbackFile(path, would.sha256(), would.tailSha256(),
-                        would.bytes(), would.records()));
+        // The incident whose leftover temporary files begin removes; none (nothing is swept) for a name
+        // that is not a rollback file name.
+        String incident = io.dbrollback.model.RollbackFileName.parse(name)
+                .map(io.dbrollback.model.RollbackFileName.Parsed::incidentId).orElse("");
+        // Set once no temporary file of this attempt can be left: committed, or never made.
+        boolean clean = false;
+        try {
+            PodExec.Result begun = run(pod, container, null, "begin", dir, name, attempt, incident);
+            if (!begun.succeeded()) {
+                return failure(begun);
             }
-            return new PersistResult.Failed(PersistResult.Kind.CONFLICT, path + " exists with SHA-256 " + existing
-                    + ", not the " + would.sha256() + " of this tail; it is never overwritten");
-        }
-        if (!begun.stdout().equals("BEGUN OK\n")) {
-            throw incomplete("begin", begun);
-        }
-        RollbackFileFormat.Summary summary;
-        try (Chunker chunker = new Chunker(pod, container, dir, name, attempt)) {
-            summary = write(header, tail, chunker::accept);
-            PersistResult failed = chunker.flush();
-            if (failed != null) {
-                return failed;
+            String path = dir + "/" + name;
+            java.util.regex.Matcher exists = EXISTS.matcher(begun.stdout());
+            if (exists.matches()) {
+                clean = true; // begin made no temporary file
+                // Written before (a retry after a crash), now fsynced: the same content is the same file.
+                String existing = exists.group(1);
+                RollbackFileFormat.Summary would = write(header, tail, bytes -> { });
+                if (would.sha256().equals(existing)) {
+                    return new PersistResult.Persisted(new RollbackFile(path, would.sha256(), would.tailSha256(),
+                            would.bytes(), would.records()));
+                }
+                return new PersistResult.Failed(PersistResult.Kind.CONFLICT, path + " exists with SHA-256 " + existing
+                        + ", not the " + would.sha256() + " of this tail; it is never overwritten");
             }
-            if (chunker.sent() != summary.bytes()) {
-                throw new TransportException("ExecTruncated", false, "sent " + chunker.sent() + " of "
-                        + summary.bytes() + " bytes of " + path);
+            if (!begun.stdout().equals("BEGUN OK\n")) {
+                throw incomplete("begin", begun);
+            }
+            RollbackFileFormat.Summary summary;
+            try (Chunker chunker = new Chunker(pod, container, dir, name, attempt)) {
+                summary = write(header, tail, chunker::accept);
+                PersistResult failed = chunker.flush();
+                if (failed != null) {
+                    return failed;
+                }
+                if (chunker.sent() != summary.bytes()) {
+                    throw new TransportException("ExecTruncated", false, "sent " + chunker.sent() + " of "
+                            + summary.bytes() + " bytes of " + path);
+                }
+            }
+            PodExec.Result committed = run(pod, container, null, "commit", dir, name, attempt);
+            if (!committed.succeeded()) {
+                return failure(committed);
+            }
+            if (!committed.stdout().equals("COMMITTED OK\n")) {
+                throw incomplete("commit", committed);
+            }
+            clean = true;
+            return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
+                    summary.bytes(), summary.records()));
+        } finally {
+            if (!clean) {
+                abort(pod, container, dir, name, attempt);
             }
         }
-        PodExec.Result committed = run(pod, container, null, "commit", dir, name, attempt);
-        if (!committed.succeeded()) {
-            return failure(committed);
+    }
+
+    /**
+     * Removes this attempt's temporary file after any failure (the tail breaking, a failed or cut
+     * append or commit, an interrupt): a full disk is not left fuller, and tail bytes do not linger.
+     * Never the published name, which a cut commit may have made: the temporary name is only a
+     * second link then. When this exec fails too, the next attempt's begin removes the file. Never
+     * throws: the failure that brought us here is the one reported.
+     */
+    private void abort(String pod, String container, String dir, String name, String attempt) {
+        // An interrupted thread still cleans up (one short exec, bounded by the timeout): an interrupt
+        // would otherwise make the exec fail at once.
+        boolean interrupted = Thread.interrupted();
+        String failed;
+        try {
+            PodExec.Result r = run(pod, container, null, "abort", dir, name, attempt);
+            failed = r.succeeded() && r.stdout().equals("ABORTED OK\n") ? null : describe(r);
+        } catch (RuntimeException e) {
+            failed = e.toString();
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
-        if (!committed.stdout().equals("COMMITTED OK\n")) {
-            throw incomplete("commit", committed);
+        if (failed != null) {
+            LOG.debugf("the temporary file of a failed write of %s/%s in %s stays until the next attempt: %s", dir,
+                    name, pod, failed);
         }
-        return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
-                summary.bytes(), summary.records()));
     }
 
     /** Re-reads the file in the pod; quarantines (renames) it when it is missing or differs. */
@@ -315,10 +376,6 @@ public final class ExecRollbackFileStore {
                 PodExec.Result r = exec.exec(pod, container, argv("append", dir, name, attempt,
                         Integer.toString(chunk.length), Long.toString(expect)), chunk, timeout);
                 if (!r.succeeded()) {
-                    if (r.exitCode() != null && r.exitCode() == 13) {
-                        throw new TransportException("ExecTruncated", false, "append to " + dir + "/" + name + ": "
-                                + describe(r));
-                    }
                     failed = failure(r);
                     return;
                 }
@@ -331,9 +388,28 @@ public final class ExecRollbackFileStore {
             }
         }
 
+        /**
+         * Lets an append still running finish (each is bounded by the exec timeout), also after an
+         * interrupt, so that the abort which may follow is the last thing done to the temporary file:
+         * an append left running could re-create the file after the abort removed it. A second
+         * interrupt stops the wait; the next attempt's begin then removes what is left.
+         */
         @Override
         public void close() {
-            writer.shutdownNow();
+            writer.shutdown();
+            boolean interrupted = Thread.interrupted();
+            try {
+                if (!writer.awaitTermination(timeout.toMillis() + 1000, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    writer.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                writer.shutdownNow();
+                interrupted = true;
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
         }
     }
 
@@ -345,6 +421,12 @@ public final class ExecRollbackFileStore {
     private static PersistResult failure(PodExec.Result r) {
         if (r.exitCode() == null) {
             throw new TransportException("ExecNoExitStatus", true, "no exit status from the pod: " + describe(r));
+        }
+        if (r.exitCode() == 13) {
+            // This attempt's temporary file is gone (another attempt's begin removed it) or short: the
+            // attempt is retried with a new file, nothing was published.
+            throw new TransportException("ExecTruncated", false, "the temporary file of this attempt is gone or"
+                    + " short: " + describe(r));
         }
         String err = r.stderr() == null ? "" : r.stderr();
         PersistResult.Kind kind;

@@ -21,8 +21,8 @@ import io.dbrollback.model.Term;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -57,19 +57,20 @@ public final class GrpcRollbackTransport implements RollbackTransport {
         this.clock = clock;
     }
 
-    private RollbackAgentGrpc.RollbackAgentBlockingStub agent(String node) {
+    /** {@code node}'s agent, for one unary call that must answer within {@code deadline}. */
+    private RollbackAgentGrpc.RollbackAgentBlockingStub agent(String node, Duration deadline) {
         String address = agentAddresses.get(node);
         if (address == null) {
             throw new TransportException("NoAgentAddress", false, "no agent address for pod " + node);
         }
-        return clients.stub(address, tls).withDeadlineAfter(30, TimeUnit.SECONDS);
+        return AgentClients.Deadlines.within(clients.stub(address, tls), deadline);
     }
 
     @Override
     public void fence(String node, String incidentId, Term term) {
         try {
-            AgentAnswers.fenced(agent(node).fence(FenceRequest.newBuilder().setTerm(term.value())
-                    .setIncidentId(incidentId).build()), node, term.value());
+            AgentAnswers.fenced(agent(node, clients.deadlines().fence()).fence(FenceRequest.newBuilder()
+                    .setTerm(term.value()).setIncidentId(incidentId).build()), node, term.value());
         } catch (StatusRuntimeException e) {
             throw translate("Fence", node, e, true);
         } catch (AgentAnswers.InvalidAnswer e) {
@@ -83,7 +84,8 @@ public final class GrpcRollbackTransport implements RollbackTransport {
         if (address == null) {
             throw new TransportException("NoAgentAddress", false, "no agent address for pod " + node);
         }
-        return new GrpcTailStream(clients.stub(address, tls), node, fromExclusive.value(), toInclusive.value());
+        return new GrpcTailStream(clients.asyncStub(address, tls), node, fromExclusive.value(), toInclusive.value(),
+                clients.deadlines());
     }
 
     @Override
@@ -100,7 +102,7 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     public RecoverResult recoverToLsn(String node, Lsn target, Lsn expectedLastLsn, String incidentId, Term term,
             String expectedFileSha256) {
         try {
-            RecoverToLsnResponse r = agent(node).recoverToLsn(RecoverToLsnRequest.newBuilder()
+            RecoverToLsnResponse r = agent(node, clients.deadlines().recoverToLsn()).recoverToLsn(RecoverToLsnRequest.newBuilder()
                     .setTargetLsn(target.value()).setExpectedLastLsn(expectedLastLsn.value()).setTerm(term.value())
                     .setIncidentId(incidentId).setExpectedRollbackFileSha256(expectedFileSha256).build());
             AgentAnswers.RecoverAnswer a = AgentAnswers.recovered(r);
@@ -120,7 +122,7 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     @Override
     public void rejoinAsReplica(String node, String primaryAddress, Term term, String incidentId) {
         try {
-            agent(node).rejoinAsReplica(RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(primaryAddress)
+            agent(node, clients.deadlines().rejoinAsReplica()).rejoinAsReplica(RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(primaryAddress)
                     .setTerm(term.value()).setIncidentId(incidentId).build());
         } catch (StatusRuntimeException e) {
             throw translate("RejoinAsReplica", node, e, true);

@@ -11,39 +11,36 @@ import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
-import io.grpc.Context;
 import io.grpc.StatusRuntimeException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A tail read over gRPC and checked on arrival: every chunk's CRC32C, then the trailer's count,
  * bytes and SHA-256 against what arrived. A stream that ends without its trailer, or whose trailer
- * disagrees, is reported as a broken transfer, never as a clean end. The blocking stub asks for one
- * message at a time, so at most one chunk is buffered here.
+ * disagrees, is reported as a broken transfer, never as a clean end. Read with manual flow control
+ * ({@link ServerStreamReader}): one message asked for at a time, so at most one chunk waits here
+ * beside the one being handed out; a stream that sends nothing for the progress timeout is cancelled
+ * and reported as {@code AgentStalled}, under the overall stream deadline.
  */
 final class GrpcTailStream implements TailStream {
 
-    private final Context.CancellableContext context = Context.current().withCancellation();
-    private final Iterator<TailMessage> messages;
+    private final ServerStreamReader<ReadDivergentTailRequest, TailMessage> messages;
     private final String node;
     private final TailDigest digest = new TailDigest();
     private final ArrayDeque<TailRecord> ready = new ArrayDeque<>();
     private boolean ended;
 
-    GrpcTailStream(RollbackAgentGrpc.RollbackAgentBlockingStub stub, String node, long from, long to) {
+    GrpcTailStream(RollbackAgentGrpc.RollbackAgentStub stub, String node, long from, long to,
+            AgentClients.Deadlines deadlines) {
         this.node = node;
-        Context previous = context.attach();
-        try {
-            this.messages = stub.withDeadlineAfter(30, TimeUnit.MINUTES).readDivergentTail(ReadDivergentTailRequest
-                    .newBuilder().setFromExclusive(from).setToInclusive(to).build());
-        } finally {
-            context.detach(previous);
-        }
+        ReadDivergentTailRequest request = ReadDivergentTailRequest.newBuilder().setFromExclusive(from)
+                .setToInclusive(to).build();
+        this.messages = new ServerStreamReader<>("ReadDivergentTail", node, deadlines.progressTimeout(),
+                observer -> AgentClients.Deadlines.within(stub, deadlines.streamDeadline())
+                        .readDivergentTail(request, observer));
     }
 
     @Override
@@ -51,13 +48,13 @@ final class GrpcTailStream implements TailStream {
         while (ready.isEmpty() && !ended) {
             TailMessage m;
             try {
-                if (!messages.hasNext()) {
-                    throw new TransportException("TailTruncated", false, "the tail stream of " + node
-                            + " ended without its trailer");
-                }
                 m = messages.next();
             } catch (StatusRuntimeException e) {
                 throw GrpcRollbackTransport.translate("ReadDivergentTail", node, e, false);
+            }
+            if (m == null) {
+                throw new TransportException("TailTruncated", false, "the tail stream of " + node
+                        + " ended without its trailer");
             }
             if (m.hasTrailer()) {
                 try {
@@ -113,6 +110,6 @@ final class GrpcTailStream implements TailStream {
 
     @Override
     public void close() {
-        context.cancel(null);
+        messages.close();
     }
 }

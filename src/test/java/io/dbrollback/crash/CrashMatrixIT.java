@@ -298,6 +298,11 @@ class CrashMatrixIT {
             }
             long endMillis = (System.nanoTime() - runStart) / 1_000_000;
             RollbackChecks.assertCompleted(client, db, r, expected, ledger, cell.agentWriter());
+            if (!cell.agentWriter()) {
+                // Every attempt that failed removed its temporary file, and the next attempt's begin
+                // removed those of attempts cut short by a crash.
+                assertEquals(Map.of(), ledger.temporaryFiles(), "exec mode: no temporary file is left");
+            }
             if (cell.agentWriter()) {
                 List<ExecDispatcher.ExecRecord> execs = api.exec().execLog().stream()
                         .filter(e -> e.namespace().equals(ns)).toList();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dbrollback.operator.AgentClients;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -210,6 +211,57 @@ class ChartDeploymentTest {
         String digest = "sha256:" + "a".repeat(64);
         assertEquals("localhost/rollback-operator@" + digest,
                 operator(deployment(Chart.render(Chart.DEFAULT, "image.digest", digest))).getImage());
+    }
+
+    /** The chart's agent.* values, in the order of {@link AgentClients.Deadlines#PROPERTIES}. */
+    static final List<String> AGENT_VALUES = List.of("agent.deadlines.getTimeline", "agent.deadlines.fence",
+            "agent.deadlines.recoverToLsn", "agent.deadlines.rejoinAsReplica", "agent.deadlines.quarantineRollbackFile",
+            "agent.progressTimeout", "agent.streamDeadline");
+
+    /** The environment variable of a configuration property, as Quarkus maps it. */
+    static String envOf(String property) {
+        return property.toUpperCase(java.util.Locale.ROOT).replaceAll("[^A-Z0-9]", "_");
+    }
+
+    /** The agent deadlines the rendered Deployment gives the operator, as it parses them. */
+    static AgentClients.Deadlines deadlines(List<HasMetadata> all) {
+        Map<String, String> env = ChartRbacTest.env(all);
+        io.quarkus.runtime.configuration.DurationConverter convert = new io.quarkus.runtime.configuration
+                .DurationConverter();
+        List<java.time.Duration> d = AgentClients.Deadlines.PROPERTIES.stream().map(p -> convert.convert(
+                java.util.Objects.requireNonNull(env.get(envOf(p)), envOf(p) + " is set"))).toList();
+        return new AgentClients.Deadlines(d.get(0), d.get(1), d.get(2), d.get(3), d.get(4), d.get(5), d.get(6));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void theAgentDeadlinesComeFromTheValues(Chart.Mode mode) {
+        Map<String, String> env = ChartRbacTest.env(Chart.render(mode));
+        for (int i = 0; i < AGENT_VALUES.size(); i++) {
+            assertEquals(String.valueOf(Chart.at(mode.values(), AGENT_VALUES.get(i))),
+                    env.get(envOf(AgentClients.Deadlines.PROPERTIES.get(i))), mode + " " + AGENT_VALUES.get(i));
+        }
+    }
+
+    @Test
+    void theChartsDefaultDeadlinesAreTheOperatorsDefaults() {
+        assertEquals(AgentClients.Deadlines.DEFAULT, deadlines(Chart.render(Chart.DEFAULT)));
+    }
+
+    @Test
+    void deadlinesCanBeSetAndZeroOrMalformedOnesAreRefused() {
+        AgentClients.Deadlines d = deadlines(Chart.render(Chart.DEFAULT, "agent.progressTimeout", "90s",
+                "agent.deadlines.fence", "1500ms", "agent.deadlines.recoverToLsn", "1h"));
+        assertEquals(java.time.Duration.ofSeconds(90), d.progressTimeout());
+        assertEquals(java.time.Duration.ofMillis(1500), d.fence());
+        assertEquals(java.time.Duration.ofHours(1), d.recoverToLsn());
+        for (String bad : List.of("-5s", "soon", "1.5s", "30", "")) {
+            assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "agent.progressTimeout", bad),
+                    "agent.progressTimeout=" + bad);
+        }
+        for (String path : AGENT_VALUES) {
+            assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, path, "0s"), path + "=0s");
+        }
     }
 
     @Test

@@ -258,16 +258,24 @@ class AgentRollbackFileStoreTest {
                 store().persist("db-0", header(40, 5), TestStreams.of(tail(40, 20))));
     }
 
+    /**
+     * The tail breaks mid-upload, while the agent holds a temporary file with part of it: the write is
+     * cancelled, and the agent discards that file (no litter), publishing nothing.
+     */
     @Test
     void aTailThatBreaksCancelsTheWriteAndPropagates() throws Exception {
         Iterator<TailRecord> it = tail(200, 50).iterator();
         TransportException broken = new TransportException("TailTruncated", false, "the tail stream was cut");
+        List<String> atTheBreak = new ArrayList<>();
         TailStream breaking = new TailStream() {
             int n;
 
             @Override
             public boolean hasNext() {
                 if (++n == 150) {
+                    await().atMost(Duration.ofSeconds(10)).until(() -> listing().stream().anyMatch(
+                            f -> f.startsWith(".") && f.endsWith(".tmp")));
+                    atTheBreak.addAll(uncheckedListing());
                     throw broken;
                 }
                 return it.hasNext();
@@ -285,7 +293,16 @@ class AgentRollbackFileStoreTest {
         TransportException e = assertThrows(TransportException.class,
                 () -> store().persist("db-0", header(200, 5), breaking));
         assertSame(broken, e, "the tail's own exception, unchanged");
+        assertEquals(1, atTheBreak.size(), "the agent had its temporary file when the tail broke: " + atTheBreak);
         await().atMost(Duration.ofSeconds(10)).until(() -> listing().isEmpty());
+    }
+
+    private List<String> uncheckedListing() {
+        try {
+            return listing();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Test

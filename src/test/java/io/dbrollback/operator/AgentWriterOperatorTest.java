@@ -113,7 +113,8 @@ class AgentWriterOperatorTest {
     private static List<TailRecord> tailOf(DbCluster db, long from, long to) {
         List<TailRecord> out = new ArrayList<>();
         try (AgentClients clients = new AgentClients();
-                TailStream s = new GrpcTailStream(clients.stub(db.replicaNode(0).address(), null), "orders-0", from, to)) {
+                TailStream s = new GrpcTailStream(clients.asyncStub(db.replicaNode(0).address(), null), "orders-0", from,
+                        to, clients.deadlines())) {
             s.forEachRemaining(out::add);
         }
         return out;

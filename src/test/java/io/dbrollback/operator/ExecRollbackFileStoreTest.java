@@ -259,4 +259,277 @@ class ExecRollbackFileStoreTest {
             }
         }
     }
+
+    // ---- No litter: a failed attempt removes its temporary file; the next begin removes older ones ----
+
+    private Path rollbackDir() {
+        return root.resolve("rollback");
+    }
+
+    /** The names in the rollback directory that are temporary files. */
+    private List<String> temporaries() throws Exception {
+        if (!Files.exists(rollbackDir())) {
+            return List.of();
+        }
+        try (var files = Files.list(rollbackDir())) {
+            return files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".tmp")).sorted().toList();
+        }
+    }
+
+    /** Runs every call for real, first letting {@code before} see (and change) the argv of each. */
+    private PodExec around(LocalPodExec local, java.util.function.UnaryOperator<List<String>> before) {
+        return (pod, c, argv, stdin, t) -> local.exec(pod, c, before.apply(argv), stdin, t);
+    }
+
+    @Test
+    void aTailThatThrowsMidStreamLeavesNoTemporaryFile() throws Exception {
+        ExecRollbackFileStore store = new ExecRollbackFileStore(new LocalPodExec(root, "/var/lib/db"), 100,
+                Duration.ofSeconds(30));
+        List<String> atTheThrow = new ArrayList<>();
+        TailStream breaking = TestStreams.failingAt(tail(20), 15, () -> {
+            try {
+                atTheThrow.addAll(temporaries());
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+            return new io.dbrollback.coordinator.TransportException("TailTruncated", false, "cut");
+        });
+        assertThrows(io.dbrollback.coordinator.TransportException.class,
+                () -> store.persist("db-0", "database", DIR, "rb.jsonl", header(20), breaking));
+        assertEquals(1, atTheThrow.size(), "the attempt had its temporary file when the tail broke: " + atTheThrow);
+        assertEquals(List.of(), temporaries(), "removed by the abort");
+        assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")), "nothing published");
+    }
+
+    @Test
+    void aFailedAppendLeavesNoTemporaryFile() throws Exception {
+        // The third append is told to expect one byte more than it gets: its bytes land in the temporary
+        // file and the script answers "short write" (13).
+        int[] appends = {0};
+        PodExec shortWrite = around(new LocalPodExec(root, "/var/lib/db"), argv -> {
+            if (argv.get(4).equals("append") && ++appends[0] == 3) {
+                List<String> off = new ArrayList<>(argv);
+                off.set(9, Long.toString(Long.parseLong(argv.get(9)) + 1));
+                return off;
+            }
+            return argv;
+        });
+        var e = assertThrows(io.dbrollback.coordinator.TransportException.class, () -> new ExecRollbackFileStore(
+                shortWrite, 100, Duration.ofSeconds(30)).persist("db-0", "database", DIR, "rb.jsonl", header(20),
+                        stream(tail(20))));
+        assertEquals("ExecTruncated", e.code(), e.getMessage());
+        assertFalse(e.outcomeUnknown());
+        assertTrue(appends[0] >= 3, "the failing append ran");
+        assertEquals(List.of(), temporaries());
+        assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
+    }
+
+    @Test
+    void aCutAnswerToAnAppendLeavesNoTemporaryFile() throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        int[] appends = {0};
+        PodExec cut = (pod, c, argv, stdin, t) -> {
+            PodExec.Result r = local.exec(pod, c, argv, stdin, t);
+            if (argv.get(4).equals("append") && ++appends[0] == 2) {
+                return new PodExec.Result(r.exitCode(), r.stdout().substring(0, 5), r.stderr());
+            }
+            return r;
+        };
+        var e = assertThrows(io.dbrollback.coordinator.TransportException.class, () -> new ExecRollbackFileStore(
+                cut, 100, Duration.ofSeconds(30)).persist("db-0", "database", DIR, "rb.jsonl", header(20),
+                        stream(tail(20))));
+        assertTrue(e.outcomeUnknown(), e.getMessage());
+        assertEquals(List.of(), temporaries());
+        assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
+    }
+
+    /**
+     * The persisting thread is interrupted while an append runs: the attempt fails as interrupted,
+     * the thread keeps its interrupt, and the append is let finish before the abort removes the file.
+     */
+    @Test
+    void anInterruptDuringAnAppendLeavesNoTemporaryFile() throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        Thread persisting = Thread.currentThread();
+        int[] appends = {0};
+        PodExec interrupting = (pod, c, argv, stdin, t) -> {
+            if (argv.get(4).equals("append") && ++appends[0] == 2) {
+                persisting.interrupt();
+                try {
+                    Thread.sleep(300); // the append is still running when the interrupt lands
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            return local.exec(pod, c, argv, stdin, t);
+        };
+        ExecRollbackFileStore store = new ExecRollbackFileStore(interrupting, 100, Duration.ofSeconds(30));
+        io.dbrollback.coordinator.TransportException e;
+        try {
+            e = assertThrows(io.dbrollback.coordinator.TransportException.class,
+                    () -> store.persist("db-0", "database", DIR, "rb.jsonl", header(20), stream(tail(20))));
+        } finally {
+            assertTrue(Thread.interrupted(), "the interrupt is kept");
+        }
+        assertEquals("Interrupted", e.code(), e.getMessage());
+        assertEquals(List.of(), temporaries());
+        assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
+    }
+
+    /** A shim {@code head} writes ten bytes of each chunk and then fails as a full disk does. */
+    @Test
+    void aFullDiskLeavesNoTemporaryFile() throws Exception {
+        String realHead = Files.exists(Path.of("/usr/bin/head")) ? "/usr/bin/head" : "/bin/head";
+        Path shim = root.resolve("shim");
+        Files.createDirectories(shim);
+        Path head = shim.resolve("head");
+        Files.writeString(head, "#!/bin/sh\n" + realHead + " \"$@\" | " + realHead + " -c 10\n"
+                + "echo \"head: error writing 'standard output': No space left on device\" >&2\nexit 1\n");
+        Files.setPosixFilePermissions(head, PosixFilePermissions.fromString("rwx------"));
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        List<Long> leftAfterAppend = new ArrayList<>();
+        PodExec full = (pod, c, argv, stdin, t) -> {
+            List<String> withShim = new ArrayList<>(List.of("env", "PATH=" + shim + ":" + System.getenv("PATH")));
+            withShim.addAll(argv);
+            PodExec.Result r = local.exec(pod, c, withShim, stdin, t);
+            if (argv.get(4).equals("append")) {
+                try {
+                    leftAfterAppend.add(Files.size(rollbackDir().resolve(temporaries().get(0))));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            return r;
+        };
+        PersistResult r = new ExecRollbackFileStore(full, 100, Duration.ofSeconds(30)).persist("db-0", "database",
+                DIR, "rb.jsonl", header(20), stream(tail(20)));
+        assertEquals(PersistResult.Kind.NO_SPACE, assertInstanceOf(PersistResult.Failed.class, r).kind(),
+                String.valueOf(r));
+        assertEquals(List.of(10L), leftAfterAppend, "the failed append left tail bytes in its temporary file");
+        assertEquals(List.of(), temporaries(), "which the abort removed");
+        assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
+    }
+
+    @Test
+    void whenTheAbortFailsTooTheNextAttemptsBeginRemovesTheLeftover() throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        PodExec noAbort = (pod, c, argv, stdin, t) -> argv.get(4).equals("abort")
+                ? new PodExec.Result(null, "", "exec failed: connection reset") : local.exec(pod, c, argv, stdin, t);
+        ExecRollbackFileStore store = new ExecRollbackFileStore(noAbort, 100, Duration.ofSeconds(30));
+        TailStream breaking = TestStreams.failingAt(tail(20), 10, () -> new io.dbrollback.coordinator
+                .TransportException("TailTruncated", false, "cut"));
+        String name = io.dbrollback.model.RollbackFileName.of("inc-9", 1);
+        assertThrows(io.dbrollback.coordinator.TransportException.class,
+                () -> store.persist("db-0", "database", DIR, name, header(20), breaking));
+        List<String> left = temporaries();
+        assertEquals(1, left.size(), "the abort failed: the temporary file is still there " + left);
+        assertTrue(Files.size(rollbackDir().resolve(left.get(0))) > 0, "with tail bytes");
+
+        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class, store.persist("db-0", "database", DIR,
+                name, header(20), stream(tail(20)))).file();
+        assertEquals(List.of(), temporaries(), "the next attempt's begin removed it");
+        assertInstanceOf(VerifyResult.Read.class, new ExecRollbackFileStore(local, 100, Duration.ofSeconds(30))
+                .verify("db-0", "database", file, Instant.now()));
+    }
+
+    /**
+     * Leftovers of crashed attempts of this incident (any plan) go at the next begin, also when the
+     * file exists already; the published and quarantined files, another incident's temporary files
+     * (even one whose id begins with this incident's file name) and dot-names of another form stay.
+     */
+    @Test
+    void theNextBeginRemovesThisIncidentsLeftoversAndNothingElse() throws Exception {
+        Path dir = rollbackDir();
+        Files.createDirectories(dir);
+        String attempt = "0f1e2d3c-4b5a-4968-8776-655443322110";
+        String name = io.dbrollback.model.RollbackFileName.of("inc-9", 1);
+        List<String> crashed = List.of("." + name + "." + attempt + ".tmp",
+                ".inc-9-plan2.rollback.jsonl." + attempt + ".tmp", ".inc-9-plan17.rollback.jsonl.abc.tmp");
+        List<String> kept = List.of("inc-9-plan2.rollback.jsonl", "inc-9-plan2.rollback.jsonl.quarantined-1234",
+                name + ".quarantined-99", ".other-plan1.rollback.jsonl." + attempt + ".tmp",
+                ".inc-9-plan1-plan1.rollback.jsonl." + attempt + ".tmp", ".inc-9-plan1.rollback.jsonl.tmp",
+".inc-9-plan0.rollback.jsonl." + attempt + ".tmp",
+                ".inc-9-planx.rollback.jsonl." + attempt + ".tmp", "notes.tmp");
+        for (String n : crashed) {
+            Files.writeString(dir.resolve(n), "tail bytes of a crashed attempt");
+        }
+        for (String n : kept) {
+            Files.writeString(dir.resolve(n), "keep " + n);
+        }
+        LocalPodExec exec = new LocalPodExec(root, "/var/lib/db");
+        ExecRollbackFileStore store = new ExecRollbackFileStore(exec, 100, Duration.ofSeconds(30));
+        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class, store.persist("db-0", "database", DIR,
+                name, header(5), stream(tail(5)))).file();
+        for (String n : crashed) {
+            assertFalse(Files.exists(dir.resolve(n)), n + " removed");
+        }
+        for (String n : kept) {
+            assertEquals("keep " + n, Files.readString(dir.resolve(n)), n + " untouched");
+        }
+        for (List<String> argv : exec.calls) {
+            if (argv.get(4).equals("begin")) {
+                assertEquals("inc-9", argv.get(8), "the incident is its own argv entry");
+            }
+        }
+
+        // The file exists now: a retry's begin answers EXISTS and still removes a new leftover.
+        Files.writeString(dir.resolve(crashed.get(0)), "tail bytes of a crashed attempt");
+        assertEquals(file, assertInstanceOf(PersistResult.Persisted.class, store.persist("db-0", "database", DIR,
+                name, header(5), stream(tail(5)))).file());
+        assertFalse(Files.exists(dir.resolve(crashed.get(0))));
+        assertTrue(Files.exists(dir.resolve(name)), "the published file stays");
+    }
+
+    /**
+     * Two writers of one incident (two operator instances): the second one's begin removes the first
+     * one's temporary file, so the first one's next append finds it gone and answers 13, a retried
+     * attempt (never a disk error); the retry finds the second one's file with the same bytes.
+     */
+    @Test
+    void anotherWritersBeginRemovingThisAttemptsFileMakesItRetryNeverFail() throws Exception {
+        String name = io.dbrollback.model.RollbackFileName.of("inc-9", 1);
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        ExecRollbackFileStore other = new ExecRollbackFileStore(local, 100, Duration.ofSeconds(30));
+        boolean[] raced = {false};
+        PodExec racing = (pod, c, argv, stdin, t) -> {
+            if (argv.get(4).equals("append") && !raced[0]) {
+                raced[0] = true;
+                assertInstanceOf(PersistResult.Persisted.class, other.persist("db-0", "database", DIR, name,
+                        header(5), stream(tail(5))));
+            }
+            return local.exec(pod, c, argv, stdin, t);
+        };
+        ExecRollbackFileStore first = new ExecRollbackFileStore(racing, 100, Duration.ofSeconds(30));
+        var e = assertThrows(io.dbrollback.coordinator.TransportException.class,
+                () -> first.persist("db-0", "database", DIR, name, header(5), stream(tail(5))));
+        assertEquals("ExecTruncated", e.code(), e.getMessage());
+        assertFalse(e.outcomeUnknown());
+        assertEquals(List.of(), temporaries());
+        assertInstanceOf(PersistResult.Persisted.class, first.persist("db-0", "database", DIR, name, header(5),
+                stream(tail(5))), "the retry takes the other writer's file: the same bytes");
+    }
+
+    /** The temporary file vanishing before the commit is a retried attempt (13), never FSYNC_FAILED. */
+    @Test
+    void aCommitWhoseTemporaryFileIsGoneIsRetriedNotAnFsyncFailure() throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        PodExec removing = (pod, c, argv, stdin, t) -> {
+            if (argv.get(4).equals("commit")) {
+                try {
+                    for (String n : temporaries()) {
+                        Files.delete(rollbackDir().resolve(n));
+                    }
+                } catch (Exception x) {
+                    throw new IllegalStateException(x);
+                }
+            }
+            return local.exec(pod, c, argv, stdin, t);
+        };
+        var e = assertThrows(io.dbrollback.coordinator.TransportException.class, () -> new ExecRollbackFileStore(
+                removing, 100, Duration.ofSeconds(30)).persist("db-0", "database", DIR, "rb.jsonl", header(5),
+                        stream(tail(5))));
+        assertEquals("ExecTruncated", e.code(), e.getMessage());
+        assertFalse(e.outcomeUnknown());
+        assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
+    }
 }

@@ -44,6 +44,9 @@ public final class LocalPodExec implements PodExec {
                 if (stdin != null) {
                     in.write(stdin);
                 }
+            } catch (IOException exitedWithoutReading) {
+                // A command may exit before it reads its input (the script refusing an append whose
+                // temporary file is gone): as with a pod's exec, its exit status says what happened.
             }
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();

@@ -11,6 +11,34 @@ final class TestStreams {
     private TestStreams() {
     }
 
+    /**
+     * {@code records}, except that taking the {@code n}th one (from 1) runs {@code failure} and
+     * throws what it returns: a tail that breaks mid-stream.
+     */
+    static TailStream failingAt(List<TailRecord> records, int n, java.util.function.Supplier<RuntimeException> failure) {
+        TailStream all = of(records);
+        return new TailStream() {
+            int taken;
+
+            @Override
+            public boolean hasNext() {
+                return all.hasNext();
+            }
+
+            @Override
+            public TailRecord next() {
+                if (++taken == n) {
+                    throw failure.get();
+                }
+                return all.next();
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+    }
+
     static TailStream of(List<TailRecord> records) {
         Iterator<TailRecord> it = records.iterator();
         return new TailStream() {

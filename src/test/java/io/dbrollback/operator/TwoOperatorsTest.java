@@ -22,7 +22,11 @@ import org.junit.jupiter.api.Test;
 /**
  * Split brain: two operator instances (no leader election) reconcile the same rollback at once, one
  * step per reconcile so that they interleave. Status writes conflict (409) and steps repeat, but
- * nothing is applied twice: one rollback-id bump, one rollback file, the node converges.
+ * nothing is applied twice: one rollback-id bump, one rollback file, the node converges. Each persist
+ * attempt's begin removes the incident's other temporary files, so one instance may remove the file
+ * the other is appending to: that append or commit then answers "temporary file gone" (exit 13), a
+ * retried attempt and never a disk failure, and the retry finds the name published with the same
+ * bytes (the list of files below is also checked for leftovers).
  */
 class TwoOperatorsTest {
 
@@ -79,6 +83,14 @@ class TwoOperatorsTest {
                         .lastIndexOf('/') + 1)), names.stream().filter(n -> n.endsWith(".jsonl")).toList(),
                         "one rollback file: " + names);
             }
+            // An attempt the other instance still had going when this one completed ends soon after.
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                try (Stream<Path> files = Files.list(dir)) {
+                    List<String> names = files.map(p -> p.getFileName().toString()).toList();
+                    assertEquals(List.of(), names.stream().filter(n -> n.endsWith(".tmp")).toList(),
+                            "no temporary file left: " + names);
+                }
+            });
             db.node(0).await("caught up", t -> t.getLastLsn() == 13);
             assertEquals(db.node(1).data(), db.node(0).data());
         }

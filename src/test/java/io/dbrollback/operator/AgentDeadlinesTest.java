@@ -1,0 +1,92 @@
+package io.dbrollback.operator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quarkus.runtime.configuration.DurationConverter;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The deadline settings: their defaults are those of application.properties, a zero, negative or
+ * missing value is refused naming its property, and the operator's producer builds them from the
+ * properties.
+ */
+class AgentDeadlinesTest {
+
+    private static List<Duration> components(AgentClients.Deadlines d) {
+        return List.of(d.getTimeline(), d.fence(), d.recoverToLsn(), d.rejoinAsReplica(), d.quarantineRollbackFile(),
+                d.progressTimeout(), d.streamDeadline());
+    }
+
+    private static AgentClients.Deadlines of(List<Duration> c) {
+        return new AgentClients.Deadlines(c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5), c.get(6));
+    }
+
+    @Test
+    void theDefaultsAreTheValuesOfApplicationProperties() throws Exception {
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(Path.of("src/main/resources/application.properties"))) {
+            p.load(r);
+        }
+        DurationConverter convert = new DurationConverter();
+        List<Duration> configured = new ArrayList<>();
+        for (String name : AgentClients.Deadlines.PROPERTIES) {
+            String value = p.getProperty(name);
+            assertTrue(value != null, name + " is in application.properties");
+            configured.add(convert.convert(value));
+        }
+        assertEquals(AgentClients.Deadlines.DEFAULT, of(configured));
+        assertEquals(List.of(Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofMinutes(10),
+                Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofMinutes(30)),
+                components(AgentClients.Deadlines.DEFAULT), "the documented defaults");
+    }
+
+    @Test
+    void aZeroNegativeOrMissingValueIsRefusedNamingItsProperty() {
+        for (int i = 0; i < AgentClients.Deadlines.PROPERTIES.size(); i++) {
+            for (Duration bad : Arrays.asList(Duration.ZERO, Duration.ofSeconds(-5), null)) {
+                List<Duration> c = new ArrayList<>(components(AgentClients.Deadlines.DEFAULT));
+                c.set(i, bad);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> of(c));
+                assertTrue(e.getMessage().startsWith(AgentClients.Deadlines.PROPERTIES.get(i)
+                        + " must be a positive duration"), e.getMessage());
+            }
+        }
+        assertEquals("dbrollback.agent.progress-timeout must be a positive duration (such as 30s or 10m), not PT0S",
+                assertThrows(IllegalArgumentException.class, () -> new OperatorBeans().agentDeadlines(
+                        Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofMinutes(10), Duration.ofSeconds(30),
+                        Duration.ofSeconds(30), Duration.ZERO, Duration.ofMinutes(30))).getMessage());
+    }
+
+    @Test
+    void theProducerBuildsThemFromTheProperties() {
+        AgentClients.Deadlines d = new OperatorBeans().agentDeadlines(Duration.ofSeconds(1), Duration.ofSeconds(2),
+                Duration.ofSeconds(3), Duration.ofSeconds(4), Duration.ofSeconds(5), Duration.ofSeconds(6),
+                Duration.ofSeconds(7));
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L), components(d).stream().map(Duration::toSeconds).toList());
+        try (AgentClients clients = new OperatorBeans().agentClients(d)) {
+            assertSame(d, clients.deadlines());
+        }
+        try (AgentClients clients = new AgentClients()) {
+            assertSame(AgentClients.Deadlines.DEFAULT, clients.deadlines(), "the existing constructors keep the defaults");
+        }
+    }
+
+    @Test
+    void messagesSayDurationsInWords() {
+        assertEquals("60 s", AgentClients.Deadlines.words(Duration.ofSeconds(60)));
+        assertEquals("1.5 s", AgentClients.Deadlines.words(Duration.ofMillis(1500)));
+        assertEquals("600 ms", AgentClients.Deadlines.words(Duration.ofMillis(600)));
+        assertEquals("1800 s", AgentClients.Deadlines.words(Duration.ofMinutes(30)));
+    }
+}
