@@ -236,6 +236,41 @@ public final class AgentAnswers {
                 p.hasAfter() ? Bytes.of(p.getAfter().toByteArray()) : null);
     }
 
+    /** Whether {@code s} is a SHA-256 as the protocol writes it: 64 lower-case hex digits. */
+    public static boolean isSha256(String s) {
+        return s != null && SHA256.matcher(s).matches();
+    }
+
+    /**
+     * The path an agent reports for the rollback file {@code name} (WriteRollbackFile): absolute, at
+     * most {@value #MAX_TEXT} printable characters, no {@code ..} segment, ending in {@code /name}. It
+     * goes into the status and every later message, so it is held to the rules of an answer.
+     */
+    public static String filePath(String path, String name) {
+        if (!printablePath(path) || !path.endsWith("/" + name)) {
+            throw broken("FilePath", "the path must be absolute, printable, at most " + MAX_TEXT
+                    + " characters, without '..', and end in /" + name);
+        }
+        return path;
+    }
+
+    /** The path an agent reports for a quarantined file: {@code .../name.quarantined-<stamp>}. */
+    public static String quarantinedPath(String path, String name, long stamp) {
+        if (!printablePath(path) || !path.endsWith("/" + name + ".quarantined-" + stamp)) {
+            throw broken("QuarantinedPath", "the path must be absolute, printable, at most " + MAX_TEXT
+                    + " characters, without '..', and end in /" + name + ".quarantined-" + stamp);
+        }
+        return path;
+    }
+
+    private static boolean printablePath(String path) {
+        if (path.isEmpty() || path.length() > MAX_TEXT || path.charAt(0) != '/' || path.contains("/../")
+                || path.endsWith("/..")) {
+            return false;
+        }
+        return path.chars().noneMatch(c -> Character.isISOControl(c) || Character.isSurrogate((char) c));
+    }
+
     /** A tail trailer's numbers and digest form. */
     public static TailTrailer trailer(TailTrailer t) {
         number(t.getRecordCount(), "record_count");

@@ -1,6 +1,7 @@
 package io.dbrollback.operator;
 
 import com.google.protobuf.ByteString;
+import io.dbrollback.agent.AgentAnswers;
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
@@ -131,15 +132,20 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
             return failure(pod, error);
         }
         WriteRollbackFileResponse r = upload.response();
-        if (r == null || !r.getPath().endsWith("/" + name) || r.getSize() != summary.bytes()
-                || !r.getSha256().equals(summary.sha256())) {
+        String path;
+        try {
+            path = r == null ? null : AgentAnswers.filePath(r.getPath(), name);
+        } catch (AgentAnswers.InvalidAnswer e) {
+            throw GrpcRollbackTransport.invalid("WriteRollbackFile", pod, e);
+        }
+        if (r == null || r.getSize() != summary.bytes() || !r.getSha256().equals(summary.sha256())) {
             // Never happens with a conforming agent; the file is not trusted, and a retry meets the
             // existing name: the same bytes are accepted, others are a conflict.
             throw new TransportException("AgentAnswerMismatch", false, "the agent of " + pod + " answered "
-                    + (r == null ? "nothing" : r.getPath() + " with " + r.getSize() + " bytes, SHA-256 " + r.getSha256())
+                    + (r == null ? "nothing" : r.getSize() + " bytes, SHA-256 " + digestText(r.getSha256()))
                     + " for " + name + " of " + summary.bytes() + " bytes, SHA-256 " + summary.sha256());
         }
-        return new PersistResult.Persisted(new RollbackFile(r.getPath(), summary.sha256(), summary.tailSha256(),
+        return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
                 summary.bytes(), summary.records()));
     }
 
@@ -159,7 +165,7 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
         }
         String description = e.getStatus().getDescription();
         return new PersistResult.Failed(kind, reason + " from the agent of " + pod
-                + (description == null ? "" : ": " + abbreviate(description)));
+                + (description == null ? "" : ": " + GrpcRollbackTransport.agentText(description)));
     }
 
     /** The agent's reasons that mean the file cannot be made durable: fail closed, never retry. */
@@ -229,8 +235,8 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
         }
         if (end.getSize() != size || !end.getSha256().equals(got)) {
             throw new TransportException("FileReadMismatch", false, "the agent of " + pod + " sent " + size
-                    + " bytes hashing to " + got + " but announced " + end.getSize() + " bytes, " + end.getSha256()
-                    + "; read again");
+                    + " bytes hashing to " + got + " but announced " + end.getSize() + " bytes, "
+                    + digestText(end.getSha256()) + "; read again");
         }
         if (got.equals(expected.sha256()) && size == expected.bytes()) {
             return new VerifyResult.Read(got, expected.tailSha256(), expected.recordCount(), size);
@@ -243,16 +249,19 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                                 .setIncidentId(id.incidentId()).setPlanNumber(id.planNumber())
                                 .setTerm(planTerm.value()).setStamp(now.getEpochSecond()).build())
                         .getQuarantinedPath();
-            } catch (StatusRuntimeException e) {
-                where = null; // the mismatch stands; the file keeps its name and is never trusted
+                where = AgentAnswers.quarantinedPath(where, RollbackFileName.lastSegment(expected.location()),
+                        now.getEpochSecond());
+            } catch (StatusRuntimeException | AgentAnswers.InvalidAnswer e) {
+                where = null; // the mismatch stands; the file keeps its name (or an unknown one) and is never trusted
             }
         }
         return new VerifyResult.Mismatch("read back SHA-256 " + got + " and " + size + " bytes, wrote "
                 + expected.sha256() + " and " + expected.bytes(), where);
     }
 
-    private static String abbreviate(String s) {
-        return s.length() > 300 ? s.substring(0, 300) + "..." : s;
+    /** An agent's digest, as a message may repeat it: only when it has the form of one. */
+    private static String digestText(String sha) {
+        return AgentAnswers.isSha256(sha) ? sha : "(not a SHA-256)";
     }
 
     /** Collects the formatter's lines into data messages of at most {@code chunkBytes}. */

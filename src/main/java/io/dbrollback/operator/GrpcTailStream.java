@@ -7,6 +7,7 @@ import io.dbrollback.agent.v1.RollbackAgentGrpc;
 import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailMessage;
 import io.dbrollback.agent.v1.TailTrailer;
+import io.dbrollback.coordinator.Failure;
 import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.model.TailDigest;
@@ -50,7 +51,15 @@ final class GrpcTailStream implements TailStream {
             try {
                 m = messages.next();
             } catch (StatusRuntimeException e) {
-                throw GrpcRollbackTransport.translate("ReadDivergentTail", node, e, false);
+                TransportException t = GrpcRollbackTransport.translate("ReadDivergentTail", node, e, false);
+                if (digest.records() > 0 && Failure.of(t.code()).reason() == io.dbrollback.coordinator.Reason
+                        .AgentUnreachable) {
+                    // Cut after records arrived: a broken transfer, counted against the plan's bound (an
+                    // agent that always resets before its trailer would otherwise be re-read forever).
+                    throw new TransportException("TailCut", false, t.getMessage() + " after " + digest.records()
+                            + " records", e);
+                }
+                throw t;
             }
             if (m == null) {
                 throw new TransportException("TailTruncated", false, "the tail stream of " + node

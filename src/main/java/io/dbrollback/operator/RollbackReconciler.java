@@ -201,6 +201,26 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         }
     }
 
+    /** Whether a Lease update changed what the operator reads from it: its holder or its term. */
+    static boolean leaderChanged(GenericKubernetesResource now, GenericKubernetesResource before) {
+        if (now == null || before == null) {
+            return true;
+        }
+        return !java.util.Objects.equals(leaseField(now, "holderIdentity"), leaseField(before, "holderIdentity"))
+                || !java.util.Objects.equals(leaseField(now, "leaseTransitions"), leaseField(before, "leaseTransitions"))
+                || !java.util.Objects.equals(termAnnotation(now), termAnnotation(before));
+    }
+
+    private static Object leaseField(GenericKubernetesResource lease, String field) {
+        Object spec = lease.getAdditionalProperties().get("spec");
+        return spec instanceof Map<?, ?> m ? m.get(field) : null;
+    }
+
+    private static String termAnnotation(GenericKubernetesResource lease) {
+        Map<String, String> a = lease.getMetadata() == null ? null : lease.getMetadata().getAnnotations();
+        return a == null ? null : a.get(ClusterObserver.TERM_ANNOTATION);
+    }
+
     static String leaseKey(ReplicaSetRollback r) {
         return r.getMetadata().getNamespace() + "/" + r.getSpec().getCluster().getLeaseName();
     }
@@ -220,6 +240,9 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                         || r.getSpec().getCluster() == null ? Set.of() : Set.of(new ResourceID(
                         r.getSpec().getCluster().getLeaseName(), r.getMetadata().getNamespace())))
                 .withNamespacesInheritedFromController()
+                // A Lease renewal (renewTime) must not start a reconcile: it would cut every failed step's
+                // backoff short at the renewal rate. Only a new holder or a new term matters here.
+                .withOnUpdateFilter(RollbackReconciler::leaderChanged)
                 .build();
         return List.of(new InformerEventSource<>(config, context), unreadable);
     }

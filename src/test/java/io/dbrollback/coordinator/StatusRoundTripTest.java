@@ -61,6 +61,27 @@ class StatusRoundTripTest {
     }
 
     @Test
+    void theRetryAndRemovalRecordSurvivesTheStatus() throws Exception {
+        // Counted failures, a recover's answer, a removal the node's record shows, one it does not.
+        io.dbrollback.coordinator.fake.FakeCluster c = Scenarios.standard();
+        c.inject(io.dbrollback.coordinator.fake.FakeCluster.Op.READ,
+                io.dbrollback.coordinator.fake.Fault.TRAILER_MISMATCH);
+        c.inject(io.dbrollback.coordinator.fake.FakeCluster.Op.RECOVER,
+                io.dbrollback.coordinator.fake.Fault.RECOVER_DOUBLE_BUMP);
+        Harness h = new Harness(c, Harness.spec());
+        while (!h.saved.phase().isTerminal()) {
+            h.step();
+            roundTrips(h.saved);
+        }
+        assertEquals(Reason.RollbackIdUnexpected, h.saved.reason(), h.traceText());
+        assertEquals(1, h.saved.removedPlan());
+        assertEquals(2, h.saved.recoverAnswer().rollbackId());
+        Checkpoint unknown = h.saved.toBuilder().removedPlan(null).removalUnknown().retried().retried().build();
+        roundTrips(unknown);
+        roundTrips(unknown.toBuilder().removedPlan(0).build());
+    }
+
+    @Test
     void conditionsTellTheStoryAndKeepTheirTransitionTimes() {
         Harness h = new Harness(Scenarios.standard(), Harness.spec().withLimits(new Limits(1, 1L << 30,
                 java.time.Duration.ofHours(1))));

@@ -96,7 +96,7 @@ class GrpcFaultsTest {
         "GetTimeline, DEADLINE_AFTER, observe failed: DEADLINE_EXCEEDED",
         "ReadDivergentTail, FLIP_BIT, PERSIST_TAIL failed: TailChecksumMismatch",
         "ReadDivergentTail, DROP_TRAILER, PERSIST_TAIL failed: TailTruncated",
-        "ReadDivergentTail, CUT_AFTER_FIRST_CHUNK, PERSIST_TAIL failed: UNAVAILABLE",
+        "ReadDivergentTail, CUT_AFTER_FIRST_CHUNK, PERSIST_TAIL failed: TailCut",
         "RecoverToLsn, LOST_BEFORE, RECOVER failed: UNAVAILABLE (outcome unknown)",
         "RecoverToLsn, UNAVAILABLE_AFTER, RECOVER failed: UNAVAILABLE (outcome unknown)",
         "RecoverToLsn, DEADLINE_AFTER, RECOVER failed: DEADLINE_EXCEEDED (outcome unknown)",

@@ -66,6 +66,11 @@ class MisbehavingAgentIT {
         startOperator(RollbackFileStore.Writer.EXEC);
     }
 
+    /** The operator's deadlines here: a progress timeout of 1 s, the rest as deployed. */
+    static final AgentClients.Deadlines DEADLINES = new AgentClients.Deadlines(Duration.ofSeconds(10),
+            Duration.ofSeconds(30), Duration.ofMinutes(10), Duration.ofSeconds(30), Duration.ofSeconds(30),
+            Duration.ofSeconds(1), Duration.ofMinutes(30));
+
     private void startOperator(RollbackFileStore.Writer writer) {
         startOperator(writer, Clock.systemUTC());
     }
@@ -73,7 +78,8 @@ class MisbehavingAgentIT {
     private void startOperator(RollbackFileStore.Writer writer, Clock clock) {
         operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
                 .withUseSSAToPatchPrimaryResource(false));
-        operator.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock,
+        operator.register(new RollbackReconciler(client, clock, new AgentClients(List.of(), DEADLINES),
+                new EventRecorder(client, clock,
                 "misbehaving"), new RollbackMetrics(new SimpleMeterRegistry()), RollbackReconciler.MAX_STEPS_PER_RECONCILE,
                 null, writer, CrashPoints.OFF).withBackoff(Duration.ofMillis(50), Duration.ofMillis(400)));
         operator.start();
@@ -235,6 +241,95 @@ class MisbehavingAgentIT {
         assertTrue(f.db().node(0).timeline().getFenced(), "fenced, as the first step left it");
     }
 
+    @Test
+    void aFenceAnswerThatBreaksTheProtocolIsNotTakenAsAFence() throws Exception {
+        // The node does fence; its answer carries a term at 2^63.
+        Fixture f = diverged("bad-fence-answer", a -> a.onFenceAnswer(r -> r.toBuilder().setTimeline(
+                r.getTimeline().toBuilder().setCurrentTerm(Long.MIN_VALUE)).build()));
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
+        assertEquals("Failed", s.getPhase(), s.getMessage());
+        assertEquals("AgentAnswerInvalid", s.getReason());
+        assertTrue(s.getMessage().contains("Fence from orders-0 broke rule NumberRange"), s.getMessage());
+        assertEquals("Planned", s.getSteps().get(s.getSteps().size() - 2).getPhase(), "never recorded as fenced");
+        assertEquals(MAX_RETRIES + 1, f.agent().calls("Fence"));
+        assertEquals(0, f.agent().calls("ReadDivergentTail"));
+        assertNothingRemoved(f);
+    }
+
+    @Test
+    void aRecoverAnswerThatBreaksTheProtocolIsResolvedFromTheNodesOwnRecord() throws Exception {
+        // The node recovers; its answer carries a rollback id at 2^63. The answer is not used: the next
+        // reading of the node's timeline shows the recover, which is then confirmed from it.
+        Fixture f = diverged("bad-recover-answer", a -> a.onRecoverAnswer(r -> r.toBuilder()
+                .setRollbackId(Long.MIN_VALUE).build()));
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = RollbackChecks.assertCompletedOnce(client, f.db(), "rb");
+        assertNull(s.getRecoverAnswer(), "the broken answer is not on record");
+        List<Event> invalid = events(f, "rb", "AgentAnswerInvalid");
+        assertEquals(1, invalid.size());
+        assertTrue(invalid.get(0).getMessage().contains("RecoverToLsn from orders-0 broke rule NumberRange"),
+                invalid.get(0).getMessage());
+        assertEquals(1, f.agent().calls("RecoverToLsn"), "recovered once, never asked again");
+    }
+
+    static Stream<Arguments> brokenTails() {
+        return Stream.of(
+                Arguments.of("ChunkNotEmpty", "an empty chunk", (UnaryOperator<List<TailMessage>>) messages -> {
+                    List<TailMessage> out = new ArrayList<>(messages);
+                    out.add(0, TailMessage.newBuilder().setChunk(TailChunk.getDefaultInstance()).build());
+                    return out;
+                }),
+                Arguments.of("ChunkSize", "a chunk of 257 records", (UnaryOperator<List<TailMessage>>) messages -> {
+                    TailChunk.Builder big = TailChunk.newBuilder();
+                    for (int i = 0; i < 257; i++) {
+                        big.addRecords(messages.get(0).getChunk().getRecords(0));
+                    }
+                    return List.of(TailMessage.newBuilder().setChunk(big).build(), messages.get(messages.size() - 1));
+                }),
+                Arguments.of("MessageKnown", "a message that is neither chunk nor trailer",
+                        (UnaryOperator<List<TailMessage>>) messages -> {
+                            List<TailMessage> out = new ArrayList<>(messages);
+                            out.add(0, TailMessage.getDefaultInstance());
+                            return out;
+                        }));
+    }
+
+    @ParameterizedTest(name = "{1}")
+    @MethodSource("brokenTails")
+    void aTailThatBreaksTheStreamRulesIsNeverWritten(String rule, String what, UnaryOperator<List<TailMessage>> lie)
+            throws Exception {
+        Fixture f = diverged("bad-tail-" + rule.toLowerCase(), a -> a.onTail(m -> ScriptedAgent.TailReply.of(
+                lie.apply(m))));
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
+        assertEquals("Failed", s.getPhase(), s.getMessage());
+        assertEquals("AgentAnswerInvalid", s.getReason());
+        assertTrue(s.getMessage().contains("ReadDivergentTail from orders-0 broke rule " + rule), s.getMessage());
+        assertEquals(MAX_RETRIES + 1, f.agent().calls("ReadDivergentTail"));
+        assertEquals(List.of(), RollbackChecks.rollbackDirectory(f.db()), "no file, no temporary file");
+        assertNothingRemovedButFenced(f);
+    }
+
+    @Test
+    void aWrittenFilesPathThatBreaksTheRulesNeverReachesTheStatus() throws Exception {
+        operator.stop();
+        startOperator(RollbackFileStore.Writer.AGENT);
+        Fixture f = diverged("bad-file-path", a -> a.onWriteFileAnswer(r -> r.toBuilder().setPath(
+                "/x/" + "\n".repeat(3) + "y".repeat(3000) + "/" + r.getPath().substring(r.getPath().lastIndexOf('/') + 1))
+                .build()));
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
+        assertEquals("Failed", s.getPhase(), s.getMessage());
+        assertEquals("AgentAnswerInvalid", s.getReason());
+        assertTrue(s.getMessage().contains("WriteRollbackFile from orders-0 broke rule FilePath"), s.getMessage());
+        assertFalse(s.getMessage().contains("yyyy"), "the path is never repeated");
+        assertNull(s.getRollbackFile(), "no file on record from an answer that broke the rules");
+        assertEquals(MAX_RETRIES + 1, f.agent().calls("WriteRollbackFile"));
+        assertEquals(0, f.agent().calls("RecoverToLsn"));
+        assertNothingRemovedButFenced(f);
+    }
+
     // ---- rule 2: no hot loops, no unbounded retries -----------------------------------------------
 
     @Test
@@ -312,6 +407,58 @@ class MisbehavingAgentIT {
         assertEquals(MAX_RETRIES + 1, f.agent().calls("ReadRollbackFile"));
         assertEquals(1, f.agent().calls("WriteRollbackFile"), "written once");
         assertEquals(0, f.agent().calls("RecoverToLsn"));
+        assertNothingRemovedButFenced(f);
+    }
+
+    // ---- rules 3 and 4: no litter, no stall without a reason -------------------------------------
+
+    @Test
+    void aTailThatStopsSendingIsCancelledVisiblyThenReadAgain() throws Exception {
+        // The stream sends its first chunk and then nothing: cancelled after the progress timeout (1 s here).
+        Fixture f = diverged("stalled-tail", a -> a.onTail(messages -> new ScriptedAgent.TailReply(
+                messages.subList(0, 1), true)));
+        apply(f, "rb");
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            ReplicaSetRollback r = RollbackChecks.get(client, f.db().namespace, "rb");
+            return r != null && r.getStatus() != null && "AgentStalled".equals(r.getStatus().getWaiting());
+        });
+        ReplicaSetRollbackStatus blocked = RollbackChecks.get(client, f.db().namespace, "rb").getStatus();
+        assertEquals("AgentStalled", condition(blocked, "Blocked").getReason());
+        assertTrue(blocked.getWaitMessage().contains("ReadDivergentTail from orders-0 sent nothing for 1 s"),
+                blocked.getWaitMessage());
+        assertEquals(List.of(), RollbackChecks.rollbackDirectory(f.db()).stream().filter(n -> n.endsWith(".tmp"))
+                .toList(), "the cancelled attempt left no temporary file");
+        f.agent().honest();
+        ReplicaSetRollbackStatus s = RollbackChecks.assertCompletedOnce(client, f.db(), "rb");
+        assertNull(s.getWaiting());
+    }
+
+    @Test
+    void aTailThatAlwaysStallsEndsFailedAfterTheBound() throws Exception {
+        Fixture f = diverged("always-stalls", a -> a.onTail(messages -> new ScriptedAgent.TailReply(
+                messages.subList(0, 1), true)));
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
+        assertEquals("Failed", s.getPhase(), s.getMessage());
+        assertEquals("AgentStalled", s.getReason());
+        assertEquals(MAX_RETRIES + 1, f.agent().calls("ReadDivergentTail"));
+        assertEquals(List.of(), RollbackChecks.rollbackDirectory(f.db()), "no file, no temporary file");
+        assertNothingRemovedButFenced(f);
+    }
+
+    @Test
+    void aTrailerThatNeverMatchesInTheAgentModeLeavesNoTemporaryFileOnTheNode() throws Exception {
+        operator.stop();
+        startOperator(RollbackFileStore.Writer.AGENT);
+        Fixture f = diverged("agent-trailer-never-matches", a -> a.onTail(messages -> ScriptedAgent.TailReply.of(
+                messages.stream().map(m -> !m.hasTrailer() ? m : TailMessage.newBuilder().setTrailer(
+                        TailTrailer.newBuilder(m.getTrailer()).setSha256("0".repeat(64))).build()).toList())));
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
+        assertEquals("Failed", s.getPhase(), s.getMessage());
+        assertEquals("TransferBroken", s.getReason());
+        assertEquals(MAX_RETRIES + 1, f.agent().calls("WriteRollbackFile"), "one upload per attempt, each cancelled");
+        await().atMost(Duration.ofSeconds(10)).until(() -> RollbackChecks.rollbackDirectory(f.db()).isEmpty());
         assertNothingRemovedButFenced(f);
     }
 

@@ -65,6 +65,9 @@ public final class ScriptedAgent implements AutoCloseable {
     private volatile Function<RecoverToLsnRequest, RecoverToLsnResponse> recover;
     private volatile Function<RejoinAsReplicaRequest, RejoinAsReplicaResponse> rejoin;
     private volatile Function<List<ReadRollbackFileResponse>, List<ReadRollbackFileResponse>> readFile;
+    private volatile UnaryOperator<WriteRollbackFileResponse> writeFile = UnaryOperator.identity();
+    private volatile UnaryOperator<FenceResponse> fenceAnswer = UnaryOperator.identity();
+    private volatile UnaryOperator<RecoverToLsnResponse> recoverAnswer = UnaryOperator.identity();
 
     private ScriptedAgent(String delegate) throws IOException {
         this.channel = NettyChannelBuilder.forTarget(delegate).usePlaintext().build();
@@ -134,6 +137,24 @@ public final class ScriptedAgent implements AutoCloseable {
         return this;
     }
 
+    /** Rewrites the real answer to every WriteRollbackFile (the node did write the file). */
+    public ScriptedAgent onWriteFileAnswer(UnaryOperator<WriteRollbackFileResponse> script) {
+        this.writeFile = script;
+        return this;
+    }
+
+    /** Rewrites the real answer to every Fence (the node did fence). */
+    public ScriptedAgent onFenceAnswer(UnaryOperator<FenceResponse> script) {
+        this.fenceAnswer = script;
+        return this;
+    }
+
+    /** Rewrites the real answer to every RecoverToLsn (the node did recover). */
+    public ScriptedAgent onRecoverAnswer(UnaryOperator<RecoverToLsnResponse> script) {
+        this.recoverAnswer = script;
+        return this;
+    }
+
     /** Forwards everything again, from the next call on. */
     public ScriptedAgent honest() {
         timeline = UnaryOperator.identity();
@@ -142,6 +163,9 @@ public final class ScriptedAgent implements AutoCloseable {
         recover = null;
         rejoin = null;
         readFile = null;
+        writeFile = UnaryOperator.identity();
+        fenceAnswer = UnaryOperator.identity();
+        recoverAnswer = UnaryOperator.identity();
         return this;
     }
 
@@ -183,14 +207,14 @@ public final class ScriptedAgent implements AutoCloseable {
         public void fence(FenceRequest request, StreamObserver<FenceResponse> out) {
             count("Fence");
             Function<FenceRequest, FenceResponse> s = fence;
-            unary(out, () -> s == null ? real().fence(request) : s.apply(request));
+            unary(out, () -> s == null ? fenceAnswer.apply(real().fence(request)) : s.apply(request));
         }
 
         @Override
         public void recoverToLsn(RecoverToLsnRequest request, StreamObserver<RecoverToLsnResponse> out) {
             count("RecoverToLsn");
             Function<RecoverToLsnRequest, RecoverToLsnResponse> s = recover;
-            unary(out, () -> s == null ? real().recoverToLsn(request) : s.apply(request));
+            unary(out, () -> s == null ? recoverAnswer.apply(real().recoverToLsn(request)) : s.apply(request));
         }
 
         @Override
@@ -251,7 +275,7 @@ public final class ScriptedAgent implements AutoCloseable {
                     new StreamObserver<WriteRollbackFileResponse>() {
                         @Override
                         public void onNext(WriteRollbackFileResponse value) {
-                            out.onNext(value);
+                            out.onNext(writeFile.apply(value));
                         }
 
                         @Override
