@@ -33,6 +33,30 @@ class MisbehavingAgentScenarioTest {
         return c;
     }
 
+    /**
+     * From {@code h}'s record on, the node's timeline breaks the protocol at every reading: the
+     * incident ends FAILED with AgentAnswerInvalid once the plan's bound is spent.
+     */
+    private static Checkpoint unreadableUntilTheEnd(Harness h) {
+        TransportException invalid = new TransportException("AgentAnswerInvalid", false,
+                "GetTimeline from n0 broke rule NumberRange: every number must be below 2^63; the answer was not used");
+        Checkpoint cp = h.saved;
+        for (int i = 0; i <= MAX_RETRIES && !cp.phase().isTerminal(); i++) {
+            cp = new Coordinator(h.clock).afterFailure(h.spec, cp, null, null, "observe failed", invalid);
+        }
+        assertEquals(Phase.FAILED, cp.phase());
+        assertEquals(Reason.AgentAnswerInvalid, cp.reason());
+        return cp;
+    }
+
+    /** Runs {@code h} to its end, which must be FAILED with {@code reason}. */
+    private static Checkpoint runToFailure(Harness h, Reason reason) {
+        Checkpoint cp = h.run();
+        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
+        assertEquals(reason, cp.reason(), h.traceText());
+        return cp;
+    }
+
     private static void assertNothingRemoved(Harness h) {
         assertEquals(0, h.cluster.node("n0").effectiveRecovers(), "no recover\n" + h.traceText());
         assertEquals(h.targetLogBefore, h.cluster.node("n0").log(), "the log is whole\n" + h.traceText());
@@ -46,9 +70,7 @@ class MisbehavingAgentScenarioTest {
         // Every fence is answered and ignored (a lying agent): the coordinator keeps seeing it unfenced.
         FakeCluster c = always(Op.FENCE, Fault.FENCE_IGNORED);
         Harness h = harness(c);
-        Checkpoint cp = h.run();
-        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
-        assertEquals(Reason.FenceNotHeld, cp.reason());
+        Checkpoint cp = runToFailure(h, Reason.FenceNotHeld);
         assertEquals(MAX_RETRIES + 1, c.count(Op.FENCE), "the first fence and at most maxRetries repeats");
         assertNothingRemoved(h);
     }
@@ -57,9 +79,7 @@ class MisbehavingAgentScenarioTest {
     void aTrailerThatNeverMatchesFailsAfterTheBoundWithTransferBroken() {
         FakeCluster c = always(Op.READ, Fault.TRAILER_MISMATCH);
         Harness h = harness(c);
-        Checkpoint cp = h.run();
-        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
-        assertEquals(Reason.TransferBroken, cp.reason());
+        Checkpoint cp = runToFailure(h, Reason.TransferBroken);
         assertEquals(MAX_RETRIES + 1, c.count(Op.READ), "read at most maxRetries + 1 times");
         assertTrue(cp.message().startsWith("gave up after " + (MAX_RETRIES + 1) + " failed attempts in plan 1"),
                 cp.message());
@@ -85,9 +105,7 @@ class MisbehavingAgentScenarioTest {
     void anInvalidAnswerIsCountedAndEndsAsAgentAnswerInvalid() {
         FakeCluster c = always(Op.VERIFY, Fault.INVALID_ANSWER);
         Harness h = harness(c);
-        Checkpoint cp = h.run();
-        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
-        assertEquals(Reason.AgentAnswerInvalid, cp.reason());
+        Checkpoint cp = runToFailure(h, Reason.AgentAnswerInvalid);
         assertTrue(cp.message().contains("broke rule NumberRange"), cp.message());
         assertEquals(MAX_RETRIES + 1, c.count(Op.VERIFY));
         assertNothingRemoved(h);
@@ -133,9 +151,7 @@ class MisbehavingAgentScenarioTest {
     void aRecoverAnsweredButNotDoneIsNeverTakenAsRecovered() {
         FakeCluster c = always(Op.RECOVER, Fault.RECOVER_CLAIMED_NOT_DONE);
         Harness h = harness(c);
-        Checkpoint cp = h.run();
-        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
-        assertEquals(Reason.RecoverNotConfirmed, cp.reason());
+        Checkpoint cp = runToFailure(h, Reason.RecoverNotConfirmed);
         assertFalse(cp.phaseTimes().containsKey(Phase.RECOVERED), "never recorded as recovered");
         assertEquals(1, c.count(Op.RECOVER), "asked once; the contradiction ends it");
         assertTrue(cp.recoverAnswered());
@@ -156,9 +172,7 @@ class MisbehavingAgentScenarioTest {
     void aRollbackIdThatJumpsEndsFailedButTheRecordSaysWhatWasRemoved() {
         FakeCluster c = Scenarios.standard().inject(Op.RECOVER, Fault.RECOVER_DOUBLE_BUMP);
         Harness h = harness(c);
-        Checkpoint cp = h.run();
-        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
-        assertEquals(Reason.RollbackIdUnexpected, cp.reason());
+        Checkpoint cp = runToFailure(h, Reason.RollbackIdUnexpected);
         assertEquals(1, c.node("n0").effectiveRecovers(), "the node did recover");
         assertEquals(1, cp.removedPlan(), "the node's own record shows the recover");
         assertFalse(cp.removalUnknown());
@@ -224,9 +238,7 @@ class MisbehavingAgentScenarioTest {
         }
         c.inject(Op.RECOVER, Fault.INTERNAL_AFTER);
         Harness h = harness(c);
-        Checkpoint cp = h.run();
-        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
-        assertEquals(Reason.TransferBroken, cp.reason());
+        Checkpoint cp = runToFailure(h, Reason.TransferBroken);
         assertEquals(1, c.node("n0").effectiveRecovers(), "the node did recover");
         assertTrue(cp.removalUnknown(), h.traceText());
         assertFalse(cp.message().contains("nothing was removed"), cp.message());
@@ -243,15 +255,7 @@ class MisbehavingAgentScenarioTest {
         h.runUntil(Phase.RECOVERING);
         h.step(); // the recover, answered DEADLINE_EXCEEDED after it took effect
         assertEquals(1, c.node("n0").effectiveRecovers());
-        Coordinator coordinator = new Coordinator(h.clock);
-        Checkpoint cp = h.saved;
-        TransportException invalid = new TransportException("AgentAnswerInvalid", false,
-                "GetTimeline from n0 broke rule NumberRange: every number must be below 2^63; the answer was not used");
-        for (int i = 0; i <= MAX_RETRIES && !cp.phase().isTerminal(); i++) {
-            cp = coordinator.afterFailure(h.spec, cp, null, null, "observe failed", invalid);
-        }
-        assertEquals(Phase.FAILED, cp.phase());
-        assertEquals(Reason.AgentAnswerInvalid, cp.reason());
+        Checkpoint cp = unreadableUntilTheEnd(h);
         assertTrue(cp.removalUnknown());
         assertFalse(cp.message().contains("nothing was removed"), cp.message());
     }
@@ -261,12 +265,7 @@ class MisbehavingAgentScenarioTest {
         FakeCluster c = Scenarios.standard();
         Harness h = harness(c);
         h.runUntil(Phase.VERIFIED);
-        Checkpoint cp = h.saved;
-        TransportException invalid = new TransportException("AgentAnswerInvalid", false, "broken");
-        for (int i = 0; i <= MAX_RETRIES; i++) {
-            cp = new Coordinator(h.clock).afterFailure(h.spec, cp, null, null, "observe failed", invalid);
-        }
-        assertEquals(Phase.FAILED, cp.phase());
+        Checkpoint cp = unreadableUntilTheEnd(h);
         assertFalse(cp.removalUnknown());
         assertTrue(cp.message().endsWith("; nothing was removed"), cp.message());
     }
@@ -282,9 +281,7 @@ class MisbehavingAgentScenarioTest {
         // Plan 1's recover, delayed on the wire, lands now (the node has not yet heard of term 3).
         c.recoverToLsn("n0", planOne.plan().forkLsn(), planOne.plan().targetLastLsn(), planOne.incidentId(),
                 planOne.plan().newTerm(), planOne.file().sha256());
-        Checkpoint cp = h.run();
-        assertEquals(Phase.FAILED, cp.phase(), h.traceText());
-        assertEquals(Reason.RecoverOutOfPlan, cp.reason());
+        Checkpoint cp = runToFailure(h, Reason.RecoverOutOfPlan);
         assertEquals(1, cp.removedPlan());
         assertTrue(cp.message().contains("of plan 1, are saved in " + planOne.file().location()), cp.message());
         RollbackEvent loud = new Coordinator(h.clock).removalEvent("orders", cp);

@@ -129,6 +129,14 @@ class MisbehavingAgentIT {
         return s;
     }
 
+    /** The rollback ended Failed with {@code reason}; its status. */
+    private ReplicaSetRollbackStatus assertFailed(Fixture f, String reason) {
+        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
+        assertEquals("Failed", s.getPhase(), s.getMessage());
+        assertEquals(reason, s.getReason(), s.getMessage());
+        return s;
+    }
+
     private static Condition condition(ReplicaSetRollbackStatus s, String type) {
         return s.getConditions().stream().filter(c -> c.getType().equals(type)).findFirst().orElseThrow();
     }
@@ -181,9 +189,7 @@ class MisbehavingAgentIT {
                     && "True".equals(condition(r.getStatus(), "Blocked").getStatus())
                     && "AgentAnswerInvalid".equals(condition(r.getStatus(), "Blocked").getReason());
         });
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("AgentAnswerInvalid", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "AgentAnswerInvalid");
         assertTrue(s.getMessage().contains("GetTimeline from orders-0 broke rule " + rule), s.getMessage());
         assertTrue(s.getMessage().endsWith("nothing was done") || s.getMessage().endsWith("nothing was removed"),
                 s.getMessage());
@@ -224,9 +230,7 @@ class MisbehavingAgentIT {
                         .setRecords(0, m.getChunk().getRecords(0).toBuilder().setOperationValue(11))).build())
                 .toList())));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("AgentAnswerInvalid", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "AgentAnswerInvalid");
         assertTrue(s.getMessage().contains("ReadDivergentTail from orders-0 broke rule OperationKnown"),
                 s.getMessage());
         assertEquals(MAX_RETRIES + 1, f.agent().calls("ReadDivergentTail"));
@@ -247,9 +251,7 @@ class MisbehavingAgentIT {
         Fixture f = diverged("bad-fence-answer", a -> a.onFenceAnswer(r -> r.toBuilder().setTimeline(
                 r.getTimeline().toBuilder().setCurrentTerm(Long.MIN_VALUE)).build()));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("AgentAnswerInvalid", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "AgentAnswerInvalid");
         assertTrue(s.getMessage().contains("Fence from orders-0 broke rule NumberRange"), s.getMessage());
         assertEquals("Planned", s.getSteps().get(s.getSteps().size() - 2).getPhase(), "never recorded as fenced");
         assertEquals(MAX_RETRIES + 1, f.agent().calls("Fence"));
@@ -302,9 +304,7 @@ class MisbehavingAgentIT {
         Fixture f = diverged("bad-tail-" + rule.toLowerCase(), a -> a.onTail(m -> ScriptedAgent.TailReply.of(
                 lie.apply(m))));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("AgentAnswerInvalid", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "AgentAnswerInvalid");
         assertTrue(s.getMessage().contains("ReadDivergentTail from orders-0 broke rule " + rule), s.getMessage());
         assertEquals(MAX_RETRIES + 1, f.agent().calls("ReadDivergentTail"));
         assertEquals(List.of(), RollbackChecks.rollbackDirectory(f.db()), "no file, no temporary file");
@@ -319,9 +319,7 @@ class MisbehavingAgentIT {
                 "/x/" + "\n".repeat(3) + "y".repeat(3000) + "/" + r.getPath().substring(r.getPath().lastIndexOf('/') + 1))
                 .build()));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("AgentAnswerInvalid", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "AgentAnswerInvalid");
         assertTrue(s.getMessage().contains("WriteRollbackFile from orders-0 broke rule FilePath"), s.getMessage());
         assertFalse(s.getMessage().contains("yyyy"), "the path is never repeated");
         assertNull(s.getRollbackFile(), "no file on record from an answer that broke the rules");
@@ -337,9 +335,7 @@ class MisbehavingAgentIT {
         // Fence is carried out (and answered) by the node, but GetTimeline always says "not fenced".
         Fixture f = diverged("fence-never-shown", a -> a.onTimeline(t -> t.toBuilder().setFenced(false).build()));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("FenceNotHeld", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "FenceNotHeld");
         assertEquals(MAX_RETRIES + 1, f.agent().calls("Fence"), "the first fence and " + MAX_RETRIES + " repeats");
         assertEquals(0, f.agent().calls("ReadDivergentTail"), "nothing read from a node that does not stay fenced");
         assertNothingRemoved(f);
@@ -374,9 +370,7 @@ class MisbehavingAgentIT {
                 messages.stream().map(m -> !m.hasTrailer() ? m : TailMessage.newBuilder().setTrailer(
                         TailTrailer.newBuilder(m.getTrailer()).setSha256("0".repeat(64))).build()).toList())));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("TransferBroken", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "TransferBroken");
         assertTrue(s.getMessage().contains("TailDigestMismatch"), s.getMessage());
         assertTrue(s.getMessage().startsWith("gave up after " + (MAX_RETRIES + 1) + " failed attempts in plan 1"),
                 s.getMessage());
@@ -400,9 +394,7 @@ class MisbehavingAgentIT {
                 .map(m -> !m.hasEnd() ? m : ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd
                         .newBuilder(m.getEnd()).setSha256("f".repeat(64))).build()).toList()));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("TransferBroken", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "TransferBroken");
         assertTrue(s.getMessage().contains("FileReadMismatch"), s.getMessage());
         assertEquals(MAX_RETRIES + 1, f.agent().calls("ReadRollbackFile"));
         assertEquals(1, f.agent().calls("WriteRollbackFile"), "written once");
@@ -438,9 +430,7 @@ class MisbehavingAgentIT {
         Fixture f = diverged("always-stalls", a -> a.onTail(messages -> new ScriptedAgent.TailReply(
                 messages.subList(0, 1), true)));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("AgentStalled", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "AgentStalled");
         assertEquals(MAX_RETRIES + 1, f.agent().calls("ReadDivergentTail"));
         assertEquals(List.of(), RollbackChecks.rollbackDirectory(f.db()), "no file, no temporary file");
         assertNothingRemovedButFenced(f);
@@ -454,9 +444,7 @@ class MisbehavingAgentIT {
                 messages.stream().map(m -> !m.hasTrailer() ? m : TailMessage.newBuilder().setTrailer(
                         TailTrailer.newBuilder(m.getTrailer()).setSha256("0".repeat(64))).build()).toList())));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("TransferBroken", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "TransferBroken");
         assertEquals(MAX_RETRIES + 1, f.agent().calls("WriteRollbackFile"), "one upload per attempt, each cancelled");
         await().atMost(Duration.ofSeconds(10)).until(() -> RollbackChecks.rollbackDirectory(f.db()).isEmpty());
         assertNothingRemovedButFenced(f);
@@ -469,9 +457,7 @@ class MisbehavingAgentIT {
         Fixture f = diverged("recover-lie", a -> a.onRecover(req -> RecoverToLsnResponse.newBuilder()
                 .setRollbackId(1).setLastLsn(req.getTargetLsn()).build()));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("RecoverNotConfirmed", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "RecoverNotConfirmed");
         assertTrue(s.getMessage().contains("records no recover of it"), s.getMessage());
         assertTrue(s.getMessage().contains(s.getRollbackFile().getPath()), "names the file: " + s.getMessage());
         assertFalse(s.getMessage().contains("nothing was removed"), s.getMessage());
@@ -500,9 +486,7 @@ class MisbehavingAgentIT {
             return real.toBuilder().setRollbackId(real.getRollbackId() + 1).build();
         }));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("RollbackIdUnexpected", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "RollbackIdUnexpected");
         assertEquals(1, s.getRemovedPlan());
         String file = s.getRollbackFile().getPath();
         assertTrue(s.getMessage().contains("are saved in " + file + " (sha256 " + s.getRollbackFile().getSha256()),
@@ -526,9 +510,7 @@ class MisbehavingAgentIT {
         Fixture f = diverged("recover-hidden", a -> a.onTimeline(t -> t.getRollbackId() == 0 ? t
                 : t.toBuilder().setLastRecoveryIncident("").setLastRecoveryFileSha256("").setRollbackId(0).build()));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("RecoverNotConfirmed", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "RecoverNotConfirmed");
         assertFalse(s.getMessage().contains("nothing was removed"), s.getMessage());
         assertTrue(s.getMessage().contains(s.getRollbackFile().getPath()), s.getMessage());
         assertEquals(10, f.db().node(0).timeline().getLastLsn(), "it did recover");
@@ -551,9 +533,7 @@ class MisbehavingAgentIT {
                     "scripted refusal");
         }));
         apply(f, "rb");
-        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
-        assertEquals("Failed", s.getPhase(), s.getMessage());
-        assertEquals("AgentRefused", s.getReason());
+        ReplicaSetRollbackStatus s = assertFailed(f, "AgentRefused");
         assertTrue(s.getMessage().contains("LOG_DIVERGED"), s.getMessage());
         assertTrue(s.getMessage().contains("was rolled back to fork LSN 10") && s.getMessage().contains(
                 s.getRollbackFile().getPath()), s.getMessage());
