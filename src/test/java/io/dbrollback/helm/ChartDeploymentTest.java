@@ -244,6 +244,19 @@ class ChartDeploymentTest {
     }
 
     @Test
+    void theRetryBackoffComesFromTheValuesAndDefaultsToTheOperatorsDefaults() {
+        Map<String, String> env = ChartRbacTest.env(Chart.render(Chart.DEFAULT));
+        assertEquals("1s", env.get("DBROLLBACK_RETRY_INITIAL_BACKOFF"));
+        assertEquals("60s", env.get("DBROLLBACK_RETRY_MAX_BACKOFF"));
+        Map<String, String> set = ChartRbacTest.env(Chart.render(Chart.DEFAULT, "retry.initialBackoff", "250ms",
+                "retry.maxBackoff", "5m"));
+        assertEquals("250ms", set.get("DBROLLBACK_RETRY_INITIAL_BACKOFF"));
+        assertEquals("5m", set.get("DBROLLBACK_RETRY_MAX_BACKOFF"));
+        assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "retry.maxBackoff", "0s"));
+        assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "retry.initialBackoff", "soon"));
+    }
+
+    @Test
     void theChartsDefaultDeadlinesAreTheOperatorsDefaults() {
         assertEquals(AgentClients.Deadlines.DEFAULT, deadlines(Chart.render(Chart.DEFAULT)));
     }
