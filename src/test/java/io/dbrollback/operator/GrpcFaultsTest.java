@@ -65,7 +65,8 @@ class GrpcFaultsTest {
                 .withUseSSAToPatchPrimaryResource(false));
         Clock clock = Clock.systemUTC();
         operator.register(new RollbackReconciler(client, clock, new AgentClients(List.of(faults)),
-                new EventRecorder(client, clock, "grpc-faults"), new RollbackMetrics(new SimpleMeterRegistry()), 1));
+                new EventRecorder(client, clock, "grpc-faults"), new RollbackMetrics(new SimpleMeterRegistry()), 1)
+                .withBackoff(java.time.Duration.ofMillis(100), java.time.Duration.ofSeconds(2)));
         operator.start();
     }
 

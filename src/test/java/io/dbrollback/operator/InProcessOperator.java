@@ -72,7 +72,9 @@ final class InProcessOperator implements AutoCloseable {
                 }));
         operator.register(new RollbackReconciler(client, clock, new AgentClients(interceptors),
                 new EventRecorder(client, clock, "operator-under-test"), metrics,
-                RollbackReconciler.MAX_STEPS_PER_RECONCILE, stepBudget),
+                RollbackReconciler.MAX_STEPS_PER_RECONCILE, stepBudget)
+                        // the failed-step backoff of tests: the same doubling, in tenths of the deployed times
+                        .withBackoff(java.time.Duration.ofMillis(100), java.time.Duration.ofSeconds(2)),
                 o -> o.withRetry(new GenericRetry().withoutMaxAttempts().setInitialInterval(100)
                         .setIntervalMultiplier(1.5).setMaxInterval(1000)));
         operator.start();
