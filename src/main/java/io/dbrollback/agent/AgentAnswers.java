@@ -119,9 +119,14 @@ public final class AgentAnswers {
             throw broken("FileDigestForm", "last_recovery_file_sha256 must be empty or 64 lower-case hex digits");
         }
         text(t.getFollowing(), MAX_TEXT, "following");
+        boolean positions = switch (t.getLsnKind()) {
+            case LSN_KIND_RECORDS -> false;
+            case LSN_KIND_POSITIONS -> true;
+            default -> throw broken("LsnKindKnown", "lsn_kind must be LSN_KIND_RECORDS or LSN_KIND_POSITIONS");
+        };
         return new NodeTimeline(node, role, Term.of(currentTerm), Lsn.of(lastLsn), Lsn.of(commitLsn),
                 history(t.getHistoryList(), lastLsn, currentTerm), rollbackId, t.getFenced(), incident,
-                Lsn.of(recoveryTarget), fileSha);
+                Lsn.of(recoveryTarget), fileSha, positions);
     }
 
     private static TermHistory history(List<TermHistoryEntry> entries, long lastLsn, long currentTerm) {

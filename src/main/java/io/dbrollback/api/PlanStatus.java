@@ -23,8 +23,16 @@ public class PlanStatus {
     @JsonPropertyDescription("The target's majority-commit LSN; the fork is never below it.")
     private Long commitLsn;
 
-    @JsonPropertyDescription("lastLsn - forkLsn: the records the tail holds.")
+    @JsonPropertyDescription("lastLsn - forkLsn: the records the tail holds (absent when the LSNs are positions: the "
+            + "count is known once the tail is read, status.tail.records).")
     private Long expectedRecords;
+
+    /** {@link #getLsnKind()} of a node whose LSNs are positions (a WAL LSN). */
+    public static final String POSITIONS = "Positions";
+
+    @JsonPropertyDescription("Positions when the nodes' LSNs are positions in their logs (a WAL LSN: the records of "
+            + "one transaction share their commit's position); absent for dense record numbers.")
+    private String lsnKind;
 
     @JsonPropertyDescription("The term of the target's last record.")
     private Long oldTerm;
@@ -95,6 +103,14 @@ public class PlanStatus {
 
     public void setExpectedRecords(Long expectedRecords) {
         this.expectedRecords = expectedRecords;
+    }
+
+    public String getLsnKind() {
+        return lsnKind;
+    }
+
+    public void setLsnKind(String lsnKind) {
+        this.lsnKind = lsnKind;
     }
 
     public Long getOldTerm() {

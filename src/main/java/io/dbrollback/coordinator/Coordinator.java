@@ -103,7 +103,7 @@ public final class Coordinator {
             case REJOINED:
                 return new Decision.Transition(cp.toBuilder()
                         .phase(Phase.COMPLETED, now())
-                        .reason(plan.expectedRecords() == 0 ? Reason.NoDivergence : Reason.Completed,
+                        .reason(!plan.diverged() ? Reason.NoDivergence : Reason.Completed,
                                 completionMessage(spec, cp))
                         .progressed()
                         .build());
@@ -121,7 +121,7 @@ public final class Coordinator {
                 if (!obs.target().fenced()) {
                     return refence(spec, cp, obs, term);
                 }
-                if (plan.expectedRecords() == 0) {
+                if (!plan.diverged()) {
                     long id = obs.target().rollbackId();
                     return new Decision.Transition(cp.toBuilder()
                             .phase(Phase.RECOVERED, now())
@@ -369,7 +369,7 @@ public final class Coordinator {
         Checkpoint.Builder b = cp.toBuilder().plan(p.plan).progressed();
         if (spec.dryRun()) {
             b.phase(Phase.PLANNED, now()).phase(Phase.DRY_RUN_COMPLETED, now()).reason(Reason.DryRun,
-                    "dry run: would save " + p.plan.expectedRecords() + " records (" + p.plan.forkLsn() + ", "
+                    "dry run: would save " + records(p.plan) + " (" + p.plan.forkLsn() + ", "
                             + p.plan.targetLastLsn() + "] of " + spec.targetNode() + " and recover it to LSN "
                             + p.plan.forkLsn() + "; nothing was done");
         } else {
@@ -412,6 +412,12 @@ public final class Coordinator {
                     + leader.currentTerm() + ", the Lease shows " + obs.leaseTerm()));
         }
         NodeTimeline target = obs.target();
+        if (target.positions() != leader.positions()) {
+            return new PlanOrStop(null, end(cp, Phase.ABORTED, Reason.HistoryInconsistent, target.node() + " and "
+                    + leader.node() + " count LSNs differently (" + (target.positions() ? "positions" : "record numbers")
+                    + " and " + (leader.positions() ? "positions" : "record numbers") + "): their histories cannot be"
+                    + " compared; nothing was done"));
+        }
         ForkPoint.Result r = ForkPoint.compute(target, leader);
         if (r instanceof ForkPoint.Inconsistent inc) {
             return new PlanOrStop(null, end(cp, Phase.ABORTED, Reason.HistoryInconsistent, "the term histories of "
@@ -426,7 +432,8 @@ public final class Coordinator {
         }
         Term oldTerm = target.history().lastTerm().orElse(target.currentTerm());
         Plan plan = new Plan(number, spec.targetNode(), f.lsn(), f.commonTerm(), target.lastLsn(), target.commitLsn(), oldTerm,
-                obs.leaseTerm(), obs.leaseHolder(), obs.leaderAddress(), f.lsn().distanceTo(target.lastLsn()), now());
+                obs.leaseTerm(), obs.leaseHolder(), obs.leaderAddress(), target.positions() ? Plan.UNKNOWN
+                        : f.lsn().distanceTo(target.lastLsn()), now(), target.positions());
         return new PlanOrStop(plan, null);
     }
 
@@ -451,7 +458,7 @@ public final class Coordinator {
         }
         RollbackFile file = ((PersistResult.Persisted) result).file();
         Plan plan = cp.plan();
-        if (tail.recordCount() != plan.expectedRecords() || file.recordCount() != tail.recordCount()
+        if ((!plan.positions() && tail.recordCount() != plan.expectedRecords()) || file.recordCount() != tail.recordCount()
                 || !file.tailSha256().equals(tail.sha256())) {
             return terminal(cp.toBuilder().file(file).tail(tail).build(), Phase.FAILED, Reason.PersistMismatch,
                     "the rollback file " + file.location() + " holds " + file.recordCount() + " records with digest "
@@ -570,7 +577,7 @@ public final class Coordinator {
     /** The event announcing this incident's rollback. */
     public RollbackEvent event(IncidentSpec spec, Checkpoint cp) {
         Plan p = cp.plan();
-        boolean nothing = p.expectedRecords() == 0;
+        boolean nothing = !p.diverged();
         RollbackFile f = cp.file();
         return new RollbackEvent(cp.incidentId(), nothing ? RollbackEvent.Type.NO_DIVERGENCE
                 : RollbackEvent.Type.ROLLED_BACK, spec.cluster(), spec.targetNode(), p.forkLsn(), p.targetLastLsn(),
@@ -708,6 +715,11 @@ public final class Coordinator {
         }
         String s = unknownRemoval(cp);
         return Character.toUpperCase(s.charAt(0)) + s.substring(1) + ".";
+    }
+
+    /** "5 records", or, when the LSNs are positions, what the count will be known from. */
+    public static String records(Plan p) {
+        return p.positions() ? "the records" : p.expectedRecords() + " records";
     }
 
     private String completionMessage(IncidentSpec spec, Checkpoint cp) {

@@ -18,7 +18,8 @@ import java.util.Objects;
  * @param newTerm the leader Lease's term when planned: the fencing token
  * @param newPrimary the Lease holder when planned
  * @param newPrimaryAddress where the target will stream from
- * @param expectedRecords {@code targetLastLsn - forkLsn}
+ * @param expectedRecords {@code targetLastLsn - forkLsn}, or {@link #UNKNOWN} when the LSNs are positions
+ *     (the count is known only once the tail is read)
  * @param plannedAt when the plan was made; also the creation time written into the plan's rollback
  *     file, so that writing the file again after a crash gives the same bytes
  */
@@ -34,7 +35,11 @@ public record Plan(
         String newPrimary,
         String newPrimaryAddress,
         long expectedRecords,
-        Instant plannedAt) {
+        Instant plannedAt,
+        boolean positions) {
+
+    /** {@link #expectedRecords()} when the node's LSNs are positions. */
+    public static final long UNKNOWN = -1;
 
     public Plan {
         Objects.requireNonNull(targetNode, "targetNode");
@@ -50,5 +55,18 @@ public record Plan(
         if (forkLsn.isAfter(targetLastLsn)) {
             throw new IllegalArgumentException("fork " + forkLsn + " above the target's last LSN " + targetLastLsn);
         }
+    }
+
+    /** A plan of dense record numbers. */
+    public Plan(int number, String targetNode, Lsn forkLsn, Term commonTerm, Lsn targetLastLsn, Lsn targetCommitLsn,
+            Term oldTerm, Term newTerm, String newPrimary, String newPrimaryAddress, long expectedRecords,
+            Instant plannedAt) {
+        this(number, targetNode, forkLsn, commonTerm, targetLastLsn, targetCommitLsn, oldTerm, newTerm, newPrimary,
+                newPrimaryAddress, expectedRecords, plannedAt, false);
+    }
+
+    /** Whether the target holds anything above the fork (a log that went on, even without a record). */
+    public boolean diverged() {
+        return targetLastLsn.isAfter(forkLsn);
     }
 }

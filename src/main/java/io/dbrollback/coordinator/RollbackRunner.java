@@ -111,10 +111,11 @@ public final class RollbackRunner {
         Plan plan = cp.plan();
         RollbackFileHeader header = new RollbackFileHeader(cp.incidentId(), plan.number(), spec.cluster(),
                 spec.targetNode(), plan.forkLsn(), plan.targetLastLsn(), plan.oldTerm(), plan.newTerm(),
-                plan.newPrimary(), plan.expectedRecords(), plan.plannedAt());
+                plan.newPrimary(), plan.expectedRecords(), plan.plannedAt(), plan.positions());
         try (TailValidator checked = new TailValidator(
                 transport.readDivergentTail(spec.targetNode(), plan.forkLsn(), plan.targetLastLsn()),
-                spec.targetNode(), plan.forkLsn(), plan.targetLastLsn(), plan.oldTerm(), obs.target().history())) {
+                spec.targetNode(), plan.forkLsn(), plan.targetLastLsn(), plan.oldTerm(), obs.target().history(),
+                plan.positions())) {
             PersistResult result = transport.persistRollbackFile(header, checked);
             return coordinator.afterPersist(cp, checked.summary(), result);
         } catch (TailIntegrityException e) {

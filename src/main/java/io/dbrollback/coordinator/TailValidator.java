@@ -14,6 +14,11 @@ import java.util.Optional;
  * exactly once and in order, each record with the term the node's history gives its LSN, and a
  * clean end only at {@code to}. A violation throws {@link TailIntegrityException} from the
  * iteration, so the file writer never publishes a file of a bad tail.
+ *
+ * <p>When the LSNs are positions (a WAL LSN), the records of one transaction share their commit's
+ * position and a range may hold any number of records: each record must then lie in (from, to], its
+ * position must not go back, and its term is the history's at that position; whether a transaction is
+ * missing cannot be told from positions (the trailer's count and digest are the agent's own).
  */
 public final class TailValidator implements TailStream {
 
@@ -24,6 +29,7 @@ public final class TailValidator implements TailStream {
     private final Term nodeTerm;
     private final TermHistory history;
     private final TailDigest digest = new TailDigest();
+    private final boolean positions;
     private long expectedNext;
     private boolean complete;
 
@@ -34,8 +40,11 @@ public final class TailValidator implements TailStream {
      * @param to the node's last LSN (inclusive)
      * @param nodeTerm the node's term, for the summary
      * @param history the node's term history, for the per-record term check
+     * @param positions whether the LSNs are positions rather than dense record numbers
      */
-    public TailValidator(TailStream source, String node, Lsn from, Lsn to, Term nodeTerm, TermHistory history) {
+    public TailValidator(TailStream source, String node, Lsn from, Lsn to, Term nodeTerm, TermHistory history,
+            boolean positions) {
+        this.positions = positions;
         this.source = source;
         this.node = node;
         this.from = from;
@@ -46,12 +55,17 @@ public final class TailValidator implements TailStream {
         this.complete = from.equals(to);
     }
 
+    /** A validator of dense record numbers. */
+    public TailValidator(TailStream source, String node, Lsn from, Lsn to, Term nodeTerm, TermHistory history) {
+        this(source, node, from, to, nodeTerm, history, false);
+    }
+
     @Override
     public boolean hasNext() {
         if (source.hasNext()) {
             return true;
         }
-        if (expectedNext <= to.value()) {
+        if (!positions && expectedNext <= to.value()) {
             throw new TailIntegrityException(TailIntegrityException.Kind.INCOMPLETE,
                     "the tail of " + node + " ended after LSN " + (expectedNext - 1) + ", expected it to reach " + to);
         }
@@ -70,11 +84,15 @@ public final class TailValidator implements TailStream {
             throw fail(TailIntegrityException.Kind.OUT_OF_RANGE,
                     "record at LSN " + lsn + " lies outside (" + from + ", " + to + "]");
         }
-        if (lsn < expectedNext) {
+        if (positions) {
+            if (lsn < expectedNext - 1) {
+                throw fail(TailIntegrityException.Kind.DUPLICATE_OR_REORDERED,
+                        "record at position " + lsn + " after position " + (expectedNext - 1));
+            }
+        } else if (lsn < expectedNext) {
             throw fail(TailIntegrityException.Kind.DUPLICATE_OR_REORDERED,
                     "record at LSN " + lsn + " after LSN " + (expectedNext - 1));
-        }
-        if (lsn > expectedNext) {
+        } else if (lsn > expectedNext) {
             throw fail(TailIntegrityException.Kind.GAP, "LSN " + expectedNext + " is missing before LSN " + lsn);
         }
         Optional<Term> want = history.termAt(r.lsn());
@@ -83,7 +101,7 @@ public final class TailValidator implements TailStream {
                     + ", the node's history says " + want.map(Term::toString).orElse("none"));
         }
         digest.add(r);
-        expectedNext++;
+        expectedNext = lsn + 1; // positions: the next record may share this one's position (one transaction)
         return r;
     }
 

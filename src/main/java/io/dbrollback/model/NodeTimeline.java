@@ -19,6 +19,9 @@ import java.util.Objects;
  * @param lastRecoveryTargetLsn the target LSN of that recover ({@link Lsn#ZERO} if none)
  * @param lastRecoveryFileSha256 the SHA-256 of the rollback file that recover named ("" if none): it
  *     tells which plan's file holds what the node removed
+ * @param positions whether the node's LSNs are positions (a WAL LSN: the records of one transaction
+ *     share their commit's position, and a range may hold fewer records than its width) rather than
+ *     dense record numbers
  */
 public record NodeTimeline(
         String node,
@@ -31,7 +34,8 @@ public record NodeTimeline(
         boolean fenced,
         String lastRecoveryIncident,
         Lsn lastRecoveryTargetLsn,
-        String lastRecoveryFileSha256) {
+        String lastRecoveryFileSha256,
+        boolean positions) {
 
     public NodeTimeline {
         Objects.requireNonNull(node, "node");
@@ -48,10 +52,18 @@ public record NodeTimeline(
         }
     }
 
+    /** A timeline of dense record numbers. */
+    public NodeTimeline(String node, NodeRole role, Term currentTerm, Lsn lastLsn, Lsn commitLsn, TermHistory history,
+            long rollbackId, boolean fenced, String lastRecoveryIncident, Lsn lastRecoveryTargetLsn,
+            String lastRecoveryFileSha256) {
+        this(node, role, currentTerm, lastLsn, commitLsn, history, rollbackId, fenced, lastRecoveryIncident,
+                lastRecoveryTargetLsn, lastRecoveryFileSha256, false);
+    }
+
     /** A timeline that does not report the target or the file of its last recover. */
     public NodeTimeline(String node, NodeRole role, Term currentTerm, Lsn lastLsn, Lsn commitLsn, TermHistory history,
             long rollbackId, boolean fenced, String lastRecoveryIncident) {
         this(node, role, currentTerm, lastLsn, commitLsn, history, rollbackId, fenced, lastRecoveryIncident, Lsn.ZERO,
-                "");
+                "", false);
     }
 }

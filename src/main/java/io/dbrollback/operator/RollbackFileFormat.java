@@ -52,7 +52,14 @@ public final class RollbackFileFormat {
         }
         n.put("newTerm", h.newTerm().value());
         n.put("newPrimary", h.newPrimary());
-        n.put("expectedRecords", h.expectedRecords());
+        if (h.positions()) {
+            // Positions (a WAL LSN): the records of a transaction share their commit's position, and the
+            // count is known only from the records themselves.
+            n.put("lsnKind", "positions");
+            n.putNull("expectedRecords");
+        } else {
+            n.put("expectedRecords", h.expectedRecords());
+        }
         n.put("createdAt", h.createdAt().toString());
         n.put("note", "Records above forkLsn that the new primary never received, removed from the node by the "
                 + "rollback. Undo order: newest first; 'before' is the value to restore (absent: delete the key).");

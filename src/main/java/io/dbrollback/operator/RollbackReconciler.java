@@ -720,7 +720,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         if (cp.plan() == null) {
             return "phase " + StatusMapper.phaseName(cp.phase());
         }
-        return "plan " + cp.plan().number() + ": save and remove " + cp.plan().expectedRecords() + " records ("
+        return "plan " + cp.plan().number() + ": save and remove " + Coordinator.records(cp.plan()) + " ("
                 + cp.plan().forkLsn() + ", " + cp.plan().targetLastLsn() + "] of " + cp.plan().targetNode()
                 + "; new primary " + cp.plan().newPrimary() + " in term " + cp.plan().newTerm();
     }

@@ -193,7 +193,8 @@ public final class StatusMapper {
         s.setCommonTerm(p.commonTerm() == null ? null : p.commonTerm().value());
         s.setLastLsn(p.targetLastLsn().value());
         s.setCommitLsn(p.targetCommitLsn().value());
-        s.setExpectedRecords(p.expectedRecords());
+        s.setExpectedRecords(p.positions() ? null : p.expectedRecords());
+        s.setLsnKind(p.positions() ? PlanStatus.POSITIONS : null);
         s.setOldTerm(p.oldTerm() == null ? null : p.oldTerm().value());
         s.setNewTerm(p.newTerm().value());
         s.setNewPrimary(p.newPrimary());
@@ -206,8 +207,19 @@ public final class StatusMapper {
         return new Plan(s.getNumber(), s.getTargetPod(), Lsn.of(s.getForkLsn()),
                 s.getCommonTerm() == null ? null : Term.of(s.getCommonTerm()), Lsn.of(s.getLastLsn()),
                 Lsn.of(s.getCommitLsn()), s.getOldTerm() == null ? null : Term.of(s.getOldTerm()),
-                Term.of(s.getNewTerm()), s.getNewPrimary(), s.getNewPrimaryAddress(), s.getExpectedRecords(),
-                Instant.parse(s.getPlannedAt()));
+                Term.of(s.getNewTerm()), s.getNewPrimary(), s.getNewPrimaryAddress(), positions(s) ? Plan.UNKNOWN
+                        : s.getExpectedRecords(), Instant.parse(s.getPlannedAt()), positions(s));
+    }
+
+    /** Whether a plan's LSNs are positions; any lsnKind but Positions (or none) is refused as unreadable. */
+    private static boolean positions(PlanStatus s) {
+        if (s.getLsnKind() == null) {
+            return false;
+        }
+        if (!PlanStatus.POSITIONS.equals(s.getLsnKind())) {
+            throw new IllegalArgumentException("plan.lsnKind must be Positions or absent");
+        }
+        return true;
     }
 
     private static TailStatus tail(DivergentTail t) {

@@ -62,6 +62,7 @@ class AgentAnswersTest {
                 broken("NumberRange", b -> b.setLastRecoveryTargetLsn(-1)),
                 broken("NumberRange", b -> b.setHistory(1, TermHistoryEntry.newBuilder().setTerm(-2).setFirstLsn(11))),
                 broken("CommitWithinLog", b -> b.setCommitLsn(16)),
+                broken("LsnKindKnown", b -> b.setLsnKindValue(5)),
                 broken("FencedIsDetached", b -> b.setRole(Role.ROLE_PRIMARY)),
                 broken("FileDigestForm", b -> b.setLastRecoveryFileSha256("A".repeat(64))),
                 broken("FileDigestForm", b -> b.setLastRecoveryFileSha256("abc")),
@@ -89,6 +90,13 @@ class AgentAnswersTest {
         assertEquals(rule, e.rule());
         assertFalse(e.explanation().contains("xxxxxxxx") || e.explanation().contains("-5")
                 || e.explanation().contains("orders-1") || e.explanation().contains("v2"), e.explanation());
+    }
+
+    @Test
+    void positionsAreReadAsSuch() {
+        assertEquals(false, AgentAnswers.timeline(good().build(), "orders-0").positions());
+        assertEquals(true, AgentAnswers.timeline(good().setLsnKind(io.dbrollback.agent.v1.LsnKind.LSN_KIND_POSITIONS)
+                .build(), "orders-0").positions());
     }
 
     @Test

@@ -82,6 +82,21 @@ class StatusRoundTripTest {
     }
 
     @Test
+    void aPlanOfPositionsSurvivesTheStatus() throws Exception {
+        Instant at = Instant.parse("2026-02-01T00:00:00Z");
+        Plan positions = new Plan(1, "pg-0", io.dbrollback.model.Lsn.of(1000), io.dbrollback.model.Term.of(1),
+                io.dbrollback.model.Lsn.of(2048), io.dbrollback.model.Lsn.of(900), io.dbrollback.model.Term.of(1),
+                io.dbrollback.model.Term.of(2), "pg-1", "pg-1:5432", Plan.UNKNOWN, at, true);
+        Checkpoint cp = Checkpoint.start("inc", at).toBuilder().plan(positions).phase(Phase.PLANNED, at).build();
+        roundTrips(cp);
+        ReplicaSetRollbackStatus s = StatusMapper.toStatus(cp, null, 1, false, at);
+        assertEquals("Positions", s.getPlan().getLsnKind());
+        assertNull(s.getPlan().getExpectedRecords());
+        s.getPlan().setLsnKind("Pages");
+        assertTrue(StatusMapper.unreadable(s).contains("status.plan"), StatusMapper.unreadable(s));
+    }
+
+    @Test
     void conditionsTellTheStoryAndKeepTheirTransitionTimes() {
         Harness h = new Harness(Scenarios.standard(), Harness.spec().withLimits(new Limits(1, 1L << 30,
                 java.time.Duration.ofHours(1))));
