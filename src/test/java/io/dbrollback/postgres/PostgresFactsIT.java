@@ -306,9 +306,16 @@ class PostgresFactsIT {
             assertTrue(afterAdvance.stream().allMatch(x -> x.divergentAfter(s)));
             // (an autovacuum transaction may commit between the two reads: compare those with changes)
             assertEquals(withChanges(divergent), withChanges(afterAdvance));
+            // the server's share: decoding alone, nothing sent but a count
+            t = System.nanoTime();
+            String count = one(st, "SELECT count(*) FROM pg_logical_slot_peek_changes('" + DivergentFailover.SLOT
+                    + "', NULL, NULL, '" + String.join("', '", Wal2Json.OPTIONS) + "')");
+            long serverMs = ms(t);
+            assertEquals(afterAdvance.stream().mapToInt(x -> x.changes().size() + 2).sum(), Integer.parseInt(count));
             System.out.printf("postgres facts: peek from the slot's creation: %d messages, %d transactions (%d "
-                    + "divergent, %d divergent rows) in %d ms; after advancing the slot to S: %d ms%n", messages.size(),
-                    decoded.size(), divergent.size(), decodedRows, peekMs, advancedPeekMs);
+                    + "divergent, %d divergent rows) read and parsed in %d ms; after advancing the slot to S: %d ms; "
+                    + "decoding alone (count(*) on the server): %d ms%n", messages.size(), decoded.size(),
+                    divergent.size(), decodedRows, peekMs, advancedPeekMs, serverMs);
         }
     }
 
@@ -441,6 +448,11 @@ class PostgresFactsIT {
             rows += expected.size();
         }
         assertEquals("0", former.queryString("SELECT count(*) FROM pg_replication_slots"));
+        // logical decoding needs a primary on 15: a standby cannot even hold a logical slot
+        SQLException onStandby = assertThrows(SQLException.class, () -> former.execute(
+                "SELECT pg_create_logical_replication_slot('on_standby', '" + Wal2Json.PLUGIN + "')"));
+        assertTrue(onStandby.getMessage().contains("logical decoding cannot be used while in recovery"),
+                onStandby.getMessage());
         System.out.printf("postgres facts: rejoined and caught up in %d ms; %d rows equal on all three%n", rejoinMs,
                 rows);
     }
