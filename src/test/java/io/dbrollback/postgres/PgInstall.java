@@ -123,30 +123,48 @@ public final class PgInstall {
         return "root".equals(System.getProperty("user.name"));
     }
 
-    /** Runs a command that is not a server binary (no unshare), for the lookup. */
+    /** Runs a command that is not a server binary (no unshare), for the lookup; fails saying how to install. */
     private static String runPlain(List<String> command, String what) {
+        Result r;
         try {
-            Path out = Files.createTempFile("pg-lookup", ".out");
-            try {
-                Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-                if (!p.waitFor(60, TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                    throw new AssertionError(what + " did not end in 60 s");
-                }
-                String text = Files.readString(out, StandardCharsets.UTF_8);
-                if (p.exitValue() != 0) {
-                    throw new AssertionError(what + " failed (exit " + p.exitValue() + "): " + text.trim() + ". "
-                            + HOW_TO_INSTALL);
-                }
-                return text;
-            } finally {
-                Files.deleteIfExists(out);
-            }
+            r = execute(command, null, Map.of(), Duration.ofSeconds(60));
         } catch (IOException e) {
             throw new AssertionError(what + " could not run (" + e.getMessage() + "). " + HOW_TO_INSTALL, e);
+        }
+        if (r.exitCode() != 0) {
+            throw new AssertionError(what + " failed (exit " + r.exitCode() + "): " + r.output().trim() + ". "
+                    + HOW_TO_INSTALL);
+        }
+        return r.output();
+    }
+
+    /**
+     * Runs a command to its end, its output (stdout and stderr) through a file in {@code scratch} (null: the
+     * system's temporary folder), never a pipe, since {@code pg_ctl start} leaves a server running that would hold a
+     * pipe open.
+     */
+    private static Result execute(List<String> cmd, Path scratch, Map<String, String> env, Duration timeout)
+            throws IOException {
+        Path out = scratch == null ? Files.createTempFile("pg", ".out") : Files.createTempFile(scratch, "pg", ".out");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
+            pb.environment().put("LC_ALL", "C");
+            pb.environment().putAll(env);
+            long t0 = System.nanoTime();
+            Process p = pb.start();
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+                throw new AssertionError(String.join(" ", cmd) + " did not end in " + timeout + ": "
+                        + Files.readString(out, StandardCharsets.UTF_8));
+            }
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new AssertionError(what + " interrupted", e);
+            throw new AssertionError(String.join(" ", cmd) + " interrupted", e);
+        } finally {
+            Files.deleteIfExists(out);
         }
     }
 
@@ -197,39 +215,17 @@ public final class PgInstall {
     }
 
     /**
-     * Runs a server binary to its end; its output (stdout and stderr) goes through a file, never a pipe, since
-     * {@code pg_ctl start} leaves a server running that would hold a pipe open.
+     * Runs a server binary to its end (output through a file in {@code scratch}).
      *
-     * @return the output
-     * @throws AssertionError when it fails or takes longer than {@code timeout}, with its output
+     * @return its exit code and output, whatever the exit code
+     * @throws AssertionError when it cannot start or takes longer than {@code timeout}
      */
     public Result run(Path scratch, String binary, List<String> args, Map<String, String> env, Duration timeout) {
         List<String> cmd = command(binary, args);
         try {
-            Path out = Files.createTempFile(scratch, binary, ".out");
-            try {
-                ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
-                pb.environment().put("LC_ALL", "C");
-                pb.environment().putAll(env);
-                long t0 = System.nanoTime();
-                Process p = pb.start();
-                if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                    p.destroyForcibly();
-                    p.waitFor(10, TimeUnit.SECONDS);
-                    throw new AssertionError(String.join(" ", cmd) + " did not end in " + timeout + ": "
-                            + Files.readString(out, StandardCharsets.UTF_8));
-                }
-                long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-                Result result = new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), millis);
-                return result;
-            } finally {
-                Files.deleteIfExists(out);
-            }
+            return execute(cmd, scratch, env, timeout);
         } catch (IOException e) {
             throw new AssertionError(String.join(" ", cmd) + " could not run: " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(String.join(" ", cmd) + " interrupted", e);
         }
     }
 
