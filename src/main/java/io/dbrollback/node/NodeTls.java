@@ -267,7 +267,7 @@ public final class NodeTls implements AutoCloseable {
      * A rollback agent call must then come from the operator's identity ({@code PERMISSION_DENIED},
      * {@code CALLER_NOT_ALLOWED} otherwise). Serves every call when no client CA is configured.
      */
-    ServerInterceptor clientCheck() {
+    public ServerInterceptor clientCheck() {
         return new ServerInterceptor() {
             @Override
             public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
@@ -412,7 +412,7 @@ public final class NodeTls implements AutoCloseable {
      * the CA names the node sends in its certificate request follow a rotated bundle too (a client
      * picks its certificate from them).
      */
-    SslContext serverContext() throws SSLException {
+    public SslContext serverContext() throws SSLException {
         SslContextBuilder b = GrpcSslContexts.configure(SslContextBuilder.forServer(identity), SslProvider.JDK);
         if (clients != null) {
             b.trustManager(clients).clientAuth(ClientAuth.REQUIRE);

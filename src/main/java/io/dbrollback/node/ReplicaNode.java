@@ -133,7 +133,8 @@ public final class ReplicaNode implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         this.log = NodeLog.open(config.dataDir());
         this.state = NodeState.load(config.dataDir());
-        this.rollbackFiles = new RollbackFiles(this, config.rollbackDir(), rollbackFileFaults);
+        this.rollbackFiles = new RollbackFiles(this::admitTerm, () -> config.writePauseMillis(), config.rollbackDir(),
+                rollbackFileFaults);
         if (state.recoveryPending) {
             finishRecovery();
         }

@@ -126,7 +126,7 @@ public final class ReplicaNodeMain {
     }
 
     /** {@code 250ms}, {@code 30s}, {@code 5m}, {@code 1h}; null when it is none of these. */
-    static Duration duration(String text) {
+    public static Duration duration(String text) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,9})(ms|s|m|h)").matcher(text.trim());
         if (!m.matches()) {
             return null;

@@ -44,7 +44,17 @@ import java.util.UUID;
  * that no running call holds (what a killed process left). File names come from
  * {@link RollbackFileName} only; no path is ever taken from a request.
  */
-final class RollbackFiles {
+public final class RollbackFiles {
+
+    /**
+     * The term check of the node that owns the directory: refuses a malformed request or a stale term
+     * (a {@link io.grpc.StatusRuntimeException} with the agent's reason) and adopts a higher term
+     * durably.
+     */
+    @FunctionalInterface
+    public interface TermGate {
+        void admitTerm(long term, String incident) throws IOException;
+    }
 
     /** Largest data message sent by {@link #read}. */
     static final int READ_CHUNK = 256 * 1024;
@@ -55,7 +65,8 @@ final class RollbackFiles {
     private static final FileAttribute<Set<PosixFilePermission>> FILE_MODE = PosixFilePermissions
             .asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
-    private final ReplicaNode node;
+    private final TermGate node;
+    private final java.util.function.LongSupplier writePauseMillis;
     private final Path dir;
     private final RollbackFileFaults faults;
     /** The temporary files of the calls running now: never removed as leftovers. Guarded by {@code this}. */
@@ -63,13 +74,21 @@ final class RollbackFiles {
     /** Set by {@link #halt()}: running calls end as in a killed process, leaving their temporary files. */
     private volatile boolean halted;
 
-    RollbackFiles(ReplicaNode node, Path dir, RollbackFileFaults faults) {
+    /**
+     * @param node the owning node's term check
+     * @param writePauseMillis a test hook: a pause after a write's first data message (0: none)
+     * @param dir the rollback directory (created with mode 0700 when missing)
+     * @param faults injected disk faults (tests); {@code new RollbackFileFaults()} for none
+     */
+    public RollbackFiles(TermGate node, java.util.function.LongSupplier writePauseMillis, Path dir,
+            RollbackFileFaults faults) {
         this.node = node;
+        this.writePauseMillis = writePauseMillis;
         this.dir = dir.toAbsolutePath().normalize();
         this.faults = faults;
     }
 
-    Path directory() {
+    public Path directory() {
         return dir;
     }
 
@@ -176,7 +195,7 @@ final class RollbackFiles {
     // ---- WriteRollbackFile ---------------------------------------------------------------------
 
     /** The receiving side of one WriteRollbackFile call. */
-    StreamObserver<WriteRollbackFileRequest> write(StreamObserver<WriteRollbackFileResponse> out) {
+    public StreamObserver<WriteRollbackFileRequest> write(StreamObserver<WriteRollbackFileResponse> out) {
         return new Write(out);
     }
 
@@ -272,7 +291,7 @@ final class RollbackFiles {
          * leaves only its temporary file).
          */
         private void pauseOnce() {
-            long millis = node.config().writePauseMillis();
+            long millis = writePauseMillis.getAsLong();
             if (millis <= 0 || paused) {
                 return;
             }
@@ -449,7 +468,7 @@ final class RollbackFiles {
     // ---- ReadRollbackFile ----------------------------------------------------------------------
 
     /** Streams a file back, reading the next chunk only when the transport is ready for it. */
-    void read(ReadRollbackFileRequest request, ServerCallStreamObserver<ReadRollbackFileResponse> out) {
+    public void read(ReadRollbackFileRequest request, ServerCallStreamObserver<ReadRollbackFileResponse> out) {
         Path p;
         FileChannel ch;
         try {
@@ -532,7 +551,7 @@ final class RollbackFiles {
         return Files.isSameFile(a, b) || hash(a).equals(hash(b));
     }
 
-    QuarantineRollbackFileResponse quarantine(QuarantineRollbackFileRequest r) throws IOException {
+    public QuarantineRollbackFileResponse quarantine(QuarantineRollbackFileRequest r) throws IOException {
         ReplicaNode.validate(r.getTerm(), r.getIncidentId());
         Path p = file(r.getIncidentId(), r.getPlanNumber());
         node.admitTerm(r.getTerm(), r.getIncidentId());

@@ -6,6 +6,10 @@ package io.dbrollback.postgres;
  */
 public record PgLsn(long value) implements Comparable<PgLsn> {
 
+    public static PgLsn of(long value) {
+        return new PgLsn(value);
+    }
+
     /** Parses {@code X/Y}. */
     public static PgLsn parse(String text) {
         int slash = text.indexOf('/');

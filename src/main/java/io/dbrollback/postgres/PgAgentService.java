@@ -1,0 +1,365 @@
+package io.dbrollback.postgres;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.v1.ErrorReason;
+import io.dbrollback.agent.v1.FenceRequest;
+import io.dbrollback.agent.v1.FenceResponse;
+import io.dbrollback.agent.v1.GetTimelineRequest;
+import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
+import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
+import io.dbrollback.agent.v1.ReadDivergentTailRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileResponse;
+import io.dbrollback.agent.v1.RecoverToLsnRequest;
+import io.dbrollback.agent.v1.RecoverToLsnResponse;
+import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
+import io.dbrollback.agent.v1.RejoinAsReplicaResponse;
+import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.dbrollback.agent.v1.TailChunk;
+import io.dbrollback.agent.v1.TailMessage;
+import io.dbrollback.agent.v1.TailTrailer;
+import io.dbrollback.agent.v1.Timeline;
+import io.dbrollback.agent.v1.WriteRollbackFileRequest;
+import io.dbrollback.agent.v1.WriteRollbackFileResponse;
+import io.dbrollback.model.TailDigest;
+import io.dbrollback.model.TailRecord;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The agent protocol v1 served by the PostgreSQL agent. */
+final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
+
+    /** Most records in one chunk. */
+    static final int MAX_CHUNK = 256;
+    /** A chunk closes once its records' bytes reach this, whatever their count. */
+    static final int CHUNK_BYTES = 1 << 20;
+    /** Rows fetched from the server at a time: the tail is streamed, never held whole. */
+    static final int FETCH = 500;
+
+    /** The decoding call: every change with its transaction's xid, commit time and positions. */
+    static final String PEEK = "SELECT data FROM pg_logical_slot_peek_changes(?, NULL, NULL, 'format-version', '2',"
+            + " 'include-xids', '1', 'include-timestamp', '1', 'include-lsn', '1', 'include-pk', '1',"
+            + " 'include-typmod', '1', 'include-type-oids', '0')";
+
+    private final PgAgent agent;
+
+    PgAgentService(PgAgent agent) {
+        this.agent = agent;
+    }
+
+    @Override
+    public void getTimeline(GetTimelineRequest request, StreamObserver<Timeline> out) {
+        unary(out, agent::timeline);
+    }
+
+    @Override
+    public void fence(FenceRequest request, StreamObserver<FenceResponse> out) {
+        unary(out, () -> FenceResponse.newBuilder().setTimeline(agent.fence(request.getTerm(), request.getIncidentId()))
+                .build());
+    }
+
+    @Override
+    public void recoverToLsn(RecoverToLsnRequest request, StreamObserver<RecoverToLsnResponse> out) {
+        unary(out, () -> {
+            PgAgent.Recovered r = agent.recover(request.getTargetLsn(), request.getExpectedLastLsn(), request.getTerm(),
+                    request.getIncidentId(), request.getExpectedRollbackFileSha256());
+            return RecoverToLsnResponse.newBuilder().setRollbackId(r.rollbackId()).setLastLsn(r.lastLsn())
+                    .setAlreadyDone(r.alreadyDone()).build();
+        });
+    }
+
+    @Override
+    public void rejoinAsReplica(RejoinAsReplicaRequest request, StreamObserver<RejoinAsReplicaResponse> out) {
+        unary(out, () -> RejoinAsReplicaResponse.newBuilder().setTimeline(agent.rejoin(request.getPrimaryAddress(),
+                request.getTerm(), request.getIncidentId())).build());
+    }
+
+    @Override
+    public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(StreamObserver<WriteRollbackFileResponse> out) {
+        return agent.files.write(out);
+    }
+
+    @Override
+    public void readRollbackFile(ReadRollbackFileRequest request, StreamObserver<ReadRollbackFileResponse> out) {
+        agent.files.read(request, (ServerCallStreamObserver<ReadRollbackFileResponse>) out);
+    }
+
+    @Override
+    public void quarantineRollbackFile(QuarantineRollbackFileRequest request,
+            StreamObserver<QuarantineRollbackFileResponse> out) {
+        unary(out, () -> agent.files.quarantine(request));
+    }
+
+    // ---- ReadDivergentTail --------------------------------------------------------------------------
+
+    @Override
+    public void readDivergentTail(ReadDivergentTailRequest request, StreamObserver<TailMessage> out) {
+        long from = request.getFromExclusive();
+        long to = request.getToInclusive();
+        long resumeAfter = request.getResumeAfter();
+        if (to < from || resumeAfter > to || (resumeAfter != 0 && resumeAfter < from)) {
+            out.onError(AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
+                    "range (" + from + ", " + to + "] resumed after " + resumeAfter
+                            + " is reversed, or resume_after is neither 0 nor within [from_exclusive, to_inclusive]"));
+            return;
+        }
+        int perChunk = request.getMaxRecordsPerChunk() == 0 ? MAX_CHUNK
+                : Math.min(request.getMaxRecordsPerChunk(), MAX_CHUNK);
+        ServerCallStreamObserver<TailMessage> call = (ServerCallStreamObserver<TailMessage>) out;
+        Pump pump = new Pump(call, from, to, Math.max(resumeAfter, from), perChunk);
+        call.setOnReadyHandler(pump::signal);
+        call.setOnCancelHandler(pump::cancel);
+        agent.tailsExecutor().execute(pump::run);
+    }
+
+    /**
+     * Reads the slot's changes with a cursor and sends them while the transport is ready (gRPC flow
+     * control): a slow reader holds back the reading, never the agent's memory.
+     */
+    private final class Pump {
+        private final ServerCallStreamObserver<TailMessage> call;
+        private final long from;
+        private final long to;
+        private final long resume;
+        private final int perChunk;
+        private final TailDigest digest = new TailDigest();
+        private final List<TailRecord> chunk = new ArrayList<>();
+        private long chunkBytes;
+        private volatile boolean cancelled;
+
+        Pump(ServerCallStreamObserver<TailMessage> call, long from, long to, long resume, int perChunk) {
+            this.call = call;
+            this.from = from;
+            this.to = to;
+            this.resume = resume;
+            this.perChunk = perChunk;
+        }
+
+        synchronized void signal() {
+            notifyAll();
+        }
+
+        synchronized void cancel() {
+            cancelled = true;
+            notifyAll();
+        }
+
+        void run() {
+            try {
+                read();
+                if (cancelled) {
+                    return;
+                }
+                flush();
+                awaitReady();
+                call.onNext(TailMessage.newBuilder().setTrailer(TailTrailer.newBuilder().setRecordCount(digest.records())
+                        .setBytes(digest.bytes()).setSha256(digest.finish())).build());
+                call.onCompleted();
+            } catch (StatusRuntimeException e) {
+                fail(e);
+            } catch (Wal2JsonRecords.Uncapturable e) {
+                fail(AgentErrors.error(Status.Code.FAILED_PRECONDITION, "UNCAPTURABLE_CHANGE", e.getMessage()
+                        + "; nothing of the tail was kept, nothing was removed"));
+            } catch (SQLException | IOException | RuntimeException e) {
+                fail(Status.INTERNAL.withDescription("reading the tail: " + e.getMessage()).asRuntimeException());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                fail(Status.UNAVAILABLE.withDescription("the agent is stopping").asRuntimeException());
+            }
+        }
+
+        private void fail(StatusRuntimeException e) {
+            if (!cancelled) {
+                try {
+                    call.onError(e);
+                } catch (RuntimeException ignored) {
+                    // the call ended meanwhile
+                }
+            }
+        }
+
+        private void read() throws SQLException, IOException, InterruptedException, Wal2JsonRecords.Uncapturable {
+            List<long[]> history;
+            boolean fenced;
+            long last;
+            synchronized (agent.lock) {
+                if (agent.state.recoverPhase != PgAgentState.RecoverPhase.NONE) {
+                    throw Status.UNAVAILABLE.withDescription("finishing an interrupted recover").asRuntimeException();
+                }
+                fenced = agent.state.fenced;
+                try (Connection c = agent.pg.connect(fenced)) {
+                    last = agent.lastLsn(c);
+                }
+                history = agent.history(agent.pg.timeline());
+            }
+            if (to > last) {
+                throw AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG, "LSN " + PgLsn.of(to)
+                        + " is above " + agent.name() + "'s last LSN " + PgLsn.of(last));
+            }
+            if (from == to) {
+                return; // an empty range: the trailer alone
+            }
+            try (Connection c = agent.pg.connect(fenced)) {
+                long confirmed = confirmedFlush(c);
+                if (confirmed > from) {
+                    throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, "UNCAPTURABLE_CHANGE", "the slot "
+                            + agent.config.slot() + " was advanced to " + PgLsn.of(confirmed) + ", past the fork "
+                            + PgLsn.of(from) + ": transactions committed between them cannot be decoded any more"
+                            + " (was a standby without a physical slot promoted?)");
+                }
+                c.setAutoCommit(false);
+                Map<String, Boolean> full = new HashMap<>();
+                Wal2JsonRecords.Identity identity = (schema, table) -> {
+                    try {
+                        return full.computeIfAbsent(schema + "." + table, k -> replicaIdentityFull(c, schema, table));
+                    } catch (IllegalStateException e) {
+                        throw new Wal2JsonRecords.Uncapturable(e.getMessage());
+                    }
+                };
+                try (PreparedStatement s = c.prepareStatement(PEEK)) {
+                    s.setFetchSize(FETCH);
+                    s.setString(1, agent.config.slot());
+                    try (ResultSet r = s.executeQuery()) {
+                        long commitEnd = 0;
+                        String xid = "";
+                        Instant commitTime = Instant.EPOCH;
+                        boolean inRange = false;
+                        while (r.next() && !cancelled) {
+                            JsonNode m = Wal2JsonRecords.parse(r.getString(1));
+                            switch (m.path("action").asText()) {
+                                case "B" -> {
+                                    commitEnd = PgLsn.parse(m.path("nextlsn").asText()).value();
+                                    xid = m.path("xid").asText();
+                                    commitTime = Wal2JsonRecords.commitTime(m.path("timestamp").asText());
+                                    inRange = commitEnd > from && commitEnd <= to;
+                                }
+                                case "C", "M" -> {
+                                    // the end of a transaction; a logical message is no row change
+                                }
+                                default -> {
+                                    if (inRange) {
+                                        add(Wal2JsonRecords.record(m, commitEnd, PgAgent.termAt(history, commitEnd), xid,
+                                                commitTime, identity));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } finally {
+                    c.rollback();
+                }
+            }
+        }
+
+        private long confirmedFlush(Connection c) throws SQLException {
+            try (PreparedStatement s = c.prepareStatement(
+                    "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
+                s.setString(1, agent.config.slot());
+                try (ResultSet r = s.executeQuery()) {
+                    if (!r.next()) {
+                        throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, "UNCAPTURABLE_CHANGE", agent.name()
+                                + " has no logical slot " + agent.config.slot() + ": its divergent transactions cannot be"
+                                + " decoded (the agent creates the slot while the node is primary)");
+                    }
+                    return r.getString(1) == null ? 0 : PgLsn.parse(r.getString(1)).value();
+                }
+            }
+        }
+
+        private static boolean replicaIdentityFull(Connection c, String schema, String table) {
+            try (PreparedStatement s = c.prepareStatement("SELECT c.relreplident FROM pg_class c JOIN pg_namespace n"
+                    + " ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
+                s.setString(1, schema);
+                s.setString(2, table);
+                try (ResultSet r = s.executeQuery()) {
+                    if (!r.next()) {
+                        throw new IllegalStateException("the table " + schema + "." + table + " of a divergent change"
+                                + " no longer exists: its old rows cannot be known whole");
+                    }
+                    return "f".equals(r.getString(1));
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("the replica identity of " + schema + "." + table + ": " + e.getMessage());
+            }
+        }
+
+        private void add(TailRecord record) throws InterruptedException {
+            digest.add(record);
+            if (record.lsn().value() <= resume) {
+                return; // a resumed stream: digested for the trailer, not sent
+            }
+            chunk.add(record);
+            chunkBytes += record.key().length() + (record.before() == null ? 0 : record.before().length())
+                    + (record.after() == null ? 0 : record.after().length()) + 64;
+            if (chunk.size() >= perChunk || chunkBytes >= CHUNK_BYTES) {
+                flush();
+            }
+        }
+
+        private void flush() throws InterruptedException {
+            if (chunk.isEmpty() || cancelled) {
+                return;
+            }
+            awaitReady();
+            TailChunk.Builder b = TailChunk.newBuilder().setCrc32C(AgentProtos.crc32c(chunk));
+            for (TailRecord r : chunk) {
+                b.addRecords(AgentProtos.toProto(r));
+            }
+            call.onNext(TailMessage.newBuilder().setChunk(b).build());
+            chunk.clear();
+            chunkBytes = 0;
+        }
+
+        private synchronized void awaitReady() throws InterruptedException {
+            while (!cancelled && !call.isReady()) {
+                wait(200);
+            }
+        }
+    }
+
+    // ---- unary calls ------------------------------------------------------------------------------
+
+    interface Body<T> {
+        T run() throws IOException, SQLException, InterruptedException;
+    }
+
+    static <T> void unary(StreamObserver<T> out, Body<T> body) {
+        T result;
+        try {
+            result = body.run();
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
+            return;
+        } catch (IOException e) {
+            out.onError(Status.INTERNAL.withDescription("I/O error: " + e.getMessage()).asRuntimeException());
+            return;
+        } catch (SQLException e) {
+            // The server cannot be reached (restarting, down): the operator waits and asks again.
+            out.onError(Status.UNAVAILABLE.withDescription("PostgreSQL: " + e.getMessage()).asRuntimeException());
+            return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            out.onError(Status.UNAVAILABLE.withDescription("interrupted").asRuntimeException());
+            return;
+        } catch (RuntimeException e) {
+            out.onError(Status.INTERNAL.withDescription(e.toString()).asRuntimeException());
+            return;
+        }
+        out.onNext(result);
+        out.onCompleted();
+    }
+}

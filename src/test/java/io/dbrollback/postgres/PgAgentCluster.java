@@ -1,0 +1,120 @@
+package io.dbrollback.postgres;
+
+import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A {@link PgCluster} with a PostgreSQL agent ({@link PgAgent}) in this JVM for every server, as the
+ * pods of a StatefulSet would run them: each agent knows the other servers as its peers, reads the
+ * passwords from a libpq passfile, and keeps its state, its fence socket and its rollback files in its
+ * own folders. The agents start after the servers (they find them running and take them over).
+ */
+public final class PgAgentCluster implements AutoCloseable {
+
+    private final PgCluster pg;
+    private final Path root;
+    private final Path passfile;
+    private final Map<String, PgAgentConfig> configs = new LinkedHashMap<>();
+    private final Map<String, PgAgent> agents = new LinkedHashMap<>();
+    private final List<ManagedChannel> channels = new ArrayList<>();
+
+    private PgAgentCluster(PgCluster pg) throws IOException {
+        this.pg = pg;
+        this.root = pg.folder("agents");
+        this.passfile = root.resolve("pgpass");
+        String password = pg.primary().password();
+        Files.writeString(passfile, "*:*:*:" + PgServer.SUPERUSER + ":" + password + "\n*:*:*:"
+                + PgServer.REPLICATION_USER + ":" + password + "\n");
+        Files.setPosixFilePermissions(passfile, PosixFilePermissions.fromString("rw-------"));
+    }
+
+    /** Starts the servers ({@link PgCluster#start}) and an agent for each. */
+    public static PgAgentCluster start(PgCluster.Options options) throws IOException, SQLException {
+        PgCluster pg = PgCluster.start(options);
+        try {
+            PgAgentCluster c = new PgAgentCluster(pg);
+            for (PgServer s : pg.servers()) {
+                c.configs.put(s.name(), c.config(s));
+                c.agents.put(s.name(), PgAgent.start(c.configs.get(s.name())));
+            }
+            return c;
+        } catch (IOException | RuntimeException e) {
+            pg.close();
+            throw e;
+        }
+    }
+
+    private PgAgentConfig config(PgServer s) throws IOException {
+        List<String> peers = pg.servers().stream().filter(o -> o != s).map(o -> "127.0.0.1:" + o.port()).toList();
+        Path dir = Files.createDirectories(root.resolve(s.name()));
+        return new PgAgentConfig(s.name(), "127.0.0.1", 0, s.dataDir(), pg.install().bindir(), s.port(), s.socketDir(),
+                dir.resolve("fence"), dir.resolve("state"), dir.resolve("rollback"), PgServer.SUPERUSER,
+                PgServer.REPLICATION_USER, passfile, peers, "dbrollback", "postgres", Duration.ofMillis(200),
+                pg.install().underUserNamespace(), null);
+    }
+
+    public PgCluster pg() {
+        return pg;
+    }
+
+    public PgAgent agent(String name) {
+        return agents.get(name);
+    }
+
+    public PgAgentConfig config(String name) {
+        return configs.get(name);
+    }
+
+    /** host:port of the agent of {@code name}. */
+    public String agentAddress(String name) {
+        return "127.0.0.1:" + agents.get(name).port();
+    }
+
+    /** A blocking client of the agent of {@code name} (closed with the cluster). */
+    public RollbackAgentGrpc.RollbackAgentBlockingStub client(String name) {
+        ManagedChannel ch = NettyChannelBuilder.forTarget(agentAddress(name)).usePlaintext().build();
+        channels.add(ch);
+        return RollbackAgentGrpc.newBlockingStub(ch);
+    }
+
+    /** Stops the agent of {@code name} as a crash would (its server keeps running) and starts it again. */
+    public PgAgent restartAgent(String name) throws IOException {
+        agents.get(name).close();
+        PgAgent a = PgAgent.start(configs.get(name));
+        agents.put(name, a);
+        return a;
+    }
+
+    /** Waits until the primary's agent has created its logical slot. */
+    public void awaitSlot() {
+        PgServer p = pg.primary();
+        PgCluster.await("the logical slot on " + p.name(), () -> p.queryString(
+                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dbrollback'").equals("1"));
+    }
+
+    @Override
+    public void close() {
+        for (ManagedChannel ch : channels) {
+            ch.shutdownNow();
+            try {
+                ch.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        agents.values().forEach(PgAgent::close);
+        pg.close();
+    }
+}
