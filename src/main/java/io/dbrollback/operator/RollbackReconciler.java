@@ -64,7 +64,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
 
     static final String NAME = "replicasetrollback";
     static final String LEASE_INDEX = "dbrollback.io/lease";
-    static final int MAX_STEPS_PER_RECONCILE = 40;
+    public static final int MAX_STEPS_PER_RECONCILE = 40;
     static final Duration WAIT = Duration.ofSeconds(10);
     static final Duration PROBLEM = Duration.ofSeconds(20);
     /** The transport's code for a refused TLS handshake or an UNAUTHENTICATED answer. */

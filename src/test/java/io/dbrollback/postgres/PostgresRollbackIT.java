@@ -1,0 +1,241 @@
+package io.dbrollback.postgres;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackSpec;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.operator.AgentClients;
+import io.dbrollback.operator.ClusterObserver;
+import io.dbrollback.operator.CrashPoints;
+import io.dbrollback.operator.EventRecorder;
+import io.dbrollback.operator.RollbackFileStore;
+import io.dbrollback.operator.RollbackMetrics;
+import io.dbrollback.operator.RollbackReconciler;
+import io.dbrollback.testing.MockApiServer;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.Operator;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A ReplicaSetRollback of a real PostgreSQL former primary, end to end: three PostgreSQL 15 servers
+ * with their agents, the operator against the mock API server (pods, and a Lease whose holder is the
+ * new primary and whose term is its timeline), in the agent-writes-the-file mode. The former primary
+ * holds divergent transactions over three tables, one of 50,000 rows and one that began before the
+ * cut and committed after it; the rollback saves every one of their changes to a verified file,
+ * rewinds the node with pg_rewind and rejoins it, and it then holds the new primary's rows.
+ */
+class PostgresRollbackIT {
+
+    static final String NS = "pg";
+    static final int BIG = 50_000;
+
+    private PgAgentCluster c;
+    private MockApiServer api;
+    private KubernetesClient client;
+    private Operator operator;
+
+    @BeforeEach
+    void start() throws Exception {
+        c = PgAgentCluster.start(PgCluster.Options.defaults());
+        api = MockApiServer.start();
+        client = api.client();
+    }
+
+    @AfterEach
+    void stop() {
+        if (operator != null) {
+            operator.stop();
+        }
+        if (api != null) {
+            api.close();
+        }
+        if (c != null) {
+            c.close();
+        }
+    }
+
+    private void startOperator() {
+        operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
+                .withUseSSAToPatchPrimaryResource(false));
+        Clock clock = Clock.systemUTC();
+        operator.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock, "pg"),
+                new RollbackMetrics(new SimpleMeterRegistry()), RollbackReconciler.MAX_STEPS_PER_RECONCILE, null,
+                RollbackFileStore.Writer.AGENT, CrashPoints.OFF).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)));
+        operator.start();
+    }
+
+    /** The pods (agent port = the agent's), and the Lease of the new primary with its timeline as the term. */
+    private void kubernetesObjects(String leader, int term) {
+        client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
+                .withName(NS).endMetadata().build()).create();
+        for (PgServer s : c.pg().servers()) {
+            client.pods().inNamespace(NS).resource(new PodBuilder()
+                    .withNewMetadata().withNamespace(NS).withName(s.name()).addToLabels("app", "pg").endMetadata()
+                    .withNewSpec().addNewContainer().withName("postgres").withImage("postgres:15")
+                    .addNewPort().withName("agent").withContainerPort(c.agent(s.name()).port()).endPort().endContainer()
+                    .endSpec()
+                    .withNewStatus().withPhase("Running").withPodIP("127.0.0.1")
+                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build()).create();
+        }
+        client.leases().inNamespace(NS).resource(new LeaseBuilder().withNewMetadata().withName("pg-leader")
+                .withNamespace(NS).addToAnnotations(ClusterObserver.TERM_ANNOTATION, Integer.toString(term)).endMetadata()
+                .withNewSpec().withHolderIdentity(leader).withLeaseTransitions(term).endSpec().build()).create();
+    }
+
+    private ReplicaSetRollback rollback(String name, String target) {
+        ReplicaSetRollback r = new ReplicaSetRollback();
+        r.getMetadata().setName(name);
+        r.getMetadata().setNamespace(NS);
+        ReplicaSetRollbackSpec spec = new ReplicaSetRollbackSpec();
+        ClusterSpec cluster = new ClusterSpec();
+        cluster.setPodSelector(Map.of("app", "pg"));
+        cluster.setLeaseName("pg-leader");
+        cluster.setAgentPortName("agent");
+        cluster.setDataContainer("postgres");
+        spec.setCluster(cluster);
+        spec.setTargetPod(target);
+        r.setSpec(spec);
+        return r;
+    }
+
+    private ReplicaSetRollback get(String name) {
+        return client.resources(ReplicaSetRollback.class).inNamespace(NS).withName(name).get();
+    }
+
+    private ReplicaSetRollbackStatus awaitPhase(String name, String... phases) {
+        await().atMost(Duration.ofSeconds(180)).pollInterval(Duration.ofMillis(100)).until(() -> {
+            ReplicaSetRollback r = get(name);
+            return r != null && r.getStatus() != null && r.getStatus().getPhase() != null
+                    && List.of(phases).contains(r.getStatus().getPhase());
+        });
+        return get(name).getStatus();
+    }
+
+    private List<Event> events(String name, String reason) {
+        return client.v1().events().inNamespace(NS).list().getItems().stream()
+                .filter(e -> name.equals(e.getInvolvedObject().getName()) && reason.equals(e.getReason())).toList();
+    }
+
+    static void exec(Connection conn, String... sql) throws SQLException {
+        try (Statement s = conn.createStatement()) {
+            for (String q : sql) {
+                s.execute(q);
+            }
+        }
+    }
+
+    @Test
+    void aPostgresFormerPrimaryIsRolledBackWithEveryDivergentChangeSaved() throws Exception {
+        PgServer p0 = c.pg().primary();
+        p0.execute("CREATE TABLE kv (k text PRIMARY KEY, v text)", "ALTER TABLE kv REPLICA IDENTITY FULL",
+                "CREATE TABLE acct (id int PRIMARY KEY, owner text, balance numeric(20,2))",
+                "ALTER TABLE acct REPLICA IDENTITY FULL",
+                "CREATE TABLE events (id bigserial PRIMARY KEY, payload text)", "ALTER TABLE events REPLICA IDENTITY FULL");
+        c.awaitSlot();
+        p0.execute("INSERT INTO kv SELECT 'k' || i, 'v' || i FROM generate_series(1, 20) i",
+                "INSERT INTO acct SELECT i, 'owner-' || i, 100.00 FROM generate_series(1, 10) i");
+        // Began before the cut, committed after it: divergent, although its changes reached the standbys.
+        Connection straddling = p0.connect();
+        straddling.setAutoCommit(false);
+        exec(straddling, "INSERT INTO kv VALUES ('straddles', 'before the cut')", "UPDATE acct SET balance = 1.00 WHERE id = 10",
+                "SELECT txid_current()");
+        c.pg().cutOff();
+        p0.execute("INSERT INTO kv SELECT 'new' || i, 'x' FROM generate_series(1, 5) i",
+                "UPDATE kv SET v = 'changed' WHERE k IN ('k1', 'k2', 'k3')",
+                "DELETE FROM kv WHERE k IN ('k4', 'k5')",
+                "UPDATE acct SET balance = 123456789012345678.99 WHERE id = 1",
+                "DELETE FROM acct WHERE id = 2",
+                "INSERT INTO events (payload) SELECT 'event ' || i FROM generate_series(1, " + BIG + ") i");
+        straddling.commit();
+        straddling.close();
+        int divergentChanges = 5 + 3 + 2 + 1 + 1 + BIG + 2;
+        PgCluster.Failover f = c.pg().failover();
+        PgServer p1 = f.newPrimary();
+        p1.execute("INSERT INTO kv VALUES ('on-new-primary', 'kept')");
+
+        kubernetesObjects(p1.name(), f.newTimeline());
+        startOperator();
+        client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(rollback("rb", p0.name())).create();
+        ReplicaSetRollbackStatus s = awaitPhase("rb", "Completed", "Failed", "Aborted");
+        assertEquals("Completed", s.getPhase(), () -> s.getReason() + ": " + s.getMessage());
+
+        // The plan in WAL positions, the fork at the switchpoint.
+        assertEquals("Positions", s.getPlan().getLsnKind());
+        assertEquals(f.switchpoint().value(), s.getPlan().getForkLsn());
+        assertEquals((long) divergentChanges, s.getTail().getRecords());
+        assertEquals((long) divergentChanges, s.getRollbackFile().getRecords());
+
+        // The file, in the agent's rollback directory: every change, whole, verified by its digest.
+        Path file = Path.of(s.getRollbackFile().getPath());
+        assertTrue(file.startsWith(c.config(p0.name()).rollbackDir()), file.toString());
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        sha.update(Files.readAllBytes(file));
+        assertEquals(s.getRollbackFile().getSha256(), HexFormat.of().formatHex(sha.digest()));
+        Map<String, Integer> perTable = new HashMap<>();
+        long lastLsn = 0;
+        JsonNode straddlingInsert = null;
+        try (var lines = Files.lines(file)) {
+            for (String line : (Iterable<String>) lines::iterator) {
+                JsonNode n = Wal2JsonRecords.JSON.readTree(line);
+                if (!"record".equals(n.path("type").asText())) {
+                    continue; // the header and the trailer
+                }
+                assertTrue(n.get("lsn").asLong() > s.getPlan().getForkLsn());
+                assertTrue(n.get("lsn").asLong() >= lastLsn, "commit order");
+                lastLsn = n.get("lsn").asLong();
+                JsonNode key = Wal2JsonRecords.JSON.readTree(decode(n.get("key")));
+                perTable.merge(key.get("table").asText() + " " + n.get("op").asText().toLowerCase(java.util.Locale.ROOT), 1, Integer::sum);
+                if (key.path("key").path("k").asText().equals("straddles")) {
+                    straddlingInsert = n;
+                }
+            }
+        }
+        assertEquals(Map.of("kv insert", 6, "kv update", 3, "kv delete", 2, "acct update", 2, "acct delete", 1,
+                "events insert", BIG), perTable);
+        assertNotNull(straddlingInsert, "the transaction that straddled the cut is saved");
+
+        // One recover; the former primary streams from the new one and holds exactly its rows.
+        PgCluster.await(p0.name() + " holding the new primary's rows", () -> p0.tableRows("kv").equals(p1.tableRows("kv"))
+                && p0.tableRows("acct").equals(p1.tableRows("acct")));
+        assertEquals(0, Integer.parseInt(p0.queryString("SELECT count(*) FROM events")));
+        assertTrue(p0.tableRows("kv").contains("(on-new-primary,kept)"));
+        assertEquals("t", p0.queryString("SELECT pg_is_in_recovery()"));
+        assertThrows(SQLException.class, () -> p0.execute("INSERT INTO kv VALUES ('client', 'write')"),
+                "the rejoined node is a read-only standby");
+        List<Event> loud = events("rb", "NodeRolledBack");
+        assertEquals(1, loud.size());
+        assertTrue(loud.get(0).getMessage().contains(divergentChanges + " records"), loud.get(0).getMessage());
+    }
+
+    /** The file's key field: the key's bytes in base64 (docs/rollback-file.md). */
+    private static String decode(JsonNode key) {
+        return new String(java.util.Base64.getDecoder().decode(key.asText()), StandardCharsets.UTF_8);
+    }
+}
