@@ -1,6 +1,8 @@
 package io.dbrollback.testing;
 
+import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.GetTimelineRequest;
@@ -20,51 +22,131 @@ import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
  * An agent whose LSNs are positions (as a PostgreSQL agent's WAL LSNs are), made from a reference
  * node whose LSNs are record numbers: it serves the agent protocol on a port of its own with
- * {@code lsn_kind = LSN_KIND_POSITIONS}, translating every LSN between the two, and lets the node's
- * other services (replication, the client API) through unchanged.
+ * {@code lsn_kind = LSN_KIND_POSITIONS}, translating every LSN between the two, and lets everything
+ * else through to the node unchanged (the rollback file RPCs, replication, the client API).
  *
- * <p>Record {@code n} sits at position {@code 16 * ceil(n / 2)}: records 2k-1 and 2k share a position,
- * as the changes of one transaction share their commit's position, and positions leave gaps. A term
- * that begins at record {@code f} begins at position {@code 16 * ceil((f - 1) / 2) + 1} (just above
- * the previous record), so the end of a term and the fork come out as the position of the last shared
- * record. The mapping needs every term of the node to begin at an odd record number (no two records of
- * different terms share a position), which {@link DbCluster#failover()} gives.
+ * <p>The mapping. Record {@code n} sits at position {@code 16 * ceil(n / 2)}: records 2k-1 and 2k are
+ * one transaction, whose commit is at position 16k; they share that position and the transaction id
+ * of record 2k-1, and positions leave gaps. A term that begins at record {@code f} begins at position
+ * {@code 16 * ceil((f - 1) / 2) + 1} (its switchpoint, just above the previous record, plus one), so
+ * the end of a term and the fork come out as the position of the last shared record. The mapping
+ * needs every term of the node to begin at an odd record number (no transaction spans two terms),
+ * which {@link DbCluster#failover()} and the conformance suite's reference cluster give. The log ends
+ * at its last record's position. A position {@code p} of a request stands for the last record at or
+ * below it.
+ *
+ * <p>What the node cannot know, the agent keeps: the last recover the node accepted, in positions
+ * (the node records record numbers, and one record number stands for a whole pair of positions), so
+ * that a retry of it is compared position by position, as an agent of positions must. With a state
+ * file it survives a restart of the agent; without one it lives as long as the agent.
+ *
+ * <p>ReadDivergentTail checks its range in positions, reads the node's whole range, and streams the
+ * records above {@code resume_after} in chunks of at most three records (and the request's bound), so
+ * that a transaction's records may span two chunks; the trailer always describes the whole range.
+ *
+ * <p>A {@link Flaw} makes it break one rule of positions on purpose, for the tests that show the
+ * conformance suite catches it.
  */
 public final class PositionsAgent implements AutoCloseable {
+
+    /** A rule of positions the agent breaks on purpose. */
+    public enum Flaw {
+        /** A correct agent of positions. */
+        NONE,
+        /** A term's history entry begins at its switchpoint, not at the switchpoint + 1. */
+        HISTORY_AT_SWITCHPOINT,
+        /** Every tail streams its first two transactions the other way round (positions go back). */
+        TRANSACTIONS_OUT_OF_ORDER
+    }
+
+    /** The RPCs that go to the node unchanged: no LSN in them. */
+    private static final Set<String> UNCHANGED = Set.of("WriteRollbackFile", "ReadRollbackFile",
+            "QuarantineRollbackFile");
+    private static final int MAX_CHUNK = 3;
+
+    /** The last recover the node accepted: in positions, and in the record numbers the node was sent. */
+    private record Recover(String incident, long target, long expected, long nodeTarget, long nodeExpected) {
+        String line() {
+            return incident + " " + target + " " + expected + " " + nodeTarget + " " + nodeExpected + "\n";
+        }
+
+        static Recover parse(String line) {
+            String[] f = line.trim().split(" ");
+            return new Recover(f[0], Long.parseLong(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3]),
+                    Long.parseLong(f[4]));
+        }
+    }
 
     private final ManagedChannel channel;
     private final RollbackAgentGrpc.RollbackAgentBlockingStub node;
     private final Server server;
+    private final Path stateFile;
+    private final Flaw flaw;
+    private volatile Recover recorded;
 
-    private PositionsAgent(String delegate) throws IOException {
+    private PositionsAgent(String delegate, Path stateFile, Flaw flaw) throws IOException {
+        this.stateFile = stateFile;
+        this.flaw = flaw;
+        if (stateFile != null && Files.exists(stateFile)) {
+            recorded = Recover.parse(Files.readString(stateFile, StandardCharsets.UTF_8));
+        }
         channel = NettyChannelBuilder.forTarget(delegate).usePlaintext().build();
         node = RollbackAgentGrpc.newBlockingStub(channel);
-        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(new Service())
+        // Only the RPCs that carry LSNs are served here; the rest fall through to the node.
+        ServerServiceDefinition all = new Service().bindService();
+        ServerServiceDefinition.Builder own = ServerServiceDefinition.builder(all.getServiceDescriptor().getName());
+        for (ServerMethodDefinition<?, ?> m : all.getMethods()) {
+            if (!UNCHANGED.contains(m.getMethodDescriptor().getBareMethodName())) {
+                own.addMethod(m);
+            }
+        }
+        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(own.build())
                 .fallbackHandlerRegistry(new GrpcPassthrough(channel)).build().start();
     }
 
     /** A positions agent on a port of its own in front of the reference node's agent at {@code address}. */
     public static PositionsAgent fronting(String address) throws IOException {
-        return new PositionsAgent(address);
+        return new PositionsAgent(address, null, Flaw.NONE);
+    }
+
+    /**
+     * As {@link #fronting(String)}, keeping what it must remember in {@code stateFile} (null: in
+     * memory), and breaking one rule when {@code flaw} says so.
+     */
+    public static PositionsAgent fronting(String address, Path stateFile, Flaw flaw) throws IOException {
+        return new PositionsAgent(address, stateFile, flaw);
     }
 
     public int port() {
         return server.getPort();
+    }
+
+    /** host:port of this agent. */
+    public String address() {
+        return "127.0.0.1:" + port();
     }
 
     /** The position of record {@code n} (0 stays 0). */
@@ -82,17 +164,30 @@ public final class PositionsAgent implements AutoCloseable {
         return Math.min(2 * (p / 16), last);
     }
 
+    /** The transaction id of record {@code n}: the node's id of the transaction's first record, 2k-1. */
+    static String transaction(String nodeTransactionId, long n) {
+        String suffix = "-" + n;
+        return n % 2 == 0 && nodeTransactionId.endsWith(suffix)
+                ? nodeTransactionId.substring(0, nodeTransactionId.length() - suffix.length()) + "-" + (n - 1)
+                : nodeTransactionId;
+    }
+
     private RollbackAgentGrpc.RollbackAgentBlockingStub node() {
         return node.withDeadlineAfter(10, TimeUnit.SECONDS);
     }
 
     /** The node's timeline in positions. */
-    static Timeline positions(Timeline t) {
+    private Timeline positions(Timeline t) {
+        Recover r = recorded;
         Timeline.Builder b = t.toBuilder().setLsnKind(LsnKind.LSN_KIND_POSITIONS).setLastLsn(position(t.getLastLsn()))
                 .setCommitLsn(position(t.getCommitLsn()))
-                .setLastRecoveryTargetLsn(position(t.getLastRecoveryTargetLsn())).clearHistory();
+                .setLastRecoveryTargetLsn(r != null && r.incident.equals(t.getLastRecoveryIncident()) ? r.target
+                        : position(t.getLastRecoveryTargetLsn()))
+                .clearHistory();
         for (TermHistoryEntry e : t.getHistoryList()) {
-            b.addHistory(e.toBuilder().setFirstLsn(firstPosition(e.getFirstLsn())));
+            long first = flaw == Flaw.HISTORY_AT_SWITCHPOINT && e.getFirstLsn() > 1 ? position(e.getFirstLsn() - 1)
+                    : firstPosition(e.getFirstLsn());
+            b.addHistory(e.toBuilder().setFirstLsn(first));
         }
         return b.build();
     }
@@ -116,8 +211,8 @@ public final class PositionsAgent implements AutoCloseable {
             }
         }
 
-        private long last() {
-            return node().getTimeline(GetTimelineRequest.getDefaultInstance()).getLastLsn();
+        private Timeline nodeTimeline() {
+            return node().getTimeline(GetTimelineRequest.getDefaultInstance());
         }
 
         @Override
@@ -141,56 +236,129 @@ public final class PositionsAgent implements AutoCloseable {
             });
         }
 
+        /**
+         * The node checks everything, in its order, on record numbers chosen so that it decides as an
+         * agent of positions must: a retry of the recorded recover is compared in positions; an
+         * expected last LSN that is not the log's end is sent as one that is not the node's last record;
+         * a target above the expected last LSN stays above it.
+         */
         @Override
         public void recoverToLsn(RecoverToLsnRequest request, StreamObserver<RecoverToLsnResponse> out) {
             unary(out, () -> {
-                long last = last();
-                RecoverToLsnResponse r = node().recoverToLsn(request.toBuilder()
-                        .setTargetLsn(record(request.getTargetLsn(), last))
-                        .setExpectedLastLsn(record(request.getExpectedLastLsn(), last)).build());
-                return r.toBuilder().setLastLsn(position(r.getLastLsn())).build();
+                Timeline t = nodeTimeline();
+                long last = t.getLastLsn();
+                long end = position(last);
+                long target = request.getTargetLsn();
+                long expected = request.getExpectedLastLsn();
+                Recover r = recorded;
+                long nodeTarget;
+                long nodeExpected;
+                if (r != null && r.incident.equals(request.getIncidentId())
+                        && r.incident.equals(t.getLastRecoveryIncident())) {
+                    nodeTarget = r.nodeTarget;
+                    nodeExpected = target == r.target && expected == r.expected ? r.nodeExpected : r.nodeExpected + 1;
+                } else {
+                    nodeTarget = record(target, last);
+                    nodeExpected = expected == end ? last : expected < end ? record(expected, last) : last + 1;
+                }
+                if (target > expected) {
+                    nodeTarget = nodeExpected + 1;
+                }
+                RecoverToLsnResponse answer = node().recoverToLsn(request.toBuilder().setTargetLsn(nodeTarget)
+                        .setExpectedLastLsn(nodeExpected).build());
+                if (!answer.getAlreadyDone()) {
+                    remember(new Recover(request.getIncidentId(), target, expected, nodeTarget, nodeExpected));
+                }
+                return answer.toBuilder().setLastLsn(position(answer.getLastLsn())).build();
             });
+        }
+
+        private void remember(Recover r) {
+            recorded = r;
+            if (stateFile == null) {
+                return;
+            }
+            try {
+                Path tmp = stateFile.resolveSibling(stateFile.getFileName() + ".tmp");
+                Files.writeString(tmp, r.line(), StandardCharsets.UTF_8);
+                Files.move(tmp, stateFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
 
         @Override
         public void readDivergentTail(ReadDivergentTailRequest request, StreamObserver<TailMessage> out) {
-            if (request.getResumeAfter() > request.getFromExclusive()) {
-                out.onError(Status.UNIMPLEMENTED.withDescription("the test's positions agent does not resume")
-                        .asRuntimeException());
+            long from = request.getFromExclusive();
+            long to = request.getToInclusive();
+            long resume = request.getResumeAfter();
+            if (to < from || resume > to || (resume != 0 && resume < from)) {
+                out.onError(AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST, "range ("
+                        + from + ", " + to + "] resumed after " + resume + " is reversed, or resume_after is neither 0"
+                        + " nor within [from_exclusive, to_inclusive]"));
                 return;
             }
-            long last;
             List<TailRecord> records = new ArrayList<>();
             try {
-                last = last();
-                long from = record(request.getFromExclusive(), last);
-                long to = record(request.getToInclusive(), last);
+                long last = nodeTimeline().getLastLsn();
+                if (to > position(last)) {
+                    out.onError(AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG,
+                            "position " + to + " is above the end of the log, " + position(last)));
+                    return;
+                }
                 Iterator<TailMessage> it = node().readDivergentTail(ReadDivergentTailRequest.newBuilder()
-                        .setFromExclusive(from).setToInclusive(to).build());
+                        .setFromExclusive(record(from, last)).setToInclusive(record(to, last)).build());
                 while (it.hasNext()) {
-                    TailMessage m = it.next();
-                    for (io.dbrollback.agent.v1.TailRecord r : m.getChunk().getRecordsList()) {
-                        records.add(AgentProtos.fromProto(r.toBuilder().setLsn(position(r.getLsn())).build()));
+                    for (io.dbrollback.agent.v1.TailRecord r : it.next().getChunk().getRecordsList()) {
+                        records.add(AgentProtos.fromProto(r.toBuilder().setLsn(position(r.getLsn()))
+                                .setTransactionId(transaction(r.getTransactionId(), r.getLsn())).build()));
                     }
                 }
             } catch (StatusRuntimeException e) {
                 out.onError(e);
                 return;
             }
-            // Chunks of at most three records, so that a transaction's records may span two chunks.
+            if (flaw == Flaw.TRANSACTIONS_OUT_OF_ORDER) {
+                swapFirstTwoTransactions(records);
+            }
+            int bound = request.getMaxRecordsPerChunk() == 0 ? MAX_CHUNK
+                    : (int) Math.min(MAX_CHUNK, Integer.toUnsignedLong(request.getMaxRecordsPerChunk()));
             TailDigest digest = new TailDigest();
-            for (int i = 0; i < records.size(); i += 3) {
-                List<TailRecord> chunk = records.subList(i, Math.min(records.size(), i + 3));
+            List<TailRecord> sent = new ArrayList<>();
+            for (TailRecord r : records) {
+                digest.add(r); // the trailer describes the whole range, the skipped transactions too
+                if (r.lsn().value() > resume) {
+                    sent.add(r);
+                }
+            }
+            for (int i = 0; i < sent.size(); i += bound) {
+                List<TailRecord> chunk = sent.subList(i, Math.min(sent.size(), i + bound));
                 TailChunk.Builder c = TailChunk.newBuilder().setCrc32C(AgentProtos.crc32c(chunk));
-                chunk.forEach(r -> {
-                    digest.add(r);
-                    c.addRecords(AgentProtos.toProto(r));
-                });
+                chunk.forEach(r -> c.addRecords(AgentProtos.toProto(r)));
                 out.onNext(TailMessage.newBuilder().setChunk(c).build());
             }
             out.onNext(TailMessage.newBuilder().setTrailer(TailTrailer.newBuilder().setRecordCount(digest.records())
                     .setBytes(digest.bytes()).setSha256(digest.finish())).build());
             out.onCompleted();
+        }
+    }
+
+    /** The records of the second transaction (position) before those of the first. */
+    private static void swapFirstTwoTransactions(List<TailRecord> records) {
+        int second = 0;
+        while (second < records.size() && records.get(second).lsn().equals(records.get(0).lsn())) {
+            second++;
+        }
+        int third = second;
+        while (third < records.size() && records.get(third).lsn().equals(records.get(second).lsn())) {
+            third++;
+        }
+        if (second < third) {
+            List<TailRecord> swapped = new ArrayList<>(records.subList(second, third));
+            swapped.addAll(records.subList(0, second));
+            for (int i = 0; i < third; i++) {
+                records.set(i, swapped.get(i));
+            }
         }
     }
 }
