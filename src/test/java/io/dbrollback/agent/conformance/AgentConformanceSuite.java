@@ -29,6 +29,12 @@ import org.junit.jupiter.api.Timeout;
  * new primary's term, reads the divergent tail, recovers to the fork and rejoins the new primary. The
  * checks themselves are {@link AgentChecks}, which {@link ConformanceMain} runs on one cluster given
  * only the agents' addresses.
+ *
+ * <p>The suite judges agents of both kinds of LSN, as their timelines say ({@code Timeline.lsn_kind}):
+ * record numbers, dense, or positions (docs/agent-protocol.md, "LSNs that are positions"), where the
+ * checks that rely on density become the rules of positions: a tail in commit order with whole
+ * transactions and gaps between positions, a count known only from the records, resumption after a
+ * transaction's position, and a fork at the switchpoint.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 public abstract class AgentConformanceSuite {
@@ -68,6 +74,12 @@ public abstract class AgentConformanceSuite {
         Plan p = checks.plan();
         checks.checkTimelines(p);
         checks.checkFixturePromises(p);
+    }
+
+    @Test
+    @DisplayName("positions: the fork is the switchpoint: the new primary's records above it carry the terms of its history, whose entries begin at switchpoint + 1")
+    void forkIsTheSwitchpoint() throws Exception {
+        checks.checkForkIsTheSwitchpoint(checks.plan());
     }
 
     @Test
@@ -130,7 +142,7 @@ public abstract class AgentConformanceSuite {
     // ---- ReadDivergentTail ---------------------------------------------------------------------
 
     @Test
-    @DisplayName("ReadDivergentTail over (fork, last]: dense records in LSN order, no empty chunk, chunk CRC32Cs, one trailer whose digest we recompute, pre-images, the fixture's writes")
+    @DisplayName("ReadDivergentTail over (fork, last]: dense records in LSN order (positions: in commit order, transactions whole), no empty chunk, chunk CRC32Cs, one trailer whose digest we recompute, pre-images, the fixture's writes")
     void divergentTailIsCompleteAndVerifiable() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -139,7 +151,7 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("ReadDivergentTail resumes after any LSN of the range with the remaining records and the same trailer")
+    @DisplayName("ReadDivergentTail resumes after any LSN of the range (positions: after each transaction's position and between them) with the remaining records and the same trailer")
     void divergentTailResumes() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -159,7 +171,7 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("ReadDivergentTail of an empty range is one trailer of zero records and the empty SHA-256")
+    @DisplayName("ReadDivergentTail of an empty range (positions: also of a range between the records' positions) is one trailer of zero records and the empty SHA-256")
     void emptyRangeIsJustATrailer() throws Exception {
         checks.checkEmptyRange(checks.plan());
     }

@@ -1,0 +1,143 @@
+package io.dbrollback.agent.conformance;
+
+import com.google.protobuf.ByteString;
+import io.dbrollback.agent.conformance.ReferenceNodeConformanceTest.ReferenceCluster;
+import io.dbrollback.testing.PositionsAgent;
+import io.dbrollback.testing.PositionsAgent.Flaw;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The agent conformance suite against agents whose LSNs are positions: the three reference nodes of
+ * {@link ReferenceNodeConformanceTest}, diverged the same way, each behind a {@link PositionsAgent}
+ * (two records to a transaction, sharing its commit position; gaps between positions; the rollback
+ * file RPCs and the replication passed through to the node). The former primary's seven divergent
+ * writes are four transactions at positions 64, 80, 96 and 112 above the fork at 48, the switchpoint
+ * of the new primary's term 2, whose history entry begins at 49.
+ */
+class PositionsAgentConformanceTest extends AgentConformanceSuite {
+
+    @TempDir
+    Path dataDirs;
+
+    @Override
+    protected AgentFixture newDivergedCluster() throws Exception {
+        return PositionsCluster.start(dataDirs, Flaw.NONE, Flaw.NONE);
+    }
+
+    /**
+     * A diverged reference cluster whose agents are {@link PositionsAgent}s: node-a (the former primary)
+     * behind one with {@code formerFlaw}, node-b and node-c behind ones with {@code othersFlaw}. The new
+     * primary's replication address is its positions agent, which passes replication through.
+     */
+    static final class PositionsCluster implements AgentFixture {
+        private final ReferenceCluster nodes;
+        private final Path root;
+        private final Flaw formerFlaw;
+        private final Flaw othersFlaw;
+        private final Map<String, PositionsAgent> agents = new LinkedHashMap<>();
+        private final Map<String, String> bypassed = new LinkedHashMap<>();
+
+        private PositionsCluster(ReferenceCluster nodes, Path root, Flaw formerFlaw, Flaw othersFlaw) {
+            this.nodes = nodes;
+            this.root = root;
+            this.formerFlaw = formerFlaw;
+            this.othersFlaw = othersFlaw;
+        }
+
+        static PositionsCluster start(Path root, Flaw formerFlaw, Flaw othersFlaw) throws Exception {
+            PositionsCluster c = new PositionsCluster(new ReferenceCluster(root), root, formerFlaw, othersFlaw);
+            try {
+                c.nodes.diverge();
+                for (String name : List.of("node-a", "node-b", "node-c")) {
+                    c.front(name);
+                }
+                return c;
+            } catch (Exception | Error e) {
+                c.close();
+                throw e;
+            }
+        }
+
+        /** The positions agent of {@code name}, on the same state file after a restart. */
+        private void front(String name) throws IOException {
+            agents.put(name, PositionsAgent.fronting(nodes.address(name), root.resolve(name + ".positions"),
+                    name.equals("node-a") ? formerFlaw : othersFlaw));
+        }
+
+        /** Lets the suite reach {@code node}'s agent directly, with record numbers (a pair of kinds). */
+        void bypass(Node node) {
+            bypassed.put(name(node), nodes.address(name(node)));
+        }
+
+        private static String name(Node node) {
+            return node == Node.FORMER_PRIMARY ? "node-a" : "node-b";
+        }
+
+        @Override
+        public String agentAddress(Node node) {
+            return bypassed.getOrDefault(name(node), agents.get(name(node)).address());
+        }
+
+        @Override
+        public String replicationAddress(Node node) {
+            return agents.get(name(node)).address();
+        }
+
+        @Override
+        public Map<ByteString, ByteString> dataAtFork() {
+            return nodes.dataAtFork();
+        }
+
+        @Override
+        public List<Write> divergentWrites() {
+            return nodes.divergentWrites();
+        }
+
+        @Override
+        public Map<ByteString, ByteString> readData(Node node) {
+            return nodes.readData(node);
+        }
+
+        @Override
+        public void awaitFormerPrimaryCaughtUp(Duration timeout) throws Exception {
+            nodes.awaitFormerPrimaryCaughtUp(timeout);
+        }
+
+        @Override
+        public void restartFormerPrimary() throws Exception {
+            nodes.restartFormerPrimary();
+            agents.remove("node-a").close();
+            front("node-a");
+        }
+
+        @Override
+        public boolean tryClientWriteOnFormerPrimary(Write write) {
+            return nodes.tryClientWriteOnFormerPrimary(write);
+        }
+
+        @Override
+        public Path localFile(Node node, String agentPath) {
+            return nodes.localFile(node, agentPath);
+        }
+
+        @Override
+        public String nodeName(Node node) {
+            return nodes.nodeName(node);
+        }
+
+        @Override
+        public void close() throws Exception {
+            for (PositionsAgent a : agents.values()) {
+                a.close();
+            }
+            agents.clear();
+            nodes.close();
+        }
+    }
+}
