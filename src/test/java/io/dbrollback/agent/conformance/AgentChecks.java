@@ -533,24 +533,34 @@ public class AgentChecks implements AutoCloseable {
         return whole;
     }
 
-    /** The tail's records are the fixture's divergent writes with their pre-images (needs the fixture). */
+    /**
+     * The tail's records are the fixture's divergent writes with their pre-images, one record per write
+     * and in the writes' order (needs the fixture). Keys and images are compared in the form the agent
+     * must send them, {@link AgentFixture#recordKey} and {@link AgentFixture#recordImage} of the
+     * fixture's own. With LSNs that are positions this is where the count is checked (the LSNs do not
+     * give it), and nothing is assumed of the records' positions beyond the tail's form.
+     */
     public void checkTailHoldsTheWrites(Plan p, Tail whole) throws Exception {
         required(cluster::divergentWrites);
         assertEquals(p.expected.size(), whole.records.size(), "one record per divergent write");
         for (int i = 0; i < p.expected.size(); i++) {
             io.dbrollback.agent.v1.TailRecord r = whole.records.get(i);
             Expected e = p.expected.get(i);
+            ByteString key = e.write.key();
             String at = "record at LSN " + r.getLsn() + " (divergent write #" + (i + 1) + ": " + e.write + ")";
             assertEquals(e.operation, operation(r.getOperation()), at + ": operation");
-            assertEquals(show(e.write.key()), show(r.getKey()), at + ": key");
+            assertEquals(show(cluster.recordKey(key)), show(r.getKey()), at + ": key (AgentFixture.recordKey of the key"
+                    + " written)");
             assertEquals(e.before == null, !r.hasBefore(), at + ": " + (e.before == null
                     ? "an insert has no before-image" : "an update or delete has a before-image"));
             if (e.before != null) {
-                assertEquals(show(e.before), show(r.getBefore()), at + ": the before-image is the key's value before this write");
+                assertEquals(show(cluster.recordImage(key, e.before)), show(r.getBefore()), at + ": the before-image is"
+                        + " the key's value before this write (AgentFixture.recordImage of it)");
             }
             assertEquals(e.write.isDelete(), !r.hasAfter(), at + ": a delete, and only a delete, has no after-image");
             if (!e.write.isDelete()) {
-                assertEquals(show(e.write.value()), show(r.getAfter()), at + ": the after-image is the value written");
+                assertEquals(show(cluster.recordImage(key, e.write.value())), show(r.getAfter()), at + ": the after-image"
+                        + " is the value written (AgentFixture.recordImage of it)");
             }
         }
     }

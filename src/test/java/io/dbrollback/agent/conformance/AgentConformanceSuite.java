@@ -21,8 +21,10 @@ import org.junit.jupiter.api.Timeout;
  * fresh cluster of their database in the state {@link AgentFixture} describes (a former primary
  * holding divergent writes, a new primary elected with a higher term). Every check goes through the
  * agent RPCs, except reading key/value data and waiting for replication, which the fixture does
- * through the database's own means. Each test gets its own cluster and closes it, so a test may take
- * the cluster anywhere (a term above the new primary's, a second recover).
+ * through the database's own means (and the form a record gives a key or a value, which the fixture
+ * says: {@link AgentFixture#recordKey}, {@link AgentFixture#recordImage}). Each test gets its own
+ * cluster and closes it, so a test may take the cluster anywhere (a term above the new primary's, a
+ * second recover).
  *
  * <p>The suite drives the RPCs as the operator does: it computes the fork with the coordinator's
  * {@link io.dbrollback.coordinator.ForkPoint} from both timelines, fences the former primary under the
