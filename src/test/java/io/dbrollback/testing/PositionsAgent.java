@@ -1,5 +1,6 @@
 package io.dbrollback.testing;
 
+import com.google.protobuf.ByteString;
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
 import io.dbrollback.agent.v1.ErrorReason;
@@ -37,6 +38,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
@@ -48,20 +50,23 @@ import java.util.concurrent.TimeUnit;
  * {@code lsn_kind = LSN_KIND_POSITIONS}, translating every LSN between the two, and lets everything
  * else through to the node unchanged (the rollback file RPCs, replication, the client API).
  *
- * <p>The mapping. Record {@code n} sits at position {@code 16 * ceil(n / 2)}: records 2k-1 and 2k are
- * one transaction, whose commit is at position 16k; they share that position and the transaction id
- * of record 2k-1, and positions leave gaps. A term that begins at record {@code f} begins at position
- * {@code 16 * ceil((f - 1) / 2) + 1} (its switchpoint, just above the previous record, plus one), so
- * the end of a term and the fork come out as the position of the last shared record. The mapping
- * needs every term of the node to begin at an odd record number (no transaction spans two terms),
- * which {@link DbCluster#failover()} and the conformance suite's reference cluster give. The log ends
- * at its last record's position. A position {@code p} of a request stands for the last record at or
+ * <p>The mapping, by {@link Shape}. {@link Shape#PAIRS} (the default): record {@code n} sits at
+ * position {@code 16 * ceil(n / 2)}: records 2k-1 and 2k are one transaction, whose commit is at
+ * position 16k; they share that position and the transaction id of record 2k-1, and positions leave
+ * gaps. {@link Shape#POSTGRES_LIKE}: every record is a transaction of its own (an autocommit write),
+ * at WAL-like positions with uneven gaps, and its key and images are JSON as a PostgreSQL agent's
+ * are. Either way a term that begins at record {@code f} begins at the position of record
+ * {@code f - 1} plus one (its switchpoint, just above the previous record, plus one), so the end of
+ * a term and the fork come out as the position of the last shared record. {@link Shape#PAIRS} needs
+ * every term of the node to begin at an odd record number (no transaction spans two terms), which
+ * {@link DbCluster#failover()} and the conformance suite's reference cluster give. The log ends at
+ * its last record's position. A position {@code p} of a request stands for the last record at or
  * below it.
  *
  * <p>What the node cannot know, the agent keeps: the last recover the node accepted, in positions
- * (the node records record numbers, and one record number stands for a whole pair of positions), so
- * that a retry of it is compared position by position, as an agent of positions must. With a state
- * file it survives a restart of the agent; without one it lives as long as the agent.
+ * (the node records record numbers, and one record number stands for a whole range of positions),
+ * so that a retry of it is compared position by position, as an agent of positions must. With a
+ * state file it survives a restart of the agent; without one it lives as long as the agent.
  *
  * <p>ReadDivergentTail checks its range in positions, reads the node's whole range, and streams the
  * records above {@code resume_after} in chunks of at most three records (and the request's bound), so
@@ -80,6 +85,22 @@ public final class PositionsAgent implements AutoCloseable {
         HISTORY_AT_SWITCHPOINT,
         /** Every tail streams its first two transactions the other way round (positions go back). */
         TRANSACTIONS_OUT_OF_ORDER
+    }
+
+    /** How the node's records become transactions at positions, and what their keys and images look like. */
+    public enum Shape {
+        /**
+         * Record n at position 16 * ceil(n / 2): records 2k-1 and 2k one transaction, committed at 16k;
+         * keys and images the node's own bytes.
+         */
+        PAIRS,
+        /**
+         * As a PostgreSQL agent's records: every record a transaction of its own (an autocommit
+         * write), record n at {@code 0x3000000 + 64n + 16 (n mod 3)} (a WAL LSN's magnitude, gaps of
+         * 80, 80 and 32 positions); the key JSON naming schema, table and primary key
+         * ({@link #jsonKey}), the images JSON rows with their columns' types ({@link #jsonRow}).
+         */
+        POSTGRES_LIKE
     }
 
     /** The RPCs that go to the node unchanged: no LSN in them. */
@@ -105,11 +126,13 @@ public final class PositionsAgent implements AutoCloseable {
     private final Server server;
     private final Path stateFile;
     private final Flaw flaw;
+    private final Shape shape;
     private volatile Recover recorded;
 
-    private PositionsAgent(String delegate, Path stateFile, Flaw flaw) throws IOException {
+    private PositionsAgent(String delegate, Path stateFile, Flaw flaw, Shape shape) throws IOException {
         this.stateFile = stateFile;
         this.flaw = flaw;
+        this.shape = shape;
         if (stateFile != null && Files.exists(stateFile)) {
             recorded = Recover.parse(Files.readString(stateFile, StandardCharsets.UTF_8));
         }
@@ -129,15 +152,15 @@ public final class PositionsAgent implements AutoCloseable {
 
     /** A positions agent on a port of its own in front of the reference node's agent at {@code address}. */
     public static PositionsAgent fronting(String address) throws IOException {
-        return new PositionsAgent(address, null, Flaw.NONE);
+        return new PositionsAgent(address, null, Flaw.NONE, Shape.PAIRS);
     }
 
     /**
-     * As {@link #fronting(String)}, keeping what it must remember in {@code stateFile} (null: in
-     * memory), and breaking one rule when {@code flaw} says so.
+     * As {@link #fronting(String)}, of the given {@code shape}, keeping what it must remember in
+     * {@code stateFile} (null: in memory), and breaking one rule when {@code flaw} says so.
      */
-    public static PositionsAgent fronting(String address, Path stateFile, Flaw flaw) throws IOException {
-        return new PositionsAgent(address, stateFile, flaw);
+    public static PositionsAgent fronting(String address, Path stateFile, Flaw flaw, Shape shape) throws IOException {
+        return new PositionsAgent(address, stateFile, flaw, shape);
     }
 
     public int port() {
@@ -149,27 +172,80 @@ public final class PositionsAgent implements AutoCloseable {
         return "127.0.0.1:" + port();
     }
 
-    /** The position of record {@code n} (0 stays 0). */
+    /** The position of record {@code n} in {@link Shape#PAIRS} (0 stays 0). */
     public static long position(long n) {
-        return 16 * ((n + 1) / 2);
+        return position(Shape.PAIRS, n);
     }
 
-    /** The first position of a term whose first record is {@code first}. */
-    static long firstPosition(long first) {
-        return first <= 1 ? 1 : position(first - 1) + 1;
+    /** The position of record {@code n} in {@code shape} (0 stays 0); it grows with {@code n}. */
+    public static long position(Shape shape, long n) {
+        if (n == 0) {
+            return 0;
+        }
+        return switch (shape) {
+            case PAIRS -> 16 * ((n + 1) / 2);
+            case POSTGRES_LIKE -> 0x3000000L + 64 * n + 16 * (n % 3);
+        };
+    }
+
+    /** The position of record {@code n}. */
+    private long at(long n) {
+        return position(shape, n);
+    }
+
+    /** The first position of a term whose first record is {@code first}: its switchpoint + 1. */
+    private long firstPosition(long first) {
+        return first <= 1 ? 1 : at(first - 1) + 1;
     }
 
     /** The last record at or below position {@code p}, at most {@code last}. */
-    static long record(long p, long last) {
-        return Math.min(2 * (p / 16), last);
+    private long record(long p, long last) {
+        long below = 0; // at(below) <= p
+        long above = last + 1; // at(above) > p, or past the log
+        while (above - below > 1) {
+            long mid = (below + above) >>> 1;
+            if (at(mid) <= p) {
+                below = mid;
+            } else {
+                above = mid;
+            }
+        }
+        return below;
     }
 
-    /** The transaction id of record {@code n}: the node's id of the transaction's first record, 2k-1. */
-    static String transaction(String nodeTransactionId, long n) {
+    /**
+     * The transaction id of record {@code n}: in {@link Shape#PAIRS} the node's id of the
+     * transaction's first record, 2k-1; otherwise the record's own.
+     */
+    private String transaction(String nodeTransactionId, long n) {
         String suffix = "-" + n;
-        return n % 2 == 0 && nodeTransactionId.endsWith(suffix)
+        return shape == Shape.PAIRS && n % 2 == 0 && nodeTransactionId.endsWith(suffix)
                 ? nodeTransactionId.substring(0, nodeTransactionId.length() - suffix.length()) + "-" + (n - 1)
                 : nodeTransactionId;
+    }
+
+    /**
+     * The key a PostgreSQL agent would send for the node's key {@code key}: JSON naming the schema, the
+     * table and the primary key's columns with their types (a table {@code public.kv} with the key
+     * column {@code k} and the value column {@code v}).
+     */
+    public static ByteString jsonKey(ByteString key) {
+        return ByteString.copyFromUtf8("{\"schema\":\"public\",\"table\":\"kv\",\"pk\":[" + column("k", key) + "]}");
+    }
+
+    /**
+     * The image a PostgreSQL agent would send for the row of {@code key} holding {@code value}: its
+     * columns with their types.
+     */
+    public static ByteString jsonRow(ByteString key, ByteString value) {
+        return ByteString.copyFromUtf8("[" + column("k", key) + "," + column("v", value) + "]");
+    }
+
+    /** A column as wal2json names it: text when the bytes are plain printable ASCII, bytea in hex otherwise. */
+    private static String column(String name, ByteString value) {
+        boolean text = value.toStringUtf8().chars().allMatch(c -> c >= 0x20 && c < 0x7f && c != '"' && c != '\\');
+        String v = text ? value.toStringUtf8() : "\\\\x" + HexFormat.of().formatHex(value.toByteArray());
+        return "{\"name\":\"" + name + "\",\"type\":\"" + (text ? "text" : "bytea") + "\",\"value\":\"" + v + "\"}";
     }
 
     private RollbackAgentGrpc.RollbackAgentBlockingStub node() {
@@ -179,13 +255,13 @@ public final class PositionsAgent implements AutoCloseable {
     /** The node's timeline in positions. */
     private Timeline positions(Timeline t) {
         Recover r = recorded;
-        Timeline.Builder b = t.toBuilder().setLsnKind(LsnKind.LSN_KIND_POSITIONS).setLastLsn(position(t.getLastLsn()))
-                .setCommitLsn(position(t.getCommitLsn()))
+        Timeline.Builder b = t.toBuilder().setLsnKind(LsnKind.LSN_KIND_POSITIONS).setLastLsn(at(t.getLastLsn()))
+                .setCommitLsn(at(t.getCommitLsn()))
                 .setLastRecoveryTargetLsn(r != null && r.incident.equals(t.getLastRecoveryIncident()) ? r.target
-                        : position(t.getLastRecoveryTargetLsn()))
+                        : at(t.getLastRecoveryTargetLsn()))
                 .clearHistory();
         for (TermHistoryEntry e : t.getHistoryList()) {
-            long first = flaw == Flaw.HISTORY_AT_SWITCHPOINT && e.getFirstLsn() > 1 ? position(e.getFirstLsn() - 1)
+            long first = flaw == Flaw.HISTORY_AT_SWITCHPOINT && e.getFirstLsn() > 1 ? at(e.getFirstLsn() - 1)
                     : firstPosition(e.getFirstLsn());
             b.addHistory(e.toBuilder().setFirstLsn(first));
         }
@@ -247,7 +323,7 @@ public final class PositionsAgent implements AutoCloseable {
             unary(out, () -> {
                 Timeline t = nodeTimeline();
                 long last = t.getLastLsn();
-                long end = position(last);
+                long end = at(last);
                 long target = request.getTargetLsn();
                 long expected = request.getExpectedLastLsn();
                 Recover r = recorded;
@@ -269,7 +345,7 @@ public final class PositionsAgent implements AutoCloseable {
                 if (!answer.getAlreadyDone()) {
                     remember(new Recover(request.getIncidentId(), target, expected, nodeTarget, nodeExpected));
                 }
-                return answer.toBuilder().setLastLsn(position(answer.getLastLsn())).build();
+                return answer.toBuilder().setLastLsn(at(answer.getLastLsn())).build();
             });
         }
 
@@ -287,6 +363,23 @@ public final class PositionsAgent implements AutoCloseable {
             }
         }
 
+        /** The node's record as this agent sends it: at its position, in its transaction, in this shape's form. */
+        private io.dbrollback.agent.v1.TailRecord translate(io.dbrollback.agent.v1.TailRecord r) {
+            long n = r.getLsn();
+            io.dbrollback.agent.v1.TailRecord.Builder b = r.toBuilder().setLsn(at(n))
+                    .setTransactionId(transaction(r.getTransactionId(), n));
+            if (shape == Shape.POSTGRES_LIKE) {
+                b.setKey(jsonKey(r.getKey()));
+                if (r.hasBefore()) {
+                    b.setBefore(jsonRow(r.getKey(), r.getBefore()));
+                }
+                if (r.hasAfter()) {
+                    b.setAfter(jsonRow(r.getKey(), r.getAfter()));
+                }
+            }
+            return b.build();
+        }
+
         @Override
         public void readDivergentTail(ReadDivergentTailRequest request, StreamObserver<TailMessage> out) {
             long from = request.getFromExclusive();
@@ -301,17 +394,16 @@ public final class PositionsAgent implements AutoCloseable {
             List<TailRecord> records = new ArrayList<>();
             try {
                 long last = nodeTimeline().getLastLsn();
-                if (to > position(last)) {
+                if (to > at(last)) {
                     out.onError(AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG,
-                            "position " + to + " is above the end of the log, " + position(last)));
+                            "position " + to + " is above the end of the log, " + at(last)));
                     return;
                 }
                 Iterator<TailMessage> it = node().readDivergentTail(ReadDivergentTailRequest.newBuilder()
                         .setFromExclusive(record(from, last)).setToInclusive(record(to, last)).build());
                 while (it.hasNext()) {
                     for (io.dbrollback.agent.v1.TailRecord r : it.next().getChunk().getRecordsList()) {
-                        records.add(AgentProtos.fromProto(r.toBuilder().setLsn(position(r.getLsn()))
-                                .setTransactionId(transaction(r.getTransactionId(), r.getLsn())).build()));
+                        records.add(AgentProtos.fromProto(translate(r)));
                     }
                 }
             } catch (StatusRuntimeException e) {

@@ -29,8 +29,9 @@ import org.opentest4j.TestAbortedException;
  * the fork, and the rejoin. It prints one line per check, {@code PASS name}, {@code FAIL name: reason}
  * or {@code SKIPPED name: reason} (checks that need database-side knowledge, a restart, a second
  * cluster, or an optional RPC the agent does not offer, and the rules of the other kind of LSN), then
- * a summary. The checks follow the agents' {@code lsn_kind}: record numbers or positions. Exit code 0 only when no check
- * failed; 1 when one did; 2 for a usage error. The cluster is left recovered and rejoined.
+ * a summary. The checks follow the agents' {@code lsn_kind}: record numbers or positions. Exit code 0
+ * only when no check failed; 1 when one did; 2 for a usage error. The cluster is left recovered and
+ * rejoined.
  */
 public final class ConformanceMain {
 
@@ -52,8 +53,18 @@ public final class ConformanceMain {
                     + " --replication-address HOST:PORT [--former-primary-name NAME] [--new-primary-name NAME]");
             return 2;
         }
+        return run(new AddressFixture(o), out);
+    }
+
+    /**
+     * Runs the checks in their safe order on the one cluster of {@code fixture}, printing one line per
+     * check and the summary, and returns the exit code. The command's fixture knows only addresses; a
+     * test's fixture that knows its database too (the writes, the data, a restart) runs the checks
+     * that need it as well, on the same one cluster.
+     */
+    static int run(AgentFixture fixture, PrintStream out) throws Exception {
         Run run = new Run(out);
-        try (AgentChecks checks = new AgentChecks(new AddressFixture(o))) {
+        try (AgentChecks checks = new AgentChecks(fixture)) {
             run.all(checks);
         }
         out.println("SUMMARY " + run.passed + " passed, " + run.failed + " failed, " + run.skipped + " skipped");

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dbrollback.agent.conformance.AgentChecks.Plan;
 import io.dbrollback.agent.conformance.PositionsAgentConformanceTest.PositionsCluster;
 import io.dbrollback.testing.PositionsAgent.Flaw;
+import io.dbrollback.testing.PositionsAgent.Shape;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,7 +23,8 @@ class PositionsRulesFailTest {
 
     @Test
     void aHistoryEntryAtTheSwitchpointFailsThePlan() throws Exception {
-        try (PositionsCluster c = PositionsCluster.start(dir, Flaw.HISTORY_AT_SWITCHPOINT, Flaw.HISTORY_AT_SWITCHPOINT);
+        try (PositionsCluster c = PositionsCluster.start(dir, Flaw.HISTORY_AT_SWITCHPOINT, Flaw.HISTORY_AT_SWITCHPOINT,
+                Shape.PAIRS);
                 AgentChecks checks = new AgentChecks(c)) {
             // term 2's entry at 48 instead of 49 makes the fork 47: the records at 48 (committed, shared) above it
             AssertionError e = assertThrows(AssertionError.class, checks::plan);
@@ -34,7 +36,7 @@ class PositionsRulesFailTest {
 
     @Test
     void transactionsOutOfCommitOrderFailTheTailForm() throws Exception {
-        try (PositionsCluster c = PositionsCluster.start(dir, Flaw.TRANSACTIONS_OUT_OF_ORDER, Flaw.NONE);
+        try (PositionsCluster c = PositionsCluster.start(dir, Flaw.TRANSACTIONS_OUT_OF_ORDER, Flaw.NONE, Shape.PAIRS);
                 AgentChecks checks = new AgentChecks(c)) {
             Plan p = checks.plan(); // the new primary's agent is a correct one
             checks.checkTimelines(p);
@@ -48,7 +50,7 @@ class PositionsRulesFailTest {
 
     @Test
     void nodesThatCountLsnsDifferentlyFailThePlan() throws Exception {
-        try (PositionsCluster c = PositionsCluster.start(dir, Flaw.NONE, Flaw.NONE);
+        try (PositionsCluster c = PositionsCluster.start(dir, Flaw.NONE, Flaw.NONE, Shape.PAIRS);
                 AgentChecks checks = new AgentChecks(c)) {
             c.bypass(AgentFixture.Node.NEW_PRIMARY); // the new primary's own agent: record numbers
             AssertionError e = assertThrows(AssertionError.class, checks::plan);
