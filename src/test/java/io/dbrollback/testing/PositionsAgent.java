@@ -84,7 +84,19 @@ public final class PositionsAgent implements AutoCloseable {
         /** A term's history entry begins at its switchpoint, not at the switchpoint + 1. */
         HISTORY_AT_SWITCHPOINT,
         /** Every tail streams its first two transactions the other way round (positions go back). */
-        TRANSACTIONS_OUT_OF_ORDER
+        TRANSACTIONS_OUT_OF_ORDER,
+        /**
+         * Each record at the position of its own change, not at its transaction's commit: the first
+         * record of a pair 8 below the second (as an agent that took a change's WAL LSN would).
+         */
+        CHANGE_POSITIONS,
+        /** resume_after p streams the records at p again (at or above it, where above it is the rule). */
+        RESUME_AT_THE_POSITION,
+        /**
+         * A recover's retry compared in the node's record numbers: another target position that
+         * stands for the same record is taken for the same recover (already_done, not RECOVER_CONFLICT).
+         */
+        RECOVER_IN_RECORDS
     }
 
     /** How the node's records become transactions at positions, and what their keys and images look like. */
@@ -128,6 +140,7 @@ public final class PositionsAgent implements AutoCloseable {
     private final Flaw flaw;
     private final Shape shape;
     private volatile Recover recorded;
+    private volatile boolean holdsNoTail;
 
     private PositionsAgent(String delegate, Path stateFile, Flaw flaw, Shape shape) throws IOException {
         this.stateFile = stateFile;
@@ -161,6 +174,15 @@ public final class PositionsAgent implements AutoCloseable {
      */
     public static PositionsAgent fronting(String address, Path stateFile, Flaw flaw, Shape shape) throws IOException {
         return new PositionsAgent(address, stateFile, flaw, shape);
+    }
+
+    /**
+     * From now on ReadDivergentTail of a range with records in it is FAILED_PRECONDITION/RANGE_NOT_IN_LOG,
+     * as a PostgreSQL agent answers on a promoted standby, which holds no logical slot to decode its log
+     * from (a refusal the protocol allows, not a flaw).
+     */
+    public void holdNoTail() {
+        holdsNoTail = true;
     }
 
     public int port() {
@@ -332,7 +354,9 @@ public final class PositionsAgent implements AutoCloseable {
                 if (r != null && r.incident.equals(request.getIncidentId())
                         && r.incident.equals(t.getLastRecoveryIncident())) {
                     nodeTarget = r.nodeTarget;
-                    nodeExpected = target == r.target && expected == r.expected ? r.nodeExpected : r.nodeExpected + 1;
+                    boolean sameTarget = flaw == Flaw.RECOVER_IN_RECORDS ? record(target, r.nodeExpected) == r.nodeTarget
+                            : target == r.target;
+                    nodeExpected = sameTarget && expected == r.expected ? r.nodeExpected : r.nodeExpected + 1;
                 } else {
                     nodeTarget = record(target, last);
                     nodeExpected = expected == end ? last : expected < end ? record(expected, last) : last + 1;
@@ -366,7 +390,8 @@ public final class PositionsAgent implements AutoCloseable {
         /** The node's record as this agent sends it: at its position, in its transaction, in this shape's form. */
         private io.dbrollback.agent.v1.TailRecord translate(io.dbrollback.agent.v1.TailRecord r) {
             long n = r.getLsn();
-            io.dbrollback.agent.v1.TailRecord.Builder b = r.toBuilder().setLsn(at(n))
+            long lsn = flaw == Flaw.CHANGE_POSITIONS && shape == Shape.PAIRS && n % 2 == 1 ? at(n) - 8 : at(n);
+            io.dbrollback.agent.v1.TailRecord.Builder b = r.toBuilder().setLsn(lsn)
                     .setTransactionId(transaction(r.getTransactionId(), n));
             if (shape == Shape.POSTGRES_LIKE) {
                 b.setKey(jsonKey(r.getKey()));
@@ -399,6 +424,11 @@ public final class PositionsAgent implements AutoCloseable {
                             "position " + to + " is above the end of the log, " + at(last)));
                     return;
                 }
+                if (holdsNoTail && record(from, last) < record(to, last)) {
+                    out.onError(AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.RANGE_NOT_IN_LOG,
+                            "no slot holds position " + from + " any more"));
+                    return;
+                }
                 Iterator<TailMessage> it = node().readDivergentTail(ReadDivergentTailRequest.newBuilder()
                         .setFromExclusive(record(from, last)).setToInclusive(record(to, last)).build());
                 while (it.hasNext()) {
@@ -419,7 +449,7 @@ public final class PositionsAgent implements AutoCloseable {
             List<TailRecord> sent = new ArrayList<>();
             for (TailRecord r : records) {
                 digest.add(r); // the trailer describes the whole range, the skipped transactions too
-                if (r.lsn().value() > resume) {
+                if (r.lsn().value() > resume || (flaw == Flaw.RESUME_AT_THE_POSITION && r.lsn().value() == resume)) {
                     sent.add(r);
                 }
             }

@@ -177,7 +177,9 @@ public class AgentChecks implements AutoCloseable {
                 + " (its last LSN is " + former.getLastLsn() + ")");
         assertTrue(former.getCommitLsn() >= 1, "setup: the former primary knows at least one committed record");
         assertTrue(former.getCommitLsn() <= fork, "the former primary's commit LSN " + former.getCommitLsn()
-                + " is not above the fork " + fork + " (the divergent writes were never committed)");
+                + " is not above the fork " + fork + " (the divergent writes were never committed)" + (positions
+                        ? "; with positions, a term's history entry at its switchpoint rather than switchpoint + 1"
+                                + " puts the fork one below the switchpoint" : ""));
         List<Expected> expected = null;
         List<Write> writes = known(cluster::divergentWrites);
         if (writes != null) {

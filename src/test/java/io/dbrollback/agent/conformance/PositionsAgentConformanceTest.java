@@ -77,6 +77,11 @@ class PositionsAgentConformanceTest extends AgentConformanceSuite {
                     name.equals("node-a") ? formerFlaw : othersFlaw, shape));
         }
 
+        /** The new primary's agent refuses to read a range of its log: it holds no tail ({@link PositionsAgent#holdNoTail}). */
+        void newPrimaryHoldsNoTail() {
+            agents.get(name(Node.NEW_PRIMARY)).holdNoTail();
+        }
+
         /**
          * Leaves out {@link #recordKey} and {@link #recordImage}: the suite then expects the records to
          * carry the keys and values as they were written (a fixture that forgot its database's form).
