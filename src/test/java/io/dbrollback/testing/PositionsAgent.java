@@ -247,27 +247,37 @@ public final class PositionsAgent implements AutoCloseable {
     }
 
     /**
-     * The key a PostgreSQL agent would send for the node's key {@code key}: JSON naming the schema, the
-     * table and the primary key's columns with their types (a table {@code public.kv} with the key
-     * column {@code k} and the value column {@code v}).
+     * The key the PostgreSQL agent sends for the node's key {@code key}, in the form of its
+     * {@code Wal2JsonRecords}: JSON naming the schema, the table and the primary key's columns with
+     * their values (a table {@code public.kv} with the key column {@code k} and the value column
+     * {@code v}).
      */
     public static ByteString jsonKey(ByteString key) {
-        return ByteString.copyFromUtf8("{\"schema\":\"public\",\"table\":\"kv\",\"pk\":[" + column("k", key) + "]}");
+        return ByteString.copyFromUtf8("{\"schema\":\"public\",\"table\":\"kv\",\"key\":{\"k\":\"" + value(key)
+                + "\"}}");
     }
 
     /**
-     * The image a PostgreSQL agent would send for the row of {@code key} holding {@code value}: its
-     * columns with their types.
+     * The image the PostgreSQL agent sends for the row of {@code key} holding {@code value}: its
+     * columns in order, each with its name, its type and its value.
      */
     public static ByteString jsonRow(ByteString key, ByteString value) {
         return ByteString.copyFromUtf8("[" + column("k", key) + "," + column("v", value) + "]");
     }
 
-    /** A column as wal2json names it: text when the bytes are plain printable ASCII, bytea in hex otherwise. */
+    /** A column as wal2json writes it: text when the bytes are plain printable ASCII, bytea in hex otherwise. */
     private static String column(String name, ByteString value) {
-        boolean text = value.toStringUtf8().chars().allMatch(c -> c >= 0x20 && c < 0x7f && c != '"' && c != '\\');
-        String v = text ? value.toStringUtf8() : "\\\\x" + HexFormat.of().formatHex(value.toByteArray());
-        return "{\"name\":\"" + name + "\",\"type\":\"" + (text ? "text" : "bytea") + "\",\"value\":\"" + v + "\"}";
+        return "{\"name\":\"" + name + "\",\"type\":\"" + (text(value) ? "text" : "bytea") + "\",\"value\":\""
+                + value(value) + "\"}";
+    }
+
+    private static boolean text(ByteString value) {
+        return value.toStringUtf8().chars().allMatch(c -> c >= 0x20 && c < 0x7f && c != '"' && c != '\\');
+    }
+
+    /** A column's value inside a JSON string: as it is when text, PostgreSQL's bytea hex ({@code \x...}) otherwise. */
+    private static String value(ByteString value) {
+        return text(value) ? value.toStringUtf8() : "\\\\x" + HexFormat.of().formatHex(value.toByteArray());
     }
 
     private RollbackAgentGrpc.RollbackAgentBlockingStub node() {
