@@ -20,6 +20,7 @@ import io.dbrollback.agent.conformance.AgentFixture.Write;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.GetTimelineRequest;
+import io.dbrollback.agent.v1.LsnKind;
 import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
 import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.ReadRollbackFileRequest;
@@ -67,6 +68,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -111,6 +113,8 @@ public class AgentChecks implements AutoCloseable {
     private final Map<String, ManagedChannel> channels = new HashMap<>();
     /** The name each node's first timeline gave: every later timeline must give it again. */
     private final Map<Node, String> names = new HashMap<>();
+    /** How each node's first timeline said it counts LSNs: every later timeline must say it again. */
+    private final Map<Node, LsnKind> kinds = new HashMap<>();
 
     public AgentChecks(AgentFixture cluster) {
         this.cluster = cluster;
@@ -138,16 +142,27 @@ public class AgentChecks implements AutoCloseable {
      */
     public record Plan(Timeline former, Timeline leader, ForkPoint.Result forkResult, long fork, long term,
             List<Expected> expected) {
+
+        /** Whether the agents' LSNs are positions (docs/agent-protocol.md, "LSNs that are positions"). */
+        public boolean positions() {
+            return former.getLsnKind() == LsnKind.LSN_KIND_POSITIONS;
+        }
     }
 
     /** One expected record: the fixture's write with the operation and pre-image it implies. */
     public record Expected(Write write, Operation operation, ByteString before) {
     }
 
-    /** Both timelines, checked, and the fork as the operator computes it. Read-only. */
+    /**
+     * Both timelines, checked, and the fork as the operator computes it (with LSNs that are positions,
+     * checked against the new primary's records: {@link #checkForkIsTheSwitchpoint}). Read-only.
+     */
     public Plan plan() throws Exception {
         Timeline former = timeline(Node.FORMER_PRIMARY);
         Timeline leader = timeline(Node.NEW_PRIMARY);
+        assertEquals(former.getLsnKind(), leader.getLsnKind(), "both nodes count LSNs the same way (lsn_kind): the"
+                + " operator never compares the histories of nodes that do not (HistoryInconsistent)");
+        boolean positions = former.getLsnKind() == LsnKind.LSN_KIND_POSITIONS;
         ForkPoint.Result result = ForkPoint.compute(history(former), Lsn.of(former.getLastLsn()),
                 history(leader), Lsn.of(leader.getLastLsn()));
         if (!(result instanceof ForkPoint.Found found)) {
@@ -155,17 +170,24 @@ public class AgentChecks implements AutoCloseable {
             return null;
         }
         long fork = found.lsn().value();
+        if (positions) {
+            switchpoint(leader, fork); // before the commit LSN: a fork below the switchpoint says why
+        }
         assertTrue(fork < former.getLastLsn(), "setup: the former primary holds records after the fork " + fork
                 + " (its last LSN is " + former.getLastLsn() + ")");
         assertTrue(former.getCommitLsn() >= 1, "setup: the former primary knows at least one committed record");
         assertTrue(former.getCommitLsn() <= fork, "the former primary's commit LSN " + former.getCommitLsn()
-                + " is not above the fork " + fork + " (the divergent writes were never committed)");
+                + " is not above the fork " + fork + " (the divergent writes were never committed)" + (positions
+                        ? "; with positions, a term's history entry at its switchpoint rather than switchpoint + 1"
+                                + " puts the fork one below the switchpoint" : ""));
         List<Expected> expected = null;
         List<Write> writes = known(cluster::divergentWrites);
         if (writes != null) {
             expected = expectedTail(cluster.dataAtFork(), writes);
-            assertEquals(expected.size(), former.getLastLsn() - fork, "fixture: the former primary's last LSN "
-                    + former.getLastLsn() + " minus the fork " + fork + " is the number of divergent writes");
+            if (!positions) { // positions: the count is known only from the records (checkTailHoldsTheWrites)
+                assertEquals(expected.size(), former.getLastLsn() - fork, "fixture: the former primary's last LSN "
+                        + former.getLastLsn() + " minus the fork " + fork + " is the number of divergent writes");
+            }
         }
         return new Plan(former, leader, result, fork, leader.getCurrentTerm(), expected);
     }
@@ -232,8 +254,14 @@ public class AgentChecks implements AutoCloseable {
         assertTrue(p.term > p.former.getCurrentTerm(), "the new primary's term " + p.term
                 + " is above the former primary's current term " + p.former.getCurrentTerm());
         assertTrue(p.leader.getLastLsn() >= p.fork, "the new primary's log reaches the fork");
-        for (long lsn = p.fork + 1; lsn <= p.former.getLastLsn(); lsn++) {
-            assertTrue(history(p.former).termAt(Lsn.of(lsn)).isPresent(), "the history covers LSN " + lsn);
+        if (p.positions()) { // (fork, last] may span millions of positions: its two ends
+            for (long lsn : new long[] {p.fork + 1, p.former.getLastLsn()}) {
+                assertTrue(history(p.former).termAt(Lsn.of(lsn)).isPresent(), "the history covers position " + lsn);
+            }
+        } else {
+            for (long lsn = p.fork + 1; lsn <= p.former.getLastLsn(); lsn++) {
+                assertTrue(history(p.former).termAt(Lsn.of(lsn)).isPresent(), "the history covers LSN " + lsn);
+            }
         }
         assertEquals(p.former, timeline(Node.FORMER_PRIMARY), "GetTimeline is read-only: a second call answers the same");
         assertNotEquals(p.former.getNode(), p.leader.getNode(), "two nodes give two names");
@@ -256,6 +284,60 @@ public class AgentChecks implements AutoCloseable {
             String expected = required(() -> cluster.nodeName(n));
             assertEquals(expected, timeline(n).getNode(), n + ": Timeline.node is the name of the pod the operator dialled");
         }
+    }
+
+    /**
+     * LSNs that are positions, any state before the recover: the fork is the switchpoint. The new
+     * primary's records above the fork, read from it, carry the terms its history gives their positions.
+     * A term's history entry begins at its switchpoint + 1, above every record of the term before; an
+     * entry at the switchpoint itself would put the fork one below it, and the last shared transaction
+     * (committed at the switchpoint) above the fork, in the new term. Skipped for record numbers, and
+     * when the new primary no longer holds the range (FAILED_PRECONDITION/RANGE_NOT_IN_LOG). Read-only.
+     */
+    public void checkForkIsTheSwitchpoint(Plan p) {
+        if (!p.positions()) {
+            Assumptions.abort("the agents' LSNs are record numbers (LSN_KIND_RECORDS): the switchpoint rule is one of"
+                    + " LSNs that are positions");
+        }
+        StatusRuntimeException refused = switchpoint(p.leader, p.fork);
+        if (refused != null) {
+            Assumptions.abort("the new primary no longer holds (" + p.fork + ", " + p.leader.getLastLsn()
+                    + "] to read its records above the fork: " + describe(refused));
+        }
+    }
+
+    /**
+     * {@link #checkForkIsTheSwitchpoint} on the new primary's {@code leader} timeline and the {@code fork}
+     * computed from it; returns the refusal of a new primary that no longer holds the range (null when
+     * it read and checked it).
+     */
+    private StatusRuntimeException switchpoint(Timeline leader, long fork) {
+        TailStream s = readTail(Node.NEW_PRIMARY, fork, leader.getLastLsn(), 0, 0);
+        if (s.error != null && s.messages.isEmpty() && s.error.getStatus().getCode() == Status.Code.FAILED_PRECONDITION
+                && ErrorReason.RANGE_NOT_IN_LOG.name().equals(reason(s.error))) {
+            return s.error;
+        }
+        Tail t = checked(Node.NEW_PRIMARY, tailName(Node.NEW_PRIMARY, fork, leader.getLastLsn(), 0, 0), s, fork,
+                leader.getLastLsn(), 0, 0);
+        TermHistory history = history(leader);
+        for (io.dbrollback.agent.v1.TailRecord r : t.records) {
+            Optional<Term> term = history.termAt(Lsn.of(r.getLsn()));
+            assertEquals(term.map(Term::value).orElse(0L), r.getTerm(), "the new primary's record at position "
+                    + r.getLsn() + " (transaction '" + r.getTransactionId() + "') is of term " + r.getTerm()
+                    + " but its history gives " + term.map(x -> "term " + x.value()).orElse("no term")
+                    + " there " + entries(leader) + ": a term's history entry begins at its switchpoint + 1, above"
+                    + " every record of the term before, so that the fork (" + fork + ") is the switchpoint"
+                    + " (LSNs that are positions)");
+        }
+        return null;
+    }
+
+    private static String entries(Timeline t) {
+        StringBuilder b = new StringBuilder("(");
+        for (TermHistoryEntry e : t.getHistoryList()) {
+            b.append(b.length() > 1 ? ", " : "").append("term ").append(e.getTerm()).append(" from ").append(e.getFirstLsn());
+        }
+        return b.append(")").toString();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -453,34 +535,59 @@ public class AgentChecks implements AutoCloseable {
         return whole;
     }
 
-    /** The tail's records are the fixture's divergent writes with their pre-images (needs the fixture). */
+    /**
+     * The tail's records are the fixture's divergent writes with their pre-images, one record per write
+     * and in the writes' order (needs the fixture). Keys and images are compared in the form the agent
+     * must send them, {@link AgentFixture#recordKey} and {@link AgentFixture#recordImage} of the
+     * fixture's own. With LSNs that are positions this is where the count is checked (the LSNs do not
+     * give it), and nothing is assumed of the records' positions beyond the tail's form.
+     */
     public void checkTailHoldsTheWrites(Plan p, Tail whole) throws Exception {
         required(cluster::divergentWrites);
         assertEquals(p.expected.size(), whole.records.size(), "one record per divergent write");
         for (int i = 0; i < p.expected.size(); i++) {
             io.dbrollback.agent.v1.TailRecord r = whole.records.get(i);
             Expected e = p.expected.get(i);
+            ByteString key = e.write.key();
             String at = "record at LSN " + r.getLsn() + " (divergent write #" + (i + 1) + ": " + e.write + ")";
             assertEquals(e.operation, operation(r.getOperation()), at + ": operation");
-            assertEquals(show(e.write.key()), show(r.getKey()), at + ": key");
+            assertEquals(show(cluster.recordKey(key)), show(r.getKey()), at + ": key (AgentFixture.recordKey of the key"
+                    + " written)");
             assertEquals(e.before == null, !r.hasBefore(), at + ": " + (e.before == null
                     ? "an insert has no before-image" : "an update or delete has a before-image"));
             if (e.before != null) {
-                assertEquals(show(e.before), show(r.getBefore()), at + ": the before-image is the key's value before this write");
+                assertEquals(show(cluster.recordImage(key, e.before)), show(r.getBefore()), at + ": the before-image is"
+                        + " the key's value before this write (AgentFixture.recordImage of it)");
             }
             assertEquals(e.write.isDelete(), !r.hasAfter(), at + ": a delete, and only a delete, has no after-image");
             if (!e.write.isDelete()) {
-                assertEquals(show(e.write.value()), show(r.getAfter()), at + ": the after-image is the value written");
+                assertEquals(show(cluster.recordImage(key, e.write.value())), show(r.getAfter()), at + ": the after-image"
+                        + " is the value written (AgentFixture.recordImage of it)");
             }
         }
     }
 
-    /** Fenced: resumed after any LSN of the range, the remaining records and the same trailer. Read-only. */
+    /**
+     * Fenced: resumed after any LSN of the range, the remaining records and the same trailer. With LSNs
+     * that are positions: after each position the records have, after one between each two of them
+     * (and below the first, above the last), and after last_lsn, the records above it (whole
+     * transactions skipped) and the same trailer. Read-only.
+     */
     public void checkTailResumes(Plan p) {
         long last = p.former.getLastLsn();
         Tail whole = checkedTail(p.fork, last, 0, 0);
         assertEquals(whole.records, checkedTail(p.fork, last, p.fork, 0).records,
                 "resume_after = from_exclusive streams the whole range");
+        if (p.positions()) {
+            for (long after : resumePoints(p.fork, last, whole.records)) {
+                Tail rest = checkedTail(p.fork, last, after, 2);
+                assertEquals(whole.records.stream().filter(r -> r.getLsn() > after).toList(), rest.records,
+                        "resume_after " + after + " streams the records above it (it skips whole transactions)");
+                assertEquals(whole.trailer, rest.trailer, "resume_after " + after
+                        + ": the trailer still describes the whole range");
+            }
+            return;
+        }
         for (long after = p.fork + 1; after <= last; after++) {
             Tail rest = checkedTail(p.fork, last, after, 2);
             int skipped = (int) (after - p.fork);
@@ -490,35 +597,103 @@ public class AgentChecks implements AutoCloseable {
         }
     }
 
-    /** Any state: 0 < resume_after < from_exclusive is INVALID_REQUEST before any message. Read-only. */
+    /**
+     * The positions to resume after in (fork, last]: each position the records have, one between each
+     * two of them, one between the fork and the first, one between the last and last_lsn, and last_lsn.
+     */
+    private static List<Long> resumePoints(long fork, long last, List<io.dbrollback.agent.v1.TailRecord> records) {
+        TreeSet<Long> points = new TreeSet<>();
+        long below = fork;
+        for (io.dbrollback.agent.v1.TailRecord r : records) {
+            if (r.getLsn() - below >= 2) {
+                points.add(below + (r.getLsn() - below) / 2);
+            }
+            points.add(r.getLsn());
+            below = r.getLsn();
+        }
+        if (last - below >= 2) {
+            points.add(below + (last - below) / 2);
+        }
+        points.add(last);
+        return List.copyOf(points);
+    }
+
+    /**
+     * Any state: 0 < resume_after < from_exclusive is INVALID_REQUEST before any message (with LSNs
+     * that are positions, over (fork, last] with resume_after 1, half the fork and the fork - 1). Read-only.
+     */
     public void checkResumeBelowTheRangeIsInvalid(Plan p) {
         long last = timeline(Node.FORMER_PRIMARY).getLastLsn();
+        if (p.positions()) { // the fork may be millions of positions: three values below it
+            for (long resume : new TreeSet<>(List.of(1L, p.fork / 2, p.fork - 1))) {
+                if (resume > 0 && resume < p.fork) {
+                    assertResumeBelowTheRangeIsInvalid(p.fork, last, resume);
+                }
+            }
+            return;
+        }
         long from = last - 1; // at least 3: a log holds a committed record and three divergent writes
         for (long resume = 1; resume < from; resume++) {
-            TailStream s = readTail(from, last, resume, 0);
-            String what = "ReadDivergentTail(" + from + ", " + last + "] resume_after " + resume;
-            assertNotNull(s.error, what + " was not refused (0 < resume_after < from_exclusive)");
-            assertTrue(s.messages.isEmpty(), what + ": refused before any message");
-            assertError(what, INVALID, ErrorReason.INVALID_REQUEST, s.error);
+            assertResumeBelowTheRangeIsInvalid(from, last, resume);
         }
     }
 
-    /** Any state: max_records_per_chunk above 256 is clamped, not refused. Read-only. */
+    private void assertResumeBelowTheRangeIsInvalid(long from, long last, long resume) {
+        TailStream s = readTail(from, last, resume, 0);
+        String what = "ReadDivergentTail(" + from + ", " + last + "] resume_after " + resume;
+        assertNotNull(s.error, what + " was not refused (0 < resume_after < from_exclusive)");
+        assertTrue(s.messages.isEmpty(), what + ": refused before any message");
+        assertError(what, INVALID, ErrorReason.INVALID_REQUEST, s.error);
+    }
+
+    /**
+     * Any state: max_records_per_chunk above 256 is clamped, not refused (over the whole log; with LSNs
+     * that are positions over (fork, last], which a node must hold, where (0, last] it may no longer).
+     * Read-only.
+     */
     public void checkChunkBoundIsClamped(Plan p) {
         long last = timeline(Node.FORMER_PRIMARY).getLastLsn();
+        if (p.positions()) {
+            Tail whole = checkedTail(p.fork, last, 0, 0);
+            for (int bound : new int[] {257, 100_000, Integer.MAX_VALUE}) {
+                Tail t = checkedTail(p.fork, last, 0, bound); // checkedTail holds every chunk to 256
+                assertEquals(whole.records, t.records, "max_records_per_chunk " + bound + ": the whole range");
+            }
+            return;
+        }
         for (int bound : new int[] {257, 100_000, Integer.MAX_VALUE}) {
             Tail t = checkedTail(0, last, 0, bound); // checkedTail holds every chunk to 256
             assertEquals(last, t.records.size(), "max_records_per_chunk " + bound + ": the whole log");
         }
     }
 
-    /** Any state: (last, last] is one trailer of 0 records, 0 bytes and the empty SHA-256. Read-only. */
+    /**
+     * Any state: (last, last] is one trailer of 0 records, 0 bytes and the empty SHA-256. With LSNs that
+     * are positions also every range of (fork, last] between the positions the records have (positions
+     * leave gaps): no record, the same trailer. Read-only.
+     */
     public void checkEmptyRange(Plan p) {
         long last = timeline(Node.FORMER_PRIMARY).getLastLsn();
-        Tail empty = checkedTail(last, last, 0, 0);
-        assertTrue(empty.records.isEmpty(), "no records in (" + last + ", " + last + "]");
+        assertNoRecords(last, last, "an empty range");
+        if (p.positions() && p.fork < last) {
+            long below = p.fork;
+            for (io.dbrollback.agent.v1.TailRecord r : checkedTail(p.fork, last, 0, 0).records) {
+                if (r.getLsn() - 1 > below) {
+                    assertNoRecords(below, r.getLsn() - 1, "a range between two records' positions");
+                }
+                below = r.getLsn();
+            }
+            if (last > below) {
+                assertNoRecords(below, last, "the range above the last record's position");
+            }
+        }
+    }
+
+    private void assertNoRecords(long from, long to, String what) {
+        Tail empty = checkedTail(from, to, 0, 0);
+        assertTrue(empty.records.isEmpty(), "no records in (" + from + ", " + to + "], " + what);
         assertEquals(TailTrailer.newBuilder().setRecordCount(0).setBytes(0).setSha256(TailDigest.emptySha256()).build(),
-                empty.trailer, "the trailer of an empty range");
+                empty.trailer, "the trailer of " + what + " (" + from + ", " + to + "]: 0 records, 0 bytes, the empty SHA-256");
     }
 
     /**
@@ -735,6 +910,19 @@ public class AgentChecks implements AutoCloseable {
                 assertTrue(e.getFirstLsn() <= after.getLastLsn(), "no entry begins above the new last LSN "
                         + after.getLastLsn() + ": " + after.getHistoryList());
             }
+        }
+        if (p.positions()) { // the terms change only where an entry begins: compare there, and at both ends
+            TreeSet<Long> at = new TreeSet<>(List.of(1L, after.getLastLsn()));
+            for (TermHistoryEntry e : p.former.getHistoryList()) {
+                at.addAll(List.of(e.getFirstLsn() - 1, e.getFirstLsn()));
+            }
+            for (TermHistoryEntry e : after.getHistoryList()) {
+                at.addAll(List.of(e.getFirstLsn() - 1, e.getFirstLsn()));
+            }
+            for (long lsn : at.subSet(1L, true, Math.max(1L, after.getLastLsn()), after.getLastLsn() >= 1)) {
+                assertEquals(before.termAt(Lsn.of(lsn)), now.termAt(Lsn.of(lsn)), "the term of position " + lsn + " is kept");
+            }
+            return;
         }
         for (long lsn = 1; lsn <= after.getLastLsn(); lsn++) {
             assertEquals(before.termAt(Lsn.of(lsn)), now.termAt(Lsn.of(lsn)), "the term of LSN " + lsn + " is kept");
@@ -1362,10 +1550,23 @@ public class AgentChecks implements AutoCloseable {
             assertEquals(first, t.getNode(), who + ": node names the node the call was made to (it gave "
                     + first + " before)");
         }
+        LsnKind kind = kinds.putIfAbsent(node, t.getLsnKind());
+        if (kind != null) {
+            assertEquals(kind, t.getLsnKind(), who + ": a node counts its LSNs one way in every timeline (lsn_kind"
+                    + " was " + kind + " before)");
+        }
+    }
+
+    /** Whether {@code node}'s LSNs are positions, as its timelines say. */
+    private boolean positions(Node node) {
+        LsnKind kind = kinds.get(node);
+        return (kind != null ? kind : timeline(node).getLsnKind()) == LsnKind.LSN_KIND_POSITIONS;
     }
 
     private static void assertTimelineShape(String who, Timeline t) {
         assertEquals("v1", t.getProtocolVersion(), who + ": protocol_version");
+        assertTrue(t.getLsnKind() == LsnKind.LSN_KIND_RECORDS || t.getLsnKind() == LsnKind.LSN_KIND_POSITIONS,
+                who + ": lsn_kind is LSN_KIND_RECORDS or LSN_KIND_POSITIONS, got " + t.getLsnKindValue());
         assertFalse(t.getNode().isEmpty(), who + ": node name");
         assertTrue(t.getRole() == Role.ROLE_PRIMARY || t.getRole() == Role.ROLE_REPLICA || t.getRole() == Role.ROLE_DETACHED,
                 who + ": role is PRIMARY, REPLICA or DETACHED, got " + t.getRole());
@@ -1438,9 +1639,13 @@ public class AgentChecks implements AutoCloseable {
     }
 
     TailStream readTail(long from, long to, long resumeAfter, int maxPerChunk) {
+        return readTail(Node.FORMER_PRIMARY, from, to, resumeAfter, maxPerChunk);
+    }
+
+    private TailStream readTail(Node node, long from, long to, long resumeAfter, int maxPerChunk) {
         List<TailMessage> messages = new ArrayList<>();
         try {
-            Iterator<TailMessage> it = agent(Node.FORMER_PRIMARY).readDivergentTail(ReadDivergentTailRequest.newBuilder()
+            Iterator<TailMessage> it = agent(node).readDivergentTail(ReadDivergentTailRequest.newBuilder()
                     .setFromExclusive(from).setToInclusive(to).setResumeAfter(resumeAfter)
                     .setMaxRecordsPerChunk(maxPerChunk).build());
             while (it.hasNext()) {
@@ -1453,23 +1658,37 @@ public class AgentChecks implements AutoCloseable {
     }
 
     /**
-     * Reads (from, to] after resumeAfter and checks the stream's form: chunks of at least one and at
-     * most the bound (256 at most) consecutive records from the first LSN after max(from, resumeAfter)
-     * to {@code to}, each with the CRC32C of its records' canonical encodings; exactly one trailer,
-     * last; every number below 2^63. When the stream is the whole range, the trailer must equal what
+     * Reads (from, to] after resumeAfter from the former primary and checks the stream's form: chunks
+     * of at least one and at most the bound (256 at most) records, each with the CRC32C of its records'
+     * canonical encodings; exactly one trailer, last; every number below 2^63. With record numbers the
+     * records are consecutive, from the first LSN after max(from, resumeAfter) to {@code to}. With
+     * positions they lie in (max(from, resumeAfter), to], their positions never go back (commit order),
+     * the records of one transaction share its position and follow each other, and the records at one
+     * position are one transaction's. When the stream is the whole range, the trailer must equal what
      * the records recompute to.
      */
     Tail checkedTail(long from, long to, long resumeAfter, int maxPerChunk) {
-        String what = "ReadDivergentTail(" + from + ", " + to + "] resume_after " + resumeAfter
-                + " max_records_per_chunk " + Integer.toUnsignedString(maxPerChunk);
         TailStream s = readTail(from, to, resumeAfter, maxPerChunk);
+        return checked(Node.FORMER_PRIMARY, tailName(Node.FORMER_PRIMARY, from, to, resumeAfter, maxPerChunk), s, from,
+                to, resumeAfter, maxPerChunk);
+    }
+
+    private static String tailName(Node node, long from, long to, long resumeAfter, int maxPerChunk) {
+        return (node == Node.NEW_PRIMARY ? "the new primary's " : "") + "ReadDivergentTail(" + from + ", " + to
+                + "] resume_after " + resumeAfter + " max_records_per_chunk " + Integer.toUnsignedString(maxPerChunk);
+    }
+
+    /** {@link #checkedTail} of the stream {@code s} that {@code node} answered. */
+    private Tail checked(Node node, String what, TailStream s, long from, long to, long resumeAfter, int maxPerChunk) {
         if (s.error != null) {
             fail(what + " failed after " + s.messages.size() + " messages: " + describe(s.error), s.error);
         }
+        boolean positions = positions(node);
         List<io.dbrollback.agent.v1.TailRecord> records = new ArrayList<>();
         TailTrailer trailer = null;
         int chunks = 0;
         long next = Math.max(from, resumeAfter) + 1;
+        Transactions transactions = new Transactions(what, from, to, resumeAfter);
         int bound = maxPerChunk == 0 || Integer.compareUnsigned(maxPerChunk, NODE_MAX_RECORDS_PER_CHUNK) > 0
                 ? NODE_MAX_RECORDS_PER_CHUNK : maxPerChunk;
         for (int i = 0; i < s.messages.size(); i++) {
@@ -1486,13 +1705,18 @@ public class AgentChecks implements AutoCloseable {
                             + " records exceeds " + bound);
                     CRC32C crc = new CRC32C();
                     for (io.dbrollback.agent.v1.TailRecord r : c.getRecordsList()) {
-                        assertEquals(next, r.getLsn(), what + ": records are dense and in LSN order");
-                        next++;
+                        if (positions) {
+                            transactions.add(r);
+                        } else {
+                            assertEquals(next, r.getLsn(), what + ": records are dense and in LSN order");
+                            next++;
+                        }
                         CanonicalEncoding.encode(toModel(r), crc::update);
                         records.add(r);
                     }
                     assertEquals(crc.getValue(), Integer.toUnsignedLong(c.getCrc32C()),
-                            what + ": chunk " + chunks + " (LSN " + (next - c.getRecordsCount()) + " to " + (next - 1)
+                            what + ": chunk " + chunks + " (LSN " + c.getRecords(0).getLsn() + " to "
+                                    + c.getRecords(c.getRecordsCount() - 1).getLsn()
                                     + "): crc32c is the CRC32C of its records' canonical encodings");
                 }
                 case TRAILER -> {
@@ -1503,8 +1727,10 @@ public class AgentChecks implements AutoCloseable {
             }
         }
         assertNotNull(trailer, what + ": the stream ended without a trailer");
-        assertTrue(next <= to + 1, what + ": no record above to_inclusive " + to + " (the last was " + (next - 1) + ")");
-        assertEquals(to + 1, next, what + ": the records reach to_inclusive " + to);
+        if (!positions) { // positions: the range may hold fewer records than to - from, or none
+            assertTrue(next <= to + 1, what + ": no record above to_inclusive " + to + " (the last was " + (next - 1) + ")");
+            assertEquals(to + 1, next, what + ": the records reach to_inclusive " + to);
+        }
         if (resumeAfter <= from) {
             TailDigest d = new TailDigest();
             records.forEach(r -> d.add(toModel(r)));
@@ -1513,6 +1739,49 @@ public class AgentChecks implements AutoCloseable {
             assertEquals(d.finish(), trailer.getSha256(), what + ": trailer sha256 (SHA-256 of the canonical encodings)");
         }
         return new Tail(records, trailer, chunks);
+    }
+
+    /**
+     * The order of a tail whose LSNs are positions, record by record: each in (max(from, resumeAfter),
+     * to], no position below the one before (commit order), a transaction's records at one position and
+     * consecutive, one transaction per position.
+     */
+    private static final class Transactions {
+        private final String what;
+        private final long floor;
+        private final long to;
+        private final boolean resumed;
+        private final Map<String, Long> positions = new HashMap<>();
+        private long previous;
+        private String previousTransaction;
+
+        Transactions(String what, long from, long to, long resumeAfter) {
+            this.what = what;
+            this.floor = Math.max(from, resumeAfter);
+            this.to = to;
+            this.resumed = resumeAfter > from;
+            this.previous = floor;
+        }
+
+        void add(io.dbrollback.agent.v1.TailRecord r) {
+            long lsn = r.getLsn();
+            String tx = r.getTransactionId();
+            String at = what + ": the record at position " + lsn + " (transaction '" + tx + "')";
+            assertTrue(lsn > floor, at + " is not above " + (resumed ? "resume_after " + floor + " (resuming skips"
+                    + " whole transactions: every record at or below it)" : "from_exclusive " + floor));
+            assertTrue(lsn <= to, at + " is above to_inclusive " + to);
+            assertTrue(lsn >= previous, at + " follows one at position " + previous + ": positions never go back,"
+                    + " the records come in commit order");
+            Long first = positions.putIfAbsent(tx, lsn);
+            assertTrue(first == null || first == lsn && tx.equals(previousTransaction), at + ": the records of one"
+                    + " transaction share its commit position and follow each other (it came at position " + first
+                    + " before)");
+            assertTrue(lsn != previous || previousTransaction == null || tx.equals(previousTransaction), at
+                    + " shares its position with transaction '" + previousTransaction + "': a position is one"
+                    + " transaction's commit");
+            previous = lsn;
+            previousTransaction = tx;
+        }
     }
 
     /** The model record a wire record stands for; asserts the wire record is well formed first. */
@@ -1825,6 +2094,12 @@ public class AgentChecks implements AutoCloseable {
         assertNotNull(info, what + ": the error carries no google.rpc.ErrorInfo detail: " + describe(e));
         assertEquals(ERROR_DOMAIN, info.getDomain(), what + ": ErrorInfo domain");
         assertEquals(reason.name(), info.getReason(), what + ": ErrorInfo reason (" + describe(e) + ")");
+    }
+
+    /** The ErrorInfo reason of {@code e}, or null. */
+    private static String reason(Throwable e) {
+        ErrorInfo info = errorInfo(e);
+        return info == null ? null : info.getReason();
     }
 
     private static ErrorInfo errorInfo(Throwable e) {

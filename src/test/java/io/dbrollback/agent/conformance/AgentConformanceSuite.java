@@ -21,14 +21,22 @@ import org.junit.jupiter.api.Timeout;
  * fresh cluster of their database in the state {@link AgentFixture} describes (a former primary
  * holding divergent writes, a new primary elected with a higher term). Every check goes through the
  * agent RPCs, except reading key/value data and waiting for replication, which the fixture does
- * through the database's own means. Each test gets its own cluster and closes it, so a test may take
- * the cluster anywhere (a term above the new primary's, a second recover).
+ * through the database's own means (and the form a record gives a key or a value, which the fixture
+ * says: {@link AgentFixture#recordKey}, {@link AgentFixture#recordImage}). Each test gets its own
+ * cluster and closes it, so a test may take the cluster anywhere (a term above the new primary's, a
+ * second recover).
  *
  * <p>The suite drives the RPCs as the operator does: it computes the fork with the coordinator's
  * {@link io.dbrollback.coordinator.ForkPoint} from both timelines, fences the former primary under the
  * new primary's term, reads the divergent tail, recovers to the fork and rejoins the new primary. The
  * checks themselves are {@link AgentChecks}, which {@link ConformanceMain} runs on one cluster given
  * only the agents' addresses.
+ *
+ * <p>The suite judges agents of both kinds of LSN, as their timelines say ({@code Timeline.lsn_kind}):
+ * record numbers, dense, or positions (docs/agent-protocol.md, "LSNs that are positions"), where the
+ * checks that rely on density become the rules of positions: a tail in commit order with whole
+ * transactions and gaps between positions, a count known only from the records, resumption after a
+ * transaction's position, and a fork at the switchpoint.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 public abstract class AgentConformanceSuite {
@@ -68,6 +76,12 @@ public abstract class AgentConformanceSuite {
         Plan p = checks.plan();
         checks.checkTimelines(p);
         checks.checkFixturePromises(p);
+    }
+
+    @Test
+    @DisplayName("positions: the fork is the switchpoint: the new primary's records above it carry the terms of its history, whose entries begin at switchpoint + 1")
+    void forkIsTheSwitchpoint() throws Exception {
+        checks.checkForkIsTheSwitchpoint(checks.plan());
     }
 
     @Test
@@ -130,7 +144,7 @@ public abstract class AgentConformanceSuite {
     // ---- ReadDivergentTail ---------------------------------------------------------------------
 
     @Test
-    @DisplayName("ReadDivergentTail over (fork, last]: dense records in LSN order, no empty chunk, chunk CRC32Cs, one trailer whose digest we recompute, pre-images, the fixture's writes")
+    @DisplayName("ReadDivergentTail over (fork, last]: dense records in LSN order (positions: in commit order, transactions whole), no empty chunk, chunk CRC32Cs, one trailer whose digest we recompute, pre-images, the fixture's writes")
     void divergentTailIsCompleteAndVerifiable() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -139,7 +153,7 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("ReadDivergentTail resumes after any LSN of the range with the remaining records and the same trailer")
+    @DisplayName("ReadDivergentTail resumes after any LSN of the range (positions: after each transaction's position and between them) with the remaining records and the same trailer")
     void divergentTailResumes() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -159,7 +173,7 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("ReadDivergentTail of an empty range is one trailer of zero records and the empty SHA-256")
+    @DisplayName("ReadDivergentTail of an empty range (positions: also of a range between the records' positions) is one trailer of zero records and the empty SHA-256")
     void emptyRangeIsJustATrailer() throws Exception {
         checks.checkEmptyRange(checks.plan());
     }

@@ -26,6 +26,21 @@ import java.util.Objects;
  * The fixture reports what it wrote, so that the suite can tell what the former primary's divergent
  * tail must contain, and gives the suite a way to read a node's key/value data and to wait for
  * replication. Everything else the suite does through the agent protocol.
+ *
+ * <p>With LSNs that are positions ({@code Timeline.lsn_kind = LSN_KIND_POSITIONS}), a divergent write
+ * is still exactly one record, in a transaction of its own (an autocommit write, as a PostgreSQL
+ * fixture makes it) or in one it shares with the writes next to it. The suite assumes nothing about
+ * where the positions lie: how many there are between two writes, between the fork and the first
+ * write, or between the last write and {@code last_lsn}. It matches the tail's records to the writes by
+ * their order alone, and learns their count from the records. It does compare a node's timelines
+ * before and after the calls it makes, so no node's log may go on by itself while the suite runs,
+ * not even without a record (a checkpoint, a vacuum): keep the database quiet.
+ *
+ * <p>Keys and values are the fixture's own terms: what {@link #dataAtFork()}, {@link #readData} and
+ * the {@link Write}s hold. An agent whose records carry them as they are (the reference node's) needs
+ * nothing more. An agent whose records carry another form of them (a PostgreSQL agent's key is JSON
+ * naming the schema, the table and the primary key, its images JSON rows with their columns' types)
+ * is judged through {@link #recordKey} and {@link #recordImage}, which say what the agent must send.
  */
 @SuppressWarnings("try") // close() may throw anything the implementer's shutdown throws
 public interface AgentFixture extends AutoCloseable {
@@ -122,6 +137,27 @@ public interface AgentFixture extends AutoCloseable {
      */
     default java.nio.file.Path localFile(Node node, String agentPath) {
         throw new UnsupportedOperationException("local access to the agent's files not supported by this fixture");
+    }
+
+    /**
+     * The {@code TailRecord.key} the agent must send for a write of {@code key}. By default the key
+     * itself: the records carry the fixture's keys as they are. A database whose records name a key
+     * otherwise (a PostgreSQL agent: JSON naming the schema, the table and the primary key) returns
+     * the exact bytes its agent sends, which the suite compares byte for byte.
+     */
+    default ByteString recordKey(ByteString key) {
+        return key;
+    }
+
+    /**
+     * The {@code TailRecord.before} or {@code TailRecord.after} the agent must send for the value
+     * {@code value} of {@code key}: the after-image of a write of it, or the before-image of the next
+     * write of {@code key} or of its delete. By default the value itself. A database whose images are
+     * rows in another form (a PostgreSQL agent: JSON of the row's columns with their types) returns the
+     * exact bytes its agent sends, which the suite compares byte for byte.
+     */
+    default ByteString recordImage(ByteString key, ByteString value) {
+        return value;
     }
 
     /**

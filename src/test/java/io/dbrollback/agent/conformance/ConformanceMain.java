@@ -28,8 +28,10 @@ import org.opentest4j.TestAbortedException;
  * fence, the checks a fenced node must pass, the file RPCs when the agent offers them, one recover to
  * the fork, and the rejoin. It prints one line per check, {@code PASS name}, {@code FAIL name: reason}
  * or {@code SKIPPED name: reason} (checks that need database-side knowledge, a restart, a second
- * cluster, or an optional RPC the agent does not offer), then a summary. Exit code 0 only when no check
- * failed; 1 when one did; 2 for a usage error. The cluster is left recovered and rejoined.
+ * cluster, or an optional RPC the agent does not offer, and the rules of the other kind of LSN), then
+ * a summary. The checks follow the agents' {@code lsn_kind}: record numbers or positions. Exit code 0
+ * only when no check failed; 1 when one did; 2 for a usage error. The cluster is left recovered and
+ * rejoined.
  */
 public final class ConformanceMain {
 
@@ -51,8 +53,18 @@ public final class ConformanceMain {
                     + " --replication-address HOST:PORT [--former-primary-name NAME] [--new-primary-name NAME]");
             return 2;
         }
+        return run(new AddressFixture(o), out);
+    }
+
+    /**
+     * Runs the checks in their safe order on the one cluster of {@code fixture}, printing one line per
+     * check and the summary, and returns the exit code. The command's fixture knows only addresses; a
+     * test's fixture that knows its database too (the writes, the data, a restart) runs the checks
+     * that need it as well, on the same one cluster.
+     */
+    static int run(AgentFixture fixture, PrintStream out) throws Exception {
         Run run = new Run(out);
-        try (AgentChecks checks = new AgentChecks(new AddressFixture(o))) {
+        try (AgentChecks checks = new AgentChecks(fixture)) {
             run.all(checks);
         }
         out.println("SUMMARY " + run.passed + " passed, " + run.failed + " failed, " + run.skipped + " skipped");
@@ -179,10 +191,14 @@ public final class ConformanceMain {
         void all(AgentChecks c) {
             check("GetTimeline: both timelines well formed, the fork found", List.of(), () -> p = c.plan());
             List<String> plan = List.of("GetTimeline: both timelines well formed, the fork found");
+            boolean positions = p != null && p.positions(); // the names say which rules a check applied
             check("GetTimeline: before the fence, roles, terms and a stable answer", plan, () -> c.checkTimelines(p));
+            check("GetTimeline: the fork is the switchpoint (positions: the new primary's records above it are of"
+                    + " its history's terms)", plan, () -> c.checkForkIsTheSwitchpoint(p));
             check("GetTimeline: node is the name of the pod dialled", plan, c::checkNodeNames);
             check("GetTimeline: the fixture's writes explain the fork", plan, () -> c.checkFixturePromises(p));
-            check("ReadDivergentTail: an empty range is one trailer", plan, () -> c.checkEmptyRange(p));
+            check(positions ? "ReadDivergentTail: an empty range, and a range between the records' positions, is one"
+                    + " trailer" : "ReadDivergentTail: an empty range is one trailer", plan, () -> c.checkEmptyRange(p));
             check("ReadDivergentTail: to_inclusive above last_lsn is OUT_OF_RANGE/RANGE_NOT_IN_LOG", plan,
                     () -> c.checkRangeBeyondTheLog(p));
             check("ReadDivergentTail: 0 < resume_after < from_exclusive is INVALID_REQUEST", plan,
@@ -221,11 +237,15 @@ public final class ConformanceMain {
                     () -> c.checkRejoinOfADivergedNodeIsRefused(p));
             check("RejoinAsReplica: an unreachable primary is UNAVAILABLE", fenced,
                     () -> c.checkRejoinOfAnUnreachablePrimary(p));
-            String form = "ReadDivergentTail: dense, ordered, bounded non-empty chunks, CRC32C, the trailer recomputed";
+            String form = positions ? "ReadDivergentTail: positions in the range, in commit order, transactions whole,"
+                    + " bounded non-empty chunks, CRC32C, the trailer recomputed"
+                    : "ReadDivergentTail: dense, ordered, bounded non-empty chunks, CRC32C, the trailer recomputed";
             check(form, fenced, () -> tail = c.checkTailForm(p));
             check("ReadDivergentTail: the records are the divergent writes with their pre-images", List.of(form),
                     () -> c.checkTailHoldsTheWrites(p, tail));
-            check("ReadDivergentTail: resumes after any LSN with the same trailer", fenced, () -> c.checkTailResumes(p));
+            check(positions ? "ReadDivergentTail: resumes after each transaction's position, and between them, with"
+                    + " the same trailer" : "ReadDivergentTail: resumes after any LSN with the same trailer", fenced,
+                    () -> c.checkTailResumes(p));
 
             fileChecks(c, files, fenced);
 

@@ -204,6 +204,11 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
             nodes.clear();
         }
 
+        /** host:port of the node {@code name} (its agent, replication and client API). */
+        String address(String name) {
+            return addresses.get(name);
+        }
+
         // ---- helpers ---------------------------------------------------------------------------
 
         private static String name(Node node) {
