@@ -93,7 +93,7 @@ public final class RollbackFiles {
     }
 
     /** Test hook of {@link ReplicaNode#halt()}: calls that end from now on keep their temporary files. */
-    void halt() {
+    public void halt() {
         halted = true;
     }
 

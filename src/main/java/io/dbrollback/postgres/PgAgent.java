@@ -160,6 +160,15 @@ public final class PgAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * Test hook: stops serving as a killed process would, leaving the temporary files of the rollback
+     * file writes in flight (the server keeps running).
+     */
+    public void crash() {
+        files.halt();
+        close();
+    }
+
     /** Stops serving and stops the server cleanly. */
     public void shutdown() throws IOException {
         close();
@@ -185,6 +194,16 @@ public final class PgAgent implements AutoCloseable {
             pg.stop(); // running the other way: every session ends with the restart
             running = false;
         }
+        if (!running && state.fenced && state.fencedLastLsn == 0 && !state.recoveredNotRejoined) {
+            // Stopped cleanly, the WAL ends with the shutdown checkpoint, and every record a client wrote
+            // lies before where it begins: that is the fenced node's last LSN (the checkpoint, and what the
+            // fenced server writes by itself later, hold no client change).
+            Long checkpoint = shutdownCheckpoint();
+            if (checkpoint != null) {
+                state.fencedLastLsn = checkpoint;
+                state.save();
+            }
+        }
         if (!running) {
             pg.start(state.fenced);
         }
@@ -200,6 +219,21 @@ public final class PgAgent implements AutoCloseable {
                 throw new IOException("cannot read the fenced server's end of WAL: " + e.getMessage(), e);
             }
         }
+    }
+
+    /**
+     * Where the last checkpoint begins when the server was shut down cleanly as a primary
+     * ({@code pg_controldata}), else null.
+     */
+    private Long shutdownCheckpoint() throws IOException {
+        PgServerControl.Result r = pg.run("pg_controldata", List.of("-D", config.dataDir().toString()),
+                Duration.ofSeconds(30));
+        Matcher state = Pattern.compile("Database cluster state:\\s+(.+)").matcher(r.output());
+        Matcher at = Pattern.compile("Latest checkpoint location:\\s+([0-9A-Fa-f]+/[0-9A-Fa-f]+)").matcher(r.output());
+        if (!r.ok() || !state.find() || !state.group(1).strip().equals("shut down") || !at.find()) {
+            return null;
+        }
+        return PgLsn.parse(at.group(1)).value();
     }
 
     private Connection connect() throws SQLException {
@@ -389,6 +423,9 @@ public final class PgAgent implements AutoCloseable {
     Recovered recover(long target, long expectedLast, long term, String incident, String fileSha256)
             throws IOException, SQLException {
         validate(term, incident);
+        if (target > expectedLast) {
+            throw invalid("target LSN " + PgLsn.of(target) + " is above expected_last_lsn " + PgLsn.of(expectedLast));
+        }
         if (!fileSha256.matches("[0-9a-f]{64}")) {
             throw invalid("expected_rollback_file_sha256 must be 64 lower-case hex digits");
         }
@@ -647,10 +684,57 @@ public final class PgAgent implements AutoCloseable {
 
     /** The one primary among the peers; UNAVAILABLE when none (or more than one) answers as a primary. */
     Primary primaryAmongPeers() throws IOException {
-        List<Primary> found = new ArrayList<>();
-        List<String> problems = new ArrayList<>();
+        return primaryAmong(config.peers().stream().map(PgAgentConfig::hostPort).toList());
+    }
+
+    /**
+     * The peers at the host of {@code address} (the primary's agent, host:port, as the operator names it):
+     * compared by IP address, so that a pod IP finds the peer named by its DNS name. UNAVAILABLE when the
+     * host does not resolve or is no peer's.
+     */
+    List<PgAgentConfig.HostPort> peersAt(String address) {
+        String host;
+        try {
+            host = PgAgentConfig.hostPort(address).host();
+        } catch (IllegalArgumentException e) {
+            throw invalid("primary_address is not host:port: " + e.getMessage());
+        }
+        java.util.Set<String> ips = resolve(host);
+        if (ips.isEmpty()) {
+            throw Status.UNAVAILABLE.withDescription("the primary's host " + host + " does not resolve")
+                    .asRuntimeException();
+        }
+        List<PgAgentConfig.HostPort> at = new ArrayList<>();
         for (String p : config.peers()) {
             PgAgentConfig.HostPort peer = PgAgentConfig.hostPort(p);
+            if (resolve(peer.host()).stream().anyMatch(ips::contains)) {
+                at.add(peer);
+            }
+        }
+        if (at.isEmpty()) {
+            throw Status.UNAVAILABLE.withDescription("the primary's host " + host + " is none of the peers "
+                    + config.peers()).asRuntimeException();
+        }
+        return at;
+    }
+
+    private static java.util.Set<String> resolve(String host) {
+        try {
+            java.util.Set<String> ips = new java.util.HashSet<>();
+            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+                ips.add(a.getHostAddress());
+            }
+            return ips;
+        } catch (java.net.UnknownHostException e) {
+            return java.util.Set.of();
+        }
+    }
+
+    /** The one primary among {@code candidates}; UNAVAILABLE when none (or more than one) answers as a primary. */
+    Primary primaryAmong(List<PgAgentConfig.HostPort> candidates) throws IOException {
+        List<Primary> found = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        for (PgAgentConfig.HostPort peer : candidates) {
             try (Connection c = pg.connectPeer(peer, config.superuser())) {
                 if (inRecovery(c)) {
                     continue;
@@ -680,7 +764,7 @@ public final class PgAgent implements AutoCloseable {
         }
         if (found.size() != 1) {
             throw Status.UNAVAILABLE.withDescription((found.isEmpty() ? "no primary" : found.size() + " primaries")
-                    + " among the peers " + config.peers() + (problems.isEmpty() ? "" : "; " + problems))
+                    + " among the peers " + candidates + (problems.isEmpty() ? "" : "; " + problems))
                     .asRuntimeException();
         }
         return found.get(0);
@@ -697,7 +781,7 @@ public final class PgAgent implements AutoCloseable {
         synchronized (lock) {
             requireNoPendingRecover();
             admitTerm(term, incident);
-            Primary primary = primaryAmongPeers();
+            Primary primary = primaryAmong(peersAt(primaryAddress));
             int tli = pg.timeline();
             long last;
             try (Connection c = connect()) {

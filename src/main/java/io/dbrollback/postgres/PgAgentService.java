@@ -216,7 +216,8 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
             try (Connection c = agent.pg.connect(fenced)) {
                 long confirmed = confirmedFlush(c);
                 if (confirmed > from) {
-                    throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, "UNCAPTURABLE_CHANGE", "the slot "
+                    // Not readable from this node's log any more: the range is not in it, as far as a reader knows.
+                    throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.RANGE_NOT_IN_LOG, "the slot "
                             + agent.config.slot() + " was advanced to " + PgLsn.of(confirmed) + ", past the fork "
                             + PgLsn.of(from) + ": transactions committed between them cannot be decoded any more"
                             + " (was a standby without a physical slot promoted?)");
@@ -271,7 +272,7 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 s.setString(1, agent.config.slot());
                 try (ResultSet r = s.executeQuery()) {
                     if (!r.next()) {
-                        throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, "UNCAPTURABLE_CHANGE", agent.name()
+                        throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.RANGE_NOT_IN_LOG, agent.name()
                                 + " has no logical slot " + agent.config.slot() + ": its divergent transactions cannot be"
                                 + " decoded (the agent creates the slot while the node is primary)");
                     }

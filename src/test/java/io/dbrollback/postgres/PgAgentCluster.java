@@ -28,7 +28,7 @@ public final class PgAgentCluster implements AutoCloseable {
     private final Path passfile;
     private final Map<String, PgAgentConfig> configs = new LinkedHashMap<>();
     private final Map<String, PgAgent> agents = new LinkedHashMap<>();
-    private final List<ManagedChannel> channels = new ArrayList<>();
+    private final Map<String, ManagedChannel> channels = new java.util.concurrent.ConcurrentHashMap<>();
 
     private PgAgentCluster(PgCluster pg) throws IOException {
         this.pg = pg;
@@ -84,8 +84,8 @@ public final class PgAgentCluster implements AutoCloseable {
 
     /** A blocking client of the agent of {@code name} (closed with the cluster). */
     public RollbackAgentGrpc.RollbackAgentBlockingStub client(String name) {
-        ManagedChannel ch = NettyChannelBuilder.forTarget(agentAddress(name)).usePlaintext().build();
-        channels.add(ch);
+        ManagedChannel ch = channels.computeIfAbsent(agentAddress(name),
+                a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
         return RollbackAgentGrpc.newBlockingStub(ch);
     }
 
@@ -106,7 +106,7 @@ public final class PgAgentCluster implements AutoCloseable {
 
     @Override
     public void close() {
-        for (ManagedChannel ch : channels) {
+        for (ManagedChannel ch : channels.values()) {
             ch.shutdownNow();
             try {
                 ch.awaitTermination(5, TimeUnit.SECONDS);

@@ -62,7 +62,7 @@ public final class ConformanceMain {
      * test's fixture that knows its database too (the writes, the data, a restart) runs the checks
      * that need it as well, on the same one cluster.
      */
-    static int run(AgentFixture fixture, PrintStream out) throws Exception {
+    public static int run(AgentFixture fixture, PrintStream out) throws Exception {
         Run run = new Run(out);
         try (AgentChecks checks = new AgentChecks(fixture)) {
             run.all(checks);
