@@ -73,6 +73,8 @@ public final class PgAgent implements AutoCloseable {
     private final java.util.concurrent.ExecutorService tails;
     private Server server;
     private NodeTls tls;
+    /** Test hook: runs after pg_rewind succeeded, before that is recorded (a throw is a crash there). */
+    private volatile Runnable afterRewind = () -> { };
     /** The last problem the maintenance met (logged once per change). */
     private volatile String maintenanceProblem;
 
@@ -158,6 +160,11 @@ public final class PgAgent implements AutoCloseable {
         if (tls != null) {
             tls.close();
         }
+    }
+
+    /** Test hook: {@code hook} runs after every successful pg_rewind, before the recover records it. */
+    public void onRewound(Runnable hook) {
+        this.afterRewind = hook == null ? () -> { } : hook;
     }
 
     /**
@@ -520,6 +527,7 @@ public final class PgAgent implements AutoCloseable {
                 throw new IOException("pg_rewind failed (exit " + r.exitCode() + "): " + r.output().strip());
             }
             LOG.info(config.nodeName() + ": pg_rewind from " + source.address() + ": " + r.output().strip());
+            afterRewind.run();
             putBackOwnConfig();
             state.recoverPhase = PgAgentState.RecoverPhase.REWOUND;
             state.recoveredNotRejoined = true;
