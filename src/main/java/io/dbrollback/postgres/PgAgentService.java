@@ -224,11 +224,24 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 }
                 c.setAutoCommit(false);
                 Map<String, Boolean> full = new HashMap<>();
-                Wal2JsonRecords.Identity identity = (schema, table) -> {
-                    try {
-                        return full.computeIfAbsent(schema + "." + table, k -> replicaIdentityFull(c, schema, table));
-                    } catch (IllegalStateException e) {
-                        throw new Wal2JsonRecords.Uncapturable(e.getMessage());
+                Map<String, Integer> widths = new HashMap<>();
+                Wal2JsonRecords.Identity identity = new Wal2JsonRecords.Identity() {
+                    @Override
+                    public boolean full(String schema, String table) throws Wal2JsonRecords.Uncapturable {
+                        try {
+                            return full.computeIfAbsent(schema + "." + table, k -> replicaIdentityFull(c, schema, table));
+                        } catch (IllegalStateException e) {
+                            throw new Wal2JsonRecords.Uncapturable(e.getMessage());
+                        }
+                    }
+
+                    @Override
+                    public int columns(String schema, String table) throws Wal2JsonRecords.Uncapturable {
+                        try {
+                            return widths.computeIfAbsent(schema + "." + table, k -> columnCount(c, schema, table));
+                        } catch (IllegalStateException e) {
+                            throw new Wal2JsonRecords.Uncapturable(e.getMessage());
+                        }
                     }
                 };
                 try (PreparedStatement s = c.prepareStatement(PEEK)) {
@@ -295,6 +308,22 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 }
             } catch (SQLException e) {
                 throw new IllegalStateException("the replica identity of " + schema + "." + table + ": " + e.getMessage());
+            }
+        }
+
+        /** The table's live columns now (a column added since a delete makes its old row look short: refused, safe). */
+        private static int columnCount(Connection c, String schema, String table) {
+            try (PreparedStatement s = c.prepareStatement("SELECT count(*) FROM pg_attribute a JOIN pg_class c"
+                    + " ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ?"
+                    + " AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped")) {
+                s.setString(1, schema);
+                s.setString(2, table);
+                try (ResultSet r = s.executeQuery()) {
+                    r.next();
+                    return r.getInt(1);
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("the columns of " + schema + "." + table + ": " + e.getMessage());
             }
         }
 

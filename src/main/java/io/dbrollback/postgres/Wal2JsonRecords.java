@@ -63,10 +63,11 @@ final class Wal2JsonRecords {
         }
     }
 
-    /** Whether a table's replica identity is FULL (its old rows are whole in the WAL). */
-    @FunctionalInterface
+    /** What the catalog says of a table now: whether its replica identity is FULL, how many columns it has. */
     interface Identity {
         boolean full(String schema, String table) throws Uncapturable;
+
+        int columns(String schema, String table) throws Uncapturable;
     }
 
     private Wal2JsonRecords() {
@@ -105,11 +106,25 @@ final class Wal2JsonRecords {
             case "U" -> {
                 JsonNode old = oldRow(m, schema, table, where, identity);
                 JsonNode cols = requireArray(m, "columns", where);
+                java.util.Set<String> oldNames = new java.util.HashSet<>();
+                old.forEach(c -> oldNames.add(c.path("name").asText()));
+                for (JsonNode c : cols) {
+                    if (!oldNames.contains(c.path("name").asText())) {
+                        throw new Uncapturable(where + ": the WAL holds only part of the old row (column "
+                                + c.path("name").asText() + " is missing: the table's REPLICA IDENTITY was not FULL when"
+                                + " the change was written)");
+                    }
+                }
                 return TailRecord.update(lsn, term, xid, commitTime, key(schema, table, m.path("pk"), old), image(old),
                         image(merge(cols, old)));
             }
             case "D" -> {
                 JsonNode old = oldRow(m, schema, table, where, identity);
+                if (old.size() < identity.columns(schema, table)) {
+                    throw new Uncapturable(where + ": the WAL holds " + old.size() + " of the table's "
+                            + identity.columns(schema, table) + " columns of the deleted row (the table's REPLICA"
+                            + " IDENTITY was not FULL when the change was written)");
+                }
                 return TailRecord.delete(lsn, term, xid, commitTime, key(schema, table, m.path("pk"), old), image(old));
             }
             case "T" -> throw new Uncapturable(where + " removes rows the WAL does not name (TRUNCATE): the rows it"

@@ -42,6 +42,9 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import io.dbrollback.testing.OperatorProcess;
 
 /**
  * A ReplicaSetRollback of a real PostgreSQL former primary, end to end: three PostgreSQL 15 servers
@@ -151,8 +154,11 @@ class PostgresRollbackIT {
         }
     }
 
-    @Test
-    void aPostgresFormerPrimaryIsRolledBackWithEveryDivergentChangeSaved() throws Exception {
+    /** The divergence every test here starts from; returns the failover and the number of divergent changes. */
+    private record Story(PgCluster.Failover failover, int divergentChanges) {
+    }
+
+    private Story diverge(int big) throws Exception {
         PgServer p0 = c.pg().primary();
         p0.execute("CREATE TABLE kv (k text PRIMARY KEY, v text)", "ALTER TABLE kv REPLICA IDENTITY FULL",
                 "CREATE TABLE acct (id int PRIMARY KEY, owner text, balance numeric(20,2))",
@@ -172,15 +178,22 @@ class PostgresRollbackIT {
                 "DELETE FROM kv WHERE k IN ('k4', 'k5')",
                 "UPDATE acct SET balance = 123456789012345678.99 WHERE id = 1",
                 "DELETE FROM acct WHERE id = 2",
-                "INSERT INTO events (payload) SELECT 'event ' || i FROM generate_series(1, " + BIG + ") i");
+                "INSERT INTO events (payload) SELECT 'event ' || i FROM generate_series(1, " + big + ") i");
         straddling.commit();
         straddling.close();
-        int divergentChanges = 5 + 3 + 2 + 1 + 1 + BIG + 2;
         PgCluster.Failover f = c.pg().failover();
-        PgServer p1 = f.newPrimary();
-        p1.execute("INSERT INTO kv VALUES ('on-new-primary', 'kept')");
+        f.newPrimary().execute("INSERT INTO kv VALUES ('on-new-primary', 'kept')");
+        kubernetesObjects(f.newPrimary().name(), f.newTimeline());
+        return new Story(f, 5 + 3 + 2 + 1 + 1 + big + 2);
+    }
 
-        kubernetesObjects(p1.name(), f.newTimeline());
+    @Test
+    void aPostgresFormerPrimaryIsRolledBackWithEveryDivergentChangeSaved() throws Exception {
+        Story story = diverge(BIG);
+        PgCluster.Failover f = story.failover();
+        int divergentChanges = story.divergentChanges();
+        PgServer p0 = f.formerPrimary();
+        PgServer p1 = f.newPrimary();
         startOperator();
         client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(rollback("rb", p0.name())).create();
         ReplicaSetRollbackStatus s = awaitPhase("rb", "Completed", "Failed", "Aborted");
@@ -232,6 +245,71 @@ class PostgresRollbackIT {
         List<Event> loud = events("rb", "NodeRolledBack");
         assertEquals(1, loud.size());
         assertTrue(loud.get(0).getMessage().contains(divergentChanges + " records"), loud.get(0).getMessage());
+    }
+
+    /**
+     * The operator process killed (SIGKILL, by its crash hook) in the middle of the capture, with the
+     * intent to recover recorded but pg_rewind not asked for, and right after pg_rewind answered; a new
+     * operator process resumes from the status alone: one recover, every change in the verified file,
+     * the node rejoined with the new primary's rows.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"record:3000", "status:Recovering", "call:RecoverToLsn"})
+    void anOperatorKilledMidwayResumesFromTheStatus(String crashPoint) throws Exception {
+        Story story = diverge(5000);
+        PgServer p0 = story.failover().formerPrimary();
+        PgServer p1 = story.failover().newPrimary();
+        Path work = c.pg().folder("operator-logs");
+        client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(rollback("rb", p0.name())).create();
+        try (OperatorProcess first = OperatorProcess.start(api, work.resolve("operator-1.log"), Map.of(
+                CrashPoints.ENV, crashPoint, "DBROLLBACK_ROLLBACK_FILE_WRITER", "agent", "HOSTNAME", "pg-crash-1"),
+                OperatorProcess.LEAN_JVM_FLAGS)) {
+            assertEquals(CrashPoints.EXIT_STATUS, first.awaitExit(Duration.ofSeconds(120)), "killed at " + crashPoint);
+            assertEquals(1, first.linesStartingWith(CrashPoints.MARKER).size());
+        }
+        try (OperatorProcess second = OperatorProcess.start(api, work.resolve("operator-2.log"), Map.of(
+                "DBROLLBACK_ROLLBACK_FILE_WRITER", "agent", "HOSTNAME", "pg-crash-2"), OperatorProcess.LEAN_JVM_FLAGS)) {
+            ReplicaSetRollbackStatus s = awaitPhase("rb", "Completed", "Failed", "Aborted");
+            assertEquals("Completed", s.getPhase(), () -> s.getReason() + ": " + s.getMessage());
+            assertEquals((long) story.divergentChanges(), s.getRollbackFile().getRecords());
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            sha.update(Files.readAllBytes(Path.of(s.getRollbackFile().getPath())));
+            assertEquals(s.getRollbackFile().getSha256(), HexFormat.of().formatHex(sha.digest()));
+            assertEquals(1, c.client(p0.name()).getTimeline(io.dbrollback.agent.v1.GetTimelineRequest.getDefaultInstance())
+                    .getRollbackId(), "one recover");
+            PgCluster.await(p0.name() + " holding the new primary's rows", () -> p0.tableRows("kv").equals(
+                    p1.tableRows("kv")));
+        }
+    }
+
+    /**
+     * A divergent TRUNCATE removes rows the WAL does not name: the agent refuses the tail, the rollback
+     * ends Failed with the agent's reason in its status and a Warning, and nothing is removed from the
+     * node (no recover, its rollback id unchanged, fenced).
+     */
+    @Test
+    void aChangeThatCannotBeCapturedStopsTheRollbackBeforeAnythingIsRemoved() throws Exception {
+        PgServer p0 = c.pg().primary();
+        p0.execute("CREATE TABLE kv (k text PRIMARY KEY, v text)", "ALTER TABLE kv REPLICA IDENTITY FULL");
+        c.awaitSlot();
+        p0.execute("INSERT INTO kv SELECT 'k' || i, 'v' || i FROM generate_series(1, 10) i");
+        c.pg().cutOff();
+        p0.execute("INSERT INTO kv VALUES ('d', 'divergent')", "TRUNCATE kv");
+        PgCluster.Failover f = c.pg().failover();
+        kubernetesObjects(f.newPrimary().name(), f.newTimeline());
+        startOperator();
+        ReplicaSetRollback r = rollback("rb", p0.name());
+        r.getSpec().setMaxRetries(1);
+        client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(r).create();
+        ReplicaSetRollbackStatus s = awaitPhase("rb", "Completed", "Failed", "Aborted");
+        assertEquals("Failed", s.getPhase());
+        assertTrue(s.getMessage().contains("TRUNCATE") && s.getMessage().contains("public.kv"), s.getMessage());
+        assertFalse(events("rb", "StepFailed").isEmpty(), "a Warning says so");
+        io.dbrollback.agent.v1.Timeline t = c.client(p0.name()).getTimeline(
+                io.dbrollback.agent.v1.GetTimelineRequest.getDefaultInstance());
+        assertEquals(0, t.getRollbackId(), "never recovered");
+        assertTrue(t.getFenced(), "still fenced");
+        assertTrue(t.getLastLsn() > f.switchpoint().value(), "its divergent WAL is still there");
     }
 
     /** The file's key field: the key's bytes in base64 (docs/rollback-file.md). */

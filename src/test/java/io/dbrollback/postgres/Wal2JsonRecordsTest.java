@@ -14,7 +14,21 @@ import org.junit.jupiter.api.Test;
 /** What the PostgreSQL agent keeps of each wal2json change (messages as wal2json 2.5 sends them). */
 class Wal2JsonRecordsTest {
 
-    static final Wal2JsonRecords.Identity FULL = (schema, table) -> true;
+    static final Wal2JsonRecords.Identity FULL = identity(true, 2);
+
+    static Wal2JsonRecords.Identity identity(boolean full, int columns) {
+        return new Wal2JsonRecords.Identity() {
+            @Override
+            public boolean full(String schema, String table) {
+                return full;
+            }
+
+            @Override
+            public int columns(String schema, String table) {
+                return columns;
+            }
+        };
+    }
     static final Instant AT = Instant.parse("2026-12-04T18:56:34.374089Z");
 
     static TailRecord record(String json, Wal2JsonRecords.Identity identity) throws Wal2JsonRecords.Uncapturable {
@@ -80,10 +94,19 @@ class Wal2JsonRecordsTest {
                 truncate.getMessage());
         Wal2JsonRecords.Uncapturable partial = assertThrows(Wal2JsonRecords.Uncapturable.class, () -> record(
                 "{\"action\":\"D\",\"schema\":\"public\",\"table\":\"plain\",\"identity\":[{\"name\":\"id\",\"type\":"
-                        + "\"integer\",\"value\":3}]}", (schema, table) -> false));
+                        + "\"integer\",\"value\":3}]}", identity(false, 2)));
         assertTrue(partial.getMessage().contains("REPLICA IDENTITY FULL"), partial.getMessage());
         assertThrows(Wal2JsonRecords.Uncapturable.class, () -> record(
                 "{\"action\":\"U\",\"schema\":\"public\",\"table\":\"t\",\"columns\":[]}", FULL), "an update without its old row");
+        // A table made FULL only after the change was written: the WAL's old row is the key alone.
+        Wal2JsonRecords.Uncapturable keyOnly = assertThrows(Wal2JsonRecords.Uncapturable.class, () -> record(
+                "{\"action\":\"U\",\"schema\":\"public\",\"table\":\"t\",\"columns\":[{\"name\":\"id\",\"type\":"
+                        + "\"integer\",\"value\":3},{\"name\":\"v\",\"type\":\"text\",\"value\":\"x\"}],\"identity\":"
+                        + "[{\"name\":\"id\",\"type\":\"integer\",\"value\":3}]}", FULL));
+        assertTrue(keyOnly.getMessage().contains("only part of the old row"), keyOnly.getMessage());
+        assertThrows(Wal2JsonRecords.Uncapturable.class, () -> record(
+                "{\"action\":\"D\",\"schema\":\"public\",\"table\":\"t\",\"identity\":[{\"name\":\"id\","
+                        + "\"type\":\"integer\",\"value\":3}]}", FULL), "a deleted row shorter than the table");
     }
 
     @Test
