@@ -26,8 +26,9 @@ import java.util.Objects;
  *     reads the new primary (over TCP, password from the passfile)
  * @param replicationUser the role a standby streams as
  * @param passfile a libpq password file (from a Secret) with the passwords of both roles on the peers
- * @param peers host:port of the PostgreSQL servers of the other members, where the agent looks for the
- *     primary to rewind from and to follow
+ * @param peers host:port of the PostgreSQL servers of the members, where the agent looks for the
+ *     primary to rewind from and to follow; the node's own entry (its name, or a DNS name whose first
+ *     label is its name) is left out, so that one pod template can list them all
  * @param slot the logical replication slot that keeps every change a failover could take away
  * @param database the database whose changes the slot decodes
  * @param maintenance how often the agent, on a primary, updates its commit LSN and advances the slot
@@ -47,10 +48,16 @@ public record PgAgentConfig(String nodeName, String host, int port, Path dataDir
         Objects.requireNonNull(fenceSocketDir, "fenceSocketDir");
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(rollbackDir, "rollbackDir");
-        peers = List.copyOf(peers);
+        // One pod template lists every member: the node itself (by its name, or its name as the first
+        // label of a DNS name such as pg-0.pg.db.svc) is no peer of its own.
+        List<String> others = new java.util.ArrayList<>();
         for (String p : peers) {
-            hostPort(p);
+            String peerHost = hostPort(p).host();
+            if (!peerHost.equals(nodeName) && !peerHost.startsWith(nodeName + ".")) {
+                others.add(p);
+            }
         }
+        peers = List.copyOf(others);
         // pg_ctl hands the fence's options to the server through a shell: no character of a
         // configured path may end the quoted word.
         if (!fenceSocketDir.toString().matches("[A-Za-z0-9/._-]+")) {
