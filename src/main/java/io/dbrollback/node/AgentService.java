@@ -36,7 +36,7 @@ import java.util.List;
 final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
 
     /** Most records in one chunk. */
-    static final int MAX_CHUNK = 256;
+    static final int MAX_CHUNK = io.dbrollback.agent.AgentRequests.MAX_CHUNK;
     /** A chunk closes once its records' canonical bytes reach this, whatever their count. */
     static final int CHUNK_BYTES = 1 << 20;
 
@@ -96,12 +96,10 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
         long from = request.getFromExclusive();
         long to = request.getToInclusive();
         long resumeAfter = request.getResumeAfter();
-        // resume_after is 0 or from_exclusive (the whole range), or an LSN of the range: anything else is
-        // a client that lost count, and guessing what it meant could hand it a tail with a hole.
-        if (to < from || resumeAfter > to || (resumeAfter != 0 && resumeAfter < from)) {
-            out.onError(AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
-                    "range (" + from + ", " + to + "] resumed after " + resumeAfter
-                            + " is reversed, or resume_after is neither 0 nor within [from_exclusive, to_inclusive]"));
+        try {
+            io.dbrollback.agent.AgentRequests.requireTailRange(from, to, resumeAfter);
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
             return;
         }
         long resume = Math.max(resumeAfter, from);
@@ -112,8 +110,7 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 return;
             }
         }
-        int perChunk = request.getMaxRecordsPerChunk() == 0 ? MAX_CHUNK
-                : Math.min(request.getMaxRecordsPerChunk(), MAX_CHUNK);
+        int perChunk = io.dbrollback.agent.AgentRequests.chunkSize(request.getMaxRecordsPerChunk());
         new TailPump((ServerCallStreamObserver<TailMessage>) out, from, to, resume, perChunk).start();
     }
 

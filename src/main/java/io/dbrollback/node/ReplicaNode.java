@@ -313,22 +313,15 @@ public final class ReplicaNode implements AutoCloseable {
      * lower-cased, so that one incident has one spelling.
      */
     static void validate(long term, String incident) {
-        if (term == 0) {
-            throw invalid("a mutating call needs a term above 0");
-        }
-        if (!RollbackFileName.isIncidentId(incident)) {
-            throw invalid("incident_id must be a plain identifier: lower-case letters, digits and '-', at most 63,"
-                    + " starting with a letter or digit");
-        }
+        io.dbrollback.agent.AgentRequests.requireTermAndIncident(term, incident);
     }
 
     private static StatusRuntimeException invalid(String message) {
-        return AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST, message);
+        return io.dbrollback.agent.AgentRequests.invalid(message);
     }
 
-    /** Whether {@code s} is a SHA-256 as sha256sum prints it: 64 lower-case hex digits. */
     static boolean isSha256Hex(String s) {
-        return s != null && s.matches("[0-9a-f]{64}");
+        return io.dbrollback.agent.AgentRequests.isSha256Hex(s);
     }
 
     /** A refusal after the term check: the adopted term is made durable first (the one change allowed). */

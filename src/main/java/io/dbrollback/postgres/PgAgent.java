@@ -2,12 +2,12 @@ package io.dbrollback.postgres;
 
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.AgentRequests;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.LsnKind;
 import io.dbrollback.agent.v1.Role;
 import io.dbrollback.agent.v1.TermHistoryEntry;
 import io.dbrollback.agent.v1.Timeline;
-import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.node.NodeTls;
 import io.dbrollback.node.RollbackFileFaults;
 import io.dbrollback.node.RollbackFiles;
@@ -355,17 +355,11 @@ public final class PgAgent implements AutoCloseable {
     // ---- terms ----------------------------------------------------------------------------------------
 
     static void validate(long term, String incident) {
-        if (term == 0) {
-            throw invalid("a mutating call needs a term above 0");
-        }
-        if (!RollbackFileName.isIncidentId(incident)) {
-            throw invalid("incident_id must be a plain identifier: lower-case letters, digits and '-', at most 63,"
-                    + " starting with a letter or digit");
-        }
+        AgentRequests.requireTermAndIncident(term, incident);
     }
 
     static StatusRuntimeException invalid(String message) {
-        return AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST, message);
+        return AgentRequests.invalid(message);
     }
 
     private static StatusRuntimeException precondition(ErrorReason reason, String message) {
@@ -433,7 +427,7 @@ public final class PgAgent implements AutoCloseable {
         if (target > expectedLast) {
             throw invalid("target LSN " + PgLsn.of(target) + " is above expected_last_lsn " + PgLsn.of(expectedLast));
         }
-        if (!fileSha256.matches("[0-9a-f]{64}")) {
+        if (!AgentRequests.isSha256Hex(fileSha256)) {
             throw invalid("expected_rollback_file_sha256 must be 64 lower-case hex digits");
         }
         synchronized (lock) {

@@ -3,6 +3,7 @@ package io.dbrollback.postgres;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.AgentRequests;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.FenceResponse;
@@ -43,8 +44,6 @@ import java.util.Map;
 /** The agent protocol v1 served by the PostgreSQL agent. */
 final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
 
-    /** Most records in one chunk. */
-    static final int MAX_CHUNK = 256;
     /** A chunk closes once its records' bytes reach this, whatever their count. */
     static final int CHUNK_BYTES = 1 << 20;
     /** Rows fetched from the server at a time: the tail is streamed, never held whole. */
@@ -111,14 +110,13 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
         long from = request.getFromExclusive();
         long to = request.getToInclusive();
         long resumeAfter = request.getResumeAfter();
-        if (to < from || resumeAfter > to || (resumeAfter != 0 && resumeAfter < from)) {
-            out.onError(AgentErrors.error(Status.Code.INVALID_ARGUMENT, ErrorReason.INVALID_REQUEST,
-                    "range (" + from + ", " + to + "] resumed after " + resumeAfter
-                            + " is reversed, or resume_after is neither 0 nor within [from_exclusive, to_inclusive]"));
+        try {
+            AgentRequests.requireTailRange(from, to, resumeAfter);
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
             return;
         }
-        int perChunk = request.getMaxRecordsPerChunk() == 0 ? MAX_CHUNK
-                : Math.min(request.getMaxRecordsPerChunk(), MAX_CHUNK);
+        int perChunk = AgentRequests.chunkSize(request.getMaxRecordsPerChunk());
         ServerCallStreamObserver<TailMessage> call = (ServerCallStreamObserver<TailMessage>) out;
         Pump pump = new Pump(call, from, to, Math.max(resumeAfter, from), perChunk);
         call.setOnReadyHandler(pump::signal);
