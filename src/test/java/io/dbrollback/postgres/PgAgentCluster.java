@@ -104,6 +104,50 @@ public final class PgAgentCluster implements AutoCloseable {
                 "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dbrollback'").equals("1"));
     }
 
+    /**
+     * The Kubernetes side of the cluster on an API server: a Pod per server (label app=pg, the agent's
+     * port as the container port named "agent", pod IP 127.0.0.1) and the leader Lease "pg-leader" of
+     * {@code leader} whose term (annotation dbrollback.io/term) is {@code term}, the new primary's timeline.
+     */
+    public void kubernetesObjects(io.fabric8.kubernetes.client.KubernetesClient client, String ns, String leader,
+            int term) {
+        if (client.namespaces().withName(ns).get() == null) {
+            client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
+                    .withName(ns).endMetadata().build()).create();
+        }
+        for (PgServer s : pg.servers()) {
+            client.pods().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+                    .withNewMetadata().withNamespace(ns).withName(s.name()).addToLabels("app", "pg").endMetadata()
+                    .withNewSpec().addNewContainer().withName("postgres").withImage("postgres:15")
+                    .addNewPort().withName("agent").withContainerPort(agent(s.name()).port()).endPort().endContainer()
+                    .endSpec()
+                    .withNewStatus().withPhase("Running").withPodIP("127.0.0.1")
+                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build()).create();
+        }
+        client.leases().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder()
+                .withNewMetadata().withName("pg-leader").withNamespace(ns)
+                .addToAnnotations(io.dbrollback.operator.ClusterObserver.TERM_ANNOTATION, Integer.toString(term))
+                .endMetadata().withNewSpec().withHolderIdentity(leader).withLeaseTransitions(term).endSpec().build())
+                .create();
+    }
+
+    /** A ReplicaSetRollback of {@code target} in this cluster (the pods and Lease of {@link #kubernetesObjects}). */
+    public static io.dbrollback.api.ReplicaSetRollback rollback(String ns, String name, String target) {
+        io.dbrollback.api.ReplicaSetRollback r = new io.dbrollback.api.ReplicaSetRollback();
+        r.getMetadata().setName(name);
+        r.getMetadata().setNamespace(ns);
+        io.dbrollback.api.ReplicaSetRollbackSpec spec = new io.dbrollback.api.ReplicaSetRollbackSpec();
+        io.dbrollback.api.ClusterSpec cluster = new io.dbrollback.api.ClusterSpec();
+        cluster.setPodSelector(Map.of("app", "pg"));
+        cluster.setLeaseName("pg-leader");
+        cluster.setAgentPortName("agent");
+        cluster.setDataContainer("postgres");
+        spec.setCluster(cluster);
+        spec.setTargetPod(target);
+        r.setSpec(spec);
+        return r;
+    }
+
     @Override
     public void close() {
         for (ManagedChannel ch : channels.values()) {

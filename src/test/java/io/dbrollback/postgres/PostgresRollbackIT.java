@@ -8,12 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.dbrollback.api.ClusterSpec;
 import io.dbrollback.api.ReplicaSetRollback;
-import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.operator.AgentClients;
-import io.dbrollback.operator.ClusterObserver;
 import io.dbrollback.operator.CrashPoints;
 import io.dbrollback.operator.EventRecorder;
 import io.dbrollback.operator.RollbackFileStore;
@@ -21,8 +18,6 @@ import io.dbrollback.operator.RollbackMetrics;
 import io.dbrollback.operator.RollbackReconciler;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
-import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -94,38 +89,12 @@ class PostgresRollbackIT {
         operator.start();
     }
 
-    /** The pods (agent port = the agent's), and the Lease of the new primary with its timeline as the term. */
     private void kubernetesObjects(String leader, int term) {
-        client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
-                .withName(NS).endMetadata().build()).create();
-        for (PgServer s : c.pg().servers()) {
-            client.pods().inNamespace(NS).resource(new PodBuilder()
-                    .withNewMetadata().withNamespace(NS).withName(s.name()).addToLabels("app", "pg").endMetadata()
-                    .withNewSpec().addNewContainer().withName("postgres").withImage("postgres:15")
-                    .addNewPort().withName("agent").withContainerPort(c.agent(s.name()).port()).endPort().endContainer()
-                    .endSpec()
-                    .withNewStatus().withPhase("Running").withPodIP("127.0.0.1")
-                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build()).create();
-        }
-        client.leases().inNamespace(NS).resource(new LeaseBuilder().withNewMetadata().withName("pg-leader")
-                .withNamespace(NS).addToAnnotations(ClusterObserver.TERM_ANNOTATION, Integer.toString(term)).endMetadata()
-                .withNewSpec().withHolderIdentity(leader).withLeaseTransitions(term).endSpec().build()).create();
+        c.kubernetesObjects(client, NS, leader, term);
     }
 
-    private ReplicaSetRollback rollback(String name, String target) {
-        ReplicaSetRollback r = new ReplicaSetRollback();
-        r.getMetadata().setName(name);
-        r.getMetadata().setNamespace(NS);
-        ReplicaSetRollbackSpec spec = new ReplicaSetRollbackSpec();
-        ClusterSpec cluster = new ClusterSpec();
-        cluster.setPodSelector(Map.of("app", "pg"));
-        cluster.setLeaseName("pg-leader");
-        cluster.setAgentPortName("agent");
-        cluster.setDataContainer("postgres");
-        spec.setCluster(cluster);
-        spec.setTargetPod(target);
-        r.setSpec(spec);
-        return r;
+    private static ReplicaSetRollback rollback(String name, String target) {
+        return PgAgentCluster.rollback(NS, name, target);
     }
 
     private ReplicaSetRollback get(String name) {

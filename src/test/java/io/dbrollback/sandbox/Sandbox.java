@@ -61,9 +61,14 @@ public final class Sandbox {
         if (!Files.exists(operatorJar)) {
             fail("the operator is not built: run `mvn -B -q -Psandbox package` (it builds it first)");
         }
+        String database = System.getProperty("sandbox.database", "reference");
+        if (!List.of("reference", "postgresql").contains(database)) {
+            fail("-Dsandbox.database is reference (the default) or postgresql, not " + database);
+        }
         int code;
         try (MockApiServer api = MockApiServer.startForKubectl()) {
-            code = run(api, operatorJar, work, keep);
+            code = database.equals("postgresql") ? PostgresSandbox.run(api, operatorJar, work, keep)
+                    : run(api, operatorJar, work, keep);
         } catch (Exception | AssertionError e) {
             e.printStackTrace();
             code = 1;
@@ -161,7 +166,7 @@ public final class Sandbox {
      * Shows the rollback with the real kubectl against the embedded API server; false when kubectl is
      * missing or its output lacks what a user must see (the columns, the status, conditions, events).
      */
-    private static boolean showWithKubectl(MockApiServer api, Path work, String name) {
+    static boolean showWithKubectl(MockApiServer api, Path work, String name) {
         Kubectl kubectl;
         try {
             Kubectl.binary();
@@ -185,7 +190,12 @@ public final class Sandbox {
         return ok;
     }
 
-    private static Process startOperator(MockApiServer api, Path jar, Path work) throws Exception {
+    static Process startOperator(MockApiServer api, Path jar, Path work) throws Exception {
+        return startOperator(api, jar, work, Map.of());
+    }
+
+    /** The packaged operator as its own process, with {@code env} added to its environment; waits until ready. */
+    static Process startOperator(MockApiServer api, Path jar, Path work, Map<String, String> env) throws Exception {
         try (ServerSocket s = new ServerSocket(0)) {
             operatorPort = s.getLocalPort();
         }
@@ -194,8 +204,10 @@ public final class Sandbox {
         api.clientProperties().forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         cmd.addAll(List.of("-Dquarkus.http.port=" + operatorPort, "-Dquarkus.log.console.json.enabled=false",
                 "-Dquarkus.operator-sdk.crd.apply=false", "-jar", jar.toString()));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(work.resolve("operator.log").toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(work.resolve("operator.log").toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
         HttpClient http = HttpClient.newHttpClient();
         Instant until = Instant.now().plusSeconds(60);
         while (Instant.now().isBefore(until)) {
@@ -218,7 +230,7 @@ public final class Sandbox {
         return p;
     }
 
-    private static String metrics(Path work) {
+    static String metrics(Path work) {
         try {
             return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + operatorPort
                     + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
@@ -228,7 +240,7 @@ public final class Sandbox {
     }
 
     /** Prints each phase as the operator records it, until the rollback ends (2 minutes at most). */
-    private static ReplicaSetRollback follow(KubernetesClient client, String name, CustomResourceDefinition crd)
+    static ReplicaSetRollback follow(KubernetesClient client, String name, CustomResourceDefinition crd)
             throws InterruptedException {
         String last = "";
         Instant until = Instant.now().plusSeconds(120);
@@ -345,7 +357,7 @@ public final class Sandbox {
         }
     }
 
-    private static void keepRunning(MockApiServer api, Path work) throws Exception {
+    static void keepRunning(MockApiServer api, Path work) throws Exception {
         Path kubeconfig = api.writeKubeconfig(work.resolve("kubeconfig").toAbsolutePath(), NS);
         System.out.println();
         System.out.println("Kept running. In another terminal:");
@@ -357,16 +369,16 @@ public final class Sandbox {
         Thread.currentThread().join();
     }
 
-    private static String text(JsonNode b64) {
+    static String text(JsonNode b64) {
         return b64 == null ? "-" : new String(Base64.getDecoder().decode(b64.asText()), StandardCharsets.UTF_8);
     }
 
-    private static void title(String t) {
+    static void title(String t) {
         System.out.println();
         System.out.println("== " + t);
     }
 
-    private static void fail(String message) {
+    static void fail(String message) {
         System.err.println("SANDBOX FAILED: " + message);
         System.exit(2);
     }
