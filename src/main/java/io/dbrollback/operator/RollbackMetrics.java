@@ -54,7 +54,11 @@ public class RollbackMetrics {
     RollbackMetrics(MeterRegistry registry, LongSupplier nanoTime) {
         this.registry = registry;
         this.nanoTime = nanoTime;
-        registry.gauge("dbrollback_blocked_rollbacks", blocked, m -> m.values().stream().filter(b -> b).count());
+        // A strong reference: Micrometer holds a gauge's state weakly by default, and a gauge whose state
+        // was collected reports NaN or vanishes from the scrape (seen once in CI).
+        io.micrometer.core.instrument.Gauge.builder("dbrollback_blocked_rollbacks", blocked,
+                m -> m.values().stream().filter(b -> b).count())
+                .description("rollbacks waiting or blocked right now").strongReference(true).register(registry);
         UNREADABLE_KINDS.forEach(this::unreadableCounter);
     }
 

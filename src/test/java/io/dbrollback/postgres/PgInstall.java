@@ -26,7 +26,7 @@ public final class PgInstall {
 
     /** The server binaries the harness and the PostgreSQL agent's flow use. */
     public static final List<String> BINARIES = List.of("initdb", "pg_ctl", "postgres", "pg_basebackup", "pg_rewind",
-            "pg_controldata", "pg_waldump");
+            "pg_controldata", "pg_waldump", "pg_recvlogical");
 
     static final String HOW_TO_INSTALL = "Install PostgreSQL 15 with wal2json (Debian 12, as root; .ci/run does it): "
             + "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 postgresql-contrib "
