@@ -29,7 +29,12 @@ public final class PgAgentMain {
     private PgAgentMain() {
     }
 
-    public static void main(String[] args) throws Exception {
+    /**
+     * The configuration the command line says ({@code root}: whether this process runs as root, for
+     * {@code --user-namespace auto}); a missing, unknown or bad flag is an {@link IllegalArgumentException}
+     * naming it.
+     */
+    public static PgAgentConfig parse(String[] args, boolean root) {
         String name = null;
         String host = "0.0.0.0";
         int port = 7000;
@@ -55,7 +60,7 @@ public final class PgAgentMain {
         for (int i = 0; i < args.length; i++) {
             String value = i + 1 < args.length ? args[i + 1] : null;
             if (value == null) {
-                usage(args[i] + " needs a value");
+                throw new IllegalArgumentException(args[i] + " needs a value");
             }
             switch (args[i]) {
                 case "--name" -> name = value;
@@ -80,43 +85,46 @@ public final class PgAgentMain {
                 case "--tls-key" -> tlsKey = value;
                 case "--tls-client-ca" -> tlsClientCa = value;
                 case "--tls-operator-identity" -> tlsIdentity = value;
-                default -> usage("unknown argument " + args[i]);
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
             i++;
         }
         if (name == null || data == null || bin == null || stateDir == null) {
-            usage("--name, --data-dir, --bin-dir and --state-dir are required");
+            throw new IllegalArgumentException("--name, --data-dir, --bin-dir and --state-dir are required");
         }
         if (maintenance == null) {
-            usage("--maintenance is a duration such as 5s or 500ms");
+            throw new IllegalArgumentException("--maintenance is a duration such as 5s or 500ms");
         }
         boolean unshare = switch (userNamespace) {
             case "on" -> true;
             case "off" -> false;
-            case "auto" -> isRoot();
-            default -> {
-                usage("--user-namespace is auto, on or off");
-                yield false;
-            }
+            case "auto" -> root;
+            default -> throw new IllegalArgumentException("--user-namespace is auto, on or off");
         };
         NodeTls.Config tls = null;
         if (tlsCert != null || tlsKey != null) {
             if (tlsCert == null || tlsKey == null) {
-                usage("TLS needs both --tls-cert and --tls-key");
+                throw new IllegalArgumentException("TLS needs both --tls-cert and --tls-key");
             }
             tls = new NodeTls.Config(Path.of(tlsCert), Path.of(tlsKey), tlsClientCa == null ? null : Path.of(tlsClientCa),
                     null, NodeTls.DEFAULT_REFRESH, tlsIdentity);
         }
+        return new PgAgentConfig(name, host, port, data, bin, pgPort, socketDir,
+                fenceDir == null ? stateDir.resolve("fence") : fenceDir, stateDir,
+                rollbackDir == null ? Path.of("/var/lib/dbrollback/rollback") : rollbackDir, superuser, replicationUser,
+                passfile, peers, slot, database, maintenance, unshare, tls);
+    }
+
+    public static void main(String[] args) throws Exception {
         PgAgentConfig config;
         try {
-            config = new PgAgentConfig(name, host, port, data, bin, pgPort, socketDir,
-                    fenceDir == null ? stateDir.resolve("fence") : fenceDir, stateDir,
-                    rollbackDir == null ? Path.of("/var/lib/dbrollback/rollback") : rollbackDir, superuser, replicationUser,
-                    passfile, peers, slot, database, maintenance, unshare, tls);
+            config = parse(args, isRoot());
         } catch (IllegalArgumentException e) {
             usage(e.getMessage());
             return;
         }
+        String name = config.nodeName();
+        String host = config.host();
         PgAgent agent;
         try {
             agent = PgAgent.start(config);
