@@ -220,9 +220,12 @@ public final class AgentAnswers {
             case OPERATION_INSERT -> Operation.INSERT;
             case OPERATION_UPDATE -> Operation.UPDATE;
             case OPERATION_DELETE -> Operation.DELETE;
-            default -> throw broken("OperationKnown", "a record's operation must be insert, update or delete");
+            case OPERATION_UNCAPTURED -> Operation.UNCAPTURED;
+            default -> throw broken("OperationKnown", "a record's operation must be insert, update, delete or"
+                    + " uncaptured");
         };
-        if (p.hasBefore() == (op == Operation.INSERT) || p.hasAfter() == (op == Operation.DELETE)) {
+        if (op != Operation.UNCAPTURED
+                && (p.hasBefore() == (op == Operation.INSERT) || p.hasAfter() == (op == Operation.DELETE))) {
             throw broken("ImagesMatchOperation", "before must be absent exactly for inserts and after exactly for"
                     + " deletes");
         }

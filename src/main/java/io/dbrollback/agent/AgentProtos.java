@@ -60,6 +60,7 @@ public final class AgentProtos {
             case INSERT -> io.dbrollback.agent.v1.Operation.OPERATION_INSERT;
             case UPDATE -> io.dbrollback.agent.v1.Operation.OPERATION_UPDATE;
             case DELETE -> io.dbrollback.agent.v1.Operation.OPERATION_DELETE;
+            case UNCAPTURED -> io.dbrollback.agent.v1.Operation.OPERATION_UNCAPTURED;
         };
     }
 
@@ -68,6 +69,7 @@ public final class AgentProtos {
             case OPERATION_INSERT -> Operation.INSERT;
             case OPERATION_UPDATE -> Operation.UPDATE;
             case OPERATION_DELETE -> Operation.DELETE;
+            case OPERATION_UNCAPTURED -> Operation.UNCAPTURED;
             default -> throw new IllegalArgumentException("unknown operation " + op);
         };
     }

@@ -29,7 +29,7 @@ public class ReplicaSetRollbackStatus {
     @JsonPropertyDescription("The verified rollback file: pod, path, SHA-256, bytes, records.")
     private RollbackFileStatus rollbackFile;
 
-    @JsonPropertyDescription("Why the rollback awaited approval (ManualApprovalRequired, RecordLimitExceeded, ByteLimitExceeded, SpanLimitExceeded).")
+    @JsonPropertyDescription("Why the rollback awaited approval (ManualApprovalRequired, RecordLimitExceeded, ByteLimitExceeded, SpanLimitExceeded, UncapturedChanges).")
     private java.util.List<String> gates;
 
     @JsonPropertyDescription("The file SHA-256 the approval named, when one was needed.")

@@ -26,6 +26,11 @@ public class TailStatus {
     @JsonPropertyDescription("Commit time of the latest divergent record (RFC 3339).")
     private String lastCommit;
 
+    @JsonPropertyDescription("How many of the records are changes the node could not capture whole (op"
+            + " UNCAPTURED in the file: for PostgreSQL a TRUNCATE, an old row the WAL holds in part, a transaction"
+            + " with no decodable change); absent when none. Such a tail always waits for approval.")
+    private Long uncapturedRecords;
+
     public Long getFromLsn() {
         return fromLsn;
     }
@@ -80,5 +85,13 @@ public class TailStatus {
 
     public void setLastCommit(String lastCommit) {
         this.lastCommit = lastCommit;
+    }
+
+    public Long getUncapturedRecords() {
+        return uncapturedRecords;
+    }
+
+    public void setUncapturedRecords(Long uncapturedRecords) {
+        this.uncapturedRecords = uncapturedRecords;
     }
 }

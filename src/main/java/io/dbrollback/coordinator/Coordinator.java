@@ -190,6 +190,9 @@ public final class Coordinator {
         if (tail.span().compareTo(l.maxSpan()) > 0) {
             gates.add(Reason.SpanLimitExceeded);
         }
+        if (tail.uncapturedCount() > 0) {
+            gates.add(Reason.UncapturedChanges);
+        }
         return gates;
     }
 
@@ -206,6 +209,9 @@ public final class Coordinator {
                         .append(l.maxBytes()).append(";");
                 case SpanLimitExceeded -> b.append(" the divergent commits span ").append(t.span())
                         .append(", over the limit of ").append(l.maxSpan()).append(";");
+                case UncapturedChanges -> b.append(" ").append(t.uncapturedCount()).append(" of the records are")
+                        .append(" changes the node could not capture whole (op UNCAPTURED in the file), which the")
+                        .append(" recover removes with the rest;");
                 default -> b.append(" ").append(g.code()).append(";");
             }
         }

@@ -68,6 +68,8 @@ public enum Reason {
     ByteLimitExceeded,
     /** The divergent commits span more time than the limit. */
     SpanLimitExceeded,
+    /** The tail holds changes the node could not capture whole: a person decides, whatever the limits. */
+    UncapturedChanges,
 
     // waits
     /** No node holds the leader Lease. */

@@ -2,6 +2,7 @@ package io.dbrollback.coordinator;
 
 import io.dbrollback.model.DivergentTail;
 import io.dbrollback.model.Lsn;
+import io.dbrollback.model.Operation;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
@@ -31,6 +32,7 @@ public final class TailValidator implements TailStream {
     private final TailDigest digest = new TailDigest();
     private final boolean positions;
     private long expectedNext;
+    private long uncaptured;
     private boolean complete;
 
     /**
@@ -101,6 +103,9 @@ public final class TailValidator implements TailStream {
                     + ", the node's history says " + want.map(Term::toString).orElse("none"));
         }
         digest.add(r);
+        if (r.operation() == Operation.UNCAPTURED) {
+            uncaptured++;
+        }
         expectedNext = lsn + 1; // positions: the next record may share this one's position (one transaction)
         return r;
     }
@@ -117,7 +122,7 @@ public final class TailValidator implements TailStream {
     /** The summary of what passed; call once, after the stream was consumed. */
     public DivergentTail summary() {
         return new DivergentTail(from, to, node, nodeTerm, digest.records(), digest.bytes(), digest.finish(),
-                digest.firstCommit(), digest.lastCommit());
+                digest.firstCommit(), digest.lastCommit(), uncaptured);
     }
 
     @Override

@@ -10,7 +10,7 @@ import java.nio.charset.StandardCharsets;
  * <p>Big-endian, no padding, per record:
  * <pre>
  *   u64 lsn | u64 term | u32 len, UTF-8 transaction id | i64 commit epoch second | u32 commit nano
- *   | u8 operation (1 insert, 2 update, 3 delete) | u32 len, key
+ *   | u8 operation (1 insert, 2 update, 3 delete, 4 uncaptured) | u32 len, key
  *   | u8 0 (absent) or 1 followed by u32 len, before-image | the same for the after-image
  * </pre>
  * The digest of a tail is the SHA-256 of the concatenation of its records' encodings in LSN order.

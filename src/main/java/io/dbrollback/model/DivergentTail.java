@@ -11,6 +11,8 @@ import java.util.Objects;
  *
  * @param firstCommit earliest commit time among the records, null when the tail is empty
  * @param lastCommit latest commit time among the records, null when the tail is empty
+ * @param uncapturedCount how many of the records are changes the node could not capture whole
+ *     ({@link Operation#UNCAPTURED})
  */
 public record DivergentTail(
         Lsn fromExclusive,
@@ -21,7 +23,8 @@ public record DivergentTail(
         long bytes,
         String sha256,
         Instant firstCommit,
-        Instant lastCommit) {
+        Instant lastCommit,
+        long uncapturedCount) {
 
     public DivergentTail {
         Objects.requireNonNull(fromExclusive, "fromExclusive");
@@ -32,9 +35,18 @@ public record DivergentTail(
         if (toInclusive.isBefore(fromExclusive)) {
             throw new IllegalArgumentException("tail range (" + fromExclusive + ", " + toInclusive + "] is reversed");
         }
-        if (recordCount < 0 || bytes < 0) {
+        if (recordCount < 0 || bytes < 0 || uncapturedCount < 0) {
             throw new IllegalArgumentException("counts are never negative");
         }
+        if (uncapturedCount > recordCount) {
+            throw new IllegalArgumentException("uncaptured records are records of the tail");
+        }
+    }
+
+    /** A tail every record of which was captured whole. */
+    public DivergentTail(Lsn fromExclusive, Lsn toInclusive, String node, Term term, long recordCount, long bytes,
+            String sha256, Instant firstCommit, Instant lastCommit) {
+        this(fromExclusive, toInclusive, node, term, recordCount, bytes, sha256, firstCommit, lastCommit, 0);
     }
 
     /** Time between the first and the last divergent commit; zero for an empty tail. */

@@ -62,7 +62,8 @@ public final class RollbackFileFormat {
         }
         n.put("createdAt", h.createdAt().toString());
         n.put("note", "Records above forkLsn that the new primary never received, removed from the node by the "
-                + "rollback. Undo order: newest first; 'before' is the value to restore (absent: delete the key).");
+                + "rollback. Undo order: newest first; 'before' is the value to restore (absent: delete the key)."
+                + " op UNCAPTURED: a change the node could not keep whole; its key says what it touched and why.");
         line(n);
     }
 

@@ -231,6 +231,7 @@ public final class StatusMapper {
         s.setSha256(t.sha256());
         s.setFirstCommit(t.firstCommit() == null ? null : t.firstCommit().toString());
         s.setLastCommit(t.lastCommit() == null ? null : t.lastCommit().toString());
+        s.setUncapturedRecords(t.uncapturedCount() == 0 ? null : t.uncapturedCount());
         return s;
     }
 
@@ -238,7 +239,8 @@ public final class StatusMapper {
         return new DivergentTail(Lsn.of(s.getFromLsn()), Lsn.of(s.getToLsn()), plan.targetNode(),
                 plan.oldTerm() == null ? Term.of(0) : plan.oldTerm(), s.getRecords(), s.getBytes(), s.getSha256(),
                 s.getFirstCommit() == null ? null : Instant.parse(s.getFirstCommit()),
-                s.getLastCommit() == null ? null : Instant.parse(s.getLastCommit()));
+                s.getLastCommit() == null ? null : Instant.parse(s.getLastCommit()),
+                s.getUncapturedRecords() == null ? 0 : s.getUncapturedRecords());
     }
 
     private static RollbackFileStatus file(RollbackFile f, Plan plan) {

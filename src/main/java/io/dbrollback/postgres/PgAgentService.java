@@ -250,6 +250,7 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                         String xid = "";
                         Instant commitTime = Instant.EPOCH;
                         boolean inRange = false;
+                        long changes = 0;
                         while (r.next() && !cancelled) {
                             JsonNode m = Wal2JsonRecords.parse(r.getString(1));
                             switch (m.path("action").asText()) {
@@ -258,12 +259,21 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                                     xid = m.path("xid").asText();
                                     commitTime = Wal2JsonRecords.commitTime(m.path("timestamp").asText());
                                     inRange = commitEnd > from && commitEnd <= to;
+                                    changes = 0;
                                 }
-                                case "C", "M" -> {
-                                    // the end of a transaction; a logical message is no row change
+                                case "C" -> {
+                                    if (inRange && changes == 0) {
+                                        // DDL, ANALYZE...: nothing decodable, and pg_rewind removes it all the same
+                                        add(Wal2JsonRecords.emptyTransaction(commitEnd, PgAgent.termAt(history, commitEnd),
+                                                xid, commitTime));
+                                    }
+                                }
+                                case "M" -> {
+                                    // a logical message is no row change
                                 }
                                 default -> {
                                     if (inRange) {
+                                        changes++;
                                         add(Wal2JsonRecords.record(m, commitEnd, PgAgent.termAt(history, commitEnd), xid,
                                                 commitTime, identity));
                                     }

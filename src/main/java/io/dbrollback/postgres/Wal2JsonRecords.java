@@ -37,8 +37,9 @@ import java.util.Map;
  *       (every change of a transaction shares it); {@code commit_time}: the commit's time.</li>
  * </ul>
  * An update that left a TOASTed column unchanged does not carry it in wal2json's new columns: the
- * new row takes it from the old row, which REPLICA IDENTITY FULL makes whole. Anything that cannot be
- * kept whole is refused ({@link Uncapturable}), never kept in part.
+ * new row takes it from the old row, which REPLICA IDENTITY FULL makes whole. A change that cannot be
+ * kept whole (a TRUNCATE, an old row the WAL holds in part, a transaction with no decodable change) is
+ * kept as an uncaptured record saying so, never as if it were whole.
  */
 final class Wal2JsonRecords {
 
@@ -56,7 +57,7 @@ final class Wal2JsonRecords {
             .appendOffset("+HH:mm", "+00")
             .toFormatter();
 
-    /** A change that cannot be kept whole; the tail is refused with this message. */
+    /** A message wal2json should never send (or a catalog that cannot be read); the tail is refused with it. */
     static final class Uncapturable extends Exception {
         Uncapturable(String message) {
             super(message);
@@ -86,7 +87,10 @@ final class Wal2JsonRecords {
     }
 
     /**
-     * The record of one change message ({@code I}, {@code U} or {@code D}).
+     * The record of one change message ({@code I}, {@code U}, {@code D} or {@code T}). A change that cannot
+     * be kept whole is kept as an {@link io.dbrollback.model.Operation#UNCAPTURED} record that says what it
+     * touched and why it is incomplete ({@link #uncaptured}); only a message wal2json should never send
+     * is refused ({@link Uncapturable}).
      *
      * @param lsn the end of the transaction's commit record
      * @param term the node's timeline at that position
@@ -104,33 +108,102 @@ final class Wal2JsonRecords {
                         image(cols));
             }
             case "U" -> {
-                JsonNode old = oldRow(m, schema, table, where, identity);
                 JsonNode cols = requireArray(m, "columns", where);
-                java.util.Set<String> oldNames = new java.util.HashSet<>();
-                old.forEach(c -> oldNames.add(c.path("name").asText()));
-                for (JsonNode c : cols) {
-                    if (!oldNames.contains(c.path("name").asText())) {
-                        throw new Uncapturable(where + ": the WAL holds only part of the old row (column "
-                                + c.path("name").asText() + " is missing: the table's REPLICA IDENTITY was not FULL when"
-                                + " the change was written)");
+                JsonNode old = m.get("identity");
+                String incomplete = incompleteOldRow(schema, table, old, identity);
+                if (incomplete == null) {
+                    java.util.Set<String> oldNames = new java.util.HashSet<>();
+                    old.forEach(c -> oldNames.add(c.path("name").asText()));
+                    for (JsonNode c : cols) {
+                        if (!oldNames.contains(c.path("name").asText())) {
+                            incomplete = "the WAL holds only part of the old row (column " + c.path("name").asText()
+                                    + " is missing: the table's REPLICA IDENTITY was not FULL when the change was"
+                                    + " written)";
+                            break;
+                        }
                     }
+                }
+                if (incomplete != null) {
+                    boolean known = old != null && old.isArray();
+                    return uncaptured(lsn, term, xid, commitTime, keyNode(schema, table, m.path("pk"), known ? old : cols),
+                            "OLD_ROW_INCOMPLETE", incomplete, known ? image(old) : null, image(cols));
                 }
                 return TailRecord.update(lsn, term, xid, commitTime, key(schema, table, m.path("pk"), old), image(old),
                         image(merge(cols, old)));
             }
             case "D" -> {
-                JsonNode old = oldRow(m, schema, table, where, identity);
-                if (old.size() < identity.columns(schema, table)) {
-                    throw new Uncapturable(where + ": the WAL holds " + old.size() + " of the table's "
-                            + identity.columns(schema, table) + " columns of the deleted row (the table's REPLICA"
-                            + " IDENTITY was not FULL when the change was written)");
+                JsonNode old = m.get("identity");
+                String incomplete = incompleteOldRow(schema, table, old, identity);
+                if (incomplete == null) {
+                    int columns;
+                    try {
+                        columns = identity.columns(schema, table);
+                    } catch (Uncapturable e) {
+                        columns = Integer.MAX_VALUE;
+                        incomplete = e.getMessage();
+                    }
+                    if (incomplete == null && old.size() < columns) {
+                        incomplete = "the WAL holds " + old.size() + " of the table's " + columns + " columns of the"
+                                + " deleted row (the table's REPLICA IDENTITY was not FULL when the change was written)";
+                    }
+                }
+                if (incomplete != null) {
+                    boolean known = old != null && old.isArray();
+                    return uncaptured(lsn, term, xid, commitTime, keyNode(schema, table, m.path("pk"),
+                            known ? old : JSON.createArrayNode()), "OLD_ROW_INCOMPLETE", incomplete,
+                            known ? image(old) : null, null);
                 }
                 return TailRecord.delete(lsn, term, xid, commitTime, key(schema, table, m.path("pk"), old), image(old));
             }
-            case "T" -> throw new Uncapturable(where + " removes rows the WAL does not name (TRUNCATE): the rows it"
-                    + " removed cannot be kept");
+            case "T" -> {
+                ObjectNode key = JSON.createObjectNode();
+                key.put("schema", schema);
+                key.put("table", table);
+                return uncaptured(lsn, term, xid, commitTime, key, "TRUNCATE",
+                        "a TRUNCATE removes rows the WAL does not name: which rows it removed is not known", null, null);
+            }
             default -> throw new Uncapturable(where + ": a change wal2json describes as '" + action + "' is not known");
         }
+    }
+
+    /**
+     * The record of a divergent transaction that committed with no change decoding shows: DDL, a catalog
+     * update such as ANALYZE (autovacuum's too), or a transaction whose only writes decoding skips.
+     */
+    static TailRecord emptyTransaction(long lsn, long term, String xid, Instant commitTime) {
+        ObjectNode key = JSON.createObjectNode();
+        key.put("uncaptured", "NO_DECODABLE_CHANGE");
+        key.put("why", "transaction " + xid + " committed with no row change logical decoding shows: DDL (CREATE,"
+                + " ALTER, DROP), a catalog update such as ANALYZE, or writes decoding skips; what it did is not known");
+        return TailRecord.uncaptured(lsn, term, xid, commitTime, bytes(key), null, null);
+    }
+
+    /** Why the old row of an update or delete is not whole, or null when it is (FULL identity, sent). */
+    private static String incompleteOldRow(String schema, String table, JsonNode old, Identity identity) {
+        try {
+            if (!identity.full(schema, table)) {
+                return "the table's REPLICA IDENTITY is not FULL, so the WAL holds only part of the old row (ALTER"
+                        + " TABLE " + schema + "." + table + " REPLICA IDENTITY FULL)";
+            }
+        } catch (Uncapturable e) {
+            return e.getMessage();
+        }
+        if (old == null || !old.isArray()) {
+            return "wal2json sent no old row";
+        }
+        return null;
+    }
+
+    /**
+     * An {@link io.dbrollback.model.Operation#UNCAPTURED} record: the key is
+     * {@code {"schema","table","key":{...key columns the WAL holds},"uncaptured":CODE,"why":TEXT}} (no
+     * {@code key} for a TRUNCATE); the images are the part of the old and new rows the WAL holds, if any.
+     */
+    private static TailRecord uncaptured(long lsn, long term, String xid, Instant commitTime, ObjectNode key, String code,
+            String why, Bytes before, Bytes after) {
+        key.put("uncaptured", code);
+        key.put("why", why);
+        return TailRecord.uncaptured(lsn, term, xid, commitTime, bytes(key), before, after);
     }
 
     private static String describe(String action) {
@@ -176,6 +249,10 @@ final class Wal2JsonRecords {
     }
 
     private static Bytes key(String schema, String table, JsonNode pk, JsonNode row) {
+        return bytes(keyNode(schema, table, pk, row));
+    }
+
+    private static ObjectNode keyNode(String schema, String table, JsonNode pk, JsonNode row) {
         ObjectNode key = JSON.createObjectNode();
         key.put("schema", schema);
         key.put("table", table);
@@ -194,7 +271,7 @@ final class Wal2JsonRecords {
                 values.set(c.path("name").asText(), c.get("value"));
             }
         }
-        return bytes(key);
+        return key;
     }
 
     private static Bytes image(JsonNode row) {

@@ -166,6 +166,25 @@ class AgentAnswersTest {
     }
 
     @Test
+    void anUncapturedChangeCarriesWhateverImagesTheNodeKnows() {
+        for (boolean before : new boolean[] {false, true}) {
+            for (boolean after : new boolean[] {false, true}) {
+                TailRecord.Builder r = insert(1).setOperation(Operation.OPERATION_UNCAPTURED).clearAfter();
+                if (before) {
+                    r.setBefore(ByteString.copyFromUtf8("part of the old row"));
+                }
+                if (after) {
+                    r.setAfter(ByteString.copyFromUtf8("new row"));
+                }
+                io.dbrollback.model.TailRecord m = AgentAnswers.chunk(TailChunk.newBuilder().addRecords(r).build()).get(0);
+                assertEquals(io.dbrollback.model.Operation.UNCAPTURED, m.operation());
+                assertEquals(before, m.before() != null);
+                assertEquals(after, m.after() != null);
+            }
+        }
+    }
+
+    @Test
     void aTrailerNeedsNumbersAndADigestThatFit() {
         AgentAnswers.trailer(TailTrailer.newBuilder().setRecordCount(3).setBytes(10).setSha256("0".repeat(64)).build());
         assertEquals("DigestForm", assertThrows(AgentAnswers.InvalidAnswer.class, () -> AgentAnswers.trailer(

@@ -15,6 +15,11 @@ final class Scenarios {
      * n1 was then elected in term 2 and took three writes, which n2 streams.
      */
     static FakeCluster standard() {
+        return standard(false);
+    }
+
+    /** As {@link #standard()}; with {@code uncaptured}, n0's divergent writes end with a change it could not capture whole. */
+    static FakeCluster standard(boolean uncaptured) {
         FakeCluster c = new FakeCluster("n0", "n1", "n2");
         c.elect("n0", 1);
         for (int i = 0; i < 10; i++) {
@@ -29,6 +34,9 @@ final class Scenarios {
         c.delete("n0", "k2");
         c.put("n0", "d1", "divergent-update-2");
         c.put("n0", "d2", "divergent-insert-2");
+        if (uncaptured) {
+            c.uncaptured("n0", "truncate:k5");
+        }
         // n0 is cut off; n1 is elected, and n0 still believes it is primary of term 1.
         c.elect("n1", 2);
         restorePrimaryView(c, "n0");

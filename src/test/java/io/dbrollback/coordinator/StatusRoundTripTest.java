@@ -61,6 +61,21 @@ class StatusRoundTripTest {
     }
 
     @Test
+    void aTailWithUncapturedChangesSurvivesTheStatus() throws Exception {
+        Harness h = new Harness(Scenarios.standard(true), Harness.spec());
+        h.runUntil(Phase.AWAITING_APPROVAL);
+        roundTrips(h.saved);
+        ReplicaSetRollbackStatus s = StatusMapper.toStatus(h.saved, null, 3, false, Instant.parse("2026-02-01T00:00:00Z"));
+        assertEquals(1L, s.getTail().getUncapturedRecords());
+        assertEquals(List.of("UncapturedChanges"), s.getGates());
+        assertNull(StatusMapper.toStatus(new Harness(Scenarios.standard(), Harness.spec()).runUntil(Phase.VERIFIED), null,
+                3, false, Instant.parse("2026-02-01T00:00:00Z")).getTail().getUncapturedRecords(), "absent when none");
+        s.getTail().setUncapturedRecords(7L); // more than the tail's records
+        assertEquals("status.tail: must hold every value this operator records there, well formed",
+                StatusMapper.unreadable(s));
+    }
+
+    @Test
     void theRetryAndRemovalRecordSurvivesTheStatus() throws Exception {
         // Counted failures, a recover's answer, a removal the node's record shows, one it does not.
         io.dbrollback.coordinator.fake.FakeCluster c = Scenarios.standard();

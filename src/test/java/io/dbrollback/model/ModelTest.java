@@ -256,6 +256,7 @@ class ModelTest {
             case INSERT -> (byte) 1;
             case UPDATE -> (byte) 2;
             case DELETE -> (byte) 3;
+            case UNCAPTURED -> (byte) 4;
         });
         buf.putInt(key.length).put(key);
         for (byte[] image : new byte[][] {before, after}) {
@@ -367,11 +368,15 @@ class ModelTest {
             };
             Instant at = Instant.ofEpochSecond(second, rnd.nextInt(1_000_000_000));
             Bytes key = randomBytes(rnd, rnd.nextInt(5) == 0 ? 0 : 1 + rnd.nextInt(40));
-            return switch (rnd.nextInt(3)) {
+            return switch (rnd.nextInt(4)) {
                 case 0 -> TailRecord.insert(lsn, term, tx.toString(), at, key, randomBytes(rnd, rnd.nextInt(300)));
                 case 1 -> TailRecord.update(lsn, term, tx.toString(), at, key, randomBytes(rnd, rnd.nextInt(300)),
                         randomBytes(rnd, rnd.nextInt(300)));
-                default -> TailRecord.delete(lsn, term, tx.toString(), at, key, randomBytes(rnd, rnd.nextInt(300)));
+                case 2 -> TailRecord.delete(lsn, term, tx.toString(), at, key, randomBytes(rnd, rnd.nextInt(300)));
+                // an uncaptured change: each image there or not, as the node knows it
+                default -> TailRecord.uncaptured(lsn, term, tx.toString(), at, key,
+                        rnd.nextBoolean() ? randomBytes(rnd, rnd.nextInt(300)) : null,
+                        rnd.nextBoolean() ? randomBytes(rnd, rnd.nextInt(300)) : null);
             };
         }
 

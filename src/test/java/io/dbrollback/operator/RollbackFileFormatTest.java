@@ -1,6 +1,8 @@
 package io.dbrollback.operator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dbrollback.model.Bytes;
@@ -56,5 +58,33 @@ class RollbackFileFormatTest {
         assertEquals(HexFormat.of().formatHex(sha.digest(content)),
                 Json.MAPPER.readTree(lines.get(201)).get("contentSha256").asText(), "head -n -1 | sha256sum");
         assertEquals(all.length, s.bytes());
+    }
+
+    @Test
+    void anUncapturedChangeIsALineMarkedSoWithWhatTheNodeKnows() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        RollbackFileFormat f = new RollbackFileFormat(out::writeBytes);
+        f.header(new RollbackFileHeader("inc", 1, "c", "n", Lsn.of(0), Lsn.of(2), Term.of(1), Term.of(2), "p", 2,
+                Instant.EPOCH));
+        TailRecord truncate = TailRecord.uncaptured(1, 1, "812", Instant.EPOCH,
+                Bytes.utf8("{\"table\":\"wiped\",\"uncaptured\":\"TRUNCATE\"}"), null, null);
+        TailRecord partial = TailRecord.uncaptured(2, 1, "813", Instant.EPOCH, Bytes.utf8("k"), Bytes.utf8("key only"), null);
+        f.record(truncate);
+        f.record(partial);
+        RollbackFileFormat.Summary s = f.trailer();
+        List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+        assertTrue(Json.MAPPER.readTree(lines.get(0)).get("note").asText().contains("op UNCAPTURED"),
+                "the header says what the marking means");
+        JsonNode t = Json.MAPPER.readTree(lines.get(1));
+        assertEquals("UNCAPTURED", t.get("op").asText());
+        assertFalse(t.has("before") || t.has("after"), "no image the node does not know");
+        JsonNode p = Json.MAPPER.readTree(lines.get(2));
+        assertEquals("UNCAPTURED", p.get("op").asText());
+        assertEquals("key only", new String(java.util.Base64.getDecoder().decode(p.get("before").asText()),
+                StandardCharsets.UTF_8));
+        io.dbrollback.model.TailDigest d = new io.dbrollback.model.TailDigest();
+        d.add(truncate);
+        d.add(partial);
+        assertEquals(d.finish(), s.tailSha256(), "the tail digest covers them as the node computed it");
     }
 }

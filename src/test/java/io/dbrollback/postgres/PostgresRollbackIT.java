@@ -252,33 +252,84 @@ class PostgresRollbackIT {
     }
 
     /**
-     * A divergent TRUNCATE removes rows the WAL does not name: the agent refuses the tail, the rollback
-     * ends Failed with the agent's reason in its status and a Warning, and nothing is removed from the
-     * node (no recover, its rollback id unchanged, fenced).
+     * Divergent changes the agent cannot keep whole (a TRUNCATE, an update of a table without REPLICA
+     * IDENTITY FULL, DDL) are kept in the file as UNCAPTURED records saying what and why, and the rollback,
+     * automatic and far within its limits, waits for a person with the verified file in hand: nothing is
+     * removed until the approval names the file's digest; then pg_rewind removes them with the rest.
      */
     @Test
-    void aChangeThatCannotBeCapturedStopsTheRollbackBeforeAnythingIsRemoved() throws Exception {
+    void changesThatCannotBeCapturedWholeAreKeptMarkedAndWaitForAPerson() throws Exception {
         PgServer p0 = c.pg().primary();
-        p0.execute("CREATE TABLE kv (k text PRIMARY KEY, v text)", "ALTER TABLE kv REPLICA IDENTITY FULL");
+        p0.execute("CREATE TABLE kv (k text PRIMARY KEY, v text)", "ALTER TABLE kv REPLICA IDENTITY FULL",
+                "CREATE TABLE plain (id int PRIMARY KEY, v text)", "CREATE TABLE wiped (id int PRIMARY KEY)",
+                "ALTER TABLE wiped REPLICA IDENTITY FULL");
         c.awaitSlot();
-        p0.execute("INSERT INTO kv SELECT 'k' || i, 'v' || i FROM generate_series(1, 10) i");
+        p0.execute("INSERT INTO kv SELECT 'k' || i, 'v' || i FROM generate_series(1, 10) i",
+                "INSERT INTO plain SELECT i, 'p' || i FROM generate_series(1, 3) i",
+                "INSERT INTO wiped SELECT generate_series(1, 5)");
         c.pg().cutOff();
-        p0.execute("INSERT INTO kv VALUES ('d', 'divergent')", "TRUNCATE kv");
+        p0.execute("INSERT INTO kv VALUES ('d', 'divergent')", "UPDATE plain SET v = 'changed' WHERE id = 1",
+                "TRUNCATE wiped", "CREATE TABLE made_after_cut (id int)");
         PgCluster.Failover f = c.pg().failover();
-        kubernetesObjects(f.newPrimary().name(), f.newTimeline());
+        PgServer p1 = f.newPrimary();
+        kubernetesObjects(p1.name(), f.newTimeline());
         startOperator();
-        ReplicaSetRollback r = rollback("rb", p0.name());
-        r.getSpec().setMaxRetries(1);
-        client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(r).create();
-        ReplicaSetRollbackStatus s = awaitPhase("rb", "Completed", "Failed", "Aborted");
-        assertEquals("Failed", s.getPhase());
-        assertTrue(s.getMessage().contains("TRUNCATE") && s.getMessage().contains("public.kv"), s.getMessage());
-        assertFalse(events("rb", "StepFailed").isEmpty(), "a Warning says so");
+        client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(rollback("rb", p0.name())).create();
+        ReplicaSetRollbackStatus s = awaitPhase("rb", "AwaitingApproval", "Completed", "Failed", "Aborted");
+        assertEquals("AwaitingApproval", s.getPhase(), () -> s.getReason() + ": " + s.getMessage());
+        assertEquals(List.of("UncapturedChanges"), s.getGates(), "automatic, within every limit: only this gate");
+        assertEquals(4L, s.getTail().getRecords());
+        assertEquals(3L, s.getTail().getUncapturedRecords());
+        assertTrue(s.getMessage().contains("3 of the records are changes the node could not capture whole"),
+                s.getMessage());
+        await().atMost(Duration.ofSeconds(30)).until(() -> !events("rb", "AwaitingApproval").isEmpty());
+        assertEquals("Warning", events("rb", "AwaitingApproval").get(0).getType());
+
+        // The file says what each one touched and why it is not whole.
+        Map<String, String> uncaptured = new HashMap<>();
+        int captured = 0;
+        try (var lines = Files.lines(Path.of(s.getRollbackFile().getPath()))) {
+            for (String line : (Iterable<String>) lines::iterator) {
+                JsonNode n = Wal2JsonRecords.JSON.readTree(line);
+                if (!"record".equals(n.path("type").asText())) {
+                    continue;
+                }
+                JsonNode key = Wal2JsonRecords.JSON.readTree(decode(n.get("key")));
+                if ("UNCAPTURED".equals(n.get("op").asText())) {
+                    uncaptured.put(key.get("uncaptured").asText(), key.path("table").asText());
+                    assertFalse(key.get("why").asText().isBlank());
+                } else {
+                    assertEquals("INSERT", n.get("op").asText());
+                    assertEquals("d", key.get("key").get("k").asText());
+                    captured++;
+                }
+            }
+        }
+        assertEquals(1, captured);
+        assertEquals(Map.of("OLD_ROW_INCOMPLETE", "plain", "TRUNCATE", "wiped", "NO_DECODABLE_CHANGE", ""), uncaptured);
+
         io.dbrollback.agent.v1.Timeline t = c.client(p0.name()).getTimeline(
                 io.dbrollback.agent.v1.GetTimelineRequest.getDefaultInstance());
-        assertEquals(0, t.getRollbackId(), "never recovered");
-        assertTrue(t.getFenced(), "still fenced");
-        assertTrue(t.getLastLsn() > f.switchpoint().value(), "its divergent WAL is still there");
+        assertEquals(0, t.getRollbackId(), "nothing removed before a person decides");
+        assertTrue(t.getFenced());
+        try (Connection fenced = p0.connectThroughSocket(c.config(p0.name()).fenceSocketDir());
+                Statement st = fenced.createStatement();
+                java.sql.ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_class WHERE relname = 'made_after_cut'")) {
+            assertTrue(rs.next() && rs.getInt(1) == 1, "the DDL is still on the node, behind its fence");
+        }
+
+        ReplicaSetRollback r = get("rb");
+        Map<String, String> annotations = new HashMap<>(r.getMetadata().getAnnotations() == null ? Map.of()
+                : r.getMetadata().getAnnotations());
+        annotations.put(ReplicaSetRollback.APPROVE_ANNOTATION, s.getRollbackFile().getSha256());
+        r.getMetadata().setAnnotations(annotations);
+        client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(r).update();
+        ReplicaSetRollbackStatus done = awaitPhase("rb", "Completed", "Failed", "Aborted");
+        assertEquals("Completed", done.getPhase(), () -> done.getReason() + ": " + done.getMessage());
+        PgCluster.await(p0.name() + " holding the new primary's rows", () -> p0.tableRows("kv").equals(p1.tableRows("kv"))
+                && p0.tableRows("wiped").equals(p1.tableRows("wiped")));
+        assertEquals("0", p0.queryString("SELECT count(*) FROM pg_class WHERE relname = 'made_after_cut'"),
+                "pg_rewind removed the DDL, as the file said it would");
     }
 
     /** The file's key field: the key's bytes in base64 (docs/rollback-file.md). */

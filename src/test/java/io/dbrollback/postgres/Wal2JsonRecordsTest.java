@@ -86,27 +86,79 @@ class Wal2JsonRecordsTest {
                 "a table without a primary key is keyed by its whole row");
     }
 
+    static com.fasterxml.jackson.databind.JsonNode json(io.dbrollback.model.Bytes b) {
+        return Wal2JsonRecords.parse(text(b));
+    }
+
     @Test
-    void whatCannotBeKeptWholeIsRefusedNeverKeptInPart() {
-        Wal2JsonRecords.Uncapturable truncate = assertThrows(Wal2JsonRecords.Uncapturable.class, () -> record(
-                "{\"action\":\"T\",\"schema\":\"public\",\"table\":\"wiped\"}", FULL));
-        assertTrue(truncate.getMessage().contains("TRUNCATE") && truncate.getMessage().contains("public.wiped"),
-                truncate.getMessage());
-        Wal2JsonRecords.Uncapturable partial = assertThrows(Wal2JsonRecords.Uncapturable.class, () -> record(
-                "{\"action\":\"D\",\"schema\":\"public\",\"table\":\"plain\",\"identity\":[{\"name\":\"id\",\"type\":"
-                        + "\"integer\",\"value\":3}]}", identity(false, 2)));
-        assertTrue(partial.getMessage().contains("REPLICA IDENTITY FULL"), partial.getMessage());
+    void whatCannotBeKeptWholeIsKeptAsUncapturedSayingWhatAndWhy() throws Exception {
+        TailRecord truncate = record("{\"action\":\"T\",\"schema\":\"public\",\"table\":\"wiped\"}", FULL);
+        assertEquals(Operation.UNCAPTURED, truncate.operation());
+        assertEquals(0x4072A08L, truncate.lsn().value(), "at its transaction's commit end, like every change");
+        assertEquals("TRUNCATE", json(truncate.key()).get("uncaptured").asText());
+        assertEquals("wiped", json(truncate.key()).get("table").asText());
+        assertTrue(json(truncate.key()).get("why").asText().contains("rows the WAL does not name"));
+        assertNull(truncate.before());
+        assertNull(truncate.after());
+
+        // REPLICA IDENTITY DEFAULT: the deleted row's key is all the WAL holds, kept as what it is
+        TailRecord partial = record("{\"action\":\"D\",\"schema\":\"public\",\"table\":\"plain\",\"identity\":"
+                + "[{\"name\":\"id\",\"type\":\"integer\",\"value\":3}],\"pk\":[{\"name\":\"id\",\"type\":\"integer\"}]}",
+                identity(false, 2));
+        assertEquals(Operation.UNCAPTURED, partial.operation());
+        assertEquals("{\"schema\":\"public\",\"table\":\"plain\",\"key\":{\"id\":3},\"uncaptured\":\"OLD_ROW_INCOMPLETE\","
+                + "\"why\":\"the table's REPLICA IDENTITY is not FULL, so the WAL holds only part of the old row (ALTER TABLE"
+                + " public.plain REPLICA IDENTITY FULL)\"}", text(partial.key()));
+        assertEquals("[{\"name\":\"id\",\"type\":\"integer\",\"value\":3}]", text(partial.before()), "the part it holds");
+        assertNull(partial.after());
+
+        // an update of such a table whose key did not change: no old row at all, the new row whole
+        TailRecord noOld = record("{\"action\":\"U\",\"schema\":\"public\",\"table\":\"plain\",\"columns\":"
+                + "[{\"name\":\"id\",\"type\":\"integer\",\"value\":1},{\"name\":\"v\",\"type\":\"text\",\"value\":\"c\"}],"
+                + "\"pk\":[{\"name\":\"id\",\"type\":\"integer\"}]}", identity(false, 2));
+        assertEquals(Operation.UNCAPTURED, noOld.operation());
+        assertEquals(1, json(noOld.key()).get("key").get("id").asInt(), "keyed by the new row's key");
+        assertNull(noOld.before());
+        assertTrue(text(noOld.after()).contains("\"value\":\"c\""));
+
+        // a table made FULL only after the change was written: the WAL's old row is the key alone
+        TailRecord keyOnly = record("{\"action\":\"U\",\"schema\":\"public\",\"table\":\"t\",\"columns\":[{\"name\":"
+                + "\"id\",\"type\":\"integer\",\"value\":3},{\"name\":\"v\",\"type\":\"text\",\"value\":\"x\"}],"
+                + "\"identity\":[{\"name\":\"id\",\"type\":\"integer\",\"value\":3}]}", FULL);
+        assertEquals(Operation.UNCAPTURED, keyOnly.operation());
+        assertTrue(json(keyOnly.key()).get("why").asText().contains("only part of the old row"), text(keyOnly.key()));
+        TailRecord shortRow = record("{\"action\":\"D\",\"schema\":\"public\",\"table\":\"t\",\"identity\":[{\"name\":"
+                + "\"id\",\"type\":\"integer\",\"value\":3}]}", FULL);
+        assertEquals(Operation.UNCAPTURED, shortRow.operation(), "a deleted row shorter than the table");
+        assertTrue(json(shortRow.key()).get("why").asText().contains("1 of the table's 2 columns"), text(shortRow.key()));
+
+        // a table dropped since: its identity cannot be checked
+        Wal2JsonRecords.Identity dropped = new Wal2JsonRecords.Identity() {
+            @Override
+            public boolean full(String schema, String table) throws Wal2JsonRecords.Uncapturable {
+                throw new Wal2JsonRecords.Uncapturable("the table public.gone of a divergent change no longer exists");
+            }
+
+            @Override
+            public int columns(String schema, String table) {
+                return 1;
+            }
+        };
+        TailRecord gone = record("{\"action\":\"D\",\"schema\":\"public\",\"table\":\"gone\",\"identity\":[{\"name\":"
+                + "\"id\",\"type\":\"integer\",\"value\":3}]}", dropped);
+        assertEquals(Operation.UNCAPTURED, gone.operation());
+        assertTrue(json(gone.key()).get("why").asText().contains("no longer exists"));
+
+        TailRecord ddl = Wal2JsonRecords.emptyTransaction(0x4072A08L, 1, "812", AT);
+        assertEquals(Operation.UNCAPTURED, ddl.operation());
+        assertEquals("NO_DECODABLE_CHANGE", json(ddl.key()).get("uncaptured").asText());
+        assertEquals("812", ddl.transactionId());
+
+        // what wal2json should never send is still refused
         assertThrows(Wal2JsonRecords.Uncapturable.class, () -> record(
-                "{\"action\":\"U\",\"schema\":\"public\",\"table\":\"t\",\"columns\":[]}", FULL), "an update without its old row");
-        // A table made FULL only after the change was written: the WAL's old row is the key alone.
-        Wal2JsonRecords.Uncapturable keyOnly = assertThrows(Wal2JsonRecords.Uncapturable.class, () -> record(
-                "{\"action\":\"U\",\"schema\":\"public\",\"table\":\"t\",\"columns\":[{\"name\":\"id\",\"type\":"
-                        + "\"integer\",\"value\":3},{\"name\":\"v\",\"type\":\"text\",\"value\":\"x\"}],\"identity\":"
-                        + "[{\"name\":\"id\",\"type\":\"integer\",\"value\":3}]}", FULL));
-        assertTrue(keyOnly.getMessage().contains("only part of the old row"), keyOnly.getMessage());
+                "{\"action\":\"U\",\"schema\":\"public\",\"table\":\"t\"}", FULL), "an update without its new row");
         assertThrows(Wal2JsonRecords.Uncapturable.class, () -> record(
-                "{\"action\":\"D\",\"schema\":\"public\",\"table\":\"t\",\"identity\":[{\"name\":\"id\","
-                        + "\"type\":\"integer\",\"value\":3}]}", FULL), "a deleted row shorter than the table");
+                "{\"action\":\"X\",\"schema\":\"public\",\"table\":\"t\"}", FULL), "an unknown action");
     }
 
     @Test

@@ -106,6 +106,20 @@ public final class FakeCluster implements RollbackTransport {
         return explicit(nodeName, Bytes.utf8(key), null);
     }
 
+    /**
+     * {@code node} writes, as primary, a change it cannot capture whole (as a PostgreSQL TRUNCATE): an
+     * uncaptured record with no image. The fake's data drops {@code key}.
+     */
+    public TailRecord uncaptured(String nodeName, String key) {
+        FakeNode n = node(nodeName);
+        long lsn = n.log.size() + 1;
+        now = now.plusMillis(3);
+        TailRecord r = TailRecord.uncaptured(lsn, n.primaryTerm, "tx-" + nodeName + "-" + lsn, now, Bytes.utf8(key), null,
+                null);
+        n.append(r);
+        return r;
+    }
+
     private TailRecord explicit(String nodeName, Bytes key, Bytes value) {
         FakeNode n = node(nodeName);
         Bytes old = n.data().get(key);
