@@ -56,7 +56,12 @@ public final class PgCluster implements AutoCloseable {
             return this;
         }
 
-        /** {@code synchronous_standby_names}, e.g. {@code ANY 1 (pg-1, pg-2)}: standbys are named pg-1, pg-2... */
+        /**
+         * {@code synchronous_standby_names}, e.g. {@code ANY 1 ("pg-1", "pg-2")}: standbys are named pg-1, pg-2...
+         * (their {@code application_name}; a name with a {@code -} must be double-quoted there). Every
+         * server has it (a promoted standby keeps it). The primary takes it only once its standbys stream
+         * ({@link PgCluster#start}): before, its first commit would wait for a standby forever.
+         */
         public Options synchronousStandbyNames(String value) {
             synchronousStandbyNames = value;
             return this;
@@ -158,6 +163,13 @@ public final class PgCluster implements AutoCloseable {
         PgServer p = newServer("pg-0");
         p.initdb();
         p.start();
+        String synchronousNames = settings.getOrDefault("synchronous_standby_names", "''");
+        boolean synchronous = !synchronousNames.equals("''");
+        if (synchronous) {
+            // No standby yet: the replication role's commit would wait for one forever. ALTER SYSTEM commits
+            // nothing; pg_basebackup copies this file, but each standby's is written anew.
+            p.execute("ALTER SYSTEM SET synchronous_standby_names = ''", "SELECT pg_reload_conf()");
+        }
         p.execute("CREATE ROLE " + PgServer.REPLICATION_USER + " REPLICATION LOGIN PASSWORD '" + password + "'");
         primary = p;
         for (int i = 1; i <= standbys; i++) {
@@ -173,6 +185,11 @@ public final class PgCluster implements AutoCloseable {
         }
         for (PgServer s : standbys()) {
             awaitStreaming(s, 1);
+        }
+        if (synchronous) {
+            p.execute("ALTER SYSTEM RESET synchronous_standby_names", "SELECT pg_reload_conf()");
+            await(p.name() + " with synchronous standbys " + synchronousNames, () -> !p.queryString(
+                    "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')").equals("0"));
         }
     }
 
