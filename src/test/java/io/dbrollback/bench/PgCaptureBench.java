@@ -72,9 +72,12 @@ public final class PgCaptureBench {
             List<Double> limit = new ArrayList<>();
             long records = 0;
             long bytes = 0;
+            LiveHeap heap = new LiveHeap();
             for (int run = 0; run < 3; run++) {
                 // The agent: the tail over gRPC, every record's canonical bytes into an fsynced file.
                 Path file = scratch.resolve("agent-" + run + ".bin");
+                System.gc();
+                heap.watch();
                 long start = System.nanoTime();
                 long n = 0;
                 try (FileOutputStream fos = new FileOutputStream(file.toFile());
@@ -93,6 +96,7 @@ public final class PgCaptureBench {
                     fos.getFD().sync();
                 }
                 agent.add((System.nanoTime() - start) / 1e9);
+                heap.stop();
                 records = n;
                 bytes = Files.size(file);
                 Files.delete(file);
@@ -128,11 +132,64 @@ public final class PgCaptureBench {
             double l = limit.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
             String json = String.format(Locale.ROOT, "{\"rows\":%d,\"records\":%d,\"canonicalBytes\":%d,"
                     + "\"agentSeconds\":%s,\"pgRecvlogicalSeconds\":%s,\"agentRecordsPerSecond\":%.0f,"
-                    + "\"pgRecvlogicalRowsPerSecond\":%.0f,\"ratio\":%.2f,\"postgres\":\"%s\"}%n", rows, records, bytes,
-                    agent, limit, records / a, rows / l, l / a, c.pg().install().version());
+                    + "\"pgRecvlogicalRowsPerSecond\":%.0f,\"ratio\":%.2f,\"heapMaxBytes\":%d,"
+                    + "\"liveHeapAfterGcMaxBytes\":%d,\"gcsDuringCaptures\":%d,\"postgres\":\"%s\"}%n", rows, records,
+                    bytes, agent, limit, records / a, rows / l, l / a, Runtime.getRuntime().maxMemory(), heap.max,
+                    heap.collections, c.pg().install().version());
             Files.writeString(out.resolve("pg-capture.json"), json);
             System.out.print("pg-capture: " + json);
         }
         System.exit(0);
+    }
+
+    /**
+     * The heap the JVM (the agent and the benchmark's client, in one process) still used after each
+     * collection while a capture ran: the most of it over every capture is the live set, which must not
+     * grow with the tail (garbage is not counted).
+     */
+    static final class LiveHeap implements javax.management.NotificationListener {
+        private final java.util.Set<String> heapPools = new java.util.HashSet<>();
+        private volatile boolean watching;
+        volatile long max;
+        volatile int collections;
+
+        LiveHeap() {
+            for (java.lang.management.MemoryPoolMXBean p : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+                if (p.getType() == java.lang.management.MemoryType.HEAP) {
+                    heapPools.add(p.getName());
+                }
+            }
+            for (java.lang.management.GarbageCollectorMXBean gc
+                    : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+                ((javax.management.NotificationEmitter) gc).addNotificationListener(this, null, null);
+            }
+        }
+
+        void watch() {
+            watching = true;
+        }
+
+        void stop() {
+            watching = false;
+        }
+
+        @Override
+        public void handleNotification(javax.management.Notification n, Object handback) {
+            if (!watching || !com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION
+                    .equals(n.getType())) {
+                return;
+            }
+            com.sun.management.GarbageCollectionNotificationInfo info = com.sun.management.GarbageCollectionNotificationInfo
+                    .from((javax.management.openmbean.CompositeData) n.getUserData());
+            long used = 0;
+            for (java.util.Map.Entry<String, java.lang.management.MemoryUsage> e
+                    : info.getGcInfo().getMemoryUsageAfterGc().entrySet()) {
+                if (heapPools.contains(e.getKey())) {
+                    used += e.getValue().getUsed();
+                }
+            }
+            collections++;
+            max = Math.max(max, used);
+        }
     }
 }
