@@ -641,11 +641,15 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
                     + after.waitMessage(), pod, "wait-" + after.waiting().code());
         }
         if (failedNow) {
-            // One Event per phase and kind of failure, whose count rises with every failed attempt. An
-            // answer that broke the protocol has an Event reason of its own, naming the RPC and the rule.
+            // One Event per phase and kind of failure (what failed: the observation or the step), whose
+            // count rises with every failed attempt: a later failure of another kind never overwrites the
+            // message of the first. An answer that broke the protocol has an Event reason of its own,
+            // naming the RPC and the rule.
             boolean invalid = after.waiting() == Reason.AgentAnswerInvalid;
+            String error = after.lastError();
+            String what = error.indexOf(':') > 0 ? error.substring(0, error.indexOf(':')) : "";
             events.record(r, EventRecorder.Type.Warning, invalid ? "AgentAnswerInvalid" : "StepFailed",
-                    after.lastError(), pod, "error-" + StatusMapper.phaseName(before.phase())
+                    error, pod, "error-" + StatusMapper.phaseName(before.phase()) + "-" + what
                             + (invalid ? "-invalid" : ""));
         }
     }
