@@ -102,7 +102,7 @@ class PostgresRollbackIT {
     }
 
     private ReplicaSetRollbackStatus awaitPhase(String name, String... phases) {
-        await().atMost(Duration.ofSeconds(180)).pollInterval(Duration.ofMillis(100)).until(() -> {
+        await().atMost(Duration.ofSeconds(300)).pollInterval(Duration.ofMillis(100)).until(() -> {
             ReplicaSetRollback r = get(name);
             return r != null && r.getStatus() != null && r.getStatus().getPhase() != null
                     && List.of(phases).contains(r.getStatus().getPhase());
@@ -233,7 +233,7 @@ class PostgresRollbackIT {
         try (OperatorProcess first = OperatorProcess.start(api, work.resolve("operator-1.log"), Map.of(
                 CrashPoints.ENV, crashPoint, "DBROLLBACK_ROLLBACK_FILE_WRITER", "agent", "HOSTNAME", "pg-crash-1"),
                 OperatorProcess.LEAN_JVM_FLAGS)) {
-            assertEquals(CrashPoints.EXIT_STATUS, first.awaitExit(Duration.ofSeconds(120)), "killed at " + crashPoint);
+            assertEquals(CrashPoints.EXIT_STATUS, first.awaitExit(Duration.ofSeconds(300)), "killed at " + crashPoint);
             assertEquals(1, first.linesStartingWith(CrashPoints.MARKER).size());
         }
         try (OperatorProcess second = OperatorProcess.start(api, work.resolve("operator-2.log"), Map.of(
