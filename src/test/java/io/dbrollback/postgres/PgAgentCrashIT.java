@@ -44,7 +44,8 @@ import org.junit.jupiter.api.Test;
  * <p>And the whole pod killed: the agent and its server SIGKILLed at once during the capture (the restarted agent
  * finds a stale {@code postmaster.pid}, starts the server fenced through crash recovery, and reads the same tail),
  * and pg_rewind itself killed part way ({@link PgRewindCut}), with the agent alive (the call fails, a retry
- * resumes) and with the agent killed with it (the restart resumes).
+ * resumes) and with the agent killed with it (the restart resumes). A stale {@code postmaster.pid} whose pid
+ * another process holds (as in a restarted pod's new pid namespace) does not pass for the server.
  */
 class PgAgentCrashIT {
 
@@ -196,6 +197,37 @@ class PgAgentCrashIT {
         assertTrue(refused.getMessage().contains("refused"), refused.getMessage());
         assertFalse(Files.exists(former.socketDir().resolve(".s.PGSQL." + former.port())), "nor through its socket");
         assertEquals(before, readWhole(), "the same tail, to the digest");
+    }
+
+    /**
+     * A stale {@code postmaster.pid} whose pid another live process holds: what a pod's restart can leave, since its
+     * containers start in a new pid namespace where the old postmaster's pid may be anyone's, the agent's own threads
+     * included. Here a {@code sleep} takes that part. The restarted agent must not take that process for its server
+     * (nor may PostgreSQL refuse to start because of it): it starts the server fenced, as after any killed pod.
+     * (Before {@link PgServerControl#lockFileOfNoServer}, {@code pg_ctl status}, which only asks whether the pid is
+     * alive, made the agent serve with its server down, every call UNAVAILABLE, and nothing ever started it.)
+     */
+    @Test
+    void aStalePostmasterPidThatAnotherProcessHoldsIsNoServer() throws Exception {
+        c.agent(former.name()).crash();
+        former.kill();
+        Path pidFile = former.dataDir().resolve("postmaster.pid");
+        Process other = new ProcessBuilder("sleep", "600").start();
+        try {
+            List<String> lines = new java.util.ArrayList<>(Files.readAllLines(pidFile));
+            lines.set(0, Long.toString(other.pid()));
+            Files.write(pidFile, lines);
+
+            c.restartAgent(former.name());
+            Timeline after = c.client(former.name()).getTimeline(GetTimelineRequest.getDefaultInstance());
+            assertTrue(after.getFenced());
+            assertEquals(fenced.getLastLsn(), after.getLastLsn());
+            assertNotEquals(Long.toString(other.pid()), Files.readAllLines(pidFile).get(0).strip(), "a new postmaster");
+            assertTrue(other.isAlive(), "the other process is left alone");
+            assertThrows(SQLException.class, () -> former.connect().close(), "still fenced: no TCP");
+        } finally {
+            other.destroyForcibly();
+        }
     }
 
     /**
