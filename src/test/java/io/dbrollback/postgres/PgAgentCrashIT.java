@@ -43,7 +43,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>And the whole pod killed: the agent and its server SIGKILLed at once during the capture (the restarted agent
  * finds a stale {@code postmaster.pid}, starts the server fenced through crash recovery, and reads the same tail),
- * and pg_rewind itself killed part way ({@link PgRewindCut}), with the agent alive (the call fails, a retry
+ * and pg_rewind itself killed part way ({@link PgBinFaults}), with the agent alive (the call fails, a retry
  * resumes) and with the agent killed with it (the restart resumes). A stale {@code postmaster.pid} whose pid
  * another process holds (as in a restarted pod's new pid namespace) does not pass for the server.
  */
@@ -250,7 +250,7 @@ class PgAgentCrashIT {
      */
     @Test
     void aPgRewindKilledPartWayFailsTheRecoverAndARetryResumesIt() throws Exception {
-        PgRewindCut cut = cutPgRewindInTheLargeTable();
+        PgBinFaults cut = cutPgRewindInTheLargeTable();
         cut.refuseReruns(true); // the maintenance's retries fail at once until the test has looked
         RecoverToLsnRequest recover = recoverRequest();
         StatusRuntimeException failed = assertThrows(StatusRuntimeException.class,
@@ -277,7 +277,7 @@ class PgAgentCrashIT {
      */
     @Test
     void aPodKilledInsidePgRewindIsResumedByTheRestart() throws Exception {
-        PgRewindCut cut = cutPgRewindInTheLargeTable();
+        PgBinFaults cut = cutPgRewindInTheLargeTable();
         cut.refuseReruns(true);
         cut.stayAfterKill(true);
         PgAgent agent = c.agent(former.name());
@@ -305,13 +305,13 @@ class PgAgentCrashIT {
      * A table of about 16 MB on the new primary (made after the fork: the former primary never had it), and the
      * former primary's agent restarted with pg_rewind cut as soon as it has written into that table's file there.
      */
-    private PgRewindCut cutPgRewindInTheLargeTable() throws Exception {
+    private PgBinFaults cutPgRewindInTheLargeTable() throws Exception {
         leader.execute("CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 30) AS pad FROM generate_series(1, 16000) g");
         bigFileSize = Long.parseLong(leader.queryString("SELECT pg_relation_size('big')"));
         assertTrue(bigFileSize > 10_000_000L, "the large table holds " + bigFileSize + " bytes");
         Path watched = former.dataDir().resolve(leader.queryString("SELECT pg_relation_filepath('big')"));
         assertFalse(Files.exists(watched), "the former primary has no file at " + watched);
-        PgRewindCut cut = PgRewindCut.create(c.pg().folder("rewind-cut"), c.pg().install().bindir(), watched);
+        PgBinFaults cut = PgBinFaults.create(c.pg().folder("bin-faults"), c.pg().install().bindir(), watched);
         c.restartAgent(former.name(), cut.bindir());
         return cut;
     }
@@ -319,7 +319,7 @@ class PgAgentCrashIT {
     private long bigFileSize;
 
     /** Where the wrapper cut pg_rewind: inside its work, after it changed the target's WAL and before its end. */
-    private void assertCutInsidePgRewind(PgRewindCut cut) throws Exception {
+    private void assertCutInsidePgRewind(PgBinFaults cut) throws Exception {
         assertTrue(cut.killed());
         assertEquals(137, cut.exitStatus(), "pg_rewind was running when the SIGKILL came");
         assertTrue(cut.copiedBytes() > 0, "pg_rewind had begun copying the large table");

@@ -11,59 +11,67 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A binaries folder for a PostgreSQL agent ({@code --bin-dir}) in which pg_rewind is cut part way: a symbolic link
- * to every binary of the real folder but {@code pg_rewind}, which is a shell script. The script runs the real
- * pg_rewind with the same arguments (a {@code --dry-run} straight through); on its first real run it watches a file
- * of the target data directory ({@code watch}) with shell builtins only and, as soon as pg_rewind has written
- * anything into it, stops pg_rewind (SIGSTOP), notes the file's size, SIGKILLs it and exits 137. So the cut lands
- * inside pg_rewind's work, at a point the test chooses by the file it names (a file pg_rewind copies whole: it is
- * created or truncated first, filled later).
+ * A binaries folder for a PostgreSQL agent ({@code --bin-dir}) in which the test breaks pg_rewind and pg_ctl: a
+ * symbolic link to every binary of the real folder but {@code pg_rewind} and {@code pg_ctl}, which are shell scripts
+ * that run the real ones with the same arguments unless the test has armed them.
  *
- * <p>What the script saw is left in its folder, written while the agent still waits for it (nothing else touches
- * the data directory then): {@code killed} ({@code exit=<pg_rewind's exit status> copied=<bytes of watch>}; an
- * exit status of 137 means that pg_rewind had not ended when it was stopped and killed), and
- * {@code before} and {@code after}: {@code cksum} of the target's {@code global/pg_control} and of every file of
- * its {@code pg_wal}, and whether a {@code backup_label} is there, right before the real pg_rewind started and
- * right after it was killed.
+ * <p><b>pg_rewind cut part way</b> (when a file to watch is given): a {@code --dry-run} runs straight through; on its
+ * first real run the script watches a file of the target data directory ({@code watch}) with shell builtins only
+ * and, as soon as pg_rewind has written anything into it, stops pg_rewind (SIGSTOP), notes the file's size,
+ * SIGKILLs it and exits 137. So the cut lands inside pg_rewind's work, at a point the test chooses by the file it
+ * names (a file pg_rewind copies whole: it is created or truncated first, filled later). What the script saw is
+ * left in its folder, written while the agent still waits for it (nothing else touches the data directory then):
+ * {@code killed} ({@code exit=<pg_rewind's exit status> copied=<bytes of watch>}; an exit status of 137 means that
+ * pg_rewind had not ended when it was stopped and killed), and {@code before} and {@code after}: {@code cksum} of the
+ * target's {@code global/pg_control} and of every file of its {@code pg_wal}, and whether a {@code backup_label} is
+ * there, right before the real pg_rewind started and right after it was killed. Runs after the first: refused at
+ * once (exit 3, nothing run) while {@link #refuseReruns} is on, else the real pg_rewind. With {@link #stayAfterKill}
+ * on, the first run does not exit after the kill until it is turned off: the agent stays inside its call of
+ * pg_rewind, as it would if the pod had been killed there too.
  *
- * <p>Runs after the first: refused at once (exit 3, nothing run) while {@link #refuseReruns} is on, else the real
- * pg_rewind. With {@link #stayAfterKill} on, the first run does not exit after the kill until it is turned off:
- * the agent stays inside its call of pg_rewind, as it would if the pod had been killed there too.
+ * <p><b>pg_ctl held at a stop</b>: after {@link #holdNextStop}, the next {@code pg_ctl ... stop} stops nothing and
+ * waits ({@link #stopHeld} turns true) until {@link #releaseStop}, then fails (exit 1): the agent stays inside its
+ * call, as it would if the pod had been killed there.
  *
- * <p>The script runs as the agent runs its binaries, under {@code unshare -U} when the tests run as root: it and
- * its folder are the root's, which the user namespace's unmapped user still is on this machine's files.
+ * <p>The scripts run as the agent runs its binaries, under {@code unshare -U} when the tests run as root: they and
+ * their folder are the root's, which the user namespace's unmapped user still is on this machine's files.
  */
-final class PgRewindCut {
+final class PgBinFaults {
 
     private static final Pattern KILLED = Pattern.compile("exit=(\\d+) copied=(\\d+)");
 
     private final Path bin;
     private final Path marks;
 
-    private PgRewindCut(Path bin, Path marks) {
+    private PgBinFaults(Path bin, Path marks) {
         this.bin = bin;
         this.marks = marks;
     }
 
-    /** The folder (in {@code folder}) for the real binaries of {@code realBindir}, pg_rewind cut in {@code watch}. */
-    static PgRewindCut create(Path folder, Path realBindir, Path watch) throws IOException {
+    /**
+     * The folder (in {@code folder}) for the real binaries of {@code realBindir}: pg_rewind cut in {@code watch}
+     * (null: never cut), pg_ctl held when armed.
+     */
+    static PgBinFaults create(Path folder, Path realBindir, Path watch) throws IOException {
         Path bin = Files.createDirectories(folder.resolve("bin"));
         Path marks = Files.createDirectories(folder.resolve("marks"));
         try (var list = Files.list(realBindir)) {
             for (Path real : (Iterable<Path>) list::iterator) {
-                if (!real.getFileName().toString().equals("pg_rewind")) {
+                String name = real.getFileName().toString();
+                if (!name.equals("pg_rewind") && !name.equals("pg_ctl")) {
                     Files.createSymbolicLink(bin.resolve(real.getFileName()), real);
                 }
             }
         }
         String script = """
                 #!/bin/sh
-                # pg_rewind cut part way (PgRewindCut, a test fixture): the real one, stopped and SIGKILLed on its first
+                # pg_rewind cut part way (PgBinFaults, a test fixture): the real one, stopped and SIGKILLed on its first
                 # run as soon as it has written into $watch.
                 real=@REAL@
                 marks=@MARKS@
                 watch=@WATCH@
                 case " $* " in *" --dry-run "*) exec "$real" "$@" ;; esac
+                [ -n "$watch" ] || exec "$real" "$@"
                 if [ -e "$marks/killed" ]; then
                   if [ -e "$marks/refuse" ]; then echo "pg_rewind: refused by the test" >&2; exit 3; fi
                   exec "$real" "$@"
@@ -94,11 +102,30 @@ final class PgRewindCut {
                 while [ -e "$marks/stay" ]; do sleep 0.02; done
                 exit 137
                 """.replace("@REAL@", quote(realBindir.resolve("pg_rewind"))).replace("@MARKS@", quote(marks))
-                .replace("@WATCH@", quote(watch));
-        Path rewind = bin.resolve("pg_rewind");
-        Files.writeString(rewind, script, StandardCharsets.UTF_8);
-        Files.setPosixFilePermissions(rewind, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return new PgRewindCut(bin, marks);
+                .replace("@WATCH@", watch == null ? "''" : quote(watch));
+        String pgCtl = """
+                #!/bin/sh
+                # pg_ctl held at a stop (PgBinFaults, a test fixture): the real one, but for one stop the test armed.
+                real=@REAL@
+                marks=@MARKS@
+                case " $* " in
+                  *" stop "*)
+                    if mv "$marks/hold-stop" "$marks/held-stop" 2>/dev/null; then
+                      while [ -e "$marks/held-stop" ]; do sleep 0.02; done
+                      echo "pg_ctl: held by the test, nothing stopped" >&2
+                      exit 1
+                    fi ;;
+                esac
+                exec "$real" "$@"
+                """.replace("@REAL@", quote(realBindir.resolve("pg_ctl"))).replace("@MARKS@", quote(marks));
+        write(bin.resolve("pg_rewind"), script);
+        write(bin.resolve("pg_ctl"), pgCtl);
+        return new PgBinFaults(bin, marks);
+    }
+
+    private static void write(Path script, String text) throws IOException {
+        Files.writeString(script, text, StandardCharsets.UTF_8);
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
     }
 
     private static String quote(Path p) {
@@ -130,6 +157,21 @@ final class PgRewindCut {
         } else {
             Files.deleteIfExists(marks.resolve(name));
         }
+    }
+
+    /** Arms pg_ctl: its next stop is held. */
+    void holdNextStop() throws IOException {
+        mark("hold-stop", true);
+    }
+
+    /** Whether a pg_ctl stop is being held. */
+    boolean stopHeld() {
+        return Files.exists(marks.resolve("held-stop"));
+    }
+
+    /** Lets the held pg_ctl stop go: it fails without having stopped anything. */
+    void releaseStop() throws IOException {
+        mark("held-stop", false);
     }
 
     /** Whether the first run has killed pg_rewind (and written what it saw). */
