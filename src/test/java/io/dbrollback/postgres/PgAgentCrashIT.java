@@ -14,6 +14,7 @@ import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
+import io.dbrollback.agent.v1.Role;
 import io.dbrollback.agent.v1.TailMessage;
 import io.dbrollback.agent.v1.TailTrailer;
 import io.dbrollback.agent.v1.Timeline;
@@ -44,8 +45,9 @@ import org.junit.jupiter.api.Test;
  * <p>And the whole pod killed: the agent and its server SIGKILLed at once during the capture (the restarted agent
  * finds a stale {@code postmaster.pid}, starts the server fenced through crash recovery, and reads the same tail),
  * and pg_rewind itself killed part way ({@link PgBinFaults}), with the agent alive (the call fails, a retry
- * resumes) and with the agent killed with it (the restart resumes). A stale {@code postmaster.pid} whose pid
- * another process holds (as in a restarted pod's new pid namespace) does not pass for the server.
+ * resumes) and with the agent killed with it (the restart resumes); and the pod killed while the recover stops the
+ * server (the restart takes the server through crash recovery before pg_rewind). A stale {@code postmaster.pid}
+ * whose pid another process holds (as in a restarted pod's new pid namespace) does not pass for the server.
  */
 class PgAgentCrashIT {
 
@@ -299,6 +301,48 @@ class PgAgentCrashIT {
         cut.refuseReruns(false);
         c.restartAgent(former.name());
         assertRecoveredOnceThenRejoins(recover);
+    }
+
+    /**
+     * The pod killed while the recover stops the server: RecoverToLsn has recorded its intent (phase BEGUN, rollback
+     * id 1) and runs {@code pg_ctl stop} on the fenced server; the pod dies there ({@link PgBinFaults} holds that
+     * stop, the test SIGKILLs the server and crashes the agent), so the data directory is left not shut down. The
+     * restarted agent resumes the recover before it serves. pg_rewind needs a target shut down cleanly: its
+     * {@code --dry-run}, which names the checkpoint the copies start from, refuses anything else ("target server must
+     * be shut down cleanly"; pg_rewind runs the crash recovery itself only when it is not a dry run). So the agent
+     * takes the server through its crash recovery (started fenced) and stops it cleanly first. The node ends rewound
+     * once and rejoins with the new primary's rows.
+     */
+    @Test
+    void aPodKilledWhileTheRecoverStopsTheServerIsResumedByTheRestart() throws Exception {
+        PgBinFaults bins = PgBinFaults.create(c.pg().folder("bin-faults"), c.pg().install().bindir(), null);
+        c.restartAgent(former.name(), bins.bindir());
+        PgAgent agent = c.agent(former.name());
+        bins.holdNextStop();
+        RecoverToLsnRequest recover = recoverRequest();
+        var client = c.client(former.name());
+        CompletableFuture<RecoverToLsnResponse> call = CompletableFuture.supplyAsync(() -> client.recoverToLsn(recover));
+        PgCluster.await("the recover stopping the server", bins::stopHeld);
+        PgAgentState recorded = PgAgentState.load(c.config(former.name()).stateDir());
+        assertEquals(PgAgentState.RecoverPhase.BEGUN, recorded.recoverPhase, "the intent is recorded");
+        assertEquals(1, recorded.rollbackId);
+        former.kill();
+        agent.crash(); // its call stays in the held pg_ctl stop, as a killed agent would never come back from it
+        ExecutionException failed = assertThrows(ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS));
+        assertInstanceOf(StatusRuntimeException.class, failed.getCause(), "the call fails visibly");
+        assertEquals("in production", former.controlData().get("Database cluster state"), "not shut down");
+        try {
+            c.restartAgent(former.name());
+            assertRecoveredOnceThenRejoins(recover);
+        } finally {
+            bins.releaseStop();
+        }
+        synchronized (agent.lock) {
+            // The killed agent's call is out of pg_ctl: it failed and, the server running again, gave up.
+        }
+        Timeline t = c.client(former.name()).getTimeline(GetTimelineRequest.getDefaultInstance());
+        assertEquals(1, t.getRollbackId(), "nothing changed by the killed agent's call");
+        assertEquals(Role.ROLE_REPLICA, t.getRole());
     }
 
     /**
