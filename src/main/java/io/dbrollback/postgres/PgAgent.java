@@ -498,7 +498,7 @@ public final class PgAgent implements AutoCloseable {
      */
     void finishRecover() throws IOException, SQLException {
         if (state.recoverPhase == PgAgentState.RecoverPhase.BEGUN) {
-            pg.stop();
+            stopCleanly();
             Primary source = primaryAmongPeers();
             checkpoint(source);
             PgServerControl.Result dry = rewind(source, true);
@@ -535,6 +535,34 @@ public final class PgAgent implements AutoCloseable {
             state.recoverPhase = PgAgentState.RecoverPhase.NONE;
             state.save();
         }
+    }
+
+    /**
+     * Stops the server and leaves its data directory shut down cleanly, as pg_rewind wants it: one that was not
+     * (the server killed, its pod with it, after the recover began) is started fenced for its crash recovery and
+     * stopped again. pg_rewind runs that recovery itself, but not in its {@code --dry-run}, which refuses such a
+     * target ("target server must be shut down cleanly"): the recover would never get past it.
+     */
+    private void stopCleanly() throws IOException {
+        pg.stop();
+        String cluster = clusterState();
+        if (!cluster.equals("shut down") && !cluster.equals("shut down in recovery")) {
+            LOG.info(config.nodeName() + ": the data directory was not shut down cleanly (" + cluster
+                    + "): crash recovery, fenced, before pg_rewind");
+            pg.start(true);
+            pg.stop();
+        }
+    }
+
+    /** The data directory's "Database cluster state" ({@code pg_controldata}): "shut down", "in production"... */
+    private String clusterState() throws IOException {
+        PgServerControl.Result r = pg.run("pg_controldata", List.of("-D", config.dataDir().toString()),
+                Duration.ofSeconds(30));
+        Matcher m = Pattern.compile("Database cluster state:\\s+(.+)").matcher(r.output());
+        if (!r.ok() || !m.find()) {
+            throw new IOException("pg_controldata gave no cluster state: " + r.output().strip());
+        }
+        return m.group(1).strip();
     }
 
     private PgServerControl.Result rewind(Primary source, boolean dryRun) throws IOException {

@@ -3,6 +3,7 @@ package io.dbrollback.postgres;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
@@ -15,6 +16,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,6 +34,8 @@ final class PgServerControl {
             return exitCode == 0;
         }
     }
+
+    private static final Logger LOG = Logger.getLogger(PgServerControl.class.getName());
 
     private static final Pattern HISTORY_FILE = Pattern.compile("([0-9A-F]{8})\\.history");
 
@@ -83,9 +87,66 @@ final class PgServerControl {
         }
     }
 
-    /** Whether a postmaster runs on the data directory. */
+    /**
+     * Whether a postmaster runs on the data directory: {@code pg_ctl status} says so, and the pid in
+     * {@code postmaster.pid} is not {@linkplain #lockFileOfNoServer certainly some other process}. pg_ctl only asks
+     * whether that pid is alive: after a killed pod the file is stale, and in the restarted pod's new pid namespace
+     * its pid may be anyone's (the agent's own threads included).
+     */
     boolean running() throws IOException {
-        return run("pg_ctl", List.of("-D", config.dataDir().toString(), "status"), Duration.ofSeconds(30)).exitCode() == 0;
+        return run("pg_ctl", List.of("-D", config.dataDir().toString(), "status"), Duration.ofSeconds(30)).exitCode() == 0
+                && !lockFileOfNoServer();
+    }
+
+    private Path lockFile() {
+        return config.dataDir().resolve("postmaster.pid");
+    }
+
+    /**
+     * Whether {@code postmaster.pid} names a process that is certainly no server of this data directory: gone, a
+     * zombie, or one whose working directory is elsewhere (a postmaster, and a single-user backend, whose pid the
+     * file holds negated, always work in their data directory). False when {@code /proc} cannot tell (no procfs, or
+     * the process is not ours to look at): then pg_ctl's answer stands.
+     */
+    boolean lockFileOfNoServer() {
+        long pid;
+        try {
+            pid = Math.abs(Long.parseLong(Files.readAllLines(lockFile(), StandardCharsets.UTF_8).get(0).strip()));
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        Path proc = Path.of("/proc");
+        if (!Files.isDirectory(proc.resolve("self"))) {
+            return false;
+        }
+        Path cwd;
+        try {
+            cwd = Files.readSymbolicLink(proc.resolve(Long.toString(pid)).resolve("cwd"));
+        } catch (NoSuchFileException e) {
+            return true; // no such process, or a zombie (its cwd is gone with it)
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        try {
+            return !cwd.equals(config.dataDir().toRealPath());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Removes a {@code postmaster.pid} of no server ({@link #lockFileOfNoServer}) before a start: PostgreSQL removes
+     * a lock file whose pid is dead by itself, but refuses to start ("lock file already exists") for as long as a
+     * live process holds that pid. (Were a server of this data directory running after all, its shared memory
+     * would still stop a second one: PostgreSQL checks that too.)
+     */
+    private void removeLockFileOfNoServer() throws IOException {
+        if (Files.exists(lockFile()) && lockFileOfNoServer()) {
+            String pid = Files.readAllLines(lockFile(), StandardCharsets.UTF_8).stream().findFirst().orElse("").strip();
+            LOG.warning(config.nodeName() + ": removing the stale postmaster.pid (pid " + pid
+                    + " is no server of the data directory)");
+            Files.delete(lockFile());
+        }
     }
 
     /**
@@ -94,6 +155,7 @@ final class PgServerControl {
      * file changes and no one else's restart keeps the fence by accident.
      */
     void start(boolean fenced) throws IOException {
+        removeLockFileOfNoServer();
         List<String> args = new ArrayList<>(List.of("-D", config.dataDir().toString(), "-l", logFile().toString(),
                 "-w", "-t", "300"));
         if (fenced) {

@@ -97,6 +97,18 @@ public final class PgAgentCluster implements AutoCloseable {
         return a;
     }
 
+    /**
+     * Stops the agent of {@code name} as a crash would and starts it again with its configuration's binaries folder
+     * replaced by {@code binDir} (kept for later restarts): how a test puts its own pg_rewind in the agent's way.
+     */
+    public PgAgent restartAgent(String name, Path binDir) throws IOException {
+        PgAgentConfig c = configs.get(name);
+        configs.put(name, new PgAgentConfig(c.nodeName(), c.host(), c.port(), c.dataDir(), binDir, c.pgPort(),
+                c.socketDir(), c.fenceSocketDir(), c.stateDir(), c.rollbackDir(), c.superuser(), c.replicationUser(),
+                c.passfile(), c.peers(), c.slot(), c.database(), c.maintenance(), c.userNamespace(), c.tls()));
+        return restartAgent(name);
+    }
+
     /** Waits until the primary's agent has created its logical slot. */
     public void awaitSlot() {
         PgServer p = pg.primary();

@@ -234,6 +234,50 @@ public final class PgServer {
         }
     }
 
+    /**
+     * Kills the server as a killed pod would: SIGKILL to the postmaster, then to every process whose working
+     * directory is the data directory (each child of the postmaster has it, so a backend it forked while being
+     * killed is found too), then waits until none of them exists any more, not even as a zombie waiting for init.
+     * What is left is a data directory not shut down, with a stale {@code postmaster.pid}. Linux only ({@code /proc}).
+     *
+     * <p>The postmaster's pid is the first line of {@code postmaster.pid}. Under {@code unshare -U} (the harness
+     * runs as root) the server sits in a user namespace of its own but in this machine's pid namespace, so that
+     * pid is a pid of this machine: checked here (its command line names the data directory).
+     *
+     * @return the postmaster's pid
+     */
+    public long kill() throws IOException {
+        long pid = Long.parseLong(Files.readAllLines(dataDir().resolve("postmaster.pid")).get(0).trim());
+        String cmdline = Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
+        if (!cmdline.contains(dataDir().toString())) {
+            throw new AssertionError("pid " + pid + " of " + name + "'s postmaster.pid runs '" + cmdline
+                    + "', not a postmaster of " + dataDir());
+        }
+        Path data = dataDir().toRealPath();
+        List<Long> killed = new ArrayList<>();
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        killed.add(pid);
+        for (int round = 0; round < 3; round++) {
+            for (ProcessHandle p : ProcessHandle.allProcesses().toList()) {
+                if (data.equals(cwd(p.pid()))) {
+                    p.destroyForcibly();
+                    killed.add(p.pid());
+                }
+            }
+        }
+        PgCluster.await(name + "'s killed processes " + killed + " gone", () -> killed.stream()
+                .noneMatch(p -> Files.exists(Path.of("/proc", Long.toString(p)))));
+        return pid;
+    }
+
+    private static Path cwd(long pid) {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "cwd"));
+        } catch (IOException | UnsupportedOperationException e) {
+            return null; // gone, a zombie, or not ours to read
+        }
+    }
+
     /** Whether a postmaster runs on this data directory ({@code pg_ctl status}). */
     public boolean isRunning() {
         return run("pg_ctl", "-D", dataDir().toString(), "status").exitCode() == 0;
