@@ -77,6 +77,8 @@ public final class PgAgent implements AutoCloseable {
     private volatile Runnable afterRewind = () -> { };
     /** The last problem the maintenance met (logged once per change). */
     private volatile String maintenanceProblem;
+    /** Set when the agent stops serving: its maintenance then never touches the server again. */
+    private volatile boolean closed;
 
     private PgAgent(PgAgentConfig config) throws IOException {
         this.config = config;
@@ -147,6 +149,7 @@ public final class PgAgent implements AutoCloseable {
     /** Stops serving (the PostgreSQL server keeps running, as after a crash of the agent alone). */
     @Override
     public void close() {
+        closed = true;
         maintenance.shutdownNow();
         tails.shutdownNow();
         if (server != null) {
@@ -871,15 +874,26 @@ public final class PgAgent implements AutoCloseable {
     /**
      * On an unfenced primary: keeps the logical slot (created when missing), raises the commit LSN to
      * what a majority has flushed, and advances the slot to what every standby's physical slot has
-     * flushed (never when a position is unknown). Finishes an interrupted recover.
+     * flushed (never when a position is unknown). Finishes an interrupted recover. On every node: starts
+     * the server again, as the state says (fenced when fenced), when it died on its own.
      */
     void maintain() {
         try {
             synchronized (lock) {
+                if (closed) {
+                    return;
+                }
                 if (state.recoverPhase != PgAgentState.RecoverPhase.NONE) {
                     finishRecover();
                     ensureServer();
                     return;
+                }
+                if (pg.certainlyDown()) {
+                    // The OOM killer, a crash: nothing of the agent stopped it. Started again through crash
+                    // recovery, fenced when the node is fenced (the fence is in the state, not in the process).
+                    LOG.log(Level.WARNING, config.nodeName() + ": the PostgreSQL server is not running; starting it"
+                            + (state.fenced ? " fenced" : ""));
+                    ensureServer();
                 }
                 if (state.fenced) {
                     return;

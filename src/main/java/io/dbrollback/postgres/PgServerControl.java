@@ -103,6 +103,15 @@ final class PgServerControl {
     }
 
     /**
+     * Whether the server is certainly not running, without starting a process: no {@code postmaster.pid},
+     * or one that names no server of this data directory ({@link #lockFileOfNoServer}). For the agent's
+     * watch every maintenance period; {@link #running()} decides before anything is changed.
+     */
+    boolean certainlyDown() {
+        return !Files.exists(lockFile()) || lockFileOfNoServer();
+    }
+
+    /**
      * Whether {@code postmaster.pid} names a process that is certainly no server of this data directory: gone, a
      * zombie, or one whose working directory is elsewhere (a postmaster, and a single-user backend, whose pid the
      * file holds negated, always work in their data directory). False when {@code /proc} cannot tell (no procfs, or

@@ -202,6 +202,42 @@ class PgAgentCrashIT {
     }
 
     /**
+     * A server killed alone (the OOM killer, a crash) while its agent lives: the agent starts it again at its
+     * next maintenance, as its state says: the fenced former primary fenced (no TCP, the same last LSN, the same
+     * tail), the new primary taking writes over TCP again.
+     */
+    @Test
+    void aServerThatDiesAloneIsStartedAgainByItsAgentAsTheStateSays() throws Exception {
+        TailTrailer before = readWhole();
+        long killed = former.kill();
+        PgCluster.await(former.name() + " started again by its agent", () -> {
+            try {
+                return c.client(former.name()).getTimeline(GetTimelineRequest.getDefaultInstance()).getFenced();
+            } catch (StatusRuntimeException e) {
+                return false; // UNAVAILABLE while the server is down
+            }
+        });
+        Path pidFile = former.dataDir().resolve("postmaster.pid");
+        assertNotEquals(Long.toString(killed), Files.readAllLines(pidFile).get(0).strip(), "a new postmaster");
+        Timeline after = c.client(former.name()).getTimeline(GetTimelineRequest.getDefaultInstance());
+        assertEquals(fenced.getLastLsn(), after.getLastLsn(), "the same last LSN");
+        assertThrows(SQLException.class, () -> former.connect().close(), "still fenced: no client over TCP");
+        assertEquals(before, readWhole(), "the same tail, to the digest");
+
+        leader.kill();
+        PgCluster.await(leader.name() + " started again and taking writes over TCP", () -> {
+            try (java.sql.Connection conn = leader.connect(); java.sql.Statement s = conn.createStatement()) {
+                s.execute("INSERT INTO kv VALUES ('after-restart', 'kept')");
+                return true;
+            } catch (SQLException e) {
+                return false;
+            }
+        });
+        assertEquals(Role.ROLE_PRIMARY, c.client(leader.name()).getTimeline(GetTimelineRequest.getDefaultInstance())
+                .getRole());
+    }
+
+    /**
      * A stale {@code postmaster.pid} whose pid another live process holds: what a pod's restart can leave, since its
      * containers start in a new pid namespace where the old postmaster's pid may be anyone's, the agent's own threads
      * included. Here a {@code sleep} takes that part. The restarted agent must not take that process for its server
