@@ -143,6 +143,25 @@ public final class PgAgentCluster implements AutoCloseable {
                 .create();
     }
 
+    /**
+     * The operator in this JVM against {@code client}'s API server, started: the agents write the rollback
+     * files (no pods/exec), Events in {@code ns}, a short backoff (100 ms to 2 s) for tests.
+     */
+    public static io.javaoperatorsdk.operator.Operator startOperator(io.fabric8.kubernetes.client.KubernetesClient client,
+            String ns) {
+        io.javaoperatorsdk.operator.Operator operator = new io.javaoperatorsdk.operator.Operator(o -> o
+                .withKubernetesClient(client).withCloseClientOnStop(false).withUseSSAToPatchPrimaryResource(false));
+        java.time.Clock clock = java.time.Clock.systemUTC();
+        operator.register(new io.dbrollback.operator.RollbackReconciler(client, clock,
+                new io.dbrollback.operator.AgentClients(), new io.dbrollback.operator.EventRecorder(client, clock, ns),
+                new io.dbrollback.operator.RollbackMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()),
+                io.dbrollback.operator.RollbackReconciler.MAX_STEPS_PER_RECONCILE, null,
+                io.dbrollback.operator.RollbackFileStore.Writer.AGENT, io.dbrollback.operator.CrashPoints.OFF)
+                .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)));
+        operator.start();
+        return operator;
+    }
+
     /** A ReplicaSetRollback of {@code target} in this cluster (the pods and Lease of {@link #kubernetesObjects}). */
     public static io.dbrollback.api.ReplicaSetRollback rollback(String ns, String name, String target) {
         io.dbrollback.api.ReplicaSetRollback r = new io.dbrollback.api.ReplicaSetRollback();

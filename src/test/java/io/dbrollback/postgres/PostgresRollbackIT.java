@@ -10,17 +10,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
-import io.dbrollback.operator.AgentClients;
 import io.dbrollback.operator.CrashPoints;
-import io.dbrollback.operator.EventRecorder;
-import io.dbrollback.operator.RollbackFileStore;
-import io.dbrollback.operator.RollbackMetrics;
-import io.dbrollback.operator.RollbackReconciler;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,7 +22,6 @@ import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -80,13 +73,7 @@ class PostgresRollbackIT {
     }
 
     private void startOperator() {
-        operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false));
-        Clock clock = Clock.systemUTC();
-        operator.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock, "pg"),
-                new RollbackMetrics(new SimpleMeterRegistry()), RollbackReconciler.MAX_STEPS_PER_RECONCILE, null,
-                RollbackFileStore.Writer.AGENT, CrashPoints.OFF).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)));
-        operator.start();
+        operator = PgAgentCluster.startOperator(client, NS);
     }
 
     private void kubernetesObjects(String leader, int term) {

@@ -9,16 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
-import io.dbrollback.operator.AgentClients;
-import io.dbrollback.operator.CrashPoints;
-import io.dbrollback.operator.EventRecorder;
-import io.dbrollback.operator.RollbackFileStore;
-import io.dbrollback.operator.RollbackMetrics;
-import io.dbrollback.operator.RollbackReconciler;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,7 +21,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.SQLWarning;
 import java.sql.Statement;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -122,14 +114,7 @@ class SynchronousReplicationIT {
     }
 
     private void startOperator() {
-        operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false));
-        Clock clock = Clock.systemUTC();
-        operator.register(new RollbackReconciler(client, clock, new AgentClients(),
-                new EventRecorder(client, clock, NS), new RollbackMetrics(new SimpleMeterRegistry()),
-                RollbackReconciler.MAX_STEPS_PER_RECONCILE, null, RollbackFileStore.Writer.AGENT, CrashPoints.OFF)
-                .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)));
-        operator.start();
+        operator = PgAgentCluster.startOperator(client, NS);
     }
 
     private ReplicaSetRollback get(String name) {
