@@ -246,6 +246,9 @@ class ApiServerFaultsTest {
 
             ReplicaSetRollbackStatus s = assertCompletedOnce(client, db, "rb");
             assertEquals(parked.getRollbackFile().getSha256(), s.getApprovedFor());
+            // The relist may find the approval (and the rollback end) before the informer's second watch
+            // request, which comes after a backoff: wait for it rather than count it too early.
+            await().atMost(Duration.ofSeconds(30)).until(() -> gone.served() >= 2);
             assertEquals(2, gone.served(), "the new watch request was refused twice, then accepted");
             assertTrue(faults.count(HttpMethod.GET, ROLLBACK_WATCH, false, 200) > rollbackLists, "rollbacks listed again");
             assertTrue(faults.count(HttpMethod.GET, LEASE_WATCH, false, 200) > leaseLists, "Leases listed again");
