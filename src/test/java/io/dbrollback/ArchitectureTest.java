@@ -14,7 +14,9 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 /**
- * The domain model and the coordinator are pure logic: no Kubernetes client, no Quarkus, no gRPC, no
+ * The layers (issue 13, rule 6): the operator knows no database (neither the reference node nor the
+ * PostgreSQL agent), and nothing below it (API types, agents, model, coordinator) depends on it. And
+ * the domain model and the coordinator are pure logic: no Kubernetes client, no Quarkus, no gRPC, no
  * injection framework, and no I/O of their own. Everything with side effects goes through
  * {@code RollbackTransport}, so the state machine stays deterministic and testable without a cluster.
  */
@@ -64,6 +66,34 @@ class ArchitectureTest {
                 .orShould().dependOnClassesThat().haveFullyQualifiedName("java.io.FileOutputStream")
                 .orShould().dependOnClassesThat().haveFullyQualifiedName("java.io.RandomAccessFile")
                 .because("every side effect goes through RollbackTransport")
+                .check(classes);
+    }
+
+    @Test
+    @DisplayName("the operator knows no database: neither the reference node nor the PostgreSQL agent")
+    void theOperatorKnowsNoDatabase() {
+        noClasses().that().resideInAPackage("io.dbrollback.operator..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.dbrollback.node..", "io.dbrollback.postgres..")
+                .because("it speaks only the agent protocol to the database's agents")
+                .check(classes);
+    }
+
+    @Test
+    @DisplayName("the agents and the API types do not depend on the operator")
+    void nothingBelowTheOperatorDependsOnIt() {
+        noClasses().that().resideInAnyPackage("io.dbrollback.api..", "io.dbrollback.node..", "io.dbrollback.postgres..",
+                "io.dbrollback.agent..", "io.dbrollback.model..", "io.dbrollback.coordinator..")
+                .should().dependOnClassesThat().resideInAPackage("io.dbrollback.operator..")
+                .because("the agents run in database pods, and the CRD types are what users write")
+                .check(classes);
+    }
+
+    @Test
+    @DisplayName("the reference node and the PostgreSQL agent do not depend on each other's database")
+    void theAgentsAreIndependentOfEachOthersDatabase() {
+        noClasses().that().resideInAPackage("io.dbrollback.node..")
+                .should().dependOnClassesThat().resideInAPackage("io.dbrollback.postgres..")
+                .because("the reference node is one database, PostgreSQL another")
                 .check(classes);
     }
 }
