@@ -43,18 +43,18 @@ public final class EventRecorder {
      *
      * @param relatedPod the pod concerned, or null
      */
-    public boolean record(ReplicaSetRollback rollback, Type type, String reason, String note, String relatedPod,
+    public boolean record(ReplicaSetRollback rollback, Type type, EventReason reason, String note, String relatedPod,
             String dedupKey) {
-        return write(rollback, type, reason, note, relatedPod, dedupKey, true);
+        return write(rollback, type, reason.name(), note, relatedPod, dedupKey, true);
     }
 
     /**
      * Records an event unless the same (rollback, incident, reason, dedupKey) Event exists already; an
      * existing one is left as it is (its count does not rise). True when the Event exists afterwards.
      */
-    public boolean recordIfAbsent(ReplicaSetRollback rollback, Type type, String reason, String note,
+    public boolean recordIfAbsent(ReplicaSetRollback rollback, Type type, EventReason reason, String note,
             String relatedPod, String dedupKey) {
-        return write(rollback, type, reason, note, relatedPod, dedupKey, false);
+        return write(rollback, type, reason.name(), note, relatedPod, dedupKey, false);
     }
 
     private boolean write(ReplicaSetRollback rollback, Type type, String reason, String note, String relatedPod,

@@ -276,7 +276,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         LOG.errorf(e, "reconcile of %s/%s failed unexpectedly", r.getMetadata().getNamespace(),
                 r.getMetadata().getName());
         metrics.callFailed("Reconcile", e.getClass().getSimpleName());
-        events.record(r, EventRecorder.Type.Warning, "ReconcileFailed", "the operator failed unexpectedly ("
+        events.record(r, EventRecorder.Type.Warning, EventReason.ReconcileFailed, "the operator failed unexpectedly ("
                 + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": "
                         + GrpcRollbackTransport.agentText(e.getMessage())) + "); it looks again in "
                 + PROBLEM.toSeconds() + " s", r.getSpec() == null ? null : r.getSpec().getTargetPod(), "unexpected");
@@ -310,7 +310,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             endPending.remove(rollback.getMetadata().getUid());
             lastWritten.remove(rollback.getMetadata().getUid());
             if (cp != null && !cp.phase().isTerminal() && cp.phase().ordinal() >= Phase.FENCED.ordinal()) {
-                events.record(rollback, EventRecorder.Type.Warning, "RollbackDeleted", "deleted in phase "
+                events.record(rollback, EventRecorder.Type.Warning, EventReason.RollbackDeleted, "deleted in phase "
                         + StatusMapper.phaseName(cp.phase()) + " before anything was removed; pod "
                         + rollback.getSpec().getTargetPod() + " stays fenced", rollback.getSpec().getTargetPod(),
                         "deleted");
@@ -322,7 +322,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             endPending.remove(rollback.getMetadata().getUid());
             return DeleteControl.defaultDelete();
         }
-        events.record(rollback, EventRecorder.Type.Normal, "DeletionDeferred", "the node is being recovered (phase "
+        events.record(rollback, EventRecorder.Type.Normal, EventReason.DeletionDeferred, "the node is being recovered (phase "
                 + StatusMapper.phaseName(o.phase) + "); the resource is kept until the rollback ends",
                 rollback.getSpec().getTargetPod(), "deferred");
         return DeleteControl.noFinalizerRemoval().rescheduleAfter(o.after == null ? WAIT : o.after);
@@ -503,7 +503,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         write(rollback, cp, false, p);
         if (news) {
             events.record(rollback, p.reason().equals("Queued") ? EventRecorder.Type.Normal : EventRecorder.Type.Warning,
-                    "RollbackBlocked", p.reason() + ": " + p.message(), rollback.getSpec().getTargetPod(), p.reason());
+                    EventReason.RollbackBlocked, p.reason() + ": " + p.message(), rollback.getSpec().getTargetPod(), p.reason());
         }
         return new Outcome(after, false, cp.phase());
     }
@@ -595,7 +595,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     private void announce(ReplicaSetRollback r, RollbackEvent e) {
         boolean removed = e.type() == RollbackEvent.Type.ROLLED_BACK;
         if (!events.record(r, removed ? EventRecorder.Type.Warning : EventRecorder.Type.Normal,
-                removed ? "NodeRolledBack" : "NoDivergence", e.message(), e.node(), e.type().name())) {
+                removed ? EventReason.NodeRolledBack : EventReason.NoDivergence, e.message(), e.node(), e.type().name())) {
             // The loud announcement is a step of its own: it is retried until it is written.
             throw new TransportException("EventNotWritten", false, "the rollback event could not be written");
         }
@@ -608,23 +608,23 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         if (after.phase() != before.phase()) {
             String message = after.message() != null ? after.message() : describe(after);
             switch (after.phase()) {
-                case PLANNED -> events.record(r, EventRecorder.Type.Normal, "RollbackPlanned", describe(after)
+                case PLANNED -> events.record(r, EventRecorder.Type.Normal, EventReason.RollbackPlanned, describe(after)
                         + (after.reason() != null ? " (" + after.reason().code() + ")" : ""), pod,
                         "plan" + after.plan().number());
-                case FENCED -> events.record(r, EventRecorder.Type.Normal, "NodeFenced", pod
+                case FENCED -> events.record(r, EventRecorder.Type.Normal, EventReason.NodeFenced, pod
                         + " refuses writes under term " + after.plan().newTerm(), pod, "plan" + after.plan().number());
-                case TAIL_PERSISTED -> events.record(r, EventRecorder.Type.Normal, "TailPersisted",
+                case TAIL_PERSISTED -> events.record(r, EventRecorder.Type.Normal, EventReason.TailPersisted,
                         after.tail().recordCount() + " records (" + after.tail().bytes() + " bytes) saved to "
                                 + after.file().location() + " in pod " + pod, pod, "plan" + after.plan().number());
-                case VERIFIED -> events.record(r, EventRecorder.Type.Normal, "RollbackFileVerified",
+                case VERIFIED -> events.record(r, EventRecorder.Type.Normal, EventReason.RollbackFileVerified,
                         after.file().location() + " read back with SHA-256 " + after.file().sha256(), pod,
                         "plan" + after.plan().number());
-                case AWAITING_APPROVAL -> events.record(r, EventRecorder.Type.Warning, "AwaitingApproval", message,
+                case AWAITING_APPROVAL -> events.record(r, EventRecorder.Type.Warning, EventReason.AwaitingApproval, message,
                         pod, "plan" + after.plan().number());
-                case RECOVERED -> events.record(r, EventRecorder.Type.Warning, "NodeRecovered", pod
+                case RECOVERED -> events.record(r, EventRecorder.Type.Warning, EventReason.NodeRecovered, pod
                         + " recovered to LSN " + after.plan().forkLsn() + "; rollback id " + after.rollbackIdBefore()
                         + " -> " + after.rollbackIdAfter(), pod, "recovered");
-                case REJOINED -> events.record(r, EventRecorder.Type.Normal, "RejoinedAsReplica", pod
+                case REJOINED -> events.record(r, EventRecorder.Type.Normal, EventReason.RejoinedAsReplica, pod
                         + " streams from " + after.plan().newPrimary(), pod, "rejoined");
                 case COMPLETED, DRY_RUN_COMPLETED, FAILED, ABORTED -> {
                     if (announceEnd(r, after, true)) {
@@ -637,7 +637,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         }
         boolean failedNow = after.lastError() != null && after.attempts() > before.attempts();
         if (after.waiting() != null && after.waiting() != before.waiting() && !failedNow) {
-            events.record(r, EventRecorder.Type.Normal, "RollbackWaiting", after.waiting().code() + ": "
+            events.record(r, EventRecorder.Type.Normal, EventReason.RollbackWaiting, after.waiting().code() + ": "
                     + after.waitMessage(), pod, "wait-" + after.waiting().code());
         }
         if (failedNow) {
@@ -648,7 +648,7 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
             boolean invalid = after.waiting() == Reason.AgentAnswerInvalid;
             String error = after.lastError();
             String what = error.indexOf(':') > 0 ? error.substring(0, error.indexOf(':')) : "";
-            events.record(r, EventRecorder.Type.Warning, invalid ? "AgentAnswerInvalid" : "StepFailed",
+            events.record(r, EventRecorder.Type.Warning, invalid ? EventReason.AgentAnswerInvalid : EventReason.StepFailed,
                     error, pod, "error-" + StatusMapper.phaseName(before.phase()) + "-" + what
                             + (invalid ? "-invalid" : ""));
         }
@@ -669,15 +669,15 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         RollbackEvent removal = new Coordinator(clock).removalEvent(r.getMetadata().getNamespace() + "/"
                 + (r.getSpec().getCluster() == null ? "" : r.getSpec().getCluster().getLeaseName()), cp);
         if (removal != null) {
-            written = repeat ? events.record(r, EventRecorder.Type.Warning, "NodeRolledBack", removal.message(), pod,
-                    removal.type().name()) : events.recordIfAbsent(r, EventRecorder.Type.Warning, "NodeRolledBack",
+            written = repeat ? events.record(r, EventRecorder.Type.Warning, EventReason.NodeRolledBack, removal.message(), pod,
+                    removal.type().name()) : events.recordIfAbsent(r, EventRecorder.Type.Warning, EventReason.NodeRolledBack,
                             removal.message(), pod, removal.type().name());
         }
         String unknown = new Coordinator(clock).unknownRemovalMessage(cp);
         if (unknown != null) {
             // Whether the node removed the range is not known: never claimed, never denied; the file is named.
-            written = (repeat ? events.record(r, EventRecorder.Type.Warning, "RollbackOutcomeUnknown", unknown, pod,
-                    "outcome-unknown") : events.recordIfAbsent(r, EventRecorder.Type.Warning, "RollbackOutcomeUnknown",
+            written = (repeat ? events.record(r, EventRecorder.Type.Warning, EventReason.RollbackOutcomeUnknown, unknown, pod,
+                    "outcome-unknown") : events.recordIfAbsent(r, EventRecorder.Type.Warning, EventReason.RollbackOutcomeUnknown,
                             unknown, pod, "outcome-unknown")) && written;
         }
         EndEvent end = endEvent(cp);
@@ -694,16 +694,16 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     }
 
     /** The Event that announces how a rollback ended. */
-    private record EndEvent(EventRecorder.Type type, String reason, String message, String dedupKey) {
+    private record EndEvent(EventRecorder.Type type, EventReason reason, String message, String dedupKey) {
     }
 
     private static EndEvent endEvent(Checkpoint cp) {
         String message = cp.message() != null ? cp.message() : describe(cp);
         return switch (cp.phase()) {
-            case COMPLETED -> new EndEvent(EventRecorder.Type.Normal, "RollbackCompleted", message, "completed");
-            case DRY_RUN_COMPLETED -> new EndEvent(EventRecorder.Type.Normal, "DryRunCompleted", message, "dryrun");
-            case FAILED -> new EndEvent(EventRecorder.Type.Warning, "RollbackFailed", message, "failed");
-            case ABORTED -> new EndEvent(EventRecorder.Type.Warning, "RollbackBlocked", message, "aborted");
+            case COMPLETED -> new EndEvent(EventRecorder.Type.Normal, EventReason.RollbackCompleted, message, "completed");
+            case DRY_RUN_COMPLETED -> new EndEvent(EventRecorder.Type.Normal, EventReason.DryRunCompleted, message, "dryrun");
+            case FAILED -> new EndEvent(EventRecorder.Type.Warning, EventReason.RollbackFailed, message, "failed");
+            case ABORTED -> new EndEvent(EventRecorder.Type.Warning, EventReason.RollbackBlocked, message, "aborted");
             default -> throw new IllegalArgumentException("not an end: " + cp.phase());
         };
     }

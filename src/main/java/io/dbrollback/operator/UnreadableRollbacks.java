@@ -44,6 +44,7 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
     static final String NAME = "unreadable-rollbacks";
     /** The Warning Event's reason on a rollback that cannot be read. */
     public static final String EVENT_REASON = "ResourceUnreadable";
+    private static final EventReason UNREADABLE = EventReason.ResourceUnreadable;
     /** The Blocked reason of a rollback whose status cannot be read back as a checkpoint. */
     public static final String STATUS_UNREADABLE = "StatusUnreadable";
     static final String KIND = "ReplicaSetRollback";
@@ -151,7 +152,7 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
                 if (!problem.equals(unreadable.get(r.getMetadata().getUid()))) {
                     return; // fixed, changed or deleted meanwhile
                 }
-                if (!events.recordIfAbsent(r, EventRecorder.Type.Warning, EVENT_REASON, problem + "; the operator"
+                if (!events.recordIfAbsent(r, EventRecorder.Type.Warning, UNREADABLE, problem + "; the operator"
                         + " cannot read this ReplicaSetRollback and does nothing for it (no status, no finalizer, no"
                         + " call to any node) until it is fixed or deleted", null, problem)) {
                     recordLater(r, problem, EVENT_RETRY);
@@ -198,7 +199,7 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
         report(statusUnreadable, r, problem, "has a status that cannot be read back: %s; blocked ("
                 + STATUS_UNREADABLE + "), nothing is done");
         if (!STATUS_UNREADABLE.equals(stored.getWaiting())) {
-            events.record(r, EventRecorder.Type.Warning, "RollbackBlocked", STATUS_UNREADABLE + ": " + message,
+            events.record(r, EventRecorder.Type.Warning, EventReason.RollbackBlocked, STATUS_UNREADABLE + ": " + message,
                     r.getSpec() == null ? null : r.getSpec().getTargetPod(), STATUS_UNREADABLE);
         }
         return UpdateControl.noUpdate();
@@ -218,7 +219,7 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
         metrics.forget(key(r));
         LOG.warnf("ReplicaSetRollback %s deleted while it cannot be read (%s): let go without any call to a node",
                 key(r), problem);
-        events.record(r, EventRecorder.Type.Warning, "RollbackDeleted", "deleted while it cannot be read (" + problem
+        events.record(r, EventRecorder.Type.Warning, EventReason.RollbackDeleted, "deleted while it cannot be read (" + problem
                 + "); let go at once: nothing was called on any node for it, and what an earlier version of it did"
                 + " to a node was neither checked nor undone", null, "unreadable");
         return true;

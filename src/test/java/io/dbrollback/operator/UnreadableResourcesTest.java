@@ -283,10 +283,21 @@ class UnreadableResourcesTest {
             r.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
             client.resources(ReplicaSetRollback.class).inNamespace(db.namespace).resource(r).create();
             RollbackChecks.awaitPhase(client, db.namespace, "rb", "AwaitingApproval");
-            GenericKubernetesResource g = objects.stored(ROLLBACKS, db.namespace, "rb");
-            assertFalse(g.getMetadata().getFinalizers().isEmpty(), "held by the operator's finalizer");
-            set(g, "Manul", "spec", "approval");
-            client.genericKubernetesResources(ROLLBACKS).inNamespace(db.namespace).resource(g).update();
+            assertFalse(objects.stored(ROLLBACKS, db.namespace, "rb").getMetadata().getFinalizers().isEmpty(),
+                    "held by the operator's finalizer");
+            // The operator may still write its last status right after the phase shows: edit the newest version.
+            for (int attempt = 1; ; attempt++) {
+                GenericKubernetesResource g = objects.stored(ROLLBACKS, db.namespace, "rb");
+                set(g, "Manul", "spec", "approval");
+                try {
+                    client.genericKubernetesResources(ROLLBACKS).inNamespace(db.namespace).resource(g).update();
+                    break;
+                } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                    if (e.getCode() != 409 || attempt == 10) {
+                        throw e;
+                    }
+                }
+            }
             awaitEvent(client, db.namespace, "rb", UnreadableRollbacks.EVENT_REASON);
             int calls = callsTo(db).size();
             String version = objects.stored(ROLLBACKS, db.namespace, "rb").getMetadata().getResourceVersion();
