@@ -89,11 +89,19 @@ class PostgresRollbackIT {
     }
 
     private ReplicaSetRollbackStatus awaitPhase(String name, String... phases) {
-        await().atMost(Duration.ofSeconds(300)).pollInterval(Duration.ofMillis(100)).until(() -> {
+        try {
+            await().atMost(Duration.ofSeconds(300)).pollInterval(Duration.ofMillis(100)).until(() -> {
+                ReplicaSetRollback r = get(name);
+                return r != null && r.getStatus() != null && r.getStatus().getPhase() != null
+                        && List.of(phases).contains(r.getStatus().getPhase());
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
             ReplicaSetRollback r = get(name);
-            return r != null && r.getStatus() != null && r.getStatus().getPhase() != null
-                    && List.of(phases).contains(r.getStatus().getPhase());
-        });
+            ReplicaSetRollbackStatus s = r == null ? null : r.getStatus();
+            throw new AssertionError("no phase of " + List.of(phases) + " within 300 s; status: " + (s == null ? "none"
+                    : "phase " + s.getPhase() + ", waiting " + s.getWaiting() + " (" + s.getWaitMessage() + "), lastError "
+                    + s.getLastError() + ", attempts " + s.getAttempts()), e);
+        }
         return get(name).getStatus();
     }
 
@@ -225,7 +233,15 @@ class PostgresRollbackIT {
         }
         try (OperatorProcess second = OperatorProcess.start(api, work.resolve("operator-2.log"), Map.of(
                 "DBROLLBACK_ROLLBACK_FILE_WRITER", "agent", "HOSTNAME", "pg-crash-2"), OperatorProcess.LEAN_JVM_FLAGS)) {
-            ReplicaSetRollbackStatus s = awaitPhase("rb", "Completed", "Failed", "Aborted");
+            ReplicaSetRollbackStatus s;
+            try {
+                s = awaitPhase("rb", "Completed", "Failed", "Aborted");
+            } catch (AssertionError e) {
+                // What the resuming operator did (its log goes with the cluster's folder).
+                List<String> log = Files.readAllLines(second.log());
+                throw new AssertionError(e.getMessage() + "\nthe resuming operator's log, last lines:\n"
+                        + String.join("\n", log.subList(Math.max(0, log.size() - 60), log.size())), e);
+            }
             assertEquals("Completed", s.getPhase(), () -> s.getReason() + ": " + s.getMessage());
             assertEquals((long) story.divergentChanges(), s.getRollbackFile().getRecords());
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
