@@ -532,7 +532,13 @@ public final class PgAgent implements AutoCloseable {
         }
         if (state.recoverPhase == PgAgentState.RecoverPhase.REWOUND) {
             // A fenced standby with no upstream: it replays what pg_rewind brought to a consistent state
-            // and serves reads through the private socket only.
+            // and serves reads through the private socket only. It can only if its WAL reaches the minimum
+            // recovery point pg_rewind set: the source's position at the end of the rewind, which a segment
+            // pg_rewind copied earlier need not hold yet (the source writes on: a running-transactions record,
+            // the CHECKPOINT). Without it the start waits for WAL that never comes.
+            if (!pg.running()) {
+                completeWalToMinRecoveryPoint(primaryAmongPeers());
+            }
             ensureServer();
             deleteTree(savedDir());
             state.recoverPhase = PgAgentState.RecoverPhase.NONE;
@@ -555,6 +561,80 @@ public final class PgAgent implements AutoCloseable {
             pg.start(true);
             pg.stop();
         }
+    }
+
+    /**
+     * Copies from the source, again, the WAL segments from the last one pg_rewind brought on the minimum recovery
+     * point's timeline to the one that holds that point: read now, they hold it (the source wrote it before
+     * pg_rewind read its position). Idempotent; nothing to do when the data directory has no minimum recovery point.
+     */
+    private void completeWalToMinRecoveryPoint(Primary source) throws IOException, SQLException {
+        PgServerControl.Result r = pg.run("pg_controldata", List.of("-D", config.dataDir().toString()),
+                Duration.ofSeconds(30));
+        Matcher at = Pattern.compile("Minimum recovery ending location:\\s+([0-9A-Fa-f]+/[0-9A-Fa-f]+)").matcher(r.output());
+        Matcher tli = Pattern.compile("Min recovery ending loc's timeline:\\s+([0-9]+)").matcher(r.output());
+        if (!r.ok() || !at.find() || !tli.find()) {
+            throw new IOException("pg_controldata gave no minimum recovery point: " + r.output().strip());
+        }
+        long minRecovery = PgLsn.parse(at.group(1)).value();
+        List<String> local;
+        Path wal = config.dataDir().resolve("pg_wal");
+        try (var list = Files.list(wal)) {
+            local = list.map(f -> f.getFileName().toString()).toList();
+        }
+        List<String> fetch = segmentsToComplete(local, Integer.parseInt(tli.group(1)), minRecovery, walSegmentSize());
+        if (fetch.isEmpty()) {
+            return;
+        }
+        try (Connection c = pg.connectPeer(source.address(), config.superuser());
+                PreparedStatement s = c.prepareStatement("SELECT pg_read_binary_file(?)")) {
+            for (String name : fetch) {
+                s.setString(1, "pg_wal/" + name);
+                byte[] data;
+                try (ResultSet rs = s.executeQuery()) {
+                    rs.next();
+                    data = rs.getBytes(1);
+                }
+                Path tmp = wal.resolve(name + ".dbrollback.tmp");
+                Files.write(tmp, data);
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                    ch.force(true);
+                }
+                Files.move(tmp, wal.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        PgAgentState.fsyncDirectory(wal);
+        LOG.info(config.nodeName() + ": WAL segments " + fetch + " copied again from " + source.address()
+                + ", to reach the minimum recovery point " + PgLsn.of(minRecovery));
+    }
+
+    /**
+     * The WAL segment names to copy again so that the local WAL reaches {@code minRecovery} on timeline {@code tli}:
+     * from the highest local segment of that timeline (pg_rewind may have copied it while the source still wrote
+     * it) to the one that holds the point; none when there is no such point (0).
+     */
+    static List<String> segmentsToComplete(List<String> localNames, int tli, long minRecovery, long segmentSize) {
+        if (minRecovery == 0) {
+            return List.of();
+        }
+        long perId = 0x100000000L / segmentSize;
+        long last = minRecovery / segmentSize;
+        long highest = -1;
+        for (String n : localNames) {
+            Matcher m = WAL_SEGMENT.matcher(n);
+            if (m.matches() && Integer.parseInt(m.group(1), 16) == tli) {
+                long segno = Long.parseLong(m.group(2), 16) * perId + Long.parseLong(m.group(3), 16);
+                if (segno <= last) {
+                    highest = Math.max(highest, segno);
+                }
+            }
+        }
+        long first = highest < 0 ? last : highest;
+        List<String> out = new ArrayList<>();
+        for (long seg = first; seg <= last; seg++) {
+            out.add(String.format("%08X%08X%08X", tli, seg / perId, seg % perId));
+        }
+        return out;
     }
 
     /** The data directory's "Database cluster state" ({@code pg_controldata}): "shut down", "in production"... */
