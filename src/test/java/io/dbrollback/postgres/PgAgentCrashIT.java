@@ -382,6 +382,30 @@ class PgAgentCrashIT {
     }
 
     /**
+     * After pg_rewind, the node's WAL ends before the minimum recovery point pg_rewind set (the source wrote its
+     * last record after pg_rewind copied that segment: simulated by zeroing that record's end). A fenced standby
+     * with no upstream could never become consistent, and its start would wait its whole 300 s; the agent copies
+     * those segments again from the source first, and the recover ends at once.
+     */
+    @Test
+    void aRewoundNodeWhoseWalEndsBeforeTheMinimumRecoveryPointGetsTheRestFromTheSource() throws Exception {
+        PgBinFaults bins = PgBinFaults.create(c.pg().folder("bin-faults"), c.pg().install().bindir(), null);
+        bins.shortenWalAfterNextRewind();
+        c.restartAgent(former.name(), bins.bindir());
+        RecoverToLsnResponse r = c.client(former.name()).withDeadlineAfter(120, TimeUnit.SECONDS)
+                .recoverToLsn(recoverRequest());
+        assertTrue(bins.shortened() != null, "the WAL was cut short of the minimum recovery point");
+        assertEquals(1, r.getRollbackId());
+        Timeline t = c.client(former.name()).getTimeline(GetTimelineRequest.getDefaultInstance());
+        assertTrue(t.getFenced());
+        assertEquals(fork, t.getLastLsn());
+        c.client(former.name()).rejoinAsReplica(RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(
+                c.agentAddress(leader.name())).setTerm(2).setIncidentId("crash").build());
+        PgCluster.await(former.name() + " holding the new primary's rows", () -> former.tableRows("kv")
+                .equals(leader.tableRows("kv")));
+    }
+
+    /**
      * A table of about 16 MB on the new primary (made after the fork: the former primary never had it), and the
      * former primary's agent restarted with pg_rewind cut as soon as it has written into that table's file there.
      */

@@ -71,6 +71,28 @@ final class PgBinFaults {
                 marks=@MARKS@
                 watch=@WATCH@
                 case " $* " in *" --dry-run "*) exec "$real" "$@" ;; esac
+                if [ -e "$marks/short-wal" ]; then
+                  # The WAL cut short of pg_rewind's minimum recovery point, as when it copied the source's last
+                  # segment before the source wrote its last record: that record's end zeroed.
+                  "$real" "$@" || exit $?
+                  rm -f "$marks/short-wal"
+                  data=
+                  for a in "$@"; do case "$a" in --target-pgdata=*) data=${a#--target-pgdata=} ;; esac; done
+                  out=$("$(dirname "$real")/pg_controldata" -D "$data")
+                  loc=$(printf '%s\n' "$out" | sed -n 's/^Minimum recovery ending location: *//p')
+                  tli=$(printf '%s\n' "$out" | sed -n "s/^Min recovery ending loc's timeline: *//p")
+                  segsz=$(printf '%s\n' "$out" | sed -n 's/^Bytes per WAL segment: *//p')
+                  lsn=$(( (0x${loc%/*} << 32) + 0x${loc#*/} ))
+                  seg=$(( lsn / segsz )); off=$(( lsn % segsz )); per=$(( 0x100000000 / segsz ))
+                  [ "$off" -ge 64 ] || { echo "too near a segment start: $loc" > "$marks/short-wal-skipped"; exit 0; }
+                  name=$(printf '%08X%08X%08X' "$tli" $(( seg / per )) $(( seg % per )))
+                  cut=$(( off - 16 ))
+                  page=$(( cut / 8192 + 1 ))
+                  dd if=/dev/zero of="$data/pg_wal/$name" bs=1 seek=$cut count=$(( page * 8192 - cut )) conv=notrunc 2>/dev/null
+                  dd if=/dev/zero of="$data/pg_wal/$name" bs=8192 seek=$page count=$(( segsz / 8192 - page )) conv=notrunc 2>/dev/null
+                  echo "$name $cut $loc" > "$marks/shortened"
+                  exit 0
+                fi
                 [ -n "$watch" ] || exec "$real" "$@"
                 if [ -e "$marks/killed" ]; then
                   if [ -e "$marks/refuse" ]; then echo "pg_rewind: refused by the test" >&2; exit 3; fi
@@ -157,6 +179,20 @@ final class PgBinFaults {
         } else {
             Files.deleteIfExists(marks.resolve(name));
         }
+    }
+
+    /**
+     * Arms pg_rewind: its next real run succeeds, then the target's WAL is cut short of the minimum recovery point
+     * pg_rewind set (the last 16 bytes of the last record before it, and the rest of that segment, zeroed).
+     */
+    void shortenWalAfterNextRewind() throws IOException {
+        mark("short-wal", true);
+    }
+
+    /** What the shortened run cut: "SEGMENT OFFSET MIN_RECOVERY_POINT", or null when it did not. */
+    String shortened() throws IOException {
+        Path f = marks.resolve("shortened");
+        return Files.exists(f) ? Files.readString(f, StandardCharsets.UTF_8).strip() : null;
     }
 
     /** Arms pg_ctl: its next stop is held. */
