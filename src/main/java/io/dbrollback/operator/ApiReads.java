@@ -44,7 +44,7 @@ final class ApiReads {
      * @param kind the kind read, for {@code dbrollback_unreadable_resources_total}
      * @param what what is read, as the message names it (e.g. "the leader Lease ns/name")
      */
-    <T> T read(String kind, String reason, String what, Supplier<T> read) {
+    <T> T read(String kind, BlockReason reason, String what, Supplier<T> read) {
         try {
             return read.get();
         } catch (KubernetesClientException e) {

@@ -36,7 +36,7 @@ public final class ClusterObserver {
     }
 
     /** A reason the rollback cannot proceed yet; no side effect was made. */
-    public record Problem(String reason, String message) {
+    public record Problem(BlockReason reason, String message) {
     }
 
     /** Either a resolved view or a problem. */
@@ -49,9 +49,6 @@ public final class ClusterObserver {
      */
     public record Observed(Observation observation, TransportException leaderError) {
     }
-
-    /** The Blocked reason of a TLS Secret whose contents cannot be used. */
-    public static final String TLS_SECRET_INVALID = "TlsSecretInvalid";
 
     private final KubernetesClient client;
     private final AgentClients clients;
@@ -84,23 +81,23 @@ public final class ClusterObserver {
         String ns = r.getMetadata().getNamespace();
         ClusterSpec c = r.getSpec().getCluster();
         String target = r.getSpec().getTargetPod();
-        Lease lease = reads.read("Lease", "LeaseUnreadable", "the leader Lease " + ns + "/" + c.getLeaseName(),
+        Lease lease = reads.read("Lease", BlockReason.LeaseUnreadable, "the leader Lease " + ns + "/" + c.getLeaseName(),
                 () -> client.leases().inNamespace(ns).withName(c.getLeaseName()).get());
         if (lease == null) {
-            return problem("LeaseNotFound", "the leader Lease " + ns + "/" + c.getLeaseName() + " does not exist");
+            return problem(BlockReason.LeaseNotFound, "the leader Lease " + ns + "/" + c.getLeaseName() + " does not exist");
         }
         String termText = lease.getMetadata().getAnnotations() == null ? null
                 : lease.getMetadata().getAnnotations().get(TERM_ANNOTATION);
         if (termText != null && !termText.trim().matches("[0-9]{1,18}")) {
-            return problem("InvalidLeaseTerm", "the Lease's " + TERM_ANNOTATION + " annotation is not a whole number");
+            return problem(BlockReason.InvalidLeaseTerm, "the Lease's " + TERM_ANNOTATION + " annotation is not a whole number");
         }
-        List<Pod> pods = reads.read("Pod", "PodsUnreadable", "the pods of " + ns + " with labels " + c.getPodSelector(),
+        List<Pod> pods = reads.read("Pod", BlockReason.PodsUnreadable, "the pods of " + ns + " with labels " + c.getPodSelector(),
                 () -> client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems());
         Pod targetPod = pods.stream().filter(p -> p.getMetadata().getName().equals(target)).findFirst().orElse(null);
         if (targetPod == null) {
-            boolean exists = reads.read("Pod", "PodsUnreadable", "the pod " + ns + "/" + target,
+            boolean exists = reads.read("Pod", BlockReason.PodsUnreadable, "the pod " + ns + "/" + target,
                     () -> client.pods().inNamespace(ns).withName(target).get()) != null;
-            return problem(exists ? "TargetNotInCluster" : "TargetPodNotFound", exists
+            return problem(exists ? BlockReason.TargetNotInCluster : BlockReason.TargetPodNotFound, exists
                     ? "pod " + target + " does not carry the labels of cluster.podSelector " + c.getPodSelector()
                     : "the target pod " + ns + "/" + target + " does not exist");
         }
@@ -112,16 +109,16 @@ public final class ClusterObserver {
             }
         }
         if (!addresses.containsKey(target)) {
-            return problem("AgentNotReachable", "pod " + target + " has no IP yet or no "
+            return problem(BlockReason.AgentNotReachable, "pod " + target + " has no IP yet or no "
                     + (c.getAgentPortName() != null ? "container port named " + c.getAgentPortName() : "agent port"));
         }
         AgentClients.Tls tls = null;
         String secretName = r.getSpec().getAgentTlsSecret();
         if (secretName != null) {
-            Secret secret = reads.read("Secret", "TlsSecretUnreadable", "the agent TLS Secret " + ns + "/" + secretName,
+            Secret secret = reads.read("Secret", BlockReason.TlsSecretUnreadable, "the agent TLS Secret " + ns + "/" + secretName,
                     () -> client.secrets().inNamespace(ns).withName(secretName).get());
             if (secret == null || secret.getData() == null || !secret.getData().containsKey("ca.crt")) {
-                return problem("TlsSecretNotFound", "the agent TLS Secret " + ns + "/" + secretName
+                return problem(BlockReason.TlsSecretNotFound, "the agent TLS Secret " + ns + "/" + secretName
                         + " does not exist or has no ca.crt");
             }
             Map<String, String> d = secret.getData();
@@ -131,7 +128,7 @@ public final class ClusterObserver {
                 // before any call, not an error of a step.
                 clients.channel(addresses.get(target), tls);
             } catch (IllegalArgumentException e) {
-                return problem(TLS_SECRET_INVALID, "the agent TLS Secret " + ns + "/" + secretName
+                return problem(BlockReason.TlsSecretInvalid, "the agent TLS Secret " + ns + "/" + secretName
                         + " cannot be used: " + e.getMessage());
             }
         }
@@ -142,7 +139,7 @@ public final class ClusterObserver {
         return base64 == null || base64.isEmpty() ? null : Base64.getDecoder().decode(base64);
     }
 
-    private static Resolution problem(String reason, String message) {
+    private static Resolution problem(BlockReason reason, String message) {
         return new Resolution(null, new Problem(reason, message));
     }
 

@@ -1,5 +1,8 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.coordinator.Checkpoint;
 import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.RecoverResult;
 import io.dbrollback.coordinator.RollbackTransport;
@@ -14,6 +17,7 @@ import io.dbrollback.model.Term;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * Test hook, off unless the environment variable {@value #ENV} is set: the operator process dies
@@ -156,6 +160,67 @@ public final class CrashPoints {
     /** After the status write that stored {@code phase} for the rollback {@code namespace/name}. */
     void afterStatusWrite(String rollbackKey, String phase) {
         check("status", phase, rollbackKey);
+    }
+
+    /**
+     * {@code steps} with this hook: the armed call, record and exec points of each rollback, and its
+     * status writes. {@code steps} itself when nothing is armed.
+     */
+    public StepFactory decorate(StepFactory steps) {
+        if (!armed()) {
+            return steps;
+        }
+        return new StepFactory() {
+            @Override
+            public ClusterObserver.Resolution resolve(ReplicaSetRollback r) {
+                return steps.resolve(r);
+            }
+
+            @Override
+            public ClusterObserver.Observed observe(ClusterObserver.Resolved cluster) {
+                return steps.observe(cluster);
+            }
+
+            @Override
+            public PodExec podExec(ReplicaSetRollback r) {
+                return wrap(steps.podExec(r), key(r));
+            }
+
+            @Override
+            public RollbackTransport transport(ReplicaSetRollback r, ClusterObserver.Resolved cluster, Checkpoint cp,
+                    PodExec exec, Consumer<RollbackEvent> announce) {
+                return wrap(steps.transport(r, cluster, cp, exec, announce), key(r));
+            }
+
+            @Override
+            public StatusStore statuses() {
+                StatusStore inner = steps.statuses();
+                return new StatusStore() {
+                    @Override
+                    public ReplicaSetRollback writeStatus(ReplicaSetRollback r) {
+                        ReplicaSetRollback stored = inner.writeStatus(r);
+                        ReplicaSetRollbackStatus status = r.getStatus();
+                        afterStatusWrite(key(r), status.getRecoverAnswer() != null
+                                && "Recovering".equals(status.getPhase()) ? RECOVER_ANSWERED : status.getPhase());
+                        return stored;
+                    }
+
+                    @Override
+                    public ReplicaSetRollback read(String namespace, String name) {
+                        return inner.read(namespace, name);
+                    }
+                };
+            }
+
+            @Override
+            public boolean mayStep() {
+                return steps.mayStep();
+            }
+        };
+    }
+
+    private static String key(ReplicaSetRollback r) {
+        return r.getMetadata().getNamespace() + "/" + r.getMetadata().getName();
     }
 
     /** The transport, with the armed call and record points of this rollback. */

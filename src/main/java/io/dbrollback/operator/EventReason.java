@@ -28,8 +28,13 @@ public enum EventReason {
     RollbackCompleted,
     /** The end: a dry run planned and stopped. */
     DryRunCompleted,
-    /** Aborted (unsafe), or blocked until something changes (queued, an invalid spec, a missing object). */
+    /**
+     * Held before any step until something changes (a {@link BlockReason}: queued behind an older
+     * rollback, an invalid spec, a missing object, a refused TLS handshake); temporary, never an end.
+     */
     RollbackBlocked,
+    /** The end: aborted as unsafe (the target is the leader, the histories do not fit); nothing was removed. */
+    RollbackAborted,
     /** Failed closed. */
     RollbackFailed,
     /** A wait began. */

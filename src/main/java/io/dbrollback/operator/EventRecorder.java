@@ -1,112 +1,32 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.api.ReplicaSetRollback;
-import io.fabric8.kubernetes.api.model.Event;
-import io.fabric8.kubernetes.api.model.EventBuilder;
-import io.fabric8.kubernetes.api.model.ObjectReference;
-import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.time.Clock;
-import java.util.HexFormat;
-import org.jboss.logging.Logger;
 
 /**
- * The one way the operator emits Kubernetes Events (core/v1): Normal or Warning, regarding the
- * rollback and related to the pod, deduplicated by a deterministic name (a repeat bumps the count),
- * note truncated to 1 KiB. Never fails the reconcile: an event that cannot be written is logged, and
- * reported as {@code false} so that the loud announcement of a rollback can be retried.
- * Events notify; the status is the durable record.
+ * How the operator tells people what happens: Events regarding a rollback, deduplicated by
+ * (rollback, incident, reason, dedupKey). Never throws: an Event that cannot be written is reported
+ * as {@code false} so that the loud announcement of a rollback can be retried. Events notify; the
+ * status is the durable record. {@link KubernetesEventRecorder} writes Kubernetes Events; tests use
+ * a recording fake.
  */
-public final class EventRecorder {
-
-    private static final Logger LOG = Logger.getLogger(EventRecorder.class);
-    static final String COMPONENT = "rollback-operator";
-    static final int MAX_NOTE = 1024;
+public interface EventRecorder {
 
     /** Normal or Warning. */
-    public enum Type { Normal, Warning }
-
-    private final KubernetesClient client;
-    private final Clock clock;
-    private final String instance;
-
-    public EventRecorder(KubernetesClient client, Clock clock, String instance) {
-        this.client = client;
-        this.clock = clock;
-        this.instance = instance;
-    }
+    enum Type { Normal, Warning }
 
     /**
      * Records an event; the same (rollback, incident, reason, dedupKey) is one Event whose count rises.
      *
      * @param relatedPod the pod concerned, or null
+     * @return whether the Event exists afterwards
      */
-    public boolean record(ReplicaSetRollback rollback, Type type, EventReason reason, String note, String relatedPod,
-            String dedupKey) {
-        return write(rollback, type, reason.name(), note, relatedPod, dedupKey, true);
-    }
+    boolean record(ReplicaSetRollback rollback, Type type, EventReason reason, String note, String relatedPod,
+            String dedupKey);
 
     /**
      * Records an event unless the same (rollback, incident, reason, dedupKey) Event exists already; an
      * existing one is left as it is (its count does not rise). True when the Event exists afterwards.
      */
-    public boolean recordIfAbsent(ReplicaSetRollback rollback, Type type, EventReason reason, String note,
-            String relatedPod, String dedupKey) {
-        return write(rollback, type, reason.name(), note, relatedPod, dedupKey, false);
-    }
-
-    private boolean write(ReplicaSetRollback rollback, Type type, String reason, String note, String relatedPod,
-            String dedupKey, boolean repeat) {
-        try {
-            String ns = rollback.getMetadata().getNamespace();
-            String name = rollback.getMetadata().getName() + "." + shortHash(rollback.getMetadata().getUid() + "/"
-                    + reason + "/" + dedupKey);
-            String now = clock.instant().toString();
-            String message = note.length() > MAX_NOTE ? note.substring(0, MAX_NOTE - 3) + "..." : note;
-            Event existing = client.v1().events().inNamespace(ns).withName(name).get();
-            if (existing != null && !repeat) {
-                return true;
-            }
-            if (existing != null) {
-                existing.setCount(existing.getCount() == null ? 2 : existing.getCount() + 1);
-                existing.setLastTimestamp(now);
-                existing.setMessage(message);
-                client.v1().events().inNamespace(ns).resource(existing).update();
-                return true;
-            }
-            ObjectReference regarding = new ObjectReferenceBuilder()
-                    .withApiVersion(rollback.getApiVersion()).withKind(rollback.getKind())
-                    .withName(rollback.getMetadata().getName()).withNamespace(ns)
-                    .withUid(rollback.getMetadata().getUid()).build();
-            EventBuilder b = new EventBuilder()
-                    .withNewMetadata().withName(name).withNamespace(ns).endMetadata()
-                    .withInvolvedObject(regarding)
-                    .withType(type.name()).withReason(reason).withMessage(message)
-                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
-                    .withNewSource().withComponent(COMPONENT).endSource()
-                    .withReportingComponent(COMPONENT).withReportingInstance(instance)
-                    .withAction(reason);
-            if (relatedPod != null) {
-                b.withRelated(new ObjectReferenceBuilder().withApiVersion("v1").withKind("Pod").withName(relatedPod)
-                        .withNamespace(ns).build());
-            }
-            client.v1().events().inNamespace(ns).resource(b.build()).create();
-            return true;
-        } catch (RuntimeException e) {
-            LOG.warnf("could not record event %s for %s/%s: %s", reason, rollback.getMetadata().getNamespace(),
-                    rollback.getMetadata().getName(), e.getMessage());
-            return false;
-        }
-    }
-
-    static String shortHash(String s) {
-        try {
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(d, 0, 6);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
+    boolean recordIfAbsent(ReplicaSetRollback rollback, Type type, EventReason reason, String note,
+            String relatedPod, String dedupKey);
 }

@@ -6,33 +6,28 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.context.Dependent;
 import jakarta.enterprise.inject.Produces;
 import java.util.Optional;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Leader election, so that more than one operator replica never acts on the same rollback. The
  * operator SDK (QOSDK 7.7.3) has no property to turn it on: it runs leader election, in the prod
  * profile only, when a {@link LeaderElectionConfiguration} bean is present. This producer supplies
- * one only when {@code rollback-operator.leader-election.enabled} is true (the Helm chart sets
- * {@code ROLLBACK_OPERATOR_LEADER_ELECTION_ENABLED} for more than one replica).
+ * one only when {@code dbrollback.leader-election.enabled} is true (the Helm chart sets
+ * {@code DBROLLBACK_LEADER_ELECTION_ENABLED} for more than one replica).
  *
  * <p>The operator's Lease lives in its own namespace; it needs Lease get, create and update there
- * (the chart's leader-election Role), and the identity is the pod name (HOSTNAME).
+ * (the chart's leader-election Role), and the identity is {@code dbrollback.instance} (the pod name).
  */
 @ApplicationScoped
 public class LeaderElection {
 
     /** The Lease name when none is configured. */
-    public static final String DEFAULT_LEASE_NAME = "rollback-operator-leader";
+    public static final String DEFAULT_LEASE_NAME = OperatorConfig.DEFAULT_LEASE_NAME;
 
     @Produces
     @Dependent
-    LeaderElectionConfiguration leaderElection(
-            @ConfigProperty(name = "rollback-operator.leader-election.enabled", defaultValue = "false") boolean enabled,
-            @ConfigProperty(name = "rollback-operator.leader-election.lease-name",
-                    defaultValue = DEFAULT_LEASE_NAME) String leaseName,
-            @ConfigProperty(name = "rollback-operator.leader-election.lease-namespace")
-            Optional<String> leaseNamespace) {
-        return configuration(enabled, leaseName, leaseNamespace);
+    LeaderElectionConfiguration leaderElection(OperatorConfig config) {
+        OperatorConfig.LeaderElection le = config.leaderElection();
+        return configuration(le.enabled(), le.leaseName(), le.leaseNamespace(), config.instance());
     }
 
     /**
@@ -40,12 +35,12 @@ public class LeaderElection {
      * SDK uses the namespace of the client's configuration (the pod's own namespace in a cluster).
      */
     static LeaderElectionConfiguration configuration(boolean enabled, String leaseName,
-            Optional<String> leaseNamespace) {
+            Optional<String> leaseNamespace, String identity) {
         if (!enabled) {
             return null;
         }
         LeaderElectionConfigurationBuilder b = LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(
-                leaseName);
+                leaseName).withIdentity(identity);
         leaseNamespace.filter(ns -> !ns.isBlank()).ifPresent(b::withLeaseNamespace);
         return b.build();
     }

@@ -1,15 +1,19 @@
 package io.dbrollback.operator;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
 
-/** The operator's collaborators, one each. */
+/**
+ * The operator's collaborators, one each, from its one configuration ({@link OperatorConfig}). Made at
+ * startup: an invalid value stops the start, naming the property.
+ */
 @ApplicationScoped
 public class OperatorBeans {
 
@@ -19,24 +23,20 @@ public class OperatorBeans {
         return Clock.systemUTC();
     }
 
-    /**
-     * The deadlines of the calls to the agents, from the {@code dbrollback.agent.*} properties (defaults
-     * in application.properties). Made at startup: a zero or negative value stops the start, naming
-     * the property.
-     */
+    /** The pacing of the reconciler, from {@code dbrollback.reconcile.*} and {@code dbrollback.retry.*}. */
     @Produces
-    @jakarta.inject.Singleton
-    @io.quarkus.runtime.Startup
-    AgentClients.Deadlines agentDeadlines(
-            @ConfigProperty(name = "dbrollback.agent.deadline.get-timeline") Duration getTimeline,
-            @ConfigProperty(name = "dbrollback.agent.deadline.fence") Duration fence,
-            @ConfigProperty(name = "dbrollback.agent.deadline.recover-to-lsn") Duration recoverToLsn,
-            @ConfigProperty(name = "dbrollback.agent.deadline.rejoin-as-replica") Duration rejoinAsReplica,
-            @ConfigProperty(name = "dbrollback.agent.deadline.quarantine-rollback-file") Duration quarantine,
-            @ConfigProperty(name = "dbrollback.agent.progress-timeout") Duration progressTimeout,
-            @ConfigProperty(name = "dbrollback.agent.stream-deadline") Duration streamDeadline) {
-        return new AgentClients.Deadlines(getTimeline, fence, recoverToLsn, rejoinAsReplica, quarantine,
-                progressTimeout, streamDeadline);
+    @Singleton
+    @Startup
+    ReconcileSettings reconcileSettings(OperatorConfig config) {
+        return config.settings();
+    }
+
+    /** The deadlines of the calls to the agents, from {@code dbrollback.agent.*}. */
+    @Produces
+    @Singleton
+    @Startup
+    AgentClients.Deadlines agentDeadlines(OperatorConfig config) {
+        return config.deadlines();
     }
 
     @Produces
@@ -54,21 +54,33 @@ public class OperatorBeans {
      * once, at startup: an invalid value stops the start.
      */
     @Produces
-    @jakarta.inject.Singleton
-    @io.quarkus.runtime.Startup
+    @Singleton
+    @Startup
     CrashPoints crashPoints() {
         CrashPoints points = CrashPoints.fromEnvironment();
         if (points.armed()) {
-            org.jboss.logging.Logger.getLogger(OperatorBeans.class).warnf("test hook armed: %s=%s; this process"
-                    + " halts at that point", CrashPoints.ENV, points.spec());
+            Logger.getLogger(OperatorBeans.class).warnf("test hook armed: %s=%s; this process halts at that point",
+                    CrashPoints.ENV, points.spec());
         }
         return points;
     }
 
+    /**
+     * What each step talks to: the API server, the agents, and the rollback file written as
+     * {@code dbrollback.rollback-file.writer} says; with the crash test hook when it is armed.
+     */
+    @Produces
+    @Singleton
+    @Startup
+    StepFactory stepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
+            OperatorConfig config, CrashPoints crashPoints, Clock clock) {
+        return crashPoints.decorate(new ClusterStepFactory(client, clients, metrics,
+                RollbackFileStore.Writer.parse(config.rollbackFile().writer()), clock));
+    }
+
     @Produces
     @ApplicationScoped
-    EventRecorder eventRecorder(KubernetesClient client, Clock clock) {
-        String instance = System.getenv().getOrDefault("HOSTNAME", EventRecorder.COMPONENT);
-        return new EventRecorder(client, clock, instance);
+    EventRecorder eventRecorder(KubernetesClient client, Clock clock, OperatorConfig config) {
+        return new KubernetesEventRecorder(client, clock, config.instance());
     }
 }

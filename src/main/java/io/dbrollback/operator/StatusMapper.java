@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.api.ConditionType;
 import io.dbrollback.api.Condition;
 import io.dbrollback.api.PlanStatus;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
@@ -33,13 +34,6 @@ import java.util.Set;
  */
 public final class StatusMapper {
 
-    /** Condition types. */
-    public static final String READY = "Ready";
-    public static final String PROGRESSING = "Progressing";
-    public static final String AWAITING_APPROVAL = "AwaitingApproval";
-    public static final String BLOCKED = "Blocked";
-    public static final String FAILED = "Failed";
-    public static final String PAUSED = "Paused";
 
     private StatusMapper() {
     }
@@ -266,34 +260,34 @@ public final class StatusMapper {
         String reasonCode = cp.reason() == null ? phaseName(p) : cp.reason().code();
         List<Condition> out = new ArrayList<>();
         boolean ready = p == Phase.COMPLETED || p == Phase.DRY_RUN_COMPLETED;
-        out.add(condition(previous, READY, ready, ready ? reasonCode : terminal ? reasonCode : phaseName(p),
+        out.add(condition(previous, ConditionType.Ready, ready, ready ? reasonCode : terminal ? reasonCode : phaseName(p),
                 ready ? cp.message() : terminal ? cp.message() : "in phase " + phaseName(p), generation, now));
         boolean waiting = cp.waiting() != null;
         boolean progressing = !terminal && !paused && !waiting && p != Phase.AWAITING_APPROVAL;
-        out.add(condition(previous, PROGRESSING, progressing, progressing ? phaseName(p)
+        out.add(condition(previous, ConditionType.Progressing, progressing, progressing ? phaseName(p)
                 : terminal ? reasonCode : paused ? "Paused" : waiting ? cp.waiting().code() : "AwaitingApproval",
                 progressing ? "in phase " + phaseName(p) + (cp.lastError() != null ? "; last attempt: "
                         + cp.lastError() : "") : null, generation, now));
         boolean gated = p == Phase.AWAITING_APPROVAL;
-        out.add(condition(previous, AWAITING_APPROVAL, gated,
+        out.add(condition(previous, ConditionType.AwaitingApproval, gated,
                 gated ? cp.gates().iterator().next().code() : "NotGated", gated ? cp.message() : null, generation,
                 now));
-        out.add(condition(previous, BLOCKED, waiting, waiting ? cp.waiting().code() : "NotBlocked",
+        out.add(condition(previous, ConditionType.Blocked, waiting, waiting ? cp.waiting().code() : "NotBlocked",
                 waiting ? cp.waitMessage() : null, generation, now));
         boolean failed = p == Phase.FAILED || p == Phase.ABORTED;
-        out.add(condition(previous, FAILED, failed, failed ? reasonCode : "NotFailed", failed ? cp.message() : null,
+        out.add(condition(previous, ConditionType.Failed, failed, failed ? reasonCode : "NotFailed", failed ? cp.message() : null,
                 generation, now));
-        out.add(condition(previous, PAUSED, paused, paused ? "PauseAnnotation" : "NotPaused",
+        out.add(condition(previous, ConditionType.Paused, paused, paused ? "PauseAnnotation" : "NotPaused",
                 paused ? "the dbrollback.io/paused annotation is set; nothing is done until it is removed" : null,
                 generation, now));
         return out;
     }
 
-    private static Condition condition(List<Condition> previous, String type, boolean status, String reason,
+    private static Condition condition(List<Condition> previous, ConditionType type, boolean status, String reason,
             String message, long generation, Instant now) {
         String value = status ? "True" : "False";
         Condition c = new Condition();
-        c.setType(type);
+        c.setType(type.name());
         c.setStatus(value);
         c.setReason(reason);
         c.setMessage(message);
@@ -301,7 +295,7 @@ public final class StatusMapper {
         String since = now.toString();
         if (previous != null) {
             for (Condition old : previous) {
-                if (type.equals(old.getType()) && value.equals(old.getStatus()) && old.getLastTransitionTime() != null) {
+                if (type.name().equals(old.getType()) && value.equals(old.getStatus()) && old.getLastTransitionTime() != null) {
                     since = old.getLastTransitionTime();
                 }
             }
@@ -314,17 +308,18 @@ public final class StatusMapper {
      * Marks {@code status} blocked by a problem found before any step (a missing pod, Lease or port,
      * an invalid value, another rollback of the cluster in progress): nothing was called.
      */
-    public static void block(ReplicaSetRollbackStatus status, String reason, String message,
+    public static void block(ReplicaSetRollbackStatus status, BlockReason blocked, String message,
             ReplicaSetRollbackStatus previous, Instant now) {
+        String reason = blocked.name();
         status.setWaiting(reason);
         status.setWaitMessage(message);
         List<Condition> old = previous == null || previous.getConditions() == null ? List.of() : previous.getConditions();
         List<Condition> out = new ArrayList<>();
         for (Condition c : status.getConditions()) {
-            if (c.getType().equals(BLOCKED)) {
-                c = condition(old, BLOCKED, true, reason, message, c.getObservedGeneration(), now);
-            } else if (c.getType().equals(PROGRESSING)) {
-                c = condition(old, PROGRESSING, false, reason, null, c.getObservedGeneration(), now);
+            if (c.getType().equals(ConditionType.Blocked.name())) {
+                c = condition(old, ConditionType.Blocked, true, reason, message, c.getObservedGeneration(), now);
+            } else if (c.getType().equals(ConditionType.Progressing.name())) {
+                c = condition(old, ConditionType.Progressing, false, reason, null, c.getObservedGeneration(), now);
             }
             out.add(c);
         }
@@ -414,20 +409,22 @@ public final class StatusMapper {
      * and the Blocked and Progressing conditions): for a status that cannot be read back as a
      * checkpoint, which stays on record unchanged until someone fixes or deletes it.
      */
-    public static ReplicaSetRollbackStatus blockedAsStored(ReplicaSetRollbackStatus stored, String reason,
+    public static ReplicaSetRollbackStatus blockedAsStored(ReplicaSetRollbackStatus stored, BlockReason blocked,
             String message, long generation, Instant now) {
+        String reason = blocked.name();
         ReplicaSetRollbackStatus s = Json.MAPPER.convertValue(stored, ReplicaSetRollbackStatus.class);
         s.setWaiting(reason);
         s.setWaitMessage(message);
         List<Condition> old = s.getConditions() == null ? List.of() : s.getConditions();
         List<Condition> out = new ArrayList<>();
         for (Condition c : old) {
-            if (!BLOCKED.equals(c.getType()) && !PROGRESSING.equals(c.getType())) {
+            if (!ConditionType.Blocked.name().equals(c.getType())
+                    && !ConditionType.Progressing.name().equals(c.getType())) {
                 out.add(c);
             }
         }
-        out.add(condition(old, PROGRESSING, false, reason, null, generation, now));
-        out.add(condition(old, BLOCKED, true, reason, message, generation, now));
+        out.add(condition(old, ConditionType.Progressing, false, reason, null, generation, now));
+        out.add(condition(old, ConditionType.Blocked, true, reason, message, generation, now));
         s.setConditions(out);
         return s;
     }

@@ -2,7 +2,6 @@ package io.dbrollback.operator;
 
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.source.AbstractEventSource;
@@ -24,12 +23,12 @@ import org.jboss.logging.Logger;
  * <ul>
  *   <li>a spec or status that does not fit the classes ({@link ReplicaSetRollback#unreadable()}): never
  *       reconciled ({@link Filter}), so no finalizer is added, no status written and nothing called on
- *       any node; reported as the informer sees it: a Warning Event {@value #EVENT_REASON} on it naming
+ *       any node; reported as the informer sees it: a Warning Event {@code ResourceUnreadable} on it naming
  *       the field and the rule (one per problem), and a log line and
  *       {@code dbrollback_unreadable_resources_total{kind="ReplicaSetRollback"}} once per problem in
  *       this process;</li>
  *   <li>a status that reads but cannot be read back as a checkpoint ({@link StatusMapper#unreadable}):
- *       Blocked {@value #STATUS_UNREADABLE}, the status otherwise kept as stored, a Warning Event when
+ *       Blocked {@code StatusUnreadable}, the status otherwise kept as stored, a Warning Event when
  *       it becomes blocked, the log line and the metric once per problem in this process; nothing
  *       called on any node;</li>
  *   <li>either one deleted: its finalizer, if it has one, is released at once with a Warning Event.</li>
@@ -42,19 +41,17 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
 
     /** The event source's name. */
     static final String NAME = "unreadable-rollbacks";
-    /** The Warning Event's reason on a rollback that cannot be read. */
-    public static final String EVENT_REASON = "ResourceUnreadable";
     private static final EventReason UNREADABLE = EventReason.ResourceUnreadable;
-    /** The Blocked reason of a rollback whose status cannot be read back as a checkpoint. */
-    public static final String STATUS_UNREADABLE = "StatusUnreadable";
+    private static final BlockReason STATUS_UNREADABLE = BlockReason.StatusUnreadable;
     static final String KIND = "ReplicaSetRollback";
     /** How soon an Event the API server refused is tried again (while the version it reports is current). */
     static final Duration EVENT_RETRY = Duration.ofSeconds(10);
 
     private static final Logger LOG = Logger.getLogger(UnreadableRollbacks.class);
 
-    private final KubernetesClient client;
+    private final StatusStore statuses;
     private final Clock clock;
+    private final Duration recheck;
     private final EventRecorder events;
     private final RollbackMetrics metrics;
     /** uid -> the problem reported, for rollbacks that cannot be read. */
@@ -63,10 +60,13 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
     private final Map<String, String> statusUnreadable = new ConcurrentHashMap<>();
     private final ScheduledThreadPoolExecutor writer;
 
-    UnreadableRollbacks(KubernetesClient client, Clock clock, EventRecorder events, RollbackMetrics metrics) {
+    /** @param recheck when to try again a Blocked status the API server refused */
+    UnreadableRollbacks(StatusStore statuses, Clock clock, EventRecorder events, RollbackMetrics metrics,
+            Duration recheck) {
         super(Void.class, NAME);
-        this.client = client;
+        this.statuses = statuses;
         this.clock = clock;
+        this.recheck = recheck;
         this.events = events;
         this.metrics = metrics;
         this.writer = new ScheduledThreadPoolExecutor(1, r -> {
@@ -188,19 +188,18 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
         if (!StatusMapper.same(blocked, stored)) {
             r.setStatus(blocked);
             try {
-                client.resources(ReplicaSetRollback.class).inNamespace(r.getMetadata().getNamespace()).resource(r)
-                        .lockResourceVersion().updateStatus();
+                statuses.writeStatus(r);
             } catch (KubernetesClientException e) {
                 LOG.infof("ReplicaSetRollback %s: the Blocked status (%s) was not written (%s); tried again in %s",
-                        key(r), STATUS_UNREADABLE, e.getMessage(), RollbackReconciler.PROBLEM);
-                return UpdateControl.<ReplicaSetRollback>noUpdate().rescheduleAfter(RollbackReconciler.PROBLEM);
+                        key(r), STATUS_UNREADABLE, e.getMessage(), recheck);
+                return UpdateControl.<ReplicaSetRollback>noUpdate().rescheduleAfter(recheck);
             }
         }
         report(statusUnreadable, r, problem, "has a status that cannot be read back: %s; blocked ("
                 + STATUS_UNREADABLE + "), nothing is done");
-        if (!STATUS_UNREADABLE.equals(stored.getWaiting())) {
+        if (!STATUS_UNREADABLE.name().equals(stored.getWaiting())) {
             events.record(r, EventRecorder.Type.Warning, EventReason.RollbackBlocked, STATUS_UNREADABLE + ": " + message,
-                    r.getSpec() == null ? null : r.getSpec().getTargetPod(), STATUS_UNREADABLE);
+                    r.getSpec() == null ? null : r.getSpec().getTargetPod(), STATUS_UNREADABLE.name());
         }
         return UpdateControl.noUpdate();
     }

@@ -9,11 +9,8 @@ import io.dbrollback.api.StepTime;
 import io.dbrollback.node.NodeClient;
 import io.dbrollback.node.v1.WriteBatchRequest;
 import io.dbrollback.node.v1.WriteRequest;
-import io.dbrollback.operator.AgentClients;
-import io.dbrollback.operator.CrashPoints;
-import io.dbrollback.operator.EventRecorder;
-import io.dbrollback.operator.RollbackMetrics;
-import io.dbrollback.operator.RollbackReconciler;
+import io.dbrollback.operator.ReconcileSettings;
+import io.dbrollback.operator.TestOperator;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -86,14 +83,10 @@ public final class LatencyBench {
     }
 
     static Operator startOperator(KubernetesClient client) {
-        Operator op = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false));
-        Clock clock = Clock.systemUTC();
-        op.register(new RollbackReconciler(client, clock, new AgentClients(),
-                new EventRecorder(client, clock, "bench-operator"), new RollbackMetrics(new SimpleMeterRegistry()),
-                "exec", CrashPoints.OFF, java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(60)));
-        op.start();
-        return op;
+        // the deployed pacing: the latency measured is a deployment's
+        return TestOperator.against(client).instance("bench-operator")
+                .backoff(ReconcileSettings.DEFAULTS.initialBackoff(), ReconcileSettings.DEFAULTS.maxBackoff())
+                .deployedRetry().start();
     }
 
     /** Like {@link DbCluster#failover()}, but the former primary takes {@code divergent} writes. */

@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dbrollback.api.Condition;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.operator.BlockReason;
 import io.dbrollback.operator.StatusMapper;
 import java.time.Instant;
 import java.util.List;
@@ -206,7 +207,7 @@ class StatusRoundTripTest {
         json.put("phase", "Rewinding");
         ReplicaSetRollbackStatus stored = JSON.treeToValue(json, ReplicaSetRollbackStatus.class);
         Instant t1 = Instant.parse("2026-03-01T00:00:00Z");
-        ReplicaSetRollbackStatus blocked = StatusMapper.blockedAsStored(stored, "StatusUnreadable", "why", 4, t1);
+        ReplicaSetRollbackStatus blocked = StatusMapper.blockedAsStored(stored, BlockReason.StatusUnreadable, "why", 4, t1);
         ObjectNode after = JSON.valueToTree(blocked);
         assertEquals("StatusUnreadable", after.get("waiting").asText());
         assertEquals("why", after.get("waitMessage").asText());
@@ -221,7 +222,7 @@ class StatusRoundTripTest {
             json.remove(field);
         }
         assertEquals(json, after, "everything else stays as stored, the unknown phase too");
-        ReplicaSetRollbackStatus again = StatusMapper.blockedAsStored(blocked, "StatusUnreadable", "why", 4,
+        ReplicaSetRollbackStatus again = StatusMapper.blockedAsStored(blocked, BlockReason.StatusUnreadable, "why", 4,
                 t1.plusSeconds(60));
         assertTrue(StatusMapper.same(blocked, again), "nothing changed: the write is skipped");
         assertEquals(stored.getPhase(), blocked.getPhase());

@@ -117,13 +117,13 @@ class ChartDeploymentTest {
         List<String> watched = Chart.list(values, "watchNamespaces");
         assertEquals(watched.isEmpty() ? "JOSDK_ALL_NAMESPACES" : String.join(",", watched),
                 env.get("QUARKUS_OPERATOR_SDK_CONTROLLERS_REPLICASETROLLBACK_NAMESPACES"), mode.name());
-        boolean leader = "true".equals(env.get("ROLLBACK_OPERATOR_LEADER_ELECTION_ENABLED"));
+        boolean leader = "true".equals(env.get("DBROLLBACK_LEADER_ELECTION_ENABLED"));
         assertTrue(leader || d.getSpec().getReplicas() == 1, mode + ": several replicas need leader election");
         // Without leader election an upgrade must never run the old and the new operator together.
         assertEquals(leader ? "RollingUpdate" : "Recreate", d.getSpec().getStrategy().getType(), mode.name());
         if (leader) {
             assertEquals("metadata.namespace", c.getEnv().stream()
-                    .filter(e -> e.getName().equals("ROLLBACK_OPERATOR_LEADER_ELECTION_LEASE_NAMESPACE")).findFirst()
+                    .filter(e -> e.getName().equals("DBROLLBACK_LEADER_ELECTION_LEASE_NAMESPACE")).findFirst()
                     .orElseThrow().getValueFrom().getFieldRef().getFieldPath());
         }
         assertEquals(Chart.RELEASE, d.getSpec().getTemplate().getSpec().getServiceAccountName());
@@ -254,6 +254,24 @@ class ChartDeploymentTest {
         assertEquals("5m", set.get("DBROLLBACK_RETRY_MAX_BACKOFF"));
         assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "retry.maxBackoff", "0s"));
         assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "retry.initialBackoff", "soon"));
+    }
+
+    @Test
+    void thePacingComesFromTheValuesAndTheInstanceIsThePodsName() {
+        Map<String, String> env = ChartRbacTest.env(Chart.render(Chart.DEFAULT));
+        assertEquals("40", env.get("DBROLLBACK_RECONCILE_MAX_STEPS"));
+        assertEquals("10s", env.get("DBROLLBACK_RECONCILE_WAIT_RECHECK"));
+        assertEquals("20s", env.get("DBROLLBACK_RECONCILE_BLOCKED_RECHECK"));
+        Map<String, String> set = ChartRbacTest.env(Chart.render(Chart.DEFAULT, "reconcile.maxSteps", "5",
+                "reconcile.waitRecheck", "30s", "reconcile.blockedRecheck", "1m"));
+        assertEquals("5", set.get("DBROLLBACK_RECONCILE_MAX_STEPS"));
+        assertEquals("30s", set.get("DBROLLBACK_RECONCILE_WAIT_RECHECK"));
+        assertEquals("1m", set.get("DBROLLBACK_RECONCILE_BLOCKED_RECHECK"));
+        assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "reconcile.maxSteps", "0"));
+        assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "reconcile.waitRecheck", "0s"));
+        String deployment = Chart.template(Chart.DEFAULT);
+        assertTrue(deployment.contains("- name: DBROLLBACK_INSTANCE\n              valueFrom:\n                fieldRef:\n"
+                + "                  fieldPath: metadata.name"), "the instance is the pod's name");
     }
 
     @Test

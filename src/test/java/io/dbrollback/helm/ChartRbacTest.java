@@ -236,7 +236,7 @@ class ChartRbacTest {
                 && g.rule().getResources().contains("leases")
                 && g.rule().getVerbs().stream().anyMatch(WRITE_VERBS::contains)).toList();
         Map<String, String> env = env(all);
-        assertEquals(String.valueOf(leader), env.get("ROLLBACK_OPERATOR_LEADER_ELECTION_ENABLED"), mode.name());
+        assertEquals(String.valueOf(leader), env.get("DBROLLBACK_LEADER_ELECTION_ENABLED"), mode.name());
         if (!leader) {
             assertTrue(leaseWrites.isEmpty(), mode + ": no Lease writes without leader election: " + leaseWrites);
             return;
@@ -247,7 +247,7 @@ class ChartRbacTest {
         assertTrue(leaseWrites.stream().noneMatch(g -> g.rule().getVerbs().contains("delete")), mode.name());
         // JOSDK's own start-up check: in the Lease's namespace, rules naming no resource or the Lease
         // must together allow create, update and get.
-        String lease = env.get("ROLLBACK_OPERATOR_LEADER_ELECTION_LEASE_NAME");
+        String lease = env.get("DBROLLBACK_LEADER_ELECTION_LEASE_NAME");
         Set<String> verbs = new HashSet<>();
         grants.stream().filter(g -> g.namespace().equals(Chart.NAMESPACE) || g.namespace().equals(CLUSTER))
                 .map(Grant::rule)
@@ -263,13 +263,13 @@ class ChartRbacTest {
 
     @Test
     void leaderElectionFollowsTheValues() {
-        assertEquals("false", env(Chart.render(Chart.DEFAULT)).get("ROLLBACK_OPERATOR_LEADER_ELECTION_ENABLED"));
+        assertEquals("false", env(Chart.render(Chart.DEFAULT)).get("DBROLLBACK_LEADER_ELECTION_ENABLED"));
         Map<String, String> one = env(Chart.render(Chart.DEFAULT, "leaderElection.enabled", "true"));
-        assertEquals("true", one.get("ROLLBACK_OPERATOR_LEADER_ELECTION_ENABLED"));
-        assertEquals("rollback-operator-leader", one.get("ROLLBACK_OPERATOR_LEADER_ELECTION_LEASE_NAME"));
+        assertEquals("true", one.get("DBROLLBACK_LEADER_ELECTION_ENABLED"));
+        assertEquals("rollback-operator-leader", one.get("DBROLLBACK_LEADER_ELECTION_LEASE_NAME"));
         Map<String, String> named = env(Chart.render(Chart.mode("leader-election"), "leaderElection.leaseName",
                 "ops-lock"));
-        assertEquals("ops-lock", named.get("ROLLBACK_OPERATOR_LEADER_ELECTION_LEASE_NAME"));
+        assertEquals("ops-lock", named.get("DBROLLBACK_LEADER_ELECTION_LEASE_NAME"));
     }
 
     @ParameterizedTest(name = "{0}")

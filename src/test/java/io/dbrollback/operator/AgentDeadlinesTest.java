@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
 
@@ -64,15 +65,16 @@ class AgentDeadlinesTest {
         }
         assertEquals("dbrollback.agent.progress-timeout must be a positive duration (such as 30s or 10m), not PT0S",
                 assertThrows(IllegalArgumentException.class, () -> new OperatorBeans().agentDeadlines(
-                        Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofMinutes(10), Duration.ofSeconds(30),
-                        Duration.ofSeconds(30), Duration.ZERO, Duration.ofMinutes(30))).getMessage());
+                        Configs.of(Map.of("dbrollback.agent.progress-timeout", "0s")))).getMessage());
     }
 
     @Test
     void theProducerBuildsThemFromTheProperties() {
-        AgentClients.Deadlines d = new OperatorBeans().agentDeadlines(Duration.ofSeconds(1), Duration.ofSeconds(2),
-                Duration.ofSeconds(3), Duration.ofSeconds(4), Duration.ofSeconds(5), Duration.ofSeconds(6),
-                Duration.ofSeconds(7));
+        AgentClients.Deadlines d = new OperatorBeans().agentDeadlines(Configs.of(Map.of(
+                "dbrollback.agent.deadline.get-timeline", "1s", "dbrollback.agent.deadline.fence", "2s",
+                "dbrollback.agent.deadline.recover-to-lsn", "3s", "dbrollback.agent.deadline.rejoin-as-replica", "4s",
+                "dbrollback.agent.deadline.quarantine-rollback-file", "5s", "dbrollback.agent.progress-timeout", "6s",
+                "dbrollback.agent.stream-deadline", "7s")));
         assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L), components(d).stream().map(Duration::toSeconds).toList());
         try (AgentClients clients = new OperatorBeans().agentClients(d)) {
             assertSame(d, clients.deadlines());

@@ -166,8 +166,8 @@ class ApiServerFaultsTest {
 
     @Test
     void theOperatorRetriesAFailedReconcileWithoutLimitBackingOffToAMinute() {
-        RollbackReconciler reconciler = new RollbackReconciler(client, Clock.systemUTC(), new AgentClients(),
-                new EventRecorder(client, Clock.systemUTC(), "config-check"), operator.metrics);
+        RollbackReconciler reconciler = TestOperator.against(client).instance("config-check").metrics(operator.metrics)
+                .reconciler();
         GenericRetry retry = (GenericRetry) new BaseConfigurationService().getConfigurationFor(reconciler).getRetry();
         assertEquals(-1, retry.getMaxAttempts(), "no limit");
         assertEquals(2_000, retry.getInitialInterval());

@@ -11,6 +11,7 @@ import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
 import java.time.Clock;
+import java.util.concurrent.Semaphore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,14 +41,10 @@ class FreshOperatorPerStepTest {
     }
 
     private Operator freshOperator() {
-        Operator op = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false));
-        Clock clock = Clock.systemUTC();
-        op.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock,
-                "operator-" + System.nanoTime()), new RollbackMetrics(new io.micrometer.core.instrument.simple
-                        .SimpleMeterRegistry()), 1, new java.util.concurrent.Semaphore(1)));
-        op.start();
-        return op;
+        return TestOperator.against(client).instance("operator-" + System.nanoTime()).maxSteps(1)
+                .stepBudget(new Semaphore(1))
+                .backoff(ReconcileSettings.DEFAULTS.initialBackoff(), ReconcileSettings.DEFAULTS.maxBackoff())
+                .deployedRetry().start();
     }
 
     private ReplicaSetRollbackStatus status() {

@@ -61,13 +61,8 @@ class GrpcFaultsTest {
         LOGGED.clear();
         api = MockApiServer.start();
         client = api.client();
-        operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false));
-        Clock clock = Clock.systemUTC();
-        operator.register(new RollbackReconciler(client, clock, new AgentClients(List.of(faults)),
-                new EventRecorder(client, clock, "grpc-faults"), new RollbackMetrics(new SimpleMeterRegistry()), 1)
-                .withBackoff(java.time.Duration.ofMillis(100), java.time.Duration.ofSeconds(2)));
-        operator.start();
+        operator = TestOperator.against(client).agents(new AgentClients(List.of(faults))).instance("grpc-faults")
+                .maxSteps(1).deployedRetry().start();
     }
 
     @AfterEach

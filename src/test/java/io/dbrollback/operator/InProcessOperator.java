@@ -6,7 +6,6 @@ import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
-import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.util.List;
@@ -64,20 +63,12 @@ final class InProcessOperator implements AutoCloseable {
                 .withRequestRetryBackoffLimit(CLIENT_RETRIES).withRequestRetryBackoffInterval(10)
                 .withWatchReconnectInterval(100).build()).build();
         metrics = new RollbackMetrics(registry);
-        operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false).withInformerStoppedHandler((informer, e) -> {
+        operator = TestOperator.against(client).clock(clock).agents(new AgentClients(interceptors)).metrics(metrics)
+                .stepBudget(stepBudget).configure(o -> o.withInformerStoppedHandler((informer, e) -> {
                     if (e != null) {
                         stoppedInformers.add(informer + ": " + e);
                     }
-                }));
-        operator.register(new RollbackReconciler(client, clock, new AgentClients(interceptors),
-                new EventRecorder(client, clock, "operator-under-test"), metrics,
-                RollbackReconciler.MAX_STEPS_PER_RECONCILE, stepBudget)
-                        // the failed-step backoff of tests: the same doubling, in tenths of the deployed times
-                        .withBackoff(java.time.Duration.ofMillis(100), java.time.Duration.ofSeconds(2)),
-                o -> o.withRetry(new GenericRetry().withoutMaxAttempts().setInitialInterval(100)
-                        .setIntervalMultiplier(1.5).setMaxInterval(1000)));
-        operator.start();
+                })).start();
     }
 
     @Override

@@ -76,13 +76,9 @@ class MisbehavingAgentIT {
     }
 
     private void startOperator(RollbackFileStore.Writer writer, Clock clock) {
-        operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false));
-        operator.register(new RollbackReconciler(client, clock, new AgentClients(List.of(), DEADLINES),
-                new EventRecorder(client, clock,
-                "misbehaving"), new RollbackMetrics(new SimpleMeterRegistry()), RollbackReconciler.MAX_STEPS_PER_RECONCILE,
-                null, writer, CrashPoints.OFF).withBackoff(Duration.ofMillis(50), Duration.ofMillis(400)));
-        operator.start();
+        operator = TestOperator.against(client).clock(clock).agents(new AgentClients(List.of(), DEADLINES))
+                .instance("misbehaving").writer(writer).backoff(Duration.ofMillis(50), Duration.ofMillis(400))
+                .deployedRetry().start();
     }
 
     @AfterEach

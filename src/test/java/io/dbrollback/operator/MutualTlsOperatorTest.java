@@ -71,13 +71,9 @@ class MutualTlsOperatorTest {
      * @param agents its gRPC channels
      */
     private Operator operator(java.util.concurrent.Semaphore budget, AgentClients agents) {
-        Operator op = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false));
-        Clock clock = Clock.systemUTC();
-        op.register(new RollbackReconciler(client, clock, agents, new EventRecorder(client, clock, "mtls-test"),
-                new RollbackMetrics(registry), RollbackReconciler.MAX_STEPS_PER_RECONCILE, budget));
-        op.start();
-        return op;
+        return TestOperator.against(client).agents(agents).instance("mtls-test").registry(registry).stepBudget(budget)
+                .backoff(ReconcileSettings.DEFAULTS.initialBackoff(), ReconcileSettings.DEFAULTS.maxBackoff())
+                .deployedRetry().start();
     }
 
     @AfterEach

@@ -34,13 +34,7 @@ class PositionLsnsIT {
     void aClusterWhoseLsnsArePositionsIsRolledBackSafely() throws Exception {
         try (MockApiServer api = MockApiServer.start()) {
             KubernetesClient client = api.client();
-            Operator operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                    .withUseSSAToPatchPrimaryResource(false));
-            Clock clock = Clock.systemUTC();
-            operator.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock,
-                    "positions"), new RollbackMetrics(new SimpleMeterRegistry()))
-                    .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)));
-            operator.start();
+            Operator operator = TestOperator.against(client).instance("positions").deployedRetry().start();
             try (DbCluster db = new DbCluster(api, client, "positions");
                     PositionsAgent former = PositionsAgent.fronting(db.address(0));
                     PositionsAgent leader = PositionsAgent.fronting(db.address(1))) {

@@ -167,7 +167,8 @@ final class RollbackChecks {
         // The end Event follows the status write that records the end.
         await().atMost(Duration.ofSeconds(30)).until(() -> !events(client, ns, name, "RollbackCompleted").isEmpty());
         Set<String> reasons = events(client, ns, name).stream().map(Event::getReason).collect(Collectors.toSet());
-        assertTrue(!reasons.contains("RollbackFailed") && !reasons.contains("RollbackBlocked"), reasons.toString());
+        assertTrue(!reasons.contains("RollbackFailed") && !reasons.contains("RollbackBlocked")
+                && !reasons.contains("RollbackAborted"), reasons.toString());
         return s;
     }
 }

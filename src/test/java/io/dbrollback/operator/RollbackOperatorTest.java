@@ -184,7 +184,7 @@ class RollbackOperatorTest {
             assertEquals(0, db.node(1).timeline().getRollbackId());
             assertTrue(!db.node(1).timeline().getFenced(), "the live primary was not touched");
             assertTrue(api.exec().execLog("holder", "orders-1").isEmpty(), "no exec into the primary");
-            assertTrue(RollbackChecks.awaitEvent(client, "holder", "wrong-target", "RollbackBlocked").stream()
+            assertTrue(RollbackChecks.awaitEvent(client, "holder", "wrong-target", "RollbackAborted").stream()
                     .allMatch(e -> e.getType().equals("Warning")));
         }
     }

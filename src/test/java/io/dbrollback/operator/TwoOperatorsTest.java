@@ -47,12 +47,9 @@ class TwoOperatorsTest {
     }
 
     private void operator(String name) {
-        Operator op = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false));
-        Clock clock = Clock.systemUTC();
-        op.register(new RollbackReconciler(client, clock, new AgentClients(), new EventRecorder(client, clock, name),
-                new RollbackMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()), 1));
-        op.start();
+        Operator op = TestOperator.against(client).instance(name).maxSteps(1)
+                .backoff(ReconcileSettings.DEFAULTS.initialBackoff(), ReconcileSettings.DEFAULTS.maxBackoff())
+                .deployedRetry().start();
         operators.add(op);
     }
 

@@ -74,7 +74,7 @@ class UnreadableResourcesQuarkusTest {
                     .create();
             assertEquals("Completed", RollbackChecks.awaitPhase(client, good.namespace, "rb", "Completed").getReason());
 
-            Event e = RollbackChecks.awaitEvent(client, bad.namespace, "rb", UnreadableRollbacks.EVENT_REASON).get(0);
+            Event e = RollbackChecks.awaitEvent(client, bad.namespace, "rb", EventReason.ResourceUnreadable.name()).get(0);
             assertEquals("Warning", e.getType());
             assertTrue(e.getMessage().startsWith("spec.approval: must be one of Automatic, Manual; "), e.getMessage());
             assertEquals(1.0, unreadable(fetch(metrics).body()), "counted once");

@@ -158,7 +158,7 @@ class UnreadableResourcesTest {
 
     /** The Warning Event on an unreadable rollback: names the field and the rule, never the value. */
     private void assertReported(DbCluster db, String name, String problem, String value) {
-        List<Event> e = awaitEvent(client, db.namespace, name, UnreadableRollbacks.EVENT_REASON);
+        List<Event> e = awaitEvent(client, db.namespace, name, EventReason.ResourceUnreadable.name());
         assertEquals(1, e.size());
         assertEquals("Warning", e.get(0).getType());
         assertTrue(e.get(0).getMessage().startsWith(problem + "; "), e.get(0).getMessage());
@@ -216,7 +216,7 @@ class UnreadableResourcesTest {
             assertEquals("Manul", objects.stored(ROLLBACKS, ns, "approval").get("spec", "approval"), "kept as stored");
 
             ReplicaSetRollbackStatus restored = awaitWaiting(client, ns, "restored",
-                    UnreadableRollbacks.STATUS_UNREADABLE);
+                    BlockReason.StatusUnreadable.name());
             assertTrue(restored.getWaitMessage().startsWith("status.phase: not a phase this operator knows; "),
                     restored.getWaitMessage());
             assertEquals("Rewinding", restored.getPhase(), "the status is kept as stored");
@@ -254,8 +254,8 @@ class UnreadableResourcesTest {
             objects.storeRollback(bad, "approval", "Manul", "spec", "approval");
             objects.storeRollback(bad, "limits", "many-records", "spec", "limits", "maxRecords");
             storeRestoredRollback(bad, "restored");
-            awaitEvent(client, bad.namespace, "approval", UnreadableRollbacks.EVENT_REASON);
-            awaitWaiting(client, bad.namespace, "restored", UnreadableRollbacks.STATUS_UNREADABLE);
+            awaitEvent(client, bad.namespace, "approval", EventReason.ResourceUnreadable.name());
+            awaitWaiting(client, bad.namespace, "restored", BlockReason.StatusUnreadable.name());
             operator.close();
             operator = null;
 
@@ -264,7 +264,7 @@ class UnreadableResourcesTest {
                     .create();
             assertCompletedOnce(client, good, "rb");
             await().atMost(Duration.ofSeconds(10)).until(() -> unreadableCount(operator, "ReplicaSetRollback") == 3);
-            assertEquals(1, events(client, bad.namespace, "approval", UnreadableRollbacks.EVENT_REASON).get(0)
+            assertEquals(1, events(client, bad.namespace, "approval", EventReason.ResourceUnreadable.name()).get(0)
                     .getCount(), "the same problem is one Event, not one per operator start");
             assertEquals(1, events(client, bad.namespace, "restored", "RollbackBlocked").size());
             assertInformersRun(operator);
@@ -298,7 +298,7 @@ class UnreadableResourcesTest {
                     }
                 }
             }
-            awaitEvent(client, db.namespace, "rb", UnreadableRollbacks.EVENT_REASON);
+            awaitEvent(client, db.namespace, "rb", EventReason.ResourceUnreadable.name());
             int calls = callsTo(db).size();
             String version = objects.stored(ROLLBACKS, db.namespace, "rb").getMetadata().getResourceVersion();
             Thread.sleep(1500); // a blocked rollback is looked at again every 10 s; a running one at once

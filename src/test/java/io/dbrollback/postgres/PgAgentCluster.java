@@ -149,17 +149,8 @@ public final class PgAgentCluster implements AutoCloseable {
      */
     public static io.javaoperatorsdk.operator.Operator startOperator(io.fabric8.kubernetes.client.KubernetesClient client,
             String ns) {
-        io.javaoperatorsdk.operator.Operator operator = new io.javaoperatorsdk.operator.Operator(o -> o
-                .withKubernetesClient(client).withCloseClientOnStop(false).withUseSSAToPatchPrimaryResource(false));
-        java.time.Clock clock = java.time.Clock.systemUTC();
-        operator.register(new io.dbrollback.operator.RollbackReconciler(client, clock,
-                new io.dbrollback.operator.AgentClients(), new io.dbrollback.operator.EventRecorder(client, clock, ns),
-                new io.dbrollback.operator.RollbackMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()),
-                io.dbrollback.operator.RollbackReconciler.MAX_STEPS_PER_RECONCILE, null,
-                io.dbrollback.operator.RollbackFileStore.Writer.AGENT, io.dbrollback.operator.CrashPoints.OFF)
-                .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)));
-        operator.start();
-        return operator;
+        return io.dbrollback.operator.TestOperator.against(client).instance(ns)
+                .writer(io.dbrollback.operator.RollbackFileStore.Writer.AGENT).deployedRetry().start();
     }
 
     /** A ReplicaSetRollback of {@code target} in this cluster (the pods and Lease of {@link #kubernetesObjects}). */

@@ -1,0 +1,24 @@
+package io.dbrollback.api;
+
+/**
+ * The types of {@code status.conditions} of a ReplicaSetRollback, as {@code kubectl wait --for=condition=}
+ * names them. Exactly one of Ready, Failed, Progressing, AwaitingApproval and Blocked is True at a time;
+ * Paused is True while the pause annotation holds the rollback.
+ */
+public enum ConditionType {
+    /** The rollback ended well: Completed or DryRunCompleted. */
+    Ready,
+    /** A step is under way or will be retried. */
+    Progressing,
+    /** The verified file waits for a person's approval. */
+    AwaitingApproval,
+    /**
+     * Waiting without a side effect: held before any step (the operator's BlockReason) or a wait of the
+     * coordinator (a missing observation, a stale term); the reason says which.
+     */
+    Blocked,
+    /** The rollback failed closed, or was aborted as unsafe (phase Aborted). */
+    Failed,
+    /** The pause annotation holds the rollback. */
+    Paused
+}

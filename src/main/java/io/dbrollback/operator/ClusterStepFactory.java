@@ -1,0 +1,70 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.RollbackTransport;
+import io.dbrollback.model.RollbackEvent;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Clock;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * The {@link StepFactory} of a running operator: the Kubernetes API server through fabric8, the agents
+ * over gRPC ({@link GrpcRollbackTransport}, counted by {@link MeteredTransport}), and the rollback file
+ * written by the operator through pod exec or by the agent, as {@code dbrollback.rollback-file.writer}
+ * says.
+ */
+public final class ClusterStepFactory implements StepFactory {
+
+    private final KubernetesClient client;
+    private final AgentClients clients;
+    private final RollbackMetrics metrics;
+    private final RollbackFileStore.Writer writer;
+    private final Clock clock;
+    private final ClusterObserver observer;
+    private final StatusStore statuses;
+
+    public ClusterStepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
+            RollbackFileStore.Writer writer, Clock clock) {
+        this.client = Objects.requireNonNull(client, "client");
+        this.clients = Objects.requireNonNull(clients, "clients");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.writer = Objects.requireNonNull(writer, "writer");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.observer = new ClusterObserver(client, clients, metrics);
+        this.statuses = StatusStore.of(client);
+    }
+
+    @Override
+    public ClusterObserver.Resolution resolve(ReplicaSetRollback r) {
+        return observer.resolve(r);
+    }
+
+    @Override
+    public ClusterObserver.Observed observe(ClusterObserver.Resolved cluster) {
+        return observer.observe(cluster);
+    }
+
+    @Override
+    public PodExec podExec(ReplicaSetRollback r) {
+        return new Fabric8PodExec(client, r.getMetadata().getNamespace());
+    }
+
+    @Override
+    public RollbackTransport transport(ReplicaSetRollback r, ClusterObserver.Resolved cluster, Checkpoint cp,
+            PodExec exec, Consumer<RollbackEvent> announce) {
+        RollbackFileStore files = writer == RollbackFileStore.Writer.AGENT
+                ? new AgentRollbackFileStore(clients, cluster.tls(), cluster.agentAddresses(),
+                        cp.plan() == null ? null : cp.plan().newTerm())
+                : new ExecRollbackFileStore(exec).in(r.getSpec().getCluster().getDataContainer(),
+                        r.getSpec().getRollbackDirectory());
+        return new MeteredTransport(new GrpcRollbackTransport(cluster.targetPod(), clients, cluster.tls(),
+                cluster.agentAddresses(), files, announce, clock), metrics);
+    }
+
+    @Override
+    public StatusStore statuses() {
+        return statuses;
+    }
+}
