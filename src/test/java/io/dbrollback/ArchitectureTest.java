@@ -8,6 +8,7 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
@@ -95,5 +96,37 @@ class ArchitectureTest {
                 .should().dependOnClassesThat().resideInAPackage("io.dbrollback.postgres..")
                 .because("the reference node is one database, PostgreSQL another")
                 .check(classes);
+    }
+
+    /** What a test starts that makes it an integration test: servers, processes, shells, Quarkus. */
+    private static final Set<String> STARTS_THINGS = Set.of("io.dbrollback.testing.MockApiServer",
+            "io.dbrollback.testing.DbCluster", "io.dbrollback.testing.OperatorProcess",
+            "io.dbrollback.operator.TestOperator", "io.dbrollback.operator.InProcessOperator",
+            "io.dbrollback.operator.LocalPodExec", "io.dbrollback.node.NodeProcess", "io.dbrollback.node.ReplicaNode",
+            "io.dbrollback.postgres.PgCluster", "io.grpc.Server", "io.grpc.ServerBuilder",
+            "io.quarkus.test.junit.QuarkusTest", "java.lang.ProcessBuilder");
+
+    @Test
+    @DisplayName("a *Test class that starts servers, processes or the mock API server is tagged @IntegrationTest")
+    void theFastTierStartsNothing() {
+        JavaClasses tests = new ClassFileImporter().withImportOption(ImportOption.Predefined.ONLY_INCLUDE_TESTS)
+                .importPackages("io.dbrollback");
+        Set<String> untagged = new TreeSet<>();
+        for (JavaClass c : tests) {
+            JavaClass top = c;
+            while (top.getEnclosingClass().isPresent()) {
+                top = top.getEnclosingClass().get();
+            }
+            if (!top.getSimpleName().endsWith("Test") || top.isAnnotatedWith("io.dbrollback.testing.IntegrationTest")) {
+                continue;
+            }
+            boolean starts = c.getDirectDependenciesFromSelf().stream()
+                    .anyMatch(d -> STARTS_THINGS.contains(d.getTargetClass().getName()))
+                    || c.isAnnotatedWith("io.quarkus.test.junit.QuarkusTest");
+            if (starts) {
+                untagged.add(top.getName());
+            }
+        }
+        assertTrue(untagged.isEmpty(), "tag these @IntegrationTest or name them *IT: " + untagged);
     }
 }

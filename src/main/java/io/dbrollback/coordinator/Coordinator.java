@@ -1,7 +1,6 @@
 package io.dbrollback.coordinator;
 
 import io.dbrollback.model.DivergentTail;
-import io.dbrollback.model.Lsn;
 import io.dbrollback.model.NodeTimeline;
 import io.dbrollback.model.RollbackEvent;
 import io.dbrollback.model.RollbackFile;

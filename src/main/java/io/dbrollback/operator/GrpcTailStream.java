@@ -14,7 +14,6 @@ import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.grpc.StatusRuntimeException;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.NoSuchElementException;
 

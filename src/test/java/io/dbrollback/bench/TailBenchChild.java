@@ -7,7 +7,6 @@ import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
 import io.dbrollback.agent.v1.TailMessage;
 import io.dbrollback.coordinator.PersistResult;
-import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.TailValidator;
 import io.dbrollback.coordinator.VerifyResult;
 import io.dbrollback.model.DivergentTail;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.dbrollback.model.TailDigest;
+import io.dbrollback.testing.IntegrationTest;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * a 64 MiB heap: the tail is streamed, validated and digested, never held. (Ten million records of
  * about 250 canonical bytes are some 2.5 GB; held in memory they would need far more than 64 MiB.)
  */
+@IntegrationTest
 class TailMemoryTest {
 
     private static final long RECORDS = 10_000_000L;

@@ -7,7 +7,6 @@ import io.dbrollback.coordinator.fake.Fault;
 import io.dbrollback.model.Bytes;
 import io.dbrollback.model.TailRecord;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 

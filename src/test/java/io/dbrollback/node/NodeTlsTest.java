@@ -16,6 +16,7 @@ import io.dbrollback.model.Term;
 import io.dbrollback.operator.AgentClients;
 import io.dbrollback.operator.GrpcRollbackTransport;
 import io.dbrollback.operator.TlsRefusals;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.TestPki;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -41,6 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code UNAUTHENTICATED} (a refusal, not an unknown outcome), and the node is left exactly as it
  * was. The node's certificate and client CA rotate on disk without a restart.
  */
+@IntegrationTest
 class NodeTlsTest {
 
     private static TestPki.Ca ca;

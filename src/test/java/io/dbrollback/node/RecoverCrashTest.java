@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.Timeline;
+import io.dbrollback.testing.IntegrationTest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the durable rollback-id bump, before the log is cut), restarted on the same data, and the retry
  * completes with one bump and the data of the fork point.
  */
+@IntegrationTest
 class RecoverCrashTest {
 
     @TempDir

@@ -11,6 +11,7 @@ import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.node.v1.WriteBatchRequest;
 import io.dbrollback.node.v1.WriteRequest;
+import io.dbrollback.testing.IntegrationTest;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import java.nio.file.Path;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * client takes (gRPC flow control), so what it has in flight, and so its memory, stays bounded by
  * the transport's window instead of growing with the tail.
  */
+@IntegrationTest
 class SlowTailReaderTest {
 
     @TempDir

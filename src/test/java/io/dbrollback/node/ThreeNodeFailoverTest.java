@@ -20,6 +20,7 @@ import io.dbrollback.model.Operation;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
+import io.dbrollback.testing.IntegrationTest;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Three reference nodes on loopback: replication, a cut-off primary taking divergent writes, a
  * promotion, and the rollback driven by hand over the agent protocol.
  */
+@IntegrationTest
 class ThreeNodeFailoverTest {
 
     @TempDir

@@ -5,16 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.quarkus.runtime.configuration.DurationConverter;
-import java.io.Reader;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,19 +29,8 @@ class AgentDeadlinesTest {
     }
 
     @Test
-    void theDefaultsAreTheValuesOfApplicationProperties() throws Exception {
-        Properties p = new Properties();
-        try (Reader r = Files.newBufferedReader(Path.of("src/main/resources/application.properties"))) {
-            p.load(r);
-        }
-        DurationConverter convert = new DurationConverter();
-        List<Duration> configured = new ArrayList<>();
-        for (String name : AgentClients.Deadlines.PROPERTIES) {
-            String value = p.getProperty(name);
-            assertTrue(value != null, name + " is in application.properties");
-            configured.add(convert.convert(value));
-        }
-        assertEquals(AgentClients.Deadlines.DEFAULT, of(configured));
+    void theDefaultsAreTheConfigurationMappingsDefaults() {
+        assertEquals(AgentClients.Deadlines.DEFAULT, Configs.of(Map.of()).deadlines());
         assertEquals(List.of(Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofMinutes(10),
                 Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofMinutes(30)),
                 components(AgentClients.Deadlines.DEFAULT), "the documented defaults");

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.dbrollback.testing.IntegrationTest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * 64 MiB heap. Neither side may hold the file: client-side flow control on the write, the agent
  * taking the next message only after writing the previous one, and a flow-controlled read-back.
  */
+@IntegrationTest
 class AgentFileMemoryTest {
 
     private static final long RECORDS = 340_000;

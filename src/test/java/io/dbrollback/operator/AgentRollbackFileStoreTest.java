@@ -25,6 +25,7 @@ import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.node.ReplicaNode;
 import io.dbrollback.testing.CuttingProxy;
+import io.dbrollback.testing.IntegrationTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -48,6 +49,7 @@ import org.junit.jupiter.api.io.TempDir;
  * exec mode, private modes, the fault cases (disk full, fsync error, a stream cut mid-write or
  * mid-read by a TCP proxy, a stale term, an existing file with other bytes) and quarantine.
  */
+@IntegrationTest
 class AgentRollbackFileStoreTest {
 
     private static final String INCIDENT = "5f0c1d2e-0000-4000-8000-00000000abcd";

@@ -33,6 +33,7 @@ import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
+import io.dbrollback.testing.IntegrationTest;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.grpc.CallOptions;
@@ -76,6 +77,7 @@ import org.junit.jupiter.api.Test;
  * with DEADLINE_EXCEEDED after its own configured deadline; and the tail is read one message at a
  * time.
  */
+@IntegrationTest
 class AgentStallTest {
 
     private static final Duration PROGRESS = Duration.ofMillis(600);

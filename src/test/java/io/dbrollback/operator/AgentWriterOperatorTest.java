@@ -21,6 +21,7 @@ import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.InjectMockApiServer;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.WithMockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
@@ -55,6 +56,7 @@ import org.junit.jupiter.api.io.TempDir;
 @QuarkusTest
 @WithMockApiServer
 @TestProfile(AgentWriterOperatorTest.AgentWriter.class)
+@IntegrationTest
 class AgentWriterOperatorTest {
 
     /** The agent-writes-the-file mode. */

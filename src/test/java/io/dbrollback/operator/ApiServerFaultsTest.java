@@ -17,12 +17,12 @@ import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.api.StepTime;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.FaultDispatcher;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.mockwebserver.dsl.HttpMethod;
 import io.javaoperatorsdk.operator.api.config.BaseConfigurationService;
 import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +45,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * and after the recover. Each time: the rollback completes once (one rollback-id bump, one file with
  * the recorded digest, a complete status record), and the fault was actually served.
  */
+@IntegrationTest
 class ApiServerFaultsTest {
 
     private static final String GROUP_PATH = "/apis/" + ReplicaSetRollback.GROUP + "/" + ReplicaSetRollback.VERSION;

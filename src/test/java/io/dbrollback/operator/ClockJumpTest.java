@@ -12,6 +12,7 @@ import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.api.StepTime;
 import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.micrometer.core.instrument.Timer;
@@ -40,6 +41,7 @@ import org.junit.jupiter.api.Test;
  * every recorded time is what the clock said at that step, and no duration in the metrics is negative
  * or stretched by a jump.
  */
+@IntegrationTest
 class ClockJumpTest {
 
     private static final Instant T0 = Instant.parse("2031-03-01T12:00:00Z");

@@ -18,6 +18,7 @@ import io.dbrollback.model.RollbackFileHeader;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
+import io.dbrollback.testing.IntegrationTest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The exec-based rollback file writer, its script run for real as local processes. */
+@IntegrationTest
 class ExecRollbackFileStoreTest {
 
     @TempDir

@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
-import java.time.Clock;
 import java.util.concurrent.Semaphore;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * gRPC channels, nothing in memory) takes the next one: the rollback completes from its status
  * alone, with one recover.
  */
+@IntegrationTest
 class FreshOperatorPerStepTest {
 
     private MockApiServer api;

@@ -10,15 +10,14 @@ import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.GrpcFaults;
 import io.dbrollback.testing.GrpcFaults.Kind;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.time.Clock;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
@@ -39,6 +38,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * failed step is told by one StepFailed Warning, and no tail value appears in a log line, an event or
  * the status, on the error paths too.
  */
+@IntegrationTest
 class GrpcFaultsTest {
 
     private MockApiServer api;

@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.Seeds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * is plain; accepted values reach argv unchanged, each as its own element; no file is written
  * outside the rollback directory. Seed: -Dhostile.seed (default fixed, or {@code random}); values per field: -Dhostile.perField (default 10,000).
  */
+@IntegrationTest
 class HostileInputTest {
 
     static final int PER_FIELD = Integer.getInteger("hostile.perField", 10_000);

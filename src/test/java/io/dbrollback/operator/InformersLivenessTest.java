@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.testing.InjectMockApiServer;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.WithMockApiServer;
 import io.javaoperatorsdk.operator.processing.event.source.controller.ControllerEventSource;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  */
 @QuarkusTest
 @WithMockApiServer
+@IntegrationTest
 class InformersLivenessTest {
 
     /** The operator's watches, in every namespace or in one. */

@@ -19,6 +19,7 @@ import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.api.StepTime;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.FaultDispatcher;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -45,6 +46,7 @@ import org.junit.jupiter.api.Test;
  * recorded: a deletion waits for the end (the finalizer), edits that only matter before the recover
  * change nothing, and a changed target holds the rollback until it is restored.
  */
+@IntegrationTest
 class MidFlightChangesTest {
 
     private static final AtomicInteger NAMESPACES = new AtomicInteger();

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.agent.v1.ErrorReason;
-import io.dbrollback.agent.v1.Operation;
 import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.RollbackFileEnd;
@@ -27,7 +26,6 @@ import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.Status;
 import io.javaoperatorsdk.operator.Operator;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;

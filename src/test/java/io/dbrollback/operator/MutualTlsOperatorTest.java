@@ -12,6 +12,7 @@ import io.dbrollback.api.Condition;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.TestPki;
 import io.fabric8.kubernetes.api.model.Event;
@@ -23,7 +24,6 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
@@ -40,6 +40,7 @@ import org.junit.jupiter.api.Test;
  * a Warning event, keeps retrying, and the node is not touched; once the Secret is fixed, the same
  * operator (new channels, no restart) completes it.
  */
+@IntegrationTest
 class MutualTlsOperatorTest {
 
     private static TestPki.Ca ca;

@@ -10,6 +10,7 @@ import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.InjectMockApiServer;
 import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.WithMockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.Test;
  */
 @QuarkusTest
 @WithMockApiServer
+@IntegrationTest
 class RollbackOperatorTest {
 
     @Inject

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.InjectMockApiServer;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.WithMockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Test;
  */
 @QuarkusTest
 @WithMockApiServer
+@IntegrationTest
 class UnreadableResourcesQuarkusTest {
 
     @Inject

@@ -18,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -56,6 +57,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * nothing is called on its cluster's nodes, a restarted operator starts with it present, and deleting
  * it works. The operator's agent calls are logged by address, so "no node was called" can fail.
  */
+@IntegrationTest
 class UnreadableResourcesTest {
 
     private static final AtomicInteger NAMESPACES = new AtomicInteger();

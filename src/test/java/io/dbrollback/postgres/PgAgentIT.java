@@ -24,7 +24,6 @@ import io.dbrollback.coordinator.ForkPoint;
 import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;

@@ -44,6 +44,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The exec emulation against the real fabric8 client, no Quarkus. */
+@IntegrationTest
 class ExecDispatcherTest {
 
     private static final String NS = "test";

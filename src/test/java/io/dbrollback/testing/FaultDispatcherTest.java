@@ -22,6 +22,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The API server fault layer against the real fabric8 client and informers, no operator. */
+@IntegrationTest
 class FaultDispatcherTest {
 
     private static final AtomicInteger NAMESPACES = new AtomicInteger();

@@ -47,6 +47,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * the ReplicaSetRollback's printer columns, status, conditions and Events. The CRD is created through the API,
  * from the YAML the build generates, so discovery is proven to come from the stored CRDs. No Quarkus.
  */
+@IntegrationTest
 class KubectlAgainstMockApiServerTest {
 
     private static final String NS = "rollbacks";

@@ -19,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 /** The wiring: the application's own KubernetesClient bean talks to the MockApiServer and its exec runs locally. */
 @QuarkusTest
 @WithMockApiServer
+@IntegrationTest
 class MockApiServerQuarkusTest {
 
     @Inject

@@ -2,6 +2,7 @@ package io.dbrollback.agent.conformance;
 
 import com.google.protobuf.ByteString;
 import io.dbrollback.agent.conformance.ReferenceNodeConformanceTest.ReferenceCluster;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.PositionsAgent;
 import io.dbrollback.testing.PositionsAgent.Flaw;
 import io.dbrollback.testing.PositionsAgent.Shape;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * fork at 48, the switchpoint of the new primary's term 2, whose history entry begins at 49.
  * ({@link PostgresLikeConformanceTest} runs the checks against the other shape.)
  */
+@IntegrationTest
 class PositionsAgentConformanceTest extends AgentConformanceSuite {
 
     @TempDir

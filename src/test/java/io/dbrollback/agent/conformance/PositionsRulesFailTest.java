@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dbrollback.agent.conformance.AgentChecks.Plan;
 import io.dbrollback.agent.conformance.AgentChecks.Recovered;
 import io.dbrollback.agent.conformance.PositionsAgentConformanceTest.PositionsCluster;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.PositionsAgent.Flaw;
 import io.dbrollback.testing.PositionsAgent.Shape;
 import java.nio.file.Path;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * rule, with the rule in its message. The cluster is {@link PositionsAgentConformanceTest}'s: the fork
  * at 48, the divergent transactions at 64, 80, 96 and 112, two records each but the last.
  */
+@IntegrationTest
 class PositionsRulesFailTest {
 
     @TempDir

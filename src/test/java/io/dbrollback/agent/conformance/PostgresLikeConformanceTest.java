@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.dbrollback.agent.conformance.PositionsAgentConformanceTest.PositionsCluster;
+import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.PositionsAgent;
 import io.dbrollback.testing.PositionsAgent.Flaw;
 import io.dbrollback.testing.PositionsAgent.Shape;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * correct agent fails nothing, and only what needs a second cluster is skipped. A fixture that leaves
  * out the two methods fails exactly the check that compares the records with the writes.
  */
+@IntegrationTest
 class PostgresLikeConformanceTest {
 
     private static final String WRITES = "ReadDivergentTail: the records are the divergent writes with their pre-images";

@@ -12,6 +12,7 @@ import io.dbrollback.node.v1.KeyValue;
 import io.dbrollback.node.v1.PromoteRequest;
 import io.dbrollback.node.v1.ReplicaNodeGrpc;
 import io.dbrollback.node.v1.WriteRequest;
+import io.dbrollback.testing.IntegrationTest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (the divergent tail: inserts, updates, deletes); node-b is promoted in term 2, node-c follows it,
  * and node-b writes three more records; the partition heals, but nobody has told node-a yet.
  */
+@IntegrationTest
 class ReferenceNodeConformanceTest extends AgentConformanceSuite {
 
     @TempDir
