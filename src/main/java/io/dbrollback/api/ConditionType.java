@@ -2,8 +2,8 @@ package io.dbrollback.api;
 
 /**
  * The types of {@code status.conditions} of a ReplicaSetRollback, as {@code kubectl wait --for=condition=}
- * names them. Exactly one of Ready, Failed, Progressing, AwaitingApproval and Blocked is True at a time;
- * Paused is True while the pause annotation holds the rollback.
+ * names them. Ready, Failed, Progressing, AwaitingApproval and Blocked say where the rollback is; Paused
+ * is True while the pause annotation holds the rollback.
  */
 public enum ConditionType {
     /** The rollback ended well: Completed or DryRunCompleted. */
