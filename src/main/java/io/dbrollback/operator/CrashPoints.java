@@ -170,35 +170,25 @@ public final class CrashPoints {
         if (!armed()) {
             return steps;
         }
-        return new StepFactory() {
-            @Override
-            public ClusterObserver.Resolution resolve(ReplicaSetRollback r) {
-                return steps.resolve(r);
-            }
-
-            @Override
-            public ClusterObserver.Observed observe(ClusterObserver.Resolved cluster) {
-                return steps.observe(cluster);
-            }
-
+        return new ForwardingStepFactory(steps) {
             @Override
             public PodExec podExec(ReplicaSetRollback r) {
-                return wrap(steps.podExec(r), key(r));
+                return wrap(inner.podExec(r), key(r));
             }
 
             @Override
             public RollbackTransport transport(ReplicaSetRollback r, ClusterObserver.Resolved cluster, Checkpoint cp,
                     PodExec exec, Consumer<RollbackEvent> announce) {
-                return wrap(steps.transport(r, cluster, cp, exec, announce), key(r));
+                return wrap(inner.transport(r, cluster, cp, exec, announce), key(r));
             }
 
             @Override
             public StatusStore statuses() {
-                StatusStore inner = steps.statuses();
+                StatusStore store = inner.statuses();
                 return new StatusStore() {
                     @Override
                     public ReplicaSetRollback writeStatus(ReplicaSetRollback r) {
-                        ReplicaSetRollback stored = inner.writeStatus(r);
+                        ReplicaSetRollback stored = store.writeStatus(r);
                         ReplicaSetRollbackStatus status = r.getStatus();
                         afterStatusWrite(key(r), status.getRecoverAnswer() != null
                                 && "Recovering".equals(status.getPhase()) ? RECOVER_ANSWERED : status.getPhase());
@@ -207,14 +197,9 @@ public final class CrashPoints {
 
                     @Override
                     public ReplicaSetRollback read(String namespace, String name) {
-                        return inner.read(namespace, name);
+                        return store.read(namespace, name);
                     }
                 };
-            }
-
-            @Override
-            public boolean mayStep() {
-                return steps.mayStep();
             }
         };
     }

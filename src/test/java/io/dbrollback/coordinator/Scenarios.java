@@ -3,7 +3,7 @@ package io.dbrollback.coordinator;
 import io.dbrollback.coordinator.fake.FakeCluster;
 
 /** Hand-built clusters for the scripted tests. */
-final class Scenarios {
+public final class Scenarios {
 
     private Scenarios() {
     }
@@ -14,7 +14,7 @@ final class Scenarios {
      * an update, a delete, an update and an insert. The fork is LSN 11, the divergent tail LSN 12..16.
      * n1 was then elected in term 2 and took three writes, which n2 streams.
      */
-    static FakeCluster standard() {
+    public static FakeCluster standard() {
         return standard(false);
     }
 

@@ -12,6 +12,7 @@ import io.dbrollback.api.ConditionType;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.coordinator.Scenarios;
 import io.dbrollback.coordinator.fake.FakeCluster;
 import io.dbrollback.coordinator.fake.Fault;
 import io.dbrollback.model.TailRecord;
@@ -50,31 +51,12 @@ class RollbackReconcilerTest {
     private final Function<ReplicaSetRollback, Collection<ReplicaSetRollback>> sameCluster = r -> others;
 
     /**
-     * n0 was primary in term 1 and wrote eleven records, all but the last on every node; cut off, it
-     * wrote five more (LSN 12..16). n1 was elected in term 2, took three writes, and holds the Lease.
+     * {@link Scenarios#standard()}: n0 wrote five records (LSN 12..16) the others never received; n1
+     * was elected in term 2 and holds the Lease; the fork is LSN 11.
      */
     @BeforeEach
     void divergentFailover() {
-        cluster = new FakeCluster("n0", "n1", "n2");
-        cluster.elect("n0", 1);
-        for (int i = 0; i < 10; i++) {
-            cluster.put("n0", "k" + (i % 4), "v" + i);
-        }
-        cluster.put("n0", "k9", "seen-by-n1");
-        cluster.replicate("n0", "n1", 11);
-        cluster.replicate("n0", "n2", 10);
-        cluster.setCommitLsn("n0", 11);
-        cluster.put("n0", "d1", "divergent-insert");
-        cluster.put("n0", "k1", "divergent-update");
-        cluster.delete("n0", "k2");
-        cluster.put("n0", "d1", "divergent-update-2");
-        cluster.put("n0", "d2", "divergent-insert-2");
-        cluster.elect("n1", 2);
-        cluster.markPrimaryInItsOwnEyes("n0");
-        cluster.put("n1", "k3", "after-failover");
-        cluster.follow("n2", "n1");
-        cluster.shipLogs();
-        cluster.setLease("n1", 2);
+        cluster = Scenarios.standard();
         reconciler = reconciler(SETTINGS);
     }
 
