@@ -61,7 +61,8 @@ class ArchitectureTest {
     @DisplayName("model and coordinator do no I/O of their own: no network, no file system")
     void noIo() {
         noClasses().that().resideInAnyPackage(PURE)
-                .should().dependOnClassesThat().resideInAnyPackage("java.net..", "java.nio.file..", "java.nio.channels..")
+                .should().dependOnClassesThat().resideInAnyPackage("java.net..", "java.nio.file..",
+                        "java.nio.channels..")
                 .orShould().dependOnClassesThat().haveFullyQualifiedName("java.io.File")
                 .orShould().dependOnClassesThat().haveFullyQualifiedName("java.io.FileInputStream")
                 .orShould().dependOnClassesThat().haveFullyQualifiedName("java.io.FileOutputStream")

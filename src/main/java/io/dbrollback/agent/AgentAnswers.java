@@ -147,7 +147,8 @@ public final class AgentAnswers {
                         + " at LSN 1");
             }
             if (term <= previousTerm) {
-                throw broken("HistoryTermsIncrease", "the terms of the history must strictly increase (and be above 0)");
+                throw broken("HistoryTermsIncrease",
+                        "the terms of the history must strictly increase (and be above 0)");
             }
             if (first < previousFirst) {
                 throw broken("HistoryLsnsNondecreasing", "the first LSNs of the history must never decrease");

@@ -100,7 +100,8 @@ public final class AgentProtos {
         for (TermHistoryEntry e : t.getHistoryList()) {
             entries.add(TermHistory.Entry.of(e.getTerm(), e.getFirstLsn()));
         }
-        return new NodeTimeline(t.getNode(), fromProto(t.getRole()), Term.of(t.getCurrentTerm()), Lsn.of(t.getLastLsn()),
+        return new NodeTimeline(t.getNode(), fromProto(t.getRole()), Term.of(t.getCurrentTerm()),
+                Lsn.of(t.getLastLsn()),
                 Lsn.of(t.getCommitLsn()), new TermHistory(entries), t.getRollbackId(), t.getFenced(),
                 t.getLastRecoveryIncident());
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Size;
 
 /** Limits on a tail rolled back without approval. */
 public class LimitsSpec {
@@ -19,7 +20,7 @@ public class LimitsSpec {
     private long maxBytes = 1L << 30;
 
     @Default("24h")
-    @io.fabric8.generator.annotation.Size(min = 2, max = 24)
+    @Size(min = 2, max = 24)
     @Pattern("^([0-9]{1,6}h)?([0-9]{1,6}m)?([0-9]{1,6}s)?$")
     @JsonPropertyDescription("Longest time between the first and the last divergent commit rolled back without "
             + "approval, as hours, minutes and seconds (for example 24h, 90m, 1h30m). MongoDB's default is 24h.")

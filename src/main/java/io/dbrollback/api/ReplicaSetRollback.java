@@ -24,9 +24,12 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @ShortNames("rsrb")
 @AdditionalPrinterColumn(name = "Phase", jsonPath = ".status.phase", type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(name = "Target", jsonPath = ".spec.targetPod", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Fork LSN", jsonPath = ".status.plan.forkLsn", type = AdditionalPrinterColumn.Type.INTEGER)
-@AdditionalPrinterColumn(name = "Records", jsonPath = ".status.tail.records", type = AdditionalPrinterColumn.Type.INTEGER)
-@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+@AdditionalPrinterColumn(name = "Fork LSN", jsonPath = ".status.plan.forkLsn",
+        type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "Records", jsonPath = ".status.tail.records",
+        type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp",
+        type = AdditionalPrinterColumn.Type.DATE)
 public class ReplicaSetRollback extends CustomResource<ReplicaSetRollbackSpec, ReplicaSetRollbackStatus>
         implements Namespaced {
 

@@ -24,8 +24,8 @@ public class ReplicaSetRollbackSpec {
     @Required
     @Size(min = 1, max = 253)
     @Pattern("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-    @JsonPropertyDescription("Name of the pod of the former primary to roll back. It must match cluster.podSelector and "
-            + "must not hold the leader Lease: the live primary is never rolled back.")
+    @JsonPropertyDescription("Name of the pod of the former primary to roll back. It must match "
+            + "cluster.podSelector and must not hold the leader Lease: the live primary is never rolled back.")
     private String targetPod;
 
     @Min(1)
@@ -38,8 +38,9 @@ public class ReplicaSetRollbackSpec {
     private LimitsSpec limits = new LimitsSpec();
 
     @Default("Automatic")
-    @JsonPropertyDescription("Automatic: proceed when the verified tail is within the limits. Manual: always wait, with "
-            + "the verified file in hand, for the dbrollback.io/approve annotation naming the file's SHA-256.")
+    @JsonPropertyDescription("Automatic: proceed when the verified tail is within the limits. Manual: "
+            + "always wait, with the verified file in hand, for the dbrollback.io/approve annotation naming the "
+            + "file's SHA-256.")
     private Approval approval = Approval.Automatic;
 
     @Default("false")
@@ -52,14 +53,14 @@ public class ReplicaSetRollbackSpec {
     @Pattern("^/[A-Za-z0-9._/-]*$")
     @ValidationRule(value = "!self.contains('..') && !self.contains('//')",
             message = "rollbackDirectory must be a plain absolute path without '..' or '//'")
-    @JsonPropertyDescription("Absolute directory, on the target pod's data volume (in cluster.dataContainer), where the "
-            + "rollback file is written (mode 0600 in a 0700 directory).")
+    @JsonPropertyDescription("Absolute directory, on the target pod's data volume (in "
+            + "cluster.dataContainer), where the rollback file is written (mode 0600 in a 0700 directory).")
     private String rollbackDirectory = "/var/lib/dbrollback/rollback";
 
     @Pattern("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     @Size(max = 253)
-    @JsonPropertyDescription("Secret (in this namespace) with ca.crt, and tls.crt/tls.key for mutual TLS, used to reach "
-            + "the agents over gRPC; plaintext when unset.")
+    @JsonPropertyDescription("Secret (in this namespace) with ca.crt, and tls.crt/tls.key for mutual TLS, "
+            + "used to reach the agents over gRPC; plaintext when unset.")
     private String agentTlsSecret;
 
     @Default("3")

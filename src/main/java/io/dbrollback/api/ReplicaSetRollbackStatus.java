@@ -1,6 +1,7 @@
 package io.dbrollback.api;
 
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import java.util.List;
 
 /**
  * The durable audit record of a rollback: the plan, the tail digest, the file, the rollback ids, the
@@ -14,11 +15,13 @@ public class ReplicaSetRollbackStatus {
     @JsonPropertyDescription("The incident id every call to a node carries (the resource's uid).")
     private String incidentId;
 
-    @JsonPropertyDescription("Where the rollback stands: Pending, Planned, Fenced, TailPersisted, Verified, AwaitingApproval, Recovering, Recovered, EventEmitted, Rejoined, Completed, DryRunCompleted, Failed or Aborted.")
+    @JsonPropertyDescription("Where the rollback stands: Pending, Planned, Fenced, TailPersisted, Verified, "
+            + "AwaitingApproval, Recovering, Recovered, EventEmitted, Rejoined, Completed, DryRunCompleted, "
+            + "Failed or Aborted.")
     private String phase;
 
     @JsonPropertyDescription("Standard conditions; Ready is True once Completed.")
-    private java.util.List<Condition> conditions;
+    private List<Condition> conditions;
 
     @JsonPropertyDescription("The plan: fork LSN, last divergent LSN, records, old and new term, new primary.")
     private PlanStatus plan;
@@ -29,8 +32,9 @@ public class ReplicaSetRollbackStatus {
     @JsonPropertyDescription("The verified rollback file: pod, path, SHA-256, bytes, records.")
     private RollbackFileStatus rollbackFile;
 
-    @JsonPropertyDescription("Why the rollback awaited approval (ManualApprovalRequired, RecordLimitExceeded, ByteLimitExceeded, SpanLimitExceeded, UncapturedChanges).")
-    private java.util.List<String> gates;
+    @JsonPropertyDescription("Why the rollback awaited approval (ManualApprovalRequired, RecordLimitExceeded, "
+            + "ByteLimitExceeded, SpanLimitExceeded, UncapturedChanges).")
+    private List<String> gates;
 
     @JsonPropertyDescription("The file SHA-256 the approval named, when one was needed.")
     private String approvedFor;
@@ -80,10 +84,10 @@ public class ReplicaSetRollbackStatus {
     private Integer replans;
 
     @JsonPropertyDescription("Earlier plans with their tails and files (never deleted).")
-    private java.util.List<SupersededPlanStatus> supersededPlans;
+    private List<SupersededPlanStatus> supersededPlans;
 
     @JsonPropertyDescription("When each phase was first entered.")
-    private java.util.List<StepTime> steps;
+    private List<StepTime> steps;
 
     public Long getObservedGeneration() {
         return observedGeneration;
@@ -109,11 +113,11 @@ public class ReplicaSetRollbackStatus {
         this.phase = phase;
     }
 
-    public java.util.List<Condition> getConditions() {
+    public List<Condition> getConditions() {
         return conditions;
     }
 
-    public void setConditions(java.util.List<Condition> conditions) {
+    public void setConditions(List<Condition> conditions) {
         this.conditions = conditions;
     }
 
@@ -141,11 +145,11 @@ public class ReplicaSetRollbackStatus {
         this.rollbackFile = rollbackFile;
     }
 
-    public java.util.List<String> getGates() {
+    public List<String> getGates() {
         return gates;
     }
 
-    public void setGates(java.util.List<String> gates) {
+    public void setGates(List<String> gates) {
         this.gates = gates;
     }
 
@@ -261,19 +265,19 @@ public class ReplicaSetRollbackStatus {
         this.replans = replans;
     }
 
-    public java.util.List<SupersededPlanStatus> getSupersededPlans() {
+    public List<SupersededPlanStatus> getSupersededPlans() {
         return supersededPlans;
     }
 
-    public void setSupersededPlans(java.util.List<SupersededPlanStatus> supersededPlans) {
+    public void setSupersededPlans(List<SupersededPlanStatus> supersededPlans) {
         this.supersededPlans = supersededPlans;
     }
 
-    public java.util.List<StepTime> getSteps() {
+    public List<StepTime> getSteps() {
         return steps;
     }
 
-    public void setSteps(java.util.List<StepTime> steps) {
+    public void setSteps(List<StepTime> steps) {
         this.steps = steps;
     }
 }

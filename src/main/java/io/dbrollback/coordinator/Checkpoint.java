@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -68,7 +69,7 @@ public record Checkpoint(
         Objects.requireNonNull(incidentId, "incidentId");
         Objects.requireNonNull(phase, "phase");
         gates = gates == null || gates.isEmpty() ? Set.of() : Collections.unmodifiableSet(
-                java.util.EnumSet.copyOf(gates));
+                EnumSet.copyOf(gates));
         supersededPlans = supersededPlans == null ? List.of() : List.copyOf(supersededPlans);
         phaseTimes = phaseTimes == null || phaseTimes.isEmpty() ? Map.of()
                 : Collections.unmodifiableMap(new EnumMap<>(phaseTimes));
@@ -82,7 +83,7 @@ public record Checkpoint(
 
     /** The rollback files of superseded plans, in order. */
     public List<RollbackFile> supersededFiles() {
-        return supersededPlans.stream().map(SupersededPlan::file).filter(java.util.Objects::nonNull).toList();
+        return supersededPlans.stream().map(SupersededPlan::file).filter(Objects::nonNull).toList();
     }
 
     /** Whether the node answered this plan's recover call. */

@@ -1,6 +1,7 @@
 package io.dbrollback.coordinator;
 
 import io.dbrollback.model.DivergentTail;
+import io.dbrollback.model.NodeRole;
 import io.dbrollback.model.NodeTimeline;
 import io.dbrollback.model.RollbackEvent;
 import io.dbrollback.model.RollbackFile;
@@ -202,7 +203,8 @@ public final class Coordinator {
         for (Reason g : gates) {
             switch (g) {
                 case ManualApprovalRequired -> b.append(" manual approval is required;");
-                case RecordLimitExceeded -> b.append(" ").append(t.recordCount()).append(" records exceed the limit of ")
+                case RecordLimitExceeded -> b.append(" ").append(t.recordCount())
+                        .append(" records exceed the limit of ")
                         .append(l.maxRecords()).append(";");
                 case ByteLimitExceeded -> b.append(" ").append(t.bytes()).append(" bytes exceed the limit of ")
                         .append(l.maxBytes()).append(";");
@@ -259,7 +261,8 @@ public final class Coordinator {
             // The answer claimed a recover the node's own record does not show: believe neither.
             Checkpoint unknown = cp.toBuilder().removalUnknown().build();
             return end(unknown, Phase.FAILED, Reason.RecoverNotConfirmed, spec.targetNode() + " answered RecoverToLsn"
-                    + " for this incident, but its timeline records no recover of it (rollback id " + target.rollbackId()
+                    + " for this incident, but its timeline records no recover of it (rollback id "
+                    + target.rollbackId()
                     + ", last LSN " + target.lastLsn() + "): its answers contradict each other" + removalNote(unknown));
         }
         // The node never began it: nothing was removed, so a changed world still means a new plan.
@@ -337,12 +340,13 @@ public final class Coordinator {
      */
     private static boolean rejoinedSince(Checkpoint cp, Observation obs) {
         NodeTimeline t = obs.target();
-        if (!t.lastRecoveryIncident().equals(cp.incidentId()) || t.role() != io.dbrollback.model.NodeRole.REPLICA
+        if (!t.lastRecoveryIncident().equals(cp.incidentId()) || t.role() != NodeRole.REPLICA
                 || obs.leader() == null || !obs.leader().node().equals(obs.leaseHolder())) {
             return false;
         }
         ForkPoint.Result r = ForkPoint.compute(t, obs.leader());
-        return r instanceof ForkPoint.Found f && f.lsn().equals(t.lastLsn()) && t.lastLsn().isAfter(cp.plan().forkLsn());
+        return r instanceof ForkPoint.Found f && f.lsn().equals(t.lastLsn())
+                && t.lastLsn().isAfter(cp.plan().forkLsn());
     }
 
     private static String describe(ForkPoint.Result r) {
@@ -419,7 +423,8 @@ public final class Coordinator {
         NodeTimeline target = obs.target();
         if (target.positions() != leader.positions()) {
             return new PlanOrStop(null, end(cp, Phase.ABORTED, Reason.HistoryInconsistent, target.node() + " and "
-                    + leader.node() + " count LSNs differently (" + (target.positions() ? "positions" : "record numbers")
+                    + leader.node() + " count LSNs differently ("
+                    + (target.positions() ? "positions" : "record numbers")
                     + " and " + (leader.positions() ? "positions" : "record numbers") + "): their histories cannot be"
                     + " compared; nothing was done"));
         }
@@ -436,7 +441,8 @@ public final class Coordinator {
                     + ": rolling back would discard committed writes; nothing was done"));
         }
         Term oldTerm = target.history().lastTerm().orElse(target.currentTerm());
-        Plan plan = new Plan(number, spec.targetNode(), f.lsn(), f.commonTerm(), target.lastLsn(), target.commitLsn(), oldTerm,
+        Plan plan = new Plan(number, spec.targetNode(), f.lsn(), f.commonTerm(), target.lastLsn(), target.commitLsn(),
+                oldTerm,
                 obs.leaseTerm(), obs.leaseHolder(), obs.leaderAddress(), target.positions() ? Plan.UNKNOWN
                         : f.lsn().distanceTo(target.lastLsn()), now(), target.positions());
         return new PlanOrStop(plan, null);
@@ -463,7 +469,8 @@ public final class Coordinator {
         }
         RollbackFile file = ((PersistResult.Persisted) result).file();
         Plan plan = cp.plan();
-        if ((!plan.positions() && tail.recordCount() != plan.expectedRecords()) || file.recordCount() != tail.recordCount()
+        if ((!plan.positions() && tail.recordCount() != plan.expectedRecords())
+                || file.recordCount() != tail.recordCount()
                 || !file.tailSha256().equals(tail.sha256())) {
             return terminal(cp.toBuilder().file(file).tail(tail).build(), Phase.FAILED, Reason.PersistMismatch,
                     "the rollback file " + file.location() + " holds " + file.recordCount() + " records with digest "
@@ -523,7 +530,8 @@ public final class Coordinator {
             // A stale-term refusal the node's own timeline does not explain (it reports no newer term).
             f = new Failure(Reason.AgentRefused, true);
         }
-        String error = what + ": " + e.code() + (e.outcomeUnknown() ? " (outcome unknown)" : "") + ": " + e.getMessage();
+        String error = what + ": " + e.code() + (e.outcomeUnknown() ? " (outcome unknown)" : "") + ": "
+                + e.getMessage();
         Checkpoint.Builder b = cp.toBuilder().failedAttempt(error);
         if (f.counted()) {
             b.retried();

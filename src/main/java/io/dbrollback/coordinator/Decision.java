@@ -1,5 +1,6 @@
 package io.dbrollback.coordinator;
 
+import io.dbrollback.model.Term;
 import java.util.Objects;
 
 /** The coordinator's answer to "what next?": one side effect, a record-only transition, a wait, or done. */
@@ -22,7 +23,7 @@ public sealed interface Decision {
     }
 
     /** Perform {@code action} with the given term as the fencing token. */
-    record Act(Action action, io.dbrollback.model.Term term) implements Decision {
+    record Act(Action action, Term term) implements Decision {
         public Act {
             Objects.requireNonNull(action, "action");
             Objects.requireNonNull(term, "term");

@@ -1,5 +1,6 @@
 package io.dbrollback.coordinator;
 
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -32,7 +33,7 @@ public record Failure(Reason reason, boolean counted) {
             "OUT_OF_RANGE", "NOT_FOUND", "ALREADY_EXISTS", "UNIMPLEMENTED", "ABORTED");
 
     public Failure {
-        java.util.Objects.requireNonNull(reason, "reason");
+        Objects.requireNonNull(reason, "reason");
     }
 
     /** The meaning of a failure with {@code code}; an unknown code is a broken transfer (counted). */

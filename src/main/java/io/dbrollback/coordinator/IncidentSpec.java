@@ -2,6 +2,7 @@ package io.dbrollback.coordinator;
 
 import io.dbrollback.model.Term;
 import java.util.HexFormat;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -90,7 +91,7 @@ public record IncidentSpec(
         if (approvalToken == null || fileSha256 == null) {
             return false;
         }
-        String token = approvalToken.trim().toLowerCase(java.util.Locale.ROOT);
+        String token = approvalToken.trim().toLowerCase(Locale.ROOT);
         if (token.length() < MIN_APPROVAL_PREFIX || token.length() > fileSha256.length()) {
             return false;
         }

@@ -1,8 +1,10 @@
 package io.dbrollback.model;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.function.ObjIntConsumer;
 
 /** An immutable byte string (a key or an image). Copies on the way in and on the way out. */
 public final class Bytes {
@@ -20,7 +22,7 @@ public final class Bytes {
     }
 
     public static Bytes utf8(String text) {
-        return new Bytes(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return new Bytes(text.getBytes(StandardCharsets.UTF_8));
     }
 
     public static Bytes fromBase64(String base64) {
@@ -44,7 +46,7 @@ public final class Bytes {
     }
 
     /** Hands the bytes to a sink without copying them; the sink must not keep or change the array. */
-    public void writeTo(java.util.function.ObjIntConsumer<byte[]> sink) {
+    public void writeTo(ObjIntConsumer<byte[]> sink) {
         sink.accept(data, data.length);
     }
 

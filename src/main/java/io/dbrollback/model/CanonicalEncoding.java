@@ -1,6 +1,12 @@
 package io.dbrollback.model;
 
+import java.io.ByteArrayOutputStream;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.time.DateTimeException;
+import java.time.Instant;
 
 /**
  * The canonical binary encoding of a {@link TailRecord}: the bytes whose SHA-256 is the digest of a
@@ -53,9 +59,9 @@ public final class CanonicalEncoding {
      *
      * @throws IllegalArgumentException when the bytes are not a canonical record
      */
-    public static TailRecord decode(java.nio.ByteBuffer in) {
+    public static TailRecord decode(ByteBuffer in) {
         try {
-            java.nio.ByteBuffer b = in.duplicate().order(java.nio.ByteOrder.BIG_ENDIAN);
+            ByteBuffer b = in.duplicate().order(ByteOrder.BIG_ENDIAN);
             long lsn = b.getLong();
             long term = b.getLong();
             String tx = new String(bytes(b), StandardCharsets.UTF_8);
@@ -69,21 +75,21 @@ public final class CanonicalEncoding {
             Bytes before = image(b);
             Bytes after = image(b);
             in.position(b.position());
-            return new TailRecord(Lsn.of(lsn), Term.of(term), tx, java.time.Instant.ofEpochSecond(seconds, nanos),
+            return new TailRecord(Lsn.of(lsn), Term.of(term), tx, Instant.ofEpochSecond(seconds, nanos),
                     Operation.values()[op - 1], key, before, after);
-        } catch (java.nio.BufferUnderflowException | java.time.DateTimeException e) {
+        } catch (BufferUnderflowException | DateTimeException e) {
             throw new IllegalArgumentException("truncated or malformed canonical record", e);
         }
     }
 
     /** The canonical encoding of {@code r} as a new array. */
     public static byte[] toBytes(TailRecord r) {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(128);
+        ByteArrayOutputStream out = new ByteArrayOutputStream(128);
         encode(r, out::write);
         return out.toByteArray();
     }
 
-    private static byte[] bytes(java.nio.ByteBuffer b) {
+    private static byte[] bytes(ByteBuffer b) {
         int len = b.getInt();
         if (len < 0 || len > b.remaining()) {
             throw new IllegalArgumentException("length " + len + " beyond the record");
@@ -93,7 +99,7 @@ public final class CanonicalEncoding {
         return out;
     }
 
-    private static Bytes image(java.nio.ByteBuffer b) {
+    private static Bytes image(ByteBuffer b) {
         int present = b.get();
         if (present == 0) {
             return null;

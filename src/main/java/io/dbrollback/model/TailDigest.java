@@ -3,6 +3,7 @@ package io.dbrollback.model;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.HexFormat;
 
 /**
@@ -50,7 +51,7 @@ public final class TailDigest {
 
     private void collect(byte[] buffer, int offset, int length) {
         if (used + length > scratch.length) {
-            scratch = java.util.Arrays.copyOf(scratch, Math.max(scratch.length * 2, used + length));
+            scratch = Arrays.copyOf(scratch, Math.max(scratch.length * 2, used + length));
         }
         System.arraycopy(buffer, offset, scratch, used, length);
         used += length;

@@ -2,6 +2,7 @@ package io.dbrollback.node;
 
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.AgentRequests;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.FenceResponse;
@@ -36,7 +37,7 @@ import java.util.List;
 final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
 
     /** Most records in one chunk. */
-    static final int MAX_CHUNK = io.dbrollback.agent.AgentRequests.MAX_CHUNK;
+    static final int MAX_CHUNK = AgentRequests.MAX_CHUNK;
     /** A chunk closes once its records' canonical bytes reach this, whatever their count. */
     static final int CHUNK_BYTES = 1 << 20;
 
@@ -97,7 +98,7 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
         long to = request.getToInclusive();
         long resumeAfter = request.getResumeAfter();
         try {
-            io.dbrollback.agent.AgentRequests.requireTailRange(from, to, resumeAfter);
+            AgentRequests.requireTailRange(from, to, resumeAfter);
         } catch (StatusRuntimeException e) {
             out.onError(e);
             return;
@@ -110,7 +111,7 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 return;
             }
         }
-        int perChunk = io.dbrollback.agent.AgentRequests.chunkSize(request.getMaxRecordsPerChunk());
+        int perChunk = AgentRequests.chunkSize(request.getMaxRecordsPerChunk());
         new TailPump((ServerCallStreamObserver<TailMessage>) out, from, to, resume, perChunk).start();
     }
 

@@ -118,7 +118,8 @@ final class NodeLog implements AutoCloseable {
         long expected = size + 1;
         for (TailRecord r : records) {
             if (r.lsn().value() != expected++) {
-                throw new IllegalArgumentException("append of LSN " + r.lsn() + " where " + (expected - 1) + " is next");
+                throw new IllegalArgumentException(
+                        "append of LSN " + r.lsn() + " where " + (expected - 1) + " is next");
             }
             byte[] body = CanonicalEncoding.toBytes(r);
             CRC32C c = new CRC32C();

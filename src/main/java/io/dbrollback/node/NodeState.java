@@ -3,6 +3,7 @@ package io.dbrollback.node;
 import io.dbrollback.model.NodeRole;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,7 +80,7 @@ final class NodeState {
         p.setProperty("recoveryPending", Boolean.toString(recoveryPending));
         Path tmp = dir.resolve("state.properties.tmp");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING); OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
+                StandardOpenOption.TRUNCATE_EXISTING); OutputStream out = Channels.newOutputStream(ch)) {
             p.store(out, "reference replica node state");
             out.flush();
             ch.force(true);

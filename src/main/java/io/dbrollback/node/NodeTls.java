@@ -22,6 +22,7 @@ import io.grpc.util.AdvancedTlsX509TrustManager;
 import io.grpc.util.CertificateUtils;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -32,6 +33,7 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
@@ -288,7 +290,8 @@ public final class NodeTls implements AutoCloseable {
                     StatusRuntimeException denied = AgentErrors.error(Status.Code.PERMISSION_DENIED,
                             ErrorReason.CALLER_NOT_ALLOWED, name + " serves the rollback agent only to a client"
                                     + " certificate that carries the identity " + config.operatorIdentity()
-                                    + " (a DNS or URI subject alternative name, or the common name); this one does not");
+                                    + " (a DNS or URI subject alternative name, or the common name); "
+                                    + "this one does not");
                     call.close(denied.getStatus(), denied.getTrailers());
                     return new ServerCall.Listener<>() {
                     };
@@ -318,7 +321,7 @@ public final class NodeTls implements AutoCloseable {
 
     /** The DNS and URI subject alternative names and the common names of {@code cert}. */
     static List<String> names(X509Certificate cert) throws CertificateException {
-        List<String> names = new java.util.ArrayList<>();
+        List<String> names = new ArrayList<>();
         Collection<List<?>> sans = cert.getSubjectAlternativeNames();
         if (sans != null) {
             for (List<?> san : sans) {
@@ -383,7 +386,7 @@ public final class NodeTls implements AutoCloseable {
     /** The key signs, the certificate's public key verifies: they belong together. */
     private static void requirePair(X509Certificate cert, PrivateKey key) throws GeneralSecurityException {
         String algorithm = key.getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256with" + key.getAlgorithm();
-        byte[] probe = "dbrollback-tls-pair-check".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] probe = "dbrollback-tls-pair-check".getBytes(StandardCharsets.US_ASCII);
         Signature signer = Signature.getInstance(algorithm);
         signer.initSign(key);
         signer.update(probe);

@@ -2,6 +2,7 @@ package io.dbrollback.node;
 
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.AgentRequests;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.TermHistoryEntry;
 import io.dbrollback.agent.v1.Timeline;
@@ -31,6 +32,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The reference replica node: a small but real replicated key-value store that speaks the rollback
@@ -121,7 +123,7 @@ public final class ReplicaNode implements AutoCloseable {
     final RollbackFileFaults rollbackFileFaults = new RollbackFileFaults();
     final RollbackFiles rollbackFiles;
     /** Tail records handed to gRPC so far, over all streams: what a slow reader can hold back. */
-    final java.util.concurrent.atomic.AtomicLong tailRecordsSent = new java.util.concurrent.atomic.AtomicLong();
+    final AtomicLong tailRecordsSent = new AtomicLong();
     private Server server;
     private Replicator replicator;
     private NodeTls tls;
@@ -313,15 +315,15 @@ public final class ReplicaNode implements AutoCloseable {
      * lower-cased, so that one incident has one spelling.
      */
     static void validate(long term, String incident) {
-        io.dbrollback.agent.AgentRequests.requireTermAndIncident(term, incident);
+        AgentRequests.requireTermAndIncident(term, incident);
     }
 
     private static StatusRuntimeException invalid(String message) {
-        return io.dbrollback.agent.AgentRequests.invalid(message);
+        return AgentRequests.invalid(message);
     }
 
     static boolean isSha256Hex(String s) {
-        return io.dbrollback.agent.AgentRequests.isSha256Hex(s);
+        return AgentRequests.isSha256Hex(s);
     }
 
     /** A refusal after the term check: the adopted term is made durable first (the one change allowed). */
@@ -356,7 +358,8 @@ public final class ReplicaNode implements AutoCloseable {
             throw invalid("target LSN " + target + " is above expected_last_lsn " + expectedLast);
         }
         if (!isSha256Hex(fileSha256)) {
-            throw invalid("expected_rollback_file_sha256 must be the rollback file's SHA-256 as 64 lower-case hex digits");
+            throw invalid("expected_rollback_file_sha256 must be the rollback file's SHA-256 as 64 "
+                    + "lower-case hex digits");
         }
         synchronized (lock) {
             checkTerm(term, incident);
@@ -466,8 +469,8 @@ public final class ReplicaNode implements AutoCloseable {
                     if (attempt < REJOIN_ATTEMPTS) {
                         continue;
                     }
-                    throw Status.UNAVAILABLE.withDescription(config.name() + "'s log kept moving while " + primaryAddress
-                            + " was asked whether it holds it; nothing changed").asRuntimeException();
+                    throw Status.UNAVAILABLE.withDescription(config.name() + "'s log kept moving while "
+                            + primaryAddress + " was asked whether it holds it; nothing changed").asRuntimeException();
                 }
                 checkTerm(term, incident);
                 state.role = NodeRole.REPLICA;
@@ -480,7 +483,10 @@ public final class ReplicaNode implements AutoCloseable {
         }
     }
 
-    /** LOG_DIVERGED unless {@code primary}'s log holds LSN {@code last} with {@code lastTerm}; UNAVAILABLE if it cannot tell. */
+    /**
+     * LOG_DIVERGED unless {@code primary}'s log holds LSN {@code last} with {@code lastTerm}; UNAVAILABLE if it cannot
+     * tell.
+     */
     private void requirePrefixOf(String primary, long last, long lastTerm) {
         if (isolated) {
             throw Status.UNAVAILABLE.withDescription(config.name() + " is isolated and cannot reach " + primary
@@ -491,7 +497,8 @@ public final class ReplicaNode implements AutoCloseable {
             p = replicator.termAt(primary, last);
         } catch (StatusRuntimeException e) {
             throw Status.UNAVAILABLE.withDescription("cannot ask " + primary + " whether it holds " + config.name()
-                    + "'s log (" + e.getStatus().getCode() + ": " + e.getStatus().getDescription() + "); nothing changed")
+                    + "'s log (" + e.getStatus().getCode() + ": " + e.getStatus().getDescription()
+                    + "); nothing changed")
                     .withCause(e).asRuntimeException();
         }
         if (last > 0 && (p.lastLsn() < last || p.term() != lastTerm)) {

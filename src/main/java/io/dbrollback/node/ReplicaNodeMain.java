@@ -1,9 +1,14 @@
 package io.dbrollback.node;
 
+import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Runs one reference replica node as its own process.
@@ -49,7 +54,7 @@ public final class ReplicaNodeMain {
         Path dir = null;
         Path rollbackDir = null;
         int clusterSize = 3;
-        java.time.Clock clock = java.time.Clock.systemUTC();
+        Clock clock = Clock.systemUTC();
         Map<String, String> env = System.getenv();
         String tlsCert = env.get("DBROLLBACK_NODE_TLS_CERT");
         String tlsKey = env.get("DBROLLBACK_NODE_TLS_KEY");
@@ -70,7 +75,7 @@ public final class ReplicaNodeMain {
                 case "--data-dir" -> dir = Path.of(value);
                 case "--cluster-size" -> clusterSize = Integer.parseInt(value);
                 case "--rollback-dir" -> rollbackDir = Path.of(value);
-                case "--clock-start" -> clock = new SteppingClock(java.time.Instant.parse(value));
+                case "--clock-start" -> clock = new SteppingClock(Instant.parse(value));
                 case "--tls-cert" -> tlsCert = value;
                 case "--tls-key" -> tlsKey = value;
                 case "--tls-client-ca" -> tlsClientCa = value;
@@ -96,7 +101,8 @@ public final class ReplicaNodeMain {
             if (blank(tlsOperatorIdentity)) {
                 usage("--tls-operator-identity must not be empty");
             }
-            tls = new NodeTls.Config(Path.of(tlsCert), Path.of(tlsKey), blank(tlsClientCa) ? null : Path.of(tlsClientCa),
+            tls = new NodeTls.Config(Path.of(tlsCert), Path.of(tlsKey),
+                    blank(tlsClientCa) ? null : Path.of(tlsClientCa),
                     blank(tlsPeerCa) ? null : Path.of(tlsPeerCa), refresh, tlsOperatorIdentity);
         }
         long pause = Long.parseLong(env.getOrDefault("DBROLLBACK_NODE_RECOVER_PAUSE_MS", "0"));
@@ -106,7 +112,7 @@ public final class ReplicaNodeMain {
         try {
             node = ReplicaNode.start(new ReplicaNode.Config(name, host, port, dir, clusterSize, pause, tailPause,
                     writePause, rollbackDir, tls), clock);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             System.err.println("cannot start node " + name + ": " + e.getMessage());
             System.exit(1);
             return;
@@ -127,7 +133,7 @@ public final class ReplicaNodeMain {
 
     /** {@code 250ms}, {@code 30s}, {@code 5m}, {@code 1h}; null when it is none of these. */
     public static Duration duration(String text) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,9})(ms|s|m|h)").matcher(text.trim());
+        Matcher m = Pattern.compile("([0-9]{1,9})(ms|s|m|h)").matcher(text.trim());
         if (!m.matches()) {
             return null;
         }
@@ -144,8 +150,8 @@ public final class ReplicaNodeMain {
         System.err.println(problem);
         System.err.println("usage: ReplicaNodeMain --name NAME --data-dir DIR [--host HOST] [--port PORT]"
                 + " [--cluster-size N] [--rollback-dir DIR] [--clock-start INSTANT]"
-                + " [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-peer-ca FILE] [--tls-refresh DURATION]"
-                + " [--tls-operator-identity NAME]]");
+                + " [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-peer-ca FILE] "
+                + "[--tls-refresh DURATION] [--tls-operator-identity NAME]]");
         System.exit(2);
     }
 }

@@ -15,6 +15,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -119,11 +120,12 @@ final class Replicator implements Runnable {
                 if (!records.isEmpty()) {
                     long last = records.get(records.size() - 1).lsn().value();
                     long commit = stub.withDeadlineAfter(2, TimeUnit.SECONDS).ackLog(AckLogRequest.newBuilder()
-                            .setReplica(node.name()).setLsn(last).setTerm(batch.getPrimaryTerm()).build()).getCommitLsn();
+                            .setReplica(node.name()).setLsn(last).setTerm(batch.getPrimaryTerm()).build())
+                            .getCommitLsn();
                     node.learnCommit(commit);
                 }
             } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                throw new UncheckedIOException(e);
             }
         }
     }
@@ -140,7 +142,8 @@ final class Replicator implements Runnable {
     }
 
     private ManagedChannel channel(String address) {
-        return channels.computeIfAbsent(address, a -> tls == null ? NettyChannelBuilder.forTarget(a).usePlaintext().build()
+        return channels.computeIfAbsent(address,
+                a -> tls == null ? NettyChannelBuilder.forTarget(a).usePlaintext().build()
                 : NettyChannelBuilder.forTarget(a, tls.peerCredentials()).build());
     }
 

@@ -30,9 +30,13 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.LongSupplier;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The reference node's side of the agent-writes-the-file mode: the rollback directory (mode 0700)
@@ -66,11 +70,11 @@ public final class RollbackFiles {
             .asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
     private final TermGate node;
-    private final java.util.function.LongSupplier writePauseMillis;
+    private final LongSupplier writePauseMillis;
     private final Path dir;
     private final RollbackFileFaults faults;
     /** The temporary files of the calls running now: never removed as leftovers. Guarded by {@code this}. */
-    private final Set<Path> held = new java.util.HashSet<>();
+    private final Set<Path> held = new HashSet<>();
     /** Set by {@link #halt()}: running calls end as in a killed process, leaving their temporary files. */
     private volatile boolean halted;
 
@@ -80,7 +84,7 @@ public final class RollbackFiles {
      * @param dir the rollback directory (created with mode 0700 when missing)
      * @param faults injected disk faults (tests); {@code new RollbackFileFaults()} for none
      */
-    public RollbackFiles(TermGate node, java.util.function.LongSupplier writePauseMillis, Path dir,
+    public RollbackFiles(TermGate node, LongSupplier writePauseMillis, Path dir,
             RollbackFileFaults faults) {
         this.node = node;
         this.writePauseMillis = writePauseMillis;
@@ -107,9 +111,9 @@ public final class RollbackFiles {
      * only names {@link #temporary} makes, so a published or quarantined file never matches.
      */
     private void removeLeftovers(String incident) {
-        java.util.regex.Pattern leftover = java.util.regex.Pattern.compile("\\." + java.util.regex.Pattern.quote(incident)
+        Pattern leftover = Pattern.compile("\\." + Pattern.quote(incident)
                 + "-plan[1-9][0-9]{0,9}\\.rollback\\.jsonl\\.[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\\.tmp");
-        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+        try (Stream<Path> files = Files.list(dir)) {
             for (Path f : (Iterable<Path>) files::iterator) {
                 if (leftover.matcher(f.getFileName().toString()).matches() && !held.contains(f)) {
                     Files.deleteIfExists(f);
@@ -158,7 +162,8 @@ public final class RollbackFiles {
         if (m.contains("No space left") || m.contains("Disk quota exceeded")) {
             return AgentErrors.error(Status.Code.RESOURCE_EXHAUSTED, ErrorReason.NO_SPACE, what + ": " + m);
         }
-        if (e instanceof AccessDeniedException || m.contains("Permission denied") || m.contains("Read-only file system")) {
+        if (e instanceof AccessDeniedException || m.contains("Permission denied")
+                || m.contains("Read-only file system")) {
             return AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.NOT_WRITABLE, what + ": " + m);
         }
         return AgentErrors.error(Status.Code.DATA_LOSS, ErrorReason.IO_ERROR, what + ": " + m);

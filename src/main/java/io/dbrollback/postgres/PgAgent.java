@@ -16,7 +16,9 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,8 +33,12 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -70,7 +76,7 @@ public final class PgAgent implements AutoCloseable {
     final PgAgentState state;
     final RollbackFiles files;
     private final ScheduledExecutorService maintenance;
-    private final java.util.concurrent.ExecutorService tails;
+    private final ExecutorService tails;
     private Server server;
     private NodeTls tls;
     /** Test hook: runs after pg_rewind succeeded, before that is recorded (a throw is a crash there). */
@@ -120,7 +126,8 @@ public final class PgAgent implements AutoCloseable {
             if (config.tls() != null) {
                 agent.tls = NodeTls.load(config.tls(), config.nodeName());
             }
-            NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()));
+            NettyServerBuilder builder = NettyServerBuilder.forAddress(
+                    new InetSocketAddress(config.host(), config.port()));
             if (agent.tls != null) {
                 builder.sslContext(agent.tls.serverContext()).intercept(agent.tls.clientCheck());
             }
@@ -134,7 +141,7 @@ public final class PgAgent implements AutoCloseable {
         }
     }
 
-    java.util.concurrent.Executor tailsExecutor() {
+    Executor tailsExecutor() {
         return tails;
     }
 
@@ -270,7 +277,8 @@ public final class PgAgent implements AutoCloseable {
 
     private void requireNoPendingRecover() {
         if (state.recoverPhase != PgAgentState.RecoverPhase.NONE) {
-            throw Status.UNAVAILABLE.withDescription(config.nodeName() + " is finishing the interrupted recover of incident "
+            throw Status.UNAVAILABLE.withDescription(config.nodeName()
+                    + " is finishing the interrupted recover of incident "
                     + state.lastRecoveryIncident + " before it serves").asRuntimeException();
         }
     }
@@ -438,7 +446,8 @@ public final class PgAgent implements AutoCloseable {
             if (incident.equals(state.lastRecoveryIncident)) {
                 if (target != state.lastRecoveryTarget || expectedLast != state.lastRecoveryExpectedLast
                         || !fileSha256.equals(state.lastRecoveryFileSha256)) {
-                    throw precondition(ErrorReason.RECOVER_CONFLICT, "incident " + incident + " recovered " + config.nodeName()
+                    throw precondition(ErrorReason.RECOVER_CONFLICT,
+                            "incident " + incident + " recovered " + config.nodeName()
                             + " to " + state.lastRecoveryTarget + " (last LSN " + state.lastRecoveryExpectedLast
                             + ", file " + state.lastRecoveryFileSha256 + "); this call asks otherwise");
                 }
@@ -507,7 +516,8 @@ public final class PgAgent implements AutoCloseable {
             PgServerControl.Result dry = rewind(source, true);
             Matcher m = REWIND_CHECKPOINT.matcher(dry.output());
             if (!dry.ok()) {
-                throw new IOException("pg_rewind --dry-run failed (exit " + dry.exitCode() + "): " + dry.output().strip());
+                throw new IOException("pg_rewind --dry-run failed (exit " + dry.exitCode() + "): "
+                        + dry.output().strip());
             }
             long checkpoint = m.find() ? PgLsn.parse(m.group(1)).value() : 0;
             saveAside(checkpoint);
@@ -571,7 +581,8 @@ public final class PgAgent implements AutoCloseable {
     private void completeWalToMinRecoveryPoint(Primary source) throws IOException, SQLException {
         PgServerControl.Result r = pg.run("pg_controldata", List.of("-D", config.dataDir().toString()),
                 Duration.ofSeconds(30));
-        Matcher at = Pattern.compile("Minimum recovery ending location:\\s+([0-9A-Fa-f]+/[0-9A-Fa-f]+)").matcher(r.output());
+        Matcher at = Pattern.compile("Minimum recovery ending location:\\s+([0-9A-Fa-f]+/[0-9A-Fa-f]+)")
+                .matcher(r.output());
         Matcher tli = Pattern.compile("Min recovery ending loc's timeline:\\s+([0-9]+)").matcher(r.output());
         if (!r.ok() || !at.find() || !tli.find()) {
             throw new IOException("pg_controldata gave no minimum recovery point: " + r.output().strip());
@@ -683,7 +694,8 @@ public final class PgAgent implements AutoCloseable {
                 if (!m.matches()) {
                     continue;
                 }
-                long segno = Long.parseLong(m.group(2), 16) * (0x100000000L / segmentSize) + Long.parseLong(m.group(3), 16);
+                long segno = Long.parseLong(m.group(2), 16) * (0x100000000L / segmentSize)
+                        + Long.parseLong(m.group(3), 16);
                 if (segno >= fromSegment) {
                     copyDurably(f, saved.resolve("pg_wal").resolve(f.getFileName()));
                 }
@@ -812,7 +824,7 @@ public final class PgAgent implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw invalid("primary_address is not host:port: " + e.getMessage());
         }
-        java.util.Set<String> ips = resolve(host);
+        Set<String> ips = resolve(host);
         if (ips.isEmpty()) {
             throw Status.UNAVAILABLE.withDescription("the primary's host " + host + " does not resolve")
                     .asRuntimeException();
@@ -831,15 +843,15 @@ public final class PgAgent implements AutoCloseable {
         return at;
     }
 
-    private static java.util.Set<String> resolve(String host) {
+    private static Set<String> resolve(String host) {
         try {
-            java.util.Set<String> ips = new java.util.HashSet<>();
-            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+            Set<String> ips = new HashSet<>();
+            for (InetAddress a : InetAddress.getAllByName(host)) {
                 ips.add(a.getHostAddress());
             }
             return ips;
-        } catch (java.net.UnknownHostException e) {
-            return java.util.Set.of();
+        } catch (UnknownHostException e) {
+            return Set.of();
         }
     }
 
@@ -901,7 +913,8 @@ public final class PgAgent implements AutoCloseable {
                 last = lastLsn(c);
             }
             Long switchpoint = primary.switchpoints().get(tli);
-            boolean prefix = primary.timeline() == tli ? last <= primary.lsn() : switchpoint != null && last <= switchpoint;
+            boolean prefix = primary.timeline() == tli ? last <= primary.lsn()
+                    : switchpoint != null && last <= switchpoint;
             if (!prefix) {
                 throw precondition(ErrorReason.LOG_DIVERGED, "the primary " + primary.address() + " (timeline "
                         + primary.timeline() + ") does not hold " + config.nodeName() + "'s log (timeline " + tli

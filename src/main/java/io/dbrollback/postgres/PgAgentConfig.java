@@ -3,7 +3,9 @@ package io.dbrollback.postgres;
 import io.dbrollback.node.NodeTls;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -50,7 +52,7 @@ public record PgAgentConfig(String nodeName, String host, int port, Path dataDir
         Objects.requireNonNull(rollbackDir, "rollbackDir");
         // One pod template lists every member: the node itself (by its name, or its name as the first
         // label of a DNS name such as pg-0.pg.db.svc) is no peer of its own.
-        List<String> others = new java.util.ArrayList<>();
+        List<String> others = new ArrayList<>();
         for (String p : peers) {
             String peerHost = hostPort(p).host();
             if (!peerHost.equals(nodeName) && !peerHost.startsWith(nodeName + ".")) {
@@ -66,7 +68,8 @@ public record PgAgentConfig(String nodeName, String host, int port, Path dataDir
         if (!slot.matches("[a-z0-9_]{1,63}")) {
             throw new IllegalArgumentException("a slot name is lower-case letters, digits and _");
         }
-        if (!superuser.matches("[A-Za-z_][A-Za-z0-9_]{0,62}") || !replicationUser.matches("[A-Za-z_][A-Za-z0-9_]{0,62}")) {
+        if (!superuser.matches("[A-Za-z_][A-Za-z0-9_]{0,62}")
+                || !replicationUser.matches("[A-Za-z_][A-Za-z0-9_]{0,62}")) {
             throw new IllegalArgumentException("role names are plain identifiers");
         }
         if (!database.matches("[A-Za-z_][A-Za-z0-9_]{0,62}")) {
@@ -79,7 +82,7 @@ public record PgAgentConfig(String nodeName, String host, int port, Path dataDir
 
     /** The physical slot this node streams through when it is a standby: its name, as a slot name. */
     public String physicalSlot() {
-        return "dbrollback_" + nodeName.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
+        return "dbrollback_" + nodeName.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
     }
 
     /** Splits {@code host:port}; refuses anything else. */

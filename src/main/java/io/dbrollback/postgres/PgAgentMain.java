@@ -2,6 +2,8 @@ package io.dbrollback.postgres;
 
 import io.dbrollback.node.NodeTls;
 import io.dbrollback.node.ReplicaNodeMain;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -106,7 +108,8 @@ public final class PgAgentMain {
             if (tlsCert == null || tlsKey == null) {
                 throw new IllegalArgumentException("TLS needs both --tls-cert and --tls-key");
             }
-            tls = new NodeTls.Config(Path.of(tlsCert), Path.of(tlsKey), tlsClientCa == null ? null : Path.of(tlsClientCa),
+            tls = new NodeTls.Config(Path.of(tlsCert), Path.of(tlsKey),
+                    tlsClientCa == null ? null : Path.of(tlsClientCa),
                     null, NodeTls.DEFAULT_REFRESH, tlsIdentity);
         }
         return new PgAgentConfig(name, host, port, data, bin, pgPort, socketDir,
@@ -128,7 +131,7 @@ public final class PgAgentMain {
         PgAgent agent;
         try {
             agent = PgAgent.start(config);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             System.err.println("cannot start the PostgreSQL agent of " + name + ": " + e.getMessage());
             System.exit(1);
             return;
@@ -137,7 +140,7 @@ public final class PgAgentMain {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 agent.shutdown();
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 System.err.println("stopping PostgreSQL: " + e.getMessage());
             }
             stopped.countDown();
@@ -147,12 +150,14 @@ public final class PgAgentMain {
         stopped.await();
     }
 
-    /** Whether this process runs as root (PostgreSQL refuses to run as root: its binaries then run in a user namespace). */
+    /**
+     * Whether this process runs as root (PostgreSQL refuses to run as root: its binaries then run in a user namespace).
+     */
     static boolean isRoot() {
         try {
-            Object uid = java.nio.file.Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            Object uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
             return uid instanceof Integer u && u == 0;
-        } catch (java.io.IOException | UnsupportedOperationException e) {
+        } catch (IOException | UnsupportedOperationException e) {
             return "root".equals(System.getProperty("user.name"));
         }
     }

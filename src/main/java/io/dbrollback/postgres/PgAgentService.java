@@ -164,7 +164,8 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 }
                 flush();
                 awaitReady();
-                call.onNext(TailMessage.newBuilder().setTrailer(TailTrailer.newBuilder().setRecordCount(digest.records())
+                call.onNext(TailMessage.newBuilder()
+                        .setTrailer(TailTrailer.newBuilder().setRecordCount(digest.records())
                         .setBytes(digest.bytes()).setSha256(digest.finish())).build());
                 call.onCompleted();
             } catch (StatusRuntimeException e) {
@@ -227,7 +228,8 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                     @Override
                     public boolean full(String schema, String table) throws Wal2JsonRecords.Uncapturable {
                         try {
-                            return full.computeIfAbsent(schema + "." + table, k -> replicaIdentityFull(c, schema, table));
+                            return full.computeIfAbsent(schema + "." + table,
+                                    k -> replicaIdentityFull(c, schema, table));
                         } catch (IllegalStateException e) {
                             throw new Wal2JsonRecords.Uncapturable(e.getMessage());
                         }
@@ -264,7 +266,8 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                                 case "C" -> {
                                     if (inRange && changes == 0) {
                                         // DDL, ANALYZE...: nothing decodable, and pg_rewind removes it all the same
-                                        add(Wal2JsonRecords.emptyTransaction(commitEnd, PgAgent.termAt(history, commitEnd),
+                                        add(Wal2JsonRecords.emptyTransaction(commitEnd,
+                                                PgAgent.termAt(history, commitEnd),
                                                 xid, commitTime));
                                     }
                                 }
@@ -274,7 +277,8 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                                 default -> {
                                     if (inRange) {
                                         changes++;
-                                        add(Wal2JsonRecords.record(m, commitEnd, PgAgent.termAt(history, commitEnd), xid,
+                                        add(Wal2JsonRecords.record(m, commitEnd, PgAgent.termAt(history, commitEnd),
+                                                xid,
                                                 commitTime, identity));
                                     }
                                 }
@@ -293,9 +297,11 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 s.setString(1, agent.config.slot());
                 try (ResultSet r = s.executeQuery()) {
                     if (!r.next()) {
-                        throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.RANGE_NOT_IN_LOG, agent.name()
-                                + " has no logical slot " + agent.config.slot() + ": its divergent transactions cannot be"
-                                + " decoded (the agent creates the slot while the node is primary)");
+                        throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.RANGE_NOT_IN_LOG,
+                                agent.name()
+                                + " has no logical slot " + agent.config.slot()
+                                + ": its divergent transactions cannot be decoded (the agent creates the slot while "
+                                + "the node is primary)");
                     }
                     return r.getString(1) == null ? 0 : PgLsn.parse(r.getString(1)).value();
                 }
@@ -315,7 +321,8 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                     return "f".equals(r.getString(1));
                 }
             } catch (SQLException e) {
-                throw new IllegalStateException("the replica identity of " + schema + "." + table + ": " + e.getMessage());
+                throw new IllegalStateException(
+                        "the replica identity of " + schema + "." + table + ": " + e.getMessage());
             }
         }
 

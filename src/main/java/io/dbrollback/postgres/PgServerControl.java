@@ -1,5 +1,6 @@
 package io.dbrollback.postgres;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -62,7 +63,7 @@ final class PgServerControl {
         Path out = Files.createTempFile(scratch, binary, ".out");
         try {
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                    .redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             pb.environment().put("LC_ALL", "C");
             if (config.passfile() != null) {
                 pb.environment().put("PGPASSFILE", config.passfile().toString());
@@ -94,7 +95,8 @@ final class PgServerControl {
      * its pid may be anyone's (the agent's own threads included).
      */
     boolean running() throws IOException {
-        return run("pg_ctl", List.of("-D", config.dataDir().toString(), "status"), Duration.ofSeconds(30)).exitCode() == 0
+        return run("pg_ctl", List.of("-D", config.dataDir().toString(), "status"),
+                Duration.ofSeconds(30)).exitCode() == 0
                 && !lockFileOfNoServer();
     }
 
@@ -213,7 +215,8 @@ final class PgServerControl {
         p.setProperty("socketTimeout", "600");
         p.setProperty("ApplicationName", "dbrollback-agent");
         p.setProperty("sslmode", "disable");
-        return DriverManager.getConnection("jdbc:postgresql://localhost:" + config.pgPort() + "/" + config.database(), p);
+        return DriverManager.getConnection("jdbc:postgresql://localhost:" + config.pgPort() + "/" + config.database(),
+                p);
     }
 
     /** A connection to a peer over TCP as {@code user}, with the password from the passfile. */

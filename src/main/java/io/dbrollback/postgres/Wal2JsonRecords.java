@@ -17,8 +17,10 @@ import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeFormatterBuilder;
 import java.time.temporal.ChronoField;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Turns wal2json (format version 2) change messages into tail records: what the PostgreSQL agent
@@ -112,7 +114,7 @@ final class Wal2JsonRecords {
                 JsonNode old = m.get("identity");
                 String incomplete = incompleteOldRow(schema, table, old, identity);
                 if (incomplete == null) {
-                    java.util.Set<String> oldNames = new java.util.HashSet<>();
+                    Set<String> oldNames = new HashSet<>();
                     old.forEach(c -> oldNames.add(c.path("name").asText()));
                     for (JsonNode c : cols) {
                         if (!oldNames.contains(c.path("name").asText())) {
@@ -125,7 +127,8 @@ final class Wal2JsonRecords {
                 }
                 if (incomplete != null) {
                     boolean known = old != null && old.isArray();
-                    return uncaptured(lsn, term, xid, commitTime, keyNode(schema, table, m.path("pk"), known ? old : cols),
+                    return uncaptured(lsn, term, xid, commitTime,
+                            keyNode(schema, table, m.path("pk"), known ? old : cols),
                             "OLD_ROW_INCOMPLETE", incomplete, known ? image(old) : null, image(cols));
                 }
                 return TailRecord.update(lsn, term, xid, commitTime, key(schema, table, m.path("pk"), old), image(old),
@@ -144,7 +147,8 @@ final class Wal2JsonRecords {
                     }
                     if (incomplete == null && old.size() < columns) {
                         incomplete = "the WAL holds " + old.size() + " of the table's " + columns + " columns of the"
-                                + " deleted row (the table's REPLICA IDENTITY was not FULL when the change was written)";
+                                + " deleted row (the table's REPLICA IDENTITY was not FULL when the "
+                                + "change was written)";
                     }
                 }
                 if (incomplete != null) {
@@ -160,7 +164,8 @@ final class Wal2JsonRecords {
                 key.put("schema", schema);
                 key.put("table", table);
                 return uncaptured(lsn, term, xid, commitTime, key, "TRUNCATE",
-                        "a TRUNCATE removes rows the WAL does not name: which rows it removed is not known", null, null);
+                        "a TRUNCATE removes rows the WAL does not name: which rows it removed is not known", null,
+                        null);
             }
             default -> throw new Uncapturable(where + ": a change wal2json describes as '" + action + "' is not known");
         }
@@ -174,7 +179,8 @@ final class Wal2JsonRecords {
         ObjectNode key = JSON.createObjectNode();
         key.put("uncaptured", "NO_DECODABLE_CHANGE");
         key.put("why", "transaction " + xid + " committed with no row change logical decoding shows: DDL (CREATE,"
-                + " ALTER, DROP), a catalog update such as ANALYZE, or writes decoding skips; what it did is not known");
+                + " ALTER, DROP), a catalog update such as ANALYZE, or writes decoding skips; what it "
+                + "did is not known");
         return TailRecord.uncaptured(lsn, term, xid, commitTime, bytes(key), null, null);
     }
 
@@ -199,7 +205,8 @@ final class Wal2JsonRecords {
      * {@code {"schema","table","key":{...key columns the WAL holds},"uncaptured":CODE,"why":TEXT}} (no
      * {@code key} for a TRUNCATE); the images are the part of the old and new rows the WAL holds, if any.
      */
-    private static TailRecord uncaptured(long lsn, long term, String xid, Instant commitTime, ObjectNode key, String code,
+    private static TailRecord uncaptured(long lsn, long term, String xid, Instant commitTime, ObjectNode key,
+            String code,
             String why, Bytes before, Bytes after) {
         key.put("uncaptured", code);
         key.put("why", why);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.protobuf.ByteString;
 import io.dbrollback.agent.v1.FenceResponse;
+import io.dbrollback.agent.v1.LsnKind;
 import io.dbrollback.agent.v1.Operation;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.Role;
@@ -67,7 +68,8 @@ class AgentAnswersTest {
                 broken("FileDigestForm", b -> b.setLastRecoveryFileSha256("A".repeat(64))),
                 broken("FileDigestForm", b -> b.setLastRecoveryFileSha256("abc")),
                 broken("HistoryCoversLog", b -> b.clearHistory()),
-                broken("HistoryFromLsn1", b -> b.setHistory(0, TermHistoryEntry.newBuilder().setTerm(1).setFirstLsn(2))),
+                broken("HistoryFromLsn1", b -> b.setHistory(0,
+                        TermHistoryEntry.newBuilder().setTerm(1).setFirstLsn(2))),
                 broken("HistoryTermsIncrease", b -> b.setHistory(1, TermHistoryEntry.newBuilder().setTerm(1)
                         .setFirstLsn(11))),
                 broken("HistoryTermsIncrease", b -> b.setHistory(0, TermHistoryEntry.newBuilder().setTerm(0)
@@ -75,7 +77,8 @@ class AgentAnswersTest {
                 broken("HistoryLsnsNondecreasing", b -> b.addHistory(TermHistoryEntry.newBuilder().setTerm(3)
                         .setFirstLsn(5))),
                 broken("HistoryWithinLog", b -> b.addHistory(TermHistoryEntry.newBuilder().setTerm(3).setFirstLsn(17))),
-                broken("HistoryTermsSeen", b -> b.addHistory(TermHistoryEntry.newBuilder().setTerm(4).setFirstLsn(16))));
+                broken("HistoryTermsSeen", b -> b.addHistory(
+                        TermHistoryEntry.newBuilder().setTerm(4).setFirstLsn(16))));
     }
 
     private static Arguments broken(String rule, UnaryOperator<Timeline.Builder> change) {
@@ -95,7 +98,7 @@ class AgentAnswersTest {
     @Test
     void positionsAreReadAsSuch() {
         assertEquals(false, AgentAnswers.timeline(good().build(), "orders-0").positions());
-        assertEquals(true, AgentAnswers.timeline(good().setLsnKind(io.dbrollback.agent.v1.LsnKind.LSN_KIND_POSITIONS)
+        assertEquals(true, AgentAnswers.timeline(good().setLsnKind(LsnKind.LSN_KIND_POSITIONS)
                 .build(), "orders-0").positions());
     }
 
@@ -176,7 +179,8 @@ class AgentAnswersTest {
                 if (after) {
                     r.setAfter(ByteString.copyFromUtf8("new row"));
                 }
-                io.dbrollback.model.TailRecord m = AgentAnswers.chunk(TailChunk.newBuilder().addRecords(r).build()).get(0);
+                io.dbrollback.model.TailRecord m = AgentAnswers.chunk(TailChunk.newBuilder().addRecords(r).build())
+                        .get(0);
                 assertEquals(io.dbrollback.model.Operation.UNCAPTURED, m.operation());
                 assertEquals(before, m.before() != null);
                 assertEquals(after, m.after() != null);

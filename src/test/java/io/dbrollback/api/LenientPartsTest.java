@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.io.IOException;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -118,7 +119,7 @@ class LenientPartsTest {
 
     @Test
     void describeIgnoresFailuresThatAreNotAboutReadingJson() {
-        assertNull(LenientParts.describe("", new IllegalStateException("boom", new java.io.IOException("reset"))));
+        assertNull(LenientParts.describe("", new IllegalStateException("boom", new IOException("reset"))));
     }
 
     private static void set(ObjectNode root, String path, JsonNode value) {

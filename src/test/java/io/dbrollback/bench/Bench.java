@@ -216,7 +216,8 @@ public final class Bench {
                     value[j] = (byte) x;
                 }
                 b.addWrites(WriteRequest.newBuilder()
-                        .setKey(ByteString.copyFrom(String.format("customer:%08d", seq % 100_000), StandardCharsets.UTF_8))
+                        .setKey(ByteString.copyFrom(String.format("customer:%08d", seq % 100_000),
+                                StandardCharsets.UTF_8))
                         .setValue(ByteString.copyFrom(value)));
             }
             client.db.withDeadlineAfter(60, TimeUnit.SECONDS).writeBatch(b.build());
@@ -259,7 +260,8 @@ public final class Bench {
             r.put("mbPerSecond", r.get("tailBytes").asLong() / 1e6 / seconds);
             r.put("recordsPerSecond", r.get("records").asLong() / seconds);
             if (r.has("diskOnlyNanos")) {
-                r.put("diskOnlyMbPerSecond", r.get("fileBytes").asLong() / 1e6 / (r.get("diskOnlyNanos").asLong() / 1e9));
+                r.put("diskOnlyMbPerSecond",
+                        r.get("fileBytes").asLong() / 1e6 / (r.get("diskOnlyNanos").asLong() / 1e9));
             }
             return r;
         } finally {

@@ -1,5 +1,6 @@
 package io.dbrollback.bench;
 
+import com.sun.management.GarbageCollectionNotificationInfo;
 import io.dbrollback.agent.AgentProtos;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.GetTimelineRequest;
@@ -17,15 +18,30 @@ import io.dbrollback.postgres.PgServer;
 import java.io.BufferedOutputStream;
 import java.io.FileOutputStream;
 import java.io.OutputStream;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.lang.management.MemoryUsage;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import javax.management.Notification;
+import javax.management.NotificationEmitter;
+import javax.management.NotificationListener;
+import javax.management.openmbean.CompositeData;
 
 /**
  * The PostgreSQL capture benchmark (docs/performance.md, "PostgreSQL capture"): a divergent tail of N
@@ -82,7 +98,7 @@ public final class PgCaptureBench {
                 long n = 0;
                 try (FileOutputStream fos = new FileOutputStream(file.toFile());
                         OutputStream o = new BufferedOutputStream(fos, 1 << 20)) {
-                    Iterator<TailMessage> it = c.client(p0.name()).withDeadlineAfter(30, java.util.concurrent.TimeUnit.MINUTES)
+                    Iterator<TailMessage> it = c.client(p0.name()).withDeadlineAfter(30, TimeUnit.MINUTES)
                             .readDivergentTail(ReadDivergentTailRequest.newBuilder().setFromExclusive(fork)
                                     .setToInclusive(fenced.getLastLsn()).build());
                     while (it.hasNext()) {
@@ -103,7 +119,8 @@ public final class PgCaptureBench {
 
                 // The limit: pg_recvlogical on a copy of the slot, the same options, into an fsynced file.
                 String copy = "bench_copy_" + run;
-                try (Connection conn = p0.connectThroughSocket(config.fenceSocketDir()); Statement s = conn.createStatement()) {
+                try (Connection conn = p0.connectThroughSocket(config.fenceSocketDir());
+                        Statement s = conn.createStatement()) {
                     s.execute("SELECT pg_copy_logical_replication_slot('dbrollback', '" + copy + "')");
                 }
                 Path decoded = scratch.resolve("recvlogical-" + run + ".json");
@@ -113,20 +130,21 @@ public final class PgCaptureBench {
                         "postgres", "-S", copy, "--start", "--no-loop", "--endpos=" + PgLsn.of(fenced.getLastLsn()),
                         "-f", decoded.toString(), "-F", "0", "-o", "format-version=2", "-o", "include-xids=1", "-o",
                         "include-timestamp=1", "-o", "include-lsn=1", "-o", "include-pk=1", "-o", "include-typmod=1",
-                        "-o", "include-type-oids=0"), java.util.Map.of(), Duration.ofMinutes(30));
+                        "-o", "include-type-oids=0"), Map.of(), Duration.ofMinutes(30));
                 r.ok("pg_recvlogical");
-                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(decoded,
-                        java.nio.file.StandardOpenOption.WRITE)) {
+                try (FileChannel ch = FileChannel.open(decoded,
+                        StandardOpenOption.WRITE)) {
                     ch.force(true);
                 }
                 limit.add((System.nanoTime() - start) / 1e9);
                 long lines = Files.lines(decoded).count();
                 Files.delete(decoded);
-                try (Connection conn = p0.connectThroughSocket(config.fenceSocketDir()); Statement s = conn.createStatement()) {
+                try (Connection conn = p0.connectThroughSocket(config.fenceSocketDir());
+                        Statement s = conn.createStatement()) {
                     s.execute("SELECT pg_drop_replication_slot('" + copy + "')");
                 }
-                System.out.printf(Locale.ROOT, "pg-capture run %d: agent %d records in %.2f s; pg_recvlogical %d messages"
-                        + " in %.2f s%n", run + 1, n, agent.get(run), lines, limit.get(run));
+                System.out.printf(Locale.ROOT, "pg-capture run %d: agent %d records in %.2f s; "
+                        + "pg_recvlogical %d messages in %.2f s%n", run + 1, n, agent.get(run), lines, limit.get(run));
             }
             double a = agent.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
             double l = limit.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
@@ -147,21 +165,21 @@ public final class PgCaptureBench {
      * collection while a capture ran: the most of it over every capture is the live set, which must not
      * grow with the tail (garbage is not counted).
      */
-    static final class LiveHeap implements javax.management.NotificationListener {
-        private final java.util.Set<String> heapPools = new java.util.HashSet<>();
+    static final class LiveHeap implements NotificationListener {
+        private final Set<String> heapPools = new HashSet<>();
         private volatile boolean watching;
         volatile long max;
         volatile int collections;
 
         LiveHeap() {
-            for (java.lang.management.MemoryPoolMXBean p : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
-                if (p.getType() == java.lang.management.MemoryType.HEAP) {
+            for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+                if (p.getType() == MemoryType.HEAP) {
                     heapPools.add(p.getName());
                 }
             }
-            for (java.lang.management.GarbageCollectorMXBean gc
-                    : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
-                ((javax.management.NotificationEmitter) gc).addNotificationListener(this, null, null);
+            for (GarbageCollectorMXBean gc
+                    : ManagementFactory.getGarbageCollectorMXBeans()) {
+                ((NotificationEmitter) gc).addNotificationListener(this, null, null);
             }
         }
 
@@ -174,15 +192,15 @@ public final class PgCaptureBench {
         }
 
         @Override
-        public void handleNotification(javax.management.Notification n, Object handback) {
-            if (!watching || !com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION
+        public void handleNotification(Notification n, Object handback) {
+            if (!watching || !GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION
                     .equals(n.getType())) {
                 return;
             }
-            com.sun.management.GarbageCollectionNotificationInfo info = com.sun.management.GarbageCollectionNotificationInfo
-                    .from((javax.management.openmbean.CompositeData) n.getUserData());
+            GarbageCollectionNotificationInfo info = GarbageCollectionNotificationInfo
+                    .from((CompositeData) n.getUserData());
             long used = 0;
-            for (java.util.Map.Entry<String, java.lang.management.MemoryUsage> e
+            for (Map.Entry<String, MemoryUsage> e
                     : info.getGcInfo().getMemoryUsageAfterGc().entrySet()) {
                 if (heapPools.contains(e.getKey())) {
                     used += e.getValue().getUsed();

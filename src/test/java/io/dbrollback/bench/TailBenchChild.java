@@ -20,6 +20,9 @@ import io.dbrollback.operator.GrpcRollbackTransport;
 import io.dbrollback.operator.LocalPodExec;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -123,8 +126,8 @@ public final class TailBenchChild {
             System.out.println("totalNanos=" + (verified - start));
             Files.deleteIfExists(dir.resolve("rollback").resolve(
                     p.file().location().substring(p.file().location().lastIndexOf('/') + 1)));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -138,7 +141,8 @@ public final class TailBenchChild {
         long written = 0;
         long start = System.nanoTime();
         try (FileChannel fc = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            Iterator<TailMessage> it = RollbackAgentGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.MINUTES)
+            Iterator<TailMessage> it = RollbackAgentGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(30, TimeUnit.MINUTES)
                     .readDivergentTail(ReadDivergentTailRequest.newBuilder().setFromExclusive(from).setToInclusive(to)
                             .build());
             while (it.hasNext()) {
@@ -195,7 +199,7 @@ public final class TailBenchChild {
 
     /** Tracks the largest heap occupancy right after a collection: the live set, what must fit. */
     static void watchGc() {
-        for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
             if (gc instanceof NotificationEmitter emitter) {
                 emitter.addNotificationListener((n, h) -> {
                     if (!n.getType().equals(GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) {

@@ -12,11 +12,14 @@ import io.dbrollback.coordinator.fake.FakeCluster.Op;
 import io.dbrollback.coordinator.fake.Fault;
 import io.dbrollback.model.Lsn;
 import io.dbrollback.model.Operation;
+import io.dbrollback.model.RollbackFile;
 import io.dbrollback.model.Term;
+import io.dbrollback.model.TermHistory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -81,7 +84,8 @@ class CoordinatorScenarioTest {
                             assertEquals(1, c.node("n0").effectiveRecovers(), "one recover");
                             if (op == Op.RECOVER) {
                                 assertEquals(fault == Fault.CRASH_BEFORE || fault == Fault.UNKNOWN_BEFORE ? 2 : 1,
-                                        c.count(Op.RECOVER), "a lost recover outcome is read from the node, not retried");
+                                        c.count(Op.RECOVER), "a lost recover outcome is read from the "
+                                                + "node, not retried");
                             }
                         })));
     }
@@ -176,7 +180,7 @@ class CoordinatorScenarioTest {
         assertTrue(h.trace.stream().anyMatch(t -> t.contains("Replanned")), h.traceText());
     }
 
-    private record RollbackFileRef(io.dbrollback.model.RollbackFile file) {
+    private record RollbackFileRef(RollbackFile file) {
         static RollbackFileRef of(Checkpoint cp) {
             return new RollbackFileRef(cp.file());
         }
@@ -356,10 +360,10 @@ class CoordinatorScenarioTest {
     void contradictoryTermHistoriesAreRefused() {
         FakeCluster c = Scenarios.standard();
         // n0 claims its term-1 records started at LSN 3: it shares term 1 with n1 but not its beginning.
-        c.overrideHistory("n0", List.of(io.dbrollback.model.TermHistory.Entry.of(1, 1),
-                io.dbrollback.model.TermHistory.Entry.of(2, 3)));
-        c.overrideHistory("n1", List.of(io.dbrollback.model.TermHistory.Entry.of(1, 1),
-                io.dbrollback.model.TermHistory.Entry.of(2, 5)));
+        c.overrideHistory("n0", List.of(TermHistory.Entry.of(1, 1),
+                TermHistory.Entry.of(2, 3)));
+        c.overrideHistory("n1", List.of(TermHistory.Entry.of(1, 1),
+                TermHistory.Entry.of(2, 5)));
         Harness h = new Harness(c, Harness.spec());
         h.run();
         assertStoppedWithNothingRemoved(h, Phase.ABORTED, Reason.HistoryInconsistent);
@@ -404,7 +408,7 @@ class CoordinatorScenarioTest {
         FakeCluster c = Scenarios.standard();
         Harness h = new Harness(c, Harness.spec());
         h.runUntil(Phase.PLANNED);
-        assertTrue(c.clientWrite("n0", new java.util.Random(1)), "n0 still takes writes before the fence");
+        assertTrue(c.clientWrite("n0", new Random(1)), "n0 still takes writes before the fence");
         h.run();
         assertCompletedSafely(h);
         assertEquals(6, h.saved.tail().recordCount(), "the late write is saved too");

@@ -13,10 +13,13 @@ import io.dbrollback.model.TailRecord;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
@@ -126,8 +129,10 @@ class CoordinatorSimulationTest {
                 h.runner = new RollbackRunner(c, h.clock);
             }
             if (target.effectiveRecovers() > recoversBefore) {
-                assertEquals(Phase.RECOVERING, before.phase(), "I1: recover only from a recorded intent\n" + h.traceText());
-                assertTrue(Coordinator.gates(h.spec, before.tail()).isEmpty() || h.spec.approves(before.file().sha256()),
+                assertEquals(Phase.RECOVERING, before.phase(),
+                        "I1: recover only from a recorded intent\n" + h.traceText());
+                assertTrue(Coordinator.gates(h.spec, before.tail()).isEmpty()
+                        || h.spec.approves(before.file().sha256()),
                         "I5: a gated tail was recovered without approval\n" + h.traceText());
             }
             checkInvariants(h, initialRollbackId);
@@ -142,9 +147,9 @@ class CoordinatorSimulationTest {
         OUTCOMES.merge(h.saved.phase() + "/" + h.saved.reason(), 1, Integer::sum);
     }
 
-    private static final java.util.Map<String, Integer> OUTCOMES = new java.util.concurrent.ConcurrentSkipListMap<>();
+    private static final Map<String, Integer> OUTCOMES = new ConcurrentSkipListMap<>();
 
-    @org.junit.jupiter.api.AfterAll
+    @AfterAll
     static void printOutcomes() {
         System.out.println("simulation outcomes: " + OUTCOMES);
     }
@@ -339,8 +344,9 @@ class CoordinatorSimulationTest {
                 }
                 // client writes before the fence can make the plan move more often than allowed
                 allowed.add(Reason.PlanUnstable);
-                assertTrue(allowed.contains(cp.reason()), "unexpected ending " + cp.phase() + "/" + cp.reason() + ": " + cp.message() + " " + h.cluster.observe("n0")
-                        + " (allowed " + allowed + ")" + ctx);
+                assertTrue(allowed.contains(cp.reason()),
+                        "unexpected ending " + cp.phase() + "/" + cp.reason() + ": " + cp.message() + " "
+                                + h.cluster.observe("n0") + " (allowed " + allowed + ")" + ctx);
                 if (target.effectiveRecovers() == 0) {
                     assertEquals(h.targetLogBefore, target.log().subList(0, h.targetLogBefore.size()),
                             "stopped with nothing removed" + ctx);

@@ -45,7 +45,8 @@ final class Harness {
             RollbackRunner.Step s = runner.step(spec, saved, cluster.observe(spec.targetNode()));
             saved = s.checkpoint();
             trace.add(s.kind() + " " + describe(s.decision()) + " -> " + saved.phase()
-                    + (saved.lastError() != null && s.kind() == RollbackRunner.Step.Kind.RETRY ? " [" + saved.lastError() + "]" : "")
+                    + (saved.lastError() != null && s.kind() == RollbackRunner.Step.Kind.RETRY
+                            ? " [" + saved.lastError() + "]" : "")
                     + (saved.reason() != null ? " (" + saved.reason() + ")" : ""));
             return s;
         } catch (SimulatedCrash c) {
@@ -60,7 +61,8 @@ final class Harness {
     Checkpoint run(int maxSteps) {
         for (int i = 0; i < maxSteps; i++) {
             RollbackRunner.Step s = step();
-            if (s != null && (s.kind() == RollbackRunner.Step.Kind.DONE || s.kind() == RollbackRunner.Step.Kind.WAITING)) {
+            if (s != null && (s.kind() == RollbackRunner.Step.Kind.DONE
+                    || s.kind() == RollbackRunner.Step.Kind.WAITING)) {
                 return saved;
             }
         }

@@ -195,7 +195,8 @@ class MisbehavingAgentScenarioTest {
         assertEquals(Phase.FAILED, cp.phase(), h.traceText());
         assertEquals(1, c.node("n0").effectiveRecovers());
         assertTrue(cp.phaseTimes().containsKey(Phase.RECOVERED));
-        assertTrue(cp.message().contains("was rolled back to fork LSN 11") && cp.message().contains(cp.file().location()),
+        assertTrue(cp.message().contains("was rolled back to fork LSN 11")
+                && cp.message().contains(cp.file().location()),
                 cp.message());
         RollbackEvent loud = new Coordinator(h.clock).removalEvent("orders", cp);
         assertNotNull(loud);

@@ -26,7 +26,8 @@ class PositionLsnsTest {
 
     private static final Instant AT = Instant.parse("2026-01-02T03:04:05Z");
     /** Terms 1 from position 1 and 2 from position 1001 (the switchpoint is 1000). */
-    private static final TermHistory HISTORY = TermHistory.of(TermHistory.Entry.of(1, 1), TermHistory.Entry.of(2, 1001));
+    private static final TermHistory HISTORY =
+            TermHistory.of(TermHistory.Entry.of(1, 1), TermHistory.Entry.of(2, 1001));
 
     private static TailRecord at(long position, long term, String key) {
         return TailRecord.insert(position, term, "tx-" + position, AT, Bytes.utf8(key), Bytes.utf8("v"));
@@ -105,7 +106,8 @@ class PositionLsnsTest {
 
     @Test
     void thePlanOfPositionsKnowsTheForkButNotTheCount() {
-        NodeTimeline former = timeline("pg-0", NodeRole.PRIMARY, 1, 2048, 900, TermHistory.of(TermHistory.Entry.of(1, 1)),
+        NodeTimeline former = timeline("pg-0", NodeRole.PRIMARY, 1, 2048, 900,
+                TermHistory.of(TermHistory.Entry.of(1, 1)),
                 true);
         NodeTimeline leader = timeline("pg-1", NodeRole.PRIMARY, 2, 1500, 1400, HISTORY, true);
         Decision d = new Coordinator(new TickingClock(AT)).decide(IncidentSpec.automatic("inc", "pg", "pg-0"),
@@ -121,7 +123,8 @@ class PositionLsnsTest {
 
     @Test
     void nodesThatCountLsnsDifferentlyAreNeverCompared() {
-        NodeTimeline former = timeline("pg-0", NodeRole.PRIMARY, 1, 2048, 900, TermHistory.of(TermHistory.Entry.of(1, 1)),
+        NodeTimeline former = timeline("pg-0", NodeRole.PRIMARY, 1, 2048, 900,
+                TermHistory.of(TermHistory.Entry.of(1, 1)),
                 true);
         NodeTimeline leader = timeline("pg-1", NodeRole.PRIMARY, 2, 1500, 1400, HISTORY, false);
         Decision d = new Coordinator(new TickingClock(AT)).decide(IncidentSpec.automatic("inc", "pg", "pg-0"),

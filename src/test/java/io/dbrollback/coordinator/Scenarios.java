@@ -18,7 +18,10 @@ public final class Scenarios {
         return standard(false);
     }
 
-    /** As {@link #standard()}; with {@code uncaptured}, n0's divergent writes end with a change it could not capture whole. */
+    /**
+     * As {@link #standard()}; with {@code uncaptured}, n0's divergent writes end with a change it could not capture
+     * whole.
+     */
     static FakeCluster standard(boolean uncaptured) {
         FakeCluster c = new FakeCluster("n0", "n1", "n2");
         c.elect("n0", 1);

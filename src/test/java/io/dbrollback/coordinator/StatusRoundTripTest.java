@@ -12,8 +12,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dbrollback.api.Condition;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.coordinator.fake.FakeCluster;
+import io.dbrollback.coordinator.fake.Fault;
+import io.dbrollback.model.Lsn;
+import io.dbrollback.model.Term;
 import io.dbrollback.operator.BlockReason;
 import io.dbrollback.operator.StatusMapper;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -66,10 +71,12 @@ class StatusRoundTripTest {
         Harness h = new Harness(Scenarios.standard(true), Harness.spec());
         h.runUntil(Phase.AWAITING_APPROVAL);
         roundTrips(h.saved);
-        ReplicaSetRollbackStatus s = StatusMapper.toStatus(h.saved, null, 3, false, Instant.parse("2026-02-01T00:00:00Z"));
+        ReplicaSetRollbackStatus s = StatusMapper.toStatus(h.saved, null, 3, false,
+                Instant.parse("2026-02-01T00:00:00Z"));
         assertEquals(1L, s.getTail().getUncapturedRecords());
         assertEquals(List.of("UncapturedChanges"), s.getGates());
-        assertNull(StatusMapper.toStatus(new Harness(Scenarios.standard(), Harness.spec()).runUntil(Phase.VERIFIED), null,
+        assertNull(StatusMapper.toStatus(new Harness(Scenarios.standard(), Harness.spec()).runUntil(Phase.VERIFIED),
+                null,
                 3, false, Instant.parse("2026-02-01T00:00:00Z")).getTail().getUncapturedRecords(), "absent when none");
         s.getTail().setUncapturedRecords(7L); // more than the tail's records
         assertEquals("status.tail: must hold every value this operator records there, well formed",
@@ -79,11 +86,11 @@ class StatusRoundTripTest {
     @Test
     void theRetryAndRemovalRecordSurvivesTheStatus() throws Exception {
         // Counted failures, a recover's answer, a removal the node's record shows, one it does not.
-        io.dbrollback.coordinator.fake.FakeCluster c = Scenarios.standard();
-        c.inject(io.dbrollback.coordinator.fake.FakeCluster.Op.READ,
-                io.dbrollback.coordinator.fake.Fault.TRAILER_MISMATCH);
-        c.inject(io.dbrollback.coordinator.fake.FakeCluster.Op.RECOVER,
-                io.dbrollback.coordinator.fake.Fault.RECOVER_DOUBLE_BUMP);
+        FakeCluster c = Scenarios.standard();
+        c.inject(FakeCluster.Op.READ,
+                Fault.TRAILER_MISMATCH);
+        c.inject(FakeCluster.Op.RECOVER,
+                Fault.RECOVER_DOUBLE_BUMP);
         Harness h = new Harness(c, Harness.spec());
         while (!h.saved.phase().isTerminal()) {
             h.step();
@@ -100,9 +107,9 @@ class StatusRoundTripTest {
     @Test
     void aPlanOfPositionsSurvivesTheStatus() throws Exception {
         Instant at = Instant.parse("2026-02-01T00:00:00Z");
-        Plan positions = new Plan(1, "pg-0", io.dbrollback.model.Lsn.of(1000), io.dbrollback.model.Term.of(1),
-                io.dbrollback.model.Lsn.of(2048), io.dbrollback.model.Lsn.of(900), io.dbrollback.model.Term.of(1),
-                io.dbrollback.model.Term.of(2), "pg-1", "pg-1:5432", Plan.UNKNOWN, at, true);
+        Plan positions = new Plan(1, "pg-0", Lsn.of(1000), Term.of(1),
+                Lsn.of(2048), Lsn.of(900), Term.of(1),
+                Term.of(2), "pg-1", "pg-1:5432", Plan.UNKNOWN, at, true);
         Checkpoint cp = Checkpoint.start("inc", at).toBuilder().plan(positions).phase(Phase.PLANNED, at).build();
         roundTrips(cp);
         ReplicaSetRollbackStatus s = StatusMapper.toStatus(cp, null, 1, false, at);
@@ -115,7 +122,7 @@ class StatusRoundTripTest {
     @Test
     void conditionsTellTheStoryAndKeepTheirTransitionTimes() {
         Harness h = new Harness(Scenarios.standard(), Harness.spec().withLimits(new Limits(1, 1L << 30,
-                java.time.Duration.ofHours(1))));
+                Duration.ofHours(1))));
         h.run();
         Instant t1 = Instant.parse("2026-02-01T00:00:00Z");
         ReplicaSetRollbackStatus parked = StatusMapper.toStatus(h.saved, null, 1, false, t1);
@@ -207,7 +214,8 @@ class StatusRoundTripTest {
         json.put("phase", "Rewinding");
         ReplicaSetRollbackStatus stored = JSON.treeToValue(json, ReplicaSetRollbackStatus.class);
         Instant t1 = Instant.parse("2026-03-01T00:00:00Z");
-        ReplicaSetRollbackStatus blocked = StatusMapper.blockedAsStored(stored, BlockReason.StatusUnreadable, "why", 4, t1);
+        ReplicaSetRollbackStatus blocked =
+                StatusMapper.blockedAsStored(stored, BlockReason.StatusUnreadable, "why", 4, t1);
         ObjectNode after = JSON.valueToTree(blocked);
         assertEquals("StatusUnreadable", after.get("waiting").asText());
         assertEquals("why", after.get("waitMessage").asText());

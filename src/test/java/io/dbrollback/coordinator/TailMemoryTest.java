@@ -60,7 +60,8 @@ class TailMemoryTest {
             boolean finished = p.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES);
             if (!finished) {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                fail("the probe did not finish within " + TIMEOUT_MINUTES + " minutes: " + shown + "\noutput:\n" + read(out));
+                fail("the probe did not finish within " + TIMEOUT_MINUTES + " minutes: " + shown + "\noutput:\n"
+                        + read(out));
             }
             String output = read(out);
             long seconds = (System.nanoTime() - started) / 1_000_000_000L;

@@ -184,7 +184,8 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
     /**
      * A random run for the soak: up to three operator crash points in the order the run reaches
      * them (at least one when the node is not killed), or instead a SIGKILL of the operator at a
-     * random moment; and, half the time, a kill of the former primary. Combinations where an armed point is legitimately never reached are not
+     * random moment; and, half the time, a kill of the former primary. Combinations where an armed point is
+     * legitimately never reached are not
      * drawn (a node killed in the middle of its recover: the RecoverToLsn call never returns). The
      * soak runs the exec mode only (the operator writes the file through pod exec).
      */

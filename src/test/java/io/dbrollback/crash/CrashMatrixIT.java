@@ -27,6 +27,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -129,7 +130,7 @@ class CrashMatrixIT {
         work = Path.of("target", "crash-matrix");
         if (Files.exists(work)) { // the nodes' data of an earlier invocation
             try (Stream<Path> old = Files.walk(work)) {
-                old.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                old.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
         Files.createDirectories(work);
@@ -278,8 +279,8 @@ class CrashMatrixIT {
                 if (System.nanoTime() > deadline) {
                     ReplicaSetRollbackStatus s = r.getStatus();
                     fail("the rollback did not end within " + RUN_TIMEOUT + ": phase "
-                            + (s == null ? null : s.getPhase()) + ", last error " + (s == null ? null : s.getLastError())
-                            + "; operator log " + operator.log());
+                            + (s == null ? null : s.getPhase()) + ", last error "
+                            + (s == null ? null : s.getLastError()) + "; operator log " + operator.log());
                 }
                 Thread.sleep(20);
             }
@@ -541,7 +542,8 @@ class CrashMatrixIT {
             failures += t.failures;
         }
         b.append(String.format(format, "total", runs, failures, ""));
-        tally.values().forEach(t -> t.failed.forEach(f -> b.append("FAILED ").append(f).append(System.lineSeparator())));
+        tally.values().forEach(t -> t.failed.forEach(
+                f -> b.append("FAILED ").append(f).append(System.lineSeparator())));
         System.out.println(b);
     }
 }

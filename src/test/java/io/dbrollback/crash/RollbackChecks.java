@@ -31,6 +31,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -58,11 +59,13 @@ final class RollbackChecks {
 
         static ExpectedTail read(NodeClient former, NodeClient leader) {
             Timeline t = former.timeline();
-            ForkPoint.Result fork = ForkPoint.compute(AgentProtos.fromProto(t), AgentProtos.fromProto(leader.timeline()));
+            ForkPoint.Result fork = ForkPoint.compute(AgentProtos.fromProto(t),
+                    AgentProtos.fromProto(leader.timeline()));
             assertTrue(fork instanceof ForkPoint.Found, "the failover made a fork: " + fork);
             long from = ((ForkPoint.Found) fork).lsn().value();
             Iterator<TailMessage> stream = former.agent.withDeadlineAfter(30, TimeUnit.SECONDS).readDivergentTail(
-                    ReadDivergentTailRequest.newBuilder().setFromExclusive(from).setToInclusive(t.getLastLsn()).build());
+                    ReadDivergentTailRequest.newBuilder().setFromExclusive(from).setToInclusive(t.getLastLsn())
+                            .build());
             List<TailRecord> records = new ArrayList<>();
             String trailer = null;
             while (stream.hasNext()) {
@@ -91,7 +94,7 @@ final class RollbackChecks {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } catch (java.security.NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -174,7 +177,8 @@ final class RollbackChecks {
             FileLedger ledger, boolean agentWrote) throws IOException {
         ReplicaSetRollbackStatus s = r.getStatus();
         String uid = r.getMetadata().getUid();
-        assertEquals("Completed", s.getPhase(), "phase; message: " + s.getMessage() + "; lastError: " + s.getLastError());
+        assertEquals("Completed", s.getPhase(),
+                "phase; message: " + s.getMessage() + "; lastError: " + s.getLastError());
         assertEquals("Completed", s.getReason());
         assertEquals(uid, s.getIncidentId());
 
@@ -188,7 +192,8 @@ final class RollbackChecks {
         assertEquals(2L, s.getPlan().getNewTerm());
         assertEquals(1L, s.getPlan().getOldTerm());
         assertNotNull(s.getTail(), "status.tail");
-        assertEquals(expected.sha256(), s.getTail().getSha256(), "status.tail.sha256 is the digest of the tail the node had");
+        assertEquals(expected.sha256(), s.getTail().getSha256(),
+                "status.tail.sha256 is the digest of the tail the node had");
         assertEquals(expected.records().size(), s.getTail().getRecords());
         assertNotNull(s.getRollbackFile(), "status.rollbackFile");
         assertEquals("orders-0", s.getRollbackFile().getPod());
@@ -249,7 +254,8 @@ final class RollbackChecks {
             assertEquals("record", n.get("type").asText());
             out.add(new TailRecord(Lsn.of(n.get("lsn").asLong()), Term.of(n.get("term").asLong()), n.get("tx").asText(),
                     Instant.parse(n.get("commitTime").asText()), Operation.valueOf(n.get("op").asText()),
-                    Bytes.fromBase64(n.get("key").asText()), n.has("before") ? Bytes.fromBase64(n.get("before").asText())
+                    Bytes.fromBase64(n.get("key").asText()),
+                    n.has("before") ? Bytes.fromBase64(n.get("before").asText())
                             : null, n.has("after") ? Bytes.fromBase64(n.get("after").asText()) : null));
         }
         JsonNode trailer = JSON.readTree(lines.get(lines.size() - 1));

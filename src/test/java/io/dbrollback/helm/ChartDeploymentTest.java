@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.operator.AgentClients;
+import io.dbrollback.operator.CrashPoints;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -20,8 +21,15 @@ import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.quarkus.runtime.configuration.DurationConverter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -138,11 +146,11 @@ class ChartDeploymentTest {
     /** The crash tests' hooks halt or pause processes on purpose: no mode of the chart, nor deploy/, may set them. */
     @ParameterizedTest(name = "{0}")
     @MethodSource("modes")
-    void noTestHookIsEverSet(Chart.Mode mode) throws java.io.IOException {
+    void noTestHookIsEverSet(Chart.Mode mode) throws IOException {
         String rendered = Chart.template(mode);
-        String deploy = java.nio.file.Files.readString(java.nio.file.Path.of("deploy", "rollback-operator.yaml"));
+        String deploy = Files.readString(Path.of("deploy", "rollback-operator.yaml"));
         for (String text : List.of(rendered, deploy)) {
-            assertFalse(text.contains(io.dbrollback.operator.CrashPoints.ENV), mode.name());
+            assertFalse(text.contains(CrashPoints.ENV), mode.name());
             assertFalse(text.contains("DBROLLBACK_NODE_"), mode.name());
         }
     }
@@ -220,16 +228,16 @@ class ChartDeploymentTest {
 
     /** The environment variable of a configuration property, as Quarkus maps it. */
     static String envOf(String property) {
-        return property.toUpperCase(java.util.Locale.ROOT).replaceAll("[^A-Z0-9]", "_");
+        return property.toUpperCase(Locale.ROOT).replaceAll("[^A-Z0-9]", "_");
     }
 
     /** The agent deadlines the rendered Deployment gives the operator, as it parses them. */
     static AgentClients.Deadlines deadlines(List<HasMetadata> all) {
         Map<String, String> env = ChartRbacTest.env(all);
-        io.quarkus.runtime.configuration.DurationConverter convert = new io.quarkus.runtime.configuration
+        DurationConverter convert = new io.quarkus.runtime.configuration
                 .DurationConverter();
-        List<java.time.Duration> d = AgentClients.Deadlines.PROPERTIES.stream().map(p -> convert.convert(
-                java.util.Objects.requireNonNull(env.get(envOf(p)), envOf(p) + " is set"))).toList();
+        List<Duration> d = AgentClients.Deadlines.PROPERTIES.stream().map(p -> convert.convert(
+                Objects.requireNonNull(env.get(envOf(p)), envOf(p) + " is set"))).toList();
         return new AgentClients.Deadlines(d.get(0), d.get(1), d.get(2), d.get(3), d.get(4), d.get(5), d.get(6));
     }
 
@@ -270,8 +278,8 @@ class ChartDeploymentTest {
         assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "reconcile.maxSteps", "0"));
         assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "reconcile.waitRecheck", "0s"));
         String deployment = Chart.template(Chart.DEFAULT);
-        assertTrue(deployment.contains("- name: DBROLLBACK_INSTANCE\n              valueFrom:\n                fieldRef:\n"
-                + "                  fieldPath: metadata.name"), "the instance is the pod's name");
+        assertTrue(deployment.contains("- name: DBROLLBACK_INSTANCE\n              valueFrom:\n              "
+                + "  fieldRef:\n                  fieldPath: metadata.name"), "the instance is the pod's name");
     }
 
     @Test
@@ -283,9 +291,9 @@ class ChartDeploymentTest {
     void deadlinesCanBeSetAndZeroOrMalformedOnesAreRefused() {
         AgentClients.Deadlines d = deadlines(Chart.render(Chart.DEFAULT, "agent.progressTimeout", "90s",
                 "agent.deadlines.fence", "1500ms", "agent.deadlines.recoverToLsn", "1h"));
-        assertEquals(java.time.Duration.ofSeconds(90), d.progressTimeout());
-        assertEquals(java.time.Duration.ofMillis(1500), d.fence());
-        assertEquals(java.time.Duration.ofHours(1), d.recoverToLsn());
+        assertEquals(Duration.ofSeconds(90), d.progressTimeout());
+        assertEquals(Duration.ofMillis(1500), d.fence());
+        assertEquals(Duration.ofHours(1), d.recoverToLsn());
         for (String bad : List.of("-5s", "soon", "1.5s", "30", "")) {
             assertThrows(IllegalStateException.class, () -> Chart.template(Chart.DEFAULT, "agent.progressTimeout", bad),
                     "agent.progressTimeout=" + bad);

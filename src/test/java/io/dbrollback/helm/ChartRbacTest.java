@@ -17,7 +17,9 @@ import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.RoleRef;
 import io.fabric8.kubernetes.api.model.rbac.Subject;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -54,9 +56,9 @@ class ChartRbacTest {
 
     /** What the operator's ServiceAccount is granted, resolving every binding to its role. */
     static List<Grant> operatorGrants(List<HasMetadata> all) {
-        Map<String, ClusterRole> clusterRoles = new java.util.HashMap<>();
+        Map<String, ClusterRole> clusterRoles = new HashMap<>();
         Chart.ofKind(all, ClusterRole.class).forEach(r -> clusterRoles.put(r.getMetadata().getName(), r));
-        Map<String, Role> roles = new java.util.HashMap<>();
+        Map<String, Role> roles = new HashMap<>();
         Chart.ofKind(all, Role.class).forEach(
                 r -> roles.put(r.getMetadata().getNamespace() + "/" + r.getMetadata().getName(), r));
         List<Grant> grants = new ArrayList<>();
@@ -139,7 +141,8 @@ class ChartRbacTest {
             for (String ns : watched) {
                 for (String[] need : RbacTest.OPERATOR_NEEDS) {
                     assertTrue(grants.stream().anyMatch(g -> g.namespace().equals(ns)
-                            && g.allows(need[0], need[1], need[2])), mode + ": in " + ns + " " + String.join(" ", need));
+                            && g.allows(need[0], need[1], need[2])),
+                            mode + ": in " + ns + " " + String.join(" ", need));
                 }
             }
             assertTrue(grants.stream().allMatch(g -> watched.contains(g.namespace())
@@ -304,7 +307,7 @@ class ChartRbacTest {
 
     static Map<String, String> env(List<HasMetadata> all) {
         Deployment d = Chart.ofKind(all, Deployment.class).get(0);
-        Map<String, String> env = new java.util.LinkedHashMap<>();
+        Map<String, String> env = new LinkedHashMap<>();
         for (EnvVar e : d.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv()) {
             env.put(e.getName(), e.getValue());
         }

@@ -53,7 +53,8 @@ class ChartReadmeTest {
     @Test
     void theReadmeExplainsCrdUpgrades() throws Exception {
         String readme = Files.readString(README);
-        assertTrue(readme.contains("never upgrades or deletes\nCRDs") || readme.contains("never upgrades or deletes CRDs"),
+        assertTrue(readme.contains("never upgrades or deletes\nCRDs")
+                || readme.contains("never upgrades or deletes CRDs"),
                 "README says Helm never upgrades CRDs");
         assertTrue(readme.contains("kubectl apply --server-side --force-conflicts -f helm/rollback-operator/crds/"));
     }

@@ -1,7 +1,9 @@
 package io.dbrollback.helm;
 
+import java.math.BigInteger;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -36,7 +38,7 @@ final class CrdSchema {
     /** The problems of {@code object} (apiVersion, kind and metadata are the server's), empty when valid. */
     List<String> problems(Map<String, Object> object) {
         List<String> p = new ArrayList<>();
-        Map<String, Object> rest = new java.util.LinkedHashMap<>(object);
+        Map<String, Object> rest = new LinkedHashMap<>(object);
         rest.remove("apiVersion");
         rest.remove("kind");
         rest.remove("metadata");
@@ -104,7 +106,7 @@ final class CrdSchema {
             case "array" -> v instanceof List;
             case "string" -> v instanceof String;
             case "boolean" -> v instanceof Boolean;
-            case "integer" -> v instanceof Integer || v instanceof Long || v instanceof java.math.BigInteger;
+            case "integer" -> v instanceof Integer || v instanceof Long || v instanceof BigInteger;
             case "number" -> v instanceof Number;
             default -> true;
         };

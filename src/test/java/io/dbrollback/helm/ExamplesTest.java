@@ -92,7 +92,8 @@ class ExamplesTest {
             assertEquals(List.of(), schema.problems(raw), d.file() + ": against the CRD schema");
             ReplicaSetRollback r = STRICT.readValue(d.yaml(), ReplicaSetRollback.class);
             assertEquals(List.of(), SpecValidator.problems(r), d.file() + ": SpecValidator");
-            assertTrue(r.getMetadata().getName() != null && r.getMetadata().getNamespace() != null, d.file().toString());
+            assertTrue(r.getMetadata().getName() != null && r.getMetadata().getNamespace() != null,
+                    d.file().toString());
         }
         assertTrue(count >= 3, "an example per mode");
     }

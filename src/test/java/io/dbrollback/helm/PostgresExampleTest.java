@@ -198,7 +198,8 @@ class PostgresExampleTest {
                 .containsAll(s.getSpec().getSelector().entrySet()));
         String peers = e.bootstrap().getEnv().stream().filter(v -> v.getName().equals("PEERS")).findFirst()
                 .orElseThrow().getValue();
-        assertEquals(e.pods().stream().map(p -> p + "." + s.getMetadata().getName()).toList(), List.of(peers.split(" ")));
+        assertEquals(e.pods().stream().map(p -> p + "." + s.getMetadata().getName()).toList(),
+                List.of(peers.split(" ")));
         assertTrue(e.config().getData().get("bootstrap.sh").contains("dbrollback_"),
                 "a standby's physical slot has the name RejoinAsReplica gives it");
         assertEquals("dbrollback_pg_1", PgAgentMain.parse(e.args("pg-1"), false).physicalSlot());
@@ -212,7 +213,8 @@ class PostgresExampleTest {
         assertEquals("on", s.get("wal_log_hints"), "pg_rewind");
         assertEquals("on", s.get("hot_standby"), "the agent reads a standby over SQL");
         int members = e.sts().getSpec().getReplicas();
-        assertTrue(Integer.parseInt(s.get("max_replication_slots")) >= members + 1, "the logical slot and one per standby");
+        assertTrue(Integer.parseInt(s.get("max_replication_slots")) >= members + 1,
+                "the logical slot and one per standby");
         assertTrue(Integer.parseInt(s.get("max_wal_senders")) >= members, "a sender per standby and pg_basebackup");
         assertTrue(s.get("wal_keep_size").matches("[1-9][0-9]*[MG]B"), "WAL kept for pg_rewind");
         assertEquals("-1", s.get("max_slot_wal_keep_size"), "the slot is never invalidated");

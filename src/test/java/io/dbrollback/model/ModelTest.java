@@ -18,8 +18,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.Random;
 import org.junit.jupiter.api.Nested;
@@ -342,7 +344,7 @@ class ModelTest {
         @Test
         void recordOrderChangesTheDigest() throws Exception {
             List<TailRecord> tail = new ArrayList<>(fixedTail());
-            java.util.Collections.swap(tail, 0, 1);
+            Collections.swap(tail, 0, 1);
             TailDigest d = new TailDigest();
             tail.forEach(d::add);
             assertNotEquals(FIXED_TAIL_SHA256, d.finish());
@@ -453,8 +455,8 @@ class ModelTest {
 
         @Test
         void caseAndSurroundingWhitespaceDoNotMatter() {
-            assertTrue(spec(SHA.toUpperCase(java.util.Locale.ROOT)).approves(SHA));
-            assertTrue(spec(SHA.substring(0, 16).toUpperCase(java.util.Locale.ROOT)).approves(SHA));
+            assertTrue(spec(SHA.toUpperCase(Locale.ROOT)).approves(SHA));
+            assertTrue(spec(SHA.substring(0, 16).toUpperCase(Locale.ROOT)).approves(SHA));
             assertTrue(spec("  " + SHA.substring(0, 12) + "\n").approves(SHA));
         }
 
@@ -508,7 +510,8 @@ class ModelTest {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                         () -> RollbackFileName.of(bad, 1), String.valueOf(bad));
                 assertFalse(bad != null && !bad.isEmpty() && e.getMessage().contains(bad), "never echoed: " + bad);
-                assertFalse(RollbackFileName.isIncidentId(bad), "not an incident id (upper case is refused, not lower-cased): "
+                assertFalse(RollbackFileName.isIncidentId(bad),
+                        "not an incident id (upper case is refused, not lower-cased): "
                         + bad);
             }
             assertTrue(RollbackFileName.isIncidentId("5f0c1d2e-0000-4000-8000-00000000abcd"));
@@ -517,7 +520,8 @@ class ModelTest {
             assertThrows(IllegalArgumentException.class, () -> RollbackFileName.of("abc", -1));
             assertThrows(IllegalArgumentException.class, () -> RollbackFileName.of("abc", 1L + Integer.MAX_VALUE));
             for (String notOurs : new String[] {"x.jsonl", "abc-plan0.rollback.jsonl", "abc-plan1.rollback.jsonl.tmp",
-                    ".abc-plan1.rollback.jsonl.1.tmp", "../abc-plan1.rollback.jsonl", "abc-plan1.rollback.jsonl.quarantined-1",
+                    ".abc-plan1.rollback.jsonl.1.tmp", "../abc-plan1.rollback.jsonl",
+                    "abc-plan1.rollback.jsonl.quarantined-1",
                     "abc-plan99999999999.rollback.jsonl"}) {
                 assertEquals(Optional.empty(), RollbackFileName.parse(notOurs), notOurs);
             }

@@ -14,6 +14,7 @@ import io.dbrollback.node.v1.KeyValue;
 import io.dbrollback.node.v1.PromoteRequest;
 import io.dbrollback.node.v1.ReplicaNodeGrpc;
 import io.dbrollback.node.v1.WriteRequest;
+import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.charset.StandardCharsets;
@@ -36,7 +37,7 @@ public final class NodeClient implements AutoCloseable {
     }
 
     /** @param credentials TLS to reach a node that serves it; null for plaintext */
-    public NodeClient(String address, io.grpc.ChannelCredentials credentials) {
+    public NodeClient(String address, ChannelCredentials credentials) {
         this.address = address;
         this.channel = credentials == null ? NettyChannelBuilder.forTarget(address).usePlaintext().build()
                 : NettyChannelBuilder.forTarget(address, credentials).build();

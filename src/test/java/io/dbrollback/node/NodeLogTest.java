@@ -71,7 +71,8 @@ class NodeLogTest {
             log.append(records(1, 4, 2));
         }
         long size = Files.size(dir.resolve("log.bin"));
-        try (FileChannel ch = FileChannel.open(dir.resolve("log.bin"), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(dir.resolve("log.bin"), StandardOpenOption.READ,
+                StandardOpenOption.WRITE)) {
             ByteBuffer one = ByteBuffer.allocate(1);
             ch.read(one, size - 3);
             one.flip();

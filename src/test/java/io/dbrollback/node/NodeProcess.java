@@ -74,7 +74,8 @@ public final class NodeProcess implements AutoCloseable {
         BlockingQueue<String> q = new LinkedBlockingQueue<>();
         List<String> seen = Collections.synchronizedList(new ArrayList<>());
         Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            try (BufferedReader r = new BufferedReader(
+                    new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String line; (line = r.readLine()) != null; ) {
                     seen.add(line);
                     q.add(line);

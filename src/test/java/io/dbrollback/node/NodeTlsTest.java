@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.v1.GetTimelineRequest;
 import io.dbrollback.agent.v1.Role;
 import io.dbrollback.agent.v1.Timeline;
@@ -20,6 +21,7 @@ import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.TestPki;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -27,6 +29,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
@@ -71,7 +74,9 @@ class NodeTlsTest {
         }
     }
 
-    /** A node serving {@code cert}, requiring client certificates of the cluster CA; primary in term 1 with one write. */
+    /**
+     * A node serving {@code cert}, requiring client certificates of the cluster CA; primary in term 1 with one write.
+     */
     private ReplicaNode node(String name, TestPki.Leaf cert) throws Exception {
         TestPki.PemFiles files = cert.write(dir, name);
         Path caFile = dir.resolve(name + "-client-ca.crt");
@@ -175,7 +180,8 @@ class NodeTlsTest {
 
     @Test
     void anExpiredClientCertificateIsRefused() throws Exception {
-        TestPki.Leaf expired = ca.issue("rollback-operator", List.of(TestPki.OPERATOR_IDENTITY), Instant.now().minus(Duration.ofDays(3)),
+        TestPki.Leaf expired = ca.issue("rollback-operator", List.of(TestPki.OPERATOR_IDENTITY),
+                Instant.now().minus(Duration.ofDays(3)),
                 Instant.now().minus(Duration.ofDays(1)));
         assertRefused(node("expclient", ca.issue("expclient", "127.0.0.1")), TestPki.material(ca, expired),
                 "refused the operator's client certificate");
@@ -191,7 +197,8 @@ class NodeTlsTest {
     void anExpiredNodeCertificateIsRefused() throws Exception {
         TestPki.Leaf expired = ca.issue("expserver", List.of("127.0.0.1"), Instant.now().minus(Duration.ofDays(3)),
                 Instant.now().minus(Duration.ofDays(1)));
-        assertRefused(node("expserver", expired), TestPki.material(ca, operator), "the agent's certificate has expired");
+        assertRefused(node("expserver", expired), TestPki.material(ca, operator),
+                "the agent's certificate has expired");
     }
 
     @Test
@@ -211,7 +218,7 @@ class NodeTlsTest {
 
     private static void assertCallerNotAllowed(StatusRuntimeException e) {
         assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), String.valueOf(e.getStatus()));
-        assertEquals(java.util.Optional.of("CALLER_NOT_ALLOWED"), io.dbrollback.agent.AgentErrors.reason(e));
+        assertEquals(Optional.of("CALLER_NOT_ALLOWED"), AgentErrors.reason(e));
         assertTrue(e.getStatus().getDescription().contains(TestPki.OPERATOR_IDENTITY), e.getStatus().getDescription());
     }
 
@@ -271,7 +278,8 @@ class NodeTlsTest {
             assertEquals("ident-b", c.timeline().getNode(), "a URI subject alternative name equal to the identity");
         }
         for (StatusRuntimeException e : agentCalls(custom.address(), operator)) {
-            assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), "the default identity is not the one set");
+            assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(),
+                    "the default identity is not the one set");
         }
     }
 
@@ -351,7 +359,8 @@ class NodeTlsTest {
 
             assertTrue(p.process.isAlive(), "the node was not restarted");
             assertEquals(pid, p.process.pid());
-            try (NodeClient a = new NodeClient(p.address, TestPki.credentials(newCa, newCa.issue("admin", TestPki.OPERATOR_IDENTITY)))) {
+            try (NodeClient a = new NodeClient(p.address,
+                    TestPki.credentials(newCa, newCa.issue("admin", TestPki.OPERATOR_IDENTITY)))) {
                 assertEquals(Map.of("k", "v"), a.data(), "same node, same data");
                 assertNotEquals(0, a.timeline().getCurrentTerm());
             }
@@ -393,7 +402,8 @@ class NodeTlsTest {
             assertEquals("UNAUTHENTICATED", fence.code());
             assertFalse(fence.outcomeUnknown());
         }
-        try (NodeClient a = new NodeClient(n.address(), TestPki.credentialsTrustingAnyServer(otherCa.issue("admin", TestPki.OPERATOR_IDENTITY)))) {
+        try (NodeClient a = new NodeClient(n.address(),
+                TestPki.credentialsTrustingAnyServer(otherCa.issue("admin", TestPki.OPERATOR_IDENTITY)))) {
             assertFalse(a.timeline().getFenced(), "the refused fence changed nothing");
         }
     }
@@ -403,7 +413,7 @@ class NodeTlsTest {
         Path cert = dir.resolve("broken.crt");
         TestPki.writeAtomically(cert, "not a certificate\n");
         TestPki.PemFiles good = ca.issue("x", "127.0.0.1").write(dir, "good");
-        java.io.IOException e = assertThrows(java.io.IOException.class, () -> ReplicaNode.start(ReplicaNode.Config
+        IOException e = assertThrows(IOException.class, () -> ReplicaNode.start(ReplicaNode.Config
                 .of("broken", dir.resolve("broken"), 1).withTls(NodeTls.Config.mutual(cert, good.key(), null))));
         assertTrue(e.getMessage().contains("unusable TLS material"), e.getMessage());
     }

@@ -68,7 +68,8 @@ class RecoverCrashTest {
             first.close();
         }
 
-        try (NodeProcess second = NodeProcess.start("n0", data, Map.of()); NodeClient c = new NodeClient(second.address)) {
+        try (NodeProcess second = NodeProcess.start("n0", data, Map.of());
+                NodeClient c = new NodeClient(second.address)) {
             Timeline t = c.timeline();
             assertEquals(1, t.getRollbackId(), "the bump survived the kill, once");
             assertEquals("inc-crash", t.getLastRecoveryIncident(), "the node tells which incident it recovered for");

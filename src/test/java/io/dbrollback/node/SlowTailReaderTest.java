@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,7 +56,7 @@ class SlowTailReaderTest {
             AtomicLong maxInFlight = new AtomicLong();
             // In flight is measured while the reader asks for one message at a time; the drain that
             // follows asks for a thousand at once, so it may legitimately have more in flight.
-            java.util.concurrent.atomic.AtomicBoolean slow = new java.util.concurrent.atomic.AtomicBoolean(true);
+            AtomicBoolean slow = new AtomicBoolean(true);
             TailDigest digest = new TailDigest();
             Semaphore messages = new Semaphore(0);
             CompletableFuture<String> trailer = new CompletableFuture<>();

@@ -12,6 +12,7 @@ import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.Role;
 import io.dbrollback.agent.v1.TailMessage;
+import io.dbrollback.agent.v1.TailTrailer;
 import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.coordinator.ForkPoint;
 import io.dbrollback.model.Bytes;
@@ -21,10 +22,12 @@ import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.testing.IntegrationTest;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -77,7 +80,7 @@ class ThreeNodeFailoverTest {
         }
         primary.close();
         Timeline before = x.timeline();
-        java.util.Map<String, String> data = x.data();
+        Map<String, String> data = x.data();
 
         // Another log on the same address: LSN 3 is of term 2 there, of term 1 on x.
         ReplicaNode other = null;
@@ -85,7 +88,7 @@ class ThreeNodeFailoverTest {
             try {
                 other = ReplicaNode.start(new ReplicaNode.Config("q", "127.0.0.1", Integer.parseInt(
                         address.substring(address.lastIndexOf(':') + 1)), dir.resolve("q"), 1, 0, 0, 0, null, null));
-            } catch (java.io.IOException portNotFreeYet) {
+            } catch (IOException portNotFreeYet) {
                 if (attempt == 20) {
                     throw portNotFreeYet;
                 }
@@ -158,7 +161,7 @@ class ThreeNodeFailoverTest {
         TailDigest digest = new TailDigest();
         Iterator<TailMessage> stream = n0.agent.readDivergentTail(ReadDivergentTailRequest.newBuilder()
                 .setFromExclusive(10).setToInclusive(15).setMaxRecordsPerChunk(2).build());
-        io.dbrollback.agent.v1.TailTrailer trailer = null;
+        TailTrailer trailer = null;
         int chunks = 0;
         while (stream.hasNext()) {
             TailMessage m = stream.next();

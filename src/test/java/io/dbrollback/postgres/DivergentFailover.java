@@ -81,7 +81,8 @@ public final class DivergentFailover {
     private void play() throws Exception {
         PgServer p = cluster.primary();
         try (Connection c = p.connect(); Statement st = c.createStatement()) {
-            st.execute("CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric(20,2) NOT NULL)");
+            st.execute("CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance "
+                    + "numeric(20,2) NOT NULL)");
             st.execute("CREATE TABLE orders (id bigserial PRIMARY KEY, account_id int NOT NULL, note text, "
                     + "placed_at timestamptz NOT NULL DEFAULT now())");
             st.execute("CREATE TABLE events (id int PRIMARY KEY, kind text NOT NULL, payload jsonb)");
@@ -97,7 +98,8 @@ public final class DivergentFailover {
             st.execute("INSERT INTO plain SELECT g, 'p' || g FROM generate_series(1, 10) g");
             st.execute("INSERT INTO wiped SELECT generate_series(1, 5)");
             // a value stored out of line (TOAST): 96,000 hex characters
-            st.execute("INSERT INTO docs SELECT 1, 'draft', string_agg(md5(g::text), '') FROM generate_series(1, 3000) g");
+            st.execute("INSERT INTO docs SELECT 1, 'draft', string_agg(md5(g::text), '') FROM "
+                    + "generate_series(1, 3000) g");
             slotLsn = Wal2Json.createSlot(c, SLOT);
         }
         try (Connection c = p.connect()) {
@@ -111,7 +113,8 @@ public final class DivergentFailover {
             long straddlingXid = xid(open);
             straddlingFirstWriteAfter = p.queryLsn("SELECT pg_current_wal_insert_lsn()");
             Map<String, Integer> straddlingChanges = new LinkedHashMap<>();
-            count(straddlingChanges, "I", "accounts", update(open, "INSERT INTO accounts VALUES (500, 'straddling', 5.00)"));
+            count(straddlingChanges, "I", "accounts",
+                    update(open, "INSERT INTO accounts VALUES (500, 'straddling', 5.00)"));
             count(straddlingChanges, "U", "accounts", update(open, "UPDATE accounts SET balance = 3.33 WHERE id = 3"));
 
             cut = cluster.cutOff();
@@ -155,8 +158,10 @@ public final class DivergentFailover {
 
         failover = cluster.failover();
         try (Connection c = failover.newPrimary().connect()) {
-            newPrimaryWrites.add(write(c, "new primary insert", "INSERT INTO accounts VALUES (900, 'new-primary', 9.00)"));
-            newPrimaryWrites.add(write(c, "new primary update", "UPDATE accounts SET owner = 'new-primary' WHERE id = 5"));
+            newPrimaryWrites.add(write(c, "new primary insert",
+                    "INSERT INTO accounts VALUES (900, 'new-primary', 9.00)"));
+            newPrimaryWrites.add(write(c, "new primary update",
+                    "UPDATE accounts SET owner = 'new-primary' WHERE id = 5"));
         }
         cluster.awaitCaughtUp();
     }

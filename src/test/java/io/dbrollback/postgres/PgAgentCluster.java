@@ -1,8 +1,19 @@
 package io.dbrollback.postgres;
 
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackSpec;
+import io.dbrollback.operator.ClusterObserver;
+import io.dbrollback.operator.RollbackFileStore;
+import io.dbrollback.operator.TestOperator;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.javaoperatorsdk.operator.Operator;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +23,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -27,7 +39,7 @@ public final class PgAgentCluster implements AutoCloseable {
     private final Path passfile;
     private final Map<String, PgAgentConfig> configs = new LinkedHashMap<>();
     private final Map<String, PgAgent> agents = new LinkedHashMap<>();
-    private final Map<String, ManagedChannel> channels = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
 
     private PgAgentCluster(PgCluster pg) throws IOException {
         this.pg = pg;
@@ -120,24 +132,25 @@ public final class PgAgentCluster implements AutoCloseable {
      * port as the container port named "agent", pod IP 127.0.0.1) and the leader Lease "pg-leader" of
      * {@code leader} whose term (annotation dbrollback.io/term) is {@code term}, the new primary's timeline.
      */
-    public void kubernetesObjects(io.fabric8.kubernetes.client.KubernetesClient client, String ns, String leader,
+    public void kubernetesObjects(KubernetesClient client, String ns, String leader,
             int term) {
         if (client.namespaces().withName(ns).get() == null) {
-            client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
+            client.namespaces().resource(new NamespaceBuilder().withNewMetadata()
                     .withName(ns).endMetadata().build()).create();
         }
         for (PgServer s : pg.servers()) {
-            client.pods().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+            client.pods().inNamespace(ns).resource(new PodBuilder()
                     .withNewMetadata().withNamespace(ns).withName(s.name()).addToLabels("app", "pg").endMetadata()
                     .withNewSpec().addNewContainer().withName("postgres").withImage("postgres:15")
                     .addNewPort().withName("agent").withContainerPort(agent(s.name()).port()).endPort().endContainer()
                     .endSpec()
                     .withNewStatus().withPhase("Running").withPodIP("127.0.0.1")
-                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build()).create();
+                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build())
+                    .create();
         }
-        client.leases().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder()
+        client.leases().inNamespace(ns).resource(new LeaseBuilder()
                 .withNewMetadata().withName("pg-leader").withNamespace(ns)
-                .addToAnnotations(io.dbrollback.operator.ClusterObserver.TERM_ANNOTATION, Integer.toString(term))
+                .addToAnnotations(ClusterObserver.TERM_ANNOTATION, Integer.toString(term))
                 .endMetadata().withNewSpec().withHolderIdentity(leader).withLeaseTransitions(term).endSpec().build())
                 .create();
     }
@@ -146,19 +159,19 @@ public final class PgAgentCluster implements AutoCloseable {
      * The operator in this JVM against {@code client}'s API server, started: the agents write the rollback
      * files (no pods/exec), Events in {@code ns}, a short backoff (100 ms to 2 s) for tests.
      */
-    public static io.javaoperatorsdk.operator.Operator startOperator(io.fabric8.kubernetes.client.KubernetesClient client,
+    public static Operator startOperator(KubernetesClient client,
             String ns) {
-        return io.dbrollback.operator.TestOperator.against(client).instance(ns)
-                .writer(io.dbrollback.operator.RollbackFileStore.Writer.AGENT).deployedRetry().start();
+        return TestOperator.against(client).instance(ns)
+                .writer(RollbackFileStore.Writer.AGENT).deployedRetry().start();
     }
 
     /** A ReplicaSetRollback of {@code target} in this cluster (the pods and Lease of {@link #kubernetesObjects}). */
-    public static io.dbrollback.api.ReplicaSetRollback rollback(String ns, String name, String target) {
-        io.dbrollback.api.ReplicaSetRollback r = new io.dbrollback.api.ReplicaSetRollback();
+    public static ReplicaSetRollback rollback(String ns, String name, String target) {
+        ReplicaSetRollback r = new ReplicaSetRollback();
         r.getMetadata().setName(name);
         r.getMetadata().setNamespace(ns);
-        io.dbrollback.api.ReplicaSetRollbackSpec spec = new io.dbrollback.api.ReplicaSetRollbackSpec();
-        io.dbrollback.api.ClusterSpec cluster = new io.dbrollback.api.ClusterSpec();
+        ReplicaSetRollbackSpec spec = new ReplicaSetRollbackSpec();
+        ClusterSpec cluster = new ClusterSpec();
         cluster.setPodSelector(Map.of("app", "pg"));
         cluster.setLeaseName("pg-leader");
         cluster.setAgentPortName("agent");

@@ -13,7 +13,8 @@ class PgAgentConfigTest {
 
     static PgAgentConfig config(String name, List<String> peers, Path fence) {
         Path d = Path.of("/data");
-        return new PgAgentConfig(name, "0.0.0.0", 7000, d, d, 5432, d, fence, d, d, "postgres", "replicator", null, peers,
+        return new PgAgentConfig(name, "0.0.0.0", 7000, d, d, 5432, d, fence, d, d, "postgres", "replicator", null,
+                peers,
                 "dbrollback", "postgres", Duration.ofSeconds(5), false, null);
     }
 

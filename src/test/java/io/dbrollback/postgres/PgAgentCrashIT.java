@@ -24,7 +24,10 @@ import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -71,7 +74,8 @@ class PgAgentCrashIT {
         leader.execute("INSERT INTO kv VALUES ('on-new-primary', 'kept')");
         Timeline t0 = c.client(former.name()).getTimeline(GetTimelineRequest.getDefaultInstance());
         Timeline t1 = c.client(leader.name()).getTimeline(GetTimelineRequest.getDefaultInstance());
-        fork = ((ForkPoint.Found) ForkPoint.compute(AgentProtos.fromProto(t0), AgentProtos.fromProto(t1))).lsn().value();
+        fork = ((ForkPoint.Found) ForkPoint.compute(AgentProtos.fromProto(t0), AgentProtos.fromProto(t1))).lsn()
+                .value();
         fenced = c.client(former.name()).fence(FenceRequest.newBuilder().setTerm(2).setIncidentId("crash").build())
                 .getTimeline();
     }
@@ -102,7 +106,8 @@ class PgAgentCrashIT {
     @Test
     void aCaptureCutByAKillIsReadWholeAfterTheRestart() throws Exception {
         TailTrailer before = readWhole();
-        assertEquals(20000 + 12 + 11, before.getRecordCount(), "20,000 inserts, 12 updates (k1, k10..k19, k100), 11 deletes");
+        assertEquals(20000 + 12 + 11, before.getRecordCount(),
+                "20,000 inserts, 12 updates (k1, k10..k19, k100), 11 deletes");
         Iterator<TailMessage> it = c.client(former.name()).readDivergentTail(ReadDivergentTailRequest.newBuilder()
                 .setFromExclusive(fork).setToInclusive(fenced.getLastLsn()).build());
         assertTrue(it.next().hasChunk(), "the stream has begun");
@@ -182,7 +187,8 @@ class PgAgentCrashIT {
             }
         }, "the stream of the killed pod breaks; it never ends with a trailer");
         Path pidFile = former.dataDir().resolve("postmaster.pid");
-        assertEquals(Long.toString(killed), Files.readAllLines(pidFile).get(0).strip(), "a stale postmaster.pid is left");
+        assertEquals(Long.toString(killed), Files.readAllLines(pidFile).get(0).strip(),
+                "a stale postmaster.pid is left");
         Path log = c.config(former.name()).stateDir().resolve("postgresql.log");
         long logBefore = Files.size(log);
 
@@ -226,7 +232,7 @@ class PgAgentCrashIT {
 
         leader.kill();
         PgCluster.await(leader.name() + " started again and taking writes over TCP", () -> {
-            try (java.sql.Connection conn = leader.connect(); java.sql.Statement s = conn.createStatement()) {
+            try (Connection conn = leader.connect(); Statement s = conn.createStatement()) {
                 s.execute("INSERT INTO kv VALUES ('after-restart', 'kept')");
                 return true;
             } catch (SQLException e) {
@@ -252,7 +258,7 @@ class PgAgentCrashIT {
         Path pidFile = former.dataDir().resolve("postmaster.pid");
         Process other = new ProcessBuilder("sleep", "600").start();
         try {
-            List<String> lines = new java.util.ArrayList<>(Files.readAllLines(pidFile));
+            List<String> lines = new ArrayList<>(Files.readAllLines(pidFile));
             lines.set(0, Long.toString(other.pid()));
             Files.write(pidFile, lines);
 
@@ -321,7 +327,8 @@ class PgAgentCrashIT {
         PgAgent agent = c.agent(former.name());
         RecoverToLsnRequest recover = recoverRequest();
         var client = c.client(former.name());
-        CompletableFuture<RecoverToLsnResponse> call = CompletableFuture.supplyAsync(() -> client.recoverToLsn(recover));
+        CompletableFuture<RecoverToLsnResponse> call =
+                CompletableFuture.supplyAsync(() -> client.recoverToLsn(recover));
         PgCluster.await("pg_rewind killed part way", cut::killed);
         agent.crash();
         ExecutionException failed = assertThrows(ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS));
@@ -357,7 +364,8 @@ class PgAgentCrashIT {
         bins.holdNextStop();
         RecoverToLsnRequest recover = recoverRequest();
         var client = c.client(former.name());
-        CompletableFuture<RecoverToLsnResponse> call = CompletableFuture.supplyAsync(() -> client.recoverToLsn(recover));
+        CompletableFuture<RecoverToLsnResponse> call =
+                CompletableFuture.supplyAsync(() -> client.recoverToLsn(recover));
         PgCluster.await("the recover stopping the server", bins::stopHeld);
         PgAgentState recorded = PgAgentState.load(c.config(former.name()).stateDir());
         assertEquals(PgAgentState.RecoverPhase.BEGUN, recorded.recoverPhase, "the intent is recorded");
@@ -410,7 +418,8 @@ class PgAgentCrashIT {
      * former primary's agent restarted with pg_rewind cut as soon as it has written into that table's file there.
      */
     private PgBinFaults cutPgRewindInTheLargeTable() throws Exception {
-        leader.execute("CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 30) AS pad FROM generate_series(1, 16000) g");
+        leader.execute("CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 30) AS pad FROM "
+                + "generate_series(1, 16000) g");
         bigFileSize = Long.parseLong(leader.queryString("SELECT pg_relation_size('big')"));
         assertTrue(bigFileSize > 10_000_000L, "the large table holds " + bigFileSize + " bytes");
         Path watched = former.dataDir().resolve(leader.queryString("SELECT pg_relation_filepath('big')"));
@@ -429,7 +438,8 @@ class PgAgentCrashIT {
         assertTrue(cut.copiedBytes() > 0, "pg_rewind had begun copying the large table");
         Map<String, String> before = cut.before();
         Map<String, String> after = cut.after();
-        assertEquals(before.get("global/pg_control"), after.get("global/pg_control"), "the control file not written yet");
+        assertEquals(before.get("global/pg_control"), after.get("global/pg_control"),
+                "the control file not written yet");
         assertFalse(after.containsKey("backup_label"), "no backup_label yet");
         Path saved = c.config(former.name()).stateDir().resolve("rewind-crash").resolve("pg_wal");
         List<String> changed;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.google.protobuf.ByteString;
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
 import io.dbrollback.agent.v1.FenceRequest;
@@ -64,7 +65,8 @@ class PgAgentIT {
     void aFailoverIsCapturedRewoundAndRejoined() throws Exception {
         PgServer p0 = c.pg().primary();
         sql(p0, "CREATE TABLE kv (k text PRIMARY KEY, v text)", "ALTER TABLE kv REPLICA IDENTITY FULL",
-                "CREATE TABLE acct (id int PRIMARY KEY, balance numeric(20,2))", "ALTER TABLE acct REPLICA IDENTITY FULL");
+                "CREATE TABLE acct (id int PRIMARY KEY, balance numeric(20,2))",
+                "ALTER TABLE acct REPLICA IDENTITY FULL");
         c.awaitSlot();
         sql(p0, "INSERT INTO kv VALUES ('a', '1'), ('b', '2'), ('c', '3')", "INSERT INTO acct VALUES (1, 100.00)");
         // A transaction that writes before the cut and commits after it.
@@ -75,7 +77,8 @@ class PgAgentIT {
             s.execute("SELECT txid_current()");
         }
         c.pg().cutOff();
-        sql(p0, "INSERT INTO kv VALUES ('d', '4')", "UPDATE kv SET v = '20' WHERE k = 'b'", "DELETE FROM kv WHERE k = 'c'",
+        sql(p0, "INSERT INTO kv VALUES ('d', '4')", "UPDATE kv SET v = '20' WHERE k = 'b'",
+                "DELETE FROM kv WHERE k = 'c'",
                 "UPDATE acct SET balance = 123456789012345678.99 WHERE id = 1");
         straddling.commit();
         straddling.close();
@@ -97,7 +100,8 @@ class PgAgentIT {
         assertEquals(f.switchpoint().value(), forkLsn, "the fork is the switchpoint");
 
         // The fence: no client reaches the former primary any more.
-        Timeline fenced = former.fence(FenceRequest.newBuilder().setTerm(2).setIncidentId("inc-1").build()).getTimeline();
+        Timeline fenced = former.fence(FenceRequest.newBuilder().setTerm(2).setIncidentId("inc-1").build())
+                .getTimeline();
         assertTrue(fenced.getFenced());
         assertEquals(Role.ROLE_DETACHED, fenced.getRole());
         assertThrows(SQLException.class, () -> p0.connect().close(), "a client cannot connect to the fenced node");
@@ -119,12 +123,15 @@ class PgAgentIT {
         assertEquals(tail.size(), last.getTrailer().getRecordCount());
         List<String> ops = tail.stream().map(r -> r.getOperation().name().substring(10) + " "
                 + json(r.getKey()).path("key").toString()).toList();
-        assertEquals(List.of("INSERT {\"k\":\"d\"}", "UPDATE {\"k\":\"b\"}", "DELETE {\"k\":\"c\"}", "UPDATE {\"id\":1}",
+        assertEquals(List.of("INSERT {\"k\":\"d\"}", "UPDATE {\"k\":\"b\"}", "DELETE {\"k\":\"c\"}",
+                "UPDATE {\"id\":1}",
                 "INSERT {\"k\":\"s\"}"), ops);
-        assertEquals("[{\"name\":\"k\",\"type\":\"text\",\"value\":\"b\"},{\"name\":\"v\",\"type\":\"text\",\"value\":\"2\"}]",
+        assertEquals("[{\"name\":\"k\",\"type\":\"text\",\"value\":\"b\"},{\"name\":\"v\",\"type\":\"text\","
+                + "\"value\":\"2\"}]",
                 tail.get(1).getBefore().toStringUtf8());
-        assertEquals("[{\"name\":\"id\",\"type\":\"integer\",\"value\":1},{\"name\":\"balance\",\"type\":\"numeric(20,2)\","
-                + "\"value\":123456789012345678.99}]", tail.get(3).getAfter().toStringUtf8());
+        assertEquals("[{\"name\":\"id\",\"type\":\"integer\",\"value\":1},{\"name\":\"balance\","
+                + "\"type\":\"numeric(20,2)\",\"value\":123456789012345678.99}]",
+                tail.get(3).getAfter().toStringUtf8());
         assertEquals("100.00", json(tail.get(3).getBefore()).get(1).get("value").decimalValue().toPlainString());
         for (int i = 1; i < tail.size(); i++) {
             assertTrue(tail.get(i).getLsn() >= tail.get(i - 1).getLsn(), "commit order");
@@ -134,15 +141,18 @@ class PgAgentIT {
         // The recover: pg_rewind, then a fenced standby holding the new primary's data.
         String sha = "ab".repeat(32);
         RecoverToLsnResponse r = former.recoverToLsn(RecoverToLsnRequest.newBuilder().setTargetLsn(forkLsn).setTerm(2)
-                .setIncidentId("inc-1").setExpectedRollbackFileSha256(sha).setExpectedLastLsn(fenced.getLastLsn()).build());
+                .setIncidentId("inc-1").setExpectedRollbackFileSha256(sha).setExpectedLastLsn(fenced.getLastLsn())
+                .build());
         assertEquals(1, r.getRollbackId());
         assertFalse(r.getAlreadyDone());
         Timeline recovered = former.getTimeline(GetTimelineRequest.getDefaultInstance());
         assertEquals(forkLsn, recovered.getLastLsn());
         assertEquals("inc-1", recovered.getLastRecoveryIncident());
         assertEquals(sha, recovered.getLastRecoveryFileSha256());
-        RecoverToLsnResponse again = former.recoverToLsn(RecoverToLsnRequest.newBuilder().setTargetLsn(forkLsn).setTerm(2)
-                .setIncidentId("inc-1").setExpectedRollbackFileSha256(sha).setExpectedLastLsn(fenced.getLastLsn()).build());
+        RecoverToLsnResponse again = former.recoverToLsn(RecoverToLsnRequest.newBuilder().setTargetLsn(forkLsn)
+                .setTerm(2)
+                .setIncidentId("inc-1").setExpectedRollbackFileSha256(sha).setExpectedLastLsn(fenced.getLastLsn())
+                .build());
         assertTrue(again.getAlreadyDone());
         assertEquals(1, again.getRollbackId());
 
@@ -152,7 +162,8 @@ class PgAgentIT {
         assertEquals(Role.ROLE_REPLICA, rejoined.getRole());
         assertFalse(rejoined.getFenced());
         sql(p1, "INSERT INTO kv VALUES ('after', 'rejoin')");
-        PgCluster.await(p0.name() + " holding the new primary's rows", () -> p0.tableRows("kv").equals(p1.tableRows("kv")));
+        PgCluster.await(p0.name() + " holding the new primary's rows",
+                () -> p0.tableRows("kv").equals(p1.tableRows("kv")));
         assertTrue(p0.tableRows("kv").contains("(after,rejoin)"), p0.tableRows("kv").toString());
         assertFalse(p0.tableRows("kv").contains("(d,4)"), "the divergent insert is gone from the rejoined node");
         assertEquals(p1.tableRows("acct"), p0.tableRows("acct"));
@@ -161,7 +172,7 @@ class PgAgentIT {
         assertEquals("STALE_TERM", AgentErrors.reason(stale).orElse(""));
     }
 
-    private static JsonNode json(com.google.protobuf.ByteString b) {
+    private static JsonNode json(ByteString b) {
         return Wal2JsonRecords.parse(b.toString(StandardCharsets.UTF_8));
     }
 }

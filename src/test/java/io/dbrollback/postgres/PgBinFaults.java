@@ -88,8 +88,10 @@ final class PgBinFaults {
                   name=$(printf '%08X%08X%08X' "$tli" $(( seg / per )) $(( seg % per )))
                   cut=$(( off - 16 ))
                   page=$(( cut / 8192 + 1 ))
-                  dd if=/dev/zero of="$data/pg_wal/$name" bs=1 seek=$cut count=$(( page * 8192 - cut )) conv=notrunc 2>/dev/null
-                  dd if=/dev/zero of="$data/pg_wal/$name" bs=8192 seek=$page count=$(( segsz / 8192 - page )) conv=notrunc 2>/dev/null
+                  dd if=/dev/zero of="$data/pg_wal/$name" bs=1 seek=$cut count=$(( page * 8192 - cut )) \
+                conv=notrunc 2>/dev/null
+                  dd if=/dev/zero of="$data/pg_wal/$name" bs=8192 seek=$page count=$(( segsz / 8192 - page )) \
+                conv=notrunc 2>/dev/null
                   echo "$name $cut $loc" > "$marks/shortened"
                   exit 0
                 fi

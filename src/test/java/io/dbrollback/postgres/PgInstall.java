@@ -11,6 +11,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The PostgreSQL installation the tests run: its binaries folder, its version, and how to run a server binary
@@ -74,7 +76,8 @@ public final class PgInstall {
             }
         }
         if (!missing.isEmpty()) {
-            throw new AssertionError("PostgreSQL binaries " + missing + " not found in " + bindir + ". " + HOW_TO_INSTALL);
+            throw new AssertionError("PostgreSQL binaries " + missing + " not found in " + bindir + ". "
+                    + HOW_TO_INSTALL);
         }
         boolean root = isRoot();
         if (root) {
@@ -87,13 +90,14 @@ public final class PgInstall {
         List<String> versionCmd = new ArrayList<>(prefix);
         versionCmd.addAll(List.of(bindir.resolve("postgres").toString(), "--version"));
         String version = runPlain(versionCmd, "postgres --version").trim(); // postgres (PostgreSQL) 15.20 (Debian ...)
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("PostgreSQL\\)? (\\d+)\\.(\\d+)").matcher(version);
+        Matcher m = Pattern.compile("PostgreSQL\\)? (\\d+)\\.(\\d+)").matcher(version);
         if (!m.find()) {
             throw new AssertionError("cannot read the version in '" + version + "'");
         }
         int major = Integer.parseInt(m.group(1));
         if (major < 15) {
-            throw new AssertionError("PostgreSQL " + version + " in " + bindir + " is older than 15. " + HOW_TO_INSTALL);
+            throw new AssertionError("PostgreSQL " + version + " in " + bindir + " is older than 15. "
+                    + HOW_TO_INSTALL);
         }
         List<String> describe = new ArrayList<>(prefix);
         describe.addAll(List.of(bindir.resolve("postgres").toString(), "--describe-config"));
@@ -105,7 +109,8 @@ public final class PgInstall {
             }
         }
         Path pgConfig = bindir.resolve("pg_config");
-        String pkglib = runPlain(List.of(Files.isExecutable(pgConfig) ? pgConfig.toString() : "pg_config", "--pkglibdir"),
+        String pkglib = runPlain(List.of(Files.isExecutable(pgConfig) ? pgConfig.toString() : "pg_config",
+                "--pkglibdir"),
                 "pg_config --pkglibdir");
         return new PgInstall(bindir, root, version, major, settings, Path.of(pkglib.trim()));
     }
@@ -196,7 +201,8 @@ public final class PgInstall {
     /** Whether the wal2json output plugin is installed; an {@link AssertionError} saying how to install it if not. */
     public void requireWal2json() {
         if (!Files.exists(pkglibdir.resolve("wal2json.so"))) {
-            throw new AssertionError("wal2json is not installed (no wal2json.so in " + pkglibdir + "). " + HOW_TO_INSTALL);
+            throw new AssertionError("wal2json is not installed (no wal2json.so in " + pkglibdir + "). "
+                    + HOW_TO_INSTALL);
         }
     }
 

@@ -12,6 +12,7 @@ import io.dbrollback.agent.v1.GetTimelineRequest;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -112,7 +113,7 @@ class PostgresConformanceIT {
         public Map<ByteString, ByteString> readData(Node node) throws Exception {
             PgServer s = server(node);
             PgAgentConfig config = c.config(s.name());
-            Path socket = java.nio.file.Files.exists(config.fenceSocketDir().resolve(".s.PGSQL." + s.port()))
+            Path socket = Files.exists(config.fenceSocketDir().resolve(".s.PGSQL." + s.port()))
                     ? config.fenceSocketDir() : s.socketDir();
             Map<ByteString, ByteString> data = new LinkedHashMap<>();
             try (Connection conn = s.connectThroughSocket(socket); Statement st = conn.createStatement();
@@ -129,7 +130,8 @@ class PostgresConformanceIT {
             PgCluster.await(former.name() + " holding " + leader.name() + "'s rows and WAL",
                     () -> readData(Node.FORMER_PRIMARY).equals(readData(Node.NEW_PRIMARY))
                             && c.client(former.name()).getTimeline(GetTimelineRequest.getDefaultInstance()).getLastLsn()
-                            == c.client(leader.name()).getTimeline(GetTimelineRequest.getDefaultInstance()).getLastLsn());
+                            == c.client(leader.name()).getTimeline(GetTimelineRequest.getDefaultInstance())
+                                    .getLastLsn());
         }
 
         /** A crash of the pod: the agent stops at once, the server is killed (-m immediate); then both start again. */
@@ -197,7 +199,8 @@ class PostgresConformanceIT {
         assertEquals(List.of(), lines.stream().filter(l -> l.startsWith("FAIL")).toList(), text);
         assertEquals(0, exit, text);
         for (String skipped : lines.stream().filter(l -> l.startsWith("SKIPPED")).toList()) {
-            assertTrue(skipped.contains(": on the only cluster it would ") || skipped.contains("the new primary no longer"
+            assertTrue(skipped.contains(": on the only cluster it would ")
+                    || skipped.contains("the new primary no longer"
                     + " holds"), "only what needs a second cluster (or the new primary's own tail: a promoted"
                     + " standby's slot begins at its promotion) is skipped: "
                     + skipped + "\n" + text);

@@ -54,7 +54,8 @@ class PostgresExampleIT {
     void theExamplesSettingsRunAndTheAgentMakesItsSlotUnderThem() throws Exception {
         Map<String, String> example = settings(config());
         Map<String, String> applied = new LinkedHashMap<>(example);
-        for (String chosenByTheTest : new String[] {"listen_addresses", "port", "unix_socket_directories", "hba_file"}) {
+        for (String chosenByTheTest : new String[] {"listen_addresses", "port", "unix_socket_directories",
+                "hba_file"}) {
             assertTrue(applied.remove(chosenByTheTest) != null, chosenByTheTest + " is in the example");
         }
         PgCluster.Options options = PgCluster.Options.defaults().standbys(1);
@@ -62,7 +63,8 @@ class PostgresExampleIT {
         try (PgAgentCluster c = PgAgentCluster.start(options)) {
             c.awaitSlot();
             PgServer p = c.pg().primary();
-            assertEquals("wal2json", p.queryString("SELECT plugin FROM pg_replication_slots WHERE slot_name = 'dbrollback'"));
+            assertEquals("wal2json", p.queryString(
+                    "SELECT plugin FROM pg_replication_slots WHERE slot_name = 'dbrollback'"));
             for (Map.Entry<String, String> e : applied.entrySet()) {
                 String want = e.getValue().replace("'", "");
                 String have = p.queryString("SELECT current_setting('" + e.getKey() + "')");

@@ -12,10 +12,12 @@ import io.dbrollback.postgres.Wal2Json.Message;
 import io.dbrollback.postgres.Wal2Json.Txn;
 import java.io.IOException;
 import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -30,6 +32,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -139,11 +143,12 @@ class PostgresFactsIT {
         p.setProperty("preferQueryMode", "simple");
         p.setProperty("assumeMinServerVersion", "15");
         p.setProperty("sslmode", "disable");
-        try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + server.port() + "/postgres", p);
+        try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + server.port() + "/postgres",
+                p);
                 Statement st = c.createStatement(); ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + timeline)) {
             rs.next();
             assertEquals(String.format("%08X.history", timeline), rs.getString(1));
-            return new String(rs.getBytes(2), java.nio.charset.StandardCharsets.UTF_8);
+            return new String(rs.getBytes(2), StandardCharsets.UTF_8);
         }
     }
 
@@ -170,7 +175,7 @@ class PostgresFactsIT {
         assertTrue(dry.output().contains("servers diverged at WAL location " + s + " on timeline 1"), dry.output());
         assertEquals(before, digests(former.dataDir().resolve("pg_wal")));
         assertEquals("shut down", former.controlData().get("Database cluster state"));
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("rewinding from last common checkpoint at (\\S+) "
+        Matcher m = Pattern.compile("rewinding from last common checkpoint at (\\S+) "
                 + "on timeline 1").matcher(dry.output());
         assertTrue(m.find(), dry.output());
         lastCommonCheckpoint = PgLsn.parse(m.group(1));
@@ -188,7 +193,8 @@ class PostgresFactsIT {
         // a client over TCP: nothing listens
         SQLException tcp = assertThrows(SQLException.class, former::connect);
         assertEquals("08001", tcp.getSQLState(), tcp.getMessage());
-        assertTrue(tcp.getMessage().contains("Connection to 127.0.0.1:" + former.port() + " refused"), tcp.getMessage());
+        assertTrue(tcp.getMessage().contains("Connection to 127.0.0.1:" + former.port() + " refused"),
+                tcp.getMessage());
         // a client on the node's ordinary socket: the socket is gone
         assertFalse(Files.exists(former.socketDir().resolve(".s.PGSQL." + former.port())));
         SQLException socket = assertThrows(SQLException.class, () -> former.connectThroughSocket(former.socketDir()));
@@ -492,7 +498,7 @@ class PostgresFactsIT {
                 try {
                     m.put(f.getFileName().toString(), HexFormat.of().formatHex(
                             MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f))));
-                } catch (java.security.NoSuchAlgorithmException e) {
+                } catch (NoSuchAlgorithmException e) {
                     throw new IllegalStateException(e);
                 }
             }

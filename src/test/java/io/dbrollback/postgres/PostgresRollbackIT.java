@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.dbrollback.agent.v1.GetTimelineRequest;
+import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.operator.CrashPoints;
@@ -20,13 +22,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -95,11 +101,12 @@ class PostgresRollbackIT {
                 return r != null && r.getStatus() != null && r.getStatus().getPhase() != null
                         && List.of(phases).contains(r.getStatus().getPhase());
             });
-        } catch (org.awaitility.core.ConditionTimeoutException e) {
+        } catch (ConditionTimeoutException e) {
             ReplicaSetRollback r = get(name);
             ReplicaSetRollbackStatus s = r == null ? null : r.getStatus();
             throw new AssertionError("no phase of " + List.of(phases) + " within 300 s; status: " + (s == null ? "none"
-                    : "phase " + s.getPhase() + ", waiting " + s.getWaiting() + " (" + s.getWaitMessage() + "), lastError "
+                    : "phase " + s.getPhase() + ", waiting " + s.getWaiting() + " (" + s.getWaitMessage()
+                    + "), lastError "
                     + s.getLastError() + ", attempts " + s.getAttempts()), e);
         }
         return get(name).getStatus();
@@ -127,14 +134,16 @@ class PostgresRollbackIT {
         p0.execute("CREATE TABLE kv (k text PRIMARY KEY, v text)", "ALTER TABLE kv REPLICA IDENTITY FULL",
                 "CREATE TABLE acct (id int PRIMARY KEY, owner text, balance numeric(20,2))",
                 "ALTER TABLE acct REPLICA IDENTITY FULL",
-                "CREATE TABLE events (id bigserial PRIMARY KEY, payload text)", "ALTER TABLE events REPLICA IDENTITY FULL");
+                "CREATE TABLE events (id bigserial PRIMARY KEY, payload text)",
+                "ALTER TABLE events REPLICA IDENTITY FULL");
         c.awaitSlot();
         p0.execute("INSERT INTO kv SELECT 'k' || i, 'v' || i FROM generate_series(1, 20) i",
                 "INSERT INTO acct SELECT i, 'owner-' || i, 100.00 FROM generate_series(1, 10) i");
         // Began before the cut, committed after it: divergent, although its changes reached the standbys.
         Connection straddling = p0.connect();
         straddling.setAutoCommit(false);
-        exec(straddling, "INSERT INTO kv VALUES ('straddles', 'before the cut')", "UPDATE acct SET balance = 1.00 WHERE id = 10",
+        exec(straddling, "INSERT INTO kv VALUES ('straddles', 'before the cut')",
+                "UPDATE acct SET balance = 1.00 WHERE id = 10",
                 "SELECT txid_current()");
         c.pg().cutOff();
         p0.execute("INSERT INTO kv SELECT 'new' || i, 'x' FROM generate_series(1, 5) i",
@@ -188,7 +197,8 @@ class PostgresRollbackIT {
                 assertTrue(n.get("lsn").asLong() >= lastLsn, "commit order");
                 lastLsn = n.get("lsn").asLong();
                 JsonNode key = Wal2JsonRecords.JSON.readTree(decode(n.get("key")));
-                perTable.merge(key.get("table").asText() + " " + n.get("op").asText().toLowerCase(java.util.Locale.ROOT), 1, Integer::sum);
+                perTable.merge(key.get("table").asText() + " " + n.get("op").asText().toLowerCase(Locale.ROOT), 1,
+                        Integer::sum);
                 if (key.path("key").path("k").asText().equals("straddles")) {
                     straddlingInsert = n;
                 }
@@ -199,7 +209,8 @@ class PostgresRollbackIT {
         assertNotNull(straddlingInsert, "the transaction that straddled the cut is saved");
 
         // One recover; the former primary streams from the new one and holds exactly its rows.
-        PgCluster.await(p0.name() + " holding the new primary's rows", () -> p0.tableRows("kv").equals(p1.tableRows("kv"))
+        PgCluster.await(p0.name() + " holding the new primary's rows",
+                () -> p0.tableRows("kv").equals(p1.tableRows("kv"))
                 && p0.tableRows("acct").equals(p1.tableRows("acct")));
         assertEquals(0, Integer.parseInt(p0.queryString("SELECT count(*) FROM events")));
         assertTrue(p0.tableRows("kv").contains("(on-new-primary,kept)"));
@@ -232,7 +243,8 @@ class PostgresRollbackIT {
             assertEquals(1, first.linesStartingWith(CrashPoints.MARKER).size());
         }
         try (OperatorProcess second = OperatorProcess.start(api, work.resolve("operator-2.log"), Map.of(
-                "DBROLLBACK_ROLLBACK_FILE_WRITER", "agent", "HOSTNAME", "pg-crash-2"), OperatorProcess.LEAN_JVM_FLAGS)) {
+                "DBROLLBACK_ROLLBACK_FILE_WRITER", "agent", "HOSTNAME", "pg-crash-2"),
+                OperatorProcess.LEAN_JVM_FLAGS)) {
             ReplicaSetRollbackStatus s;
             try {
                 s = awaitPhase("rb", "Completed", "Failed", "Aborted");
@@ -247,7 +259,7 @@ class PostgresRollbackIT {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             sha.update(Files.readAllBytes(Path.of(s.getRollbackFile().getPath())));
             assertEquals(s.getRollbackFile().getSha256(), HexFormat.of().formatHex(sha.digest()));
-            assertEquals(1, c.client(p0.name()).getTimeline(io.dbrollback.agent.v1.GetTimelineRequest.getDefaultInstance())
+            assertEquals(1, c.client(p0.name()).getTimeline(GetTimelineRequest.getDefaultInstance())
                     .getRollbackId(), "one recover");
             PgCluster.await(p0.name() + " holding the new primary's rows", () -> p0.tableRows("kv").equals(
                     p1.tableRows("kv")));
@@ -311,13 +323,13 @@ class PostgresRollbackIT {
         assertEquals(1, captured);
         assertEquals(Map.of("OLD_ROW_INCOMPLETE", "plain", "TRUNCATE", "wiped", "NO_DECODABLE_CHANGE", ""), uncaptured);
 
-        io.dbrollback.agent.v1.Timeline t = c.client(p0.name()).getTimeline(
-                io.dbrollback.agent.v1.GetTimelineRequest.getDefaultInstance());
+        Timeline t = c.client(p0.name()).getTimeline(
+                GetTimelineRequest.getDefaultInstance());
         assertEquals(0, t.getRollbackId(), "nothing removed before a person decides");
         assertTrue(t.getFenced());
         try (Connection fenced = p0.connectThroughSocket(c.config(p0.name()).fenceSocketDir());
                 Statement st = fenced.createStatement();
-                java.sql.ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_class WHERE relname = 'made_after_cut'")) {
+                ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_class WHERE relname = 'made_after_cut'")) {
             assertTrue(rs.next() && rs.getInt(1) == 1, "the DDL is still on the node, behind its fence");
         }
 
@@ -329,7 +341,8 @@ class PostgresRollbackIT {
         client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(r).update();
         ReplicaSetRollbackStatus done = awaitPhase("rb", "Completed", "Failed", "Aborted");
         assertEquals("Completed", done.getPhase(), () -> done.getReason() + ": " + done.getMessage());
-        PgCluster.await(p0.name() + " holding the new primary's rows", () -> p0.tableRows("kv").equals(p1.tableRows("kv"))
+        PgCluster.await(p0.name() + " holding the new primary's rows",
+                () -> p0.tableRows("kv").equals(p1.tableRows("kv"))
                 && p0.tableRows("wiped").equals(p1.tableRows("wiped")));
         assertEquals("0", p0.queryString("SELECT count(*) FROM pg_class WHERE relname = 'made_after_cut'"),
                 "pg_rewind removed the DDL, as the file said it would");
@@ -337,6 +350,6 @@ class PostgresRollbackIT {
 
     /** The file's key field: the key's bytes in base64 (docs/rollback-file.md). */
     private static String decode(JsonNode key) {
-        return new String(java.util.Base64.getDecoder().decode(key.asText()), StandardCharsets.UTF_8);
+        return new String(Base64.getDecoder().decode(key.asText()), StandardCharsets.UTF_8);
     }
 }

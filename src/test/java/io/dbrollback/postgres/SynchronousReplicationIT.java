@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.dbrollback.agent.v1.GetTimelineRequest;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.MockApiServer;
@@ -35,6 +36,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.postgresql.util.PSQLWarning;
+import org.postgresql.util.ServerErrorMessage;
 
 /**
  * Synchronous replication does not keep a former primary from diverging, and the rollback saves what it leaves.
@@ -170,8 +173,8 @@ class SynchronousReplicationIT {
     private static List<String> warnings(SQLWarning w) {
         List<String> all = new ArrayList<>();
         for (; w != null; w = w.getNextWarning()) {
-            if (w instanceof org.postgresql.util.PSQLWarning pw && pw.getServerErrorMessage() != null) {
-                org.postgresql.util.ServerErrorMessage m = pw.getServerErrorMessage();
+            if (w instanceof PSQLWarning pw && pw.getServerErrorMessage() != null) {
+                ServerErrorMessage m = pw.getServerErrorMessage();
                 all.add(m.getSeverity() + ": " + m.getMessage() + " | " + m.getDetail());
             } else {
                 all.add(w.toString());
@@ -307,7 +310,7 @@ class SynchronousReplicationIT {
                 () -> p0.tableRows("kv").equals(p1.tableRows("kv")));
         assertEquals(List.of("(a,1)", "(b,2)", "(c,3)", "(on-new-primary,kept)"), p0.tableRows("kv"));
         assertEquals("t", p0.queryString("SELECT pg_is_in_recovery()"));
-        assertEquals(1, c.client(p0.name()).getTimeline(io.dbrollback.agent.v1.GetTimelineRequest.getDefaultInstance())
+        assertEquals(1, c.client(p0.name()).getTimeline(GetTimelineRequest.getDefaultInstance())
                 .getRollbackId(), "one recover");
     }
 

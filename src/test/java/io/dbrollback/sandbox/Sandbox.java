@@ -108,7 +108,8 @@ public final class Sandbox {
                         System.out.println("SANDBOX FAILED: the real kubectl could not show the rollback");
                         return 1;
                     }
-                    title("kubectl get rsrb -n " + NS + "   (kubectl not found: the same columns, printed by the sandbox)");
+                    title("kubectl get rsrb -n " + NS
+                            + "   (kubectl not found: the same columns, printed by the sandbox)");
                     printTable(crd, List.of(done));
                     title("kubectl describe rsrb " + done.getMetadata().getName() + " -n " + NS);
                     describe(client, done);
@@ -181,7 +182,8 @@ public final class Sandbox {
         Kubectl.Result describe = kubectl.run("describe", "rsrb", name);
         System.out.print(describe.stdout());
         boolean ok = get.ok() && describe.ok()
-                && get.stdout().contains("PHASE") && get.stdout().contains("FORK LSN") && get.stdout().contains("Completed")
+                && get.stdout().contains("PHASE") && get.stdout().contains("FORK LSN")
+                && get.stdout().contains("Completed")
                 && describe.stdout().contains("Conditions:") && describe.stdout().contains("Rollback File:")
                 && describe.stdout().contains("Events:") && describe.stdout().contains("NodeRolledBack");
         if (!ok) {
@@ -319,19 +321,23 @@ public final class Sandbox {
         System.out.println("  Message:            " + s.getMessage());
         System.out.println("  Incident Id:        " + s.getIncidentId());
         if (s.getPlan() != null) {
-            System.out.println("  Plan:               #" + s.getPlan().getNumber() + " fork LSN " + s.getPlan().getForkLsn()
+            System.out.println("  Plan:               #" + s.getPlan().getNumber() + " fork LSN "
+                    + s.getPlan().getForkLsn()
                     + ", last LSN " + s.getPlan().getLastLsn() + ", " + s.getPlan().getExpectedRecords()
                     + " records, term " + s.getPlan().getOldTerm() + " -> " + s.getPlan().getNewTerm()
                     + ", new primary " + s.getPlan().getNewPrimary() + " (" + s.getPlan().getNewPrimaryAddress() + ")");
         }
         if (s.getTail() != null) {
-            System.out.println("  Tail:               (" + s.getTail().getFromLsn() + ", " + s.getTail().getToLsn() + "], "
+            System.out.println("  Tail:               (" + s.getTail().getFromLsn() + ", " + s.getTail().getToLsn()
+                    + "], "
                     + s.getTail().getRecords() + " records, " + s.getTail().getBytes() + " bytes, sha256 "
                     + s.getTail().getSha256());
         }
         if (s.getRollbackFile() != null) {
-            System.out.println("  Rollback File:      " + s.getRollbackFile().getPod() + ":" + s.getRollbackFile().getPath()
-                    + " (" + s.getRollbackFile().getBytes() + " bytes, sha256 " + s.getRollbackFile().getSha256() + ")");
+            System.out.println("  Rollback File:      " + s.getRollbackFile().getPod() + ":"
+                    + s.getRollbackFile().getPath()
+                    + " (" + s.getRollbackFile().getBytes() + " bytes, sha256 " + s.getRollbackFile().getSha256()
+                    + ")");
         }
         System.out.println("  Rollback Id:        " + s.getRollbackIdBefore() + " -> " + s.getRollbackIdAfter());
         System.out.println("  Steps:");

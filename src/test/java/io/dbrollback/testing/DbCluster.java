@@ -14,9 +14,11 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.ChannelCredentials;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -94,7 +96,7 @@ public final class DbCluster implements AutoCloseable {
         this.dir = options.dir() == null ? Files.createTempDirectory("dbcluster-" + namespace)
                 : Files.createDirectories(options.dir());
         TestPki.Ca ca = options.ca();
-        io.grpc.ChannelCredentials admin = null;
+        ChannelCredentials admin = null;
         Path clientCa = tlsDir().resolve("client-ca.crt");
         if (ca != null) {
             if (options.targetProcess()) {
@@ -121,7 +123,7 @@ public final class DbCluster implements AutoCloseable {
                     if (ca != null) {
                         TestPki.PemFiles files = ca.issue(name, "127.0.0.1").write(tlsDir(), name);
                         config = config.withTls(new NodeTls.Config(files.cert(), files.key(), clientCa, null,
-                                java.time.Duration.ofMillis(200)));
+                                Duration.ofMillis(200)));
                     }
                     ReplicaNode node = options.clockStart() == null ? ReplicaNode.start(config)
                             : ReplicaNode.start(config, new SteppingClock(options.clockStart()));

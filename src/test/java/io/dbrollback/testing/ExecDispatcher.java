@@ -39,15 +39,18 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -77,7 +80,10 @@ import java.util.regex.Pattern;
  */
 public final class ExecDispatcher extends Dispatcher implements Resetable, CustomResourceAware {
 
-    /** Largest websocket frame the mock server accepts from the client (Vert.x default 65536 minus 1 channel byte): keep each stdin write at or under this. */
+    /**
+     * Largest websocket frame the mock server accepts from the client (Vert.x default 65536 minus 1 channel byte): keep
+     * each stdin write at or under this.
+     */
     public static final int MAX_STDIN_WRITE = 65535;
     /** Size of the stdout/stderr chunks sent to the client; each frame is this plus the channel byte. */
     public static final int OUTPUT_CHUNK = 32 * 1024;
@@ -148,17 +154,26 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         }
     }
 
-    /** Next exec: runs, forwards at most {@code bytes} of stdout, then closes the websocket without a status and kills the process. */
+    /**
+     * Next exec: runs, forwards at most {@code bytes} of stdout, then closes the websocket without a status and kills
+     * the process.
+     */
     public void cutNextStdoutAfter(String namespace, String pod, long bytes) {
         injectNext(namespace, pod, Fault.cutStdoutAfter(bytes));
     }
 
-    /** Next exec: runs to completion but no status is ever sent and the websocket stays open (the client's exitCode() never completes). */
+    /**
+     * Next exec: runs to completion but no status is ever sent and the websocket stays open (the client's exitCode()
+     * never completes).
+     */
     public void omitNextExitStatus(String namespace, String pod) {
         injectNext(namespace, pod, Fault.noExitStatus());
     }
 
-    /** Next exec: runs to completion, then the websocket is closed without a status (the client's exitCode() completes with null). */
+    /**
+     * Next exec: runs to completion, then the websocket is closed without a status (the client's exitCode() completes
+     * with null).
+     */
     public void closeNextWithoutExitStatus(String namespace, String pod) {
         injectNext(namespace, pod, Fault.closeWithoutExitStatus());
     }
@@ -184,7 +199,7 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
      * then waits, before its command runs, until {@link Hold#release()} or until it is killed
      * ({@link #killExecs}, client gone). A window for a test to act while a command is in flight.
      */
-    public Hold holdNext(String namespace, String pod, java.util.function.Predicate<List<String>> argv) {
+    public Hold holdNext(String namespace, String pod, Predicate<List<String>> argv) {
         Hold h = new Hold(new PodKey(namespace, pod), argv);
         holds.add(h);
         return h;
@@ -446,7 +461,8 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
                         .withStatus("Failure")
                         .withMessage("command terminated with non-zero exit code: exit status " + exitCode)
                         .withReason("NonZeroExitCode")
-                        .withNewDetails().addNewCause().withReason("ExitCode").withMessage(Integer.toString(exitCode)).endCause().endDetails()
+                        .withNewDetails().addNewCause().withReason("ExitCode").withMessage(Integer.toString(exitCode))
+                        .endCause().endDetails()
                         .build();
         return JSON.asJson(status);
     }
@@ -495,7 +511,10 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
             CLOSE_WITHOUT_EXIT_STATUS,
             /** Do not run the command; send the stderr text and the exit code. */
             EXIT_WITHOUT_RUNNING,
-            /** Run the command (its side effects happen), then report the given stderr text and exit code instead of its own. */
+            /**
+             * Run the command (its side effects happen), then report the given stderr text and exit code instead of its
+             * own.
+             */
             RUN_THEN_EXIT
         }
 
@@ -564,11 +583,11 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
     /** A hold on one exec, from {@link #holdNext}. */
     public static final class Hold {
         private final PodKey pod;
-        private final java.util.function.Predicate<List<String>> argv;
+        private final Predicate<List<String>> argv;
         private final CompletableFuture<ExecRecord> held = new CompletableFuture<>();
         private final CompletableFuture<Void> released = new CompletableFuture<>();
 
-        private Hold(PodKey pod, java.util.function.Predicate<List<String>> argv) {
+        private Hold(PodKey pod, Predicate<List<String>> argv) {
             this.pod = pod;
             this.argv = argv;
         }
@@ -603,7 +622,8 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         private final CompletableFuture<Integer> processExit = new CompletableFuture<>();
         private final CompletableFuture<Void> finished = new CompletableFuture<>();
 
-        ExecRecord(String namespace, String pod, String container, List<String> argv, List<String> localArgv, Fault fault) {
+        ExecRecord(String namespace, String pod, String container, List<String> argv, List<String> localArgv,
+                Fault fault) {
             this.namespace = namespace;
             this.pod = pod;
             this.container = container;
@@ -662,7 +682,10 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
             return processExit;
         }
 
-        /** Completes when the server is done with the exec: the process has ended and whatever the fault allows has been sent. */
+        /**
+         * Completes when the server is done with the exec: the process has ended and whatever the fault allows has been
+         * sent.
+         */
         public CompletableFuture<Void> finished() {
             return finished;
         }
@@ -746,7 +769,10 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
             clientGone();
         }
 
-        /** The client closed or the connection broke: stop sending, end stdin and kill the process (as the tests' stand-in for a lost exec). */
+        /**
+         * The client closed or the connection broke: stop sending, end stdin and kill the process (as the tests'
+         * stand-in for a lost exec).
+         */
         private void clientGone() {
             clientGone = true;
             stdinQueue.offer(STDIN_EOF);
@@ -768,8 +794,8 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
         private void run() {
             try {
                 if (volume == null) {
-                    send(2, ("ExecDispatcher: no local root registered for pod " + record.namespace() + "/" + record.pod()
-                            + " (call registerPod first)\n").getBytes(StandardCharsets.UTF_8));
+                    send(2, ("ExecDispatcher: no local root registered for pod " + record.namespace() + "/"
+                            + record.pod() + " (call registerPod first)\n").getBytes(StandardCharsets.UTF_8));
                     sendStatus(internalErrorJson("no local root registered for pod " + record.pod()));
                     record.processExit.complete(null);
                     close(1000, "");
@@ -789,7 +815,7 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
                     h.held.complete(record);
                     try {
                         h.released.get();
-                    } catch (java.util.concurrent.ExecutionException impossible) {
+                    } catch (ExecutionException impossible) {
                         throw new IllegalStateException(impossible);
                     }
                     if (clientGone) {
@@ -982,7 +1008,7 @@ public final class ExecDispatcher extends Dispatcher implements Resetable, Custo
     private static void waitQuietly(Future<?> f) throws InterruptedException {
         try {
             f.get(30, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        } catch (ExecutionException | TimeoutException e) {
             // a pump failing or hanging must not keep the status from going out
         }
     }

@@ -4,12 +4,15 @@ import io.dbrollback.testing.ExecDispatcher.ExecRecord;
 import io.dbrollback.testing.ExecDispatcher.Fault;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.NamespacedKubernetesClient;
+import io.fabric8.kubernetes.client.dsl.ExecListener;
 import io.fabric8.kubernetes.client.dsl.ExecWatch;
 import io.fabric8.mockwebserver.dsl.HttpMethod;
 import io.fabric8.mockwebserver.http.Buffer;
 import io.fabric8.mockwebserver.http.Headers;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
+import java.util.Arrays;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -51,7 +54,8 @@ class ExecDispatcherTest {
     private static final String CONTAINER = "db";
     private static final String VOLUME = "/var/lib/db";
     /** Writes stdin (exactly $2 bytes) to $1/f under a 077 umask and prints its sha256. */
-    private static final String STORE_SCRIPT = "umask 077; mkdir -p \"$1\"; head -c \"$2\" > \"$1/f\"; sha256sum \"$1/f\"";
+    private static final String STORE_SCRIPT =
+            "umask 077; mkdir -p \"$1\"; head -c \"$2\" > \"$1/f\"; sha256sum \"$1/f\"";
     private static final AtomicInteger PODS = new AtomicInteger();
 
     private static MockApiServer api;
@@ -150,7 +154,8 @@ class ExecDispatcherTest {
     @Test
     void rewriteTouchesOnlyWholeElementsUnderTheMountPath() {
         Path root = Path.of("/tmp/r");
-        assertEquals(List.of("/tmp/r", "/tmp/r/a/b", "/var/lib/dbx", "x/var/lib/db", "--dir=/var/lib/db/a", "echo /var/lib/db/a"),
+        assertEquals(List.of("/tmp/r", "/tmp/r/a/b", "/var/lib/dbx", "x/var/lib/db", "--dir=/var/lib/db/a",
+                "echo /var/lib/db/a"),
                 ExecDispatcher.rewrite(List.of("/var/lib/db", "/var/lib/db/a/b", "/var/lib/dbx", "x/var/lib/db",
                         "--dir=/var/lib/db/a", "echo /var/lib/db/a"), "/var/lib/db/", root));
     }
@@ -275,7 +280,8 @@ class ExecDispatcherTest {
         try (ExecWatch w = exec(pod, "echo", "done")) {
             r = finish(w);
         }
-        assertNull(r.exitCode, "no status: fabric8 completes exitCode() with null, which callers must treat as failure");
+        assertNull(r.exitCode, "no status: fabric8 completes exitCode() with null, which callers must "
+                + "treat as failure");
         assertEquals("done\n", r.stdout());
     }
 
@@ -293,7 +299,7 @@ class ExecDispatcherTest {
         }
         assertNull(r.exitCode);
         assertEquals(100_000, r.out.length);
-        assertArrayEquals(java.util.Arrays.copyOf(big, 100_000), r.out);
+        assertArrayEquals(Arrays.copyOf(big, 100_000), r.out);
         ExecRecord rec = api.exec().execLog(NS, pod).get(0);
         assertEquals(100_000, rec.stdoutBytes());
 
@@ -346,7 +352,8 @@ class ExecDispatcherTest {
         new Random(42).nextBytes(payload);
         long t0 = System.nanoTime();
         Result r;
-        try (ExecWatch w = exec(pod, "sh", "-c", STORE_SCRIPT, "x", VOLUME + "/rollback", Integer.toString(payload.length))) {
+        try (ExecWatch w = exec(pod, "sh", "-c", STORE_SCRIPT, "x", VOLUME + "/rollback",
+                Integer.toString(payload.length))) {
             write(w, payload, ExecDispatcher.MAX_STDIN_WRITE);
             r = finish(w);
         }
@@ -385,7 +392,7 @@ class ExecDispatcherTest {
             assertEquals(0, w.exitCode().get(10, TimeUnit.SECONDS));
         }
         // argv travels as separate, URL-encoded query entries and is never re-parsed by a shell
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+        Awaitility.await().atMost(Duration.ofSeconds(5))
                 .until(() -> out.toString(StandardCharsets.UTF_8).equals("a b|$(id)|'quoted'|"));
     }
 
@@ -406,7 +413,7 @@ class ExecDispatcherTest {
         CompletableFuture<Throwable> failure = new CompletableFuture<>();
         try (ExecWatch w = client.pods().inNamespace(NS).withName(pod).inContainer(CONTAINER)
                 .redirectingInput().redirectingOutput().redirectingError()
-                .usingListener(new io.fabric8.kubernetes.client.dsl.ExecListener() {
+                .usingListener(new ExecListener() {
                     @Override
                     public void onFailure(Throwable t, Response failureResponse) {
                         failure.complete(t); // also keeps fabric8 from logging the failure at ERROR
@@ -436,7 +443,10 @@ class ExecDispatcherTest {
         in.flush(); // the client buffers 8 KiB; v4 has no EOF, so closing would not tell the process anything
     }
 
-    /** The caller's rule: success only for exit code 0 within the deadline; null (no status), timeout or error are failures. */
+    /**
+     * The caller's rule: success only for exit code 0 within the deadline; null (no status), timeout or error are
+     * failures.
+     */
     static boolean succeeded(ExecWatch w, Duration timeout) {
         try {
             Integer code = w.exitCode().get(timeout.toMillis(), TimeUnit.MILLISECONDS);

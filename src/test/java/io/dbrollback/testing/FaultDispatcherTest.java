@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -145,7 +146,7 @@ class FaultDispatcherTest {
     @Test
     void aStatusWriteFromAStaleResourceVersionIsRefusedAsARealApiServerDoes() {
         client(0);
-        io.fabric8.kubernetes.api.model.Pod created = client.pods().inNamespace(ns)
+        Pod created = client.pods().inNamespace(ns)
                 .resource(MockApiServer.runningPod(ns, "p", "c")).create();
         created.getStatus().setMessage("first");
         client.pods().inNamespace(ns).resource(created).lockResourceVersion().updateStatus();
@@ -227,7 +228,8 @@ class FaultDispatcherTest {
             await().atMost(Duration.ofSeconds(20)).until(() -> faults.openWatches(path(null)) == 1);
             FaultDispatcher.Rule gone = faults.goneOnNextWatch(2, path(null));
             faults.expireWatches(path(null));
-            await().atMost(Duration.ofSeconds(30)).until(() -> gone.served() == 2 && faults.openWatches(path(null)) == 1);
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> gone.served() == 2 && faults.openWatches(path(null)) == 1);
             assertEquals(2, faults.count(HttpMethod.GET, path(null), true, 410));
             set("cm", "after");
             await().atMost(Duration.ofSeconds(20)).until(() -> "after".equals(cached(informer, ns + "/cm")));

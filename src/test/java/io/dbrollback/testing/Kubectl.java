@@ -1,5 +1,6 @@
 package io.dbrollback.testing;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -110,7 +111,7 @@ public final class Kubectl {
             ProcessBuilder pb = new ProcessBuilder(command)
                     .redirectOutput(out.toFile())
                     .redirectError(err.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             pb.environment().putAll(environment());
             Process p = pb.start();
             boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -119,10 +120,12 @@ public final class Kubectl {
                 p.destroyForcibly();
                 p.waitFor(5, TimeUnit.SECONDS);
             }
-            Result r = new Result(List.of(args), done ? p.exitValue() : -1, Files.readString(out, StandardCharsets.UTF_8),
+            Result r = new Result(List.of(args), done ? p.exitValue() : -1,
+                    Files.readString(out, StandardCharsets.UTF_8),
                     Files.readString(err, StandardCharsets.UTF_8), Duration.ofNanos(System.nanoTime() - start));
             if (!done) {
-                throw new AssertionError("kubectl " + String.join(" ", args) + " did not finish within " + timeout + "\n" + r);
+                throw new AssertionError("kubectl " + String.join(" ", args) + " did not finish within " + timeout
+                        + "\n" + r);
             }
             return r;
         } catch (IOException e) {

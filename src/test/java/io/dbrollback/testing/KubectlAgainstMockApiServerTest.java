@@ -82,7 +82,8 @@ class KubectlAgainstMockApiServerTest {
         r.setAdditionalProperty("spec", Map.of(
                 "targetPod", "db-2",
                 "cluster", Map.of("leaseName", "db-leader", "podSelector", Map.of("app", "db"), "agentPort", 7070)));
-        GenericKubernetesResource created = client.genericKubernetesResources(RSRB).inNamespace(NS).resource(r).create();
+        GenericKubernetesResource created = client.genericKubernetesResources(RSRB).inNamespace(NS).resource(r)
+                .create();
         created.setAdditionalProperty("status", Map.of(
                 "phase", "AwaitingApproval",
                 "plan", Map.of("forkLsn", 1234, "lastLsn", 1300, "oldTerm", 4, "newTerm", 5, "newPrimary", "db-0"),
@@ -120,7 +121,8 @@ class KubectlAgainstMockApiServerTest {
                 return p;
             }
         }
-        return fail("no " + CRD_FILE + " in crds/ or target/kubernetes/: run mvn package once (the Quarkus build generates it)");
+        return fail("no " + CRD_FILE + " in crds/ or target/kubernetes/: run mvn package once (the Quarkus build "
+                + "generates it)");
     }
 
     private static void event(String name, String kind, String objectName, String uid, String type, String reason,
@@ -170,15 +172,18 @@ class KubectlAgainstMockApiServerTest {
 
     @Test
     void jsonpathReadsOneField() {
-        assertEquals("db-2", kubectl.run("get", "rsrb", NAME, "-n", NS, "-o", "jsonpath={.spec.targetPod}").assertOk().stdout());
-        assertEquals("1234", kubectl.run("get", "rsrb", NAME, "-n", NS, "-o", "jsonpath={.status.plan.forkLsn}").assertOk().stdout());
+        assertEquals("db-2", kubectl.run("get", "rsrb", NAME, "-n", NS, "-o", "jsonpath={.spec.targetPod}").assertOk()
+                .stdout());
+        assertEquals("1234", kubectl.run("get", "rsrb", NAME, "-n", NS, "-o", "jsonpath={.status.plan.forkLsn}")
+                .assertOk().stdout());
     }
 
     @Test
     void unknownRollbackIsNotFoundLikeOnARealServer() {
         Kubectl.Result r = kubectl.run("get", "rsrb", "nope", "-n", NS);
         assertEquals(1, r.exitCode(), r.toString());
-        assertTrue(r.stderr().contains("Error from server (NotFound): replicasetrollbacks.dbrollback.io \"nope\" not found"),
+        assertTrue(r.stderr().contains("Error from server (NotFound): replicasetrollbacks.dbrollback.io "
+                + "\"nope\" not found"),
                 r.toString());
     }
 
@@ -186,7 +191,8 @@ class KubectlAgainstMockApiServerTest {
     void discoveryComesFromTheStoredCrd() {
         Kubectl.Result r = kubectl.run("api-resources", "--api-group=dbrollback.io").assertOk();
         List<String> row = cells(lines(r.stdout()).get(1));
-        assertEquals(List.of("replicasetrollbacks", "rsrb", "dbrollback.io/v1alpha1", "true", "ReplicaSetRollback"), row,
+        assertEquals(List.of("replicasetrollbacks", "rsrb", "dbrollback.io/v1alpha1", "true", "ReplicaSetRollback"),
+                row,
                 r.toString());
     }
 
@@ -209,8 +215,10 @@ class KubectlAgainstMockApiServerTest {
         assertContainsLine(out, "Message:\\s+the verified rollback file awaits approval");
         String events = out.substring(out.indexOf("\nEvents:"));
         assertContainsLine(events, "Type\\s+Reason\\s+Age\\s+From\\s+Message");
-        assertContainsLine(events, "Normal\\s+TailPersisted\\s+\\d+s\\s+rollback-operator\\s+66 records \\(4096 bytes\\) persisted .*");
-        assertContainsLine(events, "Warning\\s+AwaitingApproval\\s+\\d+s\\s+rollback-operator\\s+annotate dbrollback.io/approve .*");
+        assertContainsLine(events, "Normal\\s+TailPersisted\\s+\\d+s\\s+rollback-operator\\s+66 records \\(4096 "
+                + "bytes\\) persisted .*");
+        assertContainsLine(events, "Warning\\s+AwaitingApproval\\s+\\d+s\\s+rollback-operator\\s+annotate "
+                + "dbrollback.io/approve .*");
         assertFalse(events.contains("Replanned"), "an Event about another rollback leaked in\n" + out);
     }
 
@@ -233,7 +241,8 @@ class KubectlAgainstMockApiServerTest {
         Files.writeString(file, rollbackYaml("rb-applied", "maxRecords: 10", "  approval: Manual\n"));
         Kubectl.Result created = kubectl.run("apply", "-f", file.toString()).assertOk();
         assertEquals("replicasetrollback.dbrollback.io/rb-applied created\n", created.stdout(), created.toString());
-        GenericKubernetesResource stored = client.genericKubernetesResources(RSRB).inNamespace(NS).withName("rb-applied").get();
+        GenericKubernetesResource stored = client.genericKubernetesResources(RSRB).inNamespace(NS)
+                .withName("rb-applied").get();
         assertEquals("db-0", spec(stored).get("targetPod"));
         assertEquals("Manual", spec(stored).get("approval"));
         assertEquals(10, ((Map<?, ?>) spec(stored).get("limits")).get("maxRecords"));
@@ -241,8 +250,10 @@ class KubectlAgainstMockApiServerTest {
 
         Files.writeString(file, rollbackYaml("rb-applied", "maxRecords: 20", ""));
         Kubectl.Result configured = kubectl.run("apply", "-f", file.toString()).assertOk();
-        assertEquals("replicasetrollback.dbrollback.io/rb-applied configured\n", configured.stdout(), configured.toString());
-        GenericKubernetesResource updated = client.genericKubernetesResources(RSRB).inNamespace(NS).withName("rb-applied").get();
+        assertEquals("replicasetrollback.dbrollback.io/rb-applied configured\n", configured.stdout(),
+                configured.toString());
+        GenericKubernetesResource updated = client.genericKubernetesResources(RSRB).inNamespace(NS)
+                .withName("rb-applied").get();
         assertEquals(20, ((Map<?, ?>) spec(updated).get("limits")).get("maxRecords"));
         assertNull(spec(updated).get("approval"), "a field dropped from the file is removed (RFC 7386 null)");
         assertEquals(stored.getMetadata().getUid(), updated.getMetadata().getUid());
@@ -250,10 +261,13 @@ class KubectlAgainstMockApiServerTest {
         assertNotEquals(stored.getMetadata().getResourceVersion(), updated.getMetadata().getResourceVersion());
 
         Kubectl.Result unchanged = kubectl.run("apply", "-f", file.toString()).assertOk();
-        assertEquals("replicasetrollback.dbrollback.io/rb-applied unchanged\n", unchanged.stdout(), unchanged.toString());
-        assertEquals("20", kubectl.run("get", "rsrb", "rb-applied", "-n", NS, "-o", "jsonpath={.spec.limits.maxRecords}")
+        assertEquals("replicasetrollback.dbrollback.io/rb-applied unchanged\n", unchanged.stdout(),
+                unchanged.toString());
+        assertEquals("20", kubectl.run("get", "rsrb", "rb-applied", "-n", NS, "-o",
+                "jsonpath={.spec.limits.maxRecords}")
                 .assertOk().stdout());
-        assertEquals("db-0", kubectl.run("get", "rsrb", "rb-applied", "-o", "jsonpath={.spec.targetPod}").assertOk().stdout(),
+        assertEquals("db-0", kubectl.run("get", "rsrb", "rb-applied", "-o", "jsonpath={.spec.targetPod}").assertOk()
+                .stdout(),
                 "the kubeconfig's namespace applies");
 
         Kubectl.Result deleted = kubectl.run("delete", "-f", file.toString()).assertOk();
@@ -266,7 +280,8 @@ class KubectlAgainstMockApiServerTest {
         Path file = dir.resolve("dry.yaml");
         Files.writeString(file, rollbackYaml("rb-dry", "maxRecords: 10", ""));
         Kubectl.Result dry = kubectl.run("apply", "--dry-run=server", "-f", file.toString()).assertOk();
-        assertEquals("replicasetrollback.dbrollback.io/rb-dry created (server dry run)\n", dry.stdout(), dry.toString());
+        assertEquals("replicasetrollback.dbrollback.io/rb-dry created (server dry run)\n", dry.stdout(),
+                dry.toString());
         assertNull(client.genericKubernetesResources(RSRB).inNamespace(NS).withName("rb-dry").get());
 
         kubectl.run("apply", "-f", file.toString()).assertOk();
@@ -278,8 +293,10 @@ class KubectlAgainstMockApiServerTest {
         Kubectl.Result deleted = kubectl.run("delete", "--dry-run=server", "-f", file.toString()).assertOk();
         assertEquals("replicasetrollback.dbrollback.io \"rb-dry\" deleted (server dry run)\n", deleted.stdout(),
                 deleted.toString());
-        GenericKubernetesResource stored = client.genericKubernetesResources(RSRB).inNamespace(NS).withName("rb-dry").get();
-        assertEquals(10, ((Map<?, ?>) spec(stored).get("limits")).get("maxRecords"), "diff and dry runs changed nothing");
+        GenericKubernetesResource stored = client.genericKubernetesResources(RSRB).inNamespace(NS).withName("rb-dry")
+                .get();
+        assertEquals(10, ((Map<?, ?>) spec(stored).get("limits")).get("maxRecords"),
+                "diff and dry runs changed nothing");
     }
 
     @Test
@@ -287,11 +304,14 @@ class KubectlAgainstMockApiServerTest {
         createRollback("rb-status", "db-1");
         kubectl.run("patch", "rsrb", "rb-status", "--subresource=status", "--type=merge",
                 "-p", "{\"status\":{\"phase\":\"Completed\"}}").assertOk();
-        kubectl.run("patch", "rsrb", "rb-status", "--type=merge", "-p", "{\"status\":{\"phase\":\"Failed\"}}").assertOk();
-        GenericKubernetesResource r = client.genericKubernetesResources(RSRB).inNamespace(NS).withName("rb-status").get();
+        kubectl.run("patch", "rsrb", "rb-status", "--type=merge", "-p", "{\"status\":{\"phase\":\"Failed\"}}")
+                .assertOk();
+        GenericKubernetesResource r = client.genericKubernetesResources(RSRB).inNamespace(NS).withName("rb-status")
+                .get();
         assertEquals("Completed", ((Map<?, ?>) r.getAdditionalProperties().get("status")).get("phase"));
         assertEquals(1L, r.getMetadata().getGeneration(), "a status write is no spec change");
-        assertEquals("Completed", kubectl.run("get", "rsrb", "rb-status", "-o", "jsonpath={.status.phase}").assertOk().stdout());
+        assertEquals("Completed", kubectl.run("get", "rsrb", "rb-status", "-o", "jsonpath={.status.phase}").assertOk()
+                .stdout());
     }
 
     @Test
@@ -307,7 +327,8 @@ class KubectlAgainstMockApiServerTest {
     void aFabric8WatchSeesWhatKubectlDoes() throws Exception {
         createRollback("rb-watched", "db-1");
         CompletableFuture<String> seen = new CompletableFuture<>();
-        try (Watch w = client.genericKubernetesResources(RSRB).inNamespace(NS).withName("rb-watched").watch(new Watcher<>() {
+        try (Watch w = client.genericKubernetesResources(RSRB).inNamespace(NS).withName("rb-watched")
+                .watch(new Watcher<>() {
             @Override
             public void eventReceived(Action action, GenericKubernetesResource resource) {
                 Map<String, String> a = resource.getMetadata().getAnnotations();
@@ -356,17 +377,20 @@ class KubectlAgainstMockApiServerTest {
     @Test
     void podsAndLeases() {
         client.pods().inNamespace(NS).resource(MockApiServer.runningPod(NS, "db-0", "database")).create();
-        client.leases().inNamespace(NS).resource(new LeaseBuilder().withNewMetadata().withName("db-leader").endMetadata()
+        client.leases().inNamespace(NS).resource(new LeaseBuilder().withNewMetadata().withName("db-leader")
+                .endMetadata()
                 .withNewSpec().withHolderIdentity("db-0").withLeaseDurationSeconds(15).endSpec().build()).create();
 
         Kubectl.Result pods = kubectl.run("get", "pods", "-n", NS).assertOk();
-        assertEquals(List.of("NAME", "READY", "STATUS", "RESTARTS", "AGE"), cells(lines(pods.stdout()).get(0)), pods.toString());
+        assertEquals(List.of("NAME", "READY", "STATUS", "RESTARTS", "AGE"), cells(lines(pods.stdout()).get(0)),
+                pods.toString());
         assertEquals("db-0", cells(lines(pods.stdout()).get(1)).get(0), pods.toString());
         assertEquals("Running", cells(lines(pods.stdout()).get(1)).get(2), pods.toString());
 
         Kubectl.Result leases = kubectl.run("get", "leases", "-n", NS).assertOk();
         assertEquals(List.of("NAME", "HOLDER", "AGE"), cells(lines(leases.stdout()).get(0)), leases.toString());
-        assertEquals(List.of("db-leader", "db-0"), cells(lines(leases.stdout()).get(1)).subList(0, 2), leases.toString());
+        assertEquals(List.of("db-leader", "db-0"), cells(lines(leases.stdout()).get(1)).subList(0, 2),
+                leases.toString());
     }
 
     // ------------------------------------------------------------------ helpers

@@ -20,10 +20,12 @@ import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.fabric8.mockwebserver.internal.SimpleRequest;
 
+import io.fabric8.zjsonpatch.JsonPatch;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -33,7 +35,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
 
 /**
  * Makes the fabric8 CRUD mock answer the real {@code kubectl} (verified with 1.32 over plain HTTP): a dispatcher
@@ -140,7 +145,10 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
         return s.isEmpty() ? List.of() : List.of(s.split(","));
     }
 
-    /** The built-in kinds announced by discovery. The CRUD mock stores any kind; these are the ones kubectl users expect. */
+    /**
+     * The built-in kinds announced by discovery. The CRUD mock stores any kind; these are the ones kubectl users
+     * expect.
+     */
     public static final List<ResourceType> BUILT_INS = List.of(
             builtIn("", "v1", "pods", "Pod", true, "po", "status,log,exec"),
             builtIn("", "v1", "events", "Event", true, "ev", ""),
@@ -231,7 +239,8 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
                         String upgrade = request.getHeader("Upgrade");
                         if (upgrade == null || !upgrade.equalsIgnoreCase("websocket")) {
                             return status(400, "BadRequest", "the mock API server watches over websockets only, "
-                                    + "not over HTTP streaming: kubectl get -w and kubectl wait do not work; poll instead", null);
+                                    + "not over HTTP streaming: kubectl get -w and kubectl wait do not "
+                                    + "work; poll instead", null);
                         }
                         return delegate.dispatch(request); // websocket watch (fabric8 informers): untouched
                     }
@@ -378,7 +387,8 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
             String[] parts = path.substring("/apis/".length()).split("/");
             if (parts.length == 1) {
                 List<String> vs = groupVersions(resourceTypes()).get(parts[0]);
-                return vs == null ? notFoundPath() : ok(apiGroup(parts[0], vs).put("kind", "APIGroup").put("apiVersion", "v1"));
+                return vs == null ? notFoundPath()
+                        : ok(apiGroup(parts[0], vs).put("kind", "APIGroup").put("apiVersion", "v1"));
             }
             if (parts.length == 2) {
                 ObjectNode list = resourceList(parts[0], parts[1]);
@@ -424,7 +434,8 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
         for (String v : versions) {
             vs.addObject().put("groupVersion", group + "/" + v).put("version", v);
         }
-        g.putObject("preferredVersion").put("groupVersion", group + "/" + versions.get(0)).put("version", versions.get(0));
+        g.putObject("preferredVersion").put("groupVersion", group + "/" + versions.get(0))
+                .put("version", versions.get(0));
         return g;
     }
 
@@ -525,7 +536,8 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
             ObjectNode schema = crdVersion.path("schema").path("openAPIV3Schema").isObject()
                     ? ((ObjectNode) crdVersion.path("schema").path("openAPIV3Schema")).deepCopy()
                     : NODES.objectNode().put("type", "object");
-            ObjectNode props = schema.has("properties") ? (ObjectNode) schema.get("properties") : schema.putObject("properties");
+            ObjectNode props = schema.has("properties") ? (ObjectNode) schema.get("properties")
+                    : schema.putObject("properties");
             ObjectNode withMeta = NODES.objectNode();
             withMeta.putObject("apiVersion").put("type", "string").put("description", "APIVersion defines the "
                     + "versioned schema of this representation of an object.");
@@ -658,11 +670,11 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
         return ns;
     }
 
-    private static final Instant STARTED = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    private static final Instant STARTED = Instant.now().truncatedTo(ChronoUnit.SECONDS);
 
     /** Adds "default" and every namespace some stored object is in, unless a Namespace of that name is stored. */
     private void addImplicitNamespaces(ArrayNode namespaces, List<String[]> selector) {
-        Set<String> names = new java.util.TreeSet<>();
+        Set<String> names = new TreeSet<>();
         names.add("default");
         Set<String> listed = new LinkedHashSet<>();
         for (ResourceType t : resourceTypes()) {
@@ -727,7 +739,8 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
                 terms.add(new String[] {term.substring(0, ne).trim(), "!=", unescape(term.substring(ne + 2).trim())});
             } else if (eq >= 0) {
                 int valueStart = term.startsWith("==", eq) ? eq + 2 : eq + 1;
-                terms.add(new String[] {term.substring(0, eq).trim(), "=", unescape(term.substring(valueStart).trim())});
+                terms.add(new String[] {term.substring(0, eq).trim(), "=",
+                        unescape(term.substring(valueStart).trim())});
             } else {
                 throw new IllegalArgumentException("invalid field selector term: " + term);
             }
@@ -800,7 +813,9 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
         return options.path("dryRun").isArray() && options.path("dryRun").size() > 0;
     }
 
-    /** dryRun=All on POST, PUT, DELETE (kubectl apply/create/delete --dry-run=server, kubectl diff): nothing is stored. */
+    /**
+     * dryRun=All on POST, PUT, DELETE (kubectl apply/create/delete --dry-run=server, kubectl diff): nothing is stored.
+     */
     private MockResponse dryRun(RecordedRequest request, ResourcePath rp, ResourceType type) {
         if (request.method() == HttpMethod.DELETE) {
             return finish(getObject(rp, rp.rawPath), rp, type);
@@ -814,7 +829,7 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
         if (request.method() == HttpMethod.POST) {
             String name = meta.path("name").asText("");
             if (name.isEmpty()) {
-                name = meta.path("generateName").asText("") + java.util.UUID.randomUUID().toString().substring(0, 5);
+                name = meta.path("generateName").asText("") + UUID.randomUUID().toString().substring(0, 5);
                 meta.put("name", name);
             }
             MockResponse existing = getObject(rp, rp.rawPath + "/" + name);
@@ -826,8 +841,8 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
             if (rp.namespace != null) {
                 meta.put("namespace", rp.namespace);
             }
-            meta.put("uid", java.util.UUID.randomUUID().toString())
-                    .put("creationTimestamp", Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString())
+            meta.put("uid", UUID.randomUUID().toString())
+                    .put("creationTimestamp", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString())
                     .put("generation", 1);
             if (type != null && type.subresources.contains("status")) {
                 obj.remove("status");
@@ -913,7 +928,7 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
             JsonNode before = readTree(current.getBody().readUtf8());
             JsonNode after;
             try {
-                after = json ? io.fabric8.zjsonpatch.JsonPatch.apply(patch, before.deepCopy())
+                after = json ? JsonPatch.apply(patch, before.deepCopy())
                         : strategic ? MergePatches.strategic(before.deepCopy(), (ObjectNode) patch)
                         : MergePatches.merge(before.deepCopy(), patch);
             } catch (RuntimeException e) {
@@ -1054,7 +1069,7 @@ public final class KubectlDispatcher extends Dispatcher implements Resetable, Cu
         return out;
     }
 
-    private static String rebuildPath(String path, Map<String, String> query, java.util.function.Predicate<String> keep) {
+    private static String rebuildPath(String path, Map<String, String> query, Predicate<String> keep) {
         StringBuilder b = new StringBuilder(path);
         char sep = '?';
         for (Map.Entry<String, String> e : query.entrySet()) {

@@ -3,6 +3,7 @@ package io.dbrollback.testing;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -45,8 +46,8 @@ class KubectlDispatcherPartsTest {
 
     @Test
     void jsonPathSubsetOfPrinterColumns() throws Exception {
-        JsonNode o = json("{'status':{'conditions':[{'type':'Progressing','status':'True'},{'type':'Ready','status':'False'}],"
-                + "'plan':{'forkLsn':1234}},'metadata':{'labels':{'app.kubernetes.io/name':'db'}}}");
+        JsonNode o = json("{'status':{'conditions':[{'type':'Progressing','status':'True'},{'type':'Ready',"
+                + "'status':'False'}],'plan':{'forkLsn':1234}},'metadata':{'labels':{'app.kubernetes.io/name':'db'}}}");
         assertEquals(1234, JsonPathLite.first(o, ".status.plan.forkLsn").asInt());
         assertEquals("False", JsonPathLite.first(o, ".status.conditions[?(@.type==\"Ready\")].status").asText());
         assertEquals("True", JsonPathLite.first(o, ".status.conditions[0].status").asText());
@@ -67,7 +68,7 @@ class KubectlDispatcherPartsTest {
         assertEquals("30h", KubectlTables.humanDuration(Duration.ofHours(30)));
         assertEquals("3d2h", KubectlTables.humanDuration(Duration.ofHours(74)));
         assertEquals("40d", KubectlTables.humanDuration(Duration.ofDays(40)));
-        assertEquals("<unknown>", KubectlTables.age(null, java.time.Instant.now()));
+        assertEquals("<unknown>", KubectlTables.age(null, Instant.now()));
     }
 
     @Test

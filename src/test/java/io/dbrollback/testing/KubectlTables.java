@@ -8,6 +8,7 @@ import io.dbrollback.testing.KubectlDispatcher.ResourceType;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +26,8 @@ final class KubectlTables {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final String NAME_DESCRIPTION = "Name must be unique within a namespace. Is required when creating "
             + "resources, although some resources may allow a client to request the generation of an appropriate name "
-            + "automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be "
+            + "automatically. Name is primarily intended for creation idempotence and configuration "
+            + "definition. Cannot be "
             + "updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
 
     private KubectlTables() {
@@ -63,12 +65,13 @@ final class KubectlTables {
         return t;
     }
 
-    private static Column column(String name, String type, String format, int priority, String jsonPath, String description) {
+    private static Column column(String name, String type, String format, int priority, String jsonPath,
+            String description) {
         return new Column(name, type, format, description, priority, jsonPath);
     }
 
-    private static final String AGE_DESCRIPTION = "CreationTimestamp is a timestamp representing the server time when this "
-            + "object was created.";
+    private static final String AGE_DESCRIPTION =
+            "CreationTimestamp is a timestamp representing the server time when this object was created.";
 
     private static List<Column> columns(ResourceType type) {
         List<Column> cols = new ArrayList<>();
@@ -77,8 +80,10 @@ final class KubectlTables {
             JsonNode defs = type.crdVersion().path("additionalPrinterColumns");
             if (defs.isArray() && defs.size() > 0) {
                 for (JsonNode d : defs) {
-                    cols.add(column(d.path("name").asText(), d.path("type").asText("string"), d.path("format").asText(""),
-                            d.path("priority").asInt(0), d.path("jsonPath").asText(), d.path("description").asText("")));
+                    cols.add(column(d.path("name").asText(), d.path("type").asText("string"),
+                            d.path("format").asText(""),
+                            d.path("priority").asInt(0), d.path("jsonPath").asText(),
+                            d.path("description").asText("")));
                 }
             } else {
                 cols.add(column("Age", "date", "", 0, ".metadata.creationTimestamp", AGE_DESCRIPTION));
@@ -87,12 +92,16 @@ final class KubectlTables {
         }
         switch (type.groupVersion() + "/" + type.plural()) {
             case "v1/pods":
-                cols.add(column("Ready", "string", "", 0, "#ready", "The aggregate readiness state of this pod for accepting traffic."));
-                cols.add(column("Status", "string", "", 0, "#podStatus", "The aggregate status of the containers in this pod."));
-                cols.add(column("Restarts", "string", "", 0, "#restarts", "The number of times the containers in this pod have been restarted."));
+                cols.add(column("Ready", "string", "", 0, "#ready",
+                        "The aggregate readiness state of this pod for accepting traffic."));
+                cols.add(column("Status", "string", "", 0, "#podStatus",
+                        "The aggregate status of the containers in this pod."));
+                cols.add(column("Restarts", "string", "", 0, "#restarts",
+                        "The number of times the containers in this pod have been restarted."));
                 cols.add(column("Age", "string", "", 0, "#age:.metadata.creationTimestamp", AGE_DESCRIPTION));
                 cols.add(column("IP", "string", "", 1, "#orNone:.status.podIP", "IP address allocated to the pod."));
-                cols.add(column("Node", "string", "", 1, "#orNone:.spec.nodeName", "Name of the Node the Pod is scheduled on."));
+                cols.add(column("Node", "string", "", 1, "#orNone:.spec.nodeName",
+                        "Name of the Node the Pod is scheduled on."));
                 break;
             case "v1/events":
             case "events.k8s.io/v1/events":
@@ -101,7 +110,8 @@ final class KubectlTables {
                 cols.add(column("Type", "string", "", 0, ".type", "Type of this event."));
                 cols.add(column("Reason", "string", "", 0, ".reason", "Reason is why the action was taken."));
                 cols.add(column("Object", "string", "", 0, "#object", "The object this Event is about."));
-                cols.add(column("Message", "string", "", 0, "#message", "A human-readable description of the status of this operation."));
+                cols.add(column("Message", "string", "", 0, "#message",
+                        "A human-readable description of the status of this operation."));
                 cols.add(column("Source", "string", "", 1, "#source", "The component reporting this event."));
                 cols.add(column("Count", "string", "", 1, "#count", "The number of times this event has occurred."));
                 cols.add(column("Name", "string", "name", 1, ".metadata.name", NAME_DESCRIPTION));
@@ -184,7 +194,8 @@ final class KubectlTables {
                 return ref.path("kind").asText("").toLowerCase(Locale.ROOT) + "/" + ref.path("name").asText("");
             }
             case "#message":
-                return item.has("message") ? item.path("message").asText("").trim() : item.path("note").asText("").trim();
+                return item.has("message") ? item.path("message").asText("").trim()
+                        : item.path("note").asText("").trim();
             case "#source": {
                 String component = item.path("source").path("component").asText("");
                 if (component.isEmpty()) {
@@ -194,7 +205,8 @@ final class KubectlTables {
                 return host.isEmpty() ? component : component + ", " + host;
             }
             case "#count":
-                return Long.toString(Math.max(1, item.path("count").asLong(item.path("series").path("count").asLong(1))));
+                return Long.toString(Math.max(1,
+                        item.path("count").asLong(item.path("series").path("count").asLong(1))));
             default:
                 if (what.startsWith("#orNone:")) {
                     JsonNode v = JsonPathLite.first(item, what.substring("#orNone:".length()));
@@ -217,7 +229,10 @@ final class KubectlTables {
         return null;
     }
 
-    /** kubectl's age text for an RFC 3339 timestamp (k8s.io/apimachinery duration.HumanDuration); "&lt;unknown&gt;" if none. */
+    /**
+     * kubectl's age text for an RFC 3339 timestamp (k8s.io/apimachinery duration.HumanDuration); "&lt;unknown&gt;" if
+     * none.
+     */
     static String age(String timestamp, Instant now) {
         if (timestamp == null || timestamp.isEmpty()) {
             return "<unknown>";
@@ -227,7 +242,7 @@ final class KubectlTables {
             t = Instant.parse(timestamp);
         } catch (DateTimeParseException e) {
             try {
-                t = java.time.OffsetDateTime.parse(timestamp).toInstant();
+                t = OffsetDateTime.parse(timestamp).toInstant();
             } catch (DateTimeParseException e2) {
                 return "<invalid>";
             }

@@ -11,7 +11,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The merge patches {@link KubectlDispatcher} applies itself: JSON merge patch and an approximation of strategic merge patch. */
+/**
+ * The merge patches {@link KubectlDispatcher} applies itself: JSON merge patch and an approximation of strategic merge
+ * patch.
+ */
 final class MergePatches {
 
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;

@@ -21,6 +21,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Queue;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * fabric8's {@link KubernetesMockServer} in CRUD mode (expectations still work: they win over CRUD, as with
@@ -95,11 +97,11 @@ public final class MockApiServer implements AutoCloseable {
     public static final String VERBOSE_PROPERTY = "mockapi.verbose";
     private static final String MOCK_LOGGER = "io.fabric8.mockwebserver";
     // held strongly: java.util.logging keeps loggers only weakly, and the level would be lost with them
-    private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger(MOCK_LOGGER);
+    private static final Logger MOCK_LOG = Logger.getLogger(MOCK_LOGGER);
 
     private static void quietRequestLog() {
         if (!Boolean.getBoolean(VERBOSE_PROPERTY)) {
-            MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
+            MOCK_LOG.setLevel(Level.WARNING);
         }
     }
 

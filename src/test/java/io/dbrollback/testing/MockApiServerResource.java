@@ -66,7 +66,8 @@ public class MockApiServerResource implements QuarkusTestResourceLifecycleManage
     public static MockApiServer server() {
         MockApiServer s = current;
         if (s == null) {
-            throw new IllegalStateException("no MockApiServer running: annotate the test class with @WithMockApiServer");
+            throw new IllegalStateException("no MockApiServer running: annotate the test class with "
+                    + "@WithMockApiServer");
         }
         return s;
     }

@@ -14,6 +14,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The packaged operator ({@code target/quarkus-app/quarkus-run.jar}, as {@code mvn package} builds
@@ -32,7 +34,7 @@ public final class OperatorProcess implements AutoCloseable {
     public static final List<String> LEAN_JVM_FLAGS = List.of("-Xmx256m", "-XX:TieredStopAtLevel=1",
             "-XX:+UseSerialGC", "-Xshare:auto");
 
-    private static final java.util.regex.Pattern LISTENING = java.util.regex.Pattern.compile(
+    private static final Pattern LISTENING = Pattern.compile(
             "Listening on: http://[^:]+:([0-9]+)");
 
     private final Process process;
@@ -47,12 +49,12 @@ public final class OperatorProcess implements AutoCloseable {
     public int httpPort() {
         try {
             for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
-                java.util.regex.Matcher m = LISTENING.matcher(line);
+                Matcher m = LISTENING.matcher(line);
                 if (m.find()) {
                     return Integer.parseInt(m.group(1));
                 }
             }
-        } catch (IOException | java.io.UncheckedIOException notYet) {
+        } catch (IOException | UncheckedIOException notYet) {
             // the log is being written
         }
         return 0;

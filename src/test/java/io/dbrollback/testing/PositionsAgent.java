@@ -43,6 +43,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * An agent whose LSNs are positions (as a PostgreSQL agent's WAL LSNs are), made from a reference
@@ -310,7 +311,7 @@ public final class PositionsAgent implements AutoCloseable {
 
     private final class Service extends RollbackAgentGrpc.RollbackAgentImplBase {
 
-        private <T> void unary(StreamObserver<T> out, java.util.function.Supplier<T> body) {
+        private <T> void unary(StreamObserver<T> out, Supplier<T> body) {
             try {
                 out.onNext(body.get());
                 out.onCompleted();
@@ -364,7 +365,8 @@ public final class PositionsAgent implements AutoCloseable {
                 if (r != null && r.incident.equals(request.getIncidentId())
                         && r.incident.equals(t.getLastRecoveryIncident())) {
                     nodeTarget = r.nodeTarget;
-                    boolean sameTarget = flaw == Flaw.RECOVER_IN_RECORDS ? record(target, r.nodeExpected) == r.nodeTarget
+                    boolean sameTarget = flaw == Flaw.RECOVER_IN_RECORDS
+                            ? record(target, r.nodeExpected) == r.nodeTarget
                             : target == r.target;
                     nodeExpected = sameTarget && expected == r.expected ? r.nodeExpected : r.nodeExpected + 1;
                 } else {

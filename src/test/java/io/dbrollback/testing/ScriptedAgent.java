@@ -1,5 +1,7 @@
 package io.dbrollback.testing;
 
+import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.GetTimelineRequest;
@@ -35,6 +37,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 
 /**
@@ -178,14 +181,14 @@ public final class ScriptedAgent implements AutoCloseable {
     }
 
     /** A status error to throw from a script: an agent's refusal with an ErrorInfo reason. */
-    public static StatusRuntimeException refusal(Status.Code code, io.dbrollback.agent.v1.ErrorReason reason,
+    public static StatusRuntimeException refusal(Status.Code code, ErrorReason reason,
             String message) {
-        return io.dbrollback.agent.AgentErrors.error(code, reason, message);
+        return AgentErrors.error(code, reason, message);
     }
 
     private final class Service extends RollbackAgentGrpc.RollbackAgentImplBase {
 
-        private <T> void unary(StreamObserver<T> out, java.util.function.Supplier<T> body) {
+        private <T> void unary(StreamObserver<T> out, Supplier<T> body) {
             try {
                 T answer = body.get();
                 out.onNext(answer);
@@ -289,7 +292,8 @@ public final class ScriptedAgent implements AutoCloseable {
                         }
                     });
             ((ServerCallStreamObserver<WriteRollbackFileResponse>) out).setOnCancelHandler(
-                    () -> toNode.onError(Status.CANCELLED.withDescription("the client cancelled").asRuntimeException()));
+                    () -> toNode.onError(Status.CANCELLED.withDescription("the client cancelled")
+                            .asRuntimeException()));
             return new StreamObserver<>() {
                 @Override
                 public void onNext(WriteRollbackFileRequest value) {

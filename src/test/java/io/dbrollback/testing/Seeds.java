@@ -14,7 +14,8 @@ public final class Seeds {
 
     public static long of(String property, long fixed) {
         String v = System.getProperty(property, "").trim();
-        long seed = v.isEmpty() ? fixed : v.equals("random") ? ThreadLocalRandom.current().nextLong() : Long.parseLong(v);
+        long seed = v.isEmpty() ? fixed : v.equals("random") ? ThreadLocalRandom.current().nextLong()
+                : Long.parseLong(v);
         System.out.println("seed " + property + "=" + seed);
         return seed;
     }

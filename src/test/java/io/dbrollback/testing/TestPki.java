@@ -1,6 +1,15 @@
 package io.dbrollback.testing;
 
+import io.dbrollback.node.NodeTls;
+import io.dbrollback.operator.AgentClients;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.grpc.ChannelCredentials;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.netty.shaded.io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
@@ -11,6 +20,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
+import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
@@ -45,7 +55,7 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 public final class TestPki {
 
     /** The DNS name an agent requires of the operator's client certificate by default. */
-    public static final String OPERATOR_IDENTITY = io.dbrollback.node.NodeTls.DEFAULT_OPERATOR_IDENTITY;
+    public static final String OPERATOR_IDENTITY = NodeTls.DEFAULT_OPERATOR_IDENTITY;
 
     private static final AtomicLong SERIAL = new AtomicLong(System.currentTimeMillis());
 
@@ -81,7 +91,8 @@ public final class TestPki {
                         Date.from(notAfter), new X500Name("CN=" + commonName), keys.getPublic());
                 JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
                 b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
-                b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement));
+                b.addExtension(Extension.keyUsage, true,
+                        new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement));
                 b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(new KeyPurposeId[] {
                         KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
                 b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(keys.getPublic()));
@@ -127,10 +138,12 @@ public final class TestPki {
     public record PemFiles(Path cert, Path key) {
     }
 
-    /** gRPC client credentials: {@code client}'s certificate (none when null), servers checked against {@code trusted}. */
-    public static io.grpc.ChannelCredentials credentials(Ca trusted, Leaf client) {
+    /**
+     * gRPC client credentials: {@code client}'s certificate (none when null), servers checked against {@code trusted}.
+     */
+    public static ChannelCredentials credentials(Ca trusted, Leaf client) {
         try {
-            io.grpc.TlsChannelCredentials.Builder b = io.grpc.TlsChannelCredentials.newBuilder()
+            TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder()
                     .trustManager(stream(trusted.pem()));
             if (client != null) {
                 b.keyManager(stream(client.pem()), stream(client.keyPem()));
@@ -145,10 +158,10 @@ public final class TestPki {
      * gRPC client credentials with {@code client}'s certificate that accept any server certificate:
      * a test's own view into a node whose certificate the test made wrong on purpose.
      */
-    public static io.grpc.ChannelCredentials credentialsTrustingAnyServer(Leaf client) {
+    public static ChannelCredentials credentialsTrustingAnyServer(Leaf client) {
         try {
-            return io.grpc.TlsChannelCredentials.newBuilder().keyManager(stream(client.pem()), stream(client.keyPem()))
-                    .trustManager(io.grpc.netty.shaded.io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE
+            return TlsChannelCredentials.newBuilder().keyManager(stream(client.pem()), stream(client.keyPem()))
+                    .trustManager(InsecureTrustManagerFactory.INSTANCE
                             .getTrustManagers())
                     .build();
         } catch (IOException e) {
@@ -156,15 +169,18 @@ public final class TestPki {
         }
     }
 
-    /** The operator's material as a TLS Secret would give it: {@code ca.crt}, and {@code tls.crt}/{@code tls.key} when {@code client} is set. */
-    public static io.dbrollback.operator.AgentClients.Tls material(Ca trusted, Leaf client) {
-        return new io.dbrollback.operator.AgentClients.Tls(ascii(trusted.pem()), client == null ? null
+    /**
+     * The operator's material as a TLS Secret would give it: {@code ca.crt}, and {@code tls.crt}/{@code tls.key} when
+     * {@code client} is set.
+     */
+    public static AgentClients.Tls material(Ca trusted, Leaf client) {
+        return new AgentClients.Tls(ascii(trusted.pem()), client == null ? null
                 : ascii(client.pem()), client == null ? null : ascii(client.keyPem()));
     }
 
     /** A Secret of type kubernetes.io/tls with {@code ca.crt}, {@code tls.crt} and {@code tls.key}. */
-    public static io.fabric8.kubernetes.api.model.Secret secret(String namespace, String name, Ca trusted, Leaf client) {
-        return new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withNamespace(namespace)
+    public static Secret secret(String namespace, String name, Ca trusted, Leaf client) {
+        return new SecretBuilder().withNewMetadata().withNamespace(namespace)
                 .withName(name).endMetadata().withType("kubernetes.io/tls")
                 .addToData("ca.crt", base64(trusted.pem()))
                 .addToData("tls.crt", base64(client.pem()))
@@ -179,8 +195,8 @@ public final class TestPki {
         return text.getBytes(StandardCharsets.US_ASCII);
     }
 
-    private static java.io.InputStream stream(String text) {
-        return new java.io.ByteArrayInputStream(ascii(text));
+    private static InputStream stream(String text) {
+        return new ByteArrayInputStream(ascii(text));
     }
 
     /** A self-signed CA valid from an hour ago for ten days. */
@@ -232,7 +248,7 @@ public final class TestPki {
     private static byte[] encoded(X509Certificate c) {
         try {
             return c.getEncoded();
-        } catch (java.security.cert.CertificateEncodingException e) {
+        } catch (CertificateEncodingException e) {
             throw new IllegalStateException(e);
         }
     }

@@ -44,6 +44,7 @@ import io.dbrollback.model.Bytes;
 import io.dbrollback.model.CanonicalEncoding;
 import io.dbrollback.model.Lsn;
 import io.dbrollback.model.Operation;
+import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
@@ -53,7 +54,11 @@ import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,21 +67,28 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Assumptions;
 import org.opentest4j.TestAbortedException;
@@ -166,7 +178,8 @@ public class AgentChecks implements AutoCloseable {
         ForkPoint.Result result = ForkPoint.compute(history(former), Lsn.of(former.getLastLsn()),
                 history(leader), Lsn.of(leader.getLastLsn()));
         if (!(result instanceof ForkPoint.Found found)) {
-            fail("the two histories are inconsistent: " + result + "\nformer primary: " + former + "\nnew primary: " + leader);
+            fail("the two histories are inconsistent: " + result + "\nformer primary: " + former + "\nnew primary: "
+                    + leader);
             return null;
         }
         long fork = found.lsn().value();
@@ -263,18 +276,20 @@ public class AgentChecks implements AutoCloseable {
                 assertTrue(history(p.former).termAt(Lsn.of(lsn)).isPresent(), "the history covers LSN " + lsn);
             }
         }
-        assertEquals(p.former, timeline(Node.FORMER_PRIMARY), "GetTimeline is read-only: a second call answers the same");
+        assertEquals(p.former, timeline(Node.FORMER_PRIMARY),
+                "GetTimeline is read-only: a second call answers the same");
         assertNotEquals(p.former.getNode(), p.leader.getNode(), "two nodes give two names");
     }
 
     /** The fixture's promises (needs the fixture's knowledge), so that a failure elsewhere points at the agent. */
     public void checkFixturePromises(Plan p) throws Exception {
         required(cluster::divergentWrites);
-        Set<Operation> kinds = new java.util.HashSet<>();
+        Set<Operation> kinds = new HashSet<>();
         p.expected.forEach(e -> kinds.add(e.operation));
         assertEquals(Set.of(Operation.INSERT, Operation.UPDATE, Operation.DELETE), kinds,
                 "fixture: the divergent writes include an insert, an update and a delete");
-        assertEquals(show(apply(cluster.dataAtFork(), cluster.divergentWrites())), show(cluster.readData(Node.FORMER_PRIMARY)),
+        assertEquals(show(apply(cluster.dataAtFork(), cluster.divergentWrites())),
+                show(cluster.readData(Node.FORMER_PRIMARY)),
                 "fixture: the former primary holds the data at the fork with the divergent writes applied");
     }
 
@@ -282,7 +297,8 @@ public class AgentChecks implements AutoCloseable {
     public void checkNodeNames() throws Exception {
         for (Node n : Node.values()) {
             String expected = required(() -> cluster.nodeName(n));
-            assertEquals(expected, timeline(n).getNode(), n + ": Timeline.node is the name of the pod the operator dialled");
+            assertEquals(expected, timeline(n).getNode(),
+                    n + ": Timeline.node is the name of the pod the operator dialled");
         }
     }
 
@@ -335,7 +351,8 @@ public class AgentChecks implements AutoCloseable {
     private static String entries(Timeline t) {
         StringBuilder b = new StringBuilder("(");
         for (TermHistoryEntry e : t.getHistoryList()) {
-            b.append(b.length() > 1 ? ", " : "").append("term ").append(e.getTerm()).append(" from ").append(e.getFirstLsn());
+            b.append(b.length() > 1 ? ", " : "").append("term ").append(e.getTerm()).append(" from ")
+                    .append(e.getFirstLsn());
         }
         return b.append(")").toString();
     }
@@ -364,10 +381,12 @@ public class AgentChecks implements AutoCloseable {
         assertEquals(p.term, fenced.getCurrentTerm(), "Fence adopts the higher term");
         assertFenceRemovedNothing(p, fenced);
         assertEquals(p.former.getCommitLsn(), fenced.getCommitLsn(), "Fence leaves the commit LSN");
-        assertEquals(p.former.getHistoryList(), fenced.getHistoryList(), "Fence adds no history entry and removes none");
+        assertEquals(p.former.getHistoryList(), fenced.getHistoryList(),
+                "Fence adds no history entry and removes none");
         assertEquals(p.former.getRollbackId(), fenced.getRollbackId(), "Fence does not bump the rollback id");
         assertEquals(p.former.getLastRecoveryIncident(), fenced.getLastRecoveryIncident(), "Fence records no recovery");
-        assertEquals(fenced, timeline(Node.FORMER_PRIMARY), "the Fence response carries the timeline GetTimeline reports");
+        assertEquals(fenced, timeline(Node.FORMER_PRIMARY),
+                "the Fence response carries the timeline GetTimeline reports");
         assertEquals(fenced, agent(Node.FORMER_PRIMARY).fence(fence(p.term, incident)).getTimeline(),
                 "repeating Fence answers the same timeline");
         assertEquals(fenced, agent(Node.FORMER_PRIMARY).fence(fence(p.term, incident())).getTimeline(),
@@ -452,7 +471,8 @@ public class AgentChecks implements AutoCloseable {
     /** Fenced: a client write is refused, nothing changes (needs the fixture's client write). */
     public void checkFencedNodeRefusesClientWrites(Plan p) throws Exception {
         Map<ByteString, ByteString> data = required(() -> cluster.readData(Node.FORMER_PRIMARY));
-        Boolean accepted = required(() -> cluster.tryClientWriteOnFormerPrimary(Write.put("conformance-after-fence", "x")));
+        Boolean accepted = required(() -> cluster.tryClientWriteOnFormerPrimary(
+                Write.put("conformance-after-fence", "x")));
         assertFalse(accepted, "a fenced node accepted a client write");
         assertEquals(p.former.getLastLsn(), timeline(Node.FORMER_PRIMARY).getLastLsn(), "the log did not grow");
         assertEquals(show(data), show(cluster.readData(Node.FORMER_PRIMARY)), "the data did not change");
@@ -491,9 +511,10 @@ public class AgentChecks implements AutoCloseable {
                         readFile(Node.FORMER_PRIMARY, bad, 1).error);
             }
         }
-        assertEquals(before, timeline(Node.FORMER_PRIMARY), "a malformed incident id changes nothing, not even the term");
+        assertEquals(before, timeline(Node.FORMER_PRIMARY),
+                "a malformed incident id changes nothing, not even the term");
         // the rule admits a Kubernetes uid (a plain identifier of 36 characters) and 63 characters
-        assertTrue(io.dbrollback.model.RollbackFileName.isIncidentId(UUID.randomUUID().toString()));
+        assertTrue(RollbackFileName.isIncidentId(UUID.randomUUID().toString()));
     }
 
     /** Any state: term 0, empty ids and addresses, a reversed read range: INVALID_REQUEST, nothing changed. */
@@ -575,8 +596,8 @@ public class AgentChecks implements AutoCloseable {
             }
             assertEquals(e.write.isDelete(), !r.hasAfter(), at + ": a delete, and only a delete, has no after-image");
             if (!e.write.isDelete()) {
-                assertEquals(show(cluster.recordImage(key, e.write.value())), show(r.getAfter()), at + ": the after-image"
-                        + " is the value written (AgentFixture.recordImage of it)");
+                assertEquals(show(cluster.recordImage(key, e.write.value())), show(r.getAfter()),
+                        at + ": the after-image is the value written (AgentFixture.recordImage of it)");
             }
         }
     }
@@ -607,7 +628,8 @@ public class AgentChecks implements AutoCloseable {
             int skipped = (int) (after - p.fork);
             assertEquals(whole.records.subList(skipped, whole.records.size()), rest.records,
                     "resume_after " + after + " streams the records after it");
-            assertEquals(whole.trailer, rest.trailer, "resume_after " + after + ": the trailer still describes the whole range");
+            assertEquals(whole.trailer, rest.trailer,
+                    "resume_after " + after + ": the trailer still describes the whole range");
         }
     }
 
@@ -707,7 +729,8 @@ public class AgentChecks implements AutoCloseable {
         Tail empty = checkedTail(from, to, 0, 0);
         assertTrue(empty.records.isEmpty(), "no records in (" + from + ", " + to + "], " + what);
         assertEquals(TailTrailer.newBuilder().setRecordCount(0).setBytes(0).setSha256(TailDigest.emptySha256()).build(),
-                empty.trailer, "the trailer of " + what + " (" + from + ", " + to + "]: 0 records, 0 bytes, the empty SHA-256");
+                empty.trailer, "the trailer of " + what + " (" + from + ", " + to
+                        + "]: 0 records, 0 bytes, the empty SHA-256");
     }
 
     /**
@@ -726,7 +749,8 @@ public class AgentChecks implements AutoCloseable {
         TailStream s = readTail(from, to, 0, 0);
         String what = "ReadDivergentTail(" + from + ", " + to + "] on a log ending at " + last;
         assertNotNull(s.error, what + " streamed " + s.messages.size() + " messages and no error");
-        assertTrue(s.messages.isEmpty(), what + ": the error comes before any record (" + s.messages.size() + " messages first)");
+        assertTrue(s.messages.isEmpty(), what + ": the error comes before any record (" + s.messages.size()
+                + " messages first)");
         assertError(what, OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG, s.error);
     }
 
@@ -767,7 +791,9 @@ public class AgentChecks implements AutoCloseable {
         assertUnchanged(before);
     }
 
-    /** Fenced under a term above {@code staleTerm}: a recover under {@code staleTerm} is STALE_TERM, nothing changed. */
+    /**
+     * Fenced under a term above {@code staleTerm}: a recover under {@code staleTerm} is STALE_TERM, nothing changed.
+     */
     public void checkRecoverRefusedWithAStaleTerm(Plan p, long staleTerm) throws Exception {
         Snapshot before = snapshot();
         assertRefused("RecoverToLsn under term " + staleTerm + " after term " + before.timeline.getCurrentTerm(),
@@ -784,10 +810,12 @@ public class AgentChecks implements AutoCloseable {
         Snapshot before = snapshot();
         long last = before.timeline.getLastLsn();
         long higher = before.timeline.getCurrentTerm() + 1;
-        assertRefused("RecoverToLsn to " + (last + 1) + " expecting last LSN " + last, INVALID, ErrorReason.INVALID_REQUEST,
-                () -> agent(Node.FORMER_PRIMARY).recoverToLsn(recover(last + 1, higher, incident(), last, sha256(new byte[5]))));
+        assertRefused("RecoverToLsn to " + (last + 1) + " expecting last LSN " + last, INVALID,
+                ErrorReason.INVALID_REQUEST,
+                () -> agent(Node.FORMER_PRIMARY)
+                        .recoverToLsn(recover(last + 1, higher, incident(), last, sha256(new byte[5]))));
         String good = sha256(new byte[6]);
-        for (String bad : List.of("", good.toUpperCase(java.util.Locale.ROOT), good.substring(1), good + "0",
+        for (String bad : List.of("", good.toUpperCase(Locale.ROOT), good.substring(1), good + "0",
                 "g" + good.substring(1), "sha256:" + good)) {
             assertRefused("RecoverToLsn with expected_rollback_file_sha256 '" + bad + "'", INVALID,
                     ErrorReason.INVALID_REQUEST, () -> agent(Node.FORMER_PRIMARY).recoverToLsn(recover(p.fork, higher,
@@ -808,19 +836,23 @@ public class AgentChecks implements AutoCloseable {
             assertRefused("RecoverToLsn with a stale term and no file SHA-256 (malformed first)", INVALID,
                     ErrorReason.INVALID_REQUEST, () -> agent(Node.FORMER_PRIMARY).recoverToLsn(recover(p.fork, stale,
                             incident(), last, "")));
-            assertRefused("RecoverToLsn with a stale term on a node that " + (before.timeline.getFenced() ? "is" : "is not")
+            assertRefused("RecoverToLsn with a stale term on a node that "
+                    + (before.timeline.getFenced() ? "is" : "is not")
                     + " fenced (the term first)", PRECONDITION, ErrorReason.STALE_TERM,
-                    () -> agent(Node.FORMER_PRIMARY).recoverToLsn(recover(Math.max(0, p.former.getCommitLsn() - 1), stale, incident(), last + 1,
+                    () -> agent(Node.FORMER_PRIMARY)
+                            .recoverToLsn(recover(Math.max(0, p.former.getCommitLsn() - 1), stale, incident(), last + 1,
                             sha256(new byte[7]))));
         }
         if (before.timeline.getFenced()) {
             assertRefused("RecoverToLsn below the commit LSN expecting another last LSN (LOG_CHANGED first)",
                     PRECONDITION, ErrorReason.LOG_CHANGED, () -> agent(Node.FORMER_PRIMARY).recoverToLsn(recover(
-                            Math.max(0, p.former.getCommitLsn() - 1), before.timeline.getCurrentTerm(), incident(), last + 1, sha256(new byte[8]))));
+                            Math.max(0, p.former.getCommitLsn() - 1), before.timeline.getCurrentTerm(), incident(),
+                            last + 1, sha256(new byte[8]))));
         } else {
             assertRefused("RecoverToLsn on an unfenced node expecting another last LSN (NOT_FENCED first)",
                     PRECONDITION, ErrorReason.NOT_FENCED, () -> agent(Node.FORMER_PRIMARY).recoverToLsn(recover(
-                            Math.max(0, p.former.getCommitLsn() - 1), p.term, incident(), last + 1, sha256(new byte[8]))));
+                            Math.max(0, p.former.getCommitLsn() - 1), p.term, incident(), last + 1,
+                            sha256(new byte[8]))));
             // the plan's term was adopted by that refusal (the one change a refused call may make)
         }
         Snapshot after = snapshot();
@@ -851,7 +883,8 @@ public class AgentChecks implements AutoCloseable {
         RecoverToLsnResponse response = agent(Node.FORMER_PRIMARY).recoverToLsn(request);
         assertWireNumbers("RecoverToLsn response", response);
         assertFalse(response.getAlreadyDone(), "the first recover of an incident is not already_done");
-        assertEquals(p.former.getRollbackId() + 1, response.getRollbackId(), "the recover answers the rollback id plus one");
+        assertEquals(p.former.getRollbackId() + 1, response.getRollbackId(),
+                "the recover answers the rollback id plus one");
         assertEquals(p.fork, response.getLastLsn(), "the recover answers last LSN = target");
         return new Recovered(request, response);
     }
@@ -934,7 +967,8 @@ public class AgentChecks implements AutoCloseable {
                 at.addAll(List.of(e.getFirstLsn() - 1, e.getFirstLsn()));
             }
             for (long lsn : at.subSet(1L, true, Math.max(1L, after.getLastLsn()), after.getLastLsn() >= 1)) {
-                assertEquals(before.termAt(Lsn.of(lsn)), now.termAt(Lsn.of(lsn)), "the term of position " + lsn + " is kept");
+                assertEquals(before.termAt(Lsn.of(lsn)), now.termAt(Lsn.of(lsn)),
+                        "the term of position " + lsn + " is kept");
             }
             return;
         }
@@ -968,7 +1002,8 @@ public class AgentChecks implements AutoCloseable {
         others.put("another target_lsn", q.toBuilder().setTargetLsn(q.getTargetLsn() + 1).build());
         others.put("another expected_last_lsn", q.toBuilder().setExpectedLastLsn(q.getExpectedLastLsn() + 1).build());
         others.put("another expected_rollback_file_sha256", q.toBuilder()
-                .setExpectedRollbackFileSha256(sha256(q.getExpectedRollbackFileSha256().getBytes(StandardCharsets.UTF_8)))
+                .setExpectedRollbackFileSha256(sha256(
+                        q.getExpectedRollbackFileSha256().getBytes(StandardCharsets.UTF_8)))
                 .build());
         others.forEach((what, request) -> assertRefused("a retry of the recovered incident with " + what,
                 PRECONDITION, ErrorReason.RECOVER_CONFLICT, () -> agent(Node.FORMER_PRIMARY).recoverToLsn(request)));
@@ -1012,7 +1047,8 @@ public class AgentChecks implements AutoCloseable {
         RecoverToLsnRequest request = recover(last, before.getCurrentTerm(), incident, last, sha256(new byte[10]));
         RecoverToLsnResponse r = agent(Node.FORMER_PRIMARY).recoverToLsn(request);
         assertFalse(r.getAlreadyDone(), "a first recover is not already_done");
-        assertEquals(before.getRollbackId() + 1, r.getRollbackId(), "the rollback id rises although nothing is removed");
+        assertEquals(before.getRollbackId() + 1, r.getRollbackId(),
+                "the rollback id rises although nothing is removed");
         assertEquals(last, r.getLastLsn(), "nothing removed");
         Timeline after = timeline(Node.FORMER_PRIMARY);
         assertEquals(before.getRollbackId() + 1, after.getRollbackId(), "the rollback id rose by one");
@@ -1033,14 +1069,16 @@ public class AgentChecks implements AutoCloseable {
         assertEquals(recovered.getRollbackId(), after.getRollbackId(), "rollback id after a restart");
         assertEquals(recovered.getLastRecoveryIncident(), after.getLastRecoveryIncident(), "incident after a restart");
         assertEquals(recovered.getLastRecoveryTargetLsn(), after.getLastRecoveryTargetLsn(), "target after a restart");
-        assertEquals(recovered.getLastRecoveryFileSha256(), after.getLastRecoveryFileSha256(), "file SHA-256 after a restart");
+        assertEquals(recovered.getLastRecoveryFileSha256(), after.getLastRecoveryFileSha256(),
+                "file SHA-256 after a restart");
         assertEquals(recovered.getCurrentTerm(), after.getCurrentTerm(), "term after a restart");
         assertEquals(recovered.getHistoryList(), after.getHistoryList(), "history after a restart");
         assertTrue(after.getFenced(), "still fenced after a restart");
         checkDataAtTheFork();
         RecoverToLsnResponse retry = agent(Node.FORMER_PRIMARY).recoverToLsn(r.request);
         assertTrue(retry.getAlreadyDone(), "a retry after a restart answers already_done");
-        assertEquals(r.response.getRollbackId(), retry.getRollbackId(), "a retry after a restart answers the same rollback id");
+        assertEquals(r.response.getRollbackId(), retry.getRollbackId(),
+                "a retry after a restart answers the same rollback id");
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1056,7 +1094,8 @@ public class AgentChecks implements AutoCloseable {
         List<TermHistoryEntry> before = timeline(Node.FORMER_PRIMARY).getHistoryList();
         String address = cluster.replicationAddress(Node.NEW_PRIMARY);
         for (String when : List.of("RejoinAsReplica", "a repeated RejoinAsReplica")) {
-            Timeline joined = agent(Node.FORMER_PRIMARY).rejoinAsReplica(rejoin(address, p.term, incident)).getTimeline();
+            Timeline joined = agent(Node.FORMER_PRIMARY).rejoinAsReplica(rejoin(address, p.term, incident))
+                    .getTimeline();
             assertTimeline(Node.FORMER_PRIMARY, when + " response", joined);
             assertEquals(Role.ROLE_REPLICA, joined.getRole(), when + ": a replica");
             assertEquals(address, joined.getFollowing(), when + ": following the given address");
@@ -1064,7 +1103,8 @@ public class AgentChecks implements AutoCloseable {
             assertEquals(p.term, joined.getCurrentTerm(), when + ": under the rejoin's term");
             assertEquals(rollbackId, joined.getRollbackId(), when + ": the rollback id is unchanged");
             for (TermHistoryEntry e : joined.getHistoryList()) {
-                assertTrue(before.contains(e) || e.getFirstLsn() <= joined.getLastLsn(), when + " added the history entry "
+                assertTrue(before.contains(e) || e.getFirstLsn() <= joined.getLastLsn(),
+                        when + " added the history entry "
                         + e.getTerm() + "@" + e.getFirstLsn() + " with no record (last LSN " + joined.getLastLsn()
                         + "): RejoinAsReplica adds none");
             }
@@ -1080,7 +1120,8 @@ public class AgentChecks implements AutoCloseable {
         }) == null) {
             long deadline = System.nanoTime() + CATCH_UP_TIMEOUT.toNanos();
             while (timeline(Node.FORMER_PRIMARY).getLastLsn() != timeline(Node.NEW_PRIMARY).getLastLsn()) {
-                assertTrue(System.nanoTime() < deadline, "the former primary did not reach the new primary's last LSN in "
+                assertTrue(System.nanoTime() < deadline,
+                        "the former primary did not reach the new primary's last LSN in "
                         + CATCH_UP_TIMEOUT.toSeconds() + " s after the rejoin");
                 Thread.sleep(50);
             }
@@ -1118,7 +1159,8 @@ public class AgentChecks implements AutoCloseable {
             assertEquals(show(data), show(cluster.readData(Node.FORMER_PRIMARY)), "a late retry changes no data");
         }
         assertTrue(retry.getAlreadyDone(), "a late retry answers already_done");
-        assertEquals(r.response.getRollbackId(), retry.getRollbackId(), "a late retry answers the recorded rollback id");
+        assertEquals(r.response.getRollbackId(), retry.getRollbackId(),
+                "a late retry answers the recorded rollback id");
         assertEquals(p.fork, retry.getLastLsn(), "a late retry answers the recorded outcome: last_lsn = target_lsn "
                 + p.fork + " (the log has since grown to " + after.getLastLsn() + ")");
     }
@@ -1126,7 +1168,8 @@ public class AgentChecks implements AutoCloseable {
     /** Fenced: a stale RejoinAsReplica is STALE_TERM; the node stays fenced. */
     public void checkStaleRejoinOfAFencedNode(Plan p) {
         Timeline fenced = timeline(Node.FORMER_PRIMARY);
-        assertRefused("RejoinAsReplica under term " + (p.term - 1) + " on a node fenced under " + fenced.getCurrentTerm(),
+        assertRefused("RejoinAsReplica under term " + (p.term - 1) + " on a node fenced under "
+                + fenced.getCurrentTerm(),
                 PRECONDITION, ErrorReason.STALE_TERM, () -> agent(Node.FORMER_PRIMARY).rejoinAsReplica(
                         rejoin(cluster.replicationAddress(Node.NEW_PRIMARY), p.term - 1, incident())));
         assertEquals(fenced, timeline(Node.FORMER_PRIMARY), "a stale rejoin changes nothing: the node stays fenced");
@@ -1151,7 +1194,8 @@ public class AgentChecks implements AutoCloseable {
      */
     public void checkRejoinOfADivergedNodeIsRefused(Plan p) throws Exception {
         Snapshot before = snapshot();
-        assertRefused("RejoinAsReplica of the former primary before its recover", PRECONDITION, ErrorReason.LOG_DIVERGED,
+        assertRefused("RejoinAsReplica of the former primary before its recover", PRECONDITION,
+                ErrorReason.LOG_DIVERGED,
                 () -> agent(Node.FORMER_PRIMARY).rejoinAsReplica(rejoin(cluster.replicationAddress(Node.NEW_PRIMARY),
                         p.term, incident())));
         assertUnchanged(before);
@@ -1183,7 +1227,8 @@ public class AgentChecks implements AutoCloseable {
         Timeline before = timeline(Node.FORMER_PRIMARY);
         String incident = incident();
         byte[] bytes = fileBytes(300_000, 1);
-        Written w = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, before.getCurrentTerm(), 1, bytes, 64 * 1024), true);
+        Written w = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, before.getCurrentTerm(), 1, bytes, 64 * 1024),
+                true);
         assertNull(w.error, "WriteRollbackFile failed: " + (w.error == null ? "" : describe(w.error)));
         assertEquals(bytes.length, w.response.getSize(), "the size the agent wrote");
         assertEquals(sha256(bytes), w.response.getSha256(), "the SHA-256 the agent computed");
@@ -1198,15 +1243,20 @@ public class AgentChecks implements AutoCloseable {
         assertEquals(RollbackFileEnd.newBuilder().setSize(bytes.length).setSha256(sha256(bytes)).build(), r.end,
                 "the end message: size and SHA-256 of what was read");
 
-        Written again = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, before.getCurrentTerm(), 1, bytes, 100_000), true);
-        assertNull(again.error, "writing the same bytes again failed: " + (again.error == null ? "" : describe(again.error)));
+        Written again = writeFile(Node.FORMER_PRIMARY,
+                fileMessages(incident, before.getCurrentTerm(), 1, bytes, 100_000), true);
+        assertNull(again.error, "writing the same bytes again failed: "
+                + (again.error == null ? "" : describe(again.error)));
         assertTrue(again.response.getAlreadyExisted(), "writing the same bytes again finds the file (already_existed)");
         assertEquals(w.response.getPath(), again.response.getPath(), "the same path");
         assertEquals(w.response.getSha256(), again.response.getSha256(), "the same SHA-256");
 
-        Written plan2 = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, before.getCurrentTerm(), 2, new byte[0], 1), true);
-        assertNull(plan2.error, "an empty file for plan 2 failed: " + (plan2.error == null ? "" : describe(plan2.error)));
-        assertTrue(plan2.response.getPath().endsWith("/" + incident + "-plan2.rollback.jsonl"), plan2.response.getPath());
+        Written plan2 = writeFile(Node.FORMER_PRIMARY,
+                fileMessages(incident, before.getCurrentTerm(), 2, new byte[0], 1), true);
+        assertNull(plan2.error, "an empty file for plan 2 failed: "
+                + (plan2.error == null ? "" : describe(plan2.error)));
+        assertTrue(plan2.response.getPath().endsWith("/" + incident + "-plan2.rollback.jsonl"),
+                plan2.response.getPath());
         assertEquals(sha256(new byte[0]), plan2.response.getSha256(), "the SHA-256 of an empty file");
         assertArrayEquals(bytes, readFile(Node.FORMER_PRIMARY, incident, 1).bytes, "plan 1's file is untouched");
         assertEquals(before, timeline(Node.FORMER_PRIMARY), "the file RPCs never touch the log or the fence");
@@ -1224,12 +1274,14 @@ public class AgentChecks implements AutoCloseable {
         Written same = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 1, first, 1024), true);
         assertFalse(same.beforeHalfClose, "onto an existing name the agent answered before the half-close"
                 + " (it must take the whole stream)");
-        assertNull(same.error, "the same bytes onto the existing name: " + (same.error == null ? "" : describe(same.error)));
+        assertNull(same.error, "the same bytes onto the existing name: "
+                + (same.error == null ? "" : describe(same.error)));
         assertTrue(same.response.getAlreadyExisted(), "the same bytes: already_existed");
         byte[] other = fileBytes(50_000, 3);
         Written w = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 1, other, 1024), true);
         assertFalse(w.beforeHalfClose, "onto an existing name the agent refused before the half-close: "
-                + (w.error == null ? "" : describe(w.error)) + " (it must take the whole stream and decide at the half-close)");
+                + (w.error == null ? "" : describe(w.error))
+                + " (it must take the whole stream and decide at the half-close)");
         assertNotNull(w.error, "other bytes under an existing name were accepted: " + w.response);
         assertError("WriteRollbackFile of other bytes under an existing name", Set.of(Status.Code.ALREADY_EXISTS),
                 ErrorReason.FILE_EXISTS, w.error);
@@ -1249,11 +1301,14 @@ public class AgentChecks implements AutoCloseable {
         assertNull(writeFile(Node.FORMER_PRIMARY, fileMessages(incident, p.term, 1, bytes, 512), true).error);
         assertRefused("QuarantineRollbackFile under a stale term", PRECONDITION, ErrorReason.STALE_TERM,
                 () -> agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, p.term - 1, 1, 1000)));
-        assertArrayEquals(bytes, readFile(Node.FORMER_PRIMARY, incident, 1).bytes, "a stale quarantine renames nothing");
+        assertArrayEquals(bytes, readFile(Node.FORMER_PRIMARY, incident, 1).bytes,
+                "a stale quarantine renames nothing");
         assertEquals(before, timeline(Node.FORMER_PRIMARY), "refused file calls change nothing");
     }
 
-    /** Fenced: a write under a higher term is accepted and adopts it, log and fence unchanged (a fresh cluster only). */
+    /**
+     * Fenced: a write under a higher term is accepted and adopts it, log and fence unchanged (a fresh cluster only).
+     */
     public void checkFileWriteAdoptsAHigherTerm(Plan p) throws Exception {
         Timeline before = timeline(Node.FORMER_PRIMARY);
         assertNull(writeFile(Node.FORMER_PRIMARY, fileMessages(incident(), before.getCurrentTerm() + 1, 2,
@@ -1287,7 +1342,8 @@ public class AgentChecks implements AutoCloseable {
         long term = timeline(Node.FORMER_PRIMARY).getCurrentTerm();
         String incident = incident();
         byte[] bytes = fileBytes(3_000, 5);
-        WriteRollbackFileRequest data = WriteRollbackFileRequest.newBuilder().setData(ByteString.copyFrom(bytes)).build();
+        WriteRollbackFileRequest data = WriteRollbackFileRequest.newBuilder().setData(ByteString.copyFrom(bytes))
+                .build();
         WriteRollbackFileRequest end = WriteRollbackFileRequest.newBuilder().setEnd(RollbackFileEnd.newBuilder()
                 .setSize(bytes.length).setSha256(sha256(bytes))).build();
         Map<String, List<WriteRollbackFileRequest>> invalid = new LinkedHashMap<>();
@@ -1309,8 +1365,10 @@ public class AgentChecks implements AutoCloseable {
             assertError("WriteRollbackFile with " + c.getKey(), INVALID, ErrorReason.INVALID_REQUEST, w.error);
         }
         Map<String, RollbackFileEnd> wrongEnd = Map.of(
-                "a size one short", RollbackFileEnd.newBuilder().setSize(bytes.length - 1).setSha256(sha256(bytes)).build(),
-                "another SHA-256", RollbackFileEnd.newBuilder().setSize(bytes.length).setSha256(sha256(new byte[1])).build());
+                "a size one short", RollbackFileEnd.newBuilder().setSize(bytes.length - 1).setSha256(sha256(bytes))
+                        .build(),
+                "another SHA-256", RollbackFileEnd.newBuilder().setSize(bytes.length).setSha256(sha256(new byte[1]))
+                        .build());
         for (Map.Entry<String, RollbackFileEnd> c : wrongEnd.entrySet()) {
             Written w = writeFile(Node.FORMER_PRIMARY, List.of(begin(incident, term, 1), data,
                     WriteRollbackFileRequest.newBuilder().setEnd(c.getValue()).build()), true);
@@ -1336,7 +1394,7 @@ public class AgentChecks implements AutoCloseable {
                 w.error);
         assertError("ReadRollbackFile after it", NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
                 readFile(Node.FORMER_PRIMARY, incident, 1).error);
-        byte[] exact = java.util.Arrays.copyOf(big, MAX_DATA);
+        byte[] exact = Arrays.copyOf(big, MAX_DATA);
         Written ok = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 1, exact, exact.length), true);
         assertNull(ok.error, "a data message of exactly 1 MiB: " + (ok.error == null ? "" : describe(ok.error)));
         assertEquals(sha256(exact), ok.response.getSha256());
@@ -1353,7 +1411,8 @@ public class AgentChecks implements AutoCloseable {
         assertError("ReadRollbackFile after a cancelled write", NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
                 readFile(Node.FORMER_PRIMARY, incident, 1).error);
         Written w = writeFile(Node.FORMER_PRIMARY, all, true);
-        assertNull(w.error, "a complete write after a cancelled one failed: " + (w.error == null ? "" : describe(w.error)));
+        assertNull(w.error, "a complete write after a cancelled one failed: "
+                + (w.error == null ? "" : describe(w.error)));
         assertFalse(w.response.getAlreadyExisted(), "nothing of the cancelled write was published");
         assertArrayEquals(bytes, readFile(Node.FORMER_PRIMARY, incident, 1).bytes);
     }
@@ -1363,7 +1422,8 @@ public class AgentChecks implements AutoCloseable {
         long term = timeline(Node.FORMER_PRIMARY).getCurrentTerm();
         String incident = incident();
         byte[] bytes = fileBytes(4_000, 7);
-        String path = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 1, bytes, 1024), true).response.getPath();
+        String path = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 1, bytes, 1024),
+                true).response.getPath();
         String quarantined = agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, term, 1, 1000))
                 .getQuarantinedPath();
         assertEquals(path + ".quarantined-1000", quarantined, "renamed to <name>.quarantined-<stamp>");
@@ -1398,7 +1458,8 @@ public class AgentChecks implements AutoCloseable {
         String quarantined = agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, term, 1, 2000))
                 .getQuarantinedPath();
         Written again = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 1, bytes, 1024), true);
-        assertNull(again.error, "the same bytes under the freed name: " + (again.error == null ? "" : describe(again.error)));
+        assertNull(again.error, "the same bytes under the freed name: "
+                + (again.error == null ? "" : describe(again.error)));
         assertEquals(quarantined, agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, term, 1, 2000))
                 .getQuarantinedPath(), "both names holding the same bytes: the quarantine completes with its name");
         assertError("ReadRollbackFile after the completed quarantine", NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
@@ -1424,7 +1485,8 @@ public class AgentChecks implements AutoCloseable {
         String path = writeFile(Node.FORMER_PRIMARY, all, true).response.getPath();
         Path local = required(() -> cluster.localFile(Node.FORMER_PRIMARY, path));
         assertArrayEquals(bytes, Files.readAllBytes(local), "the bytes on disk");
-        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(local)), "file mode 0600");
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(local)),
+                "file mode 0600");
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(local.getParent())),
                 "directory mode 0700");
         assertNoTemporaryFiles(incident, List.of(local.getFileName().toString()));
@@ -1471,10 +1533,12 @@ public class AgentChecks implements AutoCloseable {
     public void checkLeftoversRemovedAtBegin(Plan p) throws Exception {
         long term = timeline(Node.FORMER_PRIMARY).getCurrentTerm();
         String incident = incident();
-        String published = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 3, fileBytes(500, 17), 100), true)
+        String published = writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 3, fileBytes(500, 17), 100),
+                true)
                 .response.getPath();
         Path dir = required(() -> cluster.localFile(Node.FORMER_PRIMARY, published)).getParent();
-        assertNull(writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 4, fileBytes(500, 18), 100), true).error);
+        assertNull(writeFile(Node.FORMER_PRIMARY, fileMessages(incident, term, 4, fileBytes(500, 18), 100),
+                true).error);
         String quarantined = agent(Node.FORMER_PRIMARY).quarantineRollbackFile(quarantine(incident, term, 4, 5))
                 .getQuarantinedPath();
         Set<String> kept = Set.of(Path.of(published).getFileName().toString(),
@@ -1516,7 +1580,7 @@ public class AgentChecks implements AutoCloseable {
     }
 
     private static List<String> otherFiles(Path dir, String incident, Set<String> kept) throws Exception {
-        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+        try (Stream<Path> s = Files.list(dir)) {
             return new ArrayList<>(s.map(f -> f.getFileName().toString()).filter(n -> n.contains(incident)
                     && !kept.contains(n)).sorted().toList());
         }
@@ -1538,7 +1602,8 @@ public class AgentChecks implements AutoCloseable {
             Thread.sleep(20);
             left = otherFiles(dir, incident, kept);
         }
-        assertEquals(List.of(), left, "a call that published nothing left no file of its own (incident " + incident + ")");
+        assertEquals(List.of(), left, "a call that published nothing left no file of its own (incident " + incident
+                + ")");
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1582,7 +1647,8 @@ public class AgentChecks implements AutoCloseable {
         assertTrue(t.getLsnKind() == LsnKind.LSN_KIND_RECORDS || t.getLsnKind() == LsnKind.LSN_KIND_POSITIONS,
                 who + ": lsn_kind is LSN_KIND_RECORDS or LSN_KIND_POSITIONS, got " + t.getLsnKindValue());
         assertFalse(t.getNode().isEmpty(), who + ": node name");
-        assertTrue(t.getRole() == Role.ROLE_PRIMARY || t.getRole() == Role.ROLE_REPLICA || t.getRole() == Role.ROLE_DETACHED,
+        assertTrue(t.getRole() == Role.ROLE_PRIMARY || t.getRole() == Role.ROLE_REPLICA
+                || t.getRole() == Role.ROLE_DETACHED,
                 who + ": role is PRIMARY, REPLICA or DETACHED, got " + t.getRole());
         assertTrue(t.getCurrentTerm() >= 1, who + ": current_term is at least 1");
         assertTrue(t.getCommitLsn() <= t.getLastLsn(), who + ": commit_lsn " + t.getCommitLsn()
@@ -1599,7 +1665,8 @@ public class AgentChecks implements AutoCloseable {
             assertTrue(h.get(i).getFirstLsn() >= h.get(i - 1).getFirstLsn(), who + ": first LSNs never decrease: " + h);
         }
         if (!h.isEmpty()) {
-            assertTrue(h.get(h.size() - 1).getTerm() <= t.getCurrentTerm(), who + ": no history term above current_term "
+            assertTrue(h.get(h.size() - 1).getTerm() <= t.getCurrentTerm(),
+                    who + ": no history term above current_term "
                     + t.getCurrentTerm() + ": " + h);
             assertTrue(h.get(h.size() - 1).getFirstLsn() <= t.getLastLsn() + 1, who + ": no history entry begins above "
                     + "last_lsn + 1: " + h);
@@ -1742,7 +1809,8 @@ public class AgentChecks implements AutoCloseable {
         }
         assertNotNull(trailer, what + ": the stream ended without a trailer");
         if (!positions) { // positions: the range may hold fewer records than to - from, or none
-            assertTrue(next <= to + 1, what + ": no record above to_inclusive " + to + " (the last was " + (next - 1) + ")");
+            assertTrue(next <= to + 1, what + ": no record above to_inclusive " + to + " (the last was " + (next - 1)
+                    + ")");
             assertEquals(to + 1, next, what + ": the records reach to_inclusive " + to);
         }
         if (resumeAfter <= from) {
@@ -1750,7 +1818,8 @@ public class AgentChecks implements AutoCloseable {
             records.forEach(r -> d.add(toModel(r)));
             assertEquals(d.records(), trailer.getRecordCount(), what + ": trailer record_count");
             assertEquals(d.bytes(), trailer.getBytes(), what + ": trailer bytes (sum of canonical encoding lengths)");
-            assertEquals(d.finish(), trailer.getSha256(), what + ": trailer sha256 (SHA-256 of the canonical encodings)");
+            assertEquals(d.finish(), trailer.getSha256(),
+                    what + ": trailer sha256 (SHA-256 of the canonical encodings)");
         }
         return new Tail(records, trailer, chunks);
     }
@@ -1843,7 +1912,8 @@ public class AgentChecks implements AutoCloseable {
     }
 
     static RejoinAsReplicaRequest rejoin(String address, long term, String incident) {
-        return RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(address).setTerm(term).setIncidentId(incident).build();
+        return RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(address).setTerm(term).setIncidentId(incident)
+                .build();
     }
 
     /** A fresh incident id: a plain identifier, as a Kubernetes uid is. */
@@ -1870,11 +1940,13 @@ public class AgentChecks implements AutoCloseable {
     }
 
     private static void assertNoRecoverSideEffect(Snapshot before, Snapshot after) {
-        assertEquals(before.timeline.getRollbackId(), after.timeline.getRollbackId(), "a refused call does not bump the rollback id");
+        assertEquals(before.timeline.getRollbackId(), after.timeline.getRollbackId(),
+                "a refused call does not bump the rollback id");
         assertEquals(before.timeline.getLastLsn(), after.timeline.getLastLsn(), "a refused call removes nothing");
         assertEquals(before.timeline.getLastRecoveryIncident(), after.timeline.getLastRecoveryIncident(),
                 "a refused call records no incident");
-        assertEquals(before.timeline.getFenced(), after.timeline.getFenced(), "a refused call leaves the fence as it was");
+        assertEquals(before.timeline.getFenced(), after.timeline.getFenced(),
+                "a refused call leaves the fence as it was");
         if (before.data != null) {
             assertEquals(show(before.data), show(after.data), "a refused call changes no data");
         }
@@ -1898,7 +1970,7 @@ public class AgentChecks implements AutoCloseable {
     /** Deterministic bytes of a test file, with a line structure like a rollback file's. */
     static byte[] fileBytes(int size, long seed) {
         byte[] b = new byte[size];
-        new java.util.Random(seed).nextBytes(b);
+        new Random(seed).nextBytes(b);
         for (int i = 99; i < size; i += 100) {
             b[i] = '\n';
         }
@@ -1936,12 +2008,12 @@ public class AgentChecks implements AutoCloseable {
 
     /** A WriteRollbackFile call the suite holds open: its messages sent, neither half-closed nor cancelled. */
     final class CallInFlight {
-        private final io.grpc.stub.ClientCallStreamObserver<WriteRollbackFileRequest> call;
+        private final ClientCallStreamObserver<WriteRollbackFileRequest> call;
         private final CompletableFuture<Written> ended;
         private final AtomicReference<WriteRollbackFileResponse> answer;
         private final ManagedChannel channel;
 
-        private CallInFlight(io.grpc.stub.ClientCallStreamObserver<WriteRollbackFileRequest> call,
+        private CallInFlight(ClientCallStreamObserver<WriteRollbackFileRequest> call,
                 CompletableFuture<Written> ended, AtomicReference<WriteRollbackFileResponse> answer,
                 ManagedChannel channel) {
             this.call = call;
@@ -1953,10 +2025,11 @@ public class AgentChecks implements AutoCloseable {
         /** Half-closes the call (or cancels it) and waits for how it ended. */
         Written finish(boolean complete) throws Exception {
             if (!complete) {
-                call.onError(Status.CANCELLED.withDescription("the conformance suite abandons this write").asRuntimeException());
+                call.onError(Status.CANCELLED.withDescription("the conformance suite abandons this write")
+                        .asRuntimeException());
                 try {
                     ended.get(RPC_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
-                } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+                } catch (TimeoutException | ExecutionException e) {
                     // a cancelled call may end without telling us more
                 }
                 return new Written(null, null, false);
@@ -1985,13 +2058,14 @@ public class AgentChecks implements AutoCloseable {
     private CallInFlight startWrite(Node node, List<WriteRollbackFileRequest> messages, boolean ownChannel) {
         CompletableFuture<Written> ended = new CompletableFuture<>();
         AtomicReference<WriteRollbackFileResponse> answer = new AtomicReference<>();
-        ManagedChannel own = ownChannel ? ManagedChannelBuilder.forTarget(cluster.agentAddress(node)).usePlaintext().build()
+        ManagedChannel own = ownChannel ? ManagedChannelBuilder.forTarget(cluster.agentAddress(node)).usePlaintext()
+                .build()
                 : null;
         RollbackAgentGrpc.RollbackAgentStub stub = (own != null ? RollbackAgentGrpc.newStub(own) : agentAsync(node))
                 .withDeadlineAfter(RPC_DEADLINE.toMillis() * 3, TimeUnit.MILLISECONDS);
-        io.grpc.stub.ClientCallStreamObserver<WriteRollbackFileRequest> call =
-                (io.grpc.stub.ClientCallStreamObserver<WriteRollbackFileRequest>) stub.writeRollbackFile(
-                        new io.grpc.stub.StreamObserver<>() {
+        ClientCallStreamObserver<WriteRollbackFileRequest> call =
+                (ClientCallStreamObserver<WriteRollbackFileRequest>) stub.writeRollbackFile(
+                        new StreamObserver<>() {
                             @Override
                             public void onNext(WriteRollbackFileResponse value) {
                                 answer.set(value);
@@ -2058,8 +2132,8 @@ public class AgentChecks implements AutoCloseable {
             }
         } catch (StatusRuntimeException e) {
             return new ReadBack(null, null, e);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
         assertNotNull(end, "ReadRollbackFile ended without its end message");
         return new ReadBack(out.toByteArray(), end, null);
@@ -2078,7 +2152,8 @@ public class AgentChecks implements AutoCloseable {
         String address = cluster.agentAddress(node);
         ManagedChannel channel = channels.computeIfAbsent(address,
                 a -> ManagedChannelBuilder.forTarget(a).usePlaintext().build());
-        return RollbackAgentGrpc.newBlockingStub(channel).withDeadlineAfter(RPC_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+        return RollbackAgentGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(RPC_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     @FunctionalInterface

@@ -71,7 +71,8 @@ public abstract class AgentConformanceSuite {
     // ---- GetTimeline ---------------------------------------------------------------------------
 
     @Test
-    @DisplayName("GetTimeline: protocol v1, a term-ordered history from LSN 1, sane LSNs, numbers below 2^63, a fork the fixture's writes explain")
+    @DisplayName("GetTimeline: protocol v1, a term-ordered history from LSN 1, sane LSNs, numbers below 2^63, a fork "
+            + "the fixture's writes explain")
     void timelinesAreWellFormed() throws Exception {
         Plan p = checks.plan();
         checks.checkTimelines(p);
@@ -79,7 +80,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("positions: the fork is the switchpoint: the new primary's records above it carry the terms of its history, whose entries begin at switchpoint + 1")
+    @DisplayName("positions: the fork is the switchpoint: the new primary's records above it carry the terms of its "
+            + "history, whose entries begin at switchpoint + 1")
     void forkIsTheSwitchpoint() throws Exception {
         checks.checkForkIsTheSwitchpoint(checks.plan());
     }
@@ -103,7 +105,8 @@ public abstract class AgentConformanceSuite {
     // ---- Fence ---------------------------------------------------------------------------------
 
     @Test
-    @DisplayName("Fence adopts a higher term, detaches the node, changes nothing else, answers the timeline after it, and is idempotent")
+    @DisplayName("Fence adopts a higher term, detaches the node, changes nothing else, answers the timeline after it, "
+            + "and is idempotent")
     void fenceAdoptsTheTermAndIsIdempotent() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -111,7 +114,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("Fence under a stale term is FAILED_PRECONDITION/STALE_TERM and changes nothing, on the new primary and on a fenced node")
+    @DisplayName("Fence under a stale term is FAILED_PRECONDITION/STALE_TERM and changes nothing, on the new primary "
+            + "and on a fenced node")
     void staleFenceIsRefused() throws Exception {
         Plan p = checks.plan();
         checks.checkStaleFenceOfTheNewPrimary(p);
@@ -120,7 +124,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("Fence of the live primary under its own term is FAILED_PRECONDITION/LIVE_PRIMARY (after INVALID_REQUEST) and changes nothing")
+    @DisplayName("Fence of the live primary under its own term is FAILED_PRECONDITION/LIVE_PRIMARY (after "
+            + "INVALID_REQUEST) and changes nothing")
     void fencingTheLivePrimaryIsRefused() throws Exception {
         checks.checkLivePrimaryFence(checks.plan());
     }
@@ -144,7 +149,9 @@ public abstract class AgentConformanceSuite {
     // ---- ReadDivergentTail ---------------------------------------------------------------------
 
     @Test
-    @DisplayName("ReadDivergentTail over (fork, last]: dense records in LSN order (positions: in commit order, transactions whole), no empty chunk, chunk CRC32Cs, one trailer whose digest we recompute, pre-images, the fixture's writes")
+    @DisplayName("ReadDivergentTail over (fork, last]: dense records in LSN order (positions: in commit order, "
+            + "transactions whole), no empty chunk, chunk CRC32Cs, one trailer whose digest we recompute, pre-images, "
+            + "the fixture's writes")
     void divergentTailIsCompleteAndVerifiable() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -153,7 +160,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("ReadDivergentTail resumes after any LSN of the range (positions: after each transaction's position and between them) with the remaining records and the same trailer")
+    @DisplayName("ReadDivergentTail resumes after any LSN of the range (positions: after each transaction's position "
+            + "and between them) with the remaining records and the same trailer")
     void divergentTailResumes() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -161,7 +169,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("ReadDivergentTail with 0 < resume_after < from_exclusive is INVALID_ARGUMENT/INVALID_REQUEST before any message")
+    @DisplayName("ReadDivergentTail with 0 < resume_after < from_exclusive is INVALID_ARGUMENT/INVALID_REQUEST "
+            + "before any message")
     void resumeBelowTheRangeIsInvalid() throws Exception {
         checks.checkResumeBelowTheRangeIsInvalid(checks.plan());
     }
@@ -173,13 +182,15 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("ReadDivergentTail of an empty range (positions: also of a range between the records' positions) is one trailer of zero records and the empty SHA-256")
+    @DisplayName("ReadDivergentTail of an empty range (positions: also of a range between the records' positions) is "
+            + "one trailer of zero records and the empty SHA-256")
     void emptyRangeIsJustATrailer() throws Exception {
         checks.checkEmptyRange(checks.plan());
     }
 
     @Test
-    @DisplayName("ReadDivergentTail with to_inclusive above the last LSN, empty ranges included, is OUT_OF_RANGE/RANGE_NOT_IN_LOG before any message")
+    @DisplayName("ReadDivergentTail with to_inclusive above the last LSN, empty ranges included, is "
+            + "OUT_OF_RANGE/RANGE_NOT_IN_LOG before any message")
     void rangeBeyondTheLogIsRefused() throws Exception {
         checks.checkRangeBeyondTheLog(checks.plan());
     }
@@ -187,7 +198,8 @@ public abstract class AgentConformanceSuite {
     // ---- Malformed requests --------------------------------------------------------------------
 
     @Test
-    @DisplayName("malformed requests (zero term, empty incident, empty address, reversed range) are INVALID_ARGUMENT/INVALID_REQUEST and change nothing")
+    @DisplayName("malformed requests (zero term, empty incident, empty address, reversed range) are "
+            + "INVALID_ARGUMENT/INVALID_REQUEST and change nothing")
     void malformedRequestsAreRefused() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -195,13 +207,15 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("an incident id that is not [a-z0-9][a-z0-9-]{0,62} (upper case included) is INVALID_REQUEST on every RPC, before the term")
+    @DisplayName("an incident id that is not [a-z0-9][a-z0-9-]{0,62} (upper case included) is INVALID_REQUEST on every "
+            + "RPC, before the term")
     void incidentIdsArePlainIdentifiers() throws Exception {
         checks.checkIncidentIdsArePlainIdentifiers(checks.plan(), true);
     }
 
     @Test
-    @DisplayName("RecoverToLsn with target_lsn above expected_last_lsn, or without a 64-hex file SHA-256, is INVALID_ARGUMENT/INVALID_REQUEST and changes nothing")
+    @DisplayName("RecoverToLsn with target_lsn above expected_last_lsn, or without a 64-hex file SHA-256, is "
+            + "INVALID_ARGUMENT/INVALID_REQUEST and changes nothing")
     void malformedRecoverRequestsAreInvalid() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -226,7 +240,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("RecoverToLsn whose expected_last_lsn is not the node's last LSN is FAILED_PRECONDITION/LOG_CHANGED with no side effect")
+    @DisplayName("RecoverToLsn whose expected_last_lsn is not the node's last LSN is FAILED_PRECONDITION/LOG_CHANGED "
+            + "with no side effect")
     void recoverRefusedWhenTheLogChanged() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -242,7 +257,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("RecoverToLsn under a stale term (the node was fenced again under a newer one) is FAILED_PRECONDITION/STALE_TERM with no side effect")
+    @DisplayName("RecoverToLsn under a stale term (the node was fenced again under a newer one) is "
+            + "FAILED_PRECONDITION/STALE_TERM with no side effect")
     void recoverRefusedWithAStaleTerm() throws Exception {
         Plan p = checks.plan();
         // the coordinator re-fences under the new term so that a recover of the old plan still on its way is refused
@@ -254,7 +270,8 @@ public abstract class AgentConformanceSuite {
     // ---- RecoverToLsn --------------------------------------------------------------------------
 
     @Test
-    @DisplayName("RecoverToLsn: rollback id + 1, last LSN = fork, data as at the fork, incident, target and file SHA-256 recorded; a retry is already_done with no second bump")
+    @DisplayName("RecoverToLsn: rollback id + 1, last LSN = fork, data as at the fork, incident, target and file "
+            + "SHA-256 recorded; a retry is already_done with no second bump")
     void recoverRollsBackToTheForkOnce() throws Exception {
         Plan p = checks.plan();
         Recovered r = checks.fenceAndRecover(p, AgentChecks.incident());
@@ -264,7 +281,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("a retry of the recorded incident with another target, expected last LSN or file SHA-256 is FAILED_PRECONDITION/RECOVER_CONFLICT; the same under a higher term is already_done")
+    @DisplayName("a retry of the recorded incident with another target, expected last LSN or file SHA-256 is "
+            + "FAILED_PRECONDITION/RECOVER_CONFLICT; the same under a higher term is already_done")
     void recoverRetryWithOtherParametersConflicts() throws Exception {
         Plan p = checks.plan();
         Recovered r = checks.fenceAndRecover(p, AgentChecks.incident());
@@ -273,7 +291,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("a recover for an incident that another incident's recover overtook is LOG_CHANGED (never INCIDENT_SUPERSEDED) and changes nothing")
+    @DisplayName("a recover for an incident that another incident's recover overtook is LOG_CHANGED (never "
+            + "INCIDENT_SUPERSEDED) and changes nothing")
     void recoverOvertakenByAnotherIncidentIsLogChanged() throws Exception {
         Plan p = checks.plan();
         checks.fenceAndRecover(p, AgentChecks.incident());
@@ -281,7 +300,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("a recover that removes nothing (target = expected = last LSN) is an incident: rollback id + 1, incident recorded")
+    @DisplayName("a recover that removes nothing (target = expected = last LSN) is an incident: rollback id + 1, "
+            + "incident recorded")
     void recoverThatRemovesNothingIsAnIncident() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -289,7 +309,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("Fence, RecoverToLsn and RejoinAsReplica add no term history entry; after the recover no entry begins above the new last LSN")
+    @DisplayName("Fence, RecoverToLsn and RejoinAsReplica add no term history entry; after the recover no entry begins "
+            + "above the new last LSN")
     void termHistoryOnlyFollowsRecords() throws Exception {
         Plan p = checks.plan();
         String incident = AgentChecks.incident();
@@ -300,7 +321,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("a recover survives a restart: rollback id, last LSN, incident, file SHA-256, fence and data; a retry is still already_done (needs restartFormerPrimary)")
+    @DisplayName("a recover survives a restart: rollback id, last LSN, incident, file SHA-256, fence and data; a retry "
+            + "is still already_done (needs restartFormerPrimary)")
     void recoverSurvivesRestart() throws Exception {
         Plan p = checks.plan();
         Recovered r = checks.fenceAndRecover(p, AgentChecks.incident());
@@ -310,7 +332,8 @@ public abstract class AgentConformanceSuite {
     // ---- RejoinAsReplica -----------------------------------------------------------------------
 
     @Test
-    @DisplayName("RejoinAsReplica: a replica following the given address, unfenced, idempotent; after catch-up its data is the new primary's")
+    @DisplayName("RejoinAsReplica: a replica following the given address, unfenced, idempotent; after catch-up its "
+            + "data is the new primary's")
     void rejoinFollowsTheNewPrimary() throws Exception {
         Plan p = checks.plan();
         String incident = AgentChecks.incident();
@@ -321,7 +344,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("RejoinAsReplica of a node whose log the primary does not hold (before its recover) is FAILED_PRECONDITION/LOG_DIVERGED; it stays fenced, its data unchanged")
+    @DisplayName("RejoinAsReplica of a node whose log the primary does not hold (before its recover) is "
+            + "FAILED_PRECONDITION/LOG_DIVERGED; it stays fenced, its data unchanged")
     void rejoinOfADivergedNodeIsRefused() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -337,7 +361,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("a late retry of the recover after the rejoin answers the recorded outcome (already_done, same rollback id, last LSN = target) and removes nothing")
+    @DisplayName("a late retry of the recover after the rejoin answers the recorded outcome (already_done, same "
+            + "rollback id, last LSN = target) and removes nothing")
     void lateRecoverRetryAfterRejoinRemovesNothing() throws Exception {
         Plan p = checks.plan();
         String incident = AgentChecks.incident();
@@ -348,7 +373,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("RejoinAsReplica under a stale term is FAILED_PRECONDITION/STALE_TERM: a fenced node stays fenced, a replica keeps its primary")
+    @DisplayName("RejoinAsReplica under a stale term is FAILED_PRECONDITION/STALE_TERM: a fenced node stays fenced, a "
+            + "replica keeps its primary")
     void staleRejoinIsRefused() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -362,7 +388,8 @@ public abstract class AgentConformanceSuite {
     // ---- Rollback files ------------------------------------------------------------------------
 
     @Test
-    @DisplayName("WriteRollbackFile makes the bytes durable under <incident>-plan<N>.rollback.jsonl, answers their size and SHA-256; ReadRollbackFile streams them back; a retry finds the file")
+    @DisplayName("WriteRollbackFile makes the bytes durable under <incident>-plan<N>.rollback.jsonl, answers their "
+            + "size and SHA-256; ReadRollbackFile streams them back; a retry finds the file")
     void rollbackFileIsWrittenAndReadBack() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -370,13 +397,15 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("onto an existing name WriteRollbackFile takes the whole stream: the same bytes are already_existed, other bytes ALREADY_EXISTS/FILE_EXISTS, never replaced")
+    @DisplayName("onto an existing name WriteRollbackFile takes the whole stream: the same bytes are already_existed, "
+            + "other bytes ALREADY_EXISTS/FILE_EXISTS, never replaced")
     void rollbackFileIsNeverReplaced() throws Exception {
         checks.checkFileNeverReplaced(checks.plan());
     }
 
     @Test
-    @DisplayName("WriteRollbackFile and QuarantineRollbackFile under a stale term are FAILED_PRECONDITION/STALE_TERM and change nothing; a higher term is adopted")
+    @DisplayName("WriteRollbackFile and QuarantineRollbackFile under a stale term are FAILED_PRECONDITION/STALE_TERM "
+            + "and change nothing; a higher term is adopted")
     void staleRollbackFileCallsAreRefused() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -385,7 +414,8 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("a WriteRollbackFile whose term goes stale while its bytes stream is STALE_TERM at the half-close and publishes nothing")
+    @DisplayName("a WriteRollbackFile whose term goes stale while its bytes stream is STALE_TERM at the half-close and "
+            + "publishes nothing")
     void staleTermAtTheLinkPublishesNothing() throws Exception {
         Plan p = checks.plan();
         checks.checkFence(p);
@@ -393,49 +423,57 @@ public abstract class AgentConformanceSuite {
     }
 
     @Test
-    @DisplayName("malformed WriteRollbackFile calls are INVALID_ARGUMENT/INVALID_REQUEST (a wrong end message ABORTED/TRANSFER_MISMATCH) and publish nothing")
+    @DisplayName("malformed WriteRollbackFile calls are INVALID_ARGUMENT/INVALID_REQUEST (a wrong end message "
+            + "ABORTED/TRANSFER_MISMATCH) and publish nothing")
     void malformedRollbackFileCallsPublishNothing() throws Exception {
         checks.checkMalformedFileCalls(checks.plan());
     }
 
     @Test
-    @DisplayName("a WriteRollbackFile data message above 1 MiB is INVALID_ARGUMENT/INVALID_REQUEST and publishes nothing; 1 MiB is accepted")
+    @DisplayName("a WriteRollbackFile data message above 1 MiB is INVALID_ARGUMENT/INVALID_REQUEST and publishes "
+            + "nothing; 1 MiB is accepted")
     void dataMessagesAreAtMostOneMebibyte() throws Exception {
         checks.checkDataMessagesAtMostOneMebibyte(checks.plan());
     }
 
     @Test
-    @DisplayName("a WriteRollbackFile call cancelled in the middle publishes nothing; a complete write afterwards succeeds")
+    @DisplayName("a WriteRollbackFile call cancelled in the middle publishes nothing; a complete write "
+            + "afterwards succeeds")
     void abandonedWritePublishesNothing() throws Exception {
         checks.checkAbandonedWritePublishesNothing(checks.plan());
     }
 
     @Test
-    @DisplayName("QuarantineRollbackFile renames to <name>.quarantined-<stamp>, idempotently, never replaces other bytes; FILE_NOT_FOUND for no file")
+    @DisplayName("QuarantineRollbackFile renames to <name>.quarantined-<stamp>, idempotently, never replaces other "
+            + "bytes; FILE_NOT_FOUND for no file")
     void quarantineRenamesAndNeverReplaces() throws Exception {
         checks.checkQuarantine(checks.plan());
     }
 
     @Test
-    @DisplayName("QuarantineRollbackFile with both names holding the same bytes (a cut rename) completes it and answers the quarantined name")
+    @DisplayName("QuarantineRollbackFile with both names holding the same bytes (a cut rename) completes it and "
+            + "answers the quarantined name")
     void quarantineCompletesAnInterruptedRename() throws Exception {
         checks.checkQuarantineCompletesAnInterruptedRename(checks.plan());
     }
 
     @Test
-    @DisplayName("a rollback file is mode 0600 in a 0700 directory, and no temporary file is left (needs AgentFixture.localFile)")
+    @DisplayName("a rollback file is mode 0600 in a 0700 directory, and no temporary file is left (needs "
+            + "AgentFixture.localFile)")
     void rollbackFileIsPrivate() throws Exception {
         checks.checkFileIsPrivate(checks.plan());
     }
 
     @Test
-    @DisplayName("every WriteRollbackFile that publishes nothing removes its own temporary file (needs AgentFixture.localFile)")
+    @DisplayName("every WriteRollbackFile that publishes nothing removes its own temporary file (needs "
+            + "AgentFixture.localFile)")
     void failedWritesLeaveNoTemporaryFile() throws Exception {
         checks.checkFailedWritesLeaveNoTemporaryFile(checks.plan());
     }
 
     @Test
-    @DisplayName("temporary files a killed agent left are removed at the next begin for the incident, never a published or quarantined file (needs localFile and restartFormerPrimary)")
+    @DisplayName("temporary files a killed agent left are removed at the next begin for the incident, never a "
+            + "published or quarantined file (needs localFile and restartFormerPrimary)")
     void leftoverTemporaryFilesAreRemovedAtBegin() throws Exception {
         checks.checkLeftoversRemovedAtBegin(checks.plan());
     }

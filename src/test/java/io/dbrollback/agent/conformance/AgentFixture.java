@@ -2,6 +2,7 @@ package io.dbrollback.agent.conformance;
 
 import com.google.protobuf.ByteString;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -135,7 +136,7 @@ public interface AgentFixture extends AutoCloseable {
      * otherwise. The checks that need it (file and directory modes, leftover temporary files) are
      * skipped when this throws {@link UnsupportedOperationException}.
      */
-    default java.nio.file.Path localFile(Node node, String agentPath) {
+    default Path localFile(Node node, String agentPath) {
         throw new UnsupportedOperationException("local access to the agent's files not supported by this fixture");
     }
 

@@ -6,7 +6,9 @@ import io.dbrollback.agent.conformance.AgentChecks.Recovered;
 import io.dbrollback.agent.conformance.AgentChecks.Tail;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -75,7 +77,7 @@ public final class ConformanceMain {
     record Options(String formerPrimary, String newPrimary, String replicationAddress, String formerName,
             String newName) {
         static Options parse(String[] args) {
-            Map<String, String> v = new java.util.HashMap<>();
+            Map<String, String> v = new HashMap<>();
             Set<String> known = Set.of("--former-primary", "--new-primary", "--replication-address",
                     "--former-primary-name", "--new-primary-name");
             for (int i = 0; i < args.length; i += 2) {
@@ -198,7 +200,8 @@ public final class ConformanceMain {
             check("GetTimeline: node is the name of the pod dialled", plan, c::checkNodeNames);
             check("GetTimeline: the fixture's writes explain the fork", plan, () -> c.checkFixturePromises(p));
             check(positions ? "ReadDivergentTail: an empty range, and a range between the records' positions, is one"
-                    + " trailer" : "ReadDivergentTail: an empty range is one trailer", plan, () -> c.checkEmptyRange(p));
+                    + " trailer" : "ReadDivergentTail: an empty range is one trailer", plan,
+                    () -> c.checkEmptyRange(p));
             check("ReadDivergentTail: to_inclusive above last_lsn is OUT_OF_RANGE/RANGE_NOT_IN_LOG", plan,
                     () -> c.checkRangeBeyondTheLog(p));
             check("ReadDivergentTail: 0 < resume_after < from_exclusive is INVALID_REQUEST", plan,
@@ -208,7 +211,8 @@ public final class ConformanceMain {
             check("RecoverToLsn: NOT_FENCED on an unfenced node, nothing changed", plan,
                     () -> c.checkRecoverRefusedWhenNotFenced(p));
             check("RecoverToLsn: checks in order on an unfenced node", plan, () -> c.checkRecoverChecksInOrder(p));
-            check("Fence: a stale term on the new primary is STALE_TERM", plan, () -> c.checkStaleFenceOfTheNewPrimary(p));
+            check("Fence: a stale term on the new primary is STALE_TERM", plan,
+                    () -> c.checkStaleFenceOfTheNewPrimary(p));
             check("Fence: the live primary under its own term is LIVE_PRIMARY", plan, () -> c.checkLivePrimaryFence(p));
             boolean files = c.offersFileRpcs();
             check("incident ids: only plain identifiers, refused before the term", plan,
@@ -220,14 +224,16 @@ public final class ConformanceMain {
             String fence = "Fence: adopts the term, detaches, answers the timeline after it, idempotent";
             check(fence, plan, () -> c.checkFence(p));
             List<String> fenced = List.of(fence);
-            check("Fence: a stale term on a fenced node is STALE_TERM", fenced, () -> c.checkStaleFenceOfAFencedNode(p));
+            check("Fence: a stale term on a fenced node is STALE_TERM", fenced,
+                    () -> c.checkStaleFenceOfAFencedNode(p));
             check("Fence: a fenced node refuses client writes", fenced, () -> c.checkFencedNodeRefusesClientWrites(p));
             check("Fence: survives a restart", fenced, () -> c.checkFenceSurvivesRestart(p, c.timeline(
                     AgentFixture.Node.FORMER_PRIMARY)));
             skip("Fence: a higher term is adopted", ONE_CLUSTER + "raise the term above the new primary's");
             check("RecoverToLsn: expected_last_lsn not the last LSN is LOG_CHANGED", fenced,
                     () -> c.checkRecoverRefusedWhenTheLogChanged(p));
-            check("RecoverToLsn: below the commit LSN is BELOW_COMMIT", fenced, () -> c.checkRecoverRefusedBelowCommit(p));
+            check("RecoverToLsn: below the commit LSN is BELOW_COMMIT", fenced,
+                    () -> c.checkRecoverRefusedBelowCommit(p));
             check("RecoverToLsn: a stale term is STALE_TERM", fenced,
                     () -> c.checkRecoverRefusedWithAStaleTerm(p, p.term() - 1));
             check("RecoverToLsn: checks in order on a fenced node", fenced, () -> c.checkRecoverChecksInOrder(p));
@@ -264,7 +270,8 @@ public final class ConformanceMain {
                     + "raise the term above the new primary's");
             check("RecoverToLsn: an overtaken incident is LOG_CHANGED, never INCIDENT_SUPERSEDED", afterRecover,
                     () -> c.checkOvertakenRecoverIsLogChanged(p));
-            skip("RecoverToLsn: a recover that removes nothing is an incident", ONE_CLUSTER + "need a second fenced node");
+            skip("RecoverToLsn: a recover that removes nothing is an incident",
+                    ONE_CLUSTER + "need a second fenced node");
             check("term history: Fence and RecoverToLsn add no entry, none above the new last LSN", afterRecover,
                     () -> c.checkHistoryAfterTheRecover(p));
             check("RecoverToLsn: survives a restart", afterRecover, () -> c.checkRecoverSurvivesRestart(recovered));
@@ -281,7 +288,7 @@ public final class ConformanceMain {
         }
 
         private void fileChecks(AgentChecks c, boolean offered, List<String> fenced) {
-            Map<String, Check> checks = new java.util.LinkedHashMap<>();
+            Map<String, Check> checks = new LinkedHashMap<>();
             checks.put("WriteRollbackFile: written, read back, found again", () -> c.checkFileWrittenAndReadBack(p));
             checks.put("WriteRollbackFile: onto an existing name, the whole stream, never replaced",
                     () -> c.checkFileNeverReplaced(p));
@@ -289,10 +296,13 @@ public final class ConformanceMain {
                     () -> c.checkStaleFileCallsAreRefused(p));
             checks.put("WriteRollbackFile: malformed calls are INVALID_REQUEST or TRANSFER_MISMATCH",
                     () -> c.checkMalformedFileCalls(p));
-            checks.put("WriteRollbackFile: data messages of at most 1 MiB", () -> c.checkDataMessagesAtMostOneMebibyte(p));
-            checks.put("WriteRollbackFile: a cancelled write publishes nothing", () -> c.checkAbandonedWritePublishesNothing(p));
+            checks.put("WriteRollbackFile: data messages of at most 1 MiB",
+                    () -> c.checkDataMessagesAtMostOneMebibyte(p));
+            checks.put("WriteRollbackFile: a cancelled write publishes nothing",
+                    () -> c.checkAbandonedWritePublishesNothing(p));
             checks.put("QuarantineRollbackFile: renames, idempotent, never replaces", () -> c.checkQuarantine(p));
-            checks.put("QuarantineRollbackFile: completes a cut rename", () -> c.checkQuarantineCompletesAnInterruptedRename(p));
+            checks.put("QuarantineRollbackFile: completes a cut rename",
+                    () -> c.checkQuarantineCompletesAnInterruptedRename(p));
             checks.put("WriteRollbackFile: mode 0600 in a 0700 directory", () -> c.checkFileIsPrivate(p));
             checks.put("WriteRollbackFile: a write that publishes nothing leaves no temporary file",
                     () -> c.checkFailedWritesLeaveNoTemporaryFile(p));

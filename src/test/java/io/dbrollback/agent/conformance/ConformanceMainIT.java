@@ -1,7 +1,6 @@
 package io.dbrollback.agent.conformance;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.agent.v1.FenceRequest;
@@ -12,6 +11,7 @@ import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
 import io.dbrollback.agent.v1.RejoinAsReplicaResponse;
+import io.dbrollback.agent.v1.Role;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
 import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailMessage;
@@ -95,11 +95,12 @@ class ConformanceMainIT {
                 assertTrue(skipped.matches("SKIPPED [^:]+: .+"), skipped);
             }
             assertTrue(r.lines.contains("SKIPPED RecoverToLsn: the data is the data at the fork: needs database-side"
-                    + " knowledge (the writes, the data): run AgentConformanceSuite with a fixture of your database"), r.text());
+                    + " knowledge (the writes, the data): run AgentConformanceSuite with a fixture of your database"),
+                    r.text());
             String summary = r.lines.get(r.lines.size() - 1);
             assertTrue(summary.matches("SUMMARY [0-9]+ passed, 0 failed, [0-9]+ skipped"), summary);
             Timeline after = c.timeline("node-a");
-            assertEquals(io.dbrollback.agent.v1.Role.ROLE_REPLICA, after.getRole(), "the run left node-a rejoined");
+            assertEquals(Role.ROLE_REPLICA, after.getRole(), "the run left node-a rejoined");
         }
     }
 
@@ -113,13 +114,15 @@ class ConformanceMainIT {
             assertTrue(failed.stream().anyMatch(l -> l.startsWith("FAIL ReadDivergentTail: dense, ordered, bounded"
                     + " non-empty chunks, CRC32C, the trailer recomputed: ") && l.contains("chunk with zero records")),
                     r.text());
-            assertTrue(r.lines.contains("PASS Fence: adopts the term, detaches, answers the timeline after it, idempotent"),
+            assertTrue(r.lines.contains("PASS Fence: adopts the term, detaches, answers the timeline after "
+                    + "it, idempotent"),
                     "the rules the proxy does not break still pass:\n" + r.text());
             assertTrue(r.lines.contains("SKIPPED WriteRollbackFile: written, read back, found again: the agent does not"
                     + " offer the rollback file RPCs (UNIMPLEMENTED): exec mode only"), r.text());
             assertTrue(r.lines.contains("SKIPPED GetTimeline: node is the name of the pod dialled: no"
                     + " --former-primary-name and --new-primary-name given"), r.text());
-            assertTrue(r.lines.get(r.lines.size() - 1).matches("SUMMARY [0-9]+ passed, [1-9][0-9]* failed, [0-9]+ skipped"),
+            assertTrue(r.lines.get(r.lines.size() - 1)
+                    .matches("SUMMARY [0-9]+ passed, [1-9][0-9]* failed, [0-9]+ skipped"),
                     r.text());
         }
     }
@@ -132,7 +135,8 @@ class ConformanceMainIT {
     }
 
     /** {@code java -jar JAR} against the given addresses (the new primary's is also the replication address). */
-    private Result run(String formerPrimary, String newPrimary, String... more) throws IOException, InterruptedException {
+    private Result run(String formerPrimary, String newPrimary, String... more) throws IOException,
+            InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-jar", JAR.toString(), "--former-primary", formerPrimary));
         if (newPrimary != null) {
@@ -199,7 +203,8 @@ class ConformanceMainIT {
      * records before every divergent tail it streams (an agent MUST NOT send one). The file RPCs it does
      * not offer (UNIMPLEMENTED).
      */
-    private static final class EmptyChunkAgent extends RollbackAgentGrpc.RollbackAgentImplBase implements AutoCloseable {
+    private static final class EmptyChunkAgent extends RollbackAgentGrpc.RollbackAgentImplBase
+            implements AutoCloseable {
         private final ManagedChannel upstream;
         private final RollbackAgentGrpc.RollbackAgentBlockingStub real;
         private final Server server;
@@ -207,7 +212,8 @@ class ConformanceMainIT {
         EmptyChunkAgent(String realAgent) throws IOException {
             upstream = NettyChannelBuilder.forTarget(realAgent).usePlaintext().build();
             real = RollbackAgentGrpc.newBlockingStub(upstream);
-            server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(this).build().start();
+            server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(this).build()
+                    .start();
         }
 
         String address() {

@@ -79,7 +79,10 @@ class PositionsAgentConformanceTest extends AgentConformanceSuite {
                     name.equals("node-a") ? formerFlaw : othersFlaw, shape));
         }
 
-        /** The new primary's agent refuses to read a range of its log: it holds no tail ({@link PositionsAgent#holdNoTail}). */
+        /**
+         * The new primary's agent refuses to read a range of its log: it holds no tail
+         * ({@link PositionsAgent#holdNoTail}).
+         */
         void newPrimaryHoldsNoTail() {
             agents.get(name(Node.NEW_PRIMARY)).holdNoTail();
         }

@@ -60,8 +60,8 @@ class PositionsRulesFailTest {
             checks.checkFence(p);
             AssertionError e = assertThrows(AssertionError.class, () -> checks.checkTailForm(p));
             assertTrue(e.getMessage().contains("the record at position 64")
-                    && e.getMessage().contains("follows one at position 80: positions never go back, the records come in"
-                            + " commit order"), e.getMessage());
+                    && e.getMessage().contains("follows one at position 80: positions never go back, the "
+                            + "records come in commit order"), e.getMessage());
         }
     }
 

@@ -36,7 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
 @IntegrationTest
 class PostgresLikeConformanceTest {
 
-    private static final String WRITES = "ReadDivergentTail: the records are the divergent writes with their pre-images";
+    private static final String WRITES =
+            "ReadDivergentTail: the records are the divergent writes with their pre-images";
 
     @TempDir
     Path dir;
@@ -68,8 +69,8 @@ class PostgresLikeConformanceTest {
             Output r = run(c);
             assertEquals(0, r.exit, r.text());
             assertEquals(List.of(), r.starting("FAIL"), r.text());
-            String switchpoint = "SKIPPED GetTimeline: the fork is the switchpoint (positions: the new primary's records"
-                    + " above it are of its history's terms): the new primary no longer holds (";
+            String switchpoint = "SKIPPED GetTimeline: the fork is the switchpoint (positions: the new "
+                    + "primary's records above it are of its history's terms): the new primary no longer holds (";
             for (String skipped : r.starting("SKIPPED")) {
                 assertTrue(skipped.contains(": on the only cluster it would ") || skipped.startsWith(switchpoint)
                         && skipped.endsWith("(agent.dbrollback.io/RANGE_NOT_IN_LOG)"), "only what needs a second"
@@ -83,7 +84,8 @@ class PostgresLikeConformanceTest {
                     "PASS " + WRITES,
                     "PASS ReadDivergentTail: resumes after each transaction's position, and between them, with the same"
                             + " trailer",
-                    "PASS ReadDivergentTail: an empty range, and a range between the records' positions, is one trailer",
+                    "PASS ReadDivergentTail: an empty range, and a range between the records' positions, "
+                            + "is one trailer",
                     "PASS RecoverToLsn: the data is the data at the fork",
                     "PASS RecoverToLsn: a retry with other parameters is RECOVER_CONFLICT",
                     "PASS RecoverToLsn: survives a restart",

@@ -150,7 +150,8 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
 
         @Override
         public void awaitFormerPrimaryCaughtUp(Duration timeout) throws Exception {
-            await("node-a catches up with node-b", () -> timeline("node-a").getLastLsn() == timeline("node-b").getLastLsn()
+            await("node-a catches up with node-b",
+                    () -> timeline("node-a").getLastLsn() == timeline("node-b").getLastLsn()
                     && dump("node-a").equals(dump("node-b")), timeout);
         }
 
@@ -261,7 +262,8 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
             await(what, condition, WAIT);
         }
 
-        private static void await(String what, BooleanSupplier condition, Duration timeout) throws InterruptedException {
+        private static void await(String what, BooleanSupplier condition, Duration timeout)
+                throws InterruptedException {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (!condition.getAsBoolean()) {
                 if (System.nanoTime() > deadline) {

@@ -16,8 +16,11 @@ import io.dbrollback.model.RollbackFileHeader;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
+import io.dbrollback.model.TermHistory;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -26,7 +29,9 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Queue;
+import java.util.Random;
 import java.util.function.Function;
 
 /**
@@ -75,7 +80,7 @@ public final class FakeCluster implements RollbackTransport {
     // ---- building scenarios ------------------------------------------------------------------
 
     /** {@code node} writes one record as primary of its current term on a small key space. */
-    public TailRecord write(String nodeName, int keySpace, java.util.Random rnd) {
+    public TailRecord write(String nodeName, int keySpace, Random rnd) {
         FakeNode n = node(nodeName);
         Map<Bytes, Bytes> kv = n.data();
         Bytes key = Bytes.utf8("k" + rnd.nextInt(keySpace));
@@ -114,7 +119,8 @@ public final class FakeCluster implements RollbackTransport {
         FakeNode n = node(nodeName);
         long lsn = n.log.size() + 1;
         now = now.plusMillis(3);
-        TailRecord r = TailRecord.uncaptured(lsn, n.primaryTerm, "tx-" + nodeName + "-" + lsn, now, Bytes.utf8(key), null,
+        TailRecord r = TailRecord.uncaptured(lsn, n.primaryTerm, "tx-" + nodeName + "-" + lsn, now, Bytes.utf8(key),
+                null,
                 null);
         n.append(r);
         return r;
@@ -196,7 +202,7 @@ public final class FakeCluster implements RollbackTransport {
     }
 
     /** Replaces {@code name}'s reported term history (a node with a damaged timeline). */
-    public void overrideHistory(String name, java.util.List<io.dbrollback.model.TermHistory.Entry> entries) {
+    public void overrideHistory(String name, List<TermHistory.Entry> entries) {
         FakeNode n = node(name);
         n.history.clear();
         n.history.addAll(entries);
@@ -206,7 +212,7 @@ public final class FakeCluster implements RollbackTransport {
         node(name).commitLsn = lsn;
     }
 
-    public void advanceClock(java.time.Duration d) {
+    public void advanceClock(Duration d) {
         now = now.plus(d);
     }
 
@@ -214,7 +220,7 @@ public final class FakeCluster implements RollbackTransport {
      * Client writes reach {@code name} only if it is an unfenced primary that has not heard of a
      * newer term (a node that has steps down).
      */
-    public boolean clientWrite(String name, java.util.Random rnd) {
+    public boolean clientWrite(String name, Random rnd) {
         FakeNode n = node(name);
         if (n.role != NodeRole.PRIMARY || n.fenced || n.currentTerm > n.primaryTerm) {
             return false;
@@ -302,7 +308,8 @@ public final class FakeCluster implements RollbackTransport {
             throw new SimulatedCrash("after " + op);
         }
         if (f == Fault.UNKNOWN_AFTER) {
-            throw new TransportException("DEADLINE_EXCEEDED", true, op + ": deadline exceeded after the call took effect");
+            throw new TransportException("DEADLINE_EXCEEDED", true,
+                    op + ": deadline exceeded after the call took effect");
         }
         if (f == Fault.INTERNAL_AFTER) {
             throw new TransportException("INTERNAL", true, op + ": RST_STREAM after the call took effect");
@@ -324,7 +331,8 @@ public final class FakeCluster implements RollbackTransport {
                     + term);
         }
         if (term.value() != leaseTerm) {
-            violations.add("I4: " + op + " to " + n.name + " carried term " + term + " while the Lease is at " + leaseTerm);
+            violations.add("I4: " + op + " to " + n.name + " carried term " + term + " while the Lease is at "
+                    + leaseTerm);
         }
         n.currentTerm = term.value();
     }
@@ -403,7 +411,7 @@ public final class FakeCluster implements RollbackTransport {
             @Override
             public TailRecord next() {
                 if (!hasNext()) {
-                    throw new java.util.NoSuchElementException();
+                    throw new NoSuchElementException();
                 }
                 return out.get(next++);
             }
@@ -570,8 +578,9 @@ public final class FakeCluster implements RollbackTransport {
 
     static String sha256(String s) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }
