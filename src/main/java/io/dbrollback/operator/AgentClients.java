@@ -7,7 +7,9 @@ import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
+import io.grpc.stub.AbstractStub;
 import java.io.ByteArrayInputStream;
+import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -82,7 +84,7 @@ public final class AgentClients implements AutoCloseable {
 
         /** @throws IllegalArgumentException naming the property of a missing, zero or negative value */
         public Deadlines {
-            List<Duration> all = java.util.Arrays.asList(getTimeline, fence, recoverToLsn, rejoinAsReplica,
+            List<Duration> all = Arrays.asList(getTimeline, fence, recoverToLsn, rejoinAsReplica,
                     quarantineRollbackFile, progressTimeout, streamDeadline);
             for (int i = 0; i < all.size(); i++) {
                 Duration d = all.get(i);
@@ -94,7 +96,7 @@ public final class AgentClients implements AutoCloseable {
         }
 
         /** {@code stub} with {@code deadline} from now. */
-        static <S extends io.grpc.stub.AbstractStub<S>> S within(S stub, Duration deadline) {
+        static <S extends AbstractStub<S>> S within(S stub, Duration deadline) {
             return stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
         }
 
@@ -104,7 +106,7 @@ public final class AgentClients implements AutoCloseable {
             if (ms < 1000) {
                 return ms + " ms";
             }
-            return (ms % 1000 == 0 ? Long.toString(ms / 1000) : java.math.BigDecimal.valueOf(ms, 3)
+            return (ms % 1000 == 0 ? Long.toString(ms / 1000) : BigDecimal.valueOf(ms, 3)
                     .stripTrailingZeros().toPlainString()) + " s";
         }
     }
@@ -132,7 +134,7 @@ public final class AgentClients implements AutoCloseable {
      */
     public AgentClients(List<ClientInterceptor> interceptors, Deadlines deadlines) {
         this.interceptors = List.copyOf(interceptors);
-        this.deadlines = java.util.Objects.requireNonNull(deadlines, "deadlines");
+        this.deadlines = Objects.requireNonNull(deadlines, "deadlines");
     }
 
     /** How long calls to the agents may take. */

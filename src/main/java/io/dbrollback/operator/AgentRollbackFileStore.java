@@ -32,6 +32,7 @@ import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * The agent-writes-the-file mode: the operator formats the rollback file exactly as in the exec mode
@@ -212,7 +213,8 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
         RollbackFileEnd end = null;
         try (ServerStreamReader<ReadRollbackFileRequest, ReadRollbackFileResponse> it = new ServerStreamReader<>(
                 "ReadRollbackFile", pod, deadlines.progressTimeout(), observer -> AgentClients.Deadlines.within(
-                        clients.asyncStub(address, tls), deadlines.streamDeadline()).readRollbackFile(request, observer))) {
+                        clients.asyncStub(address, tls), deadlines.streamDeadline())
+                                .readRollbackFile(request, observer))) {
             ReadRollbackFileResponse m;
             while (end == null && (m = it.next()) != null) {
                 if (m.hasEnd()) {
@@ -301,7 +303,8 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
      * buffers; the agent's answer or error ends the call. An agent that takes no message, or does not
      * answer the half-close, within the progress timeout is {@code AgentStalled}; the caller cancels.
      */
-    private static final class Upload implements ClientResponseObserver<WriteRollbackFileRequest, WriteRollbackFileResponse> {
+    private static final class Upload
+            implements ClientResponseObserver<WriteRollbackFileRequest, WriteRollbackFileResponse> {
         private final String pod;
         private final Duration progressTimeout;
         private final Object lock = new Object();
@@ -352,7 +355,7 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
          * (counted from the start of the wait or the last time it took data, whichever is later);
          * whether done. The onReady handler and the end of the call wake it.
          */
-        private boolean awaitLocked(java.util.function.BooleanSupplier done) {
+        private boolean awaitLocked(BooleanSupplier done) {
             long started = System.nanoTime();
             while (!done.getAsBoolean()) {
                 long since = progressed - started > 0 ? progressed : started;

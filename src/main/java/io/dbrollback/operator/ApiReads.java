@@ -1,6 +1,7 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.api.LenientParts;
+import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.util.function.Supplier;
 import org.jboss.logging.Logger;
@@ -67,7 +68,7 @@ final class ApiReads {
         if (e.getCode() <= 0) {
             return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
         }
-        io.fabric8.kubernetes.api.model.Status s = e.getStatus();
+        Status s = e.getStatus();
         String reason = s == null || s.getReason() == null ? "" : " " + s.getReason();
         String message = s == null || s.getMessage() == null ? "" : ": " + s.getMessage();
         return "the API server answered " + e.getCode() + reason + message;

@@ -81,17 +81,21 @@ public final class ClusterObserver {
         String ns = r.getMetadata().getNamespace();
         ClusterSpec c = r.getSpec().getCluster();
         String target = r.getSpec().getTargetPod();
-        Lease lease = reads.read("Lease", BlockReason.LeaseUnreadable, "the leader Lease " + ns + "/" + c.getLeaseName(),
+        Lease lease = reads.read("Lease", BlockReason.LeaseUnreadable,
+                "the leader Lease " + ns + "/" + c.getLeaseName(),
                 () -> client.leases().inNamespace(ns).withName(c.getLeaseName()).get());
         if (lease == null) {
-            return problem(BlockReason.LeaseNotFound, "the leader Lease " + ns + "/" + c.getLeaseName() + " does not exist");
+            return problem(BlockReason.LeaseNotFound,
+                    "the leader Lease " + ns + "/" + c.getLeaseName() + " does not exist");
         }
         String termText = lease.getMetadata().getAnnotations() == null ? null
                 : lease.getMetadata().getAnnotations().get(TERM_ANNOTATION);
         if (termText != null && !termText.trim().matches("[0-9]{1,18}")) {
-            return problem(BlockReason.InvalidLeaseTerm, "the Lease's " + TERM_ANNOTATION + " annotation is not a whole number");
+            return problem(BlockReason.InvalidLeaseTerm,
+                    "the Lease's " + TERM_ANNOTATION + " annotation is not a whole number");
         }
-        List<Pod> pods = reads.read("Pod", BlockReason.PodsUnreadable, "the pods of " + ns + " with labels " + c.getPodSelector(),
+        List<Pod> pods = reads.read("Pod", BlockReason.PodsUnreadable,
+                "the pods of " + ns + " with labels " + c.getPodSelector(),
                 () -> client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems());
         Pod targetPod = pods.stream().filter(p -> p.getMetadata().getName().equals(target)).findFirst().orElse(null);
         if (targetPod == null) {
@@ -115,7 +119,8 @@ public final class ClusterObserver {
         AgentClients.Tls tls = null;
         String secretName = r.getSpec().getAgentTlsSecret();
         if (secretName != null) {
-            Secret secret = reads.read("Secret", BlockReason.TlsSecretUnreadable, "the agent TLS Secret " + ns + "/" + secretName,
+            Secret secret = reads.read("Secret", BlockReason.TlsSecretUnreadable,
+                    "the agent TLS Secret " + ns + "/" + secretName,
                     () -> client.secrets().inNamespace(ns).withName(secretName).get());
             if (secret == null || secret.getData() == null || !secret.getData().containsKey("ca.crt")) {
                 return problem(BlockReason.TlsSecretNotFound, "the agent TLS Secret " + ns + "/" + secretName
@@ -152,7 +157,8 @@ public final class ClusterObserver {
         Integer port = c.getAgentPort();
         if (port == null && p.getSpec() != null) {
             for (Container container : p.getSpec().getContainers()) {
-                for (ContainerPort cp : container.getPorts() == null ? List.<ContainerPort>of() : container.getPorts()) {
+                for (ContainerPort cp : container.getPorts() == null
+                        ? List.<ContainerPort>of() : container.getPorts()) {
                     if (c.getAgentPortName().equals(cp.getName())) {
                         port = cp.getContainerPort();
                     }

@@ -6,11 +6,21 @@ import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.coordinator.VerifyResult;
 import io.dbrollback.model.RollbackFile;
 import io.dbrollback.model.RollbackFileHeader;
+import io.dbrollback.model.RollbackFileName;
 import java.io.ByteArrayOutputStream;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jboss.logging.Logger;
 
 /**
  * Writes and verifies rollback files in the target pod's data volume through pod exec. Every call
@@ -101,7 +111,7 @@ public final class ExecRollbackFileStore {
             "*) exit 2 ;;",
             "esac");
 
-    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(ExecRollbackFileStore.class);
+    private static final Logger LOG = Logger.getLogger(ExecRollbackFileStore.class);
 
     /** argv[0] of every call, then the script, then $0 for the script. */
     static final List<String> SHELL = List.of("sh", "-c", SCRIPT, "dbrollback-file");
@@ -109,8 +119,8 @@ public final class ExecRollbackFileStore {
     private static final int MAX_CHUNK = 4 << 20;
 
     /** Every answer is one line ending in " OK": a line cut short never parses. */
-    private static final java.util.regex.Pattern EXISTS = java.util.regex.Pattern.compile("EXISTS ([0-9a-f]{64}) OK\n");
-    private static final java.util.regex.Pattern FILE = java.util.regex.Pattern.compile(
+    private static final Pattern EXISTS = Pattern.compile("EXISTS ([0-9a-f]{64}) OK\n");
+    private static final Pattern FILE = Pattern.compile(
             "FILE ([0-9a-f]{64}) ([0-9]{1,18}) OK\n");
 
     private final PodExec exec;
@@ -135,7 +145,7 @@ public final class ExecRollbackFileStore {
         return new RollbackFileStore() {
             @Override
             public PersistResult persist(String pod, RollbackFileHeader header, TailStream tail) {
-                return ExecRollbackFileStore.this.persist(pod, container, dir, io.dbrollback.model.RollbackFileName
+                return ExecRollbackFileStore.this.persist(pod, container, dir, RollbackFileName
                         .of(header.incidentId(), header.planNumber()), header, tail);
             }
 
@@ -161,11 +171,11 @@ public final class ExecRollbackFileStore {
             TailStream tail) {
         // Every attempt writes its own temporary file: a late writer of an earlier attempt (or of another
         // operator instance) can never touch the file this attempt links into place.
-        String attempt = java.util.UUID.randomUUID().toString();
+        String attempt = UUID.randomUUID().toString();
         // The incident whose leftover temporary files begin removes; none (nothing is swept) for a name
         // that is not a rollback file name.
-        String incident = io.dbrollback.model.RollbackFileName.parse(name)
-                .map(io.dbrollback.model.RollbackFileName.Parsed::incidentId).orElse("");
+        String incident = RollbackFileName.parse(name)
+                .map(RollbackFileName.Parsed::incidentId).orElse("");
         // Set once no temporary file of this attempt can be left: committed, or never made.
         boolean clean = false;
         try {
@@ -174,7 +184,7 @@ public final class ExecRollbackFileStore {
                 return failure(begun);
             }
             String path = dir + "/" + name;
-            java.util.regex.Matcher exists = EXISTS.matcher(begun.stdout());
+            Matcher exists = EXISTS.matcher(begun.stdout());
             if (exists.matches()) {
                 clean = true; // begin made no temporary file
                 // Written before (a retry after a crash), now fsynced: the same content is the same file.
@@ -260,7 +270,7 @@ public final class ExecRollbackFileStore {
         if (r.stdout().equals("MISSING OK\n")) {
             return new VerifyResult.Mismatch(expected.location() + " is missing in pod " + pod, null);
         }
-        java.util.regex.Matcher m = FILE.matcher(r.stdout());
+        Matcher m = FILE.matcher(r.stdout());
         if (!m.matches()) {
             throw incomplete("verify", r); // a cut or garbled answer is an unknown outcome, never a mismatch
         }
@@ -300,13 +310,13 @@ public final class ExecRollbackFileStore {
         private final String name;
         private final String attempt;
         private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors
+        private final ExecutorService writer = Executors
                 .newSingleThreadExecutor(r -> {
                     Thread t = new Thread(r, "rollback-file-writer");
                     t.setDaemon(true);
                     return t;
                 });
-        private java.util.concurrent.Future<?> inFlight;
+        private Future<?> inFlight;
         private volatile long sent;
         private volatile PersistResult failed;
         private volatile RuntimeException broken;
@@ -361,7 +371,7 @@ public final class ExecRollbackFileStore {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new TransportException("Interrupted", true, "interrupted while appending to " + name);
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     throw new IllegalStateException("append task failed", e.getCause());
                 }
                 inFlight = null;
@@ -399,7 +409,7 @@ public final class ExecRollbackFileStore {
             writer.shutdown();
             boolean interrupted = Thread.interrupted();
             try {
-                if (!writer.awaitTermination(timeout.toMillis() + 1000, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                if (!writer.awaitTermination(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS)) {
                     writer.shutdownNow();
                 }
             } catch (InterruptedException e) {

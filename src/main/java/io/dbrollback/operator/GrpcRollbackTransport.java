@@ -2,6 +2,7 @@ package io.dbrollback.operator;
 
 import io.dbrollback.agent.AgentAnswers;
 import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
@@ -46,7 +47,8 @@ public final class GrpcRollbackTransport implements RollbackTransport {
      * @param agentAddresses host:port of the agent of each pod the rollback may call
      * @param files where the rollback file is written and read back
      */
-    public GrpcRollbackTransport(String targetPod, AgentClients clients, AgentClients.Tls tls, Map<String, String> agentAddresses,
+    public GrpcRollbackTransport(String targetPod, AgentClients clients, AgentClients.Tls tls,
+            Map<String, String> agentAddresses,
             RollbackFileStore files, Consumer<RollbackEvent> events, Clock clock) {
         this.targetPod = targetPod;
         this.clients = clients;
@@ -102,7 +104,8 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     public RecoverResult recoverToLsn(String node, Lsn target, Lsn expectedLastLsn, String incidentId, Term term,
             String expectedFileSha256) {
         try {
-            RecoverToLsnResponse r = agent(node, clients.deadlines().recoverToLsn()).recoverToLsn(RecoverToLsnRequest.newBuilder()
+            RecoverToLsnResponse r = agent(node, clients.deadlines().recoverToLsn())
+                    .recoverToLsn(RecoverToLsnRequest.newBuilder()
                     .setTargetLsn(target.value()).setExpectedLastLsn(expectedLastLsn.value()).setTerm(term.value())
                     .setIncidentId(incidentId).setExpectedRollbackFileSha256(expectedFileSha256).build());
             AgentAnswers.RecoverAnswer a = AgentAnswers.recovered(r);
@@ -122,7 +125,8 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     @Override
     public void rejoinAsReplica(String node, String primaryAddress, Term term, String incidentId) {
         try {
-            agent(node, clients.deadlines().rejoinAsReplica()).rejoinAsReplica(RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(primaryAddress)
+            agent(node, clients.deadlines().rejoinAsReplica())
+                    .rejoinAsReplica(RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(primaryAddress)
                     .setTerm(term.value()).setIncidentId(incidentId).build());
         } catch (StatusRuntimeException e) {
             throw translate("RejoinAsReplica", node, e, true);
@@ -168,8 +172,8 @@ public final class GrpcRollbackTransport implements RollbackTransport {
      * other the gRPC code stands.
      */
     static boolean knownReason(String reason) {
-        for (io.dbrollback.agent.v1.ErrorReason r : io.dbrollback.agent.v1.ErrorReason.values()) {
-            if (r != io.dbrollback.agent.v1.ErrorReason.UNRECOGNIZED && r.name().equals(reason)) {
+        for (ErrorReason r : ErrorReason.values()) {
+            if (r != ErrorReason.UNRECOGNIZED && r.name().equals(reason)) {
                 return true;
             }
         }

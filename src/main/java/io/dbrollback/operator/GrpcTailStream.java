@@ -8,6 +8,7 @@ import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailMessage;
 import io.dbrollback.agent.v1.TailTrailer;
 import io.dbrollback.coordinator.Failure;
+import io.dbrollback.coordinator.Reason;
 import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.model.TailDigest;
@@ -51,7 +52,7 @@ final class GrpcTailStream implements TailStream {
                 m = messages.next();
             } catch (StatusRuntimeException e) {
                 TransportException t = GrpcRollbackTransport.translate("ReadDivergentTail", node, e, false);
-                if (digest.records() > 0 && Failure.of(t.code()).reason() == io.dbrollback.coordinator.Reason
+                if (digest.records() > 0 && Failure.of(t.code()).reason() == Reason
                         .AgentUnreachable) {
                     // Cut after records arrived: a broken transfer, counted against the plan's bound (an
                     // agent that always resets before its trailer would otherwise be re-read forever).

@@ -29,7 +29,8 @@ public final class IncidentSpecs {
                 + s.getCluster().getLeaseName(), s.getTargetPod(),
                 s.getExpectedTerm() == null ? null : Term.of(s.getExpectedTerm()),
                 new Limits(l.getMaxRecords(), l.getMaxBytes(), span(l.getMaxSpan())),
-                s.getApproval() == ReplicaSetRollbackSpec.Approval.Manual ? ApprovalMode.MANUAL : ApprovalMode.AUTOMATIC,
+                s.getApproval() == ReplicaSetRollbackSpec.Approval.Manual ? ApprovalMode.MANUAL
+                        : ApprovalMode.AUTOMATIC,
                 s.isDryRun(), approval, s.getMaxReplans(), s.getMaxRetries());
     }
 

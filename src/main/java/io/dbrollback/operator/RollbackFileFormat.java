@@ -28,7 +28,7 @@ public final class RollbackFileFormat {
     }
 
     private final Sink sink;
-    private final MessageDigest file = io.dbrollback.model.TailDigest.newSha256();
+    private final MessageDigest file = TailDigest.newSha256();
     private final TailDigest tail = new TailDigest();
     private long bytes;
 

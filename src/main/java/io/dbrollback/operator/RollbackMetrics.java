@@ -3,11 +3,14 @@ package io.dbrollback.operator;
 import io.dbrollback.coordinator.Checkpoint;
 import io.dbrollback.coordinator.Phase;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
@@ -33,7 +36,7 @@ import java.util.function.LongSupplier;
  * (the status record keeps the wall-clock time of every phase).
  */
 @ApplicationScoped
-@io.quarkus.runtime.Startup // made at start, so that every counter is shown (at 0) before the first rollback
+@Startup // made at start, so that every counter is shown (at 0) before the first rollback
 public class RollbackMetrics {
 
     private final MeterRegistry registry;
@@ -56,14 +59,14 @@ public class RollbackMetrics {
         this.nanoTime = nanoTime;
         // A strong reference: Micrometer holds a gauge's state weakly by default, and a gauge whose state
         // was collected reports NaN or vanishes from the scrape (seen once in CI).
-        io.micrometer.core.instrument.Gauge.builder("dbrollback_blocked_rollbacks", blocked,
+        Gauge.builder("dbrollback_blocked_rollbacks", blocked,
                 m -> m.values().stream().filter(b -> b).count())
                 .description("rollbacks waiting or blocked right now").strongReference(true).register(registry);
         UNREADABLE_KINDS.forEach(this::unreadableCounter);
     }
 
     /** The kinds the operator reads: each has its counter from the start, so that an alert on an increase works. */
-    static final java.util.List<String> UNREADABLE_KINDS = java.util.List.of("ReplicaSetRollback", "Lease", "Pod",
+    static final List<String> UNREADABLE_KINDS = List.of("ReplicaSetRollback", "Lease", "Pod",
             "Secret");
 
     private Counter unreadableCounter(String kind) {

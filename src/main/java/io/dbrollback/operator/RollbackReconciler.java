@@ -153,7 +153,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     }
 
     @Override
-    public List<EventSource<?, ReplicaSetRollback>> prepareEventSources(EventSourceContext<ReplicaSetRollback> context) {
+    public List<EventSource<?, ReplicaSetRollback>> prepareEventSources(
+            EventSourceContext<ReplicaSetRollback> context) {
         context.getPrimaryCache().addIndexer(LEASE_INDEX, r -> r.getSpec() == null || r.getSpec().getCluster() == null
                 ? List.of() : List.of(ClusterQueue.clusterKey(r)));
         InformerEventSourceConfiguration<GenericKubernetesResource> config = InformerEventSourceConfiguration

@@ -20,7 +20,8 @@ public final class SpecValidator {
     static final Pattern DNS_LABEL = Pattern.compile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
     static final Pattern SAFE_PATH = Pattern.compile("^/[A-Za-z0-9._/-]*$");
     static final Pattern LABEL_KEY = Pattern.compile(
-            "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$");
+            "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*"
+                    + "[A-Za-z0-9])?$");
     static final Pattern SPAN = Pattern.compile("^([0-9]{1,6}h)?([0-9]{1,6}m)?([0-9]{1,6}s)?$");
     static final Pattern LABEL_VALUE = Pattern.compile("^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$");
 

@@ -3,6 +3,7 @@ package io.dbrollback.operator;
 import io.dbrollback.api.ConditionType;
 import io.dbrollback.api.Condition;
 import io.dbrollback.api.PlanStatus;
+import io.dbrollback.api.RecoverAnswerStatus;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.api.RollbackFileStatus;
 import io.dbrollback.api.StepTime;
@@ -13,6 +14,7 @@ import io.dbrollback.coordinator.Checkpoint;
 import io.dbrollback.coordinator.Phase;
 import io.dbrollback.coordinator.Plan;
 import io.dbrollback.coordinator.Reason;
+import io.dbrollback.coordinator.RecoverResult;
 import io.dbrollback.coordinator.SupersededPlan;
 import io.dbrollback.model.DivergentTail;
 import io.dbrollback.model.Lsn;
@@ -23,9 +25,11 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * The one status builder: a {@link Checkpoint} to the custom resource's status and back, and the
@@ -42,7 +46,7 @@ public final class StatusMapper {
     public static String phaseName(Phase p) {
         StringBuilder b = new StringBuilder();
         for (String part : p.name().split("_")) {
-            b.append(part.charAt(0)).append(part.substring(1).toLowerCase(java.util.Locale.ROOT));
+            b.append(part.charAt(0)).append(part.substring(1).toLowerCase(Locale.ROOT));
         }
         return b.toString();
     }
@@ -86,7 +90,7 @@ public final class StatusMapper {
         s.setAttempts(cp.attempts() == 0 ? null : cp.attempts());
         s.setRetries(cp.retries() == 0 ? null : cp.retries());
         if (cp.recoverAnswer() != null) {
-            io.dbrollback.api.RecoverAnswerStatus a = new io.dbrollback.api.RecoverAnswerStatus();
+            RecoverAnswerStatus a = new RecoverAnswerStatus();
             a.setRollbackId(cp.recoverAnswer().rollbackId());
             a.setLastLsn(cp.recoverAnswer().lastLsn().value());
             s.setRecoverAnswer(a);
@@ -150,7 +154,8 @@ public final class StatusMapper {
                 s.getTail() == null ? null : tail(s.getTail(), plan), s.getRollbackFile() == null ? null
                         : file(s.getRollbackFile()), gates, s.getRollbackIdBefore(), s.getRollbackIdAfter(),
                 s.getReason() == null ? null : Reason.valueOf(s.getReason()), s.getMessage(),
-                coordinatorReason(s.getWaiting()), coordinatorReason(s.getWaiting()) == null ? null : s.getWaitMessage(),
+                coordinatorReason(s.getWaiting()),
+                coordinatorReason(s.getWaiting()) == null ? null : s.getWaitMessage(),
                 s.getLastError(),
                 s.getAttempts() == null ? 0 : s.getAttempts(), s.getRetries() == null ? 0 : s.getRetries(),
                 recoverAnswer(s.getRecoverAnswer()), s.getRemovedPlan(), Boolean.TRUE.equals(s.getRemovalUnknown()),
@@ -174,9 +179,9 @@ public final class StatusMapper {
         return null;
     }
 
-    private static io.dbrollback.coordinator.RecoverResult recoverAnswer(io.dbrollback.api.RecoverAnswerStatus a) {
+    private static RecoverResult recoverAnswer(RecoverAnswerStatus a) {
         return a == null || a.getRollbackId() == null || a.getLastLsn() == null ? null
-                : new io.dbrollback.coordinator.RecoverResult(a.getRollbackId(), Lsn.of(a.getLastLsn()));
+                : new RecoverResult(a.getRollbackId(), Lsn.of(a.getLastLsn()));
     }
 
     private static PlanStatus plan(Plan p) {
@@ -260,7 +265,8 @@ public final class StatusMapper {
         String reasonCode = cp.reason() == null ? phaseName(p) : cp.reason().code();
         List<Condition> out = new ArrayList<>();
         boolean ready = p == Phase.COMPLETED || p == Phase.DRY_RUN_COMPLETED;
-        out.add(condition(previous, ConditionType.Ready, ready, ready ? reasonCode : terminal ? reasonCode : phaseName(p),
+        out.add(condition(previous, ConditionType.Ready, ready,
+                ready ? reasonCode : terminal ? reasonCode : phaseName(p),
                 ready ? cp.message() : terminal ? cp.message() : "in phase " + phaseName(p), generation, now));
         boolean waiting = cp.waiting() != null;
         boolean progressing = !terminal && !paused && !waiting && p != Phase.AWAITING_APPROVAL;
@@ -275,7 +281,8 @@ public final class StatusMapper {
         out.add(condition(previous, ConditionType.Blocked, waiting, waiting ? cp.waiting().code() : "NotBlocked",
                 waiting ? cp.waitMessage() : null, generation, now));
         boolean failed = p == Phase.FAILED || p == Phase.ABORTED;
-        out.add(condition(previous, ConditionType.Failed, failed, failed ? reasonCode : "NotFailed", failed ? cp.message() : null,
+        out.add(condition(previous, ConditionType.Failed, failed, failed ? reasonCode : "NotFailed",
+                failed ? cp.message() : null,
                 generation, now));
         out.add(condition(previous, ConditionType.Paused, paused, paused ? "PauseAnnotation" : "NotPaused",
                 paused ? "the dbrollback.io/paused annotation is set; nothing is done until it is removed" : null,
@@ -295,7 +302,8 @@ public final class StatusMapper {
         String since = now.toString();
         if (previous != null) {
             for (Condition old : previous) {
-                if (type.name().equals(old.getType()) && value.equals(old.getStatus()) && old.getLastTransitionTime() != null) {
+                if (type.name().equals(old.getType()) && value.equals(old.getStatus())
+                        && old.getLastTransitionTime() != null) {
                     since = old.getLastTransitionTime();
                 }
             }
@@ -313,7 +321,8 @@ public final class StatusMapper {
         String reason = blocked.name();
         status.setWaiting(reason);
         status.setWaitMessage(message);
-        List<Condition> old = previous == null || previous.getConditions() == null ? List.of() : previous.getConditions();
+        List<Condition> old = previous == null || previous.getConditions() == null ? List.of()
+                : previous.getConditions();
         List<Condition> out = new ArrayList<>();
         for (Condition c : status.getConditions()) {
             if (c.getType().equals(ConditionType.Blocked.name())) {
@@ -389,14 +398,14 @@ public final class StatusMapper {
     }
 
     /** Adds {@code path: rule} to {@code found} when reading the part fails; a part that is absent is skipped. */
-    private static void check(List<String> found, String path, String rule, java.util.function.Supplier<?> read,
+    private static void check(List<String> found, String path, String rule, Supplier<?> read,
             Object part) {
         if (part != null) {
             check(found, path, rule, read);
         }
     }
 
-    private static void check(List<String> found, String path, String rule, java.util.function.Supplier<?> read) {
+    private static void check(List<String> found, String path, String rule, Supplier<?> read) {
         try {
             read.get();
         } catch (RuntimeException e) {
@@ -431,6 +440,6 @@ public final class StatusMapper {
 
     /** Whether two statuses say the same, so a write can be skipped. */
     public static boolean same(ReplicaSetRollbackStatus a, ReplicaSetRollbackStatus b) {
-        return Objects.equals(io.dbrollback.operator.Json.write(a), io.dbrollback.operator.Json.write(b));
+        return Objects.equals(Json.write(a), Json.write(b));
     }
 }

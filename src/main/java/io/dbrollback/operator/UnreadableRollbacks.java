@@ -198,7 +198,8 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
         report(statusUnreadable, r, problem, "has a status that cannot be read back: %s; blocked ("
                 + STATUS_UNREADABLE + "), nothing is done");
         if (!STATUS_UNREADABLE.name().equals(stored.getWaiting())) {
-            events.record(r, EventRecorder.Type.Warning, EventReason.RollbackBlocked, STATUS_UNREADABLE + ": " + message,
+            events.record(r, EventRecorder.Type.Warning, EventReason.RollbackBlocked,
+                    STATUS_UNREADABLE + ": " + message,
                     r.getSpec() == null ? null : r.getSpec().getTargetPod(), STATUS_UNREADABLE.name());
         }
         return UpdateControl.noUpdate();
@@ -218,7 +219,8 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
         metrics.forget(key(r));
         LOG.warnf("ReplicaSetRollback %s deleted while it cannot be read (%s): let go without any call to a node",
                 key(r), problem);
-        events.record(r, EventRecorder.Type.Warning, EventReason.RollbackDeleted, "deleted while it cannot be read (" + problem
+        events.record(r, EventRecorder.Type.Warning, EventReason.RollbackDeleted,
+                "deleted while it cannot be read (" + problem
                 + "); let go at once: nothing was called on any node for it, and what an earlier version of it did"
                 + " to a node was neither checked nor undone", null, "unreadable");
         return true;

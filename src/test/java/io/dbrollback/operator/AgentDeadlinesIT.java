@@ -31,8 +31,8 @@ class AgentDeadlinesIT {
             String log = Files.readString(operator.log());
             assertNotNull(status, "the operator did not stop:\n" + log);
             assertNotEquals(0, status, log);
-            assertTrue(log.contains("dbrollback.agent.progress-timeout must be a positive duration (such as 30s or 10m),"
-                    + " not PT0S"), log);
+            assertTrue(log.contains("dbrollback.agent.progress-timeout must be a positive duration (such "
+                    + "as 30s or 10m), not PT0S"), log);
         }
     }
 }

@@ -64,7 +64,8 @@ class AgentDeadlinesTest {
             assertSame(d, clients.deadlines());
         }
         try (AgentClients clients = new AgentClients()) {
-            assertSame(AgentClients.Deadlines.DEFAULT, clients.deadlines(), "the existing constructors keep the defaults");
+            assertSame(AgentClients.Deadlines.DEFAULT, clients.deadlines(),
+                    "the existing constructors keep the defaults");
         }
     }
 

@@ -10,6 +10,9 @@ import io.dbrollback.model.RollbackFileHeader;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.node.ReplicaNode;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -62,8 +65,8 @@ public final class AgentFileMemoryProbe {
 
     static long peakHeapUsed() {
         long sum = 0;
-        for (java.lang.management.MemoryPoolMXBean pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
-            if (pool.getType() == java.lang.management.MemoryType.HEAP && pool.getPeakUsage() != null) {
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
                 sum += pool.getPeakUsage().getUsed();
             }
         }

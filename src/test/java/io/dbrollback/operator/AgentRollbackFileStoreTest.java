@@ -28,6 +28,7 @@ import io.dbrollback.testing.CuttingProxy;
 import io.dbrollback.testing.IntegrationTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -91,7 +92,8 @@ class AgentRollbackFileStoreTest {
             String pad = "v".repeat(valueBytes);
             out.add(switch (i % 3) {
                 case 0 -> TailRecord.delete(lsn, 4, "tx" + i, t.plusMillis(i), key, Bytes.utf8("old-" + i + pad));
-                case 1 -> TailRecord.insert(lsn, 4, "tx" + i, t.plusMillis(i), key, Bytes.utf8("new-\u00e9-" + i + pad));
+                case 1 -> TailRecord.insert(lsn, 4, "tx" + i, t.plusMillis(i), key,
+                        Bytes.utf8("new-\u00e9-" + i + pad));
                 default -> TailRecord.update(lsn, 4, "tx" + i, t.plusMillis(i), key, Bytes.utf8("a" + i + pad),
                         Bytes.utf8("b" + i + pad));
             });
@@ -221,7 +223,7 @@ class AgentRollbackFileStoreTest {
         // A quarantine under the stale term is refused too: the bad file keeps its name, never trusted.
         RollbackFile file = ((PersistResult.Persisted) store(node.address(), Term.of(9), 300).persist("db-0",
                 header(5, 9), TestStreams.of(tail(5, 1)))).file();
-        Files.write(file(), new byte[] {'x'}, java.nio.file.StandardOpenOption.APPEND);
+        Files.write(file(), new byte[] {'x'}, StandardOpenOption.APPEND);
         VerifyResult.Mismatch m = assertInstanceOf(VerifyResult.Mismatch.class,
                 store(node.address(), Term.of(5), 300).verify("db-0", file, Instant.ofEpochSecond(77)));
         assertNull(m.quarantinedLocation(), "STALE_TERM: not renamed");

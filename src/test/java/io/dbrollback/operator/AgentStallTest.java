@@ -45,8 +45,13 @@ import io.grpc.ForwardingClientCall;
 import io.grpc.ForwardingClientCallListener;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
@@ -54,8 +59,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -64,6 +71,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -234,7 +242,8 @@ class AgentStallTest {
             }
         });
         List<TailRecord> got = new ArrayList<>();
-        try (TailStream tail = transport(warm(clients(DEADLINES), address), address).readDivergentTail("orders-0", Lsn.of(100),
+        try (TailStream tail = transport(warm(clients(DEADLINES), address), address)
+                .readDivergentTail("orders-0", Lsn.of(100),
                 Lsn.of(120))) {
             Timed<TransportException> t = timedFailure(() -> tail.forEachRemaining(got::add));
             assertStalled(t, "ReadDivergentTail from orders-0 sent nothing for 600 ms; cancelled", false);
@@ -293,7 +302,8 @@ class AgentStallTest {
                 Runnable pump = () -> {
                     synchronized (next) {
                         while (next[0] <= chunks && call.isReady()) {
-                            out.onNext(next[0] < chunks ? chunk(all.subList(next[0] * perChunk, (next[0] + 1) * perChunk))
+                            out.onNext(next[0] < chunks ? chunk(
+                                    all.subList(next[0] * perChunk, (next[0] + 1) * perChunk))
                                     : trailer(all));
                             if (++next[0] > chunks) {
                                 out.onCompleted();
@@ -376,7 +386,8 @@ class AgentStallTest {
         byte[] content = new byte[4000];
         String address = serve(new ScriptedAgent() {
             @Override
-            public void readRollbackFile(ReadRollbackFileRequest request, StreamObserver<ReadRollbackFileResponse> out) {
+            public void readRollbackFile(ReadRollbackFileRequest request,
+                    StreamObserver<ReadRollbackFileResponse> out) {
                 onCancel(out, cancelled);
                 out.onNext(data(content, 0, 1000)); // and then nothing
             }
@@ -392,11 +403,12 @@ class AgentStallTest {
     void aSlowReadBackWhoseEveryPieceComesInTimeIsVerified() throws Exception {
         AtomicBoolean cancelled = new AtomicBoolean();
         byte[] content = new byte[12_000];
-        new java.util.Random(7).nextBytes(content);
+        new Random(7).nextBytes(content);
         String sha = sha256(content);
         String address = serve(new ScriptedAgent() {
             @Override
-            public void readRollbackFile(ReadRollbackFileRequest request, StreamObserver<ReadRollbackFileResponse> out) {
+            public void readRollbackFile(ReadRollbackFileRequest request,
+                    StreamObserver<ReadRollbackFileResponse> out) {
                 for (int i = 0; i < 12; i++) {
                     sleep(STEP_MILLIS);
                     out.onNext(data(content, i * 1000, (i + 1) * 1000));
@@ -502,7 +514,8 @@ class AgentStallTest {
         AgentRollbackFileStore store = store(warm(clients(DEADLINES), address), address, 16 * 1024);
         List<TailRecord> tail = records(100, 450, 1000); // about 620 KB: 40 data messages
         Timed<PersistResult> t = timed(() -> store.persist("db-0", header(tail.size()), TestStreams.of(tail)));
-        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class, t.value(), String.valueOf(t.value())).file();
+        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class, t.value(), String.valueOf(t.value()))
+                .file();
         assertEquals("/srv/rollback/" + name, file.location());
         assertTrue(taken.get() > 30, "many messages: " + taken.get());
         assertTrue(t.took().compareTo(PROGRESS.multipliedBy(2)) > 0, "slower in total than the progress timeout: "
@@ -513,7 +526,7 @@ class AgentStallTest {
     }
 
     /** A scripted agent whose WriteRollbackFile is {@code handler}. */
-    private static ScriptedAgent writing(java.util.function.Function<StreamObserver<WriteRollbackFileResponse>,
+    private static ScriptedAgent writing(Function<StreamObserver<WriteRollbackFileResponse>,
             StreamObserver<WriteRollbackFileRequest>> handler) {
         return new ScriptedAgent() {
             @Override
@@ -527,7 +540,8 @@ class AgentStallTest {
     /** The agent's side of a write that takes {@code first} messages and then only those it asks for. */
     private static ServerCallStreamObserver<WriteRollbackFileResponse> takingOnly(
             StreamObserver<WriteRollbackFileResponse> out, int first) {
-        ServerCallStreamObserver<WriteRollbackFileResponse> call = (ServerCallStreamObserver<WriteRollbackFileResponse>) out;
+        ServerCallStreamObserver<WriteRollbackFileResponse> call =
+                (ServerCallStreamObserver<WriteRollbackFileResponse>) out;
         call.disableAutoRequest();
         call.request(first);
         return call;
@@ -572,27 +586,28 @@ class AgentStallTest {
         AgentClients.Deadlines deadlines = new AgentClients.Deadlines(Duration.ofMillis(300), Duration.ofMillis(600),
                 Duration.ofMillis(900), Duration.ofMillis(1200), Duration.ofMillis(1500), PROGRESS, STREAM);
         Map<String, Long> seen = new ConcurrentHashMap<>();
-        byte[] other = "other bytes".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] other = "other bytes".getBytes(StandardCharsets.US_ASCII);
         String otherSha = sha256(other);
         // Every unary call is held unanswered, its deadline as the agent sees it noted; the read-back
         // answers with other bytes, so that verify goes on to quarantine.
-        io.grpc.ServerInterceptor holdUnary = new io.grpc.ServerInterceptor() {
+        ServerInterceptor holdUnary = new ServerInterceptor() {
             @Override
-            public <Q, A> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, A> call, Metadata headers,
-                    io.grpc.ServerCallHandler<Q, A> next) {
+            public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+                    ServerCallHandler<Q, A> next) {
                 if (!call.getMethodDescriptor().getType().equals(MethodDescriptor.MethodType.UNARY)) {
                     return next.startCall(call, headers);
                 }
                 seen.put(call.getMethodDescriptor().getBareMethodName(), Context.current().getDeadline()
                         .timeRemaining(TimeUnit.MILLISECONDS));
-                return new io.grpc.ServerCall.Listener<>() {
+                return new ServerCall.Listener<>() {
                 };
             }
         };
-        LoopbackAgent agent = LoopbackAgent.start(io.grpc.ServerInterceptors.intercept(new RollbackAgentGrpc
+        LoopbackAgent agent = LoopbackAgent.start(ServerInterceptors.intercept(new RollbackAgentGrpc
                 .RollbackAgentImplBase() {
             @Override
-            public void readRollbackFile(ReadRollbackFileRequest request, StreamObserver<ReadRollbackFileResponse> out) {
+            public void readRollbackFile(ReadRollbackFileRequest request,
+                    StreamObserver<ReadRollbackFileResponse> out) {
                 out.onNext(data(other, 0, other.length));
                 out.onNext(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
                         .setSize(other.length).setSha256(otherSha)).build());
@@ -607,7 +622,7 @@ class AgentStallTest {
                 .withHolderIdentity("orders-0").endSpec().build();
         ClusterObserver observer = new ClusterObserver(null, clients);
 
-        Map<String, Timed<TransportException>> failed = new java.util.LinkedHashMap<>();
+        Map<String, Timed<TransportException>> failed = new LinkedHashMap<>();
         failed.put("GetTimeline", timedFailure(() -> observer.observe(new ClusterObserver.Resolved("orders-0",
                 Map.of("orders-0", address), lease, null))));
         failed.put("Fence", timedFailure(() -> transport.fence("orders-0", INCIDENT, Term.of(5))));
@@ -621,7 +636,8 @@ class AgentStallTest {
 
         List<Duration> configured = List.of(deadlines.getTimeline(), deadlines.fence(), deadlines.recoverToLsn(),
                 deadlines.rejoinAsReplica(), deadlines.quarantineRollbackFile());
-        List<String> rpcs = List.of("GetTimeline", "Fence", "RecoverToLsn", "RejoinAsReplica", "QuarantineRollbackFile");
+        List<String> rpcs = List.of("GetTimeline", "Fence", "RecoverToLsn", "RejoinAsReplica",
+                "QuarantineRollbackFile");
         for (int i = 0; i < rpcs.size(); i++) {
             String rpc = rpcs.get(i);
             long own = configured.get(i).toMillis();

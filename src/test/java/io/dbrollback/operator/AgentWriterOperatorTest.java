@@ -36,6 +36,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -115,7 +116,8 @@ class AgentWriterOperatorTest {
     private static List<TailRecord> tailOf(DbCluster db, long from, long to) {
         List<TailRecord> out = new ArrayList<>();
         try (AgentClients clients = new AgentClients();
-                TailStream s = new GrpcTailStream(clients.asyncStub(db.replicaNode(0).address(), null), "orders-0", from,
+                TailStream s = new GrpcTailStream(clients.asyncStub(db.replicaNode(0).address(), null), "orders-0",
+                        from,
                         to, clients.deadlines())) {
             s.forEachRemaining(out::add);
         }
@@ -185,7 +187,8 @@ class AgentWriterOperatorTest {
             db.node(0).await("caught up", t -> t.getLastLsn() == 13);
             assertEquals(db.node(1).data(), db.node(0).data());
             RollbackChecks.awaitEvent(client, "agent-happy", "rb", "RollbackCompleted");
-            Set<String> reasons = events("agent-happy", "rb").stream().map(Event::getReason).collect(Collectors.toSet());
+            Set<String> reasons = events("agent-happy", "rb").stream().map(Event::getReason)
+                    .collect(Collectors.toSet());
             assertTrue(reasons.containsAll(Set.of("TailPersisted", "RollbackFileVerified", "NodeRolledBack",
                     "RollbackCompleted")), reasons.toString());
         }
@@ -232,7 +235,7 @@ class AgentWriterOperatorTest {
         try (DbCluster db = new DbCluster(api, client, "agent-exists")) {
             db.failover();
             ReplicaSetRollback r = db.rollback("rb");
-            r.getMetadata().setAnnotations(new java.util.HashMap<>(Map.of(ReplicaSetRollback.PAUSE_ANNOTATION, "true")));
+            r.getMetadata().setAnnotations(new HashMap<>(Map.of(ReplicaSetRollback.PAUSE_ANNOTATION, "true")));
             String uid = create(db, r).getMetadata().getUid();
             Path dir = db.volume(0).resolve("rollback");
             Files.createDirectories(dir);

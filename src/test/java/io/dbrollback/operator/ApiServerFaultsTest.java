@@ -27,6 +27,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -223,7 +224,7 @@ class ApiServerFaultsTest {
             // A quiet second: the operator has stopped writing and its copy caught up with its last write
             // (were it behind, the operator would read the resource itself and find the approval without
             // any relist).
-            java.util.concurrent.atomic.AtomicReference<String> version = new java.util.concurrent.atomic.AtomicReference<>();
+            AtomicReference<String> version = new AtomicReference<>();
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1)).until(() -> {
                 String now = get(client, db.namespace, "rb").getMetadata().getResourceVersion();
                 return now.equals(version.getAndSet(now));
@@ -251,7 +252,8 @@ class ApiServerFaultsTest {
             // request, which comes after a backoff: wait for it rather than count it too early.
             await().atMost(Duration.ofSeconds(30)).until(() -> gone.served() >= 2);
             assertEquals(2, gone.served(), "the new watch request was refused twice, then accepted");
-            assertTrue(faults.count(HttpMethod.GET, ROLLBACK_WATCH, false, 200) > rollbackLists, "rollbacks listed again");
+            assertTrue(faults.count(HttpMethod.GET, ROLLBACK_WATCH, false, 200) > rollbackLists,
+                    "rollbacks listed again");
             assertTrue(faults.count(HttpMethod.GET, LEASE_WATCH, false, 200) > leaseLists, "Leases listed again");
         }
     }

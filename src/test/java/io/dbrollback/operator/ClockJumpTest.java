@@ -30,6 +30,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -65,8 +66,8 @@ class ClockJumpTest {
      * Recovered the step that records the node's answer to the recover (the next step confirms it
      * from the node's timeline).
      */
-    static final List<String> STEPS = java.util.stream.Stream.concat(ALL_PHASES.subList(0, 5).stream(),
-            java.util.stream.Stream.concat(java.util.stream.Stream.of("Recovering (answered)"),
+    static final List<String> STEPS = Stream.concat(ALL_PHASES.subList(0, 5).stream(),
+            Stream.concat(Stream.of("Recovering (answered)"),
                     ALL_PHASES.subList(5, ALL_PHASES.size()).stream())).toList();
 
     @BeforeEach
@@ -136,7 +137,8 @@ class ClockJumpTest {
             }
             List<Event> recorded = events(api.client(), "jumps", "rb");
             for (Event e : recorded) {
-                assertTrue(clock.said(Instant.parse(e.getFirstTimestamp())), e.getReason() + " " + e.getFirstTimestamp());
+                assertTrue(clock.said(Instant.parse(e.getFirstTimestamp())),
+                        e.getReason() + " " + e.getFirstTimestamp());
             }
             Event loud = events(api.client(), "jumps", "rb", "NodeRolledBack").get(0);
             assertTrue(clock.saidDuring(STEPS.indexOf("EventEmitted") + 1).contains(Instant.parse(

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.coordinator.RollbackTransport;
 import java.lang.reflect.Proxy;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -68,7 +69,7 @@ class CrashPointsTest {
         assertSame(TRANSPORT, exec.wrap(TRANSPORT, "any/rollback"));
         // an exec of another operation passes through
         assertEquals(new PodExec.Result(0, "", ""), exec.wrap(EXEC, "any/rollback").exec("p", "c",
-                ExecRollbackFileStore.argv("append", "/d", "f", "a", "1", "1"), null, java.time.Duration.ofSeconds(1)));
+                ExecRollbackFileStore.argv("append", "/d", "f", "a", "1", "1"), null, Duration.ofSeconds(1)));
         CrashPoints status = CrashPoints.parse("status:Verified@ns/rb");
         status.afterStatusWrite("ns/rb", "Fenced");
         status.afterStatusWrite("ns/other", "Verified");

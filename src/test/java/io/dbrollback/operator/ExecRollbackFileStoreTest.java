@@ -10,11 +10,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.TailIntegrityException;
 import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.coordinator.VerifyResult;
 import io.dbrollback.model.Bytes;
 import io.dbrollback.model.Lsn;
 import io.dbrollback.model.RollbackFile;
 import io.dbrollback.model.RollbackFileHeader;
+import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
@@ -27,9 +29,14 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -91,7 +98,7 @@ class ExecRollbackFileStoreTest {
         assertEquals(100, head.get("forkLsn").asLong());
         JsonNode del = Json.MAPPER.readTree(lines.get(3));
         assertEquals("DELETE", del.get("op").asText());
-        assertEquals("old-3", new String(java.util.Base64.getDecoder().decode(del.get("before").asText()),
+        assertEquals("old-3", new String(Base64.getDecoder().decode(del.get("before").asText()),
                 StandardCharsets.UTF_8), "a delete keeps its pre-image");
         JsonNode trailer = Json.MAPPER.readTree(lines.get(26));
         TailDigest d = new TailDigest();
@@ -120,7 +127,7 @@ class ExecRollbackFileStoreTest {
         assertEquals(first, assertInstanceOf(PersistResult.Persisted.class, again).file());
         PersistResult other = store.persist("db-0", "database", DIR, "rb.jsonl", header(6), stream(tail(6)));
         assertEquals(PersistResult.Kind.CONFLICT, assertInstanceOf(PersistResult.Failed.class, other).kind());
-        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(root.resolve("rollback/rb.jsonl"))),
+        assertTrue(Arrays.equals(before, Files.readAllBytes(root.resolve("rollback/rb.jsonl"))),
                 "never overwritten");
     }
 
@@ -176,11 +183,11 @@ class ExecRollbackFileStoreTest {
     void aMissingExitStatusOrACutAnswerIsNeverTakenForSuccess() {
         PodExec noStatus = (pod, c, argv, stdin, t) -> new PodExec.Result(null, "", "");
         ExecRollbackFileStore store = new ExecRollbackFileStore(noStatus);
-        var e = assertThrows(io.dbrollback.coordinator.TransportException.class,
+        var e = assertThrows(TransportException.class,
                 () -> store.persist("db-0", "database", DIR, "rb.jsonl", header(3), stream(tail(3))));
         assertTrue(e.outcomeUnknown());
         PodExec cut = (pod, c, argv, stdin, t) -> new PodExec.Result(0, "", "");
-        assertThrows(io.dbrollback.coordinator.TransportException.class, () -> new ExecRollbackFileStore(cut)
+        assertThrows(TransportException.class, () -> new ExecRollbackFileStore(cut)
                 .persist("db-0", "database", DIR, "rb.jsonl", header(3), stream(tail(3))));
     }
 
@@ -195,7 +202,7 @@ class ExecRollbackFileStoreTest {
             return new PodExec.Result(r.exitCode(), r.stdout().substring(0, Math.min(r.stdout().length(), 70)),
                     r.stderr());
         };
-        assertThrows(io.dbrollback.coordinator.TransportException.class,
+        assertThrows(TransportException.class,
                 () -> new ExecRollbackFileStore(cut, 1 << 20, Duration.ofSeconds(30)).verify("db-0", "database", file,
                         Instant.now()));
         assertTrue(Files.exists(root.resolve("rollback/rb.jsonl")), "the good file stays where it is");
@@ -208,7 +215,7 @@ class ExecRollbackFileStoreTest {
         ExecRollbackFileStore store = new ExecRollbackFileStore(exec, 100, Duration.ofSeconds(30));
         store.persist("db-0", "database", DIR, "a.jsonl", header(3), stream(tail(3)));
         store.persist("db-0", "database", DIR, "b.jsonl", header(3), stream(tail(3)));
-        java.util.Set<String> attempts = new java.util.HashSet<>();
+        Set<String> attempts = new HashSet<>();
         for (List<String> argv : exec.calls) {
             if (argv.get(4).equals("begin")) {
                 attempts.add(argv.get(7));
@@ -227,7 +234,7 @@ class ExecRollbackFileStoreTest {
      */
     @Test
     void anotherWriterLinkingTheNameFirstIsTheSameFileOrAConflictNeverAnIoError() throws Exception {
-        String realLn = java.nio.file.Files.exists(Path.of("/usr/bin/ln")) ? "/usr/bin/ln" : "/bin/ln";
+        String realLn = Files.exists(Path.of("/usr/bin/ln")) ? "/usr/bin/ln" : "/bin/ln";
         for (boolean sameBytes : new boolean[] {true, false}) {
             Path work = root.resolve(sameBytes ? "same" : "other");
             Path shim = work.resolve("shim");
@@ -252,7 +259,8 @@ class ExecRollbackFileStoreTest {
                 assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
                         .digest(Files.readAllBytes(file))), f.sha256(), "the other writer's file is this one");
                 try (var files = Files.list(work.resolve("rollback"))) {
-                    assertTrue(files.noneMatch(x -> x.getFileName().toString().endsWith(".tmp")), "no temporary file left");
+                    assertTrue(files.noneMatch(x -> x.getFileName().toString().endsWith(".tmp")),
+                            "no temporary file left");
                 }
             } else {
                 assertEquals(PersistResult.Kind.CONFLICT, assertInstanceOf(PersistResult.Failed.class, r).kind(),
@@ -279,7 +287,7 @@ class ExecRollbackFileStoreTest {
     }
 
     /** Runs every call for real, first letting {@code before} see (and change) the argv of each. */
-    private PodExec around(LocalPodExec local, java.util.function.UnaryOperator<List<String>> before) {
+    private PodExec around(LocalPodExec local, UnaryOperator<List<String>> before) {
         return (pod, c, argv, stdin, t) -> local.exec(pod, c, before.apply(argv), stdin, t);
     }
 
@@ -294,9 +302,9 @@ class ExecRollbackFileStoreTest {
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
-            return new io.dbrollback.coordinator.TransportException("TailTruncated", false, "cut");
+            return new TransportException("TailTruncated", false, "cut");
         });
-        assertThrows(io.dbrollback.coordinator.TransportException.class,
+        assertThrows(TransportException.class,
                 () -> store.persist("db-0", "database", DIR, "rb.jsonl", header(20), breaking));
         assertEquals(1, atTheThrow.size(), "the attempt had its temporary file when the tail broke: " + atTheThrow);
         assertEquals(List.of(), temporaries(), "removed by the abort");
@@ -316,7 +324,7 @@ class ExecRollbackFileStoreTest {
             }
             return argv;
         });
-        var e = assertThrows(io.dbrollback.coordinator.TransportException.class, () -> new ExecRollbackFileStore(
+        var e = assertThrows(TransportException.class, () -> new ExecRollbackFileStore(
                 shortWrite, 100, Duration.ofSeconds(30)).persist("db-0", "database", DIR, "rb.jsonl", header(20),
                         stream(tail(20))));
         assertEquals("ExecTruncated", e.code(), e.getMessage());
@@ -337,7 +345,7 @@ class ExecRollbackFileStoreTest {
             }
             return r;
         };
-        var e = assertThrows(io.dbrollback.coordinator.TransportException.class, () -> new ExecRollbackFileStore(
+        var e = assertThrows(TransportException.class, () -> new ExecRollbackFileStore(
                 cut, 100, Duration.ofSeconds(30)).persist("db-0", "database", DIR, "rb.jsonl", header(20),
                         stream(tail(20))));
         assertTrue(e.outcomeUnknown(), e.getMessage());
@@ -366,9 +374,9 @@ class ExecRollbackFileStoreTest {
             return local.exec(pod, c, argv, stdin, t);
         };
         ExecRollbackFileStore store = new ExecRollbackFileStore(interrupting, 100, Duration.ofSeconds(30));
-        io.dbrollback.coordinator.TransportException e;
+        TransportException e;
         try {
-            e = assertThrows(io.dbrollback.coordinator.TransportException.class,
+            e = assertThrows(TransportException.class,
                     () -> store.persist("db-0", "database", DIR, "rb.jsonl", header(20), stream(tail(20))));
         } finally {
             assertTrue(Thread.interrupted(), "the interrupt is kept");
@@ -420,8 +428,8 @@ class ExecRollbackFileStoreTest {
         ExecRollbackFileStore store = new ExecRollbackFileStore(noAbort, 100, Duration.ofSeconds(30));
         TailStream breaking = TestStreams.failingAt(tail(20), 10, () -> new io.dbrollback.coordinator
                 .TransportException("TailTruncated", false, "cut"));
-        String name = io.dbrollback.model.RollbackFileName.of("inc-9", 1);
-        assertThrows(io.dbrollback.coordinator.TransportException.class,
+        String name = RollbackFileName.of("inc-9", 1);
+        assertThrows(TransportException.class,
                 () -> store.persist("db-0", "database", DIR, name, header(20), breaking));
         List<String> left = temporaries();
         assertEquals(1, left.size(), "the abort failed: the temporary file is still there " + left);
@@ -444,7 +452,7 @@ class ExecRollbackFileStoreTest {
         Path dir = rollbackDir();
         Files.createDirectories(dir);
         String attempt = "0f1e2d3c-4b5a-4968-8776-655443322110";
-        String name = io.dbrollback.model.RollbackFileName.of("inc-9", 1);
+        String name = RollbackFileName.of("inc-9", 1);
         List<String> crashed = List.of("." + name + "." + attempt + ".tmp",
                 ".inc-9-plan2.rollback.jsonl." + attempt + ".tmp", ".inc-9-plan17.rollback.jsonl.abc.tmp");
         List<String> kept = List.of("inc-9-plan2.rollback.jsonl", "inc-9-plan2.rollback.jsonl.quarantined-1234",
@@ -489,7 +497,7 @@ class ExecRollbackFileStoreTest {
      */
     @Test
     void anotherWritersBeginRemovingThisAttemptsFileMakesItRetryNeverFail() throws Exception {
-        String name = io.dbrollback.model.RollbackFileName.of("inc-9", 1);
+        String name = RollbackFileName.of("inc-9", 1);
         LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
         ExecRollbackFileStore other = new ExecRollbackFileStore(local, 100, Duration.ofSeconds(30));
         boolean[] raced = {false};
@@ -502,7 +510,7 @@ class ExecRollbackFileStoreTest {
             return local.exec(pod, c, argv, stdin, t);
         };
         ExecRollbackFileStore first = new ExecRollbackFileStore(racing, 100, Duration.ofSeconds(30));
-        var e = assertThrows(io.dbrollback.coordinator.TransportException.class,
+        var e = assertThrows(TransportException.class,
                 () -> first.persist("db-0", "database", DIR, name, header(5), stream(tail(5))));
         assertEquals("ExecTruncated", e.code(), e.getMessage());
         assertFalse(e.outcomeUnknown());
@@ -527,7 +535,7 @@ class ExecRollbackFileStoreTest {
             }
             return local.exec(pod, c, argv, stdin, t);
         };
-        var e = assertThrows(io.dbrollback.coordinator.TransportException.class, () -> new ExecRollbackFileStore(
+        var e = assertThrows(TransportException.class, () -> new ExecRollbackFileStore(
                 removing, 100, Duration.ofSeconds(30)).persist("db-0", "database", DIR, "rb.jsonl", header(5),
                         stream(tail(5))));
         assertEquals("ExecTruncated", e.code(), e.getMessage());

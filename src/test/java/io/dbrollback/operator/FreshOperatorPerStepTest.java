@@ -55,7 +55,8 @@ class FreshOperatorPerStepTest {
 
     private static String checkpointOf(ReplicaSetRollbackStatus s) {
         return s == null || s.getPhase() == null ? "none"
-                : s.getPhase() + "/" + s.getSteps().size() + "/" + s.getAttempts() + "/" + (s.getRecoverAnswer() != null);
+                : s.getPhase() + "/" + s.getSteps().size() + "/" + s.getAttempts() + "/"
+                + (s.getRecoverAnswer() != null);
     }
 
     @Test

@@ -15,9 +15,11 @@ import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.Base64;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
@@ -52,8 +54,8 @@ class GrpcFaultsTest {
 
     /** The divergent writes' values (DbCluster.failover): they must reach the rollback file and nothing else. */
     private static final List<String> TAIL_VALUES = Stream.of("divergent-insert", "divergent-update-2")
-            .flatMap(v -> Stream.of(v, java.util.Base64.getEncoder().withoutPadding().encodeToString(
-                    v.getBytes(java.nio.charset.StandardCharsets.UTF_8))))
+            .flatMap(v -> Stream.of(v, Base64.getEncoder().withoutPadding().encodeToString(
+                    v.getBytes(StandardCharsets.UTF_8))))
             .toList();
 
     @BeforeEach
@@ -137,8 +139,10 @@ class GrpcFaultsTest {
             assertTrue(failed.get(0).getMessage().startsWith(told), failed.get(0).getMessage());
 
             // No tail bytes outside the file: not in the logs, the events or the status, even on the error paths.
-            assertTrue(LOGGED.stream().anyMatch(l -> l.contains("Rolled back node orders-0")), "the logs were captured");
-            String status = Serialization.asJson(client.resources(ReplicaSetRollback.class).inNamespace(ns).withName("rb")
+            assertTrue(LOGGED.stream().anyMatch(l -> l.contains("Rolled back node orders-0")),
+                    "the logs were captured");
+            String status = Serialization.asJson(client.resources(ReplicaSetRollback.class).inNamespace(ns)
+                    .withName("rb")
                     .get());
             String events = Serialization.asJson(client.v1().events().inNamespace(ns).list());
             for (String v : TAIL_VALUES) {

@@ -37,7 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
  * unicode tricks, very long strings), 10,000 per string field, through the operator's validation
  * and the exec argv builder: a value is either refused with a message that does not echo it, or it
  * is plain; accepted values reach argv unchanged, each as its own element; no file is written
- * outside the rollback directory. Seed: -Dhostile.seed (default fixed, or {@code random}); values per field: -Dhostile.perField (default 10,000).
+ * outside the rollback directory. Seed: -Dhostile.seed (default fixed, or {@code random}); values per field:
+ * -Dhostile.perField (default 10,000).
  */
 @IntegrationTest
 class HostileInputTest {

@@ -29,7 +29,8 @@ import org.junit.jupiter.api.Test;
 class InformersLivenessTest {
 
     /** The operator's watches, in every namespace or in one. */
-    private static final String ROLLBACK_WATCH = "/apis/dbrollback\\.io/v1alpha1(/namespaces/[^/]+)?/replicasetrollbacks";
+    private static final String ROLLBACK_WATCH =
+            "/apis/dbrollback\\.io/v1alpha1(/namespaces/[^/]+)?/replicasetrollbacks";
     private static final String LEASE_WATCH = "/apis/coordination\\.k8s\\.io/v1(/namespaces/[^/]+)?/leases";
 
     @InjectMockApiServer

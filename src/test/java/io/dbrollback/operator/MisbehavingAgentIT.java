@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
@@ -28,9 +29,14 @@ import io.grpc.Status;
 import io.javaoperatorsdk.operator.Operator;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -310,7 +316,8 @@ class MisbehavingAgentIT {
         operator.stop();
         startOperator(RollbackFileStore.Writer.AGENT);
         Fixture f = diverged("bad-file-path", a -> a.onWriteFileAnswer(r -> r.toBuilder().setPath(
-                "/x/" + "\n".repeat(3) + "y".repeat(3000) + "/" + r.getPath().substring(r.getPath().lastIndexOf('/') + 1))
+                "/x/" + "\n".repeat(3) + "y".repeat(3000) + "/"
+                        + r.getPath().substring(r.getPath().lastIndexOf('/') + 1))
                 .build()));
         apply(f, "rb");
         ReplicaSetRollbackStatus s = assertFailed(f, "AgentAnswerInvalid");
@@ -407,7 +414,7 @@ class MisbehavingAgentIT {
         // The first attempt's temporary file, seen while it stalls: listed before a status read that
         // does not yet show the stall, so no later attempt (they begin only after that status write)
         // can have made it.
-        java.util.concurrent.atomic.AtomicReference<String> first = new java.util.concurrent.atomic.AtomicReference<>();
+        AtomicReference<String> first = new AtomicReference<>();
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() -> {
             List<String> tmp = RollbackChecks.rollbackDirectory(f.db()).stream().filter(n -> n.endsWith(".tmp"))
                     .toList();
@@ -554,7 +561,7 @@ class MisbehavingAgentIT {
     @Test
     void anUnknownErrorReasonIsNotRepeatedAsItIs() throws Exception {
         Fixture f = diverged("odd-reason", a -> a.onFence(req -> {
-            throw io.dbrollback.agent.AgentErrors.error(Status.Code.FAILED_PRECONDITION, "X\nY-" + "z".repeat(500),
+            throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, "X\nY-" + "z".repeat(500),
                     "line one\nline two " + "w".repeat(500));
         }));
         apply(f, "rb");
@@ -574,24 +581,24 @@ class MisbehavingAgentIT {
     void aReconcileThatFailsUnexpectedlyIsToldAndResumesSafely() throws Exception {
         operator.stop();
         // The operator's clock fails once, in the middle of the rollback (a defect no step foresaw).
-        java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+        AtomicInteger reads = new AtomicInteger();
         Clock flaky = new Clock() {
             @Override
-            public java.time.ZoneId getZone() {
-                return java.time.ZoneOffset.UTC;
+            public ZoneId getZone() {
+                return ZoneOffset.UTC;
             }
 
             @Override
-            public Clock withZone(java.time.ZoneId zone) {
+            public Clock withZone(ZoneId zone) {
                 return this;
             }
 
             @Override
-            public java.time.Instant instant() {
+            public Instant instant() {
                 if (reads.incrementAndGet() == 12) {
                     throw new IllegalStateException("clock\nbroken " + "x".repeat(400));
                 }
-                return java.time.Instant.now();
+                return Instant.now();
             }
         };
         startOperator(RollbackFileStore.Writer.EXEC, flaky);

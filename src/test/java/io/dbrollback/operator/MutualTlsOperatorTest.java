@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dbrollback.agent.v1.GetTimelineRequest;
 import io.dbrollback.agent.v1.Role;
 import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.api.Condition;
@@ -18,6 +19,8 @@ import io.dbrollback.testing.TestPki;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.javaoperatorsdk.operator.Operator;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -25,8 +28,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -71,7 +77,7 @@ class MutualTlsOperatorTest {
      * @param budget when not null, the coordinator steps this operator may take in all
      * @param agents its gRPC channels
      */
-    private Operator operator(java.util.concurrent.Semaphore budget, AgentClients agents) {
+    private Operator operator(Semaphore budget, AgentClients agents) {
         return TestOperator.against(client).agents(agents).instance("mtls-test").registry(registry).stepBudget(budget)
                 .backoff(ReconcileSettings.DEFAULTS.initialBackoff(), ReconcileSettings.DEFAULTS.maxBackoff())
                 .deployedRetry().start();
@@ -88,7 +94,8 @@ class MutualTlsOperatorTest {
         return client.resources(ReplicaSetRollback.class).inNamespace(ns).withName(name).get();
     }
 
-    private ReplicaSetRollbackStatus awaitStatus(String ns, String name, String what, Predicate<ReplicaSetRollbackStatus> p) {
+    private ReplicaSetRollbackStatus awaitStatus(String ns, String name, String what,
+            Predicate<ReplicaSetRollbackStatus> p) {
         await().alias(what).atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> {
             ReplicaSetRollback r = get(ns, name);
             return r != null && r.getStatus() != null && p.test(r.getStatus());
@@ -155,7 +162,8 @@ class MutualTlsOperatorTest {
                     x -> "AgentUnauthenticated".equals(x.getWaiting()) && x.getAttempts() != null
                             && x.getAttempts() >= 2);
             assertEquals("Pending", s.getPhase());
-            assertTrue(s.getWaitMessage().contains("UNAUTHENTICATED") && s.getWaitMessage().contains("client certificate")
+            assertTrue(s.getWaitMessage().contains("UNAUTHENTICATED")
+                    && s.getWaitMessage().contains("client certificate")
                     && s.getWaitMessage().contains("the call reached nothing on the node"), s.getWaitMessage());
             Condition blocked = s.getConditions().stream().filter(c -> c.getType().equals("Blocked")).findFirst()
                     .orElseThrow();
@@ -188,7 +196,8 @@ class MutualTlsOperatorTest {
             // The Secret is fixed (rotated to a certificate of the right CA): the same operator completes.
             wrong.getData().putAll(TestPki.secret("wrongca", "agent-tls", ca, ca.operator()).getData());
             client.secrets().inNamespace("wrongca").resource(wrong).update();
-            ReplicaSetRollbackStatus done = awaitStatus("wrongca", "rb", "Completed", x -> "Completed".equals(x.getPhase()));
+            ReplicaSetRollbackStatus done = awaitStatus("wrongca", "rb", "Completed",
+                    x -> "Completed".equals(x.getPhase()));
             assertCompletedWithOneRecover(db, done);
             assertFalse(done.getConditions().stream().anyMatch(c -> c.getType().equals("Blocked")
                     && c.getStatus().equals("True")), "no longer blocked");
@@ -207,7 +216,7 @@ class MutualTlsOperatorTest {
             // The new primary's certificate is renewed wrongly: it names another host.
             db.serveCertificate(1, ca.issue("orders-1", "10.9.9.9", "orders-9.example"));
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
-                    .until(() -> probe(db.address(1), material) == io.grpc.Status.Code.UNAUTHENTICATED);
+                    .until(() -> probe(db.address(1), material) == Status.Code.UNAUTHENTICATED);
             Timeline before = db.node(0).timeline();
             rollbackWithSecret(db, "rb", "agent-tls");
 
@@ -235,7 +244,7 @@ class MutualTlsOperatorTest {
                     operatorCert)).create();
             // An operator allowed two steps: plan, fence.
             operator.stop();
-            operator = operator(new java.util.concurrent.Semaphore(2), agents);
+            operator = operator(new Semaphore(2), agents);
             rollbackWithSecret(db, "rb", "agent-tls");
             awaitStatus("midflight", "rb", "Fenced", x -> "Fenced".equals(x.getPhase()));
             operator.stop();
@@ -247,7 +256,7 @@ class MutualTlsOperatorTest {
             db.serveCertificate(0, ca.issue("orders-0", "10.9.9.9"));
             AgentClients.Tls material = TestPki.material(ca, operatorCert);
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
-                    .until(() -> probe(db.address(0), material) == io.grpc.Status.Code.UNAUTHENTICATED);
+                    .until(() -> probe(db.address(0), material) == Status.Code.UNAUTHENTICATED);
             agents.close();
             agents = new AgentClients();
             operator = operator(null, agents);
@@ -266,12 +275,12 @@ class MutualTlsOperatorTest {
         }
     }
 
-    private static io.grpc.Status.Code probe(String address, AgentClients.Tls tls) {
+    private static Status.Code probe(String address, AgentClients.Tls tls) {
         try (AgentClients c = new AgentClients()) {
-            c.stub(address, tls).withDeadlineAfter(5, java.util.concurrent.TimeUnit.SECONDS)
-                    .getTimeline(io.dbrollback.agent.v1.GetTimelineRequest.getDefaultInstance());
-            return io.grpc.Status.Code.OK;
-        } catch (io.grpc.StatusRuntimeException e) {
+            c.stub(address, tls).withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .getTimeline(GetTimelineRequest.getDefaultInstance());
+            return Status.Code.OK;
+        } catch (StatusRuntimeException e) {
             return TlsRefusals.status(e).getCode();
         }
     }
@@ -281,7 +290,7 @@ class MutualTlsOperatorTest {
         try (DbCluster db = new DbCluster(api, client, "badkey", ca)) {
             db.failover();
             Secret secret = TestPki.secret("badkey", "agent-tls", ca, ca.operator());
-            secret.getData().put("tls.key", java.util.Base64.getEncoder().encodeToString(
+            secret.getData().put("tls.key", Base64.getEncoder().encodeToString(
                     "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n".getBytes()));
             client.secrets().inNamespace("badkey").resource(secret).create();
             rollbackWithSecret(db, "rb", "agent-tls");

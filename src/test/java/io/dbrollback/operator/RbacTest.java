@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +37,7 @@ public class RbacTest {
         String yaml = Files.readString(Path.of("deploy", "rbac.yaml"));
         for (String doc : yaml.split("(?m)^---\\s*$")) {
             if (doc.lines().anyMatch(l -> l.startsWith("kind:"))) {
-                try (InputStream in = new java.io.ByteArrayInputStream(doc.getBytes())) {
+                try (InputStream in = new ByteArrayInputStream(doc.getBytes())) {
                     out.add(Serialization.unmarshal(in));
                 }
             }

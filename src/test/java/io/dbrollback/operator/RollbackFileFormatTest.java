@@ -8,12 +8,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.dbrollback.model.Bytes;
 import io.dbrollback.model.Lsn;
 import io.dbrollback.model.RollbackFileHeader;
+import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Instant;
+import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
@@ -34,7 +36,8 @@ class RollbackFileFormatTest {
         for (int i = 1; i <= 200; i++) {
             byte[] key = new byte[1 + rnd.nextInt(20)];
             rnd.nextBytes(key);
-            TailRecord r = TailRecord.update(i, 1, ids.get(i % ids.size()) + i, Instant.ofEpochSecond(1_700_000_000L + i,
+            TailRecord r = TailRecord.update(i, 1, ids.get(i % ids.size()) + i,
+                    Instant.ofEpochSecond(1_700_000_000L + i,
                     rnd.nextInt(1_000_000_000)), Bytes.of(key), Bytes.utf8("old" + i), Bytes.utf8("new" + i));
             f.record(r);
         }
@@ -47,7 +50,7 @@ class RollbackFileFormatTest {
             assertEquals(ids.get(i % ids.size()) + i, n.get("tx").asText());
             assertEquals(i, n.get("lsn").asLong());
             assertEquals("UPDATE", n.get("op").asText());
-            assertEquals("new" + i, new String(java.util.Base64.getDecoder().decode(n.get("after").asText()),
+            assertEquals("new" + i, new String(Base64.getDecoder().decode(n.get("after").asText()),
                     StandardCharsets.UTF_8));
         }
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
@@ -68,7 +71,8 @@ class RollbackFileFormatTest {
                 Instant.EPOCH));
         TailRecord truncate = TailRecord.uncaptured(1, 1, "812", Instant.EPOCH,
                 Bytes.utf8("{\"table\":\"wiped\",\"uncaptured\":\"TRUNCATE\"}"), null, null);
-        TailRecord partial = TailRecord.uncaptured(2, 1, "813", Instant.EPOCH, Bytes.utf8("k"), Bytes.utf8("key only"), null);
+        TailRecord partial = TailRecord.uncaptured(2, 1, "813", Instant.EPOCH, Bytes.utf8("k"), Bytes.utf8("key only"),
+                null);
         f.record(truncate);
         f.record(partial);
         RollbackFileFormat.Summary s = f.trailer();
@@ -80,9 +84,9 @@ class RollbackFileFormatTest {
         assertFalse(t.has("before") || t.has("after"), "no image the node does not know");
         JsonNode p = Json.MAPPER.readTree(lines.get(2));
         assertEquals("UNCAPTURED", p.get("op").asText());
-        assertEquals("key only", new String(java.util.Base64.getDecoder().decode(p.get("before").asText()),
+        assertEquals("key only", new String(Base64.getDecoder().decode(p.get("before").asText()),
                 StandardCharsets.UTF_8));
-        io.dbrollback.model.TailDigest d = new io.dbrollback.model.TailDigest();
+        TailDigest d = new TailDigest();
         d.add(truncate);
         d.add(partial);
         assertEquals(d.finish(), s.tailSha256(), "the tail digest covers them as the node computed it");

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.InjectMockApiServer;
 import io.dbrollback.testing.DbCluster;
@@ -15,15 +16,25 @@ import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.WithMockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
+import java.net.URL;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -44,17 +55,17 @@ class RollbackOperatorTest {
     MockApiServer api;
 
     @Inject
-    io.javaoperatorsdk.operator.Operator operator;
+    Operator operator;
 
-    @io.quarkus.test.common.http.TestHTTPResource("/q/metrics")
-    java.net.URL metrics;
+    @TestHTTPResource("/q/metrics")
+    URL metrics;
 
-    @io.quarkus.test.common.http.TestHTTPResource("/q/health/ready")
-    java.net.URL ready;
+    @TestHTTPResource("/q/health/ready")
+    URL ready;
 
-    private static String fetch(java.net.URL url) throws Exception {
-        var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(url.toURI())
-                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    private static String fetch(URL url) throws Exception {
+        var response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(url.toURI())
+                .build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, response.statusCode(), url + ": " + response.body());
         return response.body();
     }
@@ -140,7 +151,7 @@ class RollbackOperatorTest {
     @Test
     void aFailedReconcileIsRetriedWithoutLimitBackingOffToAMinute() {
         // The annotation on the reconciler, as the Quarkus extension reads it (JOSDK's default stops after 5).
-        var retry = (io.javaoperatorsdk.operator.processing.retry.GenericRetry) operator
+        var retry = (GenericRetry) operator
                 .getRegisteredController(RollbackReconciler.NAME).orElseThrow().getConfiguration().getRetry();
         assertEquals(-1, retry.getMaxAttempts(), "no limit");
         assertEquals(2_000, retry.getInitialInterval());
@@ -220,7 +231,8 @@ class RollbackOperatorTest {
                     .substring(DbCluster.VOLUME.length() + 1))), "the verified file is there to inspect");
             annotate("limits", "rb", ReplicaSetRollback.APPROVE_ANNOTATION, "00000000000000000000");
             Thread.sleep(500);
-            assertEquals("AwaitingApproval", get("limits", "rb").getStatus().getPhase(), "a wrong digest approves nothing");
+            assertEquals("AwaitingApproval", get("limits", "rb").getStatus().getPhase(),
+                    "a wrong digest approves nothing");
             annotate("limits", "rb", ReplicaSetRollback.APPROVE_ANNOTATION, parked.getRollbackFile().getSha256());
             ReplicaSetRollbackStatus done = awaitPhase("limits", "rb", "Completed");
             assertEquals(parked.getRollbackFile().getSha256(), done.getApprovedFor());
@@ -249,7 +261,7 @@ class RollbackOperatorTest {
         try (DbCluster db = new DbCluster(api, client, "moves")) {
             db.failover();
             ReplicaSetRollback r = db.rollback("rb");
-            r.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
+            r.getSpec().setApproval(ReplicaSetRollbackSpec.Approval.Manual);
             create(db, r);
             ReplicaSetRollbackStatus first = awaitPhase("moves", "rb", "AwaitingApproval");
             assertEquals(1, first.getPlan().getNumber());
@@ -282,7 +294,7 @@ class RollbackOperatorTest {
         try (DbCluster db = new DbCluster(api, client, "deleted")) {
             db.failover();
             ReplicaSetRollback r = db.rollback("rb");
-            r.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
+            r.getSpec().setApproval(ReplicaSetRollbackSpec.Approval.Manual);
             create(db, r);
             awaitPhase("deleted", "rb", "AwaitingApproval");
             client.resources(ReplicaSetRollback.class).inNamespace("deleted").withName("rb").delete();
@@ -314,7 +326,7 @@ class RollbackOperatorTest {
                     awaitWaiting("invalid", "missing", "TargetPodNotFound").getWaitMessage());
 
             ReplicaSetRollback outside = db.rollback("outside");
-            outside.getSpec().getCluster().setPodSelector(java.util.Map.of("app", "payments"));
+            outside.getSpec().getCluster().setPodSelector(Map.of("app", "payments"));
             create(db, outside);
             awaitWaiting("invalid", "outside", "TargetNotInCluster");
 
@@ -348,7 +360,7 @@ class RollbackOperatorTest {
         try (DbCluster db = new DbCluster(api, client, "paused")) {
             db.failover();
             ReplicaSetRollback r = db.rollback("rb");
-            r.getMetadata().setAnnotations(new java.util.HashMap<>(java.util.Map.of(
+            r.getMetadata().setAnnotations(new HashMap<>(Map.of(
                     ReplicaSetRollback.PAUSE_ANNOTATION, "true")));
             create(db, r);
             await().atMost(Duration.ofSeconds(30)).until(() -> {
@@ -369,7 +381,7 @@ class RollbackOperatorTest {
         try (DbCluster db = new DbCluster(api, client, "queue")) {
             db.failover();
             ReplicaSetRollback first = db.rollback("first");
-            first.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
+            first.getSpec().setApproval(ReplicaSetRollbackSpec.Approval.Manual);
             create(db, first);
             ReplicaSetRollbackStatus parked = awaitPhase("queue", "first", "AwaitingApproval");
             create(db, db.rollback("second"));
@@ -394,7 +406,7 @@ class RollbackOperatorTest {
             awaitWaiting("queue2", "older", "TlsSecretNotFound");
             Thread.sleep(1100); // a later creation timestamp
             ReplicaSetRollback newer = db.rollback("newer");
-            newer.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
+            newer.getSpec().setApproval(ReplicaSetRollbackSpec.Approval.Manual);
             create(db, newer);
             ReplicaSetRollbackStatus parked = awaitPhase("queue2", "newer", "AwaitingApproval");
             for (int attempt = 1; ; attempt++) { // the older one's own problem clears
@@ -404,7 +416,7 @@ class RollbackOperatorTest {
                         return r;
                     });
                     break;
-                } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                } catch (KubernetesClientException e) {
                     if (e.getCode() != 409 || attempt == 10) {
                         throw e;
                     }

@@ -4,6 +4,7 @@ import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.model.TailRecord;
 import java.util.Iterator;
 import java.util.List;
+import java.util.function.Supplier;
 
 /** Tail streams over fixed records, for tests of the file writer. */
 final class TestStreams {
@@ -15,7 +16,7 @@ final class TestStreams {
      * {@code records}, except that taking the {@code n}th one (from 1) runs {@code failure} and
      * throws what it returns: a tail that breaks mid-stream.
      */
-    static TailStream failingAt(List<TailRecord> records, int n, java.util.function.Supplier<RuntimeException> failure) {
+    static TailStream failingAt(List<TailRecord> records, int n, Supplier<RuntimeException> failure) {
         TailStream all = of(records);
         return new TailStream() {
             int taken;

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.testing.TestPki;
 import io.grpc.Status;
@@ -67,8 +69,8 @@ class TlsRefusalsTest {
 
     @Test
     void anAgentRefusingTheOperatorsIdentityIsARefusalLikeUnauthenticated() {
-        StatusRuntimeException e = io.dbrollback.agent.AgentErrors.error(Status.Code.PERMISSION_DENIED,
-                io.dbrollback.agent.v1.ErrorReason.CALLER_NOT_ALLOWED, "orders-0 serves the rollback agent only to"
+        StatusRuntimeException e = AgentErrors.error(Status.Code.PERMISSION_DENIED,
+                ErrorReason.CALLER_NOT_ALLOWED, "orders-0 serves the rollback agent only to"
                         + " dbrollback-operator");
         Status s = TlsRefusals.status(e);
         assertEquals(Status.Code.UNAUTHENTICATED, s.getCode());

@@ -13,7 +13,9 @@ import io.javaoperatorsdk.operator.Operator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,7 +35,7 @@ class TwoOperatorsTest {
 
     private MockApiServer api;
     private KubernetesClient client;
-    private final List<Operator> operators = new java.util.ArrayList<>();
+    private final List<Operator> operators = new ArrayList<>();
 
     @BeforeEach
     void start() {
@@ -64,7 +66,7 @@ class TwoOperatorsTest {
             await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).until(() -> {
                 ReplicaSetRollback r = client.resources(ReplicaSetRollback.class).inNamespace("split").withName("rb")
                         .get();
-                if (r.getStatus() != null && java.util.Set.of("Failed", "Aborted").contains(
+                if (r.getStatus() != null && Set.of("Failed", "Aborted").contains(
                         String.valueOf(r.getStatus().getPhase()))) {
                     throw new AssertionError("ended " + r.getStatus().getPhase() + ": " + r.getStatus().getMessage());
                 }

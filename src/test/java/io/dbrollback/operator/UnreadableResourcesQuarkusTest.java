@@ -21,6 +21,8 @@ import java.net.URL;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -56,8 +58,9 @@ class UnreadableResourcesQuarkusTest {
 
     /** dbrollback_unreadable_resources_total{kind="ReplicaSetRollback"} in a scrape. */
     private static double unreadable(String scrape) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
-                "(?m)^dbrollback_unreadable_resources_total\\{kind=\"ReplicaSetRollback\",?\\} (\\S+)$").matcher(scrape);
+        Matcher m = Pattern.compile(
+                "(?m)^dbrollback_unreadable_resources_total\\{kind=\"ReplicaSetRollback\",?\\} (\\S+)$")
+                        .matcher(scrape);
         assertTrue(m.find(), "no unreadable counter in the scrape");
         return Double.parseDouble(m.group(1));
     }
@@ -76,7 +79,8 @@ class UnreadableResourcesQuarkusTest {
                     .create();
             assertEquals("Completed", RollbackChecks.awaitPhase(client, good.namespace, "rb", "Completed").getReason());
 
-            Event e = RollbackChecks.awaitEvent(client, bad.namespace, "rb", EventReason.ResourceUnreadable.name()).get(0);
+            Event e = RollbackChecks.awaitEvent(client, bad.namespace, "rb", EventReason.ResourceUnreadable.name())
+                    .get(0);
             assertEquals("Warning", e.getType());
             assertTrue(e.getMessage().startsWith("spec.approval: must be one of Automatic, Manual; "), e.getMessage());
             assertEquals(1.0, unreadable(fetch(metrics).body()), "counted once");

@@ -16,16 +16,19 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.mockwebserver.dsl.HttpMethod;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -282,7 +285,7 @@ class UnreadableResourcesTest {
     void aRollbackThatBecomesUnreadableStopsAndCanStillBeDeleted() throws Exception {
         try (DbCluster db = cluster()) {
             ReplicaSetRollback r = db.rollback("rb");
-            r.getSpec().setApproval(io.dbrollback.api.ReplicaSetRollbackSpec.Approval.Manual);
+            r.getSpec().setApproval(ReplicaSetRollbackSpec.Approval.Manual);
             client.resources(ReplicaSetRollback.class).inNamespace(db.namespace).resource(r).create();
             RollbackChecks.awaitPhase(client, db.namespace, "rb", "AwaitingApproval");
             assertFalse(objects.stored(ROLLBACKS, db.namespace, "rb").getMetadata().getFinalizers().isEmpty(),
@@ -294,7 +297,7 @@ class UnreadableResourcesTest {
                 try {
                     client.genericKubernetesResources(ROLLBACKS).inNamespace(db.namespace).resource(g).update();
                     break;
-                } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                } catch (KubernetesClientException e) {
                     if (e.getCode() != 409 || attempt == 10) {
                         throw e;
                     }
@@ -328,7 +331,7 @@ class UnreadableResourcesTest {
         try (DbCluster db = cluster()) {
             GenericKubernetesResource other = objects.raw(client.leases().inNamespace(db.namespace).withName(db.lease)
                     .get());
-            other.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName("payments-leader")
+            other.setMetadata(new ObjectMetaBuilder().withName("payments-leader")
                     .withNamespace(db.namespace).build());
             set(other, "many-transitions", "spec", "leaseTransitions");
             client.genericKubernetesResources(LEASES).inNamespace(db.namespace).resource(other).create();
