@@ -2,6 +2,7 @@ package io.dbrollback.node;
 
 import com.google.protobuf.ByteString;
 import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.DurableProperties;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
 import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
@@ -166,10 +167,6 @@ public final class RollbackFiles {
 
     private static StatusRuntimeException fsyncError(IOException e, String what) {
         return AgentErrors.error(Status.Code.DATA_LOSS, ErrorReason.FSYNC_FAILED, what + ": " + e.getMessage());
-    }
-
-    private static void fsyncDirectory(Path d) throws IOException {
-        NodeState.fsyncDirectory(d);
     }
 
     /** SHA-256 and size of a file on disk. */
@@ -364,7 +361,7 @@ public final class RollbackFiles {
                 }
                 removePublishedTemp();
                 try {
-                    fsyncDirectory(dir);
+                    DurableProperties.fsyncDirectory(dir);
                 } catch (IOException e) {
                     throw fsyncError(e, "fsync of " + dir + " failed after publishing " + target.getFileName()
                             + "; the file is not known to be durable");
@@ -410,7 +407,7 @@ public final class RollbackFiles {
             }
             try (FileChannel ch = FileChannel.open(target, StandardOpenOption.READ)) {
                 ch.force(true);
-                fsyncDirectory(dir);
+                DurableProperties.fsyncDirectory(dir);
             } catch (IOException e) {
                 throw fsyncError(e, "fsync of the existing " + target + " failed");
             }
@@ -578,7 +575,7 @@ public final class RollbackFiles {
             }
             try {
                 Files.delete(p);
-                fsyncDirectory(dir);
+                DurableProperties.fsyncDirectory(dir);
             } catch (IOException e) {
                 throw fsyncError(e, "renaming " + p.getFileName() + " was not made durable");
             }
