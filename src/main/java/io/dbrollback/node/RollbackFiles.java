@@ -3,6 +3,7 @@ package io.dbrollback.node;
 import com.google.protobuf.ByteString;
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.DurableProperties;
+import io.dbrollback.agent.RollbackFileRpcs;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
 import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
@@ -45,7 +46,7 @@ import java.util.UUID;
  * that no running call holds (what a killed process left). File names come from
  * {@link RollbackFileName} only; no path is ever taken from a request.
  */
-public final class RollbackFiles {
+public final class RollbackFiles implements RollbackFileRpcs {
 
     /**
      * The term check of the node that owns the directory: refuses a malformed request or a stale term
@@ -192,6 +193,7 @@ public final class RollbackFiles {
     // ---- WriteRollbackFile ---------------------------------------------------------------------
 
     /** The receiving side of one WriteRollbackFile call. */
+    @Override
     public StreamObserver<WriteRollbackFileRequest> write(StreamObserver<WriteRollbackFileResponse> out) {
         return new Write(out);
     }
@@ -465,6 +467,7 @@ public final class RollbackFiles {
     // ---- ReadRollbackFile ----------------------------------------------------------------------
 
     /** Streams a file back, reading the next chunk only when the transport is ready for it. */
+    @Override
     public void read(ReadRollbackFileRequest request, ServerCallStreamObserver<ReadRollbackFileResponse> out) {
         Path p;
         FileChannel ch;
@@ -548,6 +551,7 @@ public final class RollbackFiles {
         return Files.isSameFile(a, b) || hash(a).equals(hash(b));
     }
 
+    @Override
     public QuarantineRollbackFileResponse quarantine(QuarantineRollbackFileRequest r) throws IOException {
         ReplicaNode.validate(r.getTerm(), r.getIncidentId());
         Path p = file(r.getIncidentId(), r.getPlanNumber());
