@@ -14,7 +14,7 @@ public record TailRange(long from, long to, long resume, int perChunk) {
      */
     public static TailRange of(ReadDivergentTailRequest r) {
         AgentRequests.requireTailRange(r.getFromExclusive(), r.getToInclusive(), r.getResumeAfter());
-        return new TailRange(r.getFromExclusive(), r.getToInclusive(), Math.max(r.getResumeAfter(), r.getFromExclusive()),
-                AgentRequests.chunkSize(r.getMaxRecordsPerChunk()));
+        return new TailRange(r.getFromExclusive(), r.getToInclusive(),
+                Math.max(r.getResumeAfter(), r.getFromExclusive()), AgentRequests.chunkSize(r.getMaxRecordsPerChunk()));
     }
 }

@@ -73,7 +73,7 @@ final class AgentService extends AgentServiceBase {
                 return;
             }
         }
-        new TailPump(call, range.from(), range.to(), range.resume(), range.perChunk()).start();
+        new TailPump(call, range).start();
     }
 
     /**
@@ -82,20 +82,14 @@ final class AgentService extends AgentServiceBase {
      */
     private final class TailPump {
         private final ServerCallStreamObserver<TailMessage> call;
-        private final long from;
-        private final long to;
-        private final long resume;
-        private final int perChunk;
+        private final TailRange range;
         private final TailDigest digest = new TailDigest();
         private long next;
         private boolean done;
 
-        TailPump(ServerCallStreamObserver<TailMessage> call, long from, long to, long resume, int perChunk) {
+        TailPump(ServerCallStreamObserver<TailMessage> call, TailRange range) {
             this.call = call;
-            this.from = from;
-            this.to = to;
-            this.resume = resume;
-            this.perChunk = perChunk;
+            this.range = range;
         }
 
         void start() {
@@ -106,14 +100,14 @@ final class AgentService extends AgentServiceBase {
             });
             try {
                 // The trailer describes the whole range: digest the part a resumed stream skips.
-                for (long lsn = from + 1; lsn <= resume; lsn++) {
+                for (long lsn = range.from() + 1; lsn <= range.resume(); lsn++) {
                     digest.add(readChecked(lsn));
                 }
             } catch (StatusRuntimeException | IOException e) {
                 fail(e);
                 return;
             }
-            next = resume + 1;
+            next = range.resume() + 1;
             call.setOnReadyHandler(this::pump);
             pump();
         }
@@ -121,13 +115,13 @@ final class AgentService extends AgentServiceBase {
         synchronized void pump() {
             try {
                 while (!done && call.isReady()) {
-                    if (next > to) {
+                    if (next > range.to()) {
                         call.onNext(AgentProtos.trailer(digest));
                         call.onCompleted();
                         done = true;
                         return;
                     }
-                    long last = Math.min(to, next + perChunk - 1);
+                    long last = Math.min(range.to(), next + range.perChunk() - 1);
                     List<TailRecord> records = new ArrayList<>((int) (last - next + 1));
                     long chunkBytes = 0;
                     for (long lsn = next; lsn <= last && chunkBytes < AgentProtos.CHUNK_BYTES; lsn++) {
@@ -158,7 +152,7 @@ final class AgentService extends AgentServiceBase {
                 return;
             }
             paused = true;
-            System.out.println("TAIL_PAUSED " + from + " " + to);
+            System.out.println("TAIL_PAUSED " + range.from() + " " + range.to());
             System.out.flush();
             try {
                 Thread.sleep(millis);
@@ -169,9 +163,9 @@ final class AgentService extends AgentServiceBase {
 
         private TailRecord readChecked(long lsn) throws IOException {
             synchronized (node.lock) {
-                if (node.log.lastLsn() < to) {
+                if (node.log.lastLsn() < range.to()) {
                     throw AgentErrors.error(Status.Code.ABORTED, ErrorReason.RANGE_NOT_IN_LOG,
-                            node.name() + "'s log was cut below LSN " + to + " while the tail was read");
+                            node.name() + "'s log was cut below LSN " + range.to() + " while the tail was read");
                 }
                 return node.log.read(lsn);
             }

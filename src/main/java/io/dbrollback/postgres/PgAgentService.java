@@ -81,7 +81,7 @@ final class PgAgentService extends AgentServiceBase {
 
     @Override
     protected void streamTail(TailRange range, ServerCallStreamObserver<TailMessage> call) {
-        Pump pump = new Pump(call, range.from(), range.to(), range.resume(), range.perChunk());
+        Pump pump = new Pump(call, range);
         call.setOnReadyHandler(pump::signal);
         call.setOnCancelHandler(pump::cancel);
         agent.tailsExecutor().execute(pump::run);
@@ -93,21 +93,15 @@ final class PgAgentService extends AgentServiceBase {
      */
     private final class Pump {
         private final ServerCallStreamObserver<TailMessage> call;
-        private final long from;
-        private final long to;
-        private final long resume;
-        private final int perChunk;
+        private final TailRange range;
         private final TailDigest digest = new TailDigest();
         private final List<TailRecord> chunk = new ArrayList<>();
         private long chunkBytes;
         private volatile boolean cancelled;
 
-        Pump(ServerCallStreamObserver<TailMessage> call, long from, long to, long resume, int perChunk) {
+        Pump(ServerCallStreamObserver<TailMessage> call, TailRange range) {
             this.call = call;
-            this.from = from;
-            this.to = to;
-            this.resume = resume;
-            this.perChunk = perChunk;
+            this.range = range;
         }
 
         synchronized void signal() {
@@ -166,21 +160,21 @@ final class PgAgentService extends AgentServiceBase {
                 }
                 history = agent.history(agent.pg.timeline());
             }
-            if (to > last) {
-                throw AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG, "LSN " + PgLsn.of(to)
-                        + " is above " + agent.name() + "'s last LSN " + PgLsn.of(last));
+            if (range.to() > last) {
+                throw AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG, "LSN "
+                        + PgLsn.of(range.to()) + " is above " + agent.name() + "'s last LSN " + PgLsn.of(last));
             }
-            if (from == to) {
+            if (range.from() == range.to()) {
                 return; // an empty range: the trailer alone
             }
             try (Connection c = agent.pg.connect(fenced)) {
                 long confirmed = confirmedFlush(c);
-                if (confirmed > from) {
+                if (confirmed > range.from()) {
                     // Not readable from this node's log any more: the range is not in it, as far as a reader knows.
                     throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.RANGE_NOT_IN_LOG, "the slot "
                             + agent.config.slot() + " was advanced to " + PgLsn.of(confirmed) + ", past the fork "
-                            + PgLsn.of(from) + ": transactions committed between them cannot be decoded any more"
-                            + " (was a standby without a physical slot promoted?)");
+                            + PgLsn.of(range.from()) + ": transactions committed between them cannot be decoded"
+                            + " any more (was a standby without a physical slot promoted?)");
                 }
                 c.setAutoCommit(false);
                 Map<String, Boolean> full = new HashMap<>();
@@ -220,7 +214,7 @@ final class PgAgentService extends AgentServiceBase {
                                     commitEnd = PgLsn.parse(m.path("nextlsn").asText()).value();
                                     xid = m.path("xid").asText();
                                     commitTime = Wal2JsonRecords.commitTime(m.path("timestamp").asText());
-                                    inRange = commitEnd > from && commitEnd <= to;
+                                    inRange = commitEnd > range.from() && commitEnd <= range.to();
                                     changes = 0;
                                 }
                                 case "C" -> {
@@ -299,12 +293,12 @@ final class PgAgentService extends AgentServiceBase {
 
         private void add(TailRecord record) throws InterruptedException {
             digest.add(record);
-            if (record.lsn().value() <= resume) {
+            if (record.lsn().value() <= range.resume()) {
                 return; // a resumed stream: digested for the trailer, not sent
             }
             chunk.add(record);
             chunkBytes += AgentProtos.chunkBytes(record);
-            if (chunk.size() >= perChunk || chunkBytes >= AgentProtos.CHUNK_BYTES) {
+            if (chunk.size() >= range.perChunk() || chunkBytes >= AgentProtos.CHUNK_BYTES) {
                 flush();
             }
         }
