@@ -2,6 +2,9 @@ package io.dbrollback.agent;
 
 import com.google.protobuf.ByteString;
 import io.dbrollback.agent.v1.Role;
+import io.dbrollback.agent.v1.TailChunk;
+import io.dbrollback.agent.v1.TailMessage;
+import io.dbrollback.agent.v1.TailTrailer;
 import io.dbrollback.agent.v1.TermHistoryEntry;
 import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.model.Bytes;
@@ -10,6 +13,7 @@ import io.dbrollback.model.Lsn;
 import io.dbrollback.model.NodeRole;
 import io.dbrollback.model.NodeTimeline;
 import io.dbrollback.model.Operation;
+import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.model.TermHistory;
@@ -23,6 +27,8 @@ public final class AgentProtos {
 
     /** The protocol version this code speaks. */
     public static final String PROTOCOL_VERSION = "v1";
+    /** An agent closes a tail chunk once its records' {@link #chunkBytes} reach this, whatever their count. */
+    public static final int CHUNK_BYTES = 1 << 20;
 
     private AgentProtos() {
     }
@@ -113,5 +119,26 @@ public final class AgentProtos {
             CanonicalEncoding.encode(r, crc::update);
         }
         return (int) crc.getValue();
+    }
+
+    /** What a record counts for towards {@link #CHUNK_BYTES}: its key and images, and a little for the rest. */
+    public static long chunkBytes(TailRecord r) {
+        return r.key().length() + (r.before() == null ? 0 : r.before().length())
+                + (r.after() == null ? 0 : r.after().length()) + 64;
+    }
+
+    /** A tail chunk of {@code records}, with their CRC32C. */
+    public static TailMessage chunk(List<TailRecord> records) {
+        TailChunk.Builder chunk = TailChunk.newBuilder().setCrc32C(crc32c(records));
+        for (TailRecord r : records) {
+            chunk.addRecords(toProto(r));
+        }
+        return TailMessage.newBuilder().setChunk(chunk).build();
+    }
+
+    /** The trailer of a tail whose records {@code digest} holds (it finishes the digest). */
+    public static TailMessage trailer(TailDigest digest) {
+        return TailMessage.newBuilder().setTrailer(TailTrailer.newBuilder().setRecordCount(digest.records())
+                .setBytes(digest.bytes()).setSha256(digest.finish())).build();
     }
 }

@@ -2,27 +2,19 @@ package io.dbrollback.node;
 
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
-import io.dbrollback.agent.AgentRequests;
+import io.dbrollback.agent.AgentServiceBase;
+import io.dbrollback.agent.TailRange;
+import io.dbrollback.agent.UnaryCall;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.GetTimelineRequest;
-import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
-import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
-import io.dbrollback.agent.v1.ReadRollbackFileRequest;
-import io.dbrollback.agent.v1.ReadRollbackFileResponse;
-import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
 import io.dbrollback.agent.v1.RejoinAsReplicaResponse;
-import io.dbrollback.agent.v1.RollbackAgentGrpc;
-import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailMessage;
-import io.dbrollback.agent.v1.TailTrailer;
 import io.dbrollback.agent.v1.Timeline;
-import io.dbrollback.agent.v1.WriteRollbackFileRequest;
-import io.dbrollback.agent.v1.WriteRollbackFileResponse;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.grpc.Status;
@@ -34,16 +26,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The rollback agent protocol, served by the reference node. */
-final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
-
-    /** Most records in one chunk. */
-    static final int MAX_CHUNK = AgentRequests.MAX_CHUNK;
-    /** A chunk closes once its records' canonical bytes reach this, whatever their count. */
-    static final int CHUNK_BYTES = 1 << 20;
+final class AgentService extends AgentServiceBase {
 
     private final ReplicaNode node;
 
     AgentService(ReplicaNode node) {
+        super(node.rollbackFiles, UnaryCall.PROPAGATE);
         this.node = node;
     }
 
@@ -77,42 +65,15 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
     }
 
     @Override
-    public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(StreamObserver<WriteRollbackFileResponse> out) {
-        return node.rollbackFiles.write(out);
-    }
-
-    @Override
-    public void readRollbackFile(ReadRollbackFileRequest request, StreamObserver<ReadRollbackFileResponse> out) {
-        node.rollbackFiles.read(request, (ServerCallStreamObserver<ReadRollbackFileResponse>) out);
-    }
-
-    @Override
-    public void quarantineRollbackFile(QuarantineRollbackFileRequest request,
-            StreamObserver<QuarantineRollbackFileResponse> out) {
-        unary(out, () -> node.rollbackFiles.quarantine(request));
-    }
-
-    @Override
-    public void readDivergentTail(ReadDivergentTailRequest request, StreamObserver<TailMessage> out) {
-        long from = request.getFromExclusive();
-        long to = request.getToInclusive();
-        long resumeAfter = request.getResumeAfter();
-        try {
-            AgentRequests.requireTailRange(from, to, resumeAfter);
-        } catch (StatusRuntimeException e) {
-            out.onError(e);
-            return;
-        }
-        long resume = Math.max(resumeAfter, from);
+    protected void streamTail(TailRange range, ServerCallStreamObserver<TailMessage> call) {
         synchronized (node.lock) {
-            if (to > node.log.lastLsn()) {
-                out.onError(AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG,
-                        "LSN " + to + " is above " + node.name() + "'s last LSN " + node.log.lastLsn()));
+            if (range.to() > node.log.lastLsn()) {
+                call.onError(AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG,
+                        "LSN " + range.to() + " is above " + node.name() + "'s last LSN " + node.log.lastLsn()));
                 return;
             }
         }
-        int perChunk = AgentRequests.chunkSize(request.getMaxRecordsPerChunk());
-        new TailPump((ServerCallStreamObserver<TailMessage>) out, from, to, resume, perChunk).start();
+        new TailPump(call, range).start();
     }
 
     /**
@@ -121,20 +82,14 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
      */
     private final class TailPump {
         private final ServerCallStreamObserver<TailMessage> call;
-        private final long from;
-        private final long to;
-        private final long resume;
-        private final int perChunk;
+        private final TailRange range;
         private final TailDigest digest = new TailDigest();
         private long next;
         private boolean done;
 
-        TailPump(ServerCallStreamObserver<TailMessage> call, long from, long to, long resume, int perChunk) {
+        TailPump(ServerCallStreamObserver<TailMessage> call, TailRange range) {
             this.call = call;
-            this.from = from;
-            this.to = to;
-            this.resume = resume;
-            this.perChunk = perChunk;
+            this.range = range;
         }
 
         void start() {
@@ -145,14 +100,14 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
             });
             try {
                 // The trailer describes the whole range: digest the part a resumed stream skips.
-                for (long lsn = from + 1; lsn <= resume; lsn++) {
+                for (long lsn = range.from() + 1; lsn <= range.resume(); lsn++) {
                     digest.add(readChecked(lsn));
                 }
             } catch (StatusRuntimeException | IOException e) {
                 fail(e);
                 return;
             }
-            next = resume + 1;
+            next = range.resume() + 1;
             call.setOnReadyHandler(this::pump);
             pump();
         }
@@ -160,30 +115,25 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
         synchronized void pump() {
             try {
                 while (!done && call.isReady()) {
-                    if (next > to) {
-                        call.onNext(TailMessage.newBuilder().setTrailer(TailTrailer.newBuilder()
-                                .setRecordCount(digest.records()).setBytes(digest.bytes()).setSha256(digest.finish()))
-                                .build());
+                    if (next > range.to()) {
+                        call.onNext(AgentProtos.trailer(digest));
                         call.onCompleted();
                         done = true;
                         return;
                     }
-                    long last = Math.min(to, next + perChunk - 1);
+                    long last = Math.min(range.to(), next + range.perChunk() - 1);
                     List<TailRecord> records = new ArrayList<>((int) (last - next + 1));
                     long chunkBytes = 0;
-                    for (long lsn = next; lsn <= last && chunkBytes < CHUNK_BYTES; lsn++) {
+                    for (long lsn = next; lsn <= last && chunkBytes < AgentProtos.CHUNK_BYTES; lsn++) {
                         TailRecord r = readChecked(lsn);
                         records.add(r);
-                        chunkBytes += r.key().length() + (r.before() == null ? 0 : r.before().length())
-                                + (r.after() == null ? 0 : r.after().length()) + 64;
+                        chunkBytes += AgentProtos.chunkBytes(r);
                     }
                     last = next + records.size() - 1;
-                    TailChunk.Builder chunk = TailChunk.newBuilder().setCrc32C(AgentProtos.crc32c(records));
                     for (TailRecord r : records) {
                         digest.add(r);
-                        chunk.addRecords(AgentProtos.toProto(r));
                     }
-                    call.onNext(TailMessage.newBuilder().setChunk(chunk).build());
+                    call.onNext(AgentProtos.chunk(records));
                     node.tailRecordsSent.addAndGet(records.size());
                     next = last + 1;
                     pauseOnce();
@@ -202,7 +152,7 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 return;
             }
             paused = true;
-            System.out.println("TAIL_PAUSED " + from + " " + to);
+            System.out.println("TAIL_PAUSED " + range.from() + " " + range.to());
             System.out.flush();
             try {
                 Thread.sleep(millis);
@@ -213,9 +163,9 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
 
         private TailRecord readChecked(long lsn) throws IOException {
             synchronized (node.lock) {
-                if (node.log.lastLsn() < to) {
+                if (node.log.lastLsn() < range.to()) {
                     throw AgentErrors.error(Status.Code.ABORTED, ErrorReason.RANGE_NOT_IN_LOG,
-                            node.name() + "'s log was cut below LSN " + to + " while the tail was read");
+                            node.name() + "'s log was cut below LSN " + range.to() + " while the tail was read");
                 }
                 return node.log.read(lsn);
             }
@@ -226,29 +176,5 @@ final class AgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
             call.onError(e instanceof StatusRuntimeException sre ? sre
                     : Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());
         }
-    }
-
-    /** A unary call whose body may throw a status or an I/O error. */
-    interface Body<T> {
-        T run() throws IOException, InterruptedException;
-    }
-
-    static <T> void unary(StreamObserver<T> out, Body<T> body) {
-        T result;
-        try {
-            result = body.run();
-        } catch (StatusRuntimeException e) {
-            out.onError(e);
-            return;
-        } catch (IOException e) {
-            out.onError(Status.INTERNAL.withDescription("I/O error: " + e.getMessage()).asRuntimeException());
-            return;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            out.onError(Status.UNAVAILABLE.withDescription("interrupted").asRuntimeException());
-            return;
-        }
-        out.onNext(result);
-        out.onCompleted();
     }
 }

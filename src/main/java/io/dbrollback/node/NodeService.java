@@ -3,6 +3,7 @@ package io.dbrollback.node;
 import com.google.protobuf.ByteString;
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.UnaryCall;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.model.Bytes;
@@ -62,7 +63,7 @@ final class NodeService extends ReplicaNodeGrpc.ReplicaNodeImplBase {
     }
 
     private void writes(List<WriteRequest> requests, StreamObserver<WriteResponse> out) {
-        AgentService.unary(out, () -> {
+        UnaryCall.run(out, () -> {
             List<Map.Entry<Bytes, Bytes>> writes = new ArrayList<>(requests.size());
             for (WriteRequest w : requests) {
                 if (w.getKey().isEmpty()) {
@@ -96,7 +97,7 @@ final class NodeService extends ReplicaNodeGrpc.ReplicaNodeImplBase {
 
     @Override
     public void promote(PromoteRequest request, StreamObserver<Timeline> out) {
-        AgentService.unary(out, () -> node.promote(request.getTerm()));
+        UnaryCall.run(out, () -> node.promote(request.getTerm()));
     }
 
     @Override
@@ -133,7 +134,7 @@ final class NodeService extends ReplicaNodeGrpc.ReplicaNodeImplBase {
             out.onError(cut);
             return;
         }
-        AgentService.unary(out, () -> AckLogResponse.newBuilder()
+        UnaryCall.run(out, () -> AckLogResponse.newBuilder()
                 .setCommitLsn(node.ack(request.getReplica(), request.getLsn(), request.getTerm())).build());
     }
 

@@ -1,20 +1,16 @@
 package io.dbrollback.node;
 
+import io.dbrollback.agent.DurableProperties;
+import io.dbrollback.agent.RecoveryRecord;
 import io.dbrollback.model.NodeRole;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Properties;
 
 /**
- * The reference node's small durable state, replaced atomically: written to a temporary file,
- * fsynced, renamed over the old one, and the directory fsynced. Readers see the old or the new
- * state, never a mix, whatever instant the process dies at.
+ * The reference node's small durable state, {@code state.properties}, replaced atomically
+ * ({@link DurableProperties}): readers see the old or the new state, never a mix, whatever instant
+ * the process dies at.
  */
 final class NodeState {
 
@@ -25,29 +21,19 @@ final class NodeState {
     boolean fenced;
     long commitLsn;
     long rollbackId;
-    String lastRecoveryIncident = "";
-    long lastRecoveryTarget;
-    long lastRecoveryExpectedLast;
-    String lastRecoveryFileSha256 = "";
+    RecoveryRecord lastRecovery = RecoveryRecord.NONE;
     /** A recover whose rollback id is bumped but whose truncation is not yet recorded as done. */
     boolean recoveryPending;
 
-    private final Path dir;
+    private final Path file;
 
-    private NodeState(Path dir) {
-        this.dir = dir;
+    private NodeState(Path file) {
+        this.file = file;
     }
 
     static NodeState load(Path dir) throws IOException {
-        NodeState s = new NodeState(dir);
-        Path file = dir.resolve("state.properties");
-        if (!Files.exists(file)) {
-            return s;
-        }
-        Properties p = new Properties();
-        try (var in = Files.newInputStream(file)) {
-            p.load(in);
-        }
+        NodeState s = new NodeState(dir.resolve("state.properties"));
+        Properties p = DurableProperties.load(s.file);
         s.currentTerm = Long.parseLong(p.getProperty("currentTerm", "0"));
         s.primaryTerm = Long.parseLong(p.getProperty("primaryTerm", "0"));
         s.role = NodeRole.valueOf(p.getProperty("role", "DETACHED"));
@@ -55,10 +41,7 @@ final class NodeState {
         s.fenced = Boolean.parseBoolean(p.getProperty("fenced", "false"));
         s.commitLsn = Long.parseLong(p.getProperty("commitLsn", "0"));
         s.rollbackId = Long.parseLong(p.getProperty("rollbackId", "0"));
-        s.lastRecoveryIncident = p.getProperty("lastRecoveryIncident", "");
-        s.lastRecoveryTarget = Long.parseLong(p.getProperty("lastRecoveryTarget", "0"));
-        s.lastRecoveryExpectedLast = Long.parseLong(p.getProperty("lastRecoveryExpectedLast", "0"));
-        s.lastRecoveryFileSha256 = p.getProperty("lastRecoveryFileSha256", "");
+        s.lastRecovery = RecoveryRecord.load(p);
         s.recoveryPending = Boolean.parseBoolean(p.getProperty("recoveryPending", "false"));
         return s;
     }
@@ -73,26 +56,8 @@ final class NodeState {
         p.setProperty("fenced", Boolean.toString(fenced));
         p.setProperty("commitLsn", Long.toString(commitLsn));
         p.setProperty("rollbackId", Long.toString(rollbackId));
-        p.setProperty("lastRecoveryIncident", lastRecoveryIncident);
-        p.setProperty("lastRecoveryTarget", Long.toString(lastRecoveryTarget));
-        p.setProperty("lastRecoveryExpectedLast", Long.toString(lastRecoveryExpectedLast));
-        p.setProperty("lastRecoveryFileSha256", lastRecoveryFileSha256);
+        lastRecovery.store(p);
         p.setProperty("recoveryPending", Boolean.toString(recoveryPending));
-        Path tmp = dir.resolve("state.properties.tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING); OutputStream out = Channels.newOutputStream(ch)) {
-            p.store(out, "reference replica node state");
-            out.flush();
-            ch.force(true);
-        }
-        Files.move(tmp, dir.resolve("state.properties"), StandardCopyOption.ATOMIC_MOVE,
-                StandardCopyOption.REPLACE_EXISTING);
-        fsyncDirectory(dir);
-    }
-
-    static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        }
+        DurableProperties.store(file, p, "reference replica node state");
     }
 }

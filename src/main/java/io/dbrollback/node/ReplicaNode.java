@@ -2,7 +2,7 @@ package io.dbrollback.node;
 
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
-import io.dbrollback.agent.AgentRequests;
+import io.dbrollback.agent.RecoveryRecord;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.TermHistoryEntry;
 import io.dbrollback.agent.v1.Timeline;
@@ -267,9 +267,9 @@ public final class ReplicaNode implements AutoCloseable {
                     .setCommitLsn(Math.min(state.commitLsn, log.lastLsn()))
                     .setRollbackId(state.rollbackId)
                     .setFenced(state.fenced)
-                    .setLastRecoveryIncident(state.lastRecoveryIncident)
-                    .setLastRecoveryTargetLsn(state.lastRecoveryTarget)
-                    .setLastRecoveryFileSha256(state.lastRecoveryFileSha256)
+                    .setLastRecoveryIncident(state.lastRecovery.incident())
+                    .setLastRecoveryTargetLsn(state.lastRecovery.target())
+                    .setLastRecoveryFileSha256(state.lastRecovery.fileSha256())
                     .setFollowing(state.role == NodeRole.REPLICA ? state.following : "")
                     .setProtocolVersion(AgentProtos.PROTOCOL_VERSION);
             for (TermHistory.Entry e : log.history().entries()) {
@@ -363,12 +363,11 @@ public final class ReplicaNode implements AutoCloseable {
         }
         synchronized (lock) {
             checkTerm(term, incident);
-            if (incident.equals(state.lastRecoveryIncident)) {
-                if (target != state.lastRecoveryTarget || expectedLast != state.lastRecoveryExpectedLast
-                        || !fileSha256.equals(state.lastRecoveryFileSha256)) {
+            if (incident.equals(state.lastRecovery.incident())) {
+                if (!state.lastRecovery.sameRequest(target, expectedLast, fileSha256)) {
                     throw refuse(ErrorReason.RECOVER_CONFLICT, "incident " + incident + " recovered to LSN "
-                            + state.lastRecoveryTarget + " expecting last LSN " + state.lastRecoveryExpectedLast
-                            + " with file " + state.lastRecoveryFileSha256 + "; this call asks for LSN " + target
+                            + state.lastRecovery.target() + " expecting last LSN " + state.lastRecovery.expectedLast()
+                            + " with file " + state.lastRecovery.fileSha256() + "; this call asks for LSN " + target
                             + " expecting " + expectedLast + " with file " + fileSha256);
                 }
                 if (state.recoveryPending) {
@@ -376,7 +375,7 @@ public final class ReplicaNode implements AutoCloseable {
                 }
                 state.save();
                 // The recorded outcome, even if the node has caught up since (a late retry removes nothing).
-                return new Recovered(state.rollbackId, state.lastRecoveryTarget, true);
+                return new Recovered(state.rollbackId, state.lastRecovery.target(), true);
             }
             if (!state.fenced) {
                 throw refuse(ErrorReason.NOT_FENCED, config.name() + " is not fenced; fence it before recovering");
@@ -401,10 +400,7 @@ public final class ReplicaNode implements AutoCloseable {
             // 1. The intent and the new rollback id are durable before anything is removed. A recover
             // that removes nothing (target == last LSN) is an incident all the same: the id still rises.
             state.rollbackId++;
-            state.lastRecoveryIncident = incident;
-            state.lastRecoveryTarget = target;
-            state.lastRecoveryExpectedLast = expectedLast;
-            state.lastRecoveryFileSha256 = fileSha256;
+            state.lastRecovery = new RecoveryRecord(incident, target, expectedLast, fileSha256);
             state.recoveryPending = true;
             state.save();
             if (config.recoverPauseMillis() > 0) {
@@ -427,8 +423,8 @@ public final class ReplicaNode implements AutoCloseable {
 
     /** Cuts the log to the recorded target and clears the pending mark; idempotent. */
     private void finishRecovery() throws IOException {
-        if (log.lastLsn() > state.lastRecoveryTarget) {
-            log.truncateTo(state.lastRecoveryTarget);
+        if (log.lastLsn() > state.lastRecovery.target()) {
+            log.truncateTo(state.lastRecovery.target());
             data.clear();
             for (long lsn = 1; lsn <= log.lastLsn(); lsn++) {
                 apply(data, log.read(lsn));

@@ -2,6 +2,8 @@ package io.dbrollback.node;
 
 import com.google.protobuf.ByteString;
 import io.dbrollback.agent.AgentErrors;
+import io.dbrollback.agent.DurableProperties;
+import io.dbrollback.agent.RollbackFileRpcs;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
 import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
@@ -48,7 +50,7 @@ import java.util.stream.Stream;
  * that no running call holds (what a killed process left). File names come from
  * {@link RollbackFileName} only; no path is ever taken from a request.
  */
-public final class RollbackFiles {
+public final class RollbackFiles implements RollbackFileRpcs {
 
     /**
      * The term check of the node that owns the directory: refuses a malformed request or a stale term
@@ -173,10 +175,6 @@ public final class RollbackFiles {
         return AgentErrors.error(Status.Code.DATA_LOSS, ErrorReason.FSYNC_FAILED, what + ": " + e.getMessage());
     }
 
-    private static void fsyncDirectory(Path d) throws IOException {
-        NodeState.fsyncDirectory(d);
-    }
-
     /** SHA-256 and size of a file on disk. */
     record Content(long size, String sha256) {
     }
@@ -200,6 +198,7 @@ public final class RollbackFiles {
     // ---- WriteRollbackFile ---------------------------------------------------------------------
 
     /** The receiving side of one WriteRollbackFile call. */
+    @Override
     public StreamObserver<WriteRollbackFileRequest> write(StreamObserver<WriteRollbackFileResponse> out) {
         return new Write(out);
     }
@@ -369,7 +368,7 @@ public final class RollbackFiles {
                 }
                 removePublishedTemp();
                 try {
-                    fsyncDirectory(dir);
+                    DurableProperties.fsyncDirectory(dir);
                 } catch (IOException e) {
                     throw fsyncError(e, "fsync of " + dir + " failed after publishing " + target.getFileName()
                             + "; the file is not known to be durable");
@@ -415,7 +414,7 @@ public final class RollbackFiles {
             }
             try (FileChannel ch = FileChannel.open(target, StandardOpenOption.READ)) {
                 ch.force(true);
-                fsyncDirectory(dir);
+                DurableProperties.fsyncDirectory(dir);
             } catch (IOException e) {
                 throw fsyncError(e, "fsync of the existing " + target + " failed");
             }
@@ -473,6 +472,7 @@ public final class RollbackFiles {
     // ---- ReadRollbackFile ----------------------------------------------------------------------
 
     /** Streams a file back, reading the next chunk only when the transport is ready for it. */
+    @Override
     public void read(ReadRollbackFileRequest request, ServerCallStreamObserver<ReadRollbackFileResponse> out) {
         Path p;
         FileChannel ch;
@@ -556,6 +556,7 @@ public final class RollbackFiles {
         return Files.isSameFile(a, b) || hash(a).equals(hash(b));
     }
 
+    @Override
     public QuarantineRollbackFileResponse quarantine(QuarantineRollbackFileRequest r) throws IOException {
         ReplicaNode.validate(r.getTerm(), r.getIncidentId());
         Path p = file(r.getIncidentId(), r.getPlanNumber());
@@ -583,7 +584,7 @@ public final class RollbackFiles {
             }
             try {
                 Files.delete(p);
-                fsyncDirectory(dir);
+                DurableProperties.fsyncDirectory(dir);
             } catch (IOException e) {
                 throw fsyncError(e, "renaming " + p.getFileName() + " was not made durable");
             }

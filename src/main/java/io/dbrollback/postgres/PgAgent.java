@@ -2,7 +2,9 @@ package io.dbrollback.postgres;
 
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.RecoveryRecord;
 import io.dbrollback.agent.AgentRequests;
+import io.dbrollback.agent.DurableProperties;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.LsnKind;
 import io.dbrollback.agent.v1.Role;
@@ -115,7 +117,7 @@ public final class PgAgent implements AutoCloseable {
                     } catch (IOException | SQLException | RuntimeException e) {
                         // Served all the same: every call but the recover's retry answers UNAVAILABLE until
                         // the maintenance (or that retry) finishes it.
-                        LOG.warning("the interrupted recover of incident " + agent.state.lastRecoveryIncident
+                        LOG.warning("the interrupted recover of incident " + agent.state.lastRecovery.incident()
                                 + " is not finished yet: " + e.getMessage());
                     }
                 }
@@ -277,9 +279,8 @@ public final class PgAgent implements AutoCloseable {
 
     private void requireNoPendingRecover() {
         if (state.recoverPhase != PgAgentState.RecoverPhase.NONE) {
-            throw Status.UNAVAILABLE.withDescription(config.nodeName()
-                    + " is finishing the interrupted recover of incident "
-                    + state.lastRecoveryIncident + " before it serves").asRuntimeException();
+            throw Status.UNAVAILABLE.withDescription(config.nodeName() + " is finishing the interrupted recover of incident "
+                    + state.lastRecovery.incident() + " before it serves").asRuntimeException();
         }
     }
 
@@ -307,7 +308,7 @@ public final class PgAgent implements AutoCloseable {
     /** The node's last LSN as the protocol means it (pinned while fenced, the target once recovered). */
     long lastLsn(Connection c) throws SQLException {
         if (state.recoveredNotRejoined) {
-            return state.lastRecoveryTarget;
+            return state.lastRecovery.target();
         }
         boolean recovery = inRecovery(c);
         if (!recovery) {
@@ -335,9 +336,9 @@ public final class PgAgent implements AutoCloseable {
                         .setCommitLsn(Math.min(state.commitLsn, last))
                         .setRollbackId(state.rollbackId)
                         .setFenced(state.fenced)
-                        .setLastRecoveryIncident(state.lastRecoveryIncident)
-                        .setLastRecoveryTargetLsn(state.lastRecoveryTarget)
-                        .setLastRecoveryFileSha256(state.lastRecoveryFileSha256)
+                        .setLastRecoveryIncident(state.lastRecovery.incident())
+                        .setLastRecoveryTargetLsn(state.lastRecovery.target())
+                        .setLastRecoveryFileSha256(state.lastRecovery.fileSha256())
                         .setFollowing(role == Role.ROLE_REPLICA ? state.following : "")
                         .setProtocolVersion(AgentProtos.PROTOCOL_VERSION)
                         .setLsnKind(LsnKind.LSN_KIND_POSITIONS);
@@ -443,13 +444,11 @@ public final class PgAgent implements AutoCloseable {
         }
         synchronized (lock) {
             admitTerm(term, incident);
-            if (incident.equals(state.lastRecoveryIncident)) {
-                if (target != state.lastRecoveryTarget || expectedLast != state.lastRecoveryExpectedLast
-                        || !fileSha256.equals(state.lastRecoveryFileSha256)) {
-                    throw precondition(ErrorReason.RECOVER_CONFLICT,
-                            "incident " + incident + " recovered " + config.nodeName()
-                            + " to " + state.lastRecoveryTarget + " (last LSN " + state.lastRecoveryExpectedLast
-                            + ", file " + state.lastRecoveryFileSha256 + "); this call asks otherwise");
+            if (incident.equals(state.lastRecovery.incident())) {
+                if (!state.lastRecovery.sameRequest(target, expectedLast, fileSha256)) {
+                    throw precondition(ErrorReason.RECOVER_CONFLICT, "incident " + incident + " recovered " + config.nodeName()
+                            + " to " + state.lastRecovery.target() + " (last LSN " + state.lastRecovery.expectedLast()
+                            + ", file " + state.lastRecovery.fileSha256() + "); this call asks otherwise");
                 }
                 if (state.recoverPhase != PgAgentState.RecoverPhase.NONE) {
                     finishRecover();
@@ -487,10 +486,7 @@ public final class PgAgent implements AutoCloseable {
             }
             // The durable intent first: the rollback id rises once per incident, before anything is removed.
             state.rollbackId++;
-            state.lastRecoveryIncident = incident;
-            state.lastRecoveryTarget = target;
-            state.lastRecoveryExpectedLast = expectedLast;
-            state.lastRecoveryFileSha256 = fileSha256;
+            state.lastRecovery = new RecoveryRecord(incident, target, expectedLast, fileSha256);
             state.recoverPhase = PgAgentState.RecoverPhase.BEGUN;
             state.recoverTimeline = tli;
             state.save();
@@ -501,7 +497,7 @@ public final class PgAgent implements AutoCloseable {
 
     /** Where a recover stands on disk: the copies a rerun of pg_rewind starts from. */
     private Path savedDir() {
-        return config.stateDir().resolve("rewind-" + state.lastRecoveryIncident);
+        return config.stateDir().resolve("rewind-" + state.lastRecovery.incident());
     }
 
     /**
@@ -614,7 +610,7 @@ public final class PgAgent implements AutoCloseable {
                 Files.move(tmp, wal.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
         }
-        PgAgentState.fsyncDirectory(wal);
+        DurableProperties.fsyncDirectory(wal);
         LOG.info(config.nodeName() + ": WAL segments " + fetch + " copied again from " + source.address()
                 + ", to reach the minimum recovery point " + PgLsn.of(minRecovery));
     }
@@ -708,10 +704,10 @@ public final class PgAgent implements AutoCloseable {
                 copyDurably(f, saved.resolve(name));
             }
         }
-        PgAgentState.fsyncDirectory(saved.resolve("pg_wal"));
-        PgAgentState.fsyncDirectory(saved.resolve("global"));
-        PgAgentState.fsyncDirectory(saved);
-        PgAgentState.fsyncDirectory(config.stateDir());
+        DurableProperties.fsyncDirectory(saved.resolve("pg_wal"));
+        DurableProperties.fsyncDirectory(saved.resolve("global"));
+        DurableProperties.fsyncDirectory(saved);
+        DurableProperties.fsyncDirectory(config.stateDir());
     }
 
     /** Puts the saved WAL segments and control file back, as before the first run of pg_rewind. */
@@ -743,7 +739,7 @@ public final class PgAgent implements AutoCloseable {
         }
         writeAutoConf(null, null);
         Files.writeString(config.dataDir().resolve("standby.signal"), "");
-        PgAgentState.fsyncDirectory(config.dataDir());
+        DurableProperties.fsyncDirectory(config.dataDir());
     }
 
     /**

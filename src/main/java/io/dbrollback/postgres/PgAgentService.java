@@ -3,27 +3,18 @@ package io.dbrollback.postgres;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
-import io.dbrollback.agent.AgentRequests;
+import io.dbrollback.agent.AgentServiceBase;
+import io.dbrollback.agent.TailRange;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.GetTimelineRequest;
-import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
-import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
-import io.dbrollback.agent.v1.ReadDivergentTailRequest;
-import io.dbrollback.agent.v1.ReadRollbackFileRequest;
-import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
 import io.dbrollback.agent.v1.RejoinAsReplicaResponse;
-import io.dbrollback.agent.v1.RollbackAgentGrpc;
-import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailMessage;
-import io.dbrollback.agent.v1.TailTrailer;
 import io.dbrollback.agent.v1.Timeline;
-import io.dbrollback.agent.v1.WriteRollbackFileRequest;
-import io.dbrollback.agent.v1.WriteRollbackFileResponse;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.grpc.Status;
@@ -42,10 +33,8 @@ import java.util.List;
 import java.util.Map;
 
 /** The agent protocol v1 served by the PostgreSQL agent. */
-final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
+final class PgAgentService extends AgentServiceBase {
 
-    /** A chunk closes once its records' bytes reach this, whatever their count. */
-    static final int CHUNK_BYTES = 1 << 20;
     /** Rows fetched from the server at a time: the tail is streamed, never held whole. */
     static final int FETCH = 500;
 
@@ -57,6 +46,7 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
     private final PgAgent agent;
 
     PgAgentService(PgAgent agent) {
+        super(agent.files, PgAgentService::failure);
         this.agent = agent;
     }
 
@@ -87,38 +77,11 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 request.getTerm(), request.getIncidentId())).build());
     }
 
-    @Override
-    public StreamObserver<WriteRollbackFileRequest> writeRollbackFile(StreamObserver<WriteRollbackFileResponse> out) {
-        return agent.files.write(out);
-    }
-
-    @Override
-    public void readRollbackFile(ReadRollbackFileRequest request, StreamObserver<ReadRollbackFileResponse> out) {
-        agent.files.read(request, (ServerCallStreamObserver<ReadRollbackFileResponse>) out);
-    }
-
-    @Override
-    public void quarantineRollbackFile(QuarantineRollbackFileRequest request,
-            StreamObserver<QuarantineRollbackFileResponse> out) {
-        unary(out, () -> agent.files.quarantine(request));
-    }
-
     // ---- ReadDivergentTail --------------------------------------------------------------------------
 
     @Override
-    public void readDivergentTail(ReadDivergentTailRequest request, StreamObserver<TailMessage> out) {
-        long from = request.getFromExclusive();
-        long to = request.getToInclusive();
-        long resumeAfter = request.getResumeAfter();
-        try {
-            AgentRequests.requireTailRange(from, to, resumeAfter);
-        } catch (StatusRuntimeException e) {
-            out.onError(e);
-            return;
-        }
-        int perChunk = AgentRequests.chunkSize(request.getMaxRecordsPerChunk());
-        ServerCallStreamObserver<TailMessage> call = (ServerCallStreamObserver<TailMessage>) out;
-        Pump pump = new Pump(call, from, to, Math.max(resumeAfter, from), perChunk);
+    protected void streamTail(TailRange range, ServerCallStreamObserver<TailMessage> call) {
+        Pump pump = new Pump(call, range);
         call.setOnReadyHandler(pump::signal);
         call.setOnCancelHandler(pump::cancel);
         agent.tailsExecutor().execute(pump::run);
@@ -130,21 +93,15 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
      */
     private final class Pump {
         private final ServerCallStreamObserver<TailMessage> call;
-        private final long from;
-        private final long to;
-        private final long resume;
-        private final int perChunk;
+        private final TailRange range;
         private final TailDigest digest = new TailDigest();
         private final List<TailRecord> chunk = new ArrayList<>();
         private long chunkBytes;
         private volatile boolean cancelled;
 
-        Pump(ServerCallStreamObserver<TailMessage> call, long from, long to, long resume, int perChunk) {
+        Pump(ServerCallStreamObserver<TailMessage> call, TailRange range) {
             this.call = call;
-            this.from = from;
-            this.to = to;
-            this.resume = resume;
-            this.perChunk = perChunk;
+            this.range = range;
         }
 
         synchronized void signal() {
@@ -164,9 +121,7 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 }
                 flush();
                 awaitReady();
-                call.onNext(TailMessage.newBuilder()
-                        .setTrailer(TailTrailer.newBuilder().setRecordCount(digest.records())
-                        .setBytes(digest.bytes()).setSha256(digest.finish())).build());
+                call.onNext(AgentProtos.trailer(digest));
                 call.onCompleted();
             } catch (StatusRuntimeException e) {
                 fail(e);
@@ -205,21 +160,21 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 }
                 history = agent.history(agent.pg.timeline());
             }
-            if (to > last) {
-                throw AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG, "LSN " + PgLsn.of(to)
-                        + " is above " + agent.name() + "'s last LSN " + PgLsn.of(last));
+            if (range.to() > last) {
+                throw AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG, "LSN "
+                        + PgLsn.of(range.to()) + " is above " + agent.name() + "'s last LSN " + PgLsn.of(last));
             }
-            if (from == to) {
+            if (range.from() == range.to()) {
                 return; // an empty range: the trailer alone
             }
             try (Connection c = agent.pg.connect(fenced)) {
                 long confirmed = confirmedFlush(c);
-                if (confirmed > from) {
+                if (confirmed > range.from()) {
                     // Not readable from this node's log any more: the range is not in it, as far as a reader knows.
                     throw AgentErrors.error(Status.Code.FAILED_PRECONDITION, ErrorReason.RANGE_NOT_IN_LOG, "the slot "
                             + agent.config.slot() + " was advanced to " + PgLsn.of(confirmed) + ", past the fork "
-                            + PgLsn.of(from) + ": transactions committed between them cannot be decoded any more"
-                            + " (was a standby without a physical slot promoted?)");
+                            + PgLsn.of(range.from()) + ": transactions committed between them cannot be decoded"
+                            + " any more (was a standby without a physical slot promoted?)");
                 }
                 c.setAutoCommit(false);
                 Map<String, Boolean> full = new HashMap<>();
@@ -260,7 +215,7 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                                     commitEnd = PgLsn.parse(m.path("nextlsn").asText()).value();
                                     xid = m.path("xid").asText();
                                     commitTime = Wal2JsonRecords.commitTime(m.path("timestamp").asText());
-                                    inRange = commitEnd > from && commitEnd <= to;
+                                    inRange = commitEnd > range.from() && commitEnd <= range.to();
                                     changes = 0;
                                 }
                                 case "C" -> {
@@ -344,13 +299,12 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
 
         private void add(TailRecord record) throws InterruptedException {
             digest.add(record);
-            if (record.lsn().value() <= resume) {
+            if (record.lsn().value() <= range.resume()) {
                 return; // a resumed stream: digested for the trailer, not sent
             }
             chunk.add(record);
-            chunkBytes += record.key().length() + (record.before() == null ? 0 : record.before().length())
-                    + (record.after() == null ? 0 : record.after().length()) + 64;
-            if (chunk.size() >= perChunk || chunkBytes >= CHUNK_BYTES) {
+            chunkBytes += AgentProtos.chunkBytes(record);
+            if (chunk.size() >= range.perChunk() || chunkBytes >= AgentProtos.CHUNK_BYTES) {
                 flush();
             }
         }
@@ -360,11 +314,7 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
                 return;
             }
             awaitReady();
-            TailChunk.Builder b = TailChunk.newBuilder().setCrc32C(AgentProtos.crc32c(chunk));
-            for (TailRecord r : chunk) {
-                b.addRecords(AgentProtos.toProto(r));
-            }
-            call.onNext(TailMessage.newBuilder().setChunk(b).build());
+            call.onNext(AgentProtos.chunk(chunk));
             chunk.clear();
             chunkBytes = 0;
         }
@@ -378,33 +328,12 @@ final class PgAgentService extends RollbackAgentGrpc.RollbackAgentImplBase {
 
     // ---- unary calls ------------------------------------------------------------------------------
 
-    interface Body<T> {
-        T run() throws IOException, SQLException, InterruptedException;
-    }
-
-    static <T> void unary(StreamObserver<T> out, Body<T> body) {
-        T result;
-        try {
-            result = body.run();
-        } catch (StatusRuntimeException e) {
-            out.onError(e);
-            return;
-        } catch (IOException e) {
-            out.onError(Status.INTERNAL.withDescription("I/O error: " + e.getMessage()).asRuntimeException());
-            return;
-        } catch (SQLException e) {
+    /** A unary call's failure beyond a status, an I/O error and an interruption. */
+    private static StatusRuntimeException failure(Exception e) {
+        if (e instanceof SQLException) {
             // The server cannot be reached (restarting, down): the operator waits and asks again.
-            out.onError(Status.UNAVAILABLE.withDescription("PostgreSQL: " + e.getMessage()).asRuntimeException());
-            return;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            out.onError(Status.UNAVAILABLE.withDescription("interrupted").asRuntimeException());
-            return;
-        } catch (RuntimeException e) {
-            out.onError(Status.INTERNAL.withDescription(e.toString()).asRuntimeException());
-            return;
+            return Status.UNAVAILABLE.withDescription("PostgreSQL: " + e.getMessage()).asRuntimeException();
         }
-        out.onNext(result);
-        out.onCompleted();
+        return Status.INTERNAL.withDescription(e.toString()).asRuntimeException();
     }
 }

@@ -1,0 +1,21 @@
+package io.dbrollback.agent;
+
+import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
+import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
+import io.dbrollback.agent.v1.ReadRollbackFileRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileResponse;
+import io.dbrollback.agent.v1.WriteRollbackFileRequest;
+import io.dbrollback.agent.v1.WriteRollbackFileResponse;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+
+/** The rollback-file calls of the agent protocol, as an agent's rollback directory serves them. */
+public interface RollbackFileRpcs {
+
+    StreamObserver<WriteRollbackFileRequest> write(StreamObserver<WriteRollbackFileResponse> out);
+
+    void read(ReadRollbackFileRequest request, ServerCallStreamObserver<ReadRollbackFileResponse> out);
+
+    QuarantineRollbackFileResponse quarantine(QuarantineRollbackFileRequest request) throws IOException;
+}
