@@ -2,6 +2,7 @@ package io.dbrollback.node;
 
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
+import io.dbrollback.agent.AgentRequests;
 import io.dbrollback.agent.RecoveryRecord;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.TermHistoryEntry;

@@ -279,7 +279,8 @@ public final class PgAgent implements AutoCloseable {
 
     private void requireNoPendingRecover() {
         if (state.recoverPhase != PgAgentState.RecoverPhase.NONE) {
-            throw Status.UNAVAILABLE.withDescription(config.nodeName() + " is finishing the interrupted recover of incident "
+            throw Status.UNAVAILABLE.withDescription(config.nodeName()
+                    + " is finishing the interrupted recover of incident "
                     + state.lastRecovery.incident() + " before it serves").asRuntimeException();
         }
     }
@@ -446,7 +447,8 @@ public final class PgAgent implements AutoCloseable {
             admitTerm(term, incident);
             if (incident.equals(state.lastRecovery.incident())) {
                 if (!state.lastRecovery.sameRequest(target, expectedLast, fileSha256)) {
-                    throw precondition(ErrorReason.RECOVER_CONFLICT, "incident " + incident + " recovered " + config.nodeName()
+                    throw precondition(ErrorReason.RECOVER_CONFLICT,
+                            "incident " + incident + " recovered " + config.nodeName()
                             + " to " + state.lastRecovery.target() + " (last LSN " + state.lastRecovery.expectedLast()
                             + ", file " + state.lastRecovery.fileSha256() + "); this call asks otherwise");
                 }
