@@ -14,7 +14,6 @@ import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.model.TermHistory;
 import java.time.Instant;
-import java.util.Iterator;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -33,27 +32,8 @@ class PositionLsnsTest {
         return TailRecord.insert(position, term, "tx-" + position, AT, Bytes.utf8(key), Bytes.utf8("v"));
     }
 
-    private static TailStream stream(List<TailRecord> records) {
-        Iterator<TailRecord> it = records.iterator();
-        return new TailStream() {
-            @Override
-            public boolean hasNext() {
-                return it.hasNext();
-            }
-
-            @Override
-            public TailRecord next() {
-                return it.next();
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-    }
-
     private static DivergentTail read(List<TailRecord> records, long from, long to) {
-        try (TailValidator v = new TailValidator(stream(records), "pg-0", Lsn.of(from), Lsn.of(to), Term.of(2),
+        try (TailValidator v = new TailValidator(TestStreams.of(records), "pg-0", Lsn.of(from), Lsn.of(to), Term.of(2),
                 HISTORY, true)) {
             while (v.hasNext()) {
                 v.next();
@@ -89,8 +69,8 @@ class PositionLsnsTest {
     @Test
     void denseRecordNumbersStillRefuseAGapOrAShare() {
         assertThrows(TailIntegrityException.class, () -> {
-            try (TailValidator v = new TailValidator(stream(List.of(at(11, 1, "a"), at(11, 1, "b"))), "n0", Lsn.of(10),
-                    Lsn.of(12), Term.of(1), TermHistory.of(TermHistory.Entry.of(1, 1)), false)) {
+            try (TailValidator v = new TailValidator(TestStreams.of(List.of(at(11, 1, "a"), at(11, 1, "b"))), "n0",
+                    Lsn.of(10), Lsn.of(12), Term.of(1), TermHistory.of(TermHistory.Entry.of(1, 1)), false)) {
                 while (v.hasNext()) {
                     v.next();
                 }
