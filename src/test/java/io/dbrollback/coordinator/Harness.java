@@ -3,6 +3,7 @@ package io.dbrollback.coordinator;
 import io.dbrollback.coordinator.fake.FakeCluster;
 import io.dbrollback.coordinator.fake.SimulatedCrash;
 import io.dbrollback.model.TailRecord;
+import io.dbrollback.node.SteppingClock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,7 +18,8 @@ final class Harness {
     static final String TARGET = "n0";
 
     final FakeCluster cluster;
-    final TickingClock clock = new TickingClock(Instant.parse("2026-02-01T00:00:00Z"));
+    /** Each reading one second after the last, the first at 00:00:01. */
+    final SteppingClock clock = new SteppingClock(Instant.parse("2026-02-01T00:00:01Z"));
     IncidentSpec spec;
     Checkpoint saved;
     RollbackRunner runner;

@@ -13,6 +13,7 @@ import io.dbrollback.model.NodeTimeline;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.model.TermHistory;
+import io.dbrollback.node.SteppingClock;
 import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -90,8 +91,9 @@ class PositionLsnsTest {
                 TermHistory.of(TermHistory.Entry.of(1, 1)),
                 true);
         NodeTimeline leader = timeline("pg-1", NodeRole.PRIMARY, 2, 1500, 1400, HISTORY, true);
-        Decision d = new Coordinator(new TickingClock(AT)).decide(IncidentSpec.automatic("inc", "pg", "pg-0"),
-                Checkpoint.start("inc", AT), new Observation("pg-1", Term.of(2), former, leader, "pg-1:5432"));
+        Decision d = new Coordinator(new SteppingClock(AT.plusSeconds(1))).decide(
+                IncidentSpec.automatic("inc", "pg", "pg-0"), Checkpoint.start("inc", AT),
+                new Observation("pg-1", Term.of(2), former, leader, "pg-1:5432"));
         Plan p = ((Decision.Transition) d).next().plan();
         assertEquals(1000, p.forkLsn().value(), "the switchpoint");
         assertEquals(2048, p.targetLastLsn().value());
@@ -107,8 +109,9 @@ class PositionLsnsTest {
                 TermHistory.of(TermHistory.Entry.of(1, 1)),
                 true);
         NodeTimeline leader = timeline("pg-1", NodeRole.PRIMARY, 2, 1500, 1400, HISTORY, false);
-        Decision d = new Coordinator(new TickingClock(AT)).decide(IncidentSpec.automatic("inc", "pg", "pg-0"),
-                Checkpoint.start("inc", AT), new Observation("pg-1", Term.of(2), former, leader, "pg-1:5432"));
+        Decision d = new Coordinator(new SteppingClock(AT.plusSeconds(1))).decide(
+                IncidentSpec.automatic("inc", "pg", "pg-0"), Checkpoint.start("inc", AT),
+                new Observation("pg-1", Term.of(2), former, leader, "pg-1:5432"));
         Checkpoint end = ((Decision.Transition) d).next();
         assertEquals(Phase.ABORTED, end.phase());
         assertEquals(Reason.HistoryInconsistent, end.reason());
