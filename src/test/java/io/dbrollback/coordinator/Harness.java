@@ -3,6 +3,7 @@ package io.dbrollback.coordinator;
 import io.dbrollback.coordinator.fake.FakeCluster;
 import io.dbrollback.coordinator.fake.SimulatedCrash;
 import io.dbrollback.model.TailRecord;
+import io.dbrollback.node.SteppingClock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,21 +13,22 @@ import java.util.List;
  * checkpoint. A {@link SimulatedCrash} loses the step in flight and restarts with a fresh runner from
  * the last recorded checkpoint, as a restarted operator would.
  */
-final class Harness {
+public final class Harness {
 
     static final String TARGET = "n0";
 
-    final FakeCluster cluster;
-    final TickingClock clock = new TickingClock(Instant.parse("2026-02-01T00:00:00Z"));
-    IncidentSpec spec;
-    Checkpoint saved;
+    public final FakeCluster cluster;
+    /** Each reading one second after the last, the first at 00:00:01. */
+    final SteppingClock clock = new SteppingClock(Instant.parse("2026-02-01T00:00:01Z"));
+    public IncidentSpec spec;
+    public Checkpoint saved;
     RollbackRunner runner;
     final List<String> trace = new ArrayList<>();
     final List<TailRecord> targetLogBefore;
     int crashes;
     int steps;
 
-    Harness(FakeCluster cluster, IncidentSpec spec) {
+    public Harness(FakeCluster cluster, IncidentSpec spec) {
         this.cluster = cluster;
         this.spec = spec;
         this.saved = Checkpoint.start(spec.incidentId(), clock.instant());
@@ -34,12 +36,12 @@ final class Harness {
         this.targetLogBefore = cluster.node(spec.targetNode()).log();
     }
 
-    static IncidentSpec spec() {
+    public static IncidentSpec spec() {
         return IncidentSpec.automatic("inc-1", "orders-db", TARGET);
     }
 
     /** One observe-step-record round; null when the operator crashed in it. */
-    RollbackRunner.Step step() {
+    public RollbackRunner.Step step() {
         steps++;
         try {
             RollbackRunner.Step s = runner.step(spec, saved, cluster.observe(spec.targetNode()));
@@ -58,7 +60,7 @@ final class Harness {
     }
 
     /** Steps until the incident is over or waits; retries and crashes go on. */
-    Checkpoint run(int maxSteps) {
+    public Checkpoint run(int maxSteps) {
         for (int i = 0; i < maxSteps; i++) {
             RollbackRunner.Step s = step();
             if (s != null && (s.kind() == RollbackRunner.Step.Kind.DONE
@@ -69,12 +71,12 @@ final class Harness {
         throw new AssertionError("no end after " + maxSteps + " steps:\n" + traceText());
     }
 
-    Checkpoint run() {
+    public Checkpoint run() {
         return run(200);
     }
 
     /** Steps until the recorded phase is {@code phase}. */
-    Checkpoint runUntil(Phase phase) {
+    public Checkpoint runUntil(Phase phase) {
         for (int i = 0; i < 200 && saved.phase() != phase; i++) {
             RollbackRunner.Step s = step();
             if (s != null && s.kind() == RollbackRunner.Step.Kind.DONE) {
@@ -87,7 +89,7 @@ final class Harness {
         return saved;
     }
 
-    String traceText() {
+    public String traceText() {
         return String.join("\n", trace);
     }
 

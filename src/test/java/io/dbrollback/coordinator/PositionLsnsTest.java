@@ -13,8 +13,8 @@ import io.dbrollback.model.NodeTimeline;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.model.TermHistory;
+import io.dbrollback.node.SteppingClock;
 import java.time.Instant;
-import java.util.Iterator;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -33,27 +33,8 @@ class PositionLsnsTest {
         return TailRecord.insert(position, term, "tx-" + position, AT, Bytes.utf8(key), Bytes.utf8("v"));
     }
 
-    private static TailStream stream(List<TailRecord> records) {
-        Iterator<TailRecord> it = records.iterator();
-        return new TailStream() {
-            @Override
-            public boolean hasNext() {
-                return it.hasNext();
-            }
-
-            @Override
-            public TailRecord next() {
-                return it.next();
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-    }
-
     private static DivergentTail read(List<TailRecord> records, long from, long to) {
-        try (TailValidator v = new TailValidator(stream(records), "pg-0", Lsn.of(from), Lsn.of(to), Term.of(2),
+        try (TailValidator v = new TailValidator(TestStreams.of(records), "pg-0", Lsn.of(from), Lsn.of(to), Term.of(2),
                 HISTORY, true)) {
             while (v.hasNext()) {
                 v.next();
@@ -89,8 +70,8 @@ class PositionLsnsTest {
     @Test
     void denseRecordNumbersStillRefuseAGapOrAShare() {
         assertThrows(TailIntegrityException.class, () -> {
-            try (TailValidator v = new TailValidator(stream(List.of(at(11, 1, "a"), at(11, 1, "b"))), "n0", Lsn.of(10),
-                    Lsn.of(12), Term.of(1), TermHistory.of(TermHistory.Entry.of(1, 1)), false)) {
+            try (TailValidator v = new TailValidator(TestStreams.of(List.of(at(11, 1, "a"), at(11, 1, "b"))), "n0",
+                    Lsn.of(10), Lsn.of(12), Term.of(1), TermHistory.of(TermHistory.Entry.of(1, 1)), false)) {
                 while (v.hasNext()) {
                     v.next();
                 }
@@ -110,8 +91,9 @@ class PositionLsnsTest {
                 TermHistory.of(TermHistory.Entry.of(1, 1)),
                 true);
         NodeTimeline leader = timeline("pg-1", NodeRole.PRIMARY, 2, 1500, 1400, HISTORY, true);
-        Decision d = new Coordinator(new TickingClock(AT)).decide(IncidentSpec.automatic("inc", "pg", "pg-0"),
-                Checkpoint.start("inc", AT), new Observation("pg-1", Term.of(2), former, leader, "pg-1:5432"));
+        Decision d = new Coordinator(new SteppingClock(AT.plusSeconds(1))).decide(
+                IncidentSpec.automatic("inc", "pg", "pg-0"), Checkpoint.start("inc", AT),
+                new Observation("pg-1", Term.of(2), former, leader, "pg-1:5432"));
         Plan p = ((Decision.Transition) d).next().plan();
         assertEquals(1000, p.forkLsn().value(), "the switchpoint");
         assertEquals(2048, p.targetLastLsn().value());
@@ -127,8 +109,9 @@ class PositionLsnsTest {
                 TermHistory.of(TermHistory.Entry.of(1, 1)),
                 true);
         NodeTimeline leader = timeline("pg-1", NodeRole.PRIMARY, 2, 1500, 1400, HISTORY, false);
-        Decision d = new Coordinator(new TickingClock(AT)).decide(IncidentSpec.automatic("inc", "pg", "pg-0"),
-                Checkpoint.start("inc", AT), new Observation("pg-1", Term.of(2), former, leader, "pg-1:5432"));
+        Decision d = new Coordinator(new SteppingClock(AT.plusSeconds(1))).decide(
+                IncidentSpec.automatic("inc", "pg", "pg-0"), Checkpoint.start("inc", AT),
+                new Observation("pg-1", Term.of(2), former, leader, "pg-1:5432"));
         Checkpoint end = ((Decision.Transition) d).next();
         assertEquals(Phase.ABORTED, end.phase());
         assertEquals(Reason.HistoryInconsistent, end.reason());

@@ -22,7 +22,7 @@ public final class Scenarios {
      * As {@link #standard()}; with {@code uncaptured}, n0's divergent writes end with a change it could not capture
      * whole.
      */
-    static FakeCluster standard(boolean uncaptured) {
+    public static FakeCluster standard(boolean uncaptured) {
         FakeCluster c = new FakeCluster("n0", "n1", "n2");
         c.elect("n0", 1);
         for (int i = 0; i < 10; i++) {

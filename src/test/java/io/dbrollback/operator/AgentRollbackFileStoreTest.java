@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import static io.dbrollback.testing.RollbackChecks.sha256;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,6 +15,7 @@ import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.GetTimelineRequest;
 import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TestStreams;
 import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.coordinator.VerifyResult;
 import io.dbrollback.model.Bytes;
@@ -30,11 +32,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -121,10 +121,6 @@ class AgentRollbackFileStoreTest {
         try (Stream<Path> s = Files.list(dir())) {
             return s.map(p -> p.getFileName().toString()).sorted().toList();
         }
-    }
-
-    private static String sha256(byte[] b) throws Exception {
-        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
 
     private long currentTerm() {

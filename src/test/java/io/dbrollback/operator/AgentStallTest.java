@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import static io.dbrollback.testing.RollbackChecks.sha256;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -23,6 +24,7 @@ import io.dbrollback.agent.v1.WriteRollbackFileRequest;
 import io.dbrollback.agent.v1.WriteRollbackFileResponse;
 import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TestStreams;
 import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.coordinator.VerifyResult;
 import io.dbrollback.model.Bytes;
@@ -182,10 +184,6 @@ class AgentStallTest {
     private static RollbackFileHeader header(int n) {
         return new RollbackFileHeader(INCIDENT, 1, "db/orders-leader", "db-0", Lsn.of(100), Lsn.of(100 + n),
                 Term.of(4), Term.of(5), "db-1", n, Instant.parse("2026-03-01T10:05:00Z"));
-    }
-
-    private static String sha256(byte[] b) throws Exception {
-        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
 
     private static void sleep(long millis) {

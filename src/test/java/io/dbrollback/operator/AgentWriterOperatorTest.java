@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import static io.dbrollback.testing.RollbackChecks.sha256;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,6 +15,7 @@ import io.dbrollback.coordinator.Checkpoint;
 import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.Plan;
 import io.dbrollback.coordinator.TailStream;
+import io.dbrollback.coordinator.TestStreams;
 import io.dbrollback.coordinator.TransportException;
 import io.dbrollback.model.RollbackFile;
 import io.dbrollback.model.RollbackFileHeader;
@@ -23,6 +25,7 @@ import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.InjectMockApiServer;
 import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
+import io.dbrollback.testing.RollbackChecks;
 import io.dbrollback.testing.WithMockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -33,11 +36,9 @@ import jakarta.inject.Inject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -131,10 +132,6 @@ class AgentWriterOperatorTest {
         return new RollbackFileHeader(cp.incidentId(), plan.number(), IncidentSpecs.from(r).cluster(),
                 r.getSpec().getTargetPod(), plan.forkLsn(), plan.targetLastLsn(), plan.oldTerm(), plan.newTerm(),
                 plan.newPrimary(), plan.expectedRecords(), plan.plannedAt());
-    }
-
-    private static String sha256(byte[] b) throws Exception {
-        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
 
     private static List<String> listing(Path dir) throws Exception {

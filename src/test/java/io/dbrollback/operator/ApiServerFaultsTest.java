@@ -1,11 +1,11 @@
 package io.dbrollback.operator;
 
 import static io.dbrollback.operator.InProcessOperator.SERVER_ERRORS_SEEN_ONCE;
-import static io.dbrollback.operator.RollbackChecks.ALL_PHASES;
-import static io.dbrollback.operator.RollbackChecks.assertCompletedOnce;
-import static io.dbrollback.operator.RollbackChecks.awaitPhase;
-import static io.dbrollback.operator.RollbackChecks.events;
-import static io.dbrollback.operator.RollbackChecks.get;
+import static io.dbrollback.testing.RollbackChecks.ALL_PHASES;
+import static io.dbrollback.testing.RollbackChecks.assertCompletedOnce;
+import static io.dbrollback.testing.RollbackChecks.awaitPhase;
+import static io.dbrollback.testing.RollbackChecks.events;
+import static io.dbrollback.testing.RollbackChecks.get;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -19,6 +19,7 @@ import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.FaultDispatcher;
 import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
+import io.dbrollback.testing.RollbackChecks;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.mockwebserver.dsl.HttpMethod;
 import io.javaoperatorsdk.operator.api.config.BaseConfigurationService;

@@ -1,8 +1,8 @@
 package io.dbrollback.operator;
 
-import static io.dbrollback.operator.RollbackChecks.ALL_PHASES;
-import static io.dbrollback.operator.RollbackChecks.assertCompletedOnce;
-import static io.dbrollback.operator.RollbackChecks.events;
+import static io.dbrollback.testing.RollbackChecks.ALL_PHASES;
+import static io.dbrollback.testing.RollbackChecks.assertCompletedOnce;
+import static io.dbrollback.testing.RollbackChecks.events;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,6 +14,7 @@ import io.dbrollback.api.StepTime;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
+import io.dbrollback.testing.RollbackChecks;
 import io.fabric8.kubernetes.api.model.Event;
 import io.micrometer.core.instrument.Timer;
 import java.nio.file.Files;

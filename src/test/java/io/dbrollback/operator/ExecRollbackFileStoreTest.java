@@ -11,6 +11,7 @@ import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.TailIntegrityException;
 import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.TransportException;
+import io.dbrollback.coordinator.TestStreams;
 import io.dbrollback.coordinator.VerifyResult;
 import io.dbrollback.model.Bytes;
 import io.dbrollback.model.Lsn;

@@ -1,10 +1,11 @@
 package io.dbrollback.operator;
 
-import io.dbrollback.testing.IntegrationTest;
-import io.dbrollback.testing.Seeds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import io.dbrollback.coordinator.TestStreams;
+import io.dbrollback.testing.IntegrationTest;
+import io.dbrollback.testing.Seeds;
 
 import io.dbrollback.api.ClusterSpec;
 import io.dbrollback.api.ReplicaSetRollback;

@@ -15,6 +15,7 @@ import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
+import io.dbrollback.testing.RollbackChecks;
 import io.dbrollback.testing.TestPki;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -91,7 +92,7 @@ class MutualTlsOperatorTest {
     }
 
     private ReplicaSetRollback get(String ns, String name) {
-        return client.resources(ReplicaSetRollback.class).inNamespace(ns).withName(name).get();
+        return RollbackChecks.get(client, ns, name);
     }
 
     private ReplicaSetRollbackStatus awaitStatus(String ns, String name, String what,
@@ -104,8 +105,7 @@ class MutualTlsOperatorTest {
     }
 
     private List<Event> events(String ns, String name) {
-        return client.v1().events().inNamespace(ns).list().getItems().stream()
-                .filter(e -> name.equals(e.getInvolvedObject().getName())).toList();
+        return RollbackChecks.events(client, ns, name);
     }
 
     /** The Warning event follows the status write that records the block. */

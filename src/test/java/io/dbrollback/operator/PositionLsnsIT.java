@@ -10,6 +10,7 @@ import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.PositionsAgent;
+import io.dbrollback.testing.RollbackChecks;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;

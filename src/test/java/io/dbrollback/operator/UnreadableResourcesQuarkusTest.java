@@ -10,6 +10,7 @@ import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.InjectMockApiServer;
 import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.MockApiServer;
+import io.dbrollback.testing.RollbackChecks;
 import io.dbrollback.testing.WithMockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;

@@ -14,6 +14,8 @@ import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.operator.CrashPoints;
 import io.dbrollback.testing.MockApiServer;
+import io.dbrollback.testing.OperatorProcess;
+import io.dbrollback.testing.RollbackChecks;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
@@ -38,7 +40,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import io.dbrollback.testing.OperatorProcess;
 
 /**
  * A ReplicaSetRollback of a real PostgreSQL former primary, end to end: three PostgreSQL 15 servers
@@ -91,7 +92,7 @@ class PostgresRollbackIT {
     }
 
     private ReplicaSetRollback get(String name) {
-        return client.resources(ReplicaSetRollback.class).inNamespace(NS).withName(name).get();
+        return RollbackChecks.get(client, NS, name);
     }
 
     private ReplicaSetRollbackStatus awaitPhase(String name, String... phases) {
@@ -113,8 +114,7 @@ class PostgresRollbackIT {
     }
 
     private List<Event> events(String name, String reason) {
-        return client.v1().events().inNamespace(NS).list().getItems().stream()
-                .filter(e -> name.equals(e.getInvolvedObject().getName()) && reason.equals(e.getReason())).toList();
+        return RollbackChecks.events(client, NS, name, reason);
     }
 
     static void exec(Connection conn, String... sql) throws SQLException {

@@ -11,6 +11,7 @@ import io.dbrollback.agent.v1.GetTimelineRequest;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.testing.MockApiServer;
+import io.dbrollback.testing.RollbackChecks;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
 import java.nio.charset.StandardCharsets;
@@ -121,7 +122,7 @@ class SynchronousReplicationIT {
     }
 
     private ReplicaSetRollback get(String name) {
-        return client.resources(ReplicaSetRollback.class).inNamespace(NS).withName(name).get();
+        return RollbackChecks.get(client, NS, name);
     }
 
     private ReplicaSetRollbackStatus awaitEnd(String name) {

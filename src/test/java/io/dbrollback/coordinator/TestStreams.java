@@ -1,13 +1,12 @@
-package io.dbrollback.operator;
+package io.dbrollback.coordinator;
 
-import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.model.TailRecord;
 import java.util.Iterator;
 import java.util.List;
 import java.util.function.Supplier;
 
-/** Tail streams over fixed records, for tests of the file writer. */
-final class TestStreams {
+/** Tail streams over fixed records, for tests of the tail validator and the file writers. */
+public final class TestStreams {
 
     private TestStreams() {
     }
@@ -16,7 +15,7 @@ final class TestStreams {
      * {@code records}, except that taking the {@code n}th one (from 1) runs {@code failure} and
      * throws what it returns: a tail that breaks mid-stream.
      */
-    static TailStream failingAt(List<TailRecord> records, int n, Supplier<RuntimeException> failure) {
+    public static TailStream failingAt(List<TailRecord> records, int n, Supplier<RuntimeException> failure) {
         TailStream all = of(records);
         return new TailStream() {
             int taken;
@@ -40,7 +39,7 @@ final class TestStreams {
         };
     }
 
-    static TailStream of(List<TailRecord> records) {
+    public static TailStream of(List<TailRecord> records) {
         Iterator<TailRecord> it = records.iterator();
         return new TailStream() {
             @Override

@@ -1,4 +1,4 @@
-package io.dbrollback.coordinator;
+package io.dbrollback.operator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -12,12 +12,19 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dbrollback.api.Condition;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.coordinator.ApprovalMode;
+import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.Harness;
+import io.dbrollback.coordinator.IncidentSpec;
+import io.dbrollback.coordinator.Limits;
+import io.dbrollback.coordinator.Phase;
+import io.dbrollback.coordinator.Plan;
+import io.dbrollback.coordinator.Reason;
+import io.dbrollback.coordinator.Scenarios;
 import io.dbrollback.coordinator.fake.FakeCluster;
 import io.dbrollback.coordinator.fake.Fault;
 import io.dbrollback.model.Lsn;
 import io.dbrollback.model.Term;
-import io.dbrollback.operator.BlockReason;
-import io.dbrollback.operator.StatusMapper;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
