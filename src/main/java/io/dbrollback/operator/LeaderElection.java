@@ -20,9 +20,6 @@ import java.util.Optional;
 @ApplicationScoped
 public class LeaderElection {
 
-    /** The Lease name when none is configured. */
-    public static final String DEFAULT_LEASE_NAME = OperatorConfig.DEFAULT_LEASE_NAME;
-
     @Produces
     @Dependent
     LeaderElectionConfiguration leaderElection(OperatorConfig config) {

@@ -106,9 +106,10 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.settings = Objects.requireNonNull(settings, "settings");
         this.clock = Objects.requireNonNull(clock, "clock");
-        this.statuses = new StatusWriter(steps.statuses(), clock);
+        StatusStore store = steps.statuses();
+        this.statuses = new StatusWriter(store, clock);
         this.events = new RollbackEvents(events, clock);
-        this.unreadable = new UnreadableRollbacks(steps.statuses(), clock, events, metrics, settings.blockedRecheck());
+        this.unreadable = new UnreadableRollbacks(store, clock, events, metrics, settings.blockedRecheck());
     }
 
     /**
