@@ -53,6 +53,7 @@ public final class ClusterObserver {
     private final KubernetesClient client;
     private final AgentClients clients;
     private final ApiReads reads;
+    private final LeaderReader leaders;
 
     public ClusterObserver(KubernetesClient client, AgentClients clients) {
         this(client, clients, null);
@@ -63,6 +64,7 @@ public final class ClusterObserver {
         this.client = client;
         this.clients = clients;
         this.reads = new ApiReads(metrics);
+        this.leaders = new LeaderReader(client, reads);
     }
 
     /**
@@ -81,22 +83,8 @@ public final class ClusterObserver {
         String ns = r.getMetadata().getNamespace();
         ClusterSpec c = r.getSpec().getCluster();
         String target = r.getSpec().getTargetPod();
-        Lease lease = reads.read("Lease", BlockReason.LeaseUnreadable,
-                "the leader Lease " + ns + "/" + c.getLeaseName(),
-                () -> client.leases().inNamespace(ns).withName(c.getLeaseName()).get());
-        if (lease == null) {
-            return problem(BlockReason.LeaseNotFound,
-                    "the leader Lease " + ns + "/" + c.getLeaseName() + " does not exist");
-        }
-        String termText = lease.getMetadata().getAnnotations() == null ? null
-                : lease.getMetadata().getAnnotations().get(TERM_ANNOTATION);
-        if (termText != null && !termText.trim().matches("[0-9]{1,18}")) {
-            return problem(BlockReason.InvalidLeaseTerm,
-                    "the Lease's " + TERM_ANNOTATION + " annotation is not a whole number");
-        }
-        List<Pod> pods = reads.read("Pod", BlockReason.PodsUnreadable,
-                "the pods of " + ns + " with labels " + c.getPodSelector(),
-                () -> client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems());
+        Lease lease = leaders.readLease(ns, c.getLeaseName());
+        List<Pod> pods = pods(ns, c);
         Pod targetPod = pods.stream().filter(p -> p.getMetadata().getName().equals(target)).findFirst().orElse(null);
         if (targetPod == null) {
             boolean exists = reads.read("Pod", BlockReason.PodsUnreadable, "the pod " + ns + "/" + target,
@@ -105,6 +93,21 @@ public final class ClusterObserver {
                     ? "pod " + target + " does not carry the labels of cluster.podSelector " + c.getPodSelector()
                     : "the target pod " + ns + "/" + target + " does not exist");
         }
+        Map<String, String> addresses = addresses(pods, c);
+        if (!addresses.containsKey(target)) {
+            return problem(BlockReason.AgentNotReachable, "pod " + target + " has no IP yet or no "
+                    + (c.getAgentPortName() != null ? "container port named " + c.getAgentPortName() : "agent port"));
+        }
+        AgentClients.Tls tls = tls(ns, r.getSpec().getAgentTlsSecret(), addresses.get(target));
+        return new Resolution(new Resolved(target, addresses, lease, tls), null);
+    }
+
+    private List<Pod> pods(String ns, ClusterSpec c) {
+        return reads.read("Pod", BlockReason.PodsUnreadable, "the pods of " + ns + " with labels " + c.getPodSelector(),
+                () -> client.pods().inNamespace(ns).withLabels(c.getPodSelector()).list().getItems());
+    }
+
+    private static Map<String, String> addresses(List<Pod> pods, ClusterSpec c) {
         Map<String, String> addresses = new HashMap<>();
         for (Pod p : pods) {
             String address = address(p, c);
@@ -112,32 +115,73 @@ public final class ClusterObserver {
                 addresses.put(p.getMetadata().getName(), address);
             }
         }
-        if (!addresses.containsKey(target)) {
-            return problem(BlockReason.AgentNotReachable, "pod " + target + " has no IP yet or no "
-                    + (c.getAgentPortName() != null ? "container port named " + c.getAgentPortName() : "agent port"));
+        return addresses;
+    }
+
+    /**
+     * The agents' TLS material from {@code secretName} (null: plaintext), checked by building the channel
+     * to {@code probeAddress}: unusable material is a problem of the resource, found before any call.
+     */
+    private AgentClients.Tls tls(String ns, String secretName, String probeAddress) {
+        if (secretName == null) {
+            return null;
         }
-        AgentClients.Tls tls = null;
-        String secretName = r.getSpec().getAgentTlsSecret();
-        if (secretName != null) {
-            Secret secret = reads.read("Secret", BlockReason.TlsSecretUnreadable,
-                    "the agent TLS Secret " + ns + "/" + secretName,
-                    () -> client.secrets().inNamespace(ns).withName(secretName).get());
-            if (secret == null || secret.getData() == null || !secret.getData().containsKey("ca.crt")) {
-                return problem(BlockReason.TlsSecretNotFound, "the agent TLS Secret " + ns + "/" + secretName
-                        + " does not exist or has no ca.crt");
-            }
-            Map<String, String> d = secret.getData();
-            try {
-                tls = new AgentClients.Tls(decode(d.get("ca.crt")), decode(d.get("tls.crt")), decode(d.get("tls.key")));
-                // Builds (or finds) the channel: unusable material is a problem of the resource, found
-                // before any call, not an error of a step.
-                clients.channel(addresses.get(target), tls);
-            } catch (IllegalArgumentException e) {
-                return problem(BlockReason.TlsSecretInvalid, "the agent TLS Secret " + ns + "/" + secretName
-                        + " cannot be used: " + e.getMessage());
-            }
+        Secret secret = reads.read("Secret", BlockReason.TlsSecretUnreadable,
+                "the agent TLS Secret " + ns + "/" + secretName,
+                () -> client.secrets().inNamespace(ns).withName(secretName).get());
+        if (secret == null || secret.getData() == null || !secret.getData().containsKey("ca.crt")) {
+            throw new ApiReads.Failed(new Problem(BlockReason.TlsSecretNotFound, "the agent TLS Secret " + ns + "/"
+                    + secretName + " does not exist or has no ca.crt"));
         }
-        return new Resolution(new Resolved(target, addresses, lease, tls), null);
+        Map<String, String> d = secret.getData();
+        try {
+            AgentClients.Tls tls = new AgentClients.Tls(decode(d.get("ca.crt")), decode(d.get("tls.crt")),
+                    decode(d.get("tls.key")));
+            if (probeAddress != null) {
+                clients.channel(probeAddress, tls);
+            }
+            return tls;
+        } catch (IllegalArgumentException e) {
+            throw new ApiReads.Failed(new Problem(BlockReason.TlsSecretInvalid, "the agent TLS Secret " + ns + "/"
+                    + secretName + " cannot be used: " + e.getMessage()));
+        }
+    }
+
+    /**
+     * A cluster as the autopilot sees it: every pod that carries the selector's labels (sorted by name),
+     * the agent address of each that has one, and the agents' TLS material.
+     */
+    public record Members(List<String> pods, Map<String, String> addresses, AgentClients.Tls tls) {
+    }
+
+    /** Either the members or the problem that kept them from being read. */
+    public record MembersReading(Members members, Problem problem) {
+    }
+
+    /** Reads the pods of {@code c} and the agents' TLS Secret; a failed read is a problem, not an exception. */
+    public MembersReading members(String ns, ClusterSpec c, String tlsSecret) {
+        try {
+            List<Pod> pods = pods(ns, c);
+            Map<String, String> addresses = addresses(pods, c);
+            AgentClients.Tls tls = tls(ns, tlsSecret, addresses.values().stream().sorted().findFirst().orElse(null));
+            List<String> names = pods.stream().map(p -> p.getMetadata().getName()).sorted().toList();
+            return new MembersReading(new Members(names, Map.copyOf(addresses), tls), null);
+        } catch (ApiReads.Failed e) {
+            return new MembersReading(null, e.problem());
+        }
+    }
+
+    /**
+     * The timeline of a member, checked like every agent answer.
+     *
+     * @throws TransportException when it cannot be read (no address, no answer, an invalid answer)
+     */
+    public NodeTimeline timeline(Members m, String pod) {
+        String address = m.addresses().get(pod);
+        if (address == null) {
+            throw new TransportException("UNAVAILABLE", false, "pod " + pod + " has no IP yet or no agent port");
+        }
+        return timeline(address, m.tls(), pod);
     }
 
     private static byte[] decode(String base64) {
@@ -190,6 +234,11 @@ public final class ClusterObserver {
         return holder == null || holder.isBlank() ? null : holder;
     }
 
+    /** Reads clusters' leaders with the same reads (and metrics) as this observer. */
+    public LeaderReader leaders() {
+        return leaders;
+    }
+
     /**
      * Reads both timelines; the target's is required (a failure is thrown), the leader's may be
      * missing (the coordinator waits when it needs it, and {@link Observed#leaderError()} says why).
@@ -212,10 +261,13 @@ public final class ClusterObserver {
     }
 
     private NodeTimeline timeline(Resolved r, String pod) {
+        return timeline(r.agentAddresses().get(pod), r.tls(), pod);
+    }
+
+    private NodeTimeline timeline(String address, AgentClients.Tls tls, String pod) {
         try {
-            return AgentAnswers.timeline(AgentClients.Deadlines.within(clients.stub(r.agentAddresses().get(pod),
-                    r.tls()), clients.deadlines().getTimeline()).getTimeline(GetTimelineRequest.getDefaultInstance()),
-                    pod);
+            return AgentAnswers.timeline(AgentClients.Deadlines.within(clients.stub(address, tls),
+                    clients.deadlines().getTimeline()).getTimeline(GetTimelineRequest.getDefaultInstance()), pod);
         } catch (StatusRuntimeException e) {
             throw GrpcRollbackTransport.translate("GetTimeline", pod, e, false);
         } catch (AgentAnswers.InvalidAnswer e) {
