@@ -1,9 +1,12 @@
 package io.dbrollback.agent;
 
 import io.dbrollback.agent.v1.FenceResponse;
+import io.dbrollback.agent.v1.CommitTime;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
+import io.dbrollback.agent.v1.SummarizeTailResponse;
 import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailTrailer;
+import io.dbrollback.agent.v1.Touch;
 import io.dbrollback.agent.v1.TermHistoryEntry;
 import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.model.Bytes;
@@ -12,12 +15,15 @@ import io.dbrollback.model.NodeRole;
 import io.dbrollback.model.NodeTimeline;
 import io.dbrollback.model.Operation;
 import io.dbrollback.model.TailRecord;
+import io.dbrollback.model.TailSummary;
 import io.dbrollback.model.Term;
 import io.dbrollback.model.TermHistory;
 import java.time.DateTimeException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -35,6 +41,13 @@ public final class AgentAnswers {
     static final int MAX_NAME = 253;
     /** Longest text of other kinds (addresses, transaction ids, incident ids) the operator keeps. */
     static final int MAX_TEXT = 1024;
+    /** Longest touch name of a SummarizeTail answer, in characters (code points). */
+    public static final int MAX_TOUCH_NAME = 256;
+    /**
+     * The shortest canonical encoding of a record: LSN, term, transaction id length, commit time,
+     * operation, key length and the two image flags, with an empty transaction id and key and no image.
+     */
+    static final int MIN_RECORD_BYTES = 8 + 8 + 4 + 8 + 4 + 1 + 4 + 1 + 1;
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
 
     private AgentAnswers() {
@@ -288,5 +301,105 @@ public final class AgentAnswers {
             throw broken("DigestForm", "the trailer's sha256 must be 64 lower-case hex digits");
         }
         return t;
+    }
+
+    /**
+     * A SummarizeTail answer of {@code pod} for (fromExclusive, toInclusive], as the model's
+     * {@link TailSummary}. The rules (docs/agent-protocol.md, "SummarizeTail"): numbers below 2^63; an
+     * empty range counts nothing; at least {@value #MIN_RECORD_BYTES} canonical bytes per record and no
+     * bytes without records; commit times exactly when there are records, valid, first not after last;
+     * at most {@value TailSummary#MAX_TOUCHES} touches, each a unique printable name of 1 to
+     * {@value #MAX_TOUCH_NAME} characters counting 1 to record_count records, sorted by count (descending)
+     * then name; their counts add up to record_count unless the list is truncated (then to at most
+     * record_count), and a truncated list is full.
+     *
+     * @throws InvalidAnswer naming the rule the answer broke
+     */
+    public static TailSummary summary(SummarizeTailResponse r, String pod, long fromExclusive, long toInclusive) {
+        long records = number(r.getRecordCount(), "record_count");
+        long bytes = number(r.getBytes(), "bytes");
+        if (fromExclusive == toInclusive && records != 0) {
+            throw broken("SummaryEmptyRange", "the summary of an empty range (" + fromExclusive + ", " + toInclusive
+                    + "] must count no records");
+        }
+        if (records == 0 ? bytes != 0 : bytes / MIN_RECORD_BYTES < records) {
+            throw broken("SummaryBytes", "bytes must be 0 without records and at least " + MIN_RECORD_BYTES
+                    + " per record (the shortest canonical encoding)");
+        }
+        if (r.hasFirstCommit() != (records > 0) || r.hasLastCommit() != (records > 0)) {
+            throw broken("SummaryCommitTimes", "first_commit and last_commit must be present exactly when the"
+                    + " summary counts records");
+        }
+        Instant first = records == 0 ? null : commitTime(r.getFirstCommit(), "first_commit");
+        Instant last = records == 0 ? null : commitTime(r.getLastCommit(), "last_commit");
+        if (first != null && first.isAfter(last)) {
+            throw broken("SummaryCommitTimes", "first_commit must not be after last_commit");
+        }
+        List<Touch> touches = r.getTouchesList();
+        if (touches.size() > TailSummary.MAX_TOUCHES) {
+            throw broken("TouchCount", "a summary lists at most " + TailSummary.MAX_TOUCHES + " touches");
+        }
+        if (r.getTouchesTruncated() && touches.size() < TailSummary.MAX_TOUCHES) {
+            throw broken("TouchCount", "touches_truncated needs the full " + TailSummary.MAX_TOUCHES
+                    + " touches listed");
+        }
+        List<TailSummary.Touch> out = new ArrayList<>(touches.size());
+        Set<String> names = new HashSet<>();
+        long sum = 0;
+        TailSummary.Touch previous = null;
+        for (Touch t : touches) {
+            String name = t.getName();
+            if (!touchName(name)) {
+                throw broken("TouchName", "a touch name must be 1 to " + MAX_TOUCH_NAME + " printable characters");
+            }
+            if (!names.add(name)) {
+                throw broken("TouchName", "a touch name must appear once");
+            }
+            long n = number(t.getRecords(), "a touch's records");
+            if (n < 1 || n > records) {
+                throw broken("TouchRecords", "a touch counts 1 to record_count records");
+            }
+            TailSummary.Touch touch = new TailSummary.Touch(name, n);
+            if (previous != null && (previous.records() < n
+                    || previous.records() == n && previous.name().compareTo(name) > 0)) {
+                throw broken("TouchOrder", "touches must be sorted by records (descending), then by name");
+            }
+            previous = touch;
+            sum += n; // at most 20 numbers of at most records each: no overflow below 2^63 / 20
+            out.add(touch);
+        }
+        if (r.getTouchesTruncated() ? sum > records : sum != records) {
+            throw broken("TouchRecords", "the touches' records must add up to record_count (to at most"
+                    + " record_count when touches_truncated)");
+        }
+        return new TailSummary(records, bytes, first, last, out, r.getTouchesTruncated());
+    }
+
+    private static Instant commitTime(CommitTime t, String field) {
+        if (t.getNanos() < 0 || t.getNanos() > 999_999_999) {
+            throw broken("CommitTimeValid", field + ".nanos must be 0 to 999,999,999");
+        }
+        try {
+            return Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
+        } catch (DateTimeException e) {
+            throw broken("CommitTimeValid", field + ".seconds is outside the representable range");
+        }
+    }
+
+    /**
+     * Whether {@code name} is a touch name: 1 to {@value #MAX_TOUCH_NAME} characters, none a control,
+     * format (such as a bidirectional override), separator other than the space, surrogate or unassigned
+     * character, so that it shows as it reads in a status, a log line or an Event.
+     */
+    public static boolean touchName(String name) {
+        if (name.isEmpty() || name.codePointCount(0, name.length()) > MAX_TOUCH_NAME) {
+            return false;
+        }
+        return name.codePoints().allMatch(c -> switch (Character.getType(c)) {
+            case Character.CONTROL, Character.FORMAT, Character.SURROGATE, Character.UNASSIGNED,
+                    Character.LINE_SEPARATOR, Character.PARAGRAPH_SEPARATOR, Character.PRIVATE_USE -> false;
+            case Character.SPACE_SEPARATOR -> c == ' ';
+            default -> true;
+        });
     }
 }
