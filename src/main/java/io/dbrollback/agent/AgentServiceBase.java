@@ -6,6 +6,8 @@ import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.ReadRollbackFileRequest;
 import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.dbrollback.agent.v1.SummarizeTailRequest;
+import io.dbrollback.agent.v1.SummarizeTailResponse;
 import io.dbrollback.agent.v1.TailMessage;
 import io.dbrollback.agent.v1.WriteRollbackFileRequest;
 import io.dbrollback.agent.v1.WriteRollbackFileResponse;
@@ -15,8 +17,8 @@ import io.grpc.stub.StreamObserver;
 
 /**
  * What every agent's service of the agent protocol does alike: the rollback-file calls served by its
- * rollback directory, the check of a ReadDivergentTail request before the agent streams the tail, and
- * its unary calls' answers ({@link UnaryCall}).
+ * rollback directory, the check of a ReadDivergentTail or SummarizeTail request before the agent reads
+ * the tail, and its unary calls' answers ({@link UnaryCall}).
  */
 public abstract class AgentServiceBase extends RollbackAgentGrpc.RollbackAgentImplBase {
 
@@ -68,4 +70,23 @@ public abstract class AgentServiceBase extends RollbackAgentGrpc.RollbackAgentIm
 
     /** Streams the tail of a well-formed range: chunks while the transport is ready, then the trailer. */
     protected abstract void streamTail(TailRange range, ServerCallStreamObserver<TailMessage> call);
+
+    @Override
+    public final void summarizeTail(SummarizeTailRequest request, StreamObserver<SummarizeTailResponse> out) {
+        TailRange range;
+        try {
+            range = TailRange.of(request);
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
+            return;
+        }
+        summarizeTail(range, (ServerCallStreamObserver<SummarizeTailResponse>) out);
+    }
+
+    /**
+     * Answers the summary of a well-formed range: reads it from the same source as {@link #streamTail}
+     * (with the same errors: RANGE_NOT_IN_LOG above the last LSN), counts every record into a
+     * {@link TailTally} and answers {@link TailTally#response()}, or stops when the call is cancelled.
+     */
+    protected abstract void summarizeTail(TailRange range, ServerCallStreamObserver<SummarizeTailResponse> call);
 }

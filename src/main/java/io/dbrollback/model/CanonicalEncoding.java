@@ -34,8 +34,7 @@ public final class CanonicalEncoding {
     /** Encodes one record into {@code sink} through a reusable scratch buffer; returns the encoded length. */
     public static int encode(TailRecord r, Sink sink) {
         byte[] tx = r.transactionId().getBytes(StandardCharsets.UTF_8);
-        int length = 8 + 8 + 4 + tx.length + 8 + 4 + 1 + 4 + r.key().length()
-                + imageLength(r.before()) + imageLength(r.after());
+        int length = length(r, tx.length);
         byte[] head = new byte[8 + 8 + 4];
         putLong(head, 0, r.lsn().value());
         putLong(head, 8, r.term().value());
@@ -52,6 +51,16 @@ public final class CanonicalEncoding {
         writeImage(r.before(), sink);
         writeImage(r.after(), sink);
         return length;
+    }
+
+    /** The length of {@code r}'s encoding, without encoding it. */
+    public static int length(TailRecord r) {
+        return length(r, r.transactionId().getBytes(StandardCharsets.UTF_8).length);
+    }
+
+    private static int length(TailRecord r, int transactionIdBytes) {
+        return 8 + 8 + 4 + transactionIdBytes + 8 + 4 + 1 + 4 + r.key().length()
+                + imageLength(r.before()) + imageLength(r.after());
     }
 
     /**

@@ -4,6 +4,7 @@ import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.AgentProtos;
 import io.dbrollback.agent.AgentServiceBase;
 import io.dbrollback.agent.TailRange;
+import io.dbrollback.agent.TailTally;
 import io.dbrollback.agent.UnaryCall;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.FenceRequest;
@@ -13,8 +14,10 @@ import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
 import io.dbrollback.agent.v1.RejoinAsReplicaResponse;
+import io.dbrollback.agent.v1.SummarizeTailResponse;
 import io.dbrollback.agent.v1.TailMessage;
 import io.dbrollback.agent.v1.Timeline;
+import io.dbrollback.model.Bytes;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.grpc.Status;
@@ -22,6 +25,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -66,14 +70,73 @@ final class AgentService extends AgentServiceBase {
 
     @Override
     protected void streamTail(TailRange range, ServerCallStreamObserver<TailMessage> call) {
-        synchronized (node.lock) {
-            if (range.to() > node.log.lastLsn()) {
-                call.onError(AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG,
-                        "LSN " + range.to() + " is above " + node.name() + "'s last LSN " + node.log.lastLsn()));
-                return;
-            }
+        try {
+            requireInLog(range);
+        } catch (StatusRuntimeException e) {
+            call.onError(e);
+            return;
         }
         new TailPump(call, range).start();
+    }
+
+    /** OUT_OF_RANGE, RANGE_NOT_IN_LOG when the range ends above the node's last LSN. */
+    private void requireInLog(TailRange range) {
+        synchronized (node.lock) {
+            if (range.to() > node.log.lastLsn()) {
+                throw AgentErrors.error(Status.Code.OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG,
+                        "LSN " + range.to() + " is above " + node.name() + "'s last LSN " + node.log.lastLsn());
+            }
+        }
+    }
+
+    /**
+     * The record at {@code lsn} of {@code range}, read as the tail stream reads it: ABORTED,
+     * RANGE_NOT_IN_LOG when the log was cut below the range's end meanwhile.
+     */
+    private TailRecord readChecked(TailRange range, long lsn) throws IOException {
+        synchronized (node.lock) {
+            if (node.log.lastLsn() < range.to()) {
+                throw AgentErrors.error(Status.Code.ABORTED, ErrorReason.RANGE_NOT_IN_LOG,
+                        node.name() + "'s log was cut below LSN " + range.to() + " while the tail was read");
+            }
+            return node.log.read(lsn);
+        }
+    }
+
+    /**
+     * The summary, read record by record from the log as the tail stream reads it (one record in memory
+     * at a time). A record touches its key's range ({@link #touch}).
+     */
+    @Override
+    protected void summarizeTail(TailRange range, ServerCallStreamObserver<SummarizeTailResponse> call) {
+        unary(call, () -> {
+            requireInLog(range);
+            TailTally tally = new TailTally();
+            for (long lsn = range.from() + 1; lsn <= range.to(); lsn++) {
+                if (call.isCancelled()) {
+                    throw Status.CANCELLED.withDescription("the caller cancelled the summary").asRuntimeException();
+                }
+                TailRecord r = readChecked(range, lsn);
+                tally.add(r, touch(r.key()));
+            }
+            return tally.response();
+        });
+    }
+
+    /**
+     * What a record of {@code key} touches, as SummarizeTail names it: the key as UTF-8 text; a key with
+     * a '/', ':' or '.' is in the range of every key that shares its part up to the first of them,
+     * {@code keys users/*} for {@code users/42}; any other key is itself, {@code key d1}.
+     */
+    static String touch(Bytes key) {
+        String text = new String(key.toByteArray(), StandardCharsets.UTF_8);
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '/' || c == ':' || c == '.') {
+                return "keys " + text.substring(0, i + 1) + "*";
+            }
+        }
+        return "key " + text;
     }
 
     /**
@@ -162,13 +225,7 @@ final class AgentService extends AgentServiceBase {
         }
 
         private TailRecord readChecked(long lsn) throws IOException {
-            synchronized (node.lock) {
-                if (node.log.lastLsn() < range.to()) {
-                    throw AgentErrors.error(Status.Code.ABORTED, ErrorReason.RANGE_NOT_IN_LOG,
-                            node.name() + "'s log was cut below LSN " + range.to() + " while the tail was read");
-                }
-                return node.log.read(lsn);
-            }
+            return AgentService.this.readChecked(range, lsn);
         }
 
         private void fail(Exception e) {
