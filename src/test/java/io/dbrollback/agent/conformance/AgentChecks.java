@@ -29,6 +29,8 @@ import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
 import io.dbrollback.agent.v1.Role;
+import io.dbrollback.agent.v1.SummarizeTailRequest;
+import io.dbrollback.agent.v1.SummarizeTailResponse;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
 import io.dbrollback.agent.v1.RollbackFileBegin;
 import io.dbrollback.agent.v1.RollbackFileEnd;
@@ -39,6 +41,7 @@ import io.dbrollback.agent.v1.TermHistoryEntry;
 import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.agent.v1.WriteRollbackFileRequest;
 import io.dbrollback.agent.v1.WriteRollbackFileResponse;
+import io.dbrollback.agent.AgentAnswers;
 import io.dbrollback.coordinator.ForkPoint;
 import io.dbrollback.model.Bytes;
 import io.dbrollback.model.CanonicalEncoding;
@@ -47,6 +50,7 @@ import io.dbrollback.model.Operation;
 import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
+import io.dbrollback.model.TailSummary;
 import io.dbrollback.model.Term;
 import io.dbrollback.model.TermHistory;
 import io.grpc.ManagedChannel;
@@ -752,6 +756,111 @@ public class AgentChecks implements AutoCloseable {
         assertTrue(s.messages.isEmpty(), what + ": the error comes before any record (" + s.messages.size()
                 + " messages first)");
         assertError(what, OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG, s.error);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // SummarizeTail (optional)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Why the SummarizeTail checks are skipped for an agent that answers UNIMPLEMENTED: the RPC is
+     * optional, and such an agent is conformant, but its summary is unknown to the operator.
+     */
+    public static final String SUMMARY_NOT_IMPLEMENTED = "optional RPC not implemented: SummarizeTail answered"
+            + " UNIMPLEMENTED (allowed; the operator reports the tail's summary as unknown)";
+
+    /** The former primary's SummarizeTail of (from, to], or the check skipped when the agent lacks the RPC. */
+    private SummarizeTailResponse summarize(long from, long to) {
+        try {
+            return agent(Node.FORMER_PRIMARY).summarizeTail(SummarizeTailRequest.newBuilder().setFromExclusive(from)
+                    .setToInclusive(to).build());
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
+                Assumptions.abort(SUMMARY_NOT_IMPLEMENTED);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Any state (the suite fences first): SummarizeTail of (fork, last], of the range after the tail's
+     * first record, and of the empty range (last, last] is what ReadDivergentTail streams for the same
+     * range: record_count and bytes those of the trailer, first_commit and last_commit the earliest and
+     * the latest commit time of the records (absent without records), touches an answer the operator
+     * takes (at most 20, sorted, counts adding up). Skipped, saying so, when the agent answers
+     * UNIMPLEMENTED. Read-only.
+     */
+    public void checkSummaryIsTheTails(Plan p) {
+        Timeline before = timeline(Node.FORMER_PRIMARY);
+        long last = p.former.getLastLsn();
+        summarize(last, last); // UNIMPLEMENTED: skipped here, before anything else
+        Tail whole = checkedTail(p.fork, last, 0, 0);
+        assertSummaryIsTheTail(p.fork, last, whole);
+        if (!whole.records.isEmpty() && whole.records.get(0).getLsn() < last) {
+            long from = whole.records.get(0).getLsn();
+            assertSummaryIsTheTail(from, last, checkedTail(from, last, 0, 0));
+        }
+        assertSummaryIsTheTail(last, last, checkedTail(last, last, 0, 0));
+        assertEquals(before, timeline(Node.FORMER_PRIMARY), "SummarizeTail is read-only");
+    }
+
+    private void assertSummaryIsTheTail(long from, long to, Tail tail) {
+        String what = "SummarizeTail(" + from + ", " + to + "]";
+        SummarizeTailResponse answer = summarize(from, to);
+        TailSummary s;
+        try {
+            s = AgentAnswers.summary(answer, timeline(Node.FORMER_PRIMARY).getNode(), from, to);
+        } catch (AgentAnswers.InvalidAnswer e) {
+            fail(what + " broke rule " + e.rule() + ": " + e.explanation() + " (docs/agent-protocol.md,"
+                    + " \"SummarizeTail\")");
+            return;
+        }
+        assertEquals(tail.trailer.getRecordCount(), s.records(), what + ": record_count is the record_count of"
+                + " ReadDivergentTail's trailer for the range");
+        assertEquals(tail.trailer.getBytes(), s.bytes(), what + ": bytes are the bytes of ReadDivergentTail's"
+                + " trailer for the range (the canonical encodings' lengths)");
+        Instant first = null;
+        Instant last = null;
+        for (io.dbrollback.agent.v1.TailRecord r : tail.records) {
+            Instant t = Instant.ofEpochSecond(r.getCommitTimeSeconds(), r.getCommitTimeNanos());
+            first = first == null || t.isBefore(first) ? t : first;
+            last = last == null || t.isAfter(last) ? t : last;
+        }
+        assertEquals(first, s.firstCommit(), what + ": first_commit is the earliest commit time of the records"
+                + " ReadDivergentTail streams (absent for none)");
+        assertEquals(last, s.lastCommit(), what + ": last_commit is the latest commit time of the records"
+                + " ReadDivergentTail streams (absent for none)");
+    }
+
+    /**
+     * Any state: SummarizeTail of a reversed range and of ranges above last_lsn (empty ones included) is
+     * refused as ReadDivergentTail refuses them: INVALID_ARGUMENT/INVALID_REQUEST,
+     * OUT_OF_RANGE/RANGE_NOT_IN_LOG. Skipped, saying so, when the agent answers UNIMPLEMENTED. Read-only.
+     */
+    public void checkSummaryRangeErrors(Plan p) {
+        long last = timeline(Node.FORMER_PRIMARY).getLastLsn();
+        summarize(last, last); // UNIMPLEMENTED: skipped here
+        assertSummaryRefusedAsTheTail(last, p.fork, INVALID, ErrorReason.INVALID_REQUEST, "a reversed range");
+        for (long[] range : new long[][] {{p.fork, last + 1}, {last + 1, last + 3}, {last + 1, last + 1},
+                {last + 5, last + 5}}) {
+            assertSummaryRefusedAsTheTail(range[0], range[1], OUT_OF_RANGE, ErrorReason.RANGE_NOT_IN_LOG,
+                    "on a log ending at " + last);
+        }
+    }
+
+    private void assertSummaryRefusedAsTheTail(long from, long to, Set<Status.Code> codes, ErrorReason reason,
+            String why) {
+        String what = "SummarizeTail(" + from + ", " + to + "], " + why;
+        StatusRuntimeException tail = readTail(from, to, 0, 0).error;
+        assertError("ReadDivergentTail(" + from + ", " + to + "], " + why, codes, reason, tail);
+        assertRefused(what, codes, reason, () -> summarize(from, to));
+        try {
+            summarize(from, to);
+        } catch (StatusRuntimeException e) {
+            assertEquals(tail.getStatus().getCode(), e.getStatus().getCode(), what + ": the code of ReadDivergentTail's"
+                    + " refusal of the same range");
+            assertEquals(reason(tail), reason(e), what + ": the reason of ReadDivergentTail's refusal of the same range");
+        }
     }
 
     // ------------------------------------------------------------------------------------------

@@ -195,6 +195,24 @@ public abstract class AgentConformanceSuite {
         checks.checkRangeBeyondTheLog(checks.plan());
     }
 
+    // ---- SummarizeTail (optional) -------------------------------------------------------------
+
+    @Test
+    @DisplayName("SummarizeTail (optional) is what ReadDivergentTail streams for the same range: record count, bytes, "
+            + "first and last commit time, touches the operator takes; skipped, saying so, when UNIMPLEMENTED")
+    void summaryIsTheTails() throws Exception {
+        Plan p = checks.plan();
+        checks.checkFence(p);
+        checks.checkSummaryIsTheTails(p);
+    }
+
+    @Test
+    @DisplayName("SummarizeTail (optional) refuses a reversed range and ranges above the last LSN as ReadDivergentTail "
+            + "does; skipped, saying so, when UNIMPLEMENTED")
+    void summaryRangeErrorsAreTheTails() throws Exception {
+        checks.checkSummaryRangeErrors(checks.plan());
+    }
+
     // ---- Malformed requests --------------------------------------------------------------------
 
     @Test

@@ -252,6 +252,10 @@ public final class ConformanceMain {
             check(positions ? "ReadDivergentTail: resumes after each transaction's position, and between them, with"
                     + " the same trailer" : "ReadDivergentTail: resumes after any LSN with the same trailer", fenced,
                     () -> c.checkTailResumes(p));
+            check("SummarizeTail (optional): what ReadDivergentTail streams for the same range", List.of(form),
+                    () -> c.checkSummaryIsTheTails(p));
+            check("SummarizeTail (optional): range errors as ReadDivergentTail's", fenced,
+                    () -> c.checkSummaryRangeErrors(p));
 
             fileChecks(c, files, fenced);
 
