@@ -63,29 +63,33 @@ public final class AgentClients implements AutoCloseable {
      * @param rejoinAsReplica RejoinAsReplica ({@code dbrollback.agent.deadline.rejoin-as-replica}, 30 s)
      * @param quarantineRollbackFile QuarantineRollbackFile
      *     ({@code dbrollback.agent.deadline.quarantine-rollback-file}, 30 s)
+     * @param summarizeTail SummarizeTail, which reads the whole tail on the node
+     *     ({@code dbrollback.agent.deadline.summarize-tail}, 60 s)
      * @param progressTimeout the longest a stream may go without a message, or a write without the
      *     agent taking one or answering ({@code dbrollback.agent.progress-timeout}, 60 s)
      * @param streamDeadline the whole of one stream, a second guard ({@code dbrollback.agent.stream-deadline},
      *     30 min)
      */
     public record Deadlines(Duration getTimeline, Duration fence, Duration recoverToLsn, Duration rejoinAsReplica,
-            Duration quarantineRollbackFile, Duration progressTimeout, Duration streamDeadline) {
+            Duration quarantineRollbackFile, Duration summarizeTail, Duration progressTimeout,
+            Duration streamDeadline) {
 
         /** The configuration property of each component, in the order of the components. */
         public static final List<String> PROPERTIES = List.of("dbrollback.agent.deadline.get-timeline",
                 "dbrollback.agent.deadline.fence", "dbrollback.agent.deadline.recover-to-lsn",
                 "dbrollback.agent.deadline.rejoin-as-replica", "dbrollback.agent.deadline.quarantine-rollback-file",
-                "dbrollback.agent.progress-timeout", "dbrollback.agent.stream-deadline");
+                "dbrollback.agent.deadline.summarize-tail", "dbrollback.agent.progress-timeout",
+                "dbrollback.agent.stream-deadline");
 
         /** The defaults, the values of application.properties. */
         public static final Deadlines DEFAULT = new Deadlines(Duration.ofSeconds(10), Duration.ofSeconds(30),
                 Duration.ofMinutes(10), Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60),
-                Duration.ofMinutes(30));
+                Duration.ofSeconds(60), Duration.ofMinutes(30));
 
         /** @throws IllegalArgumentException naming the property of a missing, zero or negative value */
         public Deadlines {
             List<Duration> all = Arrays.asList(getTimeline, fence, recoverToLsn, rejoinAsReplica,
-                    quarantineRollbackFile, progressTimeout, streamDeadline);
+                    quarantineRollbackFile, summarizeTail, progressTimeout, streamDeadline);
             for (int i = 0; i < all.size(); i++) {
                 Duration d = all.get(i);
                 if (d == null || d.isZero() || d.isNegative()) {

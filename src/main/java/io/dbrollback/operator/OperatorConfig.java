@@ -69,6 +69,10 @@ public interface OperatorConfig {
 
             @WithDefault("30s")
             Duration quarantineRollbackFile();
+
+            /** SummarizeTail, which reads the whole tail on the node before it answers. */
+            @WithDefault("60s")
+            Duration summarizeTail();
         }
     }
 
@@ -122,6 +126,6 @@ public interface OperatorConfig {
     default AgentClients.Deadlines deadlines() {
         Agent.Deadline d = agent().deadline();
         return new AgentClients.Deadlines(d.getTimeline(), d.fence(), d.recoverToLsn(), d.rejoinAsReplica(),
-                d.quarantineRollbackFile(), agent().progressTimeout(), agent().streamDeadline());
+                d.quarantineRollbackFile(), d.summarizeTail(), agent().progressTimeout(), agent().streamDeadline());
     }
 }

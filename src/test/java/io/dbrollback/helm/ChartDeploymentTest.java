@@ -224,7 +224,7 @@ class ChartDeploymentTest {
     /** The chart's agent.* values, in the order of {@link AgentClients.Deadlines#PROPERTIES}. */
     static final List<String> AGENT_VALUES = List.of("agent.deadlines.getTimeline", "agent.deadlines.fence",
             "agent.deadlines.recoverToLsn", "agent.deadlines.rejoinAsReplica", "agent.deadlines.quarantineRollbackFile",
-            "agent.progressTimeout", "agent.streamDeadline");
+            "agent.deadlines.summarizeTail", "agent.progressTimeout", "agent.streamDeadline");
 
     /** The environment variable of a configuration property, as Quarkus maps it. */
     static String envOf(String property) {
@@ -238,7 +238,8 @@ class ChartDeploymentTest {
                 .DurationConverter();
         List<Duration> d = AgentClients.Deadlines.PROPERTIES.stream().map(p -> convert.convert(
                 Objects.requireNonNull(env.get(envOf(p)), envOf(p) + " is set"))).toList();
-        return new AgentClients.Deadlines(d.get(0), d.get(1), d.get(2), d.get(3), d.get(4), d.get(5), d.get(6));
+        return new AgentClients.Deadlines(d.get(0), d.get(1), d.get(2), d.get(3), d.get(4), d.get(5), d.get(6),
+                d.get(7));
     }
 
     @ParameterizedTest(name = "{0}")

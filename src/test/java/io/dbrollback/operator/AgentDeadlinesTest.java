@@ -21,18 +21,20 @@ class AgentDeadlinesTest {
 
     private static List<Duration> components(AgentClients.Deadlines d) {
         return List.of(d.getTimeline(), d.fence(), d.recoverToLsn(), d.rejoinAsReplica(), d.quarantineRollbackFile(),
-                d.progressTimeout(), d.streamDeadline());
+                d.summarizeTail(), d.progressTimeout(), d.streamDeadline());
     }
 
     private static AgentClients.Deadlines of(List<Duration> c) {
-        return new AgentClients.Deadlines(c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5), c.get(6));
+        return new AgentClients.Deadlines(c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5), c.get(6),
+                c.get(7));
     }
 
     @Test
     void theDefaultsAreTheConfigurationMappingsDefaults() {
         assertEquals(AgentClients.Deadlines.DEFAULT, Configs.of(Map.of()).deadlines());
         assertEquals(List.of(Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofMinutes(10),
-                Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofMinutes(30)),
+                Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofSeconds(60),
+                Duration.ofMinutes(30)),
                 components(AgentClients.Deadlines.DEFAULT), "the documented defaults");
     }
 
@@ -57,9 +59,10 @@ class AgentDeadlinesTest {
         AgentClients.Deadlines d = new OperatorBeans().agentDeadlines(Configs.of(Map.of(
                 "dbrollback.agent.deadline.get-timeline", "1s", "dbrollback.agent.deadline.fence", "2s",
                 "dbrollback.agent.deadline.recover-to-lsn", "3s", "dbrollback.agent.deadline.rejoin-as-replica", "4s",
-                "dbrollback.agent.deadline.quarantine-rollback-file", "5s", "dbrollback.agent.progress-timeout", "6s",
-                "dbrollback.agent.stream-deadline", "7s")));
-        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L), components(d).stream().map(Duration::toSeconds).toList());
+                "dbrollback.agent.deadline.quarantine-rollback-file", "5s", "dbrollback.agent.deadline.summarize-tail",
+                "6s", "dbrollback.agent.progress-timeout", "7s", "dbrollback.agent.stream-deadline", "8s")));
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L),
+                components(d).stream().map(Duration::toSeconds).toList());
         try (AgentClients clients = new OperatorBeans().agentClients(d)) {
             assertSame(d, clients.deadlines());
         }

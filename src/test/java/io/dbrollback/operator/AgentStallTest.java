@@ -98,8 +98,8 @@ class AgentStallTest {
     /** Slow but moving: one message every STEP, four of them within the progress timeout. */
     private static final long STEP_MILLIS = 150;
     private static final AgentClients.Deadlines DEADLINES = new AgentClients.Deadlines(Duration.ofSeconds(10),
-            Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofSeconds(10), PROGRESS,
-            STREAM);
+            Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofSeconds(10),
+            Duration.ofSeconds(10), PROGRESS, STREAM);
     private static final String INCIDENT = "5f0c1d2e-0000-4000-8000-00000000abcd";
 
     private final List<AutoCloseable> open = new ArrayList<>();
@@ -582,7 +582,8 @@ class AgentStallTest {
     @Test
     void aUnaryCallThatIsNeverAnsweredFailsAfterItsOwnDeadline() throws Exception {
         AgentClients.Deadlines deadlines = new AgentClients.Deadlines(Duration.ofMillis(300), Duration.ofMillis(600),
-                Duration.ofMillis(900), Duration.ofMillis(1200), Duration.ofMillis(1500), PROGRESS, STREAM);
+                Duration.ofMillis(900), Duration.ofMillis(1200), Duration.ofMillis(1500), Duration.ofMillis(1800),
+                PROGRESS, STREAM);
         Map<String, Long> seen = new ConcurrentHashMap<>();
         byte[] other = "other bytes".getBytes(StandardCharsets.US_ASCII);
         String otherSha = sha256(other);

@@ -74,7 +74,7 @@ class MisbehavingAgentIT {
     /** The operator's deadlines here: a progress timeout of 1 s, the rest as deployed. */
     static final AgentClients.Deadlines DEADLINES = new AgentClients.Deadlines(Duration.ofSeconds(10),
             Duration.ofSeconds(30), Duration.ofMinutes(10), Duration.ofSeconds(30), Duration.ofSeconds(30),
-            Duration.ofSeconds(1), Duration.ofMinutes(30));
+            Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofMinutes(30));
 
     private void startOperator(RollbackFileStore.Writer writer) {
         startOperator(writer, Clock.systemUTC());
