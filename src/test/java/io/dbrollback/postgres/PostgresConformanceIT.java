@@ -207,5 +207,8 @@ class PostgresConformanceIT {
         }
         assertTrue(lines.contains("PASS RecoverToLsn: the data is the data at the fork"), text);
         assertTrue(lines.contains("PASS RejoinAsReplica: the data is the new primary's"), text);
+        assertTrue(lines.contains("PASS SummarizeTail (optional): what ReadDivergentTail streams for the same range"),
+                text);
+        assertTrue(lines.contains("PASS SummarizeTail (optional): range errors as ReadDivergentTail's"), text);
     }
 }

@@ -87,7 +87,9 @@ class ConformanceMainIT {
                     "PASS RecoverToLsn: to the fork once, incident, target and file SHA-256 recorded",
                     "PASS RecoverToLsn: a retry with other parameters is RECOVER_CONFLICT",
                     "PASS RejoinAsReplica: catches up with the new primary, the histories agree",
-                    "PASS RecoverToLsn: a late retry after the rejoin removes nothing")) {
+                    "PASS RecoverToLsn: a late retry after the rejoin removes nothing",
+                    "PASS SummarizeTail (optional): what ReadDivergentTail streams for the same range",
+                    "PASS SummarizeTail (optional): range errors as ReadDivergentTail's")) {
                 assertTrue(r.lines.contains(check), "missing '" + check + "' in:\n" + r.text());
             }
             // nothing is skipped in silence: every skip says why
