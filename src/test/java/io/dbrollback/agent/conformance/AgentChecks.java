@@ -859,7 +859,8 @@ public class AgentChecks implements AutoCloseable {
         } catch (StatusRuntimeException e) {
             assertEquals(tail.getStatus().getCode(), e.getStatus().getCode(), what + ": the code of ReadDivergentTail's"
                     + " refusal of the same range");
-            assertEquals(reason(tail), reason(e), what + ": the reason of ReadDivergentTail's refusal of the same range");
+            assertEquals(reason(tail), reason(e), what + ": the reason of ReadDivergentTail's refusal of the same"
+                    + " range");
         }
     }
 
