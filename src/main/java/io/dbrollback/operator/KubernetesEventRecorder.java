@@ -1,8 +1,10 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.RollbackPolicy;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -20,7 +22,7 @@ import org.jboss.logging.Logger;
  * reported as {@code false} so that the loud announcement of a rollback can be retried.
  * Events notify; the status is the durable record.
  */
-public final class KubernetesEventRecorder implements EventRecorder {
+public final class KubernetesEventRecorder implements EventRecorder, PolicyEvents {
 
     private static final Logger LOG = Logger.getLogger(KubernetesEventRecorder.class);
     static final String COMPONENT = "rollback-operator";
@@ -48,7 +50,13 @@ public final class KubernetesEventRecorder implements EventRecorder {
         return write(rollback, type, reason.name(), note, relatedPod, dedupKey, false);
     }
 
-    private boolean write(ReplicaSetRollback rollback, Type type, String reason, String note, String relatedPod,
+    @Override
+    public boolean record(RollbackPolicy policy, Type type, PolicyEventReason reason, String note, String relatedPod,
+            String dedupKey) {
+        return write(policy, type, reason.name(), note, relatedPod, dedupKey, true);
+    }
+
+    private boolean write(HasMetadata rollback, Type type, String reason, String note, String relatedPod,
             String dedupKey, boolean repeat) {
         try {
             String ns = rollback.getMetadata().getNamespace();

@@ -78,6 +78,20 @@ public class OperatorBeans {
                 RollbackFileStore.Writer.parse(config.rollbackFile().writer()), clock));
     }
 
+    /** Events regarding RollbackPolicies (the autopilot's). */
+    @Produces
+    @ApplicationScoped
+    PolicyEvents policyEvents(KubernetesClient client, Clock clock, OperatorConfig config) {
+        return new KubernetesEventRecorder(client, clock, config.instance());
+    }
+
+    /** What the autopilot talks to: the API server and the agents. */
+    @Produces
+    @ApplicationScoped
+    AutopilotWorld autopilotWorld(KubernetesClient client, AgentClients clients, RollbackMetrics metrics) {
+        return new ClusterAutopilotWorld(client, clients, metrics);
+    }
+
     @Produces
     @ApplicationScoped
     EventRecorder eventRecorder(KubernetesClient client, Clock clock, OperatorConfig config) {

@@ -1,8 +1,10 @@
 package io.dbrollback.operator;
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.ConfigurationServiceOverrider;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -11,6 +13,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 
 /**
  * The one way a test builds the operator in its own JVM: the production reconciler (its one
@@ -33,6 +36,9 @@ public final class TestOperator {
     private Semaphore stepBudget;
     private boolean fastRetry = true;
     private Consumer<ConfigurationServiceOverrider> configure = o -> { };
+    private boolean autopilot;
+    private UnaryOperator<AutopilotWorld> autopilotWorld = UnaryOperator.identity();
+    private PolicyMetrics policyMetrics;
 
     private TestOperator(KubernetesClient client) {
         this.client = Objects.requireNonNull(client, "client");
@@ -112,6 +118,37 @@ public final class TestOperator {
         return this;
     }
 
+    /** Runs the autopilot too: the RollbackPolicy reconciler (default: only the rollback reconciler). */
+    public TestOperator autopilot() {
+        this.autopilot = true;
+        return this;
+    }
+
+    /** Runs the autopilot with its world decorated (a test's faults between its steps). */
+    public TestOperator autopilot(UnaryOperator<AutopilotWorld> decorate) {
+        this.autopilot = true;
+        this.autopilotWorld = decorate;
+        return this;
+    }
+
+    /** The autopilot's metrics (default: over the registry). */
+    public TestOperator policyMetrics(PolicyMetrics m) {
+        this.policyMetrics = m;
+        return this;
+    }
+
+    /** The autopilot's reconciler as configured, not registered anywhere. */
+    public PolicyReconciler policyReconciler() {
+        RollbackMetrics m = metrics != null ? metrics
+                : new RollbackMetrics(registry != null ? registry : new SimpleMeterRegistry());
+        AutopilotWorld world = autopilotWorld.apply(new ClusterAutopilotWorld(client,
+                agents != null ? agents : new AgentClients(), m));
+        return new PolicyReconciler(world, new KubernetesEventRecorder(client, clock, instance),
+                policyMetrics != null ? policyMetrics
+                        : new PolicyMetrics(registry != null ? registry : new SimpleMeterRegistry()),
+                settings, clock);
+    }
+
     /** The reconciler as configured, not registered anywhere. */
     public RollbackReconciler reconciler() {
         RollbackMetrics m = metrics != null ? metrics
@@ -130,14 +167,20 @@ public final class TestOperator {
             o.withKubernetesClient(client).withCloseClientOnStop(false).withUseSSAToPatchPrimaryResource(false);
             configure.accept(o);
         });
-        RollbackReconciler reconciler = reconciler();
+        register(operator, reconciler());
+        if (autopilot) {
+            register(operator, policyReconciler());
+        }
+        operator.start();
+        return operator;
+    }
+
+    private <P extends HasMetadata> void register(Operator operator, Reconciler<P> reconciler) {
         if (fastRetry) {
             operator.register(reconciler, o -> o.withRetry(new GenericRetry().withoutMaxAttempts()
                     .setInitialInterval(100).setIntervalMultiplier(1.5).setMaxInterval(1000)));
         } else {
             operator.register(reconciler);
         }
-        operator.start();
-        return operator;
     }
 }

@@ -1,0 +1,130 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.RollbackPolicy;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
+import io.javaoperatorsdk.operator.processing.retry.GradualRetry;
+import jakarta.inject.Inject;
+import java.time.Clock;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.jboss.logging.Logger;
+
+/**
+ * Reconciles RollbackPolicies: the autopilot. A pass runs on every change of the policy, of its
+ * cluster's leader (the Lease's holder or term), and of the phase of a rollback it created, and again
+ * after the pause the pass asks for (a backoff while a pod could not be looked at). The work is
+ * {@link Autopilot}'s; this class wires it to JOSDK. Each pass reads the policy as stored: the
+ * informer's copy may predate the autopilot's own last status write.
+ */
+@ControllerConfiguration(name = PolicyReconciler.NAME)
+@GradualRetry(maxAttempts = RollbackReconciler.RETRY_FOREVER, initialInterval = 2_000, intervalMultiplier = 1.5,
+        maxInterval = 60_000)
+public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<RollbackPolicy> {
+
+    static final String NAME = "rollbackpolicy";
+    static final String LEASE_INDEX = "dbrollback.io/policy-lease";
+    /** The informers' names (in the health checks). */
+    static final String LEASE_SOURCE = "policy-leases";
+    static final String ROLLBACK_SOURCE = "policy-rollbacks";
+
+    private static final Logger LOG = Logger.getLogger(PolicyReconciler.class);
+
+    private final AutopilotWorld world;
+    private final PolicyEvents events;
+    private final PolicyMetrics metrics;
+    private final ReconcileSettings settings;
+    private final Clock clock;
+
+    @Inject
+    public PolicyReconciler(AutopilotWorld world, PolicyEvents events, PolicyMetrics metrics,
+            ReconcileSettings settings, Clock clock) {
+        this.world = Objects.requireNonNull(world, "world");
+        this.events = Objects.requireNonNull(events, "events");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /** The key of a policy's leader object: namespace and Lease name. */
+    static String leaseKey(RollbackPolicy p) {
+        return p.getSpec() == null || p.getSpec().getCluster() == null
+                || p.getSpec().getCluster().getLeaseName() == null ? null
+                : p.getMetadata().getNamespace() + "/" + p.getSpec().getCluster().getLeaseName();
+    }
+
+    @Override
+    public List<EventSource<?, RollbackPolicy>> prepareEventSources(EventSourceContext<RollbackPolicy> context) {
+        context.getPrimaryCache().addIndexer(LEASE_INDEX, p -> leaseKey(p) == null ? List.of() : List.of(leaseKey(p)));
+        InformerEventSourceConfiguration<GenericKubernetesResource> leases = InformerEventSourceConfiguration
+                .from(RollbackReconciler.LEASE, RollbackPolicy.class).withName(LEASE_SOURCE)
+                .withSecondaryToPrimaryMapper(lease -> context.getPrimaryCache()
+                        .byIndex(LEASE_INDEX, lease.getMetadata().getNamespace() + "/" + lease.getMetadata().getName())
+                        .stream().map(ResourceID::fromResource).collect(Collectors.toSet()))
+                .withPrimaryToSecondaryMapper((RollbackPolicy p) -> leaseKey(p) == null ? Set.of()
+                        : Set.of(new ResourceID(p.getSpec().getCluster().getLeaseName(),
+                        p.getMetadata().getNamespace())))
+                .withNamespacesInheritedFromController()
+                // renewals do not matter: only a new holder or term is a failover
+                .withOnUpdateFilter(RollbackReconciler::leaderChanged)
+                .build();
+        InformerEventSourceConfiguration<ReplicaSetRollback> rollbacks = InformerEventSourceConfiguration
+                .from(ReplicaSetRollback.class, RollbackPolicy.class).withName(ROLLBACK_SOURCE)
+                .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(RollbackPolicy.class))
+                .withNamespacesInheritedFromController()
+                // only a rollback's phase matters to the report
+                .withOnUpdateFilter((now, before) -> !Objects.equals(phase(now), phase(before)))
+                .build();
+        return List.of(new InformerEventSource<>(leases, context), new InformerEventSource<>(rollbacks, context));
+    }
+
+    private static String phase(ReplicaSetRollback r) {
+        return r == null || r.getStatus() == null ? null : r.getStatus().getPhase();
+    }
+
+    @Override
+    public UpdateControl<RollbackPolicy> reconcile(RollbackPolicy cached, Context<RollbackPolicy> ctx) {
+        String ns = cached.getMetadata().getNamespace();
+        String name = cached.getMetadata().getName();
+        try {
+            RollbackPolicy stored = world.read(ns, name);
+            if (stored == null || !Objects.equals(stored.getMetadata().getUid(), cached.getMetadata().getUid())) {
+                return UpdateControl.noUpdate();
+            }
+            Autopilot.Pass pass = new Autopilot(world, events, metrics, settings, clock).run(stored);
+            return UpdateControl.<RollbackPolicy>noUpdate().rescheduleAfter(pass.recheck());
+        } catch (KubernetesClientException e) {
+            // a refused (409) or lost status write: JOSDK retries from the stored policy
+            LOG.infof("policy %s/%s: the API server refused or lost a write (%s); retried", ns, name, e.getMessage());
+            throw e;
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "policy %s/%s: the pass failed", ns, name);
+            events.record(cached, EventRecorder.Type.Warning, PolicyEventReason.PolicyReconcileFailed,
+                    "the autopilot's pass failed (" + e.getClass().getSimpleName() + ": " + e.getMessage()
+                    + "); it is retried in " + settings.blockedRecheck().toSeconds() + " s", null,
+                    e.getClass().getSimpleName());
+            return UpdateControl.<RollbackPolicy>noUpdate().rescheduleAfter(settings.blockedRecheck());
+        }
+    }
+
+    @Override
+    public DeleteControl cleanup(RollbackPolicy p, Context<RollbackPolicy> ctx) {
+        metrics.forget(p.getMetadata().getNamespace(), p.getMetadata().getName());
+        return DeleteControl.defaultDelete();
+    }
+}
