@@ -24,7 +24,8 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Singular("rollbackpolicy")
 @ShortNames("rbp")
 @AdditionalPrinterColumn(name = "Mode", jsonPath = ".spec.mode", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Leader", jsonPath = ".status.leader.holder", type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(name = "Leader", jsonPath = ".status.leader.holder",
+        type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(name = "Term", jsonPath = ".status.leader.term", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "Failovers", jsonPath = ".status.failoversDetected",
         type = AdditionalPrinterColumn.Type.INTEGER)
