@@ -89,6 +89,9 @@ and the core/v1 Events it writes.
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
 - apiGroups: [""]
+  resources: ["configmaps", "endpoints"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "get", "patch", "update"]
 {{- end }}

@@ -10,9 +10,10 @@ import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 import java.util.Map;
 
-/** How to find the database cluster's pods, its leader Lease and the agents. */
+/** How to find the database cluster's pods, its leader (a Lease or Patroni) and the agents. */
 @ValidationRule(value = "has(self.agentPort) != has(self.agentPortName)",
         message = "set exactly one of agentPort and agentPortName")
+@ValidationRule(value = "has(self.leaseName) != has(self.leader)", message = "set exactly one of leaseName and leader")
 public class ClusterSpec {
 
     @Required
@@ -20,13 +21,16 @@ public class ClusterSpec {
     @JsonPropertyDescription("Labels that select the cluster's pods (all must match); the target pod must carry them.")
     private Map<String, String> podSelector;
 
-    @Required
     @Size(min = 1, max = 253)
     @Pattern("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
     @JsonPropertyDescription("Name of the coordination.k8s.io/v1 Lease (in this namespace) whose holderIdentity names "
             + "the current primary pod. Its term is read from the annotation dbrollback.io/term, or from "
-            + "spec.leaseTransitions when the annotation is absent.")
+            + "spec.leaseTransitions when the annotation is absent. Set this or leader (leader.lease is the same).")
     private String leaseName;
+
+    @JsonPropertyDescription("Where the leader is read: a Lease (lease.name) or Patroni (patroni.scope). Set this or "
+            + "leaseName.")
+    private LeaderSpec leader;
 
     @Min(1)
     @Max(65535)
@@ -60,6 +64,14 @@ public class ClusterSpec {
 
     public void setLeaseName(String leaseName) {
         this.leaseName = leaseName;
+    }
+
+    public LeaderSpec getLeader() {
+        return leader;
+    }
+
+    public void setLeader(LeaderSpec leader) {
+        this.leader = leader;
     }
 
     public Integer getAgentPort() {

@@ -12,25 +12,40 @@ import io.fabric8.generator.annotation.ValidationRule;
 /** What to roll back and how carefully. */
 @ValidationRule(value = "self.targetPod == oldSelf.targetPod",
         message = "targetPod cannot change once the rollback exists; create a new ReplicaSetRollback")
-@ValidationRule(value = "self.cluster.leaseName == oldSelf.cluster.leaseName",
-        message = "cluster.leaseName cannot change once the rollback exists")
+@ValidationRule(value = ReplicaSetRollbackSpec.SAME_LEADER, message = "the cluster's leader (cluster.leaseName, "
+        + "cluster.leader.lease.name or cluster.leader.patroni.scope) cannot change once the rollback exists")
 public class ReplicaSetRollbackSpec {
+
+    /**
+     * The CEL rule that keeps the leader's identity ("Lease/name" or "Patroni/scope") fixed: leaseName and
+     * leader.lease.name name the same Lease; Patroni's dcs may be corrected. Every optional field is tested
+     * with has() first.
+     */
+    static final String SAME_LEADER = "(has(self.cluster.leaseName) ? 'Lease/' + self.cluster.leaseName"
+            + " : !has(self.cluster.leader) ? ''"
+            + " : has(self.cluster.leader.lease) ? 'Lease/' + self.cluster.leader.lease.name"
+            + " : has(self.cluster.leader.patroni) ? 'Patroni/' + self.cluster.leader.patroni.scope : '')"
+            + " == (has(oldSelf.cluster.leaseName) ? 'Lease/' + oldSelf.cluster.leaseName"
+            + " : !has(oldSelf.cluster.leader) ? ''"
+            + " : has(oldSelf.cluster.leader.lease) ? 'Lease/' + oldSelf.cluster.leader.lease.name"
+            + " : has(oldSelf.cluster.leader.patroni) ? 'Patroni/' + oldSelf.cluster.leader.patroni.scope : '')";
 
     @Required
     @JsonPropertyDescription("The replicated database cluster the target belongs to: how to find its pods, its leader "
-            + "Lease and their agents.")
+            + "(a Lease or Patroni) and their agents.")
     private ClusterSpec cluster;
 
     @Required
     @Size(min = 1, max = 253)
     @Pattern("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
     @JsonPropertyDescription("Name of the pod of the former primary to roll back. It must match "
-            + "cluster.podSelector and must not hold the leader Lease: the live primary is never rolled back.")
+            + "cluster.podSelector and must not be the cluster's leader: the live primary is never rolled back.")
     private String targetPod;
 
     @Min(1)
-    @JsonPropertyDescription("When set, the rollback proceeds only while the leader Lease's term is exactly this one; "
-            + "otherwise it is aborted with reason UnexpectedTerm and nothing is done.")
+    @JsonPropertyDescription("When set, the rollback proceeds only while the leader's term (the Lease's term, or with "
+            + "Patroni the leader's PostgreSQL timeline) is exactly this one; otherwise it is aborted with reason "
+            + "UnexpectedTerm and nothing is done.")
     private Long expectedTerm;
 
     @JsonPropertyDescription("How large a divergent tail may be rolled back without approval. Exceeding a limit parks "

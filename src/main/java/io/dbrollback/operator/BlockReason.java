@@ -4,8 +4,9 @@ package io.dbrollback.operator;
  * Every reason for which the operator holds a rollback before any step, without a side effect: the
  * value of {@code status.waiting} and of the {@code Blocked} condition's reason, and the first word
  * of the {@code RollbackBlocked} Event's message. Each is temporary: the rollback goes on by itself
- * once the cause is gone (a fixed spec, a created Lease, a rotated certificate, an older rollback
- * that ended). The coordinator's own waits are {@link io.dbrollback.coordinator.Reason}s.
+ * once the cause is gone (a fixed spec, a created Lease, a promoted Patroni leader, a rotated
+ * certificate, an older rollback that ended). The coordinator's own waits are
+ * {@link io.dbrollback.coordinator.Reason}s.
  */
 public enum BlockReason {
     /** The spec breaks a rule the schema cannot express; nothing was done. */
@@ -18,6 +19,17 @@ public enum BlockReason {
     InvalidLeaseTerm,
     /** The Lease could not be read (an API server error or an object the client cannot parse). */
     LeaseUnreadable,
+    /** Patroni's leader object (the ConfigMap {@code <scope>-leader}, or the Endpoints {@code <scope>}) is missing. */
+    PatroniLeaderNotFound,
+    /** The leader annotation of Patroni's leader object does not name a pod. */
+    PatroniLeaderInvalid,
+    /**
+     * The Patroni leader's timeline is not known: its pod's status is not primary with a timeline, and the
+     * history does not record its promotion (a leader still promoting, or unparsable annotations).
+     */
+    PatroniTermUnknown,
+    /** One of Patroni's objects (the leader object, {@code <scope>-config}) could not be read. */
+    PatroniUnreadable,
     /** The cluster's pods could not be read. */
     PodsUnreadable,
     /** The target pod exists but does not carry the cluster's labels. */

@@ -21,18 +21,19 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads the world for one rollback: the cluster's pods and their agent addresses, the leader Lease
- * (holder and term), the agents' TLS material, and the timelines of the target and of the Lease
- * holder. Finds problems in the resource (missing pod, wrong selector, missing Lease or port) before
- * anything is called.
+ * Reads the world for one rollback: the cluster's pods and their agent addresses, the leader (holder
+ * and term, from a Lease or from Patroni: {@link LeaderReader}), the agents' TLS material, and the
+ * timelines of the target and of the leader. Finds problems in the resource (missing pod, wrong
+ * selector, missing Lease or Patroni object, missing port) before anything is called.
  */
 public final class ClusterObserver {
 
     /** Annotation on the Lease carrying the database's term; else spec.leaseTransitions is the term. */
     public static final String TERM_ANNOTATION = "dbrollback.io/term";
 
-    /** What a rollback acts on, resolved. */
-    public record Resolved(String targetPod, Map<String, String> agentAddresses, Lease lease, AgentClients.Tls tls) {
+    /** What a rollback acts on, resolved; {@code leader} is where it was read, its holder and term. */
+    public record Resolved(String targetPod, Map<String, String> agentAddresses, LeaderReader.Leader leader,
+            AgentClients.Tls tls) {
     }
 
     /** A reason the rollback cannot proceed yet; no side effect was made. */
@@ -44,7 +45,7 @@ public final class ClusterObserver {
     }
 
     /**
-     * What was observed, and why the Lease holder's timeline is missing from it when reading it
+     * What was observed, and why the leader's timeline is missing from it when reading it
      * failed (null otherwise): the coordinator only needs it to plan and to rejoin.
      */
     public record Observed(Observation observation, TransportException leaderError) {
@@ -68,7 +69,7 @@ public final class ClusterObserver {
     }
 
     /**
-     * Reads the Lease and the pods afresh: a cached Lease may lag behind a failover. A read that fails
+     * Reads the leader and the pods afresh: a cached leader may lag behind a failover. A read that fails
      * (an object that cannot be read, an API server error) is a problem like a missing object.
      */
     public Resolution resolve(ReplicaSetRollback r) {
@@ -83,7 +84,7 @@ public final class ClusterObserver {
         String ns = r.getMetadata().getNamespace();
         ClusterSpec c = r.getSpec().getCluster();
         String target = r.getSpec().getTargetPod();
-        Lease lease = leaders.readLease(ns, c.getLeaseName());
+        LeaderReader.Leader leader = leaders.leader(ns, c);
         List<Pod> pods = pods(ns, c);
         Pod targetPod = pods.stream().filter(p -> p.getMetadata().getName().equals(target)).findFirst().orElse(null);
         if (targetPod == null) {
@@ -99,7 +100,7 @@ public final class ClusterObserver {
                     + (c.getAgentPortName() != null ? "container port named " + c.getAgentPortName() : "agent port"));
         }
         AgentClients.Tls tls = tls(ns, r.getSpec().getAgentTlsSecret(), addresses.get(target));
-        return new Resolution(new Resolved(target, addresses, lease, tls), null);
+        return new Resolution(new Resolved(target, addresses, leader, tls), null);
     }
 
     private List<Pod> pods(String ns, ClusterSpec c) {
@@ -244,7 +245,8 @@ public final class ClusterObserver {
      * missing (the coordinator waits when it needs it, and {@link Observed#leaderError()} says why).
      */
     public Observed observe(Resolved r) {
-        String holder = leaseHolder(r.lease());
+        String holder = r.leader() == null ? null : r.leader().holder();
+        Term term = r.leader() == null ? Term.of(0) : r.leader().term();
         NodeTimeline target = timeline(r, r.targetPod());
         NodeTimeline leader = null;
         TransportException leaderError = null;
@@ -256,7 +258,7 @@ public final class ClusterObserver {
                 leaderError = e;
             }
         }
-        return new Observed(new Observation(holder, leaseTerm(r.lease()), target, leader, leaderAddress, leaderError),
+        return new Observed(new Observation(holder, term, target, leader, leaderAddress, leaderError),
                 leaderError);
     }
 

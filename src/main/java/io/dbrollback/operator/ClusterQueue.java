@@ -8,7 +8,8 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * One rollback at a time per database cluster (rollbacks naming the same leader Lease): a rollback
+ * One rollback at a time per database cluster (rollbacks naming the same leader: the same Lease, or
+ * the same Patroni scope, in the same namespace): a rollback
  * that has started holds the cluster; among those not started, the oldest goes first unless a
  * problem of its own holds it up. Pure: it reads only the rollbacks it is given.
  */
@@ -22,9 +23,12 @@ final class ClusterQueue {
     private ClusterQueue() {
     }
 
-    /** The index key of a rollback's cluster: its namespace and leader Lease. */
+    /**
+     * The index key of a rollback's cluster: its namespace and its leader's identity ("ns/Lease/name" or
+     * "ns/Patroni/scope", {@link LeaderReader#identity}).
+     */
     static String clusterKey(ReplicaSetRollback r) {
-        return r.getMetadata().getNamespace() + "/" + r.getSpec().getCluster().getLeaseName();
+        return r.getMetadata().getNamespace() + "/" + LeaderReader.identity(r.getSpec().getCluster());
     }
 
     /**

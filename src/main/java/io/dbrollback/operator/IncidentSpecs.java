@@ -26,7 +26,7 @@ public final class IncidentSpecs {
         Map<String, String> annotations = r.getMetadata().getAnnotations();
         String approval = annotations == null ? null : annotations.get(ReplicaSetRollback.APPROVE_ANNOTATION);
         return new IncidentSpec(r.getMetadata().getUid(), r.getMetadata().getNamespace() + "/"
-                + s.getCluster().getLeaseName(), s.getTargetPod(),
+                + LeaderReader.clusterName(s.getCluster()), s.getTargetPod(),
                 s.getExpectedTerm() == null ? null : Term.of(s.getExpectedTerm()),
                 new Limits(l.getMaxRecords(), l.getMaxBytes(), span(l.getMaxSpan())),
                 s.getApproval() == ReplicaSetRollbackSpec.Approval.Manual ? ApprovalMode.MANUAL

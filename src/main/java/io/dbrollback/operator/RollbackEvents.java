@@ -149,7 +149,7 @@ final class RollbackEvents {
         boolean written = true;
         Coordinator coordinator = new Coordinator(clock);
         RollbackEvent removal = coordinator.removalEvent(r.getMetadata().getNamespace() + "/"
-                + (r.getSpec().getCluster() == null ? "" : r.getSpec().getCluster().getLeaseName()), cp);
+                + LeaderReader.clusterName(r.getSpec().getCluster()), cp);
         if (removal != null) {
             written = write(repeat, r, EventRecorder.Type.Warning, EventReason.NodeRolledBack, removal.message(), pod,
                     removal.type().name());

@@ -26,8 +26,9 @@ import java.util.function.LongSupplier;
  *   <li>{@code dbrollback_blocked_rollbacks}: rollbacks waiting or blocked right now;</li>
  *   <li>{@code dbrollback_agent_call_errors_total{call,code}}: failed calls to agents and pods;</li>
  *   <li>{@code dbrollback_unreadable_resources_total{kind}}: objects found stored that could not be
- *       read (a ReplicaSetRollback once per problem in this process; every read of a Lease, the Pods
- *       or a Secret that failed so), shown at 0 from the start for every kind.</li>
+ *       read (a ReplicaSetRollback once per problem in this process; every read of a Lease, the Pods,
+ *       a Secret or a Patroni ConfigMap or Endpoints that failed so), shown at 0 from the start for
+ *       every kind.</li>
  * </ul>
  *
  * <p>Durations come from a monotonic source ({@link System#nanoTime()}), never from the wall clock, so
@@ -67,7 +68,7 @@ public class RollbackMetrics {
 
     /** The kinds the operator reads: each has its counter from the start, so that an alert on an increase works. */
     static final List<String> UNREADABLE_KINDS = List.of("ReplicaSetRollback", "Lease", "Pod",
-            "Secret");
+            "Secret", "ConfigMap", "Endpoints");
 
     private Counter unreadableCounter(String kind) {
         return Counter.builder("dbrollback_unreadable_resources_total").tag("kind", kind)

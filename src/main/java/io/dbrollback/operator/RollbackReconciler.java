@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.api.PatroniLeaderSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.coordinator.Checkpoint;
 import io.dbrollback.coordinator.Coordinator;
@@ -28,11 +29,13 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.filter.OnUpdateFilter;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.TransformingItemStore;
 import io.javaoperatorsdk.operator.processing.retry.GradualRetry;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -68,7 +71,10 @@ import org.jboss.logging.MDC;
 public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Cleaner<ReplicaSetRollback> {
 
     static final String NAME = "replicasetrollback";
-    static final String LEASE_INDEX = "dbrollback.io/lease";
+    /** Rollbacks by cluster: "ns/Lease/name" or "ns/Patroni/scope" ({@link ClusterQueue#clusterKey}). */
+    static final String CLUSTER_INDEX = "dbrollback.io/cluster";
+    /** Rollbacks by the Patroni objects they read: "ns/Kind/name" ({@link #patroniKeys}). */
+    static final String PATRONI_INDEX = "dbrollback.io/patroni";
     /** The transport's code for a refused TLS handshake or an UNAUTHENTICATED answer. */
     static final String UNAUTHENTICATED = Status.Code.UNAUTHENTICATED.name();
     /** JOSDK's value for "no limit on attempts". */
@@ -83,6 +89,16 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     static final GroupVersionKind LEASE = new GroupVersionKind("coordination.k8s.io", "v1", "Lease");
     /** The Lease informer's name (in the health checks). */
     static final String LEASE_SOURCE = "leases";
+    /**
+     * Patroni's objects (its leader key, its config with the timeline history) are watched the same way,
+     * as generic ConfigMaps and Endpoints, and cached pruned to the two annotations that matter
+     * ({@link #pruned}): every ConfigMap and Endpoints of the watched namespaces passes through them.
+     */
+    static final GroupVersionKind CONFIG_MAP = new GroupVersionKind("", "v1", "ConfigMap");
+    static final GroupVersionKind ENDPOINTS = new GroupVersionKind("", "v1", "Endpoints");
+    /** The Patroni informers' names (in the health checks). */
+    static final String PATRONI_CONFIG_MAP_SOURCE = "patroni-configmaps";
+    static final String PATRONI_ENDPOINTS_SOURCE = "patroni-endpoints";
 
     private static final Logger LOG = Logger.getLogger(RollbackReconciler.class);
 
@@ -149,37 +165,126 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
     }
 
     private static String termAnnotation(GenericKubernetesResource lease) {
-        Map<String, String> a = lease.getMetadata() == null ? null : lease.getMetadata().getAnnotations();
-        return a == null ? null : a.get(ClusterObserver.TERM_ANNOTATION);
+        return annotation(lease, ClusterObserver.TERM_ANNOTATION);
+    }
+
+    private static String annotation(GenericKubernetesResource r, String key) {
+        Map<String, String> a = r.getMetadata() == null ? null : r.getMetadata().getAnnotations();
+        return a == null ? null : a.get(key);
+    }
+
+    /**
+     * Whether an update of a ConfigMap or Endpoints changed what the operator reads from Patroni's
+     * objects: the leader key's holder ({@code leader}) or the timeline history ({@code history}).
+     * Patroni renews its leader key every loop (renewTime, optime, subsets): that starts no reconcile.
+     */
+    static boolean patroniLeaderChanged(GenericKubernetesResource now, GenericKubernetesResource before) {
+        if (now == null || before == null) {
+            return true;
+        }
+        return !Objects.equals(annotation(now, PatroniLeader.LEADER), annotation(before, PatroniLeader.LEADER))
+                || !Objects.equals(annotation(now, PatroniLeader.HISTORY), annotation(before, PatroniLeader.HISTORY));
+    }
+
+    /**
+     * What the Patroni informers cache of an object: its identity and the two annotations that
+     * {@link #patroniLeaderChanged} compares, never its data or subsets.
+     */
+    static GenericKubernetesResource pruned(GenericKubernetesResource r) {
+        ObjectMeta m = r.getMetadata();
+        if (m == null) {
+            return r;
+        }
+        GenericKubernetesResource p = new GenericKubernetesResource();
+        p.setApiVersion(r.getApiVersion());
+        p.setKind(r.getKind());
+        ObjectMeta meta = new ObjectMeta();
+        meta.setName(m.getName());
+        meta.setNamespace(m.getNamespace());
+        meta.setUid(m.getUid());
+        meta.setResourceVersion(m.getResourceVersion());
+        Map<String, String> a = m.getAnnotations();
+        if (a != null) {
+            Map<String, String> kept = new HashMap<>();
+            for (String key : List.of(PatroniLeader.LEADER, PatroniLeader.HISTORY)) {
+                if (a.get(key) != null) {
+                    kept.put(key, a.get(key));
+                }
+            }
+            meta.setAnnotations(kept);
+        }
+        p.setMetadata(meta);
+        return p;
+    }
+
+    /** The index keys of the Patroni objects {@code r} reads ("ns/Kind/name"); none for a Lease. */
+    static List<String> patroniKeys(ReplicaSetRollback r) {
+        PatroniLeaderSpec p = r.getSpec() == null ? null : LeaderReader.patroni(r.getSpec().getCluster());
+        if (p == null || p.getScope() == null || p.getDcs() == null) {
+            return List.of();
+        }
+        LeaderReader.PatroniObjects o = LeaderReader.objects(p);
+        String prefix = r.getMetadata().getNamespace() + "/" + o.kind() + "/";
+        return List.of(prefix + o.leaderName(), prefix + o.configName());
     }
 
     @Override
     public List<EventSource<?, ReplicaSetRollback>> prepareEventSources(
             EventSourceContext<ReplicaSetRollback> context) {
-        context.getPrimaryCache().addIndexer(LEASE_INDEX, r -> r.getSpec() == null || r.getSpec().getCluster() == null
-                ? List.of() : List.of(ClusterQueue.clusterKey(r)));
-        InformerEventSourceConfiguration<GenericKubernetesResource> config = InformerEventSourceConfiguration
+        context.getPrimaryCache().addIndexer(CLUSTER_INDEX, r -> r.getSpec() == null
+                || LeaderReader.identity(r.getSpec().getCluster()) == null ? List.of()
+                : List.of(ClusterQueue.clusterKey(r)));
+        context.getPrimaryCache().addIndexer(PATRONI_INDEX, RollbackReconciler::patroniKeys);
+        InformerEventSourceConfiguration<GenericKubernetesResource> leases = InformerEventSourceConfiguration
                 .from(LEASE, ReplicaSetRollback.class).withName(LEASE_SOURCE)
                 // an unreadable rollback is never triggered: a reconcile would first add the finalizer
-                .withSecondaryToPrimaryMapper(lease -> context.getPrimaryCache()
-                        .byIndex(LEASE_INDEX, lease.getMetadata().getNamespace() + "/" + lease.getMetadata().getName())
-                        .stream().filter(r -> r.unreadable() == null).map(ResourceID::fromResource)
-                        .collect(Collectors.toSet()))
-                .withPrimaryToSecondaryMapper((ReplicaSetRollback r) -> r.getSpec() == null
-                        || r.getSpec().getCluster() == null ? Set.of() : Set.of(new ResourceID(
-                        r.getSpec().getCluster().getLeaseName(), r.getMetadata().getNamespace())))
+                .withSecondaryToPrimaryMapper(lease -> readable(context, CLUSTER_INDEX,
+                        lease.getMetadata().getNamespace() + "/Lease/" + lease.getMetadata().getName()))
+                .withPrimaryToSecondaryMapper((ReplicaSetRollback r) -> {
+                    String name = r.getSpec() == null ? null : LeaderReader.leaseName(r.getSpec().getCluster());
+                    return name == null ? Set.of() : Set.of(new ResourceID(name, r.getMetadata().getNamespace()));
+                })
                 .withNamespacesInheritedFromController()
                 // A Lease renewal (renewTime) must not start a reconcile: it would cut every failed step's
                 // backoff short at the renewal rate. Only a new holder or a new term matters here.
                 .withOnUpdateFilter(RollbackReconciler::leaderChanged)
                 .build();
-        return List.of(new InformerEventSource<>(config, context), unreadable);
+        return List.of(new InformerEventSource<>(leases, context),
+                new InformerEventSource<>(patroniSource(context, CONFIG_MAP, PATRONI_CONFIG_MAP_SOURCE), context),
+                new InformerEventSource<>(patroniSource(context, ENDPOINTS, PATRONI_ENDPOINTS_SOURCE), context),
+                unreadable);
     }
 
-    /** The rollbacks of {@code r}'s cluster (the same Lease), from the informer's cache. */
+    /**
+     * The informer of one kind of Patroni object: an object is mapped to the rollbacks that read it by
+     * name (kind included), and only a change of the leader or of the history starts a reconcile.
+     */
+    private static InformerEventSourceConfiguration<GenericKubernetesResource> patroniSource(
+            EventSourceContext<ReplicaSetRollback> context, GroupVersionKind kind, String name) {
+        return InformerEventSourceConfiguration.from(kind, ReplicaSetRollback.class).withName(name)
+                .withSecondaryToPrimaryMapper(o -> readable(context, PATRONI_INDEX, o.getMetadata().getNamespace()
+                        + "/" + kind.getKind() + "/" + o.getMetadata().getName()))
+                .withPrimaryToSecondaryMapper((ReplicaSetRollback r) -> patroniKeys(r).stream()
+                        .filter(k -> k.startsWith(r.getMetadata().getNamespace() + "/" + kind.getKind() + "/"))
+                        .map(k -> new ResourceID(k.substring(k.lastIndexOf('/') + 1), r.getMetadata().getNamespace()))
+                        .collect(Collectors.toSet()))
+                .withNamespacesInheritedFromController()
+                .withOnUpdateFilter(RollbackReconciler::patroniLeaderChanged)
+                .withItemStore(new TransformingItemStore<>(RollbackReconciler::pruned))
+                .build();
+    }
+
+    /** The readable rollbacks under {@code key} of {@code index}: an unreadable one is never triggered. */
+    private static Set<ResourceID> readable(EventSourceContext<ReplicaSetRollback> context, String index,
+            String key) {
+        return context.getPrimaryCache().byIndex(index, key).stream().filter(r -> r.unreadable() == null)
+                .map(ResourceID::fromResource).collect(Collectors.toSet());
+    }
+
+    /** The rollbacks of {@code r}'s cluster (the same leader), from the informer's cache. */
     private static Function<ReplicaSetRollback, Collection<ReplicaSetRollback>> sameCluster(
             Context<ReplicaSetRollback> ctx) {
-        return r -> ctx.getPrimaryCache().byIndex(LEASE_INDEX, ClusterQueue.clusterKey(r));
+        return r -> ctx.getPrimaryCache().byIndex(CLUSTER_INDEX, ClusterQueue.clusterKey(r));
     }
 
     @Override

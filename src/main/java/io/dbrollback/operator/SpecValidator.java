@@ -1,7 +1,9 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.LeaderSpec;
 import io.dbrollback.api.LimitsSpec;
+import io.dbrollback.api.PatroniLeaderSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
 import java.util.ArrayList;
@@ -41,7 +43,7 @@ public final class SpecValidator {
         if (c == null) {
             p.add("spec.cluster is required");
         } else {
-            name(p, "cluster.leaseName", c.getLeaseName(), DNS_SUBDOMAIN, 253);
+            leader(p, c);
             name(p, "cluster.dataContainer", c.getDataContainer(), DNS_LABEL, 63);
             Map<String, String> sel = c.getPodSelector();
             if (sel == null || sel.isEmpty()) {
@@ -98,6 +100,34 @@ public final class SpecValidator {
             p.add("approval must be Automatic or Manual");
         }
         return p;
+    }
+
+    /** Exactly one of leaseName and leader; inside leader exactly one source, each with its name. */
+    private static void leader(List<String> p, ClusterSpec c) {
+        LeaderSpec l = c.getLeader();
+        if ((c.getLeaseName() == null) == (l == null)) {
+            p.add("set exactly one of cluster.leaseName and cluster.leader");
+        }
+        if (c.getLeaseName() != null) {
+            name(p, "cluster.leaseName", c.getLeaseName(), DNS_SUBDOMAIN, 253);
+        }
+        if (l == null) {
+            return;
+        }
+        if ((l.getLease() == null) == (l.getPatroni() == null)) {
+            p.add("set exactly one of cluster.leader.lease and cluster.leader.patroni");
+        }
+        if (l.getLease() != null) {
+            name(p, "cluster.leader.lease.name", l.getLease().getName(), DNS_SUBDOMAIN, 253);
+        }
+        PatroniLeaderSpec patroni = l.getPatroni();
+        if (patroni != null) {
+            // 246: the leader ConfigMap's name, <scope>-leader, must still be a name of at most 253
+            name(p, "cluster.leader.patroni.scope", patroni.getScope(), DNS_SUBDOMAIN, 246);
+            if (patroni.getDcs() == null) {
+                p.add("cluster.leader.patroni.dcs must be ConfigMap or Endpoints");
+            }
+        }
     }
 
     private static void name(List<String> p, String field, String value, Pattern pattern, int max) {

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dbrollback.api.ClusterSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
+import io.dbrollback.operator.LeaderReader;
 import io.dbrollback.operator.SpecValidator;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -32,7 +33,7 @@ import org.junit.jupiter.api.Test;
  * SpecValidator, and the three modes (automatic, manual approval, dry run) are there; every other
  * object is a Kubernetes kind with known fields only; and each rollback names a StatefulSet pod, its
  * agent port, a data volume holding the rollback directory, and a leader Lease with a term, whose
- * holder is not the target.
+ * holder is not the target (or a Patroni scope, whose objects Patroni itself creates).
  */
 class ExamplesTest {
 
@@ -170,10 +171,16 @@ class ExamplesTest {
                     .anyMatch(v -> v.getMetadata().getName().equals(mount.getName())),
                     what + ": the rollback directory is on a persistent volume");
 
+            if (LeaderReader.patroni(c) != null) {
+                // Patroni creates its own objects: the example names a scope and reads nothing else
+                assertTrue(LeaderReader.patroni(c).getScope() != null, what + ": a Patroni scope");
+                continue;
+            }
             Lease lease = Chart.ofKind(objects, Lease.class).stream()
                     .filter(l -> ns.equals(l.getMetadata().getNamespace())
-                            && l.getMetadata().getName().equals(c.getLeaseName()))
-                    .findFirst().orElseThrow(() -> new AssertionError(what + ": no Lease " + c.getLeaseName()));
+                            && l.getMetadata().getName().equals(LeaderReader.leaseName(c)))
+                    .findFirst()
+                    .orElseThrow(() -> new AssertionError(what + ": no Lease " + LeaderReader.leaseName(c)));
             long term = Long.parseLong(lease.getMetadata().getAnnotations().get("dbrollback.io/term"));
             assertTrue(pods.contains(lease.getSpec().getHolderIdentity()), what + ": the Lease names a pod");
             assertNotEquals(lease.getSpec().getHolderIdentity(), r.getSpec().getTargetPod(),

@@ -130,7 +130,8 @@ class PostgresExampleTest {
         ConfigMap config = Chart.ofKind(objects, ConfigMap.class).stream()
                 .filter(c -> c.getMetadata().getName().equals("pg-config")).findFirst().orElseThrow();
         ReplicaSetRollback rollback = ExamplesTest.rollbacks().stream()
-                .filter(r -> r.getSpec().getCluster().getPodSelector().equals(Map.of("app", "pg"))).findFirst()
+                .filter(r -> r.getSpec().getCluster().getPodSelector().equals(Map.of("app", "pg"))
+                        && r.getSpec().getCluster().getLeaseName() != null).findFirst()
                 .orElseThrow(() -> new AssertionError("no rollback example for the PostgreSQL cluster"));
         return new Example(sts, postgres, bootstrap, service, config, rollback);
     }

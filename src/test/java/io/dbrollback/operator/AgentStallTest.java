@@ -36,8 +36,6 @@ import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.testing.IntegrationTest;
-import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
-import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -617,8 +615,7 @@ class AgentStallTest {
         String address = agent.address();
         AgentClients clients = clients(deadlines);
         GrpcRollbackTransport transport = transport(clients, address);
-        Lease lease = new LeaseBuilder().withNewMetadata().withName("orders-leader").endMetadata().withNewSpec()
-                .withHolderIdentity("orders-0").endSpec().build();
+        LeaderReader.Leader lease = new LeaderReader.Leader("orders-0", Term.of(1), "Lease orders-leader");
         ClusterObserver observer = new ClusterObserver(null, clients);
 
         Map<String, Timed<TransportException>> failed = new LinkedHashMap<>();

@@ -30,7 +30,8 @@ public class RbacTest {
         {"dbrollback.io", "replicasetrollbacks/status", "update"},
         {"dbrollback.io", "replicasetrollbacks/finalizers", "update"},
         {"coordination.k8s.io", "leases", "watch"}, {"", "pods", "list"}, {"", "events", "create"},
-        {"", "events", "update"}};
+        {"", "events", "update"}, {"", "configmaps", "watch"}, {"", "configmaps", "get"},
+        {"", "endpoints", "watch"}, {"", "endpoints", "get"}};
 
     private static List<HasMetadata> load() throws Exception {
         List<HasMetadata> out = new ArrayList<>();

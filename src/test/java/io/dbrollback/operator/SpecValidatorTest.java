@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.LeaderSpec;
+import io.dbrollback.api.LeaseLeaderSpec;
+import io.dbrollback.api.PatroniLeaderSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
 import java.util.List;
@@ -76,5 +79,60 @@ class SpecValidatorTest {
         });
         assertEquals(3, p.size(), p.toString());
         assertTrue(p.stream().noneMatch(m -> m.contains("rm -rf")), p.toString());
+    }
+
+    private static LeaderSpec patroni(String scope, PatroniLeaderSpec.Dcs dcs) {
+        PatroniLeaderSpec p = new PatroniLeaderSpec();
+        p.setScope(scope);
+        p.setDcs(dcs);
+        LeaderSpec l = new LeaderSpec();
+        l.setPatroni(p);
+        return l;
+    }
+
+    private static LeaderSpec lease(String name) {
+        LeaseLeaderSpec x = new LeaseLeaderSpec();
+        x.setName(name);
+        LeaderSpec l = new LeaderSpec();
+        l.setLease(x);
+        return l;
+    }
+
+    /** The CRD's CEL rules again: exactly one of leaseName and leader, exactly one source in leader. */
+    @Test
+    void theLeaderIsALeaseOrPatroniAndExactlyOne() {
+        Consumer<ReplicaSetRollbackSpec> noLeaseName = s -> s.getCluster().setLeaseName(null);
+        assertEquals(List.of(), with(noLeaseName.andThen(s -> s.getCluster().setLeader(
+                patroni("orders", PatroniLeaderSpec.Dcs.ConfigMap)))));
+        assertEquals(List.of(), with(noLeaseName.andThen(s -> s.getCluster().setLeader(
+                patroni("orders", PatroniLeaderSpec.Dcs.Endpoints)))));
+        assertEquals(List.of(), with(noLeaseName.andThen(s -> s.getCluster().setLeader(lease("orders-leader")))));
+        assertEquals(List.of("set exactly one of cluster.leaseName and cluster.leader"), with(noLeaseName));
+        assertEquals(List.of("set exactly one of cluster.leaseName and cluster.leader"), with(s -> s.getCluster()
+                .setLeader(patroni("orders", PatroniLeaderSpec.Dcs.ConfigMap))));
+        assertEquals(List.of("set exactly one of cluster.leader.lease and cluster.leader.patroni"),
+                with(noLeaseName.andThen(s -> s.getCluster().setLeader(new LeaderSpec()))));
+        LeaderSpec both = patroni("orders", PatroniLeaderSpec.Dcs.ConfigMap);
+        both.setLease(lease("orders-leader").getLease());
+        assertEquals(List.of("set exactly one of cluster.leader.lease and cluster.leader.patroni"),
+                with(noLeaseName.andThen(s -> s.getCluster().setLeader(both))));
+    }
+
+    @Test
+    void patronisScopeAndDcsAreChecked() {
+        Consumer<ReplicaSetRollbackSpec> noLeaseName = s -> s.getCluster().setLeaseName(null);
+        assertEquals(List.of("cluster.leader.patroni.scope is required"), with(noLeaseName.andThen(s -> s
+                .getCluster().setLeader(patroni(null, PatroniLeaderSpec.Dcs.ConfigMap)))));
+        assertTrue(with(noLeaseName.andThen(s -> s.getCluster().setLeader(patroni("Orders/../x",
+                PatroniLeaderSpec.Dcs.ConfigMap)))).get(0).startsWith("cluster.leader.patroni.scope must be"));
+        // <scope>-leader must still be a name: at most 246 characters
+        assertEquals(List.of(), with(noLeaseName.andThen(s -> s.getCluster().setLeader(patroni("a".repeat(246),
+                PatroniLeaderSpec.Dcs.ConfigMap)))));
+        assertTrue(with(noLeaseName.andThen(s -> s.getCluster().setLeader(patroni("a".repeat(247),
+                PatroniLeaderSpec.Dcs.ConfigMap)))).get(0).startsWith("cluster.leader.patroni.scope must be"));
+        assertEquals(List.of("cluster.leader.patroni.dcs must be ConfigMap or Endpoints"), with(noLeaseName
+                .andThen(s -> s.getCluster().setLeader(patroni("orders", null)))));
+        assertTrue(with(noLeaseName.andThen(s -> s.getCluster().setLeader(lease("$(x)")))).get(0)
+                .startsWith("cluster.leader.lease.name must be"));
     }
 }

@@ -91,6 +91,13 @@ public final class TestOperator {
         return this;
     }
 
+    /** How long a waiting and a blocked rollback rest before they are looked at again (default: as deployed). */
+    public TestOperator rechecks(Duration waitRecheck, Duration blockedRecheck) {
+        this.settings = new ReconcileSettings(settings.maxSteps(), waitRecheck, blockedRecheck,
+                settings.initialBackoff(), settings.maxBackoff());
+        return this;
+    }
+
     /** The failed-step backoff (default: 100 ms doubled up to 2 s). */
     public TestOperator backoff(Duration initial, Duration max) {
         this.settings = settings.withBackoff(initial, max);

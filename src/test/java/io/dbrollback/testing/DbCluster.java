@@ -1,6 +1,8 @@
 package io.dbrollback.testing;
 
 import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.LeaderSpec;
+import io.dbrollback.api.PatroniLeaderSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.node.NodeClient;
@@ -9,11 +11,16 @@ import io.dbrollback.node.NodeTls;
 import io.dbrollback.node.ReplicaNode;
 import io.dbrollback.node.SteppingClock;
 import io.dbrollback.operator.ClusterObserver;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.EndpointsBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 import io.grpc.ChannelCredentials;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,8 +28,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 
 /**
  * A three-node database on loopback behind Pod objects in the mock API server: reference nodes as
@@ -46,6 +56,8 @@ public final class DbCluster implements AutoCloseable {
     final List<ReplicaNode> nodes = new ArrayList<>();
     final List<NodeClient> clients = new ArrayList<>();
     private NodeProcess targetProcess;
+    /** Patroni's history: who was promoted to each timeline. */
+    private final Map<Long, String> promotedTo = new HashMap<>();
 
     /**
      * How to run the cluster.
@@ -241,11 +253,19 @@ public final class DbCluster implements AutoCloseable {
      * term 2 (the Lease moves to it), orders-2 follows it, and it takes three writes.
      */
     public void failover() throws InterruptedException {
+        failover(this::setLease);
+    }
+
+    /**
+     * {@link #failover()}, with the leader recorded by {@code setLeader} (holder, term) instead of the
+     * Lease: for example {@code (h, t) -> db.setPatroniLeader("orders", false, h, t)}.
+     */
+    public void failover(BiConsumer<String, Long> setLeader) throws InterruptedException {
         NodeClient n0 = node(0);
         NodeClient n1 = node(1);
         NodeClient n2 = node(2);
         n0.promote(1);
-        setLease("orders-0", 1);
+        setLeader.accept("orders-0", 1L);
         n1.follow(n0, 1, "bootstrap");
         n2.follow(n0, 1, "bootstrap");
         for (int i = 0; i < 10; i++) {
@@ -261,7 +281,7 @@ public final class DbCluster implements AutoCloseable {
         n0.put("d1", "divergent-update-2");
         n0.put("d2", "divergent-insert-2");
         n1.promote(2);
-        setLease("orders-1", 2);
+        setLeader.accept("orders-1", 2L);
         n2.follow(n1, 2, "failover");
         n1.put("k3", "after-failover");
         n1.put("k0", "after-failover-2");
@@ -284,6 +304,101 @@ public final class DbCluster implements AutoCloseable {
         l.getSpec().setHolderIdentity(holder);
         l.getSpec().setLeaseTransitions((int) term);
         client.leases().inNamespace(namespace).resource(l).update();
+    }
+
+    /**
+     * Records {@code holder} as the leader of the Patroni cluster {@code scope} in term (timeline)
+     * {@code term}, as Patroni 4.1.4's Kubernetes DCS writes it: the leader object (ConfigMap
+     * {@code <scope>-leader}, or with {@code endpoints} the Endpoints {@code <scope>} with the leader's
+     * address) with the annotations leader, acquireTime, renewTime, ttl, transitions and optime; the
+     * holder pod's {@code status} annotation (role primary, state running, its timeline); and the
+     * {@code history} annotation of {@code <scope>-config}, one line per promotion
+     * ({@code [timeline, lsn, reason, timestamp, new_leader]}). A null holder releases the leader key
+     * (Patroni removes the leader annotation) and writes nothing else.
+     */
+    public void setPatroniLeader(String scope, boolean endpoints, String holder, long term) {
+        String kind = endpoints ? "Endpoints" : "ConfigMap";
+        String leaderName = endpoints ? scope : scope + "-leader";
+        String now = Instant.now().toString();
+        Map<String, String> current = patroniAnnotations(kind, leaderName);
+        Map<String, String> leader = new LinkedHashMap<>(current == null ? Map.of() : current);
+        if (holder == null) {
+            leader.remove("leader");
+            writePatroni(kind, scope, leaderName, leader, endpoints ? "" : null);
+            return;
+        }
+        boolean changed = !holder.equals(leader.get("leader"));
+        long transitions = leader.containsKey("transitions") ? Long.parseLong(leader.get("transitions")) : -1;
+        leader.put("leader", holder);
+        leader.put("ttl", "30");
+        leader.put("renewTime", now);
+        if (changed) {
+            leader.put("acquireTime", now);
+            leader.put("transitions", Long.toString(transitions + 1));
+        }
+        leader.put("optime", "0");
+        writePatroni(kind, scope, leaderName, leader, endpoints ? "127.0.0.1" : null);
+
+        // the history: Patroni's new primary records its promotion to each timeline after the first
+        if (term > 1) {
+            promotedTo.put(term, holder);
+        }
+        List<String> lines = new ArrayList<>();
+        for (long t = 1; t < term; t++) {
+            lines.add("[" + t + "," + t * 100 + ",\"no recovery target specified\",\"" + now + "\",\""
+                    + promotedTo.getOrDefault(t + 1, holder) + "\"]");
+        }
+        Map<String, String> config = patroniAnnotations(kind, scope + "-config");
+        Map<String, String> configAnnotations = new LinkedHashMap<>(config == null ? Map.of() : config);
+        configAnnotations.put("history", "[" + String.join(",", lines) + "]");
+        configAnnotations.putIfAbsent("initialize", "7390000000000000000");
+        writePatroni(kind, scope, scope + "-config", configAnnotations, null);
+
+        Pod pod = client.pods().inNamespace(namespace).withName(holder).get();
+        if (pod.getMetadata().getAnnotations() == null) {
+            pod.getMetadata().setAnnotations(new HashMap<>());
+        }
+        pod.getMetadata().getAnnotations().put("status", "{\"conn_url\":\"postgres://127.0.0.1:5432/postgres\","
+                + "\"api_url\":\"http://127.0.0.1:8008/patroni\",\"state\":\"running\",\"role\":\"primary\","
+                + "\"version\":\"4.1.4\",\"xlog_location\":0,\"timeline\":" + term + "}");
+        client.pods().inNamespace(namespace).resource(pod).update();
+    }
+
+    private Map<String, String> patroniAnnotations(String kind, String name) {
+        var o = kind.equals("ConfigMap") ? client.configMaps().inNamespace(namespace).withName(name).get()
+                : client.endpoints().inNamespace(namespace).withName(name).get();
+        return o == null ? null : o.getMetadata().getAnnotations();
+    }
+
+    /** Creates or replaces a Patroni object, labeled as Patroni labels it (cluster-name: scope). */
+    private void writePatroni(String kind, String scope, String name, Map<String, String> annotations, String ip) {
+        ObjectMeta meta = new ObjectMetaBuilder().withName(name).withNamespace(namespace)
+                .withLabels(Map.of("application", "patroni", "cluster-name", scope)).withAnnotations(annotations)
+                .build();
+        if (kind.equals("ConfigMap")) {
+            client.configMaps().inNamespace(namespace).resource(new ConfigMapBuilder().withMetadata(meta).build())
+                    .createOr(NonDeletingOperation::update);
+            return;
+        }
+        EndpointsBuilder e = new EndpointsBuilder().withMetadata(meta);
+        if (ip != null && !ip.isEmpty()) {
+            e.addNewSubset().addNewAddress().withIp(ip).endAddress().addNewPort().withName("postgresql")
+                    .withPort(5432).withProtocol("TCP").endPort().endSubset();
+        }
+        client.endpoints().inNamespace(namespace).resource(e.build()).createOr(NonDeletingOperation::update);
+    }
+
+    /** A ReplicaSetRollback of orders-0 whose leader is read from Patroni's scope {@code scope}. */
+    public ReplicaSetRollback rollback(String name, String scope, boolean endpoints) {
+        ReplicaSetRollback r = rollback(name);
+        PatroniLeaderSpec p = new PatroniLeaderSpec();
+        p.setScope(scope);
+        p.setDcs(endpoints ? PatroniLeaderSpec.Dcs.Endpoints : PatroniLeaderSpec.Dcs.ConfigMap);
+        LeaderSpec leader = new LeaderSpec();
+        leader.setPatroni(p);
+        r.getSpec().getCluster().setLeaseName(null);
+        r.getSpec().getCluster().setLeader(leader);
+        return r;
     }
 
     /** A ReplicaSetRollback of orders-0 for this cluster. */
