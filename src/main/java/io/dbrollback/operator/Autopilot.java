@@ -21,7 +21,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -208,6 +210,31 @@ public final class Autopilot {
         if (!DETECTING.equals(report.getDetection())) {
             return;
         }
+        // The pods first, the leader last: a replica read after the leader may hold records the leader
+        // wrote after it was read, which would look like a tail the leader lacks.
+        boolean pending = false;
+        List<NodeReport> unreachable = new ArrayList<>();
+        Map<String, NodeTimeline> looked = new LinkedHashMap<>();
+        for (String pod : members.pods()) {
+            if (pod.equals(report.getLeader())) {
+                continue;
+            }
+            NodeReport n = node(report, pod);
+            if (n.getState() != null && !UNREACHABLE.equals(n.getState())) {
+                continue; // looked at already for this failover
+            }
+            try {
+                looked.put(pod, world.timeline(members, pod));
+            } catch (TransportException e) {
+                pending = true;
+                if (!UNREACHABLE.equals(n.getState())) {
+                    unreachable.add(n);
+                }
+                n.setState(UNREACHABLE);
+                n.setMessage(pod + " could not be asked for its timeline: " + e.getMessage()
+                        + "; looked at again with backoff");
+            }
+        }
         NodeTimeline leader;
         try {
             leader = world.timeline(members, report.getLeader());
@@ -223,31 +250,12 @@ public final class Autopilot {
             return;
         }
         report.setLeaderLastLsn(leader.lastLsn().value());
-        boolean pending = false;
         List<NodeReport> diverged = new ArrayList<>();
-        List<NodeReport> unreachable = new ArrayList<>();
         List<NodeReport> inconsistent = new ArrayList<>();
-        for (String pod : members.pods()) {
-            if (pod.equals(report.getLeader())) {
-                continue;
-            }
+        for (Map.Entry<String, NodeTimeline> e : looked.entrySet()) {
+            String pod = e.getKey();
+            NodeTimeline tl = e.getValue();
             NodeReport n = node(report, pod);
-            if (n.getState() != null && !UNREACHABLE.equals(n.getState())) {
-                continue; // looked at already for this failover
-            }
-            NodeTimeline tl;
-            try {
-                tl = world.timeline(members, pod);
-            } catch (TransportException e) {
-                pending = true;
-                if (!UNREACHABLE.equals(n.getState())) {
-                    unreachable.add(n);
-                }
-                n.setState(UNREACHABLE);
-                n.setMessage(pod + " could not be asked for its timeline: " + e.getMessage()
-                        + "; looked at again with backoff");
-                continue;
-            }
             Divergence.Verdict v = Divergence.of(tl, leader);
             n.setState(v.state().name());
             n.setMessage(v.message());

@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.api.PatroniLeaderSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.RollbackPolicy;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -12,16 +13,18 @@ import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.GroupVersionKind;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.filter.OnUpdateFilter;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
+import io.javaoperatorsdk.operator.processing.event.source.informer.TransformingItemStore;
 import io.javaoperatorsdk.operator.processing.retry.GradualRetry;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.stream.Collectors;
 import org.jboss.logging.Logger;
 
@@ -38,9 +41,12 @@ import org.jboss.logging.Logger;
 public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<RollbackPolicy> {
 
     static final String NAME = "rollbackpolicy";
-    static final String LEASE_INDEX = "dbrollback.io/policy-lease";
+    /** Policies by the objects they read their leader from: "ns/Kind/name" ({@link #leaderKeys}). */
+    static final String LEADER_INDEX = "dbrollback.io/policy-leader";
     /** The informers' names (in the health checks). */
     static final String LEASE_SOURCE = "policy-leases";
+    static final String CONFIG_MAP_SOURCE = "policy-patroni-configmaps";
+    static final String ENDPOINTS_SOURCE = "policy-patroni-endpoints";
     static final String ROLLBACK_SOURCE = "policy-rollbacks";
 
     private static final Logger LOG = Logger.getLogger(PolicyReconciler.class);
@@ -61,28 +67,30 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
         this.clock = Objects.requireNonNull(clock, "clock");
     }
 
-    /** The key of a policy's leader object: namespace and Lease name. */
-    static String leaseKey(RollbackPolicy p) {
-        return p.getSpec() == null || p.getSpec().getCluster() == null
-                || p.getSpec().getCluster().getLeaseName() == null ? null
-                : p.getMetadata().getNamespace() + "/" + p.getSpec().getCluster().getLeaseName();
+    /**
+     * The keys ("ns/Kind/name") of the objects a policy reads its leader from: its Lease, or Patroni's
+     * leader and config objects.
+     */
+    static List<String> leaderKeys(RollbackPolicy p) {
+        if (p.getSpec() == null || p.getSpec().getCluster() == null) {
+            return List.of();
+        }
+        String ns = p.getMetadata().getNamespace() + "/";
+        String lease = LeaderReader.leaseName(p.getSpec().getCluster());
+        if (lease != null) {
+            return List.of(ns + "Lease/" + lease);
+        }
+        PatroniLeaderSpec patroni = LeaderReader.patroni(p.getSpec().getCluster());
+        if (patroni == null || patroni.getScope() == null || patroni.getDcs() == null) {
+            return List.of();
+        }
+        LeaderReader.PatroniObjects o = LeaderReader.objects(patroni);
+        return List.of(ns + o.kind() + "/" + o.leaderName(), ns + o.kind() + "/" + o.configName());
     }
 
     @Override
     public List<EventSource<?, RollbackPolicy>> prepareEventSources(EventSourceContext<RollbackPolicy> context) {
-        context.getPrimaryCache().addIndexer(LEASE_INDEX, p -> leaseKey(p) == null ? List.of() : List.of(leaseKey(p)));
-        InformerEventSourceConfiguration<GenericKubernetesResource> leases = InformerEventSourceConfiguration
-                .from(RollbackReconciler.LEASE, RollbackPolicy.class).withName(LEASE_SOURCE)
-                .withSecondaryToPrimaryMapper(lease -> context.getPrimaryCache()
-                        .byIndex(LEASE_INDEX, lease.getMetadata().getNamespace() + "/" + lease.getMetadata().getName())
-                        .stream().map(ResourceID::fromResource).collect(Collectors.toSet()))
-                .withPrimaryToSecondaryMapper((RollbackPolicy p) -> leaseKey(p) == null ? Set.of()
-                        : Set.of(new ResourceID(p.getSpec().getCluster().getLeaseName(),
-                        p.getMetadata().getNamespace())))
-                .withNamespacesInheritedFromController()
-                // renewals do not matter: only a new holder or term is a failover
-                .withOnUpdateFilter(RollbackReconciler::leaderChanged)
-                .build();
+        context.getPrimaryCache().addIndexer(LEADER_INDEX, PolicyReconciler::leaderKeys);
         InformerEventSourceConfiguration<ReplicaSetRollback> rollbacks = InformerEventSourceConfiguration
                 .from(ReplicaSetRollback.class, RollbackPolicy.class).withName(ROLLBACK_SOURCE)
                 .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(RollbackPolicy.class))
@@ -90,7 +98,40 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
                 // only a rollback's phase matters to the report
                 .withOnUpdateFilter((now, before) -> !Objects.equals(phase(now), phase(before)))
                 .build();
-        return List.of(new InformerEventSource<>(leases, context), new InformerEventSource<>(rollbacks, context));
+        return List.of(
+                new InformerEventSource<>(leaderSource(context, RollbackReconciler.LEASE, LEASE_SOURCE,
+                        RollbackReconciler::leaderChanged), context),
+                new InformerEventSource<>(leaderSource(context, RollbackReconciler.CONFIG_MAP, CONFIG_MAP_SOURCE,
+                        RollbackReconciler::patroniLeaderChanged), context),
+                new InformerEventSource<>(leaderSource(context, RollbackReconciler.ENDPOINTS, ENDPOINTS_SOURCE,
+                        RollbackReconciler::patroniLeaderChanged), context),
+                new InformerEventSource<>(rollbacks, context));
+    }
+
+    /**
+     * The informer of one kind of leader object, mapped to the policies that read it by name; only a
+     * change of what is read from it (holder, term, history) starts a pass, never a renewal.
+     */
+    private static InformerEventSourceConfiguration<GenericKubernetesResource> leaderSource(
+            EventSourceContext<RollbackPolicy> context, GroupVersionKind kind, String name,
+            OnUpdateFilter<GenericKubernetesResource> changed) {
+        String k = kind.getKind();
+        InformerEventSourceConfiguration.Builder<GenericKubernetesResource> b = InformerEventSourceConfiguration
+                .from(kind, RollbackPolicy.class).withName(name)
+                .withSecondaryToPrimaryMapper(o -> context.getPrimaryCache().byIndex(LEADER_INDEX,
+                        o.getMetadata().getNamespace() + "/" + k + "/" + o.getMetadata().getName()).stream()
+                        .map(ResourceID::fromResource).collect(Collectors.toSet()))
+                .withPrimaryToSecondaryMapper((RollbackPolicy p) -> leaderKeys(p).stream()
+                        .filter(key -> key.startsWith(p.getMetadata().getNamespace() + "/" + k + "/"))
+                        .map(key -> new ResourceID(key.substring(key.lastIndexOf('/') + 1),
+                                p.getMetadata().getNamespace()))
+                        .collect(Collectors.toSet()))
+                .withNamespacesInheritedFromController()
+                .withOnUpdateFilter(changed);
+        if (!k.equals("Lease")) {
+            b.withItemStore(new TransformingItemStore<>(RollbackReconciler::pruned));
+        }
+        return b.build();
     }
 
     private static String phase(ReplicaSetRollback r) {
