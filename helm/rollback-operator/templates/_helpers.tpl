@@ -69,18 +69,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 What the operator calls, in every namespace it watches: its own resources (the status is its audit
-record, the finalizer holds a rollback past the recover), the database Leases and Pods it observes,
-and the core/v1 Events it writes.
+record, the finalizer holds a rollback past the recover; the autopilot creates the ReplicaSetRollbacks
+of its RollbackPolicies and writes each policy's impact report to its status), the database Leases and
+Pods it observes, and the core/v1 Events it writes.
 */}}
 {{- define "rollback-operator.operatorRules" -}}
 - apiGroups: ["dbrollback.io"]
   resources: ["replicasetrollbacks"]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  verbs: ["get", "list", "watch", "create", "patch", "update"]
 - apiGroups: ["dbrollback.io"]
   resources: ["replicasetrollbacks/status"]
   verbs: ["get", "patch", "update"]
 - apiGroups: ["dbrollback.io"]
   resources: ["replicasetrollbacks/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["dbrollback.io"]
+  resources: ["rollbackpolicies"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["dbrollback.io"]
+  resources: ["rollbackpolicies/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["dbrollback.io"]
+  resources: ["rollbackpolicies/finalizers"]
   verbs: ["update"]
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]

@@ -19,8 +19,8 @@ public class RollbackPolicyStatus {
     @JsonPropertyDescription("How many leader changes the policy has seen since it was created.")
     private long failoversDetected;
 
-    @JsonPropertyDescription("Diverged former primaries of the latest failover whose rollback has not ended yet "
-            + "(or that Observe mode leaves diverged).")
+    @JsonPropertyDescription("Diverged former primaries of the latest failover whose rollback has not completed "
+            + "(a failed or aborted rollback leaves its pod diverged; in Observe mode every diverged one).")
     private int divergedNodes;
 
     @JsonPropertyDescription("The impact report of each failover seen, oldest first (at most 10; older ones drop "

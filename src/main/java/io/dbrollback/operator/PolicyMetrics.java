@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code dbrollback_failovers_detected_total}: leader changes seen (the first leader a policy
  *       sees is not one);</li>
  *   <li>{@code dbrollback_diverged_nodes}: diverged former primaries of the latest failover whose
- *       rollback has not ended (in Observe mode: the diverged ones);</li>
+ *       rollback has not completed (in Observe mode: the diverged ones);</li>
  *   <li>{@code dbrollback_failover_to_rollback_end_seconds{outcome}}: from the failover's detection to
  *       the end of a rollback the policy created (the phase it ended in). Both ends are read from the
  *       status (wall clock), so that the figure survives a restart of the operator; a negative span
@@ -47,7 +47,7 @@ public class PolicyMetrics {
         diverged.computeIfAbsent(namespace + "/" + policy, k -> {
             AtomicInteger value = new AtomicInteger();
             Gauge.builder("dbrollback_diverged_nodes", value, AtomicInteger::get)
-                    .description("Diverged former primaries of the latest failover whose rollback has not ended")
+                    .description("Diverged former primaries of the latest failover whose rollback has not completed")
                     .tag("namespace", namespace).tag("policy", policy).register(registry);
             return value;
         }).set(count);

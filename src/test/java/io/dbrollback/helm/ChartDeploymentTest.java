@@ -123,8 +123,11 @@ class ChartDeploymentTest {
 
         Map<String, String> env = ChartRbacTest.env(List.of(d));
         List<String> watched = Chart.list(values, "watchNamespaces");
-        assertEquals(watched.isEmpty() ? "JOSDK_ALL_NAMESPACES" : String.join(",", watched),
-                env.get("QUARKUS_OPERATOR_SDK_CONTROLLERS_REPLICASETROLLBACK_NAMESPACES"), mode.name());
+        // both controllers watch the same namespaces: the RBAC grants nothing elsewhere
+        for (String controller : List.of("REPLICASETROLLBACK", "ROLLBACKPOLICY")) {
+            assertEquals(watched.isEmpty() ? "JOSDK_ALL_NAMESPACES" : String.join(",", watched),
+                    env.get("QUARKUS_OPERATOR_SDK_CONTROLLERS_" + controller + "_NAMESPACES"), mode + " " + controller);
+        }
         boolean leader = "true".equals(env.get("DBROLLBACK_LEADER_ELECTION_ENABLED"));
         assertTrue(leader || d.getSpec().getReplicas() == 1, mode + ": several replicas need leader election");
         // Without leader election an upgrade must never run the old and the new operator together.

@@ -285,15 +285,37 @@ class ChartRbacTest {
             assertEquals("true", role.getMetadata().getLabels().get("rbac.authorization.k8s.io/aggregate-to-" + r[0]));
             for (PolicyRule rule : role.getRules()) {
                 assertEquals(List.of("dbrollback.io"), rule.getApiGroups(), role.getMetadata().getName());
-                assertFalse(rule.getResources().contains("replicasetrollbacks/status")
+                assertFalse(rule.getResources().stream().anyMatch(x -> x.endsWith("/status"))
                         && rule.getVerbs().stream().anyMatch(WRITE_VERBS::contains),
-                        "users never write the status (the operator's audit record)");
+                        "users never write a status (the operator's audit record and impact reports)");
             }
-            boolean writes = role.getRules().stream().anyMatch(x -> x.getResources().contains("replicasetrollbacks")
-                    && x.getVerbs().containsAll(List.of("create", "patch", "delete")));
-            assertEquals(Boolean.parseBoolean(r[1]), writes, role.getMetadata().getName());
-            assertTrue(role.getRules().stream().anyMatch(x -> x.getResources().contains("replicasetrollbacks")
-                    && x.getVerbs().containsAll(List.of("get", "list", "watch"))), role.getMetadata().getName());
+            for (String resource : List.of("replicasetrollbacks", "rollbackpolicies")) {
+                String what = role.getMetadata().getName() + " " + resource;
+                boolean writes = role.getRules().stream().anyMatch(x -> x.getResources().contains(resource)
+                        && x.getVerbs().containsAll(List.of("create", "patch", "delete")));
+                assertEquals(Boolean.parseBoolean(r[1]), writes, what);
+                assertTrue(role.getRules().stream().anyMatch(x -> x.getResources().contains(resource)
+                        && x.getVerbs().containsAll(List.of("get", "list", "watch"))), what);
+                assertTrue(role.getRules().stream().anyMatch(x -> x.getResources().contains(resource + "/status")
+                        && x.getVerbs().contains("get")), what + "/status");
+            }
+        }
+    }
+
+    /**
+     * The operator creates ReplicaSetRollbacks (the autopilot) but deletes nothing of its own kinds: the
+     * rollbacks a deleted policy owned are removed by the garbage collector, not by the operator.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void theOperatorCreatesRollbacksButDeletesNone(Chart.Mode mode) {
+        List<Grant> grants = operatorGrants(Chart.render(mode));
+        for (Grant g : grants) {
+            if (g.rule().getApiGroups().contains("dbrollback.io")) {
+                assertTrue(g.rule().getVerbs().stream().noneMatch(v -> v.startsWith("delete")), mode + ": " + g);
+                assertFalse(g.rule().getResources().contains("rollbackpolicies")
+                        && g.rule().getVerbs().contains("create"), mode + ": the operator never creates a policy");
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dbrollback.api.ConditionType;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
@@ -17,33 +18,37 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The operator's vocabulary is documented as it is: README's Events table names every Event reason
- * the operator writes and no other; docs/operator.md's table of block reasons names every
- * {@link BlockReason} and no other, and it names every condition type.
+ * the operator writes about a rollback and no other, and its table of a RollbackPolicy's Events every
+ * {@link PolicyEventReason} and no other, each with its type; docs/operator.md's table of block
+ * reasons names every {@link BlockReason} and no other, and it names every condition type.
  */
 class EventVocabularyTest {
 
-    /** The names in the first column of the table that follows {@code heading} (up to the next heading). */
-    private static Set<String> firstColumn(Path file, String heading) throws Exception {
+    /** The rows of the table that follows the heading line {@code heading} (up to the next heading). */
+    private static List<String> rows(Path file, String heading) throws Exception {
         List<String> lines = Files.readAllLines(file);
-        int start = -1;
-        for (int i = 0; i < lines.size(); i++) {
-            if (lines.get(i).startsWith(heading)) {
-                start = i;
-                break;
-            }
-        }
+        int start = lines.indexOf(heading);
         assertTrue(start >= 0, file + " has " + heading);
-        Set<String> documented = new TreeSet<>();
-        Pattern name = Pattern.compile("`([A-Za-z]+)`");
+        List<String> rows = new ArrayList<>();
         for (String line : lines.subList(start + 1, lines.size())) {
             if (line.startsWith("#")) {
                 break;
             }
             if (line.startsWith("| `")) {
-                Matcher m = name.matcher(line.split("\\|")[1]);
-                while (m.find()) {
-                    documented.add(m.group(1));
-                }
+                rows.add(line);
+            }
+        }
+        return rows;
+    }
+
+    /** The names in the first column of the table that follows {@code heading} (up to the next heading). */
+    private static Set<String> firstColumn(Path file, String heading) throws Exception {
+        Set<String> documented = new TreeSet<>();
+        Pattern name = Pattern.compile("`([A-Za-z]+)`");
+        for (String line : rows(file, heading)) {
+            Matcher m = name.matcher(line.split("\\|")[1]);
+            while (m.find()) {
+                documented.add(m.group(1));
             }
         }
         return documented;
@@ -57,6 +62,18 @@ class EventVocabularyTest {
     void theReadmeEventsTableIsTheOperatorsVocabulary() throws Exception {
         assertEquals(names(EventReason.values()), firstColumn(Path.of("README.md"), "### Events"),
                 "README.md, ### Events");
+    }
+
+    @Test
+    void theReadmePolicyEventsTableIsTheAutopilotsVocabulary() throws Exception {
+        Path readme = Path.of("README.md");
+        String heading = "### Events of a RollbackPolicy";
+        assertEquals(names(PolicyEventReason.values()), firstColumn(readme, heading), "README.md, " + heading);
+        for (String row : rows(readme, heading)) {
+            String type = row.split("\\|")[2].strip();
+            assertTrue(type.equals("Normal") || type.equals("Warning"), "README.md, " + heading + ": the type of "
+                    + row);
+        }
     }
 
     @Test

@@ -31,7 +31,14 @@ public class RbacTest {
         {"dbrollback.io", "replicasetrollbacks/finalizers", "update"},
         {"coordination.k8s.io", "leases", "watch"}, {"", "pods", "list"}, {"", "events", "create"},
         {"", "events", "update"}, {"", "configmaps", "watch"}, {"", "configmaps", "get"},
-        {"", "endpoints", "watch"}, {"", "endpoints", "get"}};
+        {"", "endpoints", "watch"}, {"", "endpoints", "get"},
+        // the autopilot: it creates the rollbacks of its policies and writes each policy's impact report
+        {"dbrollback.io", "replicasetrollbacks", "create"}, {"dbrollback.io", "replicasetrollbacks", "list"},
+        {"dbrollback.io", "rollbackpolicies", "get"}, {"dbrollback.io", "rollbackpolicies", "list"},
+        {"dbrollback.io", "rollbackpolicies", "watch"}, {"dbrollback.io", "rollbackpolicies", "update"},
+        {"dbrollback.io", "rollbackpolicies", "patch"}, {"dbrollback.io", "rollbackpolicies/status", "get"},
+        {"dbrollback.io", "rollbackpolicies/status", "update"}, {"dbrollback.io", "rollbackpolicies/status", "patch"},
+        {"dbrollback.io", "rollbackpolicies/finalizers", "update"}};
 
     private static List<HasMetadata> load() throws Exception {
         List<HasMetadata> out = new ArrayList<>();

@@ -247,6 +247,12 @@ public final class DbCluster implements AutoCloseable {
         return clients.get(i).address;
     }
 
+    /** Something to do in the middle of {@link #failover(Pause)}. */
+    @FunctionalInterface
+    public interface Pause {
+        void run() throws InterruptedException;
+    }
+
     /**
      * orders-0 is primary in term 1 and writes ten keys, replicated and committed; it is cut off and
      * takes five divergent writes (insert, update, delete, update, insert); orders-1 is elected in
@@ -261,6 +267,19 @@ public final class DbCluster implements AutoCloseable {
      * Lease: for example {@code (h, t) -> db.setPatroniLeader("orders", false, h, t)}.
      */
     public void failover(BiConsumer<String, Long> setLeader) throws InterruptedException {
+        failover(setLeader, () -> { });
+    }
+
+    /**
+     * {@link #failover()}, running {@code whileOrders0Leads} once orders-0 leads in term 1 (the Lease
+     * names it) with its ten writes replicated and committed, before it is cut off.
+     */
+    public void failover(Pause whileOrders0Leads) throws InterruptedException {
+        failover(this::setLease, whileOrders0Leads);
+    }
+
+    /** {@link #failover(BiConsumer)} with {@code whileOrders0Leads} as in {@link #failover(Pause)}. */
+    public void failover(BiConsumer<String, Long> setLeader, Pause whileOrders0Leads) throws InterruptedException {
         NodeClient n0 = node(0);
         NodeClient n1 = node(1);
         NodeClient n2 = node(2);
@@ -274,6 +293,7 @@ public final class DbCluster implements AutoCloseable {
         n1.await("replicated", t -> t.getLastLsn() == 10);
         n2.await("replicated", t -> t.getLastLsn() == 10);
         n0.await("committed", t -> t.getCommitLsn() == 10);
+        whileOrders0Leads.run();
         n0.isolate(true);
         n0.put("d1", "divergent-insert");
         n0.put("k1", "divergent-update");
