@@ -177,7 +177,10 @@ class AutopilotOperatorTest {
             assertNotNull(n0.getFirstCommit());
             assertEquals("orders-0-rollback-t2", n0.getRollback());
             assertEquals("Automatic", n0.getApproval());
-            assertEquals("InSync", node(r, "orders-2").getState());
+            assertTrue(Set.of("InSync", "Behind").contains(node(r, "orders-2").getState()),
+                    "a follower of the new leader (read before the leader's last writes it may be behind): "
+                    + node(r, "orders-2").getMessage());
+            assertNull(node(r, "orders-2").getRollback());
             RollbackPolicy p = stored(ns);
             assertEquals(0, p.getStatus().getDivergedNodes());
             assertEquals("orders-1", p.getStatus().getLeader().getHolder());
@@ -242,7 +245,7 @@ class AutopilotOperatorTest {
 
             FailoverReport r = awaitReport(ns, 2, f -> "Complete".equals(f.getDetection()));
             assertEquals("Behind", node(r, "orders-0").getState(), node(r, "orders-0").getMessage());
-            assertEquals("InSync", node(r, "orders-2").getState());
+            assertTrue(Set.of("InSync", "Behind").contains(node(r, "orders-2").getState()));
             Thread.sleep(500);
             assertTrue(rollbacks(ns).isEmpty(), "no rollback for a pod that is merely behind: "
                     + Json.write(stored(ns).getStatus()));
