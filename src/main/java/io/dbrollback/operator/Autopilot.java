@@ -129,11 +129,26 @@ public final class Autopilot {
             return blocked(p, "NoLeader", leader.source() + " names no holder: no pod leads the cluster; "
                     + "nothing was done");
         }
-        FailoverReport report = reportFor(p, leader, now);
+        FailoverReport last = latest(p);
+        long term = leader.term().value();
+        if (last != null && last.getTerm() != null && term <= last.getTerm()
+                && !(term == last.getTerm() && leader.holder().equals(last.getLeader()))) {
+            // a new holder needs a new term: the term names the failover (and its rollbacks)
+            return blocked(p, "TermNotAdvanced", leader.source() + " names " + leader.holder() + " in term " + term
+                    + ", not after term " + last.getTerm() + " of " + last.getLeader() + ": a failover the policy "
+                    + "cannot tell apart; nothing was done (give the leader's term in the dbrollback.io/term "
+                    + "annotation or spec.leaseTransitions)");
+        }
         ClusterObserver.MembersReading members = world.members(ns, spec.getCluster(), spec.getAgentTlsSecret());
         if (members.problem() != null) {
             return blocked(p, members.problem().reason().name(), members.problem().message());
         }
+        if (!members.members().pods().contains(leader.holder())) {
+            return blocked(p, "LeaderNotAPod", leader.source() + " names " + leader.holder() + ", which is not a pod "
+                    + "of cluster.podSelector " + spec.getCluster().getPodSelector() + " (" + members.members().pods()
+                    .size() + " pods match); nothing was done");
+        }
+        FailoverReport report = reportFor(p, leader, now);
         setCondition(p, "Blocked", false, "ClusterReadable", null, now);
         detect(p, members.members(), report, now);
         if (COMPLETE.equals(report.getDetection())) {
@@ -231,7 +246,7 @@ public final class Autopilot {
                     unreachable.add(n);
                 }
                 n.setState(UNREACHABLE);
-                n.setMessage(pod + " could not be asked for its timeline: " + e.getMessage()
+                n.setMessage(pod + " could not be asked for its timeline: " + clip(e.getMessage())
                         + "; looked at again with backoff");
             }
         }
@@ -313,7 +328,7 @@ public final class Autopilot {
             n.setTouches(touches);
             n.setSummaryMissing(null);
         } catch (TransportException e) {
-            n.setSummaryMissing("the agent of " + pod + " could not summarize its tail: " + e.getMessage());
+            n.setSummaryMissing("the agent of " + pod + " could not summarize its tail: " + clip(e.getMessage()));
         }
     }
 
@@ -341,6 +356,11 @@ public final class Autopilot {
         return b.append(". Nothing has been removed.").toString();
     }
 
+    /** An agent's words, bounded: the status must stay small whatever an agent answers. */
+    static String clip(String text) {
+        return text == null || text.length() <= 300 ? text : text.substring(0, 297) + "...";
+    }
+
     private static NodeReport node(FailoverReport report, String pod) {
         for (NodeReport n : report.getNodes()) {
             if (pod.equals(n.getPod())) {
@@ -361,7 +381,13 @@ public final class Autopilot {
                 continue;
             }
             String ns = p.getMetadata().getNamespace();
-            ReplicaSetRollback underWay = underWay(ns, n.getPod());
+            List<ReplicaSetRollback> all = world.rollbacks(ns);
+            String mine = PolicyRollbacks.name(n.getPod(), report.getTerm());
+            ReplicaSetRollback own = all.stream().filter(r -> mine.equals(r.getMetadata().getName())).findFirst()
+                    .orElse(null);
+            // Its own name first: a rollback this policy created whose status write was lost is this
+            // failover's rollback (and may set the cool-down), not another one under way.
+            ReplicaSetRollback underWay = own != null ? null : underWay(all, n.getPod());
             if (underWay != null) {
                 n.setRollback(underWay.getMetadata().getName());
                 n.setApproval(underWay.getSpec() == null || underWay.getSpec().getApproval() == null ? null
@@ -375,8 +401,8 @@ public final class Autopilot {
                 continue;
             }
             ReplicaSetRollbackSpec.Approval approval = approval(p, report, now);
-            AutopilotWorld.Created made = world.create(PolicyRollbacks.build(p, n.getPod(), report.getTerm(),
-                    approval));
+            AutopilotWorld.Created made = own != null ? new AutopilotWorld.Created(own, false)
+                    : world.create(PolicyRollbacks.build(p, n.getPod(), report.getTerm(), approval));
             ReplicaSetRollback r = made.rollback();
             boolean ours = made.created() || PolicyRollbacks.madeBy(r, p);
             ReplicaSetRollbackSpec.Approval actual = r.getSpec() == null || r.getSpec().getApproval() == null
@@ -414,9 +440,14 @@ public final class Autopilot {
             return " (mode Manual): it saves and verifies the tail, then waits for the dbrollback.io/approve "
                     + "annotation";
         }
-        return " (inside the cool-down of " + p.getSpec().getCoolDown() + " after "
-                + p.getStatus().getLastAutomaticRollback().getName() + "): it saves and verifies the tail, then waits "
-                + "for the dbrollback.io/approve annotation";
+        AutomaticRollbackStatus last = p.getStatus().getLastAutomaticRollback();
+        if (last == null) {
+            return " (as the existing rollback asks): it saves and verifies the tail, then waits for the "
+                    + "dbrollback.io/approve annotation";
+        }
+        return " (inside the cool-down of " + coolDown(p.getSpec()).toString().substring(2).toLowerCase() + " after "
+                + last.getName() + "): it saves and verifies the tail, then waits for the dbrollback.io/approve "
+                + "annotation";
     }
 
     /** Automatic unless the mode is Manual or an automatic rollback of another failover is inside the cool-down. */
@@ -434,13 +465,15 @@ public final class Autopilot {
         } catch (DateTimeParseException e) {
             return ReplicaSetRollbackSpec.Approval.Manual; // unknown: the careful answer
         }
-        return now.isBefore(created.plus(coolDown(p.getSpec()))) ? ReplicaSetRollbackSpec.Approval.Manual
+        // measured at the failover's detection: a pod looked at late does not leave the cool-down by waiting
+        Instant failover = parse(report.getDetectedAt(), now);
+        return failover.isBefore(created.plus(coolDown(p.getSpec()))) ? ReplicaSetRollbackSpec.Approval.Manual
                 : ReplicaSetRollbackSpec.Approval.Automatic;
     }
 
-    /** A rollback of {@code pod} in {@code ns} that has not ended, if any. */
-    private ReplicaSetRollback underWay(String ns, String pod) {
-        for (ReplicaSetRollback r : world.rollbacks(ns)) {
+    /** A rollback of {@code pod} among {@code all} that has not ended, if any. */
+    private static ReplicaSetRollback underWay(List<ReplicaSetRollback> all, String pod) {
+        for (ReplicaSetRollback r : all) {
             if (r.getSpec() != null && pod.equals(r.getSpec().getTargetPod()) && !ENDED.contains(phase(r))
                     && r.getMetadata().getDeletionTimestamp() == null && !r.getSpec().isDryRun()) {
                 return r;
@@ -458,6 +491,7 @@ public final class Autopilot {
     private void follow(RollbackPolicy p, Instant now) {
         String ns = p.getMetadata().getNamespace();
         List<ReplicaSetRollback> all = null;
+        List<Runnable> ends = new ArrayList<>();
         for (FailoverReport report : p.getStatus().getFailovers()) {
             for (NodeReport n : report.getNodes()) {
                 if (n.getRollback() == null || n.getEndCounted() != null) {
@@ -473,11 +507,15 @@ public final class Autopilot {
                 if (r == null || ENDED.contains(phase)) {
                     n.setEndCounted(now.toString());
                     if (r != null) {
-                        metrics.rollbackEnded(ns, p.getMetadata().getName(), phase,
-                                Duration.between(parse(report.getDetectedAt(), now), now));
+                        Duration took = Duration.between(parse(report.getDetectedAt(), now), now);
+                        ends.add(() -> metrics.rollbackEnded(ns, p.getMetadata().getName(), phase, took));
                     }
                 }
             }
+        }
+        if (!ends.isEmpty()) {
+            write(p); // the ends are counted once they are stored as counted: never twice
+            ends.forEach(Runnable::run);
         }
         int diverged = divergedNow(p);
         metrics.divergedNodes(ns, p.getMetadata().getName(), diverged);

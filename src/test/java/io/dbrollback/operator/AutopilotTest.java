@@ -315,15 +315,14 @@ class AutopilotTest {
         pass(); // B again, from the stored policy
         assertEquals(1, creates());
 
-        // A's create went through (and the rollback ended) but its status write was lost: B's create finds
-        // the rollback by its name
+        // A's create went through (and the rollback ended) but its status write was lost: B finds the
+        // rollback by its name
         world.phase("orders-0-rollback-t2", "Completed");
         RollbackPolicy p = world.stored();
         node(p.getStatus().getFailovers().get(p.getStatus().getFailovers().size() - 1), "orders-0").setRollback(null);
         world.writeStatus(p);
         pass();
         assertEquals(1, creates());
-        assertTrue(world.log.contains("create exists orders-0-rollback-t2"), world.log.toString());
         assertEquals("orders-0-rollback-t2", node(latest(), "orders-0").getRollback());
     }
 
@@ -504,6 +503,94 @@ class AutopilotTest {
         assertTrue(message.contains("rollback.rollbackDirectory must be a plain absolute path"), message);
         assertFalse(message.contains("rm -rf") || message.contains("ten minutes") || message.contains("/etc"), message);
         assertEquals(List.of("status"), world.log, "nothing but the status");
+    }
+
+    @Test
+    void aCreateWhoseRecordWasLostStillStartsTheCoolDown() {
+        world.store(policy(PolicyMode.Automatic));
+        pass();
+        failoverToOrders1();
+        world.loseWriteAfterCreate = true;
+        assertThrows(KubernetesClientException.class, this::pass);
+        assertEquals(1, creates());
+        assertNull(node(latest(), "orders-0").getRollback(), "the record of the create was lost");
+        pass(); // the rollback is still Pending: it is this failover's own, found by its name
+        assertEquals("orders-0-rollback-t2", node(latest(), "orders-0").getRollback());
+        assertEquals("orders-0-rollback-t2", world.stored().getStatus().getLastAutomaticRollback().getName());
+        assertTrue(reasons().contains("RollbackCreated"), events.toString());
+
+        world.phase("orders-0-rollback-t2", "Completed");
+        clock.advance(Duration.ofMinutes(1));
+        world.lead("orders-2", 3);
+        world.timelines.put("orders-0", FakeAutopilotWorld.timeline("orders-0", 2, 13, T1, T2));
+        world.timelines.put("orders-1", FakeAutopilotWorld.timeline("orders-1", 2, 15, T1, T2));
+        world.timelines.put("orders-2", FakeAutopilotWorld.timeline("orders-2", 3, 14, T1, T2,
+                TermHistory.Entry.of(3, 14)));
+        pass();
+        assertEquals(ReplicaSetRollbackSpec.Approval.Manual,
+                world.rollbacks.get("orders-1-rollback-t3").getSpec().getApproval(), "the cool-down held");
+    }
+
+    @Test
+    void theCoolDownIsMeasuredAtTheFailoverNotWhenAPodAnswersLate() {
+        world.store(policy(PolicyMode.Automatic));
+        pass();
+        failoverToOrders1();
+        pass();
+        world.phase("orders-0-rollback-t2", "Completed");
+        clock.advance(Duration.ofMinutes(1));
+        world.lead("orders-2", 3);
+        world.timelines.put("orders-0", FakeAutopilotWorld.timeline("orders-0", 2, 13, T1, T2));
+        world.timelines.put("orders-1", FakeAutopilotWorld.timeline("orders-1", 2, 15, T1, T2));
+        world.timelines.put("orders-2", FakeAutopilotWorld.timeline("orders-2", 3, 14, T1, T2,
+                TermHistory.Entry.of(3, 14)));
+        world.down.add("orders-1");
+        pass();
+        clock.advance(Duration.ofMinutes(15)); // orders-1 answers only after the cool-down is over
+        world.down.clear();
+        pass();
+        assertEquals(ReplicaSetRollbackSpec.Approval.Manual,
+                world.rollbacks.get("orders-1-rollback-t3").getSpec().getApproval());
+    }
+
+    @Test
+    void theEndOfARollbackIsCountedOnceWhenItsRecordIsRefused() {
+        world.store(policy(PolicyMode.Automatic));
+        pass();
+        failoverToOrders1();
+        pass();
+        world.phase("orders-0-rollback-t2", "Completed");
+        world.failWrites = 1;
+        assertThrows(KubernetesClientException.class, this::pass);
+        pass();
+        pass();
+        assertEquals(1, registry.get("dbrollback_failover_to_rollback_end_seconds").timer().count());
+    }
+
+    @Test
+    void aNewHolderInTheSameTermIsBlockedNotGuessed() {
+        world.store(policy(PolicyMode.Automatic));
+        pass();
+        world.lead("orders-1", 1); // a Lease without a term: every leader is "term 1"
+        pass();
+        assertEquals("TermNotAdvanced", blockedReason());
+        assertEquals(1, world.stored().getStatus().getFailovers().size(), "no report for a failover it cannot name");
+        assertEquals(0, creates());
+    }
+
+    @Test
+    void aLeaderThatIsNotAPodOfTheSelectorIsBlocked() {
+        world.lead("orders-0_3f2a9", 1); // a client-go style identity, not a pod name
+        world.store(policy(PolicyMode.Automatic));
+        pass();
+        assertEquals("LeaderNotAPod", blockedReason());
+        assertTrue(world.stored().getStatus().getFailovers().isEmpty());
+        assertFalse(world.log.stream().anyMatch(l -> l.startsWith("timeline")), "no agent was asked");
+    }
+
+    String blockedReason() {
+        return world.stored().getStatus().getConditions().stream().filter(c -> c.getType().equals("Blocked"))
+                .filter(c -> c.getStatus().equals("True")).findFirst().orElseThrow().getReason();
     }
 
     /**

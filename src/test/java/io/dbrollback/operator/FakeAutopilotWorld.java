@@ -37,6 +37,11 @@ final class FakeAutopilotWorld implements AutopilotWorld {
     final List<String> log = new ArrayList<>();
     /** Creations refused (as a crash of the operator right before it would create) while above 0. */
     int refuseCreates;
+    /** Status writes refused with 409 while above 0 (a lost write, another replica's). */
+    int failWrites;
+    /** The next status write after a create is refused (the create went through, its record did not). */
+    boolean loseWriteAfterCreate;
+    private boolean created;
     private RollbackPolicy stored;
     private long version = 1;
 
@@ -128,6 +133,7 @@ final class FakeAutopilotWorld implements AutopilotWorld {
             return new Created(existing, false);
         }
         log.add("create " + r.getMetadata().getName());
+        created = true;
         r.getMetadata().setCreationTimestamp("2026-12-05T10:00:00Z");
         rollbacks.put(r.getMetadata().getName(), r);
         return new Created(r, true);
@@ -135,6 +141,14 @@ final class FakeAutopilotWorld implements AutopilotWorld {
 
     @Override
     public RollbackPolicy writeStatus(RollbackPolicy p) {
+        if (failWrites > 0 || loseWriteAfterCreate && created) {
+            failWrites = Math.max(0, failWrites - 1);
+            if (created) {
+                loseWriteAfterCreate = false;
+            }
+            log.add("status refused");
+            throw new KubernetesClientException("the API server lost the write", 409, null);
+        }
         if (!p.getMetadata().getResourceVersion().equals(stored.getMetadata().getResourceVersion())) {
             throw new KubernetesClientException("the object has been modified", 409, null);
         }
