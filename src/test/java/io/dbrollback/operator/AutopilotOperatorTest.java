@@ -381,6 +381,62 @@ class AutopilotOperatorTest {
         }
     }
 
+    /**
+     * Two failovers in quick succession leave two diverged pods: orders-0 took writes in term 1 and
+     * orders-1 in term 2, neither reached orders-2, which leads in term 3. A policy applied then finds
+     * both in one report, rolls both back (one at a time, the queue of the cluster) with approval
+     * Automatic (one failover, one decision), and every pod converges on orders-2.
+     */
+    @Test
+    void twoQuickFailoversLeaveTwoDivergedPodsAndBothAreRolledBack() throws Exception {
+        String ns = "auto-double";
+        try (DbCluster db = new DbCluster(api, client, ns)) {
+            NodeClient n0 = db.node(0);
+            NodeClient n1 = db.node(1);
+            NodeClient n2 = db.node(2);
+            n0.promote(1);
+            db.setLease("orders-0", 1);
+            n1.follow(n0, 1, "bootstrap");
+            n2.follow(n0, 1, "bootstrap");
+            for (int i = 0; i < 10; i++) {
+                n0.put("k" + i, "v" + i);
+            }
+            n1.await("replicated", t -> t.getLastLsn() == 10);
+            n2.await("replicated", t -> t.getLastLsn() == 10);
+            n0.isolate(true);
+            n0.put("lost-in-term-1", "a");
+            n0.put("k1", "lost-update");
+            n1.promote(2);
+            db.setLease("orders-1", 2);
+            n1.isolate(true);
+            n1.put("lost-in-term-2", "b");
+            n1.put("k2", "lost-update");
+            n1.put("k3", "lost-update");
+            n2.promote(3);
+            db.setLease("orders-2", 3);
+            n2.put("after", "c");
+            n0.isolate(false);
+            n1.isolate(false);
+
+            operator(TestOperator.against(client).autopilot());
+            apply(policy(db, PolicyMode.Automatic));
+            FailoverReport r = awaitReport(ns, 3, f -> "Complete".equals(f.getDetection()));
+            assertEquals("Diverged", node(r, "orders-0").getState());
+            assertEquals(2L, node(r, "orders-0").getRecords());
+            assertEquals("Diverged", node(r, "orders-1").getState());
+            assertEquals(3L, node(r, "orders-1").getRecords());
+            ReplicaSetRollback r0 = awaitPhase(ns, "orders-0-rollback-t3", "Completed");
+            ReplicaSetRollback r1 = awaitPhase(ns, "orders-1-rollback-t3", "Completed");
+            assertEquals(ReplicaSetRollbackSpec.Approval.Automatic, r0.getSpec().getApproval());
+            assertEquals(ReplicaSetRollbackSpec.Approval.Automatic, r1.getSpec().getApproval());
+            assertEquals(2, rollbacks(ns).size());
+            n0.await("caught up", t -> t.getLastLsn() == 11);
+            n1.await("caught up", t -> t.getLastLsn() == 11);
+            assertEquals(n2.data(), n0.data());
+            assertEquals(n2.data(), n1.data());
+        }
+    }
+
     /** The autopilot's world with every create refused, as if the operator stopped right before it. */
     static final class RefusingCreates implements AutopilotWorld {
         private final AutopilotWorld world;
