@@ -32,6 +32,11 @@ class InformersLivenessTest {
     private static final String ROLLBACK_WATCH =
             "/apis/dbrollback\\.io/v1alpha1(/namespaces/[^/]+)?/replicasetrollbacks";
     private static final String LEASE_WATCH = "/apis/coordination\\.k8s\\.io/v1(/namespaces/[^/]+)?/leases";
+    /**
+     * Each is watched twice: by the rollback reconciler and by the autopilot (the Leases its policies
+     * read, the rollbacks they own).
+     */
+    private static final int WATCHES = 2;
 
     @InjectMockApiServer
     MockApiServer api;
@@ -44,25 +49,25 @@ class InformersLivenessTest {
 
     @Test
     void anInformerThatStopsForGoodTakesLivenessDown() throws Exception {
-        await().atMost(Duration.ofSeconds(30)).until(() -> api.faults().openWatches(ROLLBACK_WATCH) == 1
-                && api.faults().openWatches(LEASE_WATCH) == 1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> api.faults().openWatches(ROLLBACK_WATCH) == WATCHES
+                && api.faults().openWatches(LEASE_WATCH) == WATCHES);
         HttpResponse<String> up = UnreadableResourcesQuarkusTest.fetch(live);
         assertEquals(200, up.statusCode(), up.body());
         assertTrue(up.body().contains("\"" + InformersLiveness.NAME + "\""), up.body());
 
         // A Lease watch ended by a 410 is only reconnecting: still alive.
-        assertEquals(1, api.faults().expireWatches(LEASE_WATCH));
-        await().atMost(Duration.ofSeconds(30)).until(() -> api.faults().openWatches(LEASE_WATCH) == 1);
+        assertEquals(WATCHES, api.faults().expireWatches(LEASE_WATCH));
+        await().atMost(Duration.ofSeconds(30)).until(() -> api.faults().openWatches(LEASE_WATCH) == WATCHES);
         assertEquals(200, UnreadableResourcesQuarkusTest.fetch(live).statusCode(), "reconnected, alive");
 
-        assertEquals(1, api.faults().sendUnreadableWatchEvent(LEASE_WATCH));
+        assertEquals(WATCHES, api.faults().sendUnreadableWatchEvent(LEASE_WATCH));
         await().atMost(Duration.ofSeconds(30)).until(() -> UnreadableResourcesQuarkusTest.fetch(live).statusCode()
                 == 503);
         String down = UnreadableResourcesQuarkusTest.fetch(live).body();
         assertTrue(down.contains("\"DOWN\"") && down.contains(RollbackReconciler.NAME + "/"
                 + RollbackReconciler.LEASE_SOURCE + "/"), down);
 
-        assertEquals(1, api.faults().sendUnreadableWatchEvent(ROLLBACK_WATCH));
+        assertEquals(WATCHES, api.faults().sendUnreadableWatchEvent(ROLLBACK_WATCH));
         await().atMost(Duration.ofSeconds(30)).until(() -> UnreadableResourcesQuarkusTest.fetch(live).body()
                 .contains(RollbackReconciler.NAME + "/" + ControllerEventSource.NAME + "/"));
         assertEquals(503, UnreadableResourcesQuarkusTest.fetch(ready).statusCode(), "not ready either");
