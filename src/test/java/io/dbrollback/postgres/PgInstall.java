@@ -40,14 +40,17 @@ public final class PgInstall {
     private final boolean root;
     private final String version;
     private final int major;
+    private final int minor;
     private final Set<String> settings;
     private final Path pkglibdir;
 
-    private PgInstall(Path bindir, boolean root, String version, int major, Set<String> settings, Path pkglibdir) {
+    private PgInstall(Path bindir, boolean root, String version, int major, int minor, Set<String> settings,
+            Path pkglibdir) {
         this.bindir = bindir;
         this.root = root;
         this.version = version;
         this.major = major;
+        this.minor = minor;
         this.settings = settings;
         this.pkglibdir = pkglibdir;
     }
@@ -112,7 +115,8 @@ public final class PgInstall {
         String pkglib = runPlain(List.of(Files.isExecutable(pgConfig) ? pgConfig.toString() : "pg_config",
                 "--pkglibdir"),
                 "pg_config --pkglibdir");
-        return new PgInstall(bindir, root, version, major, settings, Path.of(pkglib.trim()));
+        return new PgInstall(bindir, root, version, major, Integer.parseInt(m.group(2)), settings,
+                Path.of(pkglib.trim()));
     }
 
     private static boolean isRoot() {
@@ -191,6 +195,11 @@ public final class PgInstall {
     /** Whether server binaries run under {@code unshare -U} (this process is root). */
     public boolean underUserNamespace() {
         return root;
+    }
+
+    /** The minor version, e.g. 20 for 15.20. */
+    public int minor() {
+        return minor;
     }
 
     /** Whether {@code postgres --describe-config} lists the setting (e.g. {@code output_plugin_libraries}, 15.19+). */
