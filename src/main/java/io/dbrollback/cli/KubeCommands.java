@@ -1,45 +1,538 @@
 package io.dbrollback.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.MissingNode;
+import com.google.protobuf.ByteString;
+import io.dbrollback.agent.v1.ReadRollbackFileRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileResponse;
+import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.dbrollback.agent.v1.RollbackFileEnd;
+import io.dbrollback.model.TailDigest;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.Endpoints;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.dsl.ExecWatch;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.Console;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
-/** The kubectl plugin's commands (filled in below). */
+/**
+ * The kubectl plugin's commands on ReplicaSetRollbacks ({@code kubectl dbrollback ...}), through the
+ * fabric8 client with the user's kubeconfig (KUBECONFIG honoured), context and namespace.
+ */
 final class KubeCommands {
+
+    static final String APPROVE = "dbrollback.io/approve";
+    static final String PAUSED = "dbrollback.io/paused";
+    static final ResourceDefinitionContext RSRB = new ResourceDefinitionContext.Builder()
+            .withGroup("dbrollback.io").withVersion("v1alpha1").withPlural("replicasetrollbacks")
+            .withKind("ReplicaSetRollback").withNamespaced(true).build();
+    private static final Pattern PLAN = Pattern.compile("-plan(\\d+)\\.rollback\\.jsonl$");
+
     private KubeCommands() {
     }
 
-    @Command(name = "inspect")
-    static final class Inspect implements Runnable {
-        public void run() {
+    /** -n, --context, --kubeconfig: as kubectl takes them. */
+    static final class KubeOptions {
+        @Option(names = {"-n", "--namespace"}, description = "The namespace (default: the context's).")
+        String namespace;
+
+        @Option(names = "--context", description = "The kubeconfig context (default: the current one).")
+        String context;
+
+        @Option(names = "--kubeconfig", description = "The kubeconfig file (default: KUBECONFIG, ~/.kube/config).")
+        Path kubeconfig;
+
+        KubernetesClient client() throws IOException {
+            Config c = kubeconfig != null
+                    ? Config.fromKubeconfig(context, Files.readString(kubeconfig), kubeconfig.toString())
+                    : Config.autoConfigure(context);
+            if (namespace != null) {
+                c.setNamespace(namespace);
+            }
+            return new KubernetesClientBuilder().withConfig(c).build();
+        }
+
+        String namespace(KubernetesClient c) {
+            return namespace != null ? namespace : c.getNamespace() != null ? c.getNamespace() : "default";
         }
     }
 
-    @Command(name = "replay")
-    static final class Replay implements Runnable {
-        public void run() {
+    /** A rollback as JSON (metadata, spec, status), or an error naming what is missing. */
+    static JsonNode rollback(KubernetesClient c, String ns, String name) {
+        GenericKubernetesResource r = c.genericKubernetesResources(RSRB).inNamespace(ns).withName(name).get();
+        if (r == null) {
+            throw new IllegalStateException("no ReplicaSetRollback " + name + " in namespace " + ns);
+        }
+        return json(r);
+    }
+
+    static JsonNode json(HasMetadata r) {
+        return RollbackFileReader.JSON.valueToTree(r);
+    }
+
+    static String text(JsonNode n, String dotted) {
+        JsonNode v = n;
+        for (String p : dotted.split("\\.")) {
+            v = v == null ? MissingNode.getInstance() : v.path(p);
+        }
+        return v.isMissingNode() || v.isNull() ? null : v.asText();
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true,
+            description = "The rollbacks of the namespace (or one): phase, what it waits for, records, the "
+                    + "verified file's SHA-256 and its copies.")
+    static final class Status implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @CommandLine.Mixin
+        KubeOptions kube = new KubeOptions();
+
+        @Parameters(paramLabel = "NAME", arity = "0..1")
+        String name;
+
+        @Override
+        public Integer call() throws IOException {
+            PrintWriter out = spec.commandLine().getOut();
+            try (KubernetesClient c = kube.client()) {
+                String ns = kube.namespace(c);
+                List<JsonNode> rows = name != null ? List.of(rollback(c, ns, name))
+                        : c.genericKubernetesResources(RSRB).inNamespace(ns).list().getItems().stream()
+                                .map(KubeCommands::json).toList();
+                if (rows.isEmpty()) {
+                    out.println("No ReplicaSetRollbacks in namespace " + ns + ".");
+                    return 0;
+                }
+                String format = "%-24s %-12s %-18s %-20s %-8s %-64s %s%n";
+                out.printf(format, "NAME", "TARGET", "PHASE", "WAITING", "RECORDS", "FILE SHA256", "COPIES");
+                for (JsonNode r : rows) {
+                    String records = text(r, "status.rollbackFile.records");
+                    if (records == null) {
+                        records = text(r, "status.tail.records");
+                    }
+                    JsonNode copies = r.path("status").path("copies");
+                    out.printf(format, text(r, "metadata.name"), orDash(text(r, "spec.targetPod")),
+                            orDash(text(r, "status.phase")), orDash(text(r, "status.waiting")), orDash(records),
+                            orDash(text(r, "status.rollbackFile.sha256")),
+                            copies.isArray() ? Integer.toString(copies.size()) : "-");
+                }
+            }
+            out.flush();
+            return 0;
         }
     }
 
-    @Command(name = "status")
-    static final class Status implements Runnable {
-        public void run() {
+    static String orDash(String s) {
+        return s == null || s.isEmpty() ? "-" : s;
+    }
+
+    @Command(name = "approve", mixinStandardHelpOptions = true,
+            description = "Approve the destructive step of a rollback that waits for approval: sets "
+                    + APPROVE + " to its verified rollback file's SHA-256, after asking.")
+    static final class Approve implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @CommandLine.Mixin
+        KubeOptions kube = new KubeOptions();
+
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Option(names = {"-y", "--yes"}, description = "Do not ask for confirmation.")
+        boolean yes;
+
+        @Override
+        public Integer call() throws IOException {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            try (KubernetesClient c = kube.client()) {
+                String ns = kube.namespace(c);
+                JsonNode r = rollback(c, ns, name);
+                String phase = text(r, "status.phase");
+                String sha = text(r, "status.rollbackFile.sha256");
+                if (!"AwaitingApproval".equals(phase)) {
+                    err.println("refused: rollback " + name + " is " + (phase == null ? "not started" : "in phase "
+                            + phase) + ", not waiting for approval (AwaitingApproval)");
+                    return 1;
+                }
+                if (sha == null || !sha.matches("[0-9a-f]{64}")) {
+                    err.println("refused: rollback " + name + " has no verified rollback file in its status");
+                    return 1;
+                }
+                String target = text(r, "spec.targetPod");
+                out.println("Rollback " + ns + "/" + name + " waits for approval (gates: "
+                        + r.path("status").path("gates").toString() + ").");
+                out.println("Its verified rollback file: " + text(r, "status.rollbackFile.pod") + ":"
+                        + text(r, "status.rollbackFile.path"));
+                out.println("  records " + text(r, "status.rollbackFile.records") + ", bytes "
+                        + text(r, "status.rollbackFile.bytes") + ", sha256 " + sha);
+                out.println("Approving lets the operator remove these records from " + target
+                        + " (the file keeps them).");
+                if (!yes) {
+                    out.print("Approve? [y/N] ");
+                    out.flush();
+                    String answer = readAnswer();
+                    if (answer == null || !(answer.trim().equalsIgnoreCase("y")
+                            || answer.trim().equalsIgnoreCase("yes"))) {
+                        out.println("Not approved.");
+                        return 1;
+                    }
+                }
+                c.genericKubernetesResources(RSRB).inNamespace(ns).withName(name).edit(g -> {
+                    Map<String, String> a = g.getMetadata().getAnnotations() == null ? new HashMap<>()
+                            : new HashMap<>(g.getMetadata().getAnnotations());
+                    a.put(APPROVE, sha);
+                    g.getMetadata().setAnnotations(a);
+                    return g;
+                });
+                out.println("Approved: " + APPROVE + "=" + sha);
+            }
+            out.flush();
+            return 0;
+        }
+
+        private static String readAnswer() throws IOException {
+            Console console = System.console();
+            if (console != null) {
+                return console.readLine();
+            }
+            return new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
         }
     }
 
-    @Command(name = "approve")
-    static final class Approve implements Runnable {
-        public void run() {
+    /** Sets ({@code value} not null) or removes an annotation. */
+    static void annotate(KubernetesClient c, String ns, String name, String key, String value) {
+        rollback(c, ns, name);
+        c.genericKubernetesResources(RSRB).inNamespace(ns).withName(name).edit(g -> {
+            Map<String, String> a = g.getMetadata().getAnnotations() == null ? new HashMap<>()
+                    : new HashMap<>(g.getMetadata().getAnnotations());
+            if (value == null) {
+                a.remove(key);
+            } else {
+                a.put(key, value);
+            }
+            g.getMetadata().setAnnotations(a);
+            return g;
+        });
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true,
+            description = "Pause a rollback (" + PAUSED + "=true): the operator does nothing more until resumed.")
+    static final class Pause implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @CommandLine.Mixin
+        KubeOptions kube = new KubeOptions();
+
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() throws IOException {
+            try (KubernetesClient c = kube.client()) {
+                annotate(c, kube.namespace(c), name, PAUSED, "true");
+            }
+            spec.commandLine().getOut().println("Paused " + name + " (" + PAUSED + "=true).");
+            spec.commandLine().getOut().flush();
+            return 0;
         }
     }
 
-    @Command(name = "pause")
-    static final class Pause implements Runnable {
-        public void run() {
+    @Command(name = "resume", mixinStandardHelpOptions = true,
+            description = "Resume a paused rollback: removes " + PAUSED + ".")
+    static final class Resume implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @CommandLine.Mixin
+        KubeOptions kube = new KubeOptions();
+
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() throws IOException {
+            try (KubernetesClient c = kube.client()) {
+                annotate(c, kube.namespace(c), name, PAUSED, null);
+            }
+            spec.commandLine().getOut().println("Resumed " + name + " (" + PAUSED + " removed).");
+            spec.commandLine().getOut().flush();
+            return 0;
         }
     }
 
-    @Command(name = "resume")
-    static final class Resume implements Runnable {
-        public void run() {
+    /** How inspect and replay fetch the file. */
+    static final class FetchOptions {
+        @Option(names = "--exec", description = "Fetch the file through pod exec (cat) in the data container "
+                + "instead of the agent's ReadRollbackFile.")
+        boolean exec;
+
+        @Option(names = "--output", paramLabel = "FILE", description = "Keep the fetched file here.")
+        Path output;
+    }
+
+    /** The verified file of a rollback, fetched and checked against its status; returns where it is. */
+    static Path fetch(KubernetesClient c, String ns, JsonNode rb, FetchOptions o, PrintWriter out)
+            throws IOException {
+        String pod = text(rb, "status.rollbackFile.pod");
+        String path = text(rb, "status.rollbackFile.path");
+        String sha = text(rb, "status.rollbackFile.sha256");
+        if (pod == null || path == null || sha == null) {
+            throw new IllegalStateException("rollback " + text(rb, "metadata.name") + " has no rollback file in its "
+                    + "status yet (phase " + text(rb, "status.phase") + ")");
+        }
+        Path file = o.output != null ? o.output : Files.createTempFile("dbrollback-", ".rollback.jsonl");
+        if (o.output == null) {
+            file.toFile().deleteOnExit();
+        }
+        String via;
+        if (o.exec) {
+            String container = text(rb, "spec.cluster.dataContainer");
+            container = container == null ? "database" : container;
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            try (OutputStream fileOut = Files.newOutputStream(file);
+                    ExecWatch w = c.pods().inNamespace(ns).withName(pod).inContainer(container).writingOutput(fileOut)
+                            .writingError(err).exec("cat", path)) {
+                Integer code = w.exitCode().get(10, TimeUnit.MINUTES);
+                if (code == null || code != 0) {
+                    throw new IOException("cat " + path + " in " + pod + "/" + container + " exited " + code + ": "
+                            + err.toString(StandardCharsets.UTF_8).trim());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            } catch (ExecutionException | TimeoutException e) {
+                throw new IOException("cat " + path + " in " + pod + " did not finish: " + e.getMessage(), e);
+            }
+            via = "pod exec (cat) in " + pod + "/" + container;
+        } else {
+            via = readThroughAgent(c, ns, rb, pod, path, file);
+        }
+        String got = sha256(file);
+        long size = Files.size(file);
+        if (!got.equals(sha)) {
+            throw new IllegalStateException("the fetched file's SHA-256 " + got + " is not the status's " + sha);
+        }
+        out.println("Fetched " + pod + ":" + path + " through " + via + ": " + size + " bytes, sha256 " + got
+                + " (as status.rollbackFile.sha256)" + (o.output != null ? ", saved to " + o.output : ""));
+        return file;
+    }
+
+    private static String readThroughAgent(KubernetesClient c, String ns, JsonNode rb, String podName, String path,
+            Path file) throws IOException {
+        if (text(rb, "spec.agentTlsSecret") != null) {
+            throw new IllegalStateException("the agents of this rollback serve TLS (spec.agentTlsSecret): fetch the "
+                    + "file with --exec");
+        }
+        Matcher m = PLAN.matcher(path);
+        String incident = text(rb, "status.incidentId");
+        if (!m.find() || incident == null) {
+            throw new IllegalStateException("cannot tell the incident and plan of " + path);
+        }
+        String address = agentAddress(c, ns, rb, podName);
+        ManagedChannel ch = NettyChannelBuilder.forTarget(address).usePlaintext().build();
+        try (OutputStream fileOut = Files.newOutputStream(file)) {
+            Iterator<ReadRollbackFileResponse> it = RollbackAgentGrpc.newBlockingStub(ch)
+                    .withDeadlineAfter(30, TimeUnit.MINUTES).readRollbackFile(ReadRollbackFileRequest.newBuilder()
+                            .setIncidentId(incident).setPlanNumber(Integer.parseInt(m.group(1))).build());
+            RollbackFileEnd end = null;
+            while (it.hasNext()) {
+                ReadRollbackFileResponse r = it.next();
+                if (r.hasEnd()) {
+                    end = r.getEnd();
+                } else {
+                    ByteString data = r.getData();
+                    data.writeTo(fileOut);
+                }
+            }
+            if (end == null) {
+                throw new IOException("the agent's stream ended without its end message");
+            }
+        } catch (StatusRuntimeException e) {
+            throw new IOException("ReadRollbackFile at " + address + " failed: " + e.getStatus(), e);
+        } finally {
+            ch.shutdownNow();
+        }
+        return "the agent's ReadRollbackFile at " + address;
+    }
+
+    /** host:port of a pod's agent: its IP and spec.cluster.agentPort or the container port agentPortName. */
+    static String agentAddress(KubernetesClient c, String ns, JsonNode rb, String podName) {
+        Pod pod = c.pods().inNamespace(ns).withName(podName).get();
+        if (pod == null || pod.getStatus() == null || pod.getStatus().getPodIP() == null) {
+            throw new IllegalStateException("pod " + podName + " has no IP");
+        }
+        String port = text(rb, "spec.cluster.agentPort");
+        String portName = text(rb, "spec.cluster.agentPortName");
+        if (port == null && portName != null) {
+            for (Container ct : pod.getSpec().getContainers()) {
+                for (ContainerPort p : ct.getPorts() == null ? List.<ContainerPort>of() : ct.getPorts()) {
+                    if (portName.equals(p.getName())) {
+                        port = Integer.toString(p.getContainerPort());
+                    }
+                }
+            }
+        }
+        if (port == null) {
+            throw new IllegalStateException("pod " + podName + " has no agent port"
+                    + (portName == null ? "" : " named " + portName));
+        }
+        String ip = pod.getStatus().getPodIP();
+        return (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + port;
+    }
+
+    /** The current primary's pod, from the leader Lease or Patroni's leader object named in spec.cluster. */
+    static String primaryPod(KubernetesClient c, String ns, JsonNode rb) {
+        String lease = text(rb, "spec.cluster.leaseName");
+        if (lease == null) {
+            lease = text(rb, "spec.cluster.leader.lease.name");
+        }
+        if (lease != null) {
+            Lease l = c.leases().inNamespace(ns).withName(lease).get();
+            if (l == null || l.getSpec() == null || l.getSpec().getHolderIdentity() == null) {
+                throw new IllegalStateException("the leader Lease " + lease + " names no holder");
+            }
+            return l.getSpec().getHolderIdentity();
+        }
+        String scope = text(rb, "spec.cluster.leader.patroni.scope");
+        if (scope == null) {
+            throw new IllegalStateException("spec.cluster names no leader Lease and no Patroni scope");
+        }
+        boolean endpoints = "Endpoints".equals(text(rb, "spec.cluster.leader.patroni.dcs"));
+        HasMetadata o = endpoints ? c.endpoints().inNamespace(ns).withName(scope).get()
+                : c.configMaps().inNamespace(ns).withName(scope + "-leader").get();
+        String leader = o == null || o.getMetadata().getAnnotations() == null ? null
+                : o.getMetadata().getAnnotations().get("leader");
+        if (leader == null) {
+            throw new IllegalStateException("Patroni's leader object of scope " + scope + " names no leader ("
+                    + (endpoints ? Endpoints.class : ConfigMap.class).getSimpleName() + ")");
+        }
+        return leader;
+    }
+
+    static String sha256(Path file) throws IOException {
+        MessageDigest d = TailDigest.newSha256();
+        byte[] buf = new byte[1 << 20];
+        try (var in = Files.newInputStream(file)) {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                d.update(buf, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(d.digest());
+    }
+
+    @Command(name = "inspect", mixinStandardHelpOptions = true,
+            description = "Fetch a rollback's verified file (its agent, or --exec), check its SHA-256 against the "
+                    + "status, and show it as inspect FILE does.")
+    static final class Inspect implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @CommandLine.Mixin
+        KubeOptions kube = new KubeOptions();
+
+        @CommandLine.Mixin
+        FetchOptions fetch = new FetchOptions();
+
+        @CommandLine.Mixin
+        FileCommands.FilterOptions filter = new FileCommands.FilterOptions();
+
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() throws IOException {
+            PrintWriter out = spec.commandLine().getOut();
+            Inspector.Filters f = filter.filters(spec.commandLine());
+            try (KubernetesClient c = kube.client()) {
+                String ns = kube.namespace(c);
+                JsonNode rb = rollback(c, ns, name);
+                Path file = fetch(c, ns, rb, fetch, filter.json ? spec.commandLine().getErr() : out);
+                int rc = Inspector.inspect(file, text(rb, "status.rollbackFile.sha256"), f, filter.json, out);
+                out.flush();
+                return rc;
+            }
+        }
+    }
+
+    @Command(name = "replay", mixinStandardHelpOptions = true,
+            description = "Fetch a rollback's verified file as inspect does, find the current primary (the leader "
+                    + "Lease or Patroni), and show what replay would apply there and what conflicts (dry run).")
+    static final class Replay implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @CommandLine.Mixin
+        KubeOptions kube = new KubeOptions();
+
+        @CommandLine.Mixin
+        FetchOptions fetch = new FetchOptions();
+
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Option(names = "--dry-run", description = "Change nothing (the only mode here: apply with "
+                + "dbrollback replay FILE --apply on the file saved with --output).")
+        boolean dryRun = true;
+
+        @CommandLine.Mixin
+        FileCommands.ReplayOptions options = new FileCommands.ReplayOptions();
+
+        @Override
+        public Integer call() throws IOException {
+            PrintWriter out = spec.commandLine().getOut();
+            try (KubernetesClient c = kube.client()) {
+                String ns = kube.namespace(c);
+                JsonNode rb = rollback(c, ns, name);
+                Path file = fetch(c, ns, rb, fetch, out);
+                if (options.primary == null && options.postgres == null) {
+                    String pod = primaryPod(c, ns, rb);
+                    options.primary = agentAddress(c, ns, rb, pod);
+                    out.println("Current primary: pod " + pod + " at " + options.primary + " (its client API)");
+                }
+                return FileCommands.replay(spec.commandLine(), file, text(rb, "status.rollbackFile.sha256"), options,
+                        false, Clock.systemUTC());
+            }
         }
     }
 }
