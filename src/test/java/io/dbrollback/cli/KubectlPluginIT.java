@@ -1,0 +1,170 @@
+package io.dbrollback.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.ReplicaSetRollbackSpec;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.operator.TestOperator;
+import io.dbrollback.testing.DbCluster;
+import io.dbrollback.testing.MockApiServer;
+import io.dbrollback.testing.RollbackChecks;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.Operator;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The packaged plugin through the REAL kubectl ({@code /usr/bin/kubectl}): {@code kubectl-dbrollback} in a
+ * directory on PATH, a kubeconfig for the mock API server (the sandbox's setup: the CRD installed through
+ * the API, three reference nodes behind Pod objects, the operator), and a rollback with approval Manual
+ * that the operator brings to AwaitingApproval with its verified file. What a user types, and sees.
+ */
+class KubectlPluginIT {
+
+    static final String NS = "plugin";
+    static final Path KUBECTL = Path.of("/usr/bin/kubectl");
+
+    @TempDir
+    Path dir;
+
+    private MockApiServer api;
+    private KubernetesClient client;
+    private Operator operator;
+    private DbCluster db;
+    private Map<String, String> env;
+
+    @BeforeEach
+    void start() throws Exception {
+        if (!Files.isExecutable(KUBECTL)) {
+            throw new AssertionError("these tests run the real kubectl, and " + KUBECTL + " is missing: install it "
+                    + "(apt-get install kubernetes-client, as .ci/run does when kubectl is missing)");
+        }
+        api = MockApiServer.startForKubectl();
+        client = api.client();
+        CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions()
+                .load(Path.of("crds", "replicasetrollbacks.dbrollback.io-v1.yml").toFile()).item();
+        client.apiextensions().v1().customResourceDefinitions().resource(crd).create();
+        db = new DbCluster(api, client, NS);
+        db.failover();
+        operator = TestOperator.against(client).start();
+
+        Path bin = Files.createDirectories(dir.resolve("bin"));
+        Files.copy(CliProcess.pluginFile(), bin.resolve("kubectl-dbrollback"));
+        bin.resolve("kubectl-dbrollback").toFile().setExecutable(true);
+        Path kubeconfig = api.writeKubeconfig(dir.resolve("kubeconfig"), NS);
+        env = Map.of("KUBECONFIG", kubeconfig.toString(), "KUBECACHEDIR", dir.resolve("kube-cache").toString(),
+                "PATH", bin + ":" + System.getenv("PATH"));
+    }
+
+    @AfterEach
+    void stop() {
+        if (operator != null) {
+            operator.stop();
+        }
+        if (db != null) {
+            db.close();
+        }
+        api.close();
+    }
+
+    private CliProcess.Result kubectl(String... args) throws Exception {
+        List<String> c = new ArrayList<>(List.of(KUBECTL.toString()));
+        c.addAll(List.of(args));
+        return CliProcess.run(c, env);
+    }
+
+    private ReplicaSetRollback get() {
+        return RollbackChecks.get(client, NS, "rb");
+    }
+
+    @Test
+    void statusInspectReplayPauseResumeAndApprove() throws Exception {
+        ReplicaSetRollback r = db.rollback("rb");
+        r.getSpec().setApproval(ReplicaSetRollbackSpec.Approval.Manual);
+        client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(r).create();
+        ReplicaSetRollbackStatus s = RollbackChecks.awaitPhase(client, NS, "rb", "AwaitingApproval");
+        String sha = s.getRollbackFile().getSha256();
+
+        CliProcess.Result status = kubectl("dbrollback", "status");
+        assertEquals(0, status.exit(), status.toString());
+        List<String> lines = status.out().lines().toList();
+        assertEquals(List.of("NAME", "TARGET", "PHASE", "WAITING", "RECORDS", "FILE", "SHA256", "COPIES"),
+                List.of(lines.get(0).split(" +")));
+        List<String> row = List.of(lines.get(1).split(" +"));
+        assertEquals("rb", row.get(0));
+        assertEquals("orders-0", row.get(1));
+        assertEquals("AwaitingApproval", row.get(2));
+        assertEquals("5", row.get(4));
+        assertEquals(sha, row.get(5));
+
+        CliProcess.Result inspect = kubectl("dbrollback", "inspect", "rb");
+        assertEquals(0, inspect.exit(), inspect.toString());
+        assertTrue(inspect.out().startsWith("Fetched orders-0:" + s.getRollbackFile().getPath()
+                + " through the agent's ReadRollbackFile at 127.0.0.1:"), inspect.out());
+        assertTrue(inspect.out().contains("sha256 " + sha + " (as status.rollbackFile.sha256)"), inspect.out());
+        assertTrue(inspect.out().contains("Range:          fork LSN 10 -> last LSN 15, term 1 -> 2, new primary "
+                + "orders-1"), inspect.out());
+        assertTrue(inspect.out().contains("Verified:       yes"), inspect.out());
+        assertTrue(inspect.out().contains("(5 of 5 records shown)"), inspect.out());
+        assertTrue(inspect.out().lines().anyMatch(l -> l.matches("12 +1 +orders-0-1-12 .* UPDATE +k1 +v1 "
+                + "+divergent-update")), inspect.out());
+
+        Path saved = dir.resolve("saved.rollback.jsonl");
+        CliProcess.Result exec = kubectl("dbrollback", "inspect", "rb", "--exec", "--output", saved.toString(),
+                "--op", "DELETE");
+        assertEquals(0, exec.exit(), exec.toString());
+        assertTrue(exec.out().contains("through pod exec (cat) in orders-0/database"), exec.out());
+        assertTrue(exec.out().contains("(1 of 5 records shown)"), exec.out());
+        assertEquals(sha, CliFiles.sha256(saved));
+
+        db.node(1).put("k1", "changed-after-fork");
+        CliProcess.Result replay = kubectl("dbrollback", "replay", "rb", "--dry-run");
+        assertEquals(3, replay.exit(), replay.toString());
+        assertTrue(replay.out().contains("Current primary: pod orders-1 at " + db.address(1)), replay.out());
+        assertTrue(replay.out().contains("Dry run (nothing is changed)"), replay.out());
+        assertTrue(replay.out().lines().anyMatch(l -> l.matches("conflict +12 +UPDATE +k1 +changed on the primary "
+                + "since the fork; expected v1, current changed-after-fork")), replay.out());
+        assertTrue(replay.out().contains("would apply 4, already applied 0, conflicting 1, skipped (dependent) 0"),
+                replay.out());
+        assertNull(db.node(1).data().get("d1"), "a dry run changes nothing");
+
+        CliProcess.Result pause = kubectl("dbrollback", "pause", "rb");
+        assertEquals(0, pause.exit(), pause.toString());
+        assertEquals("true", get().getMetadata().getAnnotations().get("dbrollback.io/paused"));
+        CliProcess.Result resume = kubectl("dbrollback", "resume", "rb");
+        assertEquals(0, resume.exit(), resume.toString());
+        assertFalse(get().getMetadata().getAnnotations().containsKey("dbrollback.io/paused"));
+
+        CliProcess.Result unsure = kubectl("dbrollback", "approve", "rb");
+        assertEquals(1, unsure.exit(), unsure.toString());
+        assertTrue(unsure.out().contains("records 5, bytes " + s.getRollbackFile().getBytes() + ", sha256 " + sha),
+                unsure.out());
+        assertTrue(unsure.out().contains("Approve? [y/N] Not approved."), unsure.out());
+        assertNull(get().getMetadata().getAnnotations().get("dbrollback.io/approve"));
+
+        CliProcess.Result approve = kubectl("dbrollback", "approve", "rb", "--yes");
+        assertEquals(0, approve.exit(), approve.toString());
+        assertTrue(approve.out().contains("Approved: dbrollback.io/approve=" + sha), approve.out());
+        assertEquals(sha, get().getMetadata().getAnnotations().get("dbrollback.io/approve"));
+        RollbackChecks.awaitPhase(client, NS, "rb", "Completed");
+
+        CliProcess.Result late = kubectl("dbrollback", "approve", "rb", "--yes");
+        assertEquals(1, late.exit(), late.toString());
+        assertTrue(late.err().contains("refused: rollback rb is in phase Completed, not waiting for approval"),
+                late.err());
+        CliProcess.Result after = kubectl("dbrollback", "status", "rb");
+        assertTrue(after.out().lines().skip(1).findFirst().orElseThrow().contains(" Completed "), after.out());
+    }
+}
