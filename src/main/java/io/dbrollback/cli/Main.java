@@ -22,7 +22,8 @@ public final class Main {
 
     public static void main(String[] args) {
         // fabric8 logs through SLF4J; the tool has no logging backend and wants none of its noise.
-        System.setProperty("slf4j.provider", "org.slf4j.helpers.NOP_SLF4JServiceProvider");
+        System.setProperty("slf4j.provider", "org.slf4j.helpers.NOP_FallbackServiceProvider");
+        System.setProperty("slf4j.internal.verbosity", "ERROR");
         System.exit(run(System.getProperty(INVOKED_AS, "dbrollback"), args));
     }
 
@@ -52,10 +53,25 @@ public final class Main {
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            commandLine.getErr().println("dbrollback: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            commandLine.getErr().println("dbrollback: " + describe(e));
+            if (System.getenv("DBROLLBACK_DEBUG") != null) {
+                e.printStackTrace(commandLine.getErr());
+            }
             return 1;
         });
         return cl;
+    }
+
+    /** An error and its causes, each message once: what a user can act on, without a stack trace. */
+    static String describe(Throwable e) {
+        StringBuilder b = new StringBuilder();
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+            if (b.indexOf(m) < 0) {
+                b.append(b.length() == 0 ? "" : ": ").append(m);
+            }
+        }
+        return b.toString();
     }
 
     /** The command itself: a subcommand is required. */

@@ -56,8 +56,11 @@ public final class CliProcess {
                 p.destroyForcibly();
                 throw new AssertionError(command + " did not finish within 180 s");
             }
-            return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+            Result r = new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
                     Files.readString(err, StandardCharsets.UTF_8));
+            // in the test's output (target/failsafe-reports/*-output.txt): what a user would have seen
+            System.out.println("$ " + String.join(" ", command) + "\n" + r);
+            return r;
         } finally {
             Files.deleteIfExists(out);
             Files.deleteIfExists(err);
