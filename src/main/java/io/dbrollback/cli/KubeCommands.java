@@ -36,6 +36,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Iterator;
@@ -140,18 +141,31 @@ final class KubeCommands {
                     out.println("No ReplicaSetRollbacks in namespace " + ns + ".");
                     return 0;
                 }
-                String format = "%-24s %-12s %-18s %-20s %-8s %-64s %s%n";
-                out.printf(format, "NAME", "TARGET", "PHASE", "WAITING", "RECORDS", "FILE SHA256", "COPIES");
+                List<List<String>> table = new ArrayList<>();
+                table.add(List.of("NAME", "TARGET", "PHASE", "WAITING", "RECORDS", "FILE SHA256", "COPIES"));
                 for (JsonNode r : rows) {
                     String records = text(r, "status.rollbackFile.records");
                     if (records == null) {
                         records = text(r, "status.tail.records");
                     }
                     JsonNode copies = r.path("status").path("copies");
-                    out.printf(format, text(r, "metadata.name"), orDash(text(r, "spec.targetPod")),
+                    table.add(List.of(text(r, "metadata.name"), orDash(text(r, "spec.targetPod")),
                             orDash(text(r, "status.phase")), orDash(text(r, "status.waiting")), orDash(records),
                             orDash(text(r, "status.rollbackFile.sha256")),
-                            copies.isArray() ? Integer.toString(copies.size()) : "-");
+                            copies.isArray() ? Integer.toString(copies.size()) : "-"));
+                }
+                int[] widths = new int[table.get(0).size()];
+                for (List<String> row : table) {
+                    for (int i = 0; i < row.size(); i++) {
+                        widths[i] = Math.max(widths[i], row.get(i).length());
+                    }
+                }
+                for (List<String> row : table) {
+                    StringBuilder b = new StringBuilder();
+                    for (int i = 0; i < row.size(); i++) {
+                        b.append(row.get(i)).append(" ".repeat(widths[i] - row.get(i).length() + 3));
+                    }
+                    out.println(b.toString().stripTrailing());
                 }
             }
             out.flush();

@@ -166,5 +166,15 @@ class KubectlPluginIT {
                 late.err());
         CliProcess.Result after = kubectl("dbrollback", "status", "rb");
         assertTrue(after.out().lines().skip(1).findFirst().orElseThrow().contains(" Completed "), after.out());
+
+        // The README's example goes on with the file kept by inspect --output: apply it, then apply again.
+        CliProcess.Result apply = CliProcess.tool("replay", saved.toString(), "--primary", db.address(1), "--apply");
+        assertEquals(3, apply.exit(), apply.toString());
+        assertTrue(apply.out().contains("applied 4, already applied 0, conflicting 1, skipped (dependent) 0, needs a "
+                + "person (uncaptured) 0"), apply.out());
+        assertEquals("divergent-update-2", db.node(1).data().get("d1"));
+        assertEquals("changed-after-fork", db.node(1).data().get("k1"));
+        CliProcess.Result again = CliProcess.tool("replay", saved.toString(), "--primary", db.address(1), "--apply");
+        assertTrue(again.out().contains("applied 0, already applied 4, conflicting 1"), again.out());
     }
 }
