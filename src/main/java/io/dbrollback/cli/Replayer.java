@@ -15,6 +15,7 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -48,7 +49,7 @@ public final class Replayer {
 
         /** The report's name: {@code alreadyApplied}. */
         public String json() {
-            String[] parts = name().toLowerCase().split("_");
+            String[] parts = name().toLowerCase(Locale.ROOT).split("_");
             StringBuilder b = new StringBuilder(parts[0]);
             for (int i = 1; i < parts.length; i++) {
                 b.append(Character.toUpperCase(parts[i].charAt(0))).append(parts[i].substring(1));
