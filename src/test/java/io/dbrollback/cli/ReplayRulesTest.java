@@ -200,4 +200,34 @@ class ReplayRulesTest {
         assertEquals(null, t.data.get(b("a")), "the conflicting transaction wrote nothing");
         assertEquals("4", Display.image(t.data.get(b("d"))));
     }
+    private static Bytes pgKey(String table, String k) {
+        return b("{\"schema\":\"public\",\"table\":\"" + table + "\",\"key\":{\"k\":\"" + k + "\"}}");
+    }
+
+    @Test
+    void anUncapturedTruncateHoldsBackLaterChangesOfItsTableOnly() throws Exception {
+        List<TailRecord> tail = List.of(
+                TailRecord.uncaptured(100, 1, "800", AT, b("{\"schema\":\"public\",\"table\":\"wiped\","
+                        + "\"uncaptured\":\"TRUNCATE\",\"why\":\"a TRUNCATE removes rows the WAL does not name\"}"),
+                        null, null),
+                TailRecord.insert(200, 1, "801", AT, pgKey("wiped", "a"), b("[]")),
+                TailRecord.insert(200, 1, "801", AT, pgKey("kept", "b"), b("[]")),
+                TailRecord.insert(300, 1, "802", AT, pgKey("kept", "c"), b("[]")));
+        Path f = CliFiles.write(dir.resolve("truncate.jsonl"), new RollbackFileHeader("i", 1, "c", "n",
+                Lsn.of(50), Lsn.of(300), Term.of(1), Term.of(2), "p", -1, AT, true), tail);
+        MapTarget t = new MapTarget(true);
+        Path report = dir.resolve("r.json");
+        Replayer.Summary s = replay(f, t, true, report, new StringWriter());
+        assertEquals(List.of("100:needsPerson", "200:skippedDependent", "200:skippedDependent", "300:applied"),
+                outcomes(report));
+        JsonNode records = RollbackFileReader.JSON.readTree(report.toFile()).get("records");
+        assertEquals("UNCAPTURED: a TRUNCATE removes rows the WAL does not name", records.get(0).get("detail")
+                .asText());
+        assertEquals("depends on LSN 100, an UNCAPTURED change of table public.wiped", records.get(1).get("detail")
+                .asText());
+        assertEquals("public.kept", records.get(3).get("table").asText());
+        assertEquals("k=c", records.get(3).get("key").asText());
+        assertEquals(1, s.count(Replayer.Outcome.NEEDS_PERSON));
+        assertEquals(1, t.data.size(), "only the transaction that touches neither");
+    }
 }
