@@ -268,9 +268,8 @@ final class KubeCommands {
         });
     }
 
-    @Command(name = "pause", mixinStandardHelpOptions = true,
-            description = "Pause a rollback (" + PAUSED + "=true): the operator does nothing more until resumed.")
-    static final class Pause implements Callable<Integer> {
+    /** Sets or removes {@value #PAUSED} on a rollback and says so: pause and resume. */
+    abstract static class PauseAnnotation implements Callable<Integer> {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -280,37 +279,48 @@ final class KubeCommands {
         @Parameters(paramLabel = "NAME")
         String name;
 
+        /** The annotation's new value; null removes it. */
+        abstract String value();
+
+        /** What is printed once it is done. */
+        abstract String done();
+
         @Override
         public Integer call() throws IOException {
             try (KubernetesClient c = kube.client()) {
-                annotate(c, kube.namespace(c), name, PAUSED, "true");
+                annotate(c, kube.namespace(c), name, PAUSED, value());
             }
-            spec.commandLine().getOut().println("Paused " + name + " (" + PAUSED + "=true).");
+            spec.commandLine().getOut().println(done());
             spec.commandLine().getOut().flush();
             return 0;
         }
     }
 
-    @Command(name = "resume", mixinStandardHelpOptions = true,
-            description = "Resume a paused rollback: removes " + PAUSED + ".")
-    static final class Resume implements Callable<Integer> {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @CommandLine.Mixin
-        KubeOptions kube = new KubeOptions();
-
-        @Parameters(paramLabel = "NAME")
-        String name;
+    @Command(name = "pause", mixinStandardHelpOptions = true,
+            description = "Pause a rollback (" + PAUSED + "=true): the operator does nothing more until resumed.")
+    static final class Pause extends PauseAnnotation {
+        @Override
+        String value() {
+            return "true";
+        }
 
         @Override
-        public Integer call() throws IOException {
-            try (KubernetesClient c = kube.client()) {
-                annotate(c, kube.namespace(c), name, PAUSED, null);
-            }
-            spec.commandLine().getOut().println("Resumed " + name + " (" + PAUSED + " removed).");
-            spec.commandLine().getOut().flush();
-            return 0;
+        String done() {
+            return "Paused " + name + " (" + PAUSED + "=true).";
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true,
+            description = "Resume a paused rollback: removes " + PAUSED + ".")
+    static final class Resume extends PauseAnnotation {
+        @Override
+        String value() {
+            return null;
+        }
+
+        @Override
+        String done() {
+            return "Resumed " + name + " (" + PAUSED + " removed).";
         }
     }
 

@@ -15,17 +15,12 @@ import io.dbrollback.api.RollbackPolicySpec;
 import io.dbrollback.operator.ClusterObserver;
 import io.dbrollback.operator.RollbackFileStore;
 import io.dbrollback.operator.TestOperator;
-import io.dbrollback.testing.MockApiServer;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.javaoperatorsdk.operator.Operator;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,34 +31,9 @@ import org.junit.jupiter.api.Test;
  * touch), before anything is removed, and its rollback saves them to a verified file, rewinds pg-0 and
  * rejoins it. The other standby, which followed the new primary, is not touched.
  */
-class PostgresAutopilotIT {
+class PostgresAutopilotIT extends PgOperatorCase {
 
     static final String NS = "pg-auto";
-
-    private PgAgentCluster c;
-    private MockApiServer api;
-    private KubernetesClient client;
-    private Operator operator;
-
-    @BeforeEach
-    void start() throws Exception {
-        c = PgAgentCluster.start(PgCluster.Options.defaults());
-        api = MockApiServer.start();
-        client = api.client();
-    }
-
-    @AfterEach
-    void stop() {
-        if (operator != null) {
-            operator.stop();
-        }
-        if (api != null) {
-            api.close();
-        }
-        if (c != null) {
-            c.close();
-        }
-    }
 
     private RollbackPolicy policy() {
         RollbackPolicy p = new RollbackPolicy();

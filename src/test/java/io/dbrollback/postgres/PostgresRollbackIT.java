@@ -13,12 +13,9 @@ import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.operator.CrashPoints;
-import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.OperatorProcess;
 import io.dbrollback.testing.RollbackChecks;
 import io.fabric8.kubernetes.api.model.Event;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.javaoperatorsdk.operator.Operator;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,8 +32,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.awaitility.core.ConditionTimeoutException;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -49,35 +44,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * cut and committed after it; the rollback saves every one of their changes to a verified file,
  * rewinds the node with pg_rewind and rejoins it, and it then holds the new primary's rows.
  */
-class PostgresRollbackIT {
+class PostgresRollbackIT extends PgOperatorCase {
 
     static final String NS = "pg";
     static final int BIG = 50_000;
-
-    private PgAgentCluster c;
-    private MockApiServer api;
-    private KubernetesClient client;
-    private Operator operator;
-
-    @BeforeEach
-    void start() throws Exception {
-        c = PgAgentCluster.start(PgCluster.Options.defaults());
-        api = MockApiServer.start();
-        client = api.client();
-    }
-
-    @AfterEach
-    void stop() {
-        if (operator != null) {
-            operator.stop();
-        }
-        if (api != null) {
-            api.close();
-        }
-        if (c != null) {
-            c.close();
-        }
-    }
 
     private void startOperator() {
         operator = PgAgentCluster.startOperator(client, NS);

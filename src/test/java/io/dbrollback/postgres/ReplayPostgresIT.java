@@ -8,18 +8,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.cli.CliProcess;
-import io.dbrollback.testing.MockApiServer;
 import io.dbrollback.testing.RollbackChecks;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.javaoperatorsdk.operator.Operator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,34 +24,9 @@ import org.junit.jupiter.api.Test;
  * run cut short (the process halted after the first transaction) and a run after everything: what was
  * applied is reported as such and nothing is written twice.
  */
-class ReplayPostgresIT {
+class ReplayPostgresIT extends PgOperatorCase {
 
     static final String NS = "pg-replay";
-
-    private PgAgentCluster c;
-    private MockApiServer api;
-    private KubernetesClient client;
-    private Operator operator;
-
-    @BeforeEach
-    void start() throws Exception {
-        c = PgAgentCluster.start(PgCluster.Options.defaults());
-        api = MockApiServer.start();
-        client = api.client();
-    }
-
-    @AfterEach
-    void stop() {
-        if (operator != null) {
-            operator.stop();
-        }
-        if (api != null) {
-            api.close();
-        }
-        if (c != null) {
-            c.close();
-        }
-    }
 
     private static List<String> outcomes(Path report) throws Exception {
         List<String> out = new ArrayList<>();

@@ -75,8 +75,8 @@ public final class Kubectl {
         Path p = Path.of(System.getProperty(PATH_PROPERTY, DEFAULT_PATH));
         if (!Files.isRegularFile(p) || !Files.isExecutable(p)) {
             throw new AssertionError("kubectl is required by this test but " + p + " is not an executable file. "
-                    + "Machines of this project have kubectl 1.32 at " + DEFAULT_PATH + "; where it is missing, .ci/run "
-                    + "installs Debian's kubernetes-client, which puts one there; or point -D" + PATH_PROPERTY
+                    + "Machines of this project have kubectl 1.32 at " + DEFAULT_PATH + "; where it is missing, "
+                    + ".ci/run installs Debian's kubernetes-client, which puts one there; or point -D" + PATH_PROPERTY
                     + "=... at another binary.");
         }
         return p;
