@@ -110,7 +110,8 @@ class ClockJumpTest {
             double elapsed = (System.nanoTime() - began) / 1e9;
 
             // No decision changed: one step per phase, in order, never retried, waiting or re-planned.
-            assertEquals(STEPS.size(), clock.step(), "one step per phase, one for the off-node copy and one for the recover's answer");
+            assertEquals(STEPS.size(), clock.step(),
+                    "one step per phase, one for the off-node copy and one for the recover's answer");
             assertTrue(s.getAttempts() == null || s.getAttempts() == 0, "attempts " + s.getAttempts());
             assertNull(s.getLastError());
             assertNull(s.getWaiting());
