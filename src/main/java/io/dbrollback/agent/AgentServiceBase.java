@@ -3,9 +3,13 @@ package io.dbrollback.agent;
 import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
 import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
 import io.dbrollback.agent.v1.ReadDivergentTailRequest;
+import io.dbrollback.agent.v1.ReadRollbackCopyRequest;
+import io.dbrollback.agent.v1.ReadRollbackCopyResponse;
 import io.dbrollback.agent.v1.ReadRollbackFileRequest;
 import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
+import io.dbrollback.agent.v1.StoreRollbackCopyRequest;
+import io.dbrollback.agent.v1.StoreRollbackCopyResponse;
 import io.dbrollback.agent.v1.SummarizeTailRequest;
 import io.dbrollback.agent.v1.SummarizeTailResponse;
 import io.dbrollback.agent.v1.TailMessage;
@@ -16,9 +20,10 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 
 /**
- * What every agent's service of the agent protocol does alike: the rollback-file calls served by its
- * rollback directory, the check of a ReadDivergentTail or SummarizeTail request before the agent reads
- * the tail, and its unary calls' answers ({@link UnaryCall}).
+ * What every agent's service of the agent protocol does alike: the rollback-file calls (and the
+ * off-node copies it keeps of other pods' files) served by its rollback directory, the check of a
+ * ReadDivergentTail or SummarizeTail request before the agent reads the tail, and its unary calls'
+ * answers ({@link UnaryCall}).
  */
 public abstract class AgentServiceBase extends RollbackAgentGrpc.RollbackAgentImplBase {
 
@@ -54,6 +59,17 @@ public abstract class AgentServiceBase extends RollbackAgentGrpc.RollbackAgentIm
     public final void quarantineRollbackFile(QuarantineRollbackFileRequest request,
             StreamObserver<QuarantineRollbackFileResponse> out) {
         unary(out, () -> files.quarantine(request));
+    }
+
+    @Override
+    public final StreamObserver<StoreRollbackCopyRequest> storeRollbackCopy(
+            StreamObserver<StoreRollbackCopyResponse> out) {
+        return files.storeCopy(out);
+    }
+
+    @Override
+    public final void readRollbackCopy(ReadRollbackCopyRequest request, StreamObserver<ReadRollbackCopyResponse> out) {
+        files.readCopy(request, (ServerCallStreamObserver<ReadRollbackCopyResponse>) out);
     }
 
     @Override

@@ -2,8 +2,12 @@ package io.dbrollback.agent;
 
 import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
 import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
+import io.dbrollback.agent.v1.ReadRollbackCopyRequest;
+import io.dbrollback.agent.v1.ReadRollbackCopyResponse;
 import io.dbrollback.agent.v1.ReadRollbackFileRequest;
 import io.dbrollback.agent.v1.ReadRollbackFileResponse;
+import io.dbrollback.agent.v1.StoreRollbackCopyRequest;
+import io.dbrollback.agent.v1.StoreRollbackCopyResponse;
 import io.dbrollback.agent.v1.WriteRollbackFileRequest;
 import io.dbrollback.agent.v1.WriteRollbackFileResponse;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -18,4 +22,10 @@ public interface RollbackFileRpcs {
     void read(ReadRollbackFileRequest request, ServerCallStreamObserver<ReadRollbackFileResponse> out);
 
     QuarantineRollbackFileResponse quarantine(QuarantineRollbackFileRequest request) throws IOException;
+
+    /** StoreRollbackCopy: keeps another pod's rollback file in the agent's copies directory. */
+    StreamObserver<StoreRollbackCopyRequest> storeCopy(StreamObserver<StoreRollbackCopyResponse> out);
+
+    /** ReadRollbackCopy: streams a stored copy back. */
+    void readCopy(ReadRollbackCopyRequest request, ServerCallStreamObserver<ReadRollbackCopyResponse> out);
 }

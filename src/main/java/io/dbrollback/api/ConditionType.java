@@ -20,5 +20,11 @@ public enum ConditionType {
     /** The rollback failed closed, or was aborted as unsafe (phase Aborted). */
     Failed,
     /** The pause annotation holds the rollback. */
-    Paused
+    Paused,
+    /**
+     * Present once an off-node copy was tried: True when a copy of the current plan's file verified
+     * (reason Verified), False while none did (reason CopyNotVerified while waiting for one, OnlyOneCopy
+     * when the rollback went on without one).
+     */
+    OffNodeCopy
 }

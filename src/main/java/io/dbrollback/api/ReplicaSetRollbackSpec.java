@@ -94,6 +94,11 @@ public class ReplicaSetRollbackSpec {
             + "does not answer at all is waited for (backoff up to a minute) without limit.")
     private int maxRetries = 8;
 
+    @JsonPropertyDescription("The off-node copy: after the rollback file is verified and before anything is removed, "
+            + "it is copied to a second place and the copy read back and verified, so that losing the target pod's "
+            + "volume does not lose the file. Default: to another pod's agent, waiting until a copy verifies.")
+    private CopySpec copy = new CopySpec();
+
     /** Approval modes. */
     public enum Approval {
         Automatic,
@@ -170,6 +175,14 @@ public class ReplicaSetRollbackSpec {
 
     public void setMaxReplans(int maxReplans) {
         this.maxReplans = maxReplans;
+    }
+
+    public CopySpec getCopy() {
+        return copy;
+    }
+
+    public void setCopy(CopySpec copy) {
+        this.copy = copy;
     }
 
     public int getMaxRetries() {

@@ -86,6 +86,10 @@ public class ReplicaSetRollbackStatus {
     @JsonPropertyDescription("Earlier plans with their tails and files (never deleted).")
     private List<SupersededPlanStatus> supersededPlans;
 
+    @JsonPropertyDescription("The off-node copies of the rollback files (spec.copy): per plan and place, the copy "
+            + "verified with its SHA-256, or why the last attempt there failed.")
+    private List<CopyStatus> copies;
+
     @JsonPropertyDescription("When each phase was first entered.")
     private List<StepTime> steps;
 
@@ -271,6 +275,14 @@ public class ReplicaSetRollbackStatus {
 
     public void setSupersededPlans(List<SupersededPlanStatus> supersededPlans) {
         this.supersededPlans = supersededPlans;
+    }
+
+    public List<CopyStatus> getCopies() {
+        return copies;
+    }
+
+    public void setCopies(List<CopyStatus> copies) {
+        this.copies = copies;
     }
 
     public List<StepTime> getSteps() {

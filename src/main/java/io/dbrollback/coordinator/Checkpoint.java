@@ -41,6 +41,8 @@ import java.util.Set;
  * @param replans how often the plan was redone
  * @param supersededPlans earlier plans of the incident with their tails and files (never deleted)
  * @param phaseTimes when each phase was first entered
+ * @param copies the off-node copies of the incident's files: one record per plan and place, verified
+ *     (with its digest) or the last failure there
  */
 public record Checkpoint(
         String incidentId,
@@ -63,7 +65,8 @@ public record Checkpoint(
         boolean removalUnknown,
         int replans,
         List<SupersededPlan> supersededPlans,
-        Map<Phase, Instant> phaseTimes) {
+        Map<Phase, Instant> phaseTimes,
+        List<FileCopy> copies) {
 
     public Checkpoint {
         Objects.requireNonNull(incidentId, "incidentId");
@@ -73,17 +76,40 @@ public record Checkpoint(
         supersededPlans = supersededPlans == null ? List.of() : List.copyOf(supersededPlans);
         phaseTimes = phaseTimes == null || phaseTimes.isEmpty() ? Map.of()
                 : Collections.unmodifiableMap(new EnumMap<>(phaseTimes));
+        copies = copies == null ? List.of() : List.copyOf(copies);
     }
 
     /** A new incident with nothing done. */
     public static Checkpoint start(String incidentId, Instant now) {
         return new Checkpoint(incidentId, Phase.PENDING, null, null, null, Set.of(), null, null, null, null, null, null,
-                null, 0, 0, null, null, false, 0, List.of(), Map.of(Phase.PENDING, now));
+                null, 0, 0, null, null, false, 0, List.of(), Map.of(Phase.PENDING, now), List.of());
     }
 
     /** The rollback files of superseded plans, in order. */
     public List<RollbackFile> supersededFiles() {
         return supersededPlans.stream().map(SupersededPlan::file).filter(Objects::nonNull).toList();
+    }
+
+    /** The verified copy of the current plan's file, or null when there is none. */
+    public FileCopy verifiedCopy() {
+        if (plan == null || file == null) {
+            return null;
+        }
+        for (FileCopy c : copies) {
+            if (c.plan() == plan.number() && c.isVerified() && c.sha256().equals(file.sha256())
+                    && c.bytes() == file.bytes()) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    /** The records of the current plan's copies that failed (their last attempt), in the order recorded. */
+    public List<FileCopy> failedCopies() {
+        if (plan == null) {
+            return List.of();
+        }
+        return copies.stream().filter(c -> c.plan() == plan.number() && !c.isVerified()).toList();
     }
 
     /** Whether the node answered this plan's recover call. */
@@ -123,6 +149,7 @@ public record Checkpoint(
         private int replans;
         private final List<SupersededPlan> supersededPlans;
         private final Map<Phase, Instant> phaseTimes;
+        private final List<FileCopy> copies;
 
         private Builder(Checkpoint c) {
             incidentId = c.incidentId;
@@ -146,6 +173,14 @@ public record Checkpoint(
             replans = c.replans;
             supersededPlans = new ArrayList<>(c.supersededPlans);
             phaseTimes = c.phaseTimes.isEmpty() ? new EnumMap<>(Phase.class) : new EnumMap<>(c.phaseTimes);
+            copies = new ArrayList<>(c.copies);
+        }
+
+        /** Records {@code copy}, replacing the record of the same plan and place. */
+        public Builder copy(FileCopy copy) {
+            copies.removeIf(c -> c.samePlace(copy));
+            copies.add(copy);
+            return this;
         }
 
         /** Enters {@code next} at {@code now}; keeps the first time a phase was entered. */
@@ -262,7 +297,7 @@ public record Checkpoint(
         public Checkpoint build() {
             return new Checkpoint(incidentId, phase, plan, tail, file, gates, rollbackIdBefore, rollbackIdAfter, reason,
                     message, waiting, waitMessage, lastError, attempts, retries, recoverAnswer, removedPlan,
-                    removalUnknown, replans, supersededPlans, phaseTimes);
+                    removalUnknown, replans, supersededPlans, phaseTimes, copies);
         }
     }
 }

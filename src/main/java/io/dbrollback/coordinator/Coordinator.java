@@ -143,10 +143,69 @@ public final class Coordinator {
                 if (!obs.target().fenced()) {
                     return refence(spec, cp, obs, term);
                 }
+                if (copyOwed(spec, cp)) {
+                    return new Decision.Act(Decision.Action.COPY_FILE, term);
+                }
                 return gate(spec, cp, obs);
             default:
                 throw new IllegalStateException("not a phase before the recover: " + cp.phase());
         }
+    }
+
+    /**
+     * Whether the copy step still owes an attempt before the gate: a copy is wanted, the current plan's
+     * file has no verified copy, and either no attempt failed yet or the policy is to wait for one.
+     */
+    static boolean copyOwed(IncidentSpec spec, Checkpoint cp) {
+        if (!spec.copy().wanted() || cp.file() == null || cp.verifiedCopy() != null) {
+            return false;
+        }
+        return cp.failedCopies().isEmpty() || spec.copy().onFailure() == CopyPolicy.OnFailure.WAIT;
+    }
+
+    /**
+     * The attempts of one copy step, recorded. A copy that was read back with the verified file's size and
+     * SHA-256 is recorded with its digest and the step progressed; anything else is recorded as a failure
+     * of that place: with {@code onFailure: Wait} a failed attempt the status shows as the wait
+     * {@link Reason#CopyNotVerified} (not counted against the plan's retry bound: only waiting helps, and
+     * nothing is removed meanwhile), with {@code Proceed} the step is done and the rollback goes on with
+     * the one file.
+     */
+    public Checkpoint afterCopy(IncidentSpec spec, Checkpoint cp, List<CopyResult> attempts) {
+        if (attempts.isEmpty()) {
+            throw new IllegalArgumentException("a copy step makes at least one attempt");
+        }
+        RollbackFile f = cp.file();
+        int plan = cp.plan().number();
+        Checkpoint.Builder b = cp.toBuilder();
+        FileCopy last = null;
+        for (CopyResult r : attempts) {
+            last = record(plan, f, r);
+            b.copy(last);
+        }
+        if (last.isVerified()) {
+            return b.progressed().build();
+        }
+        String error = "COPY_FILE failed: " + last.failure() + ": " + last.message();
+        if (spec.copy().onFailure() == CopyPolicy.OnFailure.PROCEED) {
+            return b.progressed().build();
+        }
+        return b.failedAttempt(error).waiting(Reason.CopyNotVerified, error + "; nothing is removed until an"
+                + " off-node copy of " + f.location() + " verifies (spec.copy.onFailure Wait); retried with backoff")
+                .build();
+    }
+
+    private FileCopy record(int plan, RollbackFile f, CopyResult r) {
+        if (r instanceof CopyResult.Stored s) {
+            if (s.sha256().equals(f.sha256()) && s.bytes() == f.bytes()) {
+                return FileCopy.verified(plan, s.kind(), s.where(), s.path(), s.bytes(), s.sha256(), now());
+            }
+            return FileCopy.failed(plan, s.kind(), s.where(), s.path(), f.bytes(), "DigestMismatch", "the copy on "
+                    + s.where() + " read back " + s.bytes() + " bytes with SHA-256 " + s.sha256()
+                    + ", the verified file has " + f.bytes() + " bytes with " + f.sha256(), now());
+        }
+        CopyResult.Failed x = (CopyResult.Failed) r;
+        return FileCopy.failed(plan, x.kind(), x.where(), null, f.bytes(), x.code(), x.message(), now());
     }
 
     /** The approval gate between a verified file and the destructive step. */

@@ -14,6 +14,8 @@ public sealed interface Decision {
         PERSIST_TAIL,
         /** {@link RollbackTransport#verifyRollbackFile}. */
         VERIFY_FILE,
+        /** {@link RollbackCopier#copy}: the verified file to a second place, read back; removes nothing. */
+        COPY_FILE,
         /** {@link RollbackTransport#recoverToLsn}: the one destructive step. */
         RECOVER,
         /** {@link RollbackTransport#emitRollbackEvent}. */

@@ -17,6 +17,7 @@ import java.util.Objects;
  *     step) before the incident fails as unstable
  * @param maxRetries how many counted failures ({@link Failure#counted()}) and repeated fences a plan may
  *     have before the incident fails closed with the failure's reason
+ * @param copy whether the verified file is copied to a second place before the recover
  */
 public record IncidentSpec(
         String incidentId,
@@ -28,7 +29,8 @@ public record IncidentSpec(
         boolean dryRun,
         String approvalToken,
         int maxReplans,
-        int maxRetries) {
+        int maxRetries,
+        CopyPolicy copy) {
 
     /** The default of {@link #maxRetries()}. */
     public static final int DEFAULT_MAX_RETRIES = 8;
@@ -42,6 +44,7 @@ public record IncidentSpec(
         requireText(targetNode, "targetNode");
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(approval, "approval");
+        Objects.requireNonNull(copy, "copy");
         if (maxReplans < 0) {
             throw new IllegalArgumentException("maxReplans is never negative");
         }
@@ -50,40 +53,46 @@ public record IncidentSpec(
         }
     }
 
-    /** An automatic, non-dry-run incident with default limits. */
+    /** An automatic, non-dry-run incident with default limits and no off-node copy. */
     public static IncidentSpec automatic(String incidentId, String cluster, String targetNode) {
         return new IncidentSpec(incidentId, cluster, targetNode, null, Limits.DEFAULT, ApprovalMode.AUTOMATIC,
-                false, null, 3, DEFAULT_MAX_RETRIES);
+                false, null, 3, DEFAULT_MAX_RETRIES,
+                CopyPolicy.NONE);
     }
 
     public IncidentSpec withApprovalToken(String token) {
         return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, limits, approval, dryRun, token,
-                maxReplans, maxRetries);
+                maxReplans, maxRetries, copy);
     }
 
     public IncidentSpec withLimits(Limits newLimits) {
         return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, newLimits, approval, dryRun,
-                approvalToken, maxReplans, maxRetries);
+                approvalToken, maxReplans, maxRetries, copy);
     }
 
     public IncidentSpec withApproval(ApprovalMode mode) {
         return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, limits, mode, dryRun, approvalToken,
-                maxReplans, maxRetries);
+                maxReplans, maxRetries, copy);
     }
 
     public IncidentSpec withDryRun(boolean value) {
         return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, limits, approval, value, approvalToken,
-                maxReplans, maxRetries);
+                maxReplans, maxRetries, copy);
     }
 
     public IncidentSpec withExpectedTerm(Term term) {
         return new IncidentSpec(incidentId, cluster, targetNode, term, limits, approval, dryRun, approvalToken,
-                maxReplans, maxRetries);
+                maxReplans, maxRetries, copy);
     }
 
     public IncidentSpec withMaxRetries(int value) {
         return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, limits, approval, dryRun, approvalToken,
-                maxReplans, value);
+                maxReplans, value, copy);
+    }
+
+    public IncidentSpec withCopy(CopyPolicy value) {
+        return new IncidentSpec(incidentId, cluster, targetNode, expectedTerm, limits, approval, dryRun, approvalToken,
+                maxReplans, maxRetries, value);
     }
 
     /** Whether the approval token names the file with this SHA-256. */

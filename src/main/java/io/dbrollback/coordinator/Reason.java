@@ -83,7 +83,12 @@ public enum Reason {
     /** The spec names another target than the incident's plan; the target cannot change mid-incident. */
     SpecChanged,
     /** The plan was redone after the term, the leader or the target's log changed. */
-    Replanned;
+    Replanned,
+    /**
+     * The off-node copy of the verified file did not verify and {@code spec.copy.onFailure} is Wait:
+     * nothing is removed until a copy does; retried with backoff.
+     */
+    CopyNotVerified;
 
     /** The CamelCase reason string. */
     public String code() {

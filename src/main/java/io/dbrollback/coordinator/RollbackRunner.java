@@ -2,6 +2,7 @@ package io.dbrollback.coordinator;
 
 import io.dbrollback.model.RollbackFileHeader;
 import java.time.Clock;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -38,14 +39,24 @@ public final class RollbackRunner {
     }
 
     private final RollbackTransport transport;
+    private final RollbackCopier copier;
     private final Coordinator coordinator;
     private final Clock clock;
 
+    /** A runner without a copier: an incident whose spec asks for a copy gets a failed copy at each attempt. */
     public RollbackRunner(RollbackTransport transport, Clock clock) {
+        this(transport, NO_COPIER, clock);
+    }
+
+    public RollbackRunner(RollbackTransport transport, RollbackCopier copier, Clock clock) {
         this.transport = Objects.requireNonNull(transport, "transport");
+        this.copier = Objects.requireNonNull(copier, "copier");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.coordinator = new Coordinator(clock);
     }
+
+    private static final RollbackCopier NO_COPIER = (source, incident, plan, file) -> List.of(
+            new CopyResult.Failed(FileCopy.AGENT, null, "NoCopyTarget", "this runner has no copier"));
 
     /** Decides and performs one step. */
     public Step step(IncidentSpec spec, Checkpoint cp, Observation obs) {
@@ -68,6 +79,9 @@ public final class RollbackRunner {
         Decision.Act act = (Decision.Act) d;
         try {
             Checkpoint next = perform(spec, cp, obs, act);
+            if (act.action() == Decision.Action.COPY_FILE && next.waiting() == Reason.CopyNotVerified) {
+                return new Step(next, Step.Kind.RETRY, d); // waits with backoff, never counted
+            }
             return new Step(next, next.phase().isTerminal() ? Step.Kind.DONE : Step.Kind.PROGRESSED, d);
         } catch (TransportException e) {
             return failed(spec, cp, obs, act.action(), act.action() + " failed", e, d);
@@ -92,6 +106,8 @@ public final class RollbackRunner {
                 return persist(spec, cp, obs);
             case VERIFY_FILE:
                 return coordinator.afterVerify(cp, transport.verifyRollbackFile(cp.file()));
+            case COPY_FILE:
+                return coordinator.afterCopy(spec, cp, copy(target, cp));
             case RECOVER:
                 RecoverResult r = transport.recoverToLsn(target, plan.forkLsn(), plan.targetLastLsn(), cp.incidentId(),
                         act.term(), cp.file().sha256());
@@ -104,6 +120,20 @@ public final class RollbackRunner {
                 return coordinator.afterRejoin(cp);
             default:
                 throw new IllegalStateException("unhandled action " + act.action());
+        }
+    }
+
+    /** The copier's attempts; a copier that throws despite its contract is a failed attempt, never a step's end. */
+    private List<CopyResult> copy(String target, Checkpoint cp) {
+        try {
+            List<CopyResult> attempts = copier.copy(target, cp.incidentId(), cp.plan().number(), cp.file());
+            if (attempts != null && !attempts.isEmpty()) {
+                return attempts;
+            }
+            return List.of(new CopyResult.Failed(FileCopy.AGENT, null, "NoCopyTarget", "the copier made no attempt"));
+        } catch (RuntimeException e) {
+            return List.of(new CopyResult.Failed(FileCopy.AGENT, null, "CopyFailed", e.getClass().getSimpleName()
+                    + ": " + e.getMessage()));
         }
     }
 

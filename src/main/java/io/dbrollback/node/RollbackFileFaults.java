@@ -16,6 +16,7 @@ public final class RollbackFileFaults {
     private boolean failFsync;
     private long cutAfter = -1;
     private boolean failTempRemoval;
+    private long copyFreeSpace = -1;
 
     /** The next write fails with ENOSPC ("No space left on device") once it would hold more than {@code bytes}. */
     public synchronized void noSpaceAfter(long bytes) {
@@ -35,6 +36,20 @@ public final class RollbackFileFaults {
     /** The next write cannot remove its temporary name once the file is published (EPERM). */
     public synchronized void failNextTempRemoval() {
         failTempRemoval = true;
+    }
+
+    /**
+     * From now on (until set to -1) the copies directory reports {@code bytes} of free space to
+     * StoreRollbackCopy's check at {@code begin}, as a full disk would: a copy larger than that is refused
+     * with NO_SPACE. Sticky, unlike the other switches: a full disk stays full.
+     */
+    public synchronized void copyFreeSpace(long bytes) {
+        copyFreeSpace = bytes;
+    }
+
+    /** The free space set by {@link #copyFreeSpace}, or -1 for the file system's own. */
+    synchronized long copyFreeSpace() {
+        return copyFreeSpace;
     }
 
     /** Takes the armed faults for one call, disarming them. */

@@ -7,10 +7,14 @@ import io.dbrollback.agent.RollbackFileRpcs;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.QuarantineRollbackFileRequest;
 import io.dbrollback.agent.v1.QuarantineRollbackFileResponse;
+import io.dbrollback.agent.v1.ReadRollbackCopyRequest;
+import io.dbrollback.agent.v1.ReadRollbackCopyResponse;
 import io.dbrollback.agent.v1.ReadRollbackFileRequest;
 import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.RollbackFileBegin;
 import io.dbrollback.agent.v1.RollbackFileEnd;
+import io.dbrollback.agent.v1.StoreRollbackCopyRequest;
+import io.dbrollback.agent.v1.StoreRollbackCopyResponse;
 import io.dbrollback.agent.v1.WriteRollbackFileRequest;
 import io.dbrollback.agent.v1.WriteRollbackFileResponse;
 import io.dbrollback.model.RollbackFileName;
@@ -36,6 +40,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -67,14 +72,15 @@ public final class RollbackFiles implements RollbackFileRpcs {
     /** Largest data message a WriteRollbackFile call may send: 1 MiB. */
     static final int MAX_DATA = 1 << 20;
 
-    private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
-    private static final FileAttribute<Set<PosixFilePermission>> FILE_MODE = PosixFilePermissions
+    static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
+    static final FileAttribute<Set<PosixFilePermission>> FILE_MODE = PosixFilePermissions
             .asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
     private final TermGate node;
     private final LongSupplier writePauseMillis;
     private final Path dir;
     private final RollbackFileFaults faults;
+    private final RollbackCopies copies;
     /** The temporary files of the calls running now: never removed as leftovers. Guarded by {@code this}. */
     private final Set<Path> held = new HashSet<>();
     /** Set by {@link #halt()}: running calls end as in a killed process, leaving their temporary files. */
@@ -92,6 +98,7 @@ public final class RollbackFiles implements RollbackFileRpcs {
         this.writePauseMillis = writePauseMillis;
         this.dir = dir.toAbsolutePath().normalize();
         this.faults = faults;
+        this.copies = new RollbackCopies(this.dir.resolve("copies"), faults);
     }
 
     public Path directory() {
@@ -171,7 +178,7 @@ public final class RollbackFiles implements RollbackFileRpcs {
         return AgentErrors.error(Status.Code.DATA_LOSS, ErrorReason.IO_ERROR, what + ": " + m);
     }
 
-    private static StatusRuntimeException fsyncError(IOException e, String what) {
+    static StatusRuntimeException fsyncError(IOException e, String what) {
         return AgentErrors.error(Status.Code.DATA_LOSS, ErrorReason.FSYNC_FAILED, what + ": " + e.getMessage());
     }
 
@@ -491,22 +498,33 @@ public final class RollbackFiles implements RollbackFileRpcs {
             out.onError(diskError(e, "cannot read the rollback file"));
             return;
         }
-        new ReadPump(out, ch, p).start();
+        new ReadPump<>(out, ch, p, d -> ReadRollbackFileResponse.newBuilder().setData(d).build(),
+                e -> ReadRollbackFileResponse.newBuilder().setEnd(e).build()).start();
     }
 
-    private static final class ReadPump {
-        private final ServerCallStreamObserver<ReadRollbackFileResponse> call;
+    /**
+     * Streams a file to a call: the next chunk is read only when the transport is ready for it, then
+     * the end message with the size and SHA-256 of what was sent. Used by ReadRollbackFile and
+     * ReadRollbackCopy.
+     */
+    static final class ReadPump<T> {
+        private final ServerCallStreamObserver<T> call;
         private final FileChannel ch;
         private final Path path;
+        private final Function<ByteString, T> data;
+        private final Function<RollbackFileEnd, T> end;
         private final MessageDigest sha = TailDigest.newSha256();
         private final ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
         private long size;
         private boolean done;
 
-        ReadPump(ServerCallStreamObserver<ReadRollbackFileResponse> call, FileChannel ch, Path path) {
+        ReadPump(ServerCallStreamObserver<T> call, FileChannel ch, Path path, Function<ByteString, T> data,
+                Function<RollbackFileEnd, T> end) {
             this.call = call;
             this.ch = ch;
             this.path = path;
+            this.data = data;
+            this.end = end;
         }
 
         void start() {
@@ -521,8 +539,8 @@ public final class RollbackFiles implements RollbackFileRpcs {
                     buf.clear();
                     int n = ch.read(buf);
                     if (n < 0) {
-                        call.onNext(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
-                                .setSize(size).setSha256(HexFormat.of().formatHex(sha.digest()))).build());
+                        call.onNext(end.apply(RollbackFileEnd.newBuilder().setSize(size)
+                                .setSha256(HexFormat.of().formatHex(sha.digest())).build()));
                         call.onCompleted();
                         finish();
                         return;
@@ -531,7 +549,7 @@ public final class RollbackFiles implements RollbackFileRpcs {
                     ByteString chunk = ByteString.copyFrom(buf);
                     sha.update(chunk.asReadOnlyByteBuffer());
                     size += n;
-                    call.onNext(ReadRollbackFileResponse.newBuilder().setData(chunk).build());
+                    call.onNext(data.apply(chunk));
                 }
             } catch (IOException e) {
                 finish();
@@ -547,6 +565,23 @@ public final class RollbackFiles implements RollbackFileRpcs {
                 // read-only
             }
         }
+    }
+
+    // ---- StoreRollbackCopy, ReadRollbackCopy --------------------------------------------------------
+
+    /** The directory of the copies this agent keeps of other pods' files: {@code <dir>/copies}. */
+    public Path copiesDirectory() {
+        return copies.directory();
+    }
+
+    @Override
+    public StreamObserver<StoreRollbackCopyRequest> storeCopy(StreamObserver<StoreRollbackCopyResponse> out) {
+        return copies.store(out);
+    }
+
+    @Override
+    public void readCopy(ReadRollbackCopyRequest request, ServerCallStreamObserver<ReadRollbackCopyResponse> out) {
+        copies.read(request, out);
     }
 
     // ---- QuarantineRollbackFile ----------------------------------------------------------------

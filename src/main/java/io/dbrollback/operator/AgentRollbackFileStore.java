@@ -22,17 +22,12 @@ import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.Term;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import java.io.ByteArrayOutputStream;
 import java.security.MessageDigest;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 /**
  * The agent-writes-the-file mode: the operator formats the rollback file exactly as in the exec mode
@@ -98,7 +93,8 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
         AgentClients.Deadlines deadlines = clients.deadlines();
         RollbackAgentGrpc.RollbackAgentStub stub = AgentClients.Deadlines.within(clients.asyncStub(address(pod), tls),
                 deadlines.streamDeadline());
-        Upload upload = new Upload(pod, deadlines.progressTimeout());
+        Upload<WriteRollbackFileRequest, WriteRollbackFileResponse> upload = new Upload<>("WriteRollbackFile", pod,
+                deadlines.progressTimeout());
         stub.writeRollbackFile(upload);
         RollbackFileFormat.Summary summary;
         boolean finished = false;
@@ -268,10 +264,10 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
 
     /** Collects the formatter's lines into data messages of at most {@code chunkBytes}. */
     private final class Chunks implements RollbackFileFormat.Sink {
-        private final Upload upload;
+        private final Upload<WriteRollbackFileRequest, WriteRollbackFileResponse> upload;
         private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
 
-        Chunks(Upload upload) {
+        Chunks(Upload<WriteRollbackFileRequest, WriteRollbackFileResponse> upload) {
             this.upload = upload;
         }
 
@@ -293,154 +289,6 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                 upload.send(WriteRollbackFileRequest.newBuilder().setData(ByteString.copyFrom(buffer.toByteArray()))
                         .build());
                 buffer.reset();
-            }
-        }
-    }
-
-    /**
-     * One WriteRollbackFile call seen from the sending side: {@link #send} blocks until the transport
-     * is ready for another message (or the call ended), so at most one message waits in gRPC's
-     * buffers; the agent's answer or error ends the call. An agent that takes no message, or does not
-     * answer the half-close, within the progress timeout is {@code AgentStalled}; the caller cancels.
-     */
-    private static final class Upload
-            implements ClientResponseObserver<WriteRollbackFileRequest, WriteRollbackFileResponse> {
-        private final String pod;
-        private final Duration progressTimeout;
-        private final Object lock = new Object();
-        /** When the agent last took data (gRPC's onReady: what was waiting to be sent drained). */
-        private long progressed = System.nanoTime();
-        private ClientCallStreamObserver<WriteRollbackFileRequest> call;
-        private WriteRollbackFileResponse response;
-        private Throwable error;
-        private boolean closed;
-
-        Upload(String pod, Duration progressTimeout) {
-            this.pod = pod;
-            this.progressTimeout = progressTimeout;
-        }
-
-        @Override
-        public void beforeStart(ClientCallStreamObserver<WriteRollbackFileRequest> requestStream) {
-            this.call = requestStream;
-            requestStream.setOnReadyHandler(() -> {
-                synchronized (lock) {
-                    progressed = System.nanoTime();
-                    lock.notifyAll();
-                }
-            });
-        }
-
-        /**
-         * Sends {@code m} once the transport is ready; drops it when the call already ended.
-         *
-         * @throws TransportException {@code AgentStalled} when the agent took nothing for the progress
-         *     timeout: before the end message nothing can have been published
-         */
-        void send(WriteRollbackFileRequest m) {
-            synchronized (lock) {
-                if (!awaitLocked(() -> closed || call.isReady())) {
-                    throw ServerStreamReader.stalled("WriteRollbackFile to " + pod + " took nothing", progressTimeout,
-                            false);
-                }
-                if (closed) {
-                    return;
-                }
-            }
-            call.onNext(m);
-        }
-
-        /**
-         * Waits, holding the lock, until {@code done} or the agent took nothing for the progress timeout
-         * (counted from the start of the wait or the last time it took data, whichever is later);
-         * whether done. The onReady handler and the end of the call wake it.
-         */
-        private boolean awaitLocked(BooleanSupplier done) {
-            long started = System.nanoTime();
-            while (!done.getAsBoolean()) {
-                long since = progressed - started > 0 ? progressed : started;
-                long left = since + progressTimeout.toNanos() - System.nanoTime();
-                if (left <= 0) {
-                    return false;
-                }
-                try {
-                    TimeUnit.NANOSECONDS.timedWait(lock, left);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new TransportException("Interrupted", true, "interrupted while writing the rollback file");
-                }
-            }
-            return true;
-        }
-
-        boolean closed() {
-            synchronized (lock) {
-                return closed;
-            }
-        }
-
-        void halfClose() {
-            call.onCompleted();
-        }
-
-        void cancel() {
-            call.cancel("the operator stopped writing the rollback file", null);
-        }
-
-        /**
-         * Waits for the agent's answer: while the agent still takes what was sent, and then at most the
-         * progress timeout (the agent makes the file durable and links it in that time); the error, or
-         * null. When none came the call is cancelled and the attempt fails with {@code AgentStalled},
-         * its outcome unknown: the agent may have published the file just before the cancel, and the
-         * retry then finds the same bytes under the name.
-         */
-        Throwable awaitClose() {
-            boolean answered;
-            try {
-                synchronized (lock) {
-                    answered = awaitLocked(() -> closed);
-                }
-            } catch (TransportException interrupted) {
-                cancel();
-                throw interrupted;
-            }
-            if (!answered) {
-                cancel();
-                throw ServerStreamReader.stalled("WriteRollbackFile to " + pod
-                        + " answered nothing to the whole file", progressTimeout, true);
-            }
-            synchronized (lock) {
-                return error;
-            }
-        }
-
-        WriteRollbackFileResponse response() {
-            synchronized (lock) {
-                return response;
-            }
-        }
-
-        @Override
-        public void onNext(WriteRollbackFileResponse value) {
-            synchronized (lock) {
-                response = value;
-            }
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            synchronized (lock) {
-                error = t;
-                closed = true;
-                lock.notifyAll();
-            }
-        }
-
-        @Override
-        public void onCompleted() {
-            synchronized (lock) {
-                closed = true;
-                lock.notifyAll();
             }
         }
     }

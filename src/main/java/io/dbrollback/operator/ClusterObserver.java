@@ -17,8 +17,10 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.StatusRuntimeException;
 import java.util.Base64;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Reads the world for one rollback: the cluster's pods and their agent addresses, the leader (holder
@@ -31,9 +33,22 @@ public final class ClusterObserver {
     /** Annotation on the Lease carrying the database's term; else spec.leaseTransitions is the term. */
     public static final String TERM_ANNOTATION = "dbrollback.io/term";
 
-    /** What a rollback acts on, resolved; {@code leader} is where it was read, its holder and term. */
+    /**
+     * What a rollback acts on, resolved; {@code leader} is where it was read, its holder and term;
+     * {@code readyPods} the cluster's pods whose Ready condition is True (the places an off-node copy may go).
+     */
     public record Resolved(String targetPod, Map<String, String> agentAddresses, LeaderReader.Leader leader,
-            AgentClients.Tls tls) {
+            AgentClients.Tls tls, Set<String> readyPods) {
+
+        public Resolved {
+            readyPods = readyPods == null ? Set.of() : Set.copyOf(readyPods);
+        }
+
+        /** Every pod with an agent address taken as Ready. */
+        public Resolved(String targetPod, Map<String, String> agentAddresses, LeaderReader.Leader leader,
+                AgentClients.Tls tls) {
+            this(targetPod, agentAddresses, leader, tls, agentAddresses.keySet());
+        }
     }
 
     /** A reason the rollback cannot proceed yet; no side effect was made. */
@@ -100,7 +115,23 @@ public final class ClusterObserver {
                     + (c.getAgentPortName() != null ? "container port named " + c.getAgentPortName() : "agent port"));
         }
         AgentClients.Tls tls = tls(ns, r.getSpec().getAgentTlsSecret(), addresses.get(target));
-        return new Resolution(new Resolved(target, addresses, leader, tls), null);
+        Set<String> ready = new HashSet<>();
+        for (Pod p : pods) {
+            if (ready(p)) {
+                ready.add(p.getMetadata().getName());
+            }
+        }
+        return new Resolution(new Resolved(target, addresses, leader, tls, ready), null);
+    }
+
+    /** Whether {@code p} is Ready (condition Ready True) and not being deleted. */
+    static boolean ready(Pod p) {
+        if (p.getMetadata().getDeletionTimestamp() != null || p.getStatus() == null
+                || p.getStatus().getConditions() == null) {
+            return false;
+        }
+        return p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType())
+                && "True".equals(c.getStatus()));
     }
 
     private List<Pod> pods(String ns, ClusterSpec c) {

@@ -2,6 +2,7 @@ package io.dbrollback.operator;
 
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.RollbackCopier;
 import io.dbrollback.coordinator.RollbackTransport;
 import io.dbrollback.model.RollbackEvent;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -61,6 +62,11 @@ public final class ClusterStepFactory implements StepFactory {
                         r.getSpec().getRollbackDirectory());
         return new MeteredTransport(new GrpcRollbackTransport(cluster.targetPod(), clients, cluster.tls(),
                 cluster.agentAddresses(), files, announce, clock), metrics);
+    }
+
+    @Override
+    public RollbackCopier copier(ReplicaSetRollback r, ClusterObserver.Resolved cluster) {
+        return FileCopier.of(clients, cluster);
     }
 
     @Override

@@ -14,6 +14,12 @@ public enum EventReason {
     TailPersisted,
     /** The file was read back with the recorded SHA-256. */
     RollbackFileVerified,
+    /** An off-node copy of the verified file was stored on another pod and read back with the file's SHA-256. */
+    RollbackFileCopied,
+    /** An attempt at the off-node copy failed (a pod down, its disk full, a copy that read back other bytes). */
+    RollbackCopyFailed,
+    /** spec.copy.onFailure Proceed: the rollback goes on with the one file on the target pod, and no copy. */
+    OnlyOneCopy,
     /** Manual mode, a limit, or an uncaptured change: the file and its digest, waiting for a person. */
     AwaitingApproval,
     /** The node is back at the fork LSN. */

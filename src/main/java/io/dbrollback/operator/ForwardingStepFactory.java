@@ -2,6 +2,7 @@ package io.dbrollback.operator;
 
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.RollbackCopier;
 import io.dbrollback.coordinator.RollbackTransport;
 import io.dbrollback.model.RollbackEvent;
 import java.util.Objects;
@@ -35,6 +36,11 @@ public abstract class ForwardingStepFactory implements StepFactory {
     public RollbackTransport transport(ReplicaSetRollback r, ClusterObserver.Resolved cluster, Checkpoint cp,
             PodExec exec, Consumer<RollbackEvent> announce) {
         return inner.transport(r, cluster, cp, exec, announce);
+    }
+
+    @Override
+    public RollbackCopier copier(ReplicaSetRollback r, ClusterObserver.Resolved cluster) {
+        return inner.copier(r, cluster);
     }
 
     @Override

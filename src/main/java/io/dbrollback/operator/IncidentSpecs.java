@@ -4,6 +4,8 @@ import io.dbrollback.api.LimitsSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
 import io.dbrollback.coordinator.ApprovalMode;
+import io.dbrollback.api.CopySpec;
+import io.dbrollback.coordinator.CopyPolicy;
 import io.dbrollback.coordinator.IncidentSpec;
 import io.dbrollback.coordinator.Limits;
 import io.dbrollback.model.Term;
@@ -31,7 +33,17 @@ public final class IncidentSpecs {
                 new Limits(l.getMaxRecords(), l.getMaxBytes(), span(l.getMaxSpan())),
                 s.getApproval() == ReplicaSetRollbackSpec.Approval.Manual ? ApprovalMode.MANUAL
                         : ApprovalMode.AUTOMATIC,
-                s.isDryRun(), approval, s.getMaxReplans(), s.getMaxRetries());
+                s.isDryRun(), approval, s.getMaxReplans(), s.getMaxRetries(), copy(s.getCopy()));
+    }
+
+    /** spec.copy as the coordinator's policy: absent fields take the defaults (Agent, Wait). */
+    public static CopyPolicy copy(CopySpec c) {
+        if (c == null) {
+            return CopyPolicy.AGENT_OR_WAIT;
+        }
+        return new CopyPolicy(c.getTarget() == CopySpec.Target.None ? CopyPolicy.Target.NONE : CopyPolicy.Target.AGENT,
+                c.getOnFailure() == CopySpec.OnFailure.Proceed ? CopyPolicy.OnFailure.PROCEED
+                        : CopyPolicy.OnFailure.WAIT);
     }
 
     /** "24h", "90m", "1h30m", "45s". */

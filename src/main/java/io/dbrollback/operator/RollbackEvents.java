@@ -1,7 +1,9 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.api.ReplicaSetRollback;
+import io.dbrollback.api.CopySpec;
 import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.FileCopy;
 import io.dbrollback.coordinator.Coordinator;
 import io.dbrollback.coordinator.Phase;
 import io.dbrollback.coordinator.Reason;
@@ -91,6 +93,10 @@ final class RollbackEvents {
             events.record(r, EventRecorder.Type.Normal, EventReason.RollbackWaiting, after.waiting().code() + ": "
                     + after.waitMessage(), pod, "wait-" + after.waiting().code());
         }
+        copies(r, before, after);
+        if (failedNow && after.waiting() == Reason.CopyNotVerified) {
+            return; // told by RollbackCopyFailed
+        }
         if (failedNow) {
             // One Event per phase and kind of failure (what failed: the observation or the step), whose
             // count rises with every failed attempt: a later failure of another kind never overwrites the
@@ -102,6 +108,41 @@ final class RollbackEvents {
             events.record(r, EventRecorder.Type.Warning, invalid ? EventReason.AgentAnswerInvalid
                     : EventReason.StepFailed, error, pod, "error-" + StatusMapper.phaseName(before.phase()) + "-"
                             + what + (invalid ? "-invalid" : ""));
+        }
+    }
+
+    /**
+     * The Events of the copy step: each copy record that is new or changed since {@code before}, a verified
+     * copy (Normal) or a failed attempt (Warning, counted per place and failure); and, when the policy is
+     * to proceed without a copy, the Warning that only one copy exists (once per plan).
+     */
+    private void copies(ReplicaSetRollback r, Checkpoint before, Checkpoint after) {
+        String pod = r.getSpec().getTargetPod();
+        for (FileCopy c : after.copies()) {
+            if (before.copies().contains(c)) {
+                continue;
+            }
+            String where = c.where() == null ? "no pod" : c.where();
+            if (c.isVerified()) {
+                events.record(r, EventRecorder.Type.Normal, EventReason.RollbackFileCopied, "plan " + c.plan()
+                        + ": a copy of the rollback file is on " + where + " at " + c.path() + " (" + c.bytes()
+                        + " bytes, SHA-256 " + c.sha256() + "), read back and verified", pod, "copied-plan" + c.plan()
+                        + "-" + where);
+            } else {
+                events.record(r, EventRecorder.Type.Warning, EventReason.RollbackCopyFailed, "plan " + c.plan()
+                        + ": the off-node copy to " + where + " failed: " + c.failure() + ": " + c.message(), pod,
+                        "copy-failed-plan" + c.plan() + "-" + where + "-" + c.failure());
+            }
+        }
+        boolean proceeding = after.file() != null && after.verifiedCopy() == null && !after.failedCopies().isEmpty()
+                && after.waiting() != Reason.CopyNotVerified && r.getSpec().getCopy() != null
+                && r.getSpec().getCopy().getOnFailure() == CopySpec.OnFailure.Proceed
+                && !after.copies().equals(before.copies());
+        if (proceeding) {
+            events.record(r, EventRecorder.Type.Warning, EventReason.OnlyOneCopy, "only one copy of the rollback file"
+                    + " exists: " + after.file().location() + " on " + pod + " (SHA-256 " + after.file().sha256()
+                    + "); no off-node copy verified and spec.copy.onFailure is Proceed, so the rollback goes on",
+                    pod, "one-copy-plan" + after.plan().number());
         }
     }
 

@@ -498,7 +498,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         }
         RollbackTransport transport = steps.transport(current, cluster, cp, steps.podExec(current),
                 e -> events.announce(current, e));
-        RollbackRunner.Step step = new RollbackRunner(transport, clock).step(spec, cp, observed.observation());
+        RollbackRunner.Step step = new RollbackRunner(transport, steps.copier(current, cluster), clock).step(spec, cp,
+                observed.observation());
         TransportException leaderError = observed.leaderError();
         if (step.decision() instanceof Decision.Wait w && w.reason() == Reason.LeaderNotObserved
                 && leaderError != null && UNAUTHENTICATED.equals(leaderError.code())) {

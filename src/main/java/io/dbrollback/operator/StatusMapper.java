@@ -1,6 +1,7 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.api.ConditionType;
+import io.dbrollback.api.CopyStatus;
 import io.dbrollback.api.Condition;
 import io.dbrollback.api.PlanStatus;
 import io.dbrollback.api.RecoverAnswerStatus;
@@ -11,6 +12,7 @@ import io.dbrollback.api.SupersededPlanStatus;
 import io.dbrollback.api.TailStatus;
 import io.dbrollback.api.Unreadable;
 import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.FileCopy;
 import io.dbrollback.coordinator.Phase;
 import io.dbrollback.coordinator.Plan;
 import io.dbrollback.coordinator.Reason;
@@ -110,6 +112,13 @@ public final class StatusMapper {
             }
             s.setSupersededPlans(list);
         }
+        if (!cp.copies().isEmpty()) {
+            List<CopyStatus> list = new ArrayList<>();
+            for (FileCopy c : cp.copies()) {
+                list.add(copy(c));
+            }
+            s.setCopies(list);
+        }
         List<StepTime> steps = new ArrayList<>();
         for (Map.Entry<Phase, Instant> e : cp.phaseTimes().entrySet()) {
             StepTime t = new StepTime();
@@ -160,7 +169,35 @@ public final class StatusMapper {
                 s.getAttempts() == null ? 0 : s.getAttempts(), s.getRetries() == null ? 0 : s.getRetries(),
                 recoverAnswer(s.getRecoverAnswer()), s.getRemovedPlan(), Boolean.TRUE.equals(s.getRemovalUnknown()),
                 s.getReplans() == null ? 0 : s.getReplans(), superseded,
-                times);
+                times, copies(s.getCopies()));
+    }
+
+    private static CopyStatus copy(FileCopy c) {
+        CopyStatus x = new CopyStatus();
+        x.setPlan(c.plan());
+        x.setKind(c.kind());
+        x.setPod(c.where());
+        x.setPath(c.path());
+        x.setBytes(c.bytes());
+        x.setSha256(c.sha256());
+        x.setVerifiedAt(c.verifiedAt() == null ? null : c.verifiedAt().toString());
+        x.setFailure(c.failure());
+        x.setMessage(c.message());
+        x.setFailedAt(c.failedAt() == null ? null : c.failedAt().toString());
+        return x;
+    }
+
+    private static List<FileCopy> copies(List<CopyStatus> list) {
+        List<FileCopy> out = new ArrayList<>();
+        if (list != null) {
+            for (CopyStatus x : list) {
+                out.add(new FileCopy(x.getPlan(), x.getKind(), x.getPod(), x.getPath(),
+                        x.getBytes() == null ? 0 : x.getBytes(), x.getSha256(),
+                        x.getVerifiedAt() == null ? null : Instant.parse(x.getVerifiedAt()), x.getFailure(),
+                        x.getMessage(), x.getFailedAt() == null ? null : Instant.parse(x.getFailedAt())));
+            }
+        }
+        return out;
     }
 
     /**
@@ -287,7 +324,29 @@ public final class StatusMapper {
         out.add(condition(previous, ConditionType.Paused, paused, paused ? "PauseAnnotation" : "NotPaused",
                 paused ? "the dbrollback.io/paused annotation is set; nothing is done until it is removed" : null,
                 generation, now));
+        if (!cp.copies().isEmpty()) {
+            out.add(copyCondition(cp, previous, generation, now));
+        }
         return out;
+    }
+
+    /** OffNodeCopy, once a copy was tried: whether a copy of the current plan's file verified. */
+    private static Condition copyCondition(Checkpoint cp, List<Condition> previous, long generation, Instant now) {
+        FileCopy ok = cp.verifiedCopy();
+        if (ok != null) {
+            return condition(previous, ConditionType.OffNodeCopy, true, "Verified", "a copy of " + cp.file().location()
+                    + " is on " + ok.where() + " at " + ok.path() + " with SHA-256 " + ok.sha256(), generation, now);
+        }
+        List<FileCopy> failed = cp.failedCopies();
+        String why = failed.isEmpty() ? "no copy of this plan's file was made yet"
+                : failed.get(failed.size() - 1).failure() + ": " + failed.get(failed.size() - 1).message();
+        if (cp.waiting() == Reason.CopyNotVerified || cp.phase() == Phase.VERIFIED && !failed.isEmpty()) {
+            return condition(previous, ConditionType.OffNodeCopy, false, Reason.CopyNotVerified.code(), why,
+                    generation, now);
+        }
+        return condition(previous, ConditionType.OffNodeCopy, false, "OnlyOneCopy", "only one copy of the rollback"
+                + " file exists" + (cp.file() == null ? "" : ", " + cp.file().location() + " on the target pod") + ": "
+                + why, generation, now);
     }
 
     private static Condition condition(List<Condition> previous, ConditionType type, boolean status, String reason,

@@ -2,6 +2,7 @@ package io.dbrollback.operator;
 
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.RollbackCopier;
 import io.dbrollback.coordinator.RollbackTransport;
 import io.dbrollback.model.RollbackEvent;
 import java.util.function.Consumer;
@@ -44,6 +45,12 @@ public interface StepFactory {
      */
     RollbackTransport transport(ReplicaSetRollback r, ClusterObserver.Resolved cluster, Checkpoint cp, PodExec exec,
             Consumer<RollbackEvent> announce);
+
+    /**
+     * The copy step's side effect for one step of {@code r}: copies the verified rollback file from the
+     * target pod to another pod of the cluster ({@code spec.copy}) and reads it back.
+     */
+    RollbackCopier copier(ReplicaSetRollback r, ClusterObserver.Resolved cluster);
 
     /** Where the status (the durable checkpoint) is written. */
     StatusStore statuses();

@@ -67,9 +67,9 @@ class ClockJumpTest {
      * Recovered the step that records the node's answer to the recover (the next step confirms it
      * from the node's timeline).
      */
-    static final List<String> STEPS = Stream.concat(ALL_PHASES.subList(0, 5).stream(),
-            Stream.concat(Stream.of("Recovering (answered)"),
-                    ALL_PHASES.subList(5, ALL_PHASES.size()).stream())).toList();
+    static final List<String> STEPS = Stream.of(ALL_PHASES.subList(0, 4).stream(), Stream.of("Verified (copied)"),
+            ALL_PHASES.subList(4, 5).stream(), Stream.of("Recovering (answered)"),
+            ALL_PHASES.subList(5, ALL_PHASES.size()).stream()).flatMap(x -> x).toList();
 
     @BeforeEach
     void start() {
@@ -110,7 +110,8 @@ class ClockJumpTest {
             double elapsed = (System.nanoTime() - began) / 1e9;
 
             // No decision changed: one step per phase, in order, never retried, waiting or re-planned.
-            assertEquals(STEPS.size(), clock.step(), "one step per phase, and one for the recover's answer");
+            assertEquals(STEPS.size(), clock.step(),
+                    "one step per phase, one for the off-node copy and one for the recover's answer");
             assertTrue(s.getAttempts() == null || s.getAttempts() == 0, "attempts " + s.getAttempts());
             assertNull(s.getLastError());
             assertNull(s.getWaiting());

@@ -4,10 +4,12 @@ import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.coordinator.Checkpoint;
 import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.RecoverResult;
+import io.dbrollback.coordinator.RollbackCopier;
 import io.dbrollback.coordinator.RollbackTransport;
 import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.VerifyResult;
 import io.dbrollback.coordinator.fake.FakeCluster;
+import io.dbrollback.coordinator.fake.FakeCopier;
 import io.dbrollback.model.Lsn;
 import io.dbrollback.model.RollbackEvent;
 import io.dbrollback.model.RollbackFile;
@@ -29,6 +31,8 @@ final class FakeSteps implements StepFactory {
 
     final FakeCluster cluster;
     final InMemoryStatuses statuses = new InMemoryStatuses();
+    /** The copy step's side effect: a copy on n2 that reads back as the file, unless scripted otherwise. */
+    final FakeCopier copier = new FakeCopier("n2");
     private volatile ClusterObserver.Problem problem;
     private volatile RuntimeException defect;
 
@@ -115,6 +119,11 @@ final class FakeSteps implements StepFactory {
                 cluster.rejoinAsReplica(node, primaryAddress, term, incidentId);
             }
         };
+    }
+
+    @Override
+    public RollbackCopier copier(ReplicaSetRollback r, ClusterObserver.Resolved resolved) {
+        return copier;
     }
 
     @Override

@@ -56,7 +56,7 @@ class FreshOperatorPerStepTest {
     private static String checkpointOf(ReplicaSetRollbackStatus s) {
         return s == null || s.getPhase() == null ? "none"
                 : s.getPhase() + "/" + s.getSteps().size() + "/" + s.getAttempts() + "/"
-                + (s.getRecoverAnswer() != null);
+                + (s.getRecoverAnswer() != null) + "/" + (s.getCopies() == null ? 0 : s.getCopies().size());
     }
 
     @Test
@@ -81,8 +81,9 @@ class FreshOperatorPerStepTest {
                 assertTrue(instances < 40, "too many instances: " + phases);
             }
             // Each instance has a budget of exactly one coordinator step.
-            // The recover's answer is one step, the node's timeline confirming it the next.
-            assertEquals(List.of("Planned", "Fenced", "TailPersisted", "Verified", "Recovering",
+            // The off-node copy is a step of its own in Verified. The recover's answer is one step, the node's
+            // timeline confirming it the next.
+            assertEquals(List.of("Planned", "Fenced", "TailPersisted", "Verified", "Verified", "Recovering",
                     "Recovering (answered)", "Recovered (answered)", "EventEmitted (answered)", "Rejoined (answered)",
                     "Completed (answered)"), phases, "one fresh instance per step");
             ReplicaSetRollbackStatus s = status();

@@ -143,7 +143,8 @@ class MutualTlsOperatorTest {
             rollbackWithSecret(db, "rb", "agent-tls");
             ReplicaSetRollbackStatus s = awaitStatus("mtls", "rb", "Completed", x -> "Completed".equals(x.getPhase()));
             assertCompletedWithOneRecover(db, s);
-            assertEquals(2, agents.openChannels(), "one channel to the target, one to the Lease holder");
+            assertEquals(3, agents.openChannels(), "one channel to the target, one to the Lease holder, one to the"
+                    + " pod that holds the off-node copy");
         }
     }
 
@@ -201,7 +202,8 @@ class MutualTlsOperatorTest {
             assertCompletedWithOneRecover(db, done);
             assertFalse(done.getConditions().stream().anyMatch(c -> c.getType().equals("Blocked")
                     && c.getStatus().equals("True")), "no longer blocked");
-            assertEquals(2, agents.openChannels(), "the channels of the old material were replaced, not kept");
+            assertEquals(3, agents.openChannels(), "the channels of the old material were replaced, not kept (target,"
+                    + " Lease holder, the off-node copy's pod)");
         }
     }
 

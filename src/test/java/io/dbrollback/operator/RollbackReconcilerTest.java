@@ -116,8 +116,9 @@ class RollbackReconcilerTest {
         assertEquals(kept, cluster.node("n0").log(), "n0 is back at the fork");
         assertTrue(cluster.files().files().values().stream().allMatch(f -> f.verified() && f.records.size() == 5));
         assertEquals(List.of(EventReason.RollbackPlanned, EventReason.NodeFenced, EventReason.TailPersisted,
-                EventReason.RollbackFileVerified, EventReason.NodeRecovered, EventReason.NodeRolledBack,
-                EventReason.RejoinedAsReplica, EventReason.RollbackCompleted), events.reasons());
+                EventReason.RollbackFileVerified, EventReason.RollbackFileCopied, EventReason.NodeRecovered,
+                EventReason.NodeRolledBack, EventReason.RejoinedAsReplica, EventReason.RollbackCompleted),
+                events.reasons());
         assertTrue(events.of(EventReason.NodeRolledBack).get(0).note().contains(s.getRollbackFile().getSha256()),
                 "the loud Event names the file's digest");
         assertEquals(Optional.empty(), after(c), "an ended rollback is not looked at again");
@@ -290,7 +291,7 @@ class RollbackReconcilerTest {
 
     @Test
     void deletingARollbackDuringItsRecoverIsDeferredUntilItEnds() {
-        reconciler = reconciler(SETTINGS.withMaxSteps(5));
+        reconciler = reconciler(SETTINGS.withMaxSteps(6)); // plan, fence, persist, verify, copy, recover intent
         create("rb", "n0");
         reconcile("rb");
         assertEquals("Recovering", status("rb").getPhase());

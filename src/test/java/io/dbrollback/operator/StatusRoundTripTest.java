@@ -14,6 +14,7 @@ import io.dbrollback.api.Condition;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.coordinator.ApprovalMode;
 import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.FileCopy;
 import io.dbrollback.coordinator.Harness;
 import io.dbrollback.coordinator.IncidentSpec;
 import io.dbrollback.coordinator.Limits;
@@ -109,6 +110,34 @@ class StatusRoundTripTest {
         Checkpoint unknown = h.saved.toBuilder().removedPlan(null).removalUnknown().retried().retried().build();
         roundTrips(unknown);
         roundTrips(unknown.toBuilder().removedPlan(0).build());
+    }
+
+    @Test
+    void offNodeCopiesSurviveTheStatusAndSetTheirCondition() throws Exception {
+        Harness h = new Harness(Scenarios.standard(), Harness.spec());
+        h.runUntil(Phase.VERIFIED);
+        Instant at = Instant.parse("2026-02-01T00:00:00Z");
+        Checkpoint failed = h.saved.toBuilder().copy(FileCopy.failed(1, FileCopy.AGENT, "n2", null,
+                h.saved.file().bytes(), "NoSpace", "n2 has 10 bytes free", at)).failedAttempt("COPY_FILE failed")
+                .waiting(Reason.CopyNotVerified, "waiting for a copy").build();
+        roundTrips(failed);
+        Condition waiting = StatusMapper.toStatus(failed, null, 1, false, at).getConditions().stream()
+                .filter(c -> c.getType().equals("OffNodeCopy")).findFirst().orElseThrow();
+        assertEquals("False", waiting.getStatus());
+        assertEquals("CopyNotVerified", waiting.getReason());
+
+        Checkpoint copied = failed.toBuilder().copy(FileCopy.failed(1, FileCopy.AGENT, "n1", null,
+                h.saved.file().bytes(), "Unreachable", "n1 is down", at)).copy(FileCopy.verified(1, FileCopy.AGENT,
+                "n2", "/copies/n0/x.rollback.jsonl", h.saved.file().bytes(), h.saved.file().sha256(),
+                at.plusSeconds(5))).progressed().build();
+        roundTrips(copied);
+        assertEquals(2, copied.copies().size(), "one record per place: n2's copy replaced n2's failure");
+        ReplicaSetRollbackStatus s = StatusMapper.toStatus(copied, null, 1, false, at);
+        assertEquals(h.saved.file().sha256(), s.getCopies().get(1).getSha256());
+        assertEquals("True", s.getConditions().stream().filter(c -> c.getType().equals("OffNodeCopy")).findFirst()
+                .orElseThrow().getStatus());
+        assertTrue(StatusMapper.toStatus(h.saved, null, 1, false, at).getConditions().stream()
+                .noneMatch(c -> c.getType().equals("OffNodeCopy")), "no condition before a copy was tried");
     }
 
     @Test

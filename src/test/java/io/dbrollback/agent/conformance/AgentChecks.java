@@ -29,6 +29,11 @@ import io.dbrollback.agent.v1.RecoverToLsnRequest;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
 import io.dbrollback.agent.v1.RejoinAsReplicaRequest;
 import io.dbrollback.agent.v1.Role;
+import io.dbrollback.agent.v1.ReadRollbackCopyRequest;
+import io.dbrollback.agent.v1.ReadRollbackCopyResponse;
+import io.dbrollback.agent.v1.RollbackCopyBegin;
+import io.dbrollback.agent.v1.StoreRollbackCopyRequest;
+import io.dbrollback.agent.v1.StoreRollbackCopyResponse;
 import io.dbrollback.agent.v1.SummarizeTailRequest;
 import io.dbrollback.agent.v1.SummarizeTailResponse;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
@@ -1714,6 +1719,319 @@ public class AgentChecks implements AutoCloseable {
         }
         assertEquals(List.of(), left, "a call that published nothing left no file of its own (incident " + incident
                 + ")");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Off-node copies (optional): StoreRollbackCopy, ReadRollbackCopy
+    // ------------------------------------------------------------------------------------------
+
+    /** Why the copy checks are skipped for an agent that answers UNIMPLEMENTED. */
+    public static final String COPIES_NOT_IMPLEMENTED = "optional RPCs not implemented: ReadRollbackCopy answered"
+            + " UNIMPLEMENTED (allowed; the operator then keeps the off-node copy on another pod)";
+
+    /** The pod name a copy in the suite says it comes from: the former primary's, as the operator sends it. */
+    private String copySource() throws Exception {
+        String name = known(() -> cluster.nodeName(Node.FORMER_PRIMARY));
+        return name != null ? name : timeline(Node.FORMER_PRIMARY).getNode();
+    }
+
+    /** Skips the calling check when the new primary's agent does not offer the copy RPCs. */
+    private void requireCopyRpcs() throws Exception {
+        StatusRuntimeException e = readCopy(Node.NEW_PRIMARY, "conformance-probe", incident(), 1).error;
+        if (e != null && e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
+            Assumptions.abort(COPIES_NOT_IMPLEMENTED);
+        }
+    }
+
+    /**
+     * Any state: a copy of the former primary's file stored on the new primary under
+     * copies/&lt;source&gt;/&lt;incident&gt;-plan&lt;N&gt;.rollback.jsonl, its size and SHA-256 answered, read back
+     * byte for byte, found again (already_existed), never replaced by other bytes; a copy that does not
+     * exist is NOT_FOUND/FILE_NOT_FOUND; the storing node's timeline (term, log, fence) does not change.
+     * Skipped, saying so, when the agent answers UNIMPLEMENTED.
+     */
+    public void checkCopyStoredAndReadBack(Plan p) throws Exception {
+        requireCopyRpcs();
+        Timeline before = timeline(Node.NEW_PRIMARY);
+        String source = copySource();
+        String incident = incident();
+        byte[] bytes = fileBytes(300_000, 31);
+        Stored s = storeCopy(Node.NEW_PRIMARY, copyMessages(source, incident, 1, bytes, 64 * 1024), true);
+        assertNull(s.error, "StoreRollbackCopy failed: " + (s.error == null ? "" : describe(s.error)));
+        assertEquals(bytes.length, s.response.getSize(), "the size the agent wrote");
+        assertEquals(sha256(bytes), s.response.getSha256(), "the SHA-256 the agent computed");
+        assertFalse(s.response.getAlreadyExisted(), "a new copy");
+        assertTrue(s.response.getPath().startsWith("/"), "an absolute path: " + s.response.getPath());
+        assertTrue(s.response.getPath().endsWith("/copies/" + source + "/" + incident + "-plan1.rollback.jsonl"),
+                "named copies/<source>/<incident>-plan<N>.rollback.jsonl: " + s.response.getPath());
+
+        ReadBack r = readCopy(Node.NEW_PRIMARY, source, incident, 1);
+        assertNull(r.error, "ReadRollbackCopy failed: " + (r.error == null ? "" : describe(r.error)));
+        assertArrayEquals(bytes, r.bytes, "ReadRollbackCopy streams the bytes stored");
+        assertEquals(RollbackFileEnd.newBuilder().setSize(bytes.length).setSha256(sha256(bytes)).build(), r.end,
+                "the end message: size and SHA-256 of what was read");
+
+        Stored again = storeCopy(Node.NEW_PRIMARY, copyMessages(source, incident, 1, bytes, 100_000), true);
+        assertNull(again.error, "storing the same bytes again failed: "
+                + (again.error == null ? "" : describe(again.error)));
+        assertTrue(again.response.getAlreadyExisted(), "storing the same bytes again finds the copy (already_existed)");
+        assertEquals(s.response.getPath(), again.response.getPath(), "the same path");
+
+        Stored other = storeCopy(Node.NEW_PRIMARY, copyMessages(source, incident, 1, fileBytes(300_000, 32), 64 * 1024),
+                true);
+        assertNotNull(other.error, "other bytes under an existing copy's name were accepted: " + other.response);
+        assertError("StoreRollbackCopy of other bytes under an existing name", Set.of(Status.Code.ALREADY_EXISTS),
+                ErrorReason.FILE_EXISTS, other.error);
+        assertArrayEquals(bytes, readCopy(Node.NEW_PRIMARY, source, incident, 1).bytes, "the copy keeps its bytes");
+
+        assertError("ReadRollbackCopy of a copy that does not exist", NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
+                readCopy(Node.NEW_PRIMARY, source, incident, 2).error);
+        assertError("ReadRollbackCopy from another source", NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
+                readCopy(Node.NEW_PRIMARY, source + "-other", incident, 1).error);
+        assertError("ReadRollbackFile of a copy's name (a copy is not the node's own rollback file)", NOT_FOUND,
+                ErrorReason.FILE_NOT_FOUND, readFile(Node.NEW_PRIMARY, incident, 1).error);
+        assertEquals(before, timeline(Node.NEW_PRIMARY), "a copy changes neither the term, the log nor the fence");
+    }
+
+    /**
+     * Any state: malformed StoreRollbackCopy calls (a source that is not a pod name, an incident that is
+     * not a plain identifier, plan 0, a SHA-256 that is not 64 lower-case hex digits, a data message above
+     * 1 MiB, no begin or no end) are INVALID_ARGUMENT/INVALID_REQUEST; bytes that are not those announced
+     * (at begin or at end) are ABORTED/TRANSFER_MISMATCH. Nothing is published, no temporary file is left
+     * (where the suite can see the directory), the timeline does not change. Skipped when UNIMPLEMENTED.
+     */
+    public void checkMalformedCopyCalls(Plan p) throws Exception {
+        requireCopyRpcs();
+        Timeline before = timeline(Node.NEW_PRIMARY);
+        String source = copySource();
+        String incident = incident();
+        byte[] bytes = fileBytes(20_000, 33);
+        String sha = sha256(bytes);
+        for (String bad : List.of("", "..", ".", "../escape", "a/b", "Upper", "-lead", "trail-", "x".repeat(64),
+                "dotted.name")) {
+            assertCopyRefused("source_node '" + bad + "'", INVALID, ErrorReason.INVALID_REQUEST,
+                    copyMessages(bad, incident, 1, bytes, 4096));
+            assertError("ReadRollbackCopy with source_node '" + bad + "'", INVALID, ErrorReason.INVALID_REQUEST,
+                    readCopy(Node.NEW_PRIMARY, bad, incident, 1).error);
+        }
+        for (String bad : BAD_INCIDENT_IDS) {
+            assertCopyRefused("incident_id '" + bad + "'", INVALID, ErrorReason.INVALID_REQUEST,
+                    copyMessages(source, bad, 1, bytes, 4096));
+        }
+        assertCopyRefused("plan_number 0", INVALID, ErrorReason.INVALID_REQUEST,
+                copyMessages(source, incident, 0, bytes, 4096));
+        List<StoreRollbackCopyRequest> upperSha = new ArrayList<>(copyMessages(source, incident, 1, bytes, 4096));
+        upperSha.set(0, copyBegin(source, incident, 1, bytes.length, sha.toUpperCase(Locale.ROOT)));
+        assertCopyRefused("an upper-case sha256", INVALID, ErrorReason.INVALID_REQUEST, upperSha);
+        List<StoreRollbackCopyRequest> all = copyMessages(source, incident, 1, bytes, 4096);
+        assertCopyRefused("no begin message", INVALID, ErrorReason.INVALID_REQUEST, all.subList(1, all.size()));
+        assertCopyRefused("no end message", INVALID, ErrorReason.INVALID_REQUEST, all.subList(0, all.size() - 1));
+        List<StoreRollbackCopyRequest> tooBig = new ArrayList<>(all.subList(0, 1));
+        tooBig.add(StoreRollbackCopyRequest.newBuilder().setData(ByteString.copyFrom(fileBytes(MAX_DATA + 1, 34)))
+                .build());
+        assertCopyRefused("a data message above 1 MiB", INVALID, ErrorReason.INVALID_REQUEST, tooBig);
+        List<StoreRollbackCopyRequest> wrongBegin = new ArrayList<>(all);
+        wrongBegin.set(0, copyBegin(source, incident, 1, bytes.length, sha256(new byte[1])));
+        assertCopyRefused("bytes whose SHA-256 is not begin's", Set.of(Status.Code.ABORTED),
+                ErrorReason.TRANSFER_MISMATCH, wrongBegin);
+        List<StoreRollbackCopyRequest> wrongEnd = new ArrayList<>(all.subList(0, all.size() - 1));
+        wrongEnd.add(StoreRollbackCopyRequest.newBuilder().setEnd(RollbackFileEnd.newBuilder().setSize(1)
+                .setSha256(sha256(new byte[1]))).build());
+        assertCopyRefused("an end message that is not what was sent", Set.of(Status.Code.ABORTED),
+                ErrorReason.TRANSFER_MISMATCH, wrongEnd);
+        List<StoreRollbackCopyRequest> shortOne = new ArrayList<>(all);
+        shortOne.set(0, copyBegin(source, incident, 1, bytes.length + 1, sha));
+        assertCopyRefused("fewer bytes than begin announced", Set.of(Status.Code.ABORTED),
+                ErrorReason.TRANSFER_MISMATCH, shortOne);
+        assertError("ReadRollbackCopy after refused stores", NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
+                readCopy(Node.NEW_PRIMARY, source, incident, 1).error);
+        assertNoTemporaryCopies(source, incident);
+        assertEquals(before, timeline(Node.NEW_PRIMARY), "refused copies change nothing");
+    }
+
+    private void assertCopyRefused(String what, Set<Status.Code> codes, ErrorReason reason,
+            List<StoreRollbackCopyRequest> messages) throws Exception {
+        Stored s = storeCopy(Node.NEW_PRIMARY, messages, true);
+        assertNotNull(s.error, "StoreRollbackCopy with " + what + " was accepted: " + s.response);
+        assertError("StoreRollbackCopy with " + what, codes, reason, s.error);
+    }
+
+    /**
+     * Any state: a copy larger than the free space of the storing node's disk is refused at begin with
+     * RESOURCE_EXHAUSTED/NO_SPACE, saying so; nothing is published, no temporary file is left; once the
+     * disk has room the same copy is stored (needs {@link AgentFixture#limitCopySpace}).
+     */
+    public void checkCopyNeedsFreeSpace(Plan p) throws Exception {
+        requireCopyRpcs();
+        String source = copySource();
+        String incident = incident();
+        byte[] bytes = fileBytes(50_000, 35);
+        required(() -> {
+            cluster.limitCopySpace(Node.NEW_PRIMARY, bytes.length - 1);
+            return true;
+        });
+        Stored full;
+        try {
+            full = storeCopy(Node.NEW_PRIMARY, copyMessages(source, incident, 1, bytes, 4096), true);
+        } finally {
+            cluster.limitCopySpace(Node.NEW_PRIMARY, -1);
+        }
+        assertNotNull(full.error, "a copy larger than the free space was accepted: " + full.response);
+        assertError("StoreRollbackCopy onto a full disk", Set.of(Status.Code.RESOURCE_EXHAUSTED),
+                ErrorReason.NO_SPACE, full.error);
+        assertError("ReadRollbackCopy after a full disk refused it", NOT_FOUND, ErrorReason.FILE_NOT_FOUND,
+                readCopy(Node.NEW_PRIMARY, source, incident, 1).error);
+        assertNoTemporaryCopies(source, incident);
+        Stored s = storeCopy(Node.NEW_PRIMARY, copyMessages(source, incident, 1, bytes, 4096), true);
+        assertNull(s.error, "the same copy once there is room: " + (s.error == null ? "" : describe(s.error)));
+    }
+
+    /**
+     * Any state: a stored copy is mode 0600 in directories of mode 0700, and a store cancelled in the
+     * middle leaves no file of its own (needs localFile). Skipped when UNIMPLEMENTED.
+     */
+    public void checkCopyIsPrivateAndCancelledStoresLeaveNothing(Plan p) throws Exception {
+        requireCopyRpcs();
+        String source = copySource();
+        String incident = incident();
+        byte[] bytes = fileBytes(40_000, 36);
+        List<StoreRollbackCopyRequest> all = copyMessages(source, incident, 1, bytes, 1024);
+        storeCopy(Node.NEW_PRIMARY, all.subList(0, all.size() / 2), false);
+        assertNoTemporaryCopies(source, incident);
+        String path = storeCopy(Node.NEW_PRIMARY, all, true).response.getPath();
+        Path local = required(() -> cluster.localFile(Node.NEW_PRIMARY, path));
+        assertArrayEquals(bytes, Files.readAllBytes(local), "the bytes on disk");
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(local)),
+                "copy mode 0600");
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(local.getParent())),
+                "the source's copies directory mode 0700");
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
+                local.getParent().getParent())), "the copies directory mode 0700");
+        assertNoTemporaryCopies(source, incident);
+    }
+
+    /** No file of {@code incident} in the source's copies directory but its published copies (10 s to settle). */
+    private void assertNoTemporaryCopies(String source, String incident) throws Exception {
+        String probeIncident = incident();
+        Stored probe = storeCopy(Node.NEW_PRIMARY, copyMessages(source, probeIncident, 1, new byte[0], 1), true);
+        assertNull(probe.error, "an empty copy: " + (probe.error == null ? "" : describe(probe.error)));
+        Path dir = known(() -> cluster.localFile(Node.NEW_PRIMARY, probe.response.getPath()));
+        if (dir == null) {
+            return;
+        }
+        Path copies = dir.getParent();
+        Set<String> published = new TreeSet<>();
+        for (int plan = 1; plan <= 2; plan++) {
+            if (Files.exists(copies.resolve(incident + "-plan" + plan + ".rollback.jsonl"))) {
+                published.add(incident + "-plan" + plan + ".rollback.jsonl");
+            }
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        List<String> left = otherFiles(copies, incident, published);
+        while (!left.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            left = otherFiles(copies, incident, published);
+        }
+        assertEquals(List.of(), left, "a store that published nothing left no file of its own (incident " + incident
+                + ")");
+    }
+
+    /** What a StoreRollbackCopy call ended with: the answer or the error (both null when cancelled). */
+    record Stored(StoreRollbackCopyResponse response, StatusRuntimeException error) {
+    }
+
+    static StoreRollbackCopyRequest copyBegin(String source, String incident, int plan, long size, String sha) {
+        return StoreRollbackCopyRequest.newBuilder().setBegin(RollbackCopyBegin.newBuilder().setSourceNode(source)
+                .setIncidentId(incident).setPlanNumber(plan).setSize(size).setSha256(sha)).build();
+    }
+
+    /** begin (with the bytes' size and SHA-256), the bytes in data messages of {@code chunk} bytes, end. */
+    static List<StoreRollbackCopyRequest> copyMessages(String source, String incident, int plan, byte[] bytes,
+            int chunk) {
+        List<StoreRollbackCopyRequest> m = new ArrayList<>();
+        m.add(copyBegin(source, incident, plan, bytes.length, sha256(bytes)));
+        for (int off = 0; off < bytes.length; off += chunk) {
+            m.add(StoreRollbackCopyRequest.newBuilder().setData(ByteString.copyFrom(bytes, off,
+                    Math.min(chunk, bytes.length - off))).build());
+        }
+        m.add(StoreRollbackCopyRequest.newBuilder().setEnd(RollbackFileEnd.newBuilder().setSize(bytes.length)
+                .setSha256(sha256(bytes))).build());
+        return m;
+    }
+
+    /** Sends {@code messages} on one StoreRollbackCopy call, half-closes ({@code complete}) or cancels it. */
+    Stored storeCopy(Node node, List<StoreRollbackCopyRequest> messages, boolean complete) throws Exception {
+        CompletableFuture<Stored> ended = new CompletableFuture<>();
+        AtomicReference<StoreRollbackCopyResponse> answer = new AtomicReference<>();
+        ClientCallStreamObserver<StoreRollbackCopyRequest> call =
+                (ClientCallStreamObserver<StoreRollbackCopyRequest>) agentAsync(node)
+                        .withDeadlineAfter(RPC_DEADLINE.toMillis() * 3, TimeUnit.MILLISECONDS)
+                        .storeRollbackCopy(new StreamObserver<>() {
+                            @Override
+                            public void onNext(StoreRollbackCopyResponse value) {
+                                answer.set(value);
+                            }
+
+                            @Override
+                            public void onError(Throwable t) {
+                                ended.complete(new Stored(null, t instanceof StatusRuntimeException e ? e
+                                        : Status.fromThrowable(t).asRuntimeException()));
+                            }
+
+                            @Override
+                            public void onCompleted() {
+                                ended.complete(new Stored(answer.get(), null));
+                            }
+                        });
+        for (StoreRollbackCopyRequest m : messages) {
+            if (ended.isDone()) {
+                break;
+            }
+            call.onNext(m);
+        }
+        if (!complete) {
+            // a round trip on the same channel: the agent has taken what was sent before it answers this
+            agent(node).getTimeline(GetTimelineRequest.getDefaultInstance());
+            call.onError(Status.CANCELLED.withDescription("the conformance suite abandons this copy")
+                    .asRuntimeException());
+            try {
+                ended.get(RPC_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                // a cancelled call may end without telling us more
+            }
+            return new Stored(null, null);
+        }
+        if (!ended.isDone()) {
+            call.onCompleted();
+        }
+        return ended.get(RPC_DEADLINE.toMillis() * 3, TimeUnit.MILLISECONDS);
+    }
+
+    ReadBack readCopy(Node node, String source, String incident, int plan) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        RollbackFileEnd end = null;
+        try {
+            Iterator<ReadRollbackCopyResponse> it = agent(node).withDeadlineAfter(RPC_DEADLINE.toMillis() * 3,
+                    TimeUnit.MILLISECONDS).readRollbackCopy(ReadRollbackCopyRequest.newBuilder()
+                            .setSourceNode(source).setIncidentId(incident).setPlanNumber(plan).build());
+            while (it.hasNext()) {
+                ReadRollbackCopyResponse m = it.next();
+                assertTrue(end == null, "ReadRollbackCopy: nothing follows the end message");
+                assertWireNumbers("ReadRollbackCopy", m);
+                if (m.hasEnd()) {
+                    end = m.getEnd();
+                } else {
+                    assertTrue(m.getData().size() <= MAX_DATA, "ReadRollbackCopy: data messages of at most 1 MiB");
+                    m.getData().writeTo(out);
+                }
+            }
+        } catch (StatusRuntimeException e) {
+            return new ReadBack(null, null, e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        assertNotNull(end, "ReadRollbackCopy ended without its end message");
+        return new ReadBack(out.toByteArray(), end, null);
     }
 
     // ------------------------------------------------------------------------------------------

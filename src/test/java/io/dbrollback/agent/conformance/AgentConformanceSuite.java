@@ -495,4 +495,35 @@ public abstract class AgentConformanceSuite {
     void leftoverTemporaryFilesAreRemovedAtBegin() throws Exception {
         checks.checkLeftoversRemovedAtBegin(checks.plan());
     }
+
+    // ---- Off-node copies (optional) -------------------------------------------------------------
+
+    @Test
+    @DisplayName("StoreRollbackCopy keeps another pod's file under copies/<source>/<incident>-plan<N>.rollback.jsonl, "
+            + "ReadRollbackCopy streams it back, a retry finds it, other bytes are FILE_EXISTS; no term or log change "
+            + "(optional: skipped when UNIMPLEMENTED)")
+    void rollbackCopyIsStoredAndReadBack() throws Exception {
+        checks.checkCopyStoredAndReadBack(checks.plan());
+    }
+
+    @Test
+    @DisplayName("malformed StoreRollbackCopy calls (a source that is not a pod name, a path, a bad digest, bytes "
+            + "that are not those announced) are INVALID_REQUEST or TRANSFER_MISMATCH and publish nothing")
+    void malformedRollbackCopiesPublishNothing() throws Exception {
+        checks.checkMalformedCopyCalls(checks.plan());
+    }
+
+    @Test
+    @DisplayName("a copy larger than the storing node's free space is RESOURCE_EXHAUSTED/NO_SPACE at begin and "
+            + "publishes nothing (needs AgentFixture.limitCopySpace)")
+    void rollbackCopyNeedsFreeSpace() throws Exception {
+        checks.checkCopyNeedsFreeSpace(checks.plan());
+    }
+
+    @Test
+    @DisplayName("a copy is mode 0600 in 0700 directories; a cancelled StoreRollbackCopy leaves no file (needs "
+            + "AgentFixture.localFile)")
+    void rollbackCopyIsPrivate() throws Exception {
+        checks.checkCopyIsPrivateAndCancelledStoresLeaveNothing(checks.plan());
+    }
 }

@@ -170,6 +170,15 @@ public interface AgentFixture extends AutoCloseable {
         throw new UnsupportedOperationException("the nodes' pod names are not known to this fixture");
     }
 
+    /**
+     * Optional: makes {@code node}'s copies directory look full from now on, as a disk with only
+     * {@code bytes} free would (StoreRollbackCopy's check at begin must then refuse a larger copy); -1
+     * undoes it. The check that needs it is skipped when this throws {@link UnsupportedOperationException}.
+     */
+    default void limitCopySpace(Node node, long bytes) {
+        throw new UnsupportedOperationException("this fixture cannot fill a node's disk");
+    }
+
     /** Stops every node and frees everything the cluster holds. */
     @Override
     void close() throws Exception;

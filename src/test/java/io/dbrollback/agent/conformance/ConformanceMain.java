@@ -258,6 +258,14 @@ public final class ConformanceMain {
                     () -> c.checkSummaryRangeErrors(p));
 
             fileChecks(c, files, fenced);
+            check("StoreRollbackCopy (optional): stored, read back, found again, never replaced", plan,
+                    () -> c.checkCopyStoredAndReadBack(p));
+            check("StoreRollbackCopy (optional): malformed calls are INVALID_REQUEST or TRANSFER_MISMATCH", plan,
+                    () -> c.checkMalformedCopyCalls(p));
+            check("StoreRollbackCopy (optional): a copy above the free space is NO_SPACE", plan,
+                    () -> c.checkCopyNeedsFreeSpace(p));
+            check("StoreRollbackCopy (optional): mode 0600 in 0700 directories, a cancelled store leaves nothing",
+                    plan, () -> c.checkCopyIsPrivateAndCancelledStoresLeaveNothing(p));
 
             String recover = "RecoverToLsn: to the fork once, incident, target and file SHA-256 recorded";
             check(recover, fenced, () -> {

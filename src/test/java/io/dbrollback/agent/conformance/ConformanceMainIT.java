@@ -89,7 +89,9 @@ class ConformanceMainIT {
                     "PASS RejoinAsReplica: catches up with the new primary, the histories agree",
                     "PASS RecoverToLsn: a late retry after the rejoin removes nothing",
                     "PASS SummarizeTail (optional): what ReadDivergentTail streams for the same range",
-                    "PASS SummarizeTail (optional): range errors as ReadDivergentTail's")) {
+                    "PASS SummarizeTail (optional): range errors as ReadDivergentTail's",
+                    "PASS StoreRollbackCopy (optional): stored, read back, found again, never replaced",
+                    "PASS StoreRollbackCopy (optional): malformed calls are INVALID_REQUEST or TRANSFER_MISMATCH")) {
                 assertTrue(r.lines.contains(check), "missing '" + check + "' in:\n" + r.text());
             }
             // nothing is skipped in silence: every skip says why

@@ -198,6 +198,14 @@ class ReferenceNodeConformanceTest extends AgentConformanceSuite {
         }
 
         @Override
+        public void limitCopySpace(Node node, long bytes) {
+            if (root == null) {
+                throw new UnsupportedOperationException("the nodes run elsewhere");
+            }
+            nodes.get(name(node)).rollbackFileFaults().copyFreeSpace(bytes);
+        }
+
+        @Override
         public void close() {
             channels.values().forEach(ManagedChannel::shutdownNow);
             channels.clear();
