@@ -118,7 +118,7 @@ final class KubeCommands {
 
     @Command(name = "status", mixinStandardHelpOptions = true,
             description = "The rollbacks of the namespace (or one): phase, what it waits for, records, the "
-                    + "verified file's SHA-256 and its copies.")
+                    + "verified file's SHA-256 and where its verified off-node copies are.")
     static final class Status implements Callable<Integer> {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -148,11 +148,18 @@ final class KubeCommands {
                     if (records == null) {
                         records = text(r, "status.tail.records");
                     }
-                    JsonNode copies = r.path("status").path("copies");
+                    List<String> copies = new ArrayList<>();
+                    for (JsonNode copy : r.path("status").path("copies")) {
+                        boolean verified = !copy.path("verifiedAt").asText("").isEmpty()
+                                && !copy.path("sha256").asText("").isEmpty();
+                        if (verified) {
+                            copies.add(copy.path("pod").asText(copy.path("kind").asText("?")));
+                        }
+                    }
                     table.add(List.of(text(r, "metadata.name"), orDash(text(r, "spec.targetPod")),
                             orDash(text(r, "status.phase")), orDash(text(r, "status.waiting")), orDash(records),
                             orDash(text(r, "status.rollbackFile.sha256")),
-                            copies.isArray() ? Integer.toString(copies.size()) : "-"));
+                            copies.isEmpty() ? "-" : String.join(",", copies)));
                 }
                 int[] widths = new int[table.get(0).size()];
                 for (List<String> row : table) {

@@ -108,6 +108,8 @@ class KubectlPluginIT {
         assertEquals("AwaitingApproval", row.get(2));
         assertEquals("5", row.get(4));
         assertEquals(sha, row.get(5));
+        assertEquals("orders-2", s.getCopies().get(0).getPod(), "the off-node copy on the new leader's follower");
+        assertEquals("orders-2", row.get(6), "the pod that holds the verified copy");
 
         CliProcess.Result inspect = kubectl("dbrollback", "inspect", "rb");
         assertEquals(0, inspect.exit(), inspect.toString());
