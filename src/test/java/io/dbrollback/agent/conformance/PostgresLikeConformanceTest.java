@@ -77,14 +77,20 @@ class PostgresLikeConformanceTest {
                             + AgentChecks.SUMMARY_NOT_IMPLEMENTED,
                     "SKIPPED SummarizeTail (optional): range errors as ReadDivergentTail's: "
                             + AgentChecks.SUMMARY_NOT_IMPLEMENTED);
+            // and the optional off-node copy RPCs: every copy check skipped with that reason
+            String copies = "SKIPPED StoreRollbackCopy (optional): ";
             for (String skipped : r.starting("SKIPPED")) {
+                boolean copySkipped = skipped.startsWith(copies)
+                        && skipped.endsWith(AgentChecks.COPIES_NOT_IMPLEMENTED);
                 assertTrue(skipped.contains(": on the only cluster it would ") || skipped.startsWith(switchpoint)
-                        && skipped.endsWith("(agent.dbrollback.io/RANGE_NOT_IN_LOG)") || summary.contains(skipped),
+                        && skipped.endsWith("(agent.dbrollback.io/RANGE_NOT_IN_LOG)") || summary.contains(skipped)
+                        || copySkipped,
                         "only what needs a second cluster, records the new primary does not hold, or the optional"
                                 + " RPC the agent lacks, is skipped: " + skipped + "\n" + r.text());
             }
             assertEquals(1, r.starting(switchpoint).size(), r.text());
             assertTrue(r.lines.containsAll(summary), r.text());
+            assertEquals(4, r.starting(copies).size(), "each copy check said it was skipped: " + r.text());
             for (String check : List.of(
                     "PASS ReadDivergentTail: positions in the range, in commit order, transactions whole, bounded"
                             + " non-empty chunks, CRC32C, the trailer recomputed",
