@@ -88,13 +88,21 @@ public final class PgAgent implements AutoCloseable {
     /** Set when the agent stops serving: its maintenance then never touches the server again. */
     private volatile boolean closed;
 
+    /** Injected disk faults (tests: {@link #rollbackFileFaults()}); none unless armed. */
+    private final RollbackFileFaults rollbackFileFaults = new RollbackFileFaults();
+
     private PgAgent(PgAgentConfig config) throws IOException {
         this.config = config;
         this.pg = new PgServerControl(config);
         this.state = PgAgentState.load(config.stateDir());
-        this.files = new RollbackFiles(this::admitTerm, () -> 0L, config.rollbackDir(), new RollbackFileFaults());
+        this.files = new RollbackFiles(this::admitTerm, () -> 0L, config.rollbackDir(), rollbackFileFaults);
         this.maintenance = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "pg-agent-maintenance"));
         this.tails = Executors.newCachedThreadPool(r -> daemon(r, "pg-agent-tail"));
+    }
+
+    /** Test hook: faults of the rollback files and their copies (a copies directory that looks full). */
+    public RollbackFileFaults rollbackFileFaults() {
+        return rollbackFileFaults;
     }
 
     private static Thread daemon(Runnable r, String name) {

@@ -164,6 +164,11 @@ class PostgresConformanceIT {
         }
 
         @Override
+        public void limitCopySpace(Node node, long bytes) {
+            c.agent(server(node).name()).rollbackFileFaults().copyFreeSpace(bytes);
+        }
+
+        @Override
         public ByteString recordKey(ByteString key) {
             ObjectNode n = Wal2JsonRecords.JSON.createObjectNode();
             n.put("schema", "public");
@@ -206,6 +211,8 @@ class PostgresConformanceIT {
                     + skipped + "\n" + text);
         }
         assertTrue(lines.contains("PASS RecoverToLsn: the data is the data at the fork"), text);
+        assertEquals(4, lines.stream().filter(l -> l.startsWith("PASS StoreRollbackCopy (optional): ")).count(),
+                "the PostgreSQL agent keeps off-node copies: " + text);
         assertTrue(lines.contains("PASS RejoinAsReplica: the data is the new primary's"), text);
         assertTrue(lines.contains("PASS SummarizeTail (optional): what ReadDivergentTail streams for the same range"),
                 text);
