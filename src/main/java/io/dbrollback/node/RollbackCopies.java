@@ -323,20 +323,9 @@ final class RollbackCopies {
         }
 
         private void discard() {
-            if (channel != null) {
-                try {
-                    channel.close();
-                } catch (IOException ignored) {
-                    // the file is removed below all the same
-                }
-                channel = null;
-            }
+            RollbackFiles.closeAndRemove(channel, tmp, "temporary copy");
+            channel = null;
             if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException e) {
-                    System.err.println("temporary copy " + tmp.getFileName() + " not removed: " + e.getMessage());
-                }
                 release();
             }
         }

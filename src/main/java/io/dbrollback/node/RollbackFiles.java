@@ -451,22 +451,32 @@ public final class RollbackFiles implements RollbackFileRpcs {
             if (halted) {
                 return; // a killed process cleans nothing up
             }
-            if (channel != null) {
-                try {
-                    channel.close();
-                } catch (IOException ignored) {
-                    // closing fails only after a failed write; the file is removed below all the same
-                }
-                channel = null;
-            }
+            closeAndRemove(channel, tmp, "temporary file");
+            channel = null;
             if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException e) {
-                    // never a rollback file; the next begin for this incident removes it
-                    System.err.println("temporary file " + tmp.getFileName() + " not removed: " + e.getMessage());
-                }
                 release();
+            }
+        }
+    }
+
+    /**
+     * Closes {@code channel} and removes the temporary file {@code tmp} (either may be null) of a call that ends
+     * without publishing; a failure is printed (never a rollback file or a copy: the next begin for the same
+     * incident removes what is left).
+     */
+    static void closeAndRemove(FileChannel channel, Path tmp, String what) {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // closing fails only after a failed write; the file is removed below all the same
+            }
+        }
+        if (tmp != null) {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException e) {
+                System.err.println(what + " " + tmp.getFileName() + " not removed: " + e.getMessage());
             }
         }
     }
