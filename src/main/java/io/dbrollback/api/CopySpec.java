@@ -2,14 +2,18 @@ package io.dbrollback.api;
 
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.ValidationRule;
 
 /** The off-node copy of the verified rollback file, made before anything is removed. */
+@ValidationRule(value = "self.target != 'ObjectStore' || has(self.objectStore)",
+        message = "copy.target ObjectStore needs copy.objectStore (bucket and credentialsSecret at least)")
 public class CopySpec {
 
     @Default("Agent")
     @JsonPropertyDescription("Where the copy goes. Agent: another Ready pod of the cluster (the leader's followers "
             + "first, then the leader; by name), stored by that pod's agent under its rollback directory's "
-            + "copies/<targetPod>/. None: no copy; the file stays on the target pod's volume only.")
+            + "copies/<targetPod>/. ObjectStore: the S3-compatible bucket of copy.objectStore, under "
+            + "<prefix>/<namespace>/<rollback name>/. None: no copy; the file stays on the target pod's volume only.")
     private Target target = Target.Agent;
 
     @Default("Wait")
@@ -19,9 +23,14 @@ public class CopySpec {
             + "(reason OnlyOneCopy).")
     private OnFailure onFailure = OnFailure.Wait;
 
+    @JsonPropertyDescription("The S3-compatible object store of target ObjectStore: endpoint, region, bucket, prefix "
+            + "and the credentials Secret. Ignored for the other targets.")
+    private ObjectStoreSpec objectStore;
+
     /** Where the copy goes. */
     public enum Target {
         Agent,
+        ObjectStore,
         None
     }
 
@@ -37,6 +46,14 @@ public class CopySpec {
 
     public void setTarget(Target target) {
         this.target = target;
+    }
+
+    public ObjectStoreSpec getObjectStore() {
+        return objectStore;
+    }
+
+    public void setObjectStore(ObjectStoreSpec objectStore) {
+        this.objectStore = objectStore;
     }
 
     public OnFailure getOnFailure() {

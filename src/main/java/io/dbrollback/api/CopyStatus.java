@@ -8,13 +8,19 @@ public class CopyStatus {
     @JsonPropertyDescription("The plan whose rollback file this copies.")
     private Integer plan;
 
-    @JsonPropertyDescription("The kind of place: Agent (another pod of the cluster, through its agent).")
+    @JsonPropertyDescription("The kind of place: Agent (another pod of the cluster, through its agent) or "
+            + "ObjectStore (an S3-compatible bucket).")
     private String kind;
 
     @JsonPropertyDescription("The pod that holds the copy (kind Agent); empty when no pod could be chosen.")
     private String pod;
 
-    @JsonPropertyDescription("Absolute path of the copy in that pod, as its agent reported it.")
+    @JsonPropertyDescription("The object store that holds the copy (kind ObjectStore): its endpoint and bucket, "
+            + "as <endpoint>/<bucket>, or s3://<bucket> for AWS S3.")
+    private String store;
+
+    @JsonPropertyDescription("Where the copy is: for kind Agent its absolute path in that pod, as its agent "
+            + "reported it; for kind ObjectStore its object, as s3://<bucket>/<key>.")
     private String path;
 
     @JsonPropertyDescription("Size of the copy as read back (of the file, for a failure).")
@@ -58,6 +64,14 @@ public class CopyStatus {
 
     public void setPod(String pod) {
         this.pod = pod;
+    }
+
+    public String getStore() {
+        return store;
+    }
+
+    public void setStore(String store) {
+        this.store = store;
     }
 
     public String getPath() {

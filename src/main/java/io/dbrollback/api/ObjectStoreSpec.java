@@ -7,9 +7,9 @@ import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.Size;
 
 /**
- * Proposed spec block (not referenced by ReplicaSetRollbackSpec yet): an S3-compatible object store
- * that receives a copy of the verified rollback file before anything is removed. The operator's
- * S3Target is made from it by io.dbrollback.operator.s3.ObjectStoreTargets.
+ * {@code spec.copy.objectStore}: an S3-compatible object store that receives a copy of the verified
+ * rollback file before anything is removed. The operator's S3Target is made from it by
+ * io.dbrollback.operator.s3.ObjectStoreTargets.
  */
 public class ObjectStoreSpec {
 

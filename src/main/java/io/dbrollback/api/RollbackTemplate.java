@@ -35,6 +35,11 @@ public class RollbackTemplate {
     @JsonPropertyDescription("spec.maxRetries of the rollback.")
     private int maxRetries = 8;
 
+    @JsonPropertyDescription("spec.copy of the rollback: the off-node copy of the verified file (target Agent, "
+            + "ObjectStore or None; onFailure Wait or Proceed). Default: to another pod's agent, waiting until a "
+            + "copy verifies.")
+    private CopySpec copy = new CopySpec();
+
     public LimitsSpec getLimits() {
         return limits;
     }
@@ -57,6 +62,14 @@ public class RollbackTemplate {
 
     public void setMaxReplans(int maxReplans) {
         this.maxReplans = maxReplans;
+    }
+
+    public CopySpec getCopy() {
+        return copy;
+    }
+
+    public void setCopy(CopySpec copy) {
+        this.copy = copy;
     }
 
     public int getMaxRetries() {

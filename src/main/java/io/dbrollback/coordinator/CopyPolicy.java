@@ -6,7 +6,7 @@ import java.util.Objects;
  * Whether the verified rollback file is copied to a second place before anything is removed, and what a
  * copy that cannot be made means ({@code spec.copy}).
  *
- * @param target where the copy goes: another pod of the cluster through its agent, or nowhere
+ * @param target where the copy goes: another pod of the cluster through its agent, an object store, or nowhere
  * @param onFailure what a failed copy does: wait (retried with backoff until a copy verifies) or proceed
  *     with the one file on the target pod (a Warning says so)
  */
@@ -16,6 +16,8 @@ public record CopyPolicy(Target target, OnFailure onFailure) {
     public enum Target {
         /** Another Ready pod of the cluster, through its agent (StoreRollbackCopy). */
         AGENT,
+        /** An S3-compatible object store ({@code spec.copy.objectStore}). */
+        OBJECT_STORE,
         /** No copy: the file stays on the target pod's volume only. */
         NONE
     }

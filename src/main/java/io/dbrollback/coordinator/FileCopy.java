@@ -8,8 +8,9 @@ import java.util.Objects;
  * or why the last attempt at it failed.
  *
  * @param plan the plan whose file this copies
- * @param kind the kind of place ({@link #AGENT}: another pod's agent)
- * @param where the pod (or, for another kind, the store) that holds it; null when no place could be chosen
+ * @param kind the kind of place ({@link #AGENT}: another pod's agent; {@link #OBJECT_STORE}: a bucket)
+ * @param where the pod (or, for an object store, its endpoint and bucket) that holds it; null when no place
+ *     could be chosen
  * @param path where the copy is in that place, as it reported it; null before a copy was stored
  * @param bytes the copy's size as read back, or the file's size for a failure
  * @param sha256 the copy's SHA-256 as read back (equal to the file's when verified); null for a failure
@@ -24,6 +25,8 @@ public record FileCopy(int plan, String kind, String where, String path, long by
 
     /** The kind of a copy on another pod of the cluster, stored through its agent. */
     public static final String AGENT = "Agent";
+    /** The kind of a copy in an S3-compatible object store. */
+    public static final String OBJECT_STORE = "ObjectStore";
 
     public FileCopy {
         Objects.requireNonNull(kind, "kind");

@@ -1,10 +1,12 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.api.CopySpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.coordinator.Checkpoint;
 import io.dbrollback.coordinator.RollbackCopier;
 import io.dbrollback.coordinator.RollbackTransport;
 import io.dbrollback.model.RollbackEvent;
+import io.dbrollback.operator.s3.S3Store;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Clock;
 import java.util.Objects;
@@ -25,9 +27,16 @@ public final class ClusterStepFactory implements StepFactory {
     private final Clock clock;
     private final ClusterObserver observer;
     private final StatusStore statuses;
+    private final S3Store.Settings objectStore;
 
     public ClusterStepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
             RollbackFileStore.Writer writer, Clock clock) {
+        this(client, clients, metrics, writer, clock, S3Store.Settings.defaults());
+    }
+
+    /** @param objectStore the timeouts, retries and part size of copies to an object store */
+    public ClusterStepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
+            RollbackFileStore.Writer writer, Clock clock, S3Store.Settings objectStore) {
         this.client = Objects.requireNonNull(client, "client");
         this.clients = Objects.requireNonNull(clients, "clients");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
@@ -35,6 +44,7 @@ public final class ClusterStepFactory implements StepFactory {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.observer = new ClusterObserver(client, clients, metrics);
         this.statuses = StatusStore.of(client);
+        this.objectStore = Objects.requireNonNull(objectStore, "objectStore");
     }
 
     @Override
@@ -66,7 +76,11 @@ public final class ClusterStepFactory implements StepFactory {
 
     @Override
     public RollbackCopier copier(ReplicaSetRollback r, ClusterObserver.Resolved cluster) {
-        return FileCopier.of(clients, cluster);
+        CopySpec copy = r.getSpec().getCopy();
+        RollbackCopier copier = copy != null && copy.getTarget() == CopySpec.Target.ObjectStore
+                ? ObjectStoreCopyTarget.copier(client, clients, cluster, r, objectStore)
+                : FileCopier.of(clients, cluster);
+        return metrics.metered(copier);
     }
 
     @Override

@@ -3,17 +3,18 @@ package io.dbrollback.operator;
 import com.google.protobuf.ByteString;
 
 /**
- * A second place for a verified rollback file. {@link AgentCopyTarget} is another pod's agent; an object
- * store is another kind (its {@link #kind()} then names it in {@code status.copies[].kind}). A target never
- * replaces a copy it holds: storing the same bytes again answers the existing copy, other bytes are a
- * {@link Failure}. Every failure is a {@link Failure} with a code the status shows.
+ * A second place for a verified rollback file. {@link AgentCopyTarget} is another pod's agent,
+ * {@link ObjectStoreCopyTarget} an S3-compatible bucket ({@link #kind()} names it in
+ * {@code status.copies[].kind}). A target never replaces a copy it holds: storing the same bytes again
+ * answers the existing copy, other bytes are a {@link Failure}. Every failure is a {@link Failure} with a
+ * code the status shows. {@link #close()} releases what the target holds (connections); it never throws.
  */
-interface CopyTarget {
+interface CopyTarget extends AutoCloseable {
 
-    /** The kind of place, as {@code status.copies[].kind} names it ("Agent"). */
+    /** The kind of place, as {@code status.copies[].kind} names it ("Agent", "ObjectStore"). */
     String kind();
 
-    /** Which place of that kind: the pod, for an agent. */
+    /** Which place of that kind: the pod, for an agent; the endpoint and bucket, for an object store. */
     String where();
 
     /**
@@ -27,6 +28,10 @@ interface CopyTarget {
 
     /** Reads the stored copy back and hashes it here: the size and SHA-256 of the bytes that came back. */
     Content readBack();
+
+    @Override
+    default void close() {
+    }
 
     /** The bytes of the file to copy, a chunk at a time. */
     @FunctionalInterface

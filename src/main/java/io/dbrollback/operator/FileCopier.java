@@ -35,25 +35,31 @@ final class FileCopier implements RollbackCopier {
     private final AgentClients clients;
     private final AgentClients.Tls tls;
     private final String sourceAddress;
+    private final String kind;
     private final List<String> places;
     private final Places target;
 
-    /** The place named by a pod, for the copy of (source, incident, plan). */
+    /**
+     * The place of that name (a pod, an object store), for the copy of (source, incident, plan). A place that
+     * cannot be set up (its credentials cannot be read) throws a {@link CopyTarget.Failure}.
+     */
     @FunctionalInterface
     interface Places {
-        CopyTarget at(String pod, String source, String incident, int plan);
+        CopyTarget at(String place, String source, String incident, int plan);
     }
 
     /**
      * @param sourceAddress the agent of the pod whose file is copied (null when it has none)
-     * @param places the pods that may hold the copy, best first ({@link CopyTargets#order})
-     * @param target the place named by a pod
+     * @param kind the kind of the places ({@link FileCopy#AGENT}, {@link FileCopy#OBJECT_STORE})
+     * @param places the places that may hold the copy, best first ({@link CopyTargets#order} for pods)
+     * @param target the place of a name
      */
-    FileCopier(AgentClients clients, AgentClients.Tls tls, String sourceAddress, List<String> places,
+    FileCopier(AgentClients clients, AgentClients.Tls tls, String sourceAddress, String kind, List<String> places,
             Places target) {
         this.clients = clients;
         this.tls = tls;
         this.sourceAddress = sourceAddress;
+        this.kind = kind;
         this.places = List.copyOf(places);
         this.target = target;
     }
@@ -66,9 +72,19 @@ final class FileCopier implements RollbackCopier {
         }
         String leader = cluster.leader() == null ? null : cluster.leader().holder();
         return new FileCopier(clients, cluster.tls(), cluster.agentAddresses().get(cluster.targetPod()),
-                CopyTargets.order(pods, cluster.targetPod(), leader), (pod, source, incident, plan) ->
+                FileCopy.AGENT, CopyTargets.order(pods, cluster.targetPod(), leader), (pod, source, incident, plan) ->
                         new AgentCopyTarget(clients, cluster.tls(), pod, cluster.agentAddresses().get(pod), source,
                                 incident, plan));
+    }
+
+    /**
+     * The copier of one step of a rollback into one object store: {@code store} names it (as
+     * {@code status.copies[].store} shows it), {@code target} opens it.
+     */
+    static FileCopier toObjectStore(AgentClients clients, ClusterObserver.Resolved cluster, String store,
+            Places target) {
+        return new FileCopier(clients, cluster.tls(), cluster.agentAddresses().get(cluster.targetPod()),
+                FileCopy.OBJECT_STORE, List.of(store), target);
     }
 
     @Override
@@ -79,9 +95,18 @@ final class FileCopier implements RollbackCopier {
                     + " other than " + sourceNode + " has an agent to hold a copy"));
             return attempts;
         }
-        for (String pod : places) {
-            CopyTarget t = target.at(pod, sourceNode, incidentId, plan);
+        for (String place : places) {
+            CopyTarget t;
             try {
+                t = target.at(place, sourceNode, incidentId, plan);
+            } catch (CopyTarget.Failure e) {
+                attempts.add(new CopyResult.Failed(kind, place, e.code(), e.getMessage()));
+                if (!e.tryNext()) {
+                    return attempts;
+                }
+                continue;
+            }
+            try (t) {
                 String path;
                 try (SourceStream src = new SourceStream(sourceNode, incidentId, plan, file)) {
                     path = t.store(src, file.bytes(), file.sha256());

@@ -41,7 +41,12 @@ public final class IncidentSpecs {
         if (c == null) {
             return CopyPolicy.AGENT_OR_WAIT;
         }
-        return new CopyPolicy(c.getTarget() == CopySpec.Target.None ? CopyPolicy.Target.NONE : CopyPolicy.Target.AGENT,
+        CopyPolicy.Target target = switch (c.getTarget() == null ? CopySpec.Target.Agent : c.getTarget()) {
+            case None -> CopyPolicy.Target.NONE;
+            case ObjectStore -> CopyPolicy.Target.OBJECT_STORE;
+            case Agent -> CopyPolicy.Target.AGENT;
+        };
+        return new CopyPolicy(target,
                 c.getOnFailure() == CopySpec.OnFailure.Proceed ? CopyPolicy.OnFailure.PROCEED
                         : CopyPolicy.OnFailure.WAIT);
     }

@@ -101,6 +101,9 @@ public final class PolicyRollbacks {
         s.setRollbackDirectory(t.getRollbackDirectory());
         s.setMaxReplans(t.getMaxReplans());
         s.setMaxRetries(t.getMaxRetries());
+        if (t.getCopy() != null) {
+            s.setCopy(t.getCopy());
+        }
         r.setSpec(s);
         return r;
     }

@@ -1,7 +1,10 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.CopyResult;
+import io.dbrollback.coordinator.FileCopy;
 import io.dbrollback.coordinator.Phase;
+import io.dbrollback.coordinator.RollbackCopier;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -25,6 +28,10 @@ import java.util.function.LongSupplier;
  *       streamed into rollback files (throughput = bytes / seconds);</li>
  *   <li>{@code dbrollback_blocked_rollbacks}: rollbacks waiting or blocked right now;</li>
  *   <li>{@code dbrollback_agent_call_errors_total{call,code}}: failed calls to agents and pods;</li>
+ *   <li>{@code dbrollback_copies_total{kind,outcome}}: attempts at the off-node copy, by kind of place
+ *       (Agent, ObjectStore) and outcome (Verified, or the failure as {@code status.copies[].failure} names
+ *       it); {@code dbrollback_copy_bytes_total{kind}}: bytes of the copies that verified;
+ *       {@code dbrollback_copy_seconds{kind}}: how long a copy step took (stream, store and read back);</li>
  *   <li>{@code dbrollback_unreadable_resources_total{kind}}: objects found stored that could not be
  *       read (a ReplicaSetRollback once per problem in this process; every read of a Lease, the Pods,
  *       a Secret or a Patroni ConfigMap or Endpoints that failed so), shown at 0 from the start for
@@ -64,6 +71,53 @@ public class RollbackMetrics {
                 m -> m.values().stream().filter(b -> b).count())
                 .description("rollbacks waiting or blocked right now").strongReference(true).register(registry);
         UNREADABLE_KINDS.forEach(this::unreadableCounter);
+        for (String kind : List.of(FileCopy.AGENT, FileCopy.OBJECT_STORE)) {
+            copiesCounter(kind, VERIFIED);
+            copyBytes(kind);
+        }
+    }
+
+    private static final String VERIFIED = "Verified";
+
+    private Counter copiesCounter(String kind, String outcome) {
+        return Counter.builder("dbrollback_copies_total").tag("kind", kind).tag("outcome", outcome)
+                .description("attempts at the off-node copy of a rollback file").register(registry);
+    }
+
+    private Counter copyBytes(String kind) {
+        return Counter.builder("dbrollback_copy_bytes_total").tag("kind", kind)
+                .description("bytes of off-node copies that were read back and verified").register(registry);
+    }
+
+    /**
+     * {@code copier}, counted: every attempt by kind and outcome (a copy read back with other bytes than the
+     * file's counts as DigestMismatch, as the coordinator records it), and the time of the whole step.
+     */
+    RollbackCopier metered(RollbackCopier copier) {
+        return (node, incident, plan, file) -> {
+            long start = nanoTime.getAsLong();
+            List<CopyResult> attempts = copier.copy(node, incident, plan, file);
+            Duration took = Duration.ofNanos(Math.max(0, nanoTime.getAsLong() - start));
+            String kind = null;
+            for (CopyResult a : attempts == null ? List.<CopyResult>of() : attempts) {
+                if (a instanceof CopyResult.Stored st) {
+                    kind = st.kind();
+                    boolean same = st.bytes() == file.bytes() && st.sha256().equals(file.sha256());
+                    copiesCounter(st.kind(), same ? VERIFIED : "DigestMismatch").increment();
+                    if (same) {
+                        copyBytes(st.kind()).increment(st.bytes());
+                    }
+                } else if (a instanceof CopyResult.Failed f) {
+                    kind = f.kind();
+                    copiesCounter(f.kind(), f.code()).increment();
+                }
+            }
+            if (kind != null) {
+                Timer.builder("dbrollback_copy_seconds").tag("kind", kind)
+                        .description("time of an off-node copy step").register(registry).record(took);
+            }
+            return attempts;
+        };
     }
 
     /** The kinds the operator reads: each has its counter from the start, so that an alert on an increase works. */

@@ -1,11 +1,13 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.CopySpec;
 import io.dbrollback.api.LeaderSpec;
 import io.dbrollback.api.LimitsSpec;
 import io.dbrollback.api.PatroniLeaderSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
+import io.dbrollback.operator.s3.ObjectStoreTargets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -99,7 +101,28 @@ public final class SpecValidator {
         if (s.getApproval() == null) {
             p.add("approval must be Automatic or Manual");
         }
+        copy(p, s.getCopy());
         return p;
+    }
+
+    /** spec.copy: a known target and policy; target ObjectStore needs a valid objectStore block. */
+    static void copy(List<String> p, CopySpec c) {
+        if (c == null) {
+            return;
+        }
+        if (c.getTarget() == null) {
+            p.add("copy.target must be Agent, ObjectStore or None");
+        }
+        if (c.getOnFailure() == null) {
+            p.add("copy.onFailure must be Wait or Proceed");
+        }
+        if (c.getTarget() == CopySpec.Target.ObjectStore) {
+            if (c.getObjectStore() == null) {
+                p.add("copy.target ObjectStore needs copy.objectStore (bucket and credentialsSecret at least)");
+            } else {
+                ObjectStoreTargets.problems(c.getObjectStore()).forEach(m -> p.add("copy." + m));
+            }
+        }
     }
 
     /** Exactly one of leaseName and leader; inside leader exactly one source, each with its name. */

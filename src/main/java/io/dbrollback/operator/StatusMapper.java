@@ -176,7 +176,11 @@ public final class StatusMapper {
         CopyStatus x = new CopyStatus();
         x.setPlan(c.plan());
         x.setKind(c.kind());
-        x.setPod(c.where());
+        if (FileCopy.OBJECT_STORE.equals(c.kind())) {
+            x.setStore(c.where());
+        } else {
+            x.setPod(c.where());
+        }
         x.setPath(c.path());
         x.setBytes(c.bytes());
         x.setSha256(c.sha256());
@@ -191,7 +195,8 @@ public final class StatusMapper {
         List<FileCopy> out = new ArrayList<>();
         if (list != null) {
             for (CopyStatus x : list) {
-                out.add(new FileCopy(x.getPlan(), x.getKind(), x.getPod(), x.getPath(),
+                String where = FileCopy.OBJECT_STORE.equals(x.getKind()) ? x.getStore() : x.getPod();
+                out.add(new FileCopy(x.getPlan(), x.getKind(), where, x.getPath(),
                         x.getBytes() == null ? 0 : x.getBytes(), x.getSha256(),
                         x.getVerifiedAt() == null ? null : Instant.parse(x.getVerifiedAt()), x.getFailure(),
                         x.getMessage(), x.getFailedAt() == null ? null : Instant.parse(x.getFailedAt())));

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.CopySpec;
+import io.dbrollback.api.ObjectStoreSpec;
 import io.dbrollback.api.FailoverReport;
 import io.dbrollback.api.NodeReport;
 import io.dbrollback.api.PolicyMode;
@@ -324,6 +326,27 @@ class AutopilotTest {
         pass();
         assertEquals(1, creates());
         assertEquals("orders-0-rollback-t2", node(latest(), "orders-0").getRollback());
+    }
+
+    @Test
+    void theTemplatesCopyPolicyReachesTheRollbacksItCreates() {
+        RollbackPolicy p = policy(PolicyMode.Automatic);
+        assertEquals(CopySpec.Target.Agent, PolicyRollbacks.build(p, "orders-0", 2,
+                ReplicaSetRollbackSpec.Approval.Automatic).getSpec().getCopy().getTarget(), "the default");
+        CopySpec copy = new CopySpec();
+        copy.setTarget(CopySpec.Target.ObjectStore);
+        copy.setOnFailure(CopySpec.OnFailure.Proceed);
+        ObjectStoreSpec store = new ObjectStoreSpec();
+        store.setBucket("rollbacks");
+        store.setCredentialsSecret("s3-creds");
+        copy.setObjectStore(store);
+        p.getSpec().getRollback().setCopy(copy);
+        CopySpec made = PolicyRollbacks.build(p, "orders-0", 2, ReplicaSetRollbackSpec.Approval.Automatic).getSpec()
+                .getCopy();
+        assertEquals(CopySpec.Target.ObjectStore, made.getTarget());
+        assertEquals(CopySpec.OnFailure.Proceed, made.getOnFailure());
+        assertEquals("rollbacks", made.getObjectStore().getBucket());
+        assertEquals("s3-creds", made.getObjectStore().getCredentialsSecret());
     }
 
     @Test

@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.api.ClusterSpec;
+import io.dbrollback.api.CopySpec;
 import io.dbrollback.api.LeaderSpec;
 import io.dbrollback.api.LeaseLeaderSpec;
+import io.dbrollback.api.ObjectStoreSpec;
 import io.dbrollback.api.PatroniLeaderSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackSpec;
@@ -134,5 +136,42 @@ class SpecValidatorTest {
                 .andThen(s -> s.getCluster().setLeader(patroni("orders", null)))));
         assertTrue(with(noLeaseName.andThen(s -> s.getCluster().setLeader(lease("$(x)")))).get(0)
                 .startsWith("cluster.leader.lease.name must be"));
+    }
+
+    private static ObjectStoreSpec store(String bucket, String secret) {
+        ObjectStoreSpec o = new ObjectStoreSpec();
+        o.setEndpoint("http://minio.storage:9000");
+        o.setBucket(bucket);
+        o.setCredentialsSecret(secret);
+        return o;
+    }
+
+    private static Consumer<ReplicaSetRollbackSpec> copyTo(CopySpec.Target target, ObjectStoreSpec store) {
+        return s -> {
+            s.getCopy().setTarget(target);
+            s.getCopy().setObjectStore(store);
+        };
+    }
+
+    @Test
+    void anObjectStoreCopyNeedsAValidStoreAndNamesWhatIsWrongWithoutEchoingIt() {
+        assertEquals(List.of(), with(copyTo(CopySpec.Target.ObjectStore, store("rollbacks", "s3-creds"))));
+        assertEquals(List.of("copy.target ObjectStore needs copy.objectStore (bucket and credentialsSecret at least)"),
+                with(copyTo(CopySpec.Target.ObjectStore, null)));
+        assertEquals(List.of(), with(copyTo(CopySpec.Target.Agent, null)), "other targets need no store");
+        assertEquals(List.of(), with(copyTo(CopySpec.Target.None, store("$(x)", null))),
+                "a store block is ignored unless it is the target");
+        List<String> bad = with(copyTo(CopySpec.Target.ObjectStore, store("Bad_Bucket;rm", "$(id)")));
+        assertEquals(2, bad.size(), bad.toString());
+        assertTrue(bad.get(0).startsWith("copy.objectStore.bucket must be"), bad.toString());
+        assertEquals("copy.objectStore.credentialsSecret must name a Secret in this namespace", bad.get(1));
+        assertTrue(bad.stream().noneMatch(m -> m.contains("rm") || m.contains("$(")), "never echoed: " + bad);
+        ObjectStoreSpec withKey = store("rollbacks", "s3-creds");
+        withKey.setEndpoint("https://AKIAEXAMPLE:secret@minio.storage");
+        List<String> userInfo = with(copyTo(CopySpec.Target.ObjectStore, withKey));
+        assertEquals(1, userInfo.size(), userInfo.toString());
+        assertTrue(userInfo.get(0).startsWith("copy.objectStore.endpoint must not hold user info"), userInfo.get(0));
+        assertTrue(userInfo.stream().noneMatch(m -> m.contains("AKIA") || m.contains("secret@")), userInfo.get(0));
+        assertEquals(List.of("copy.target must be Agent, ObjectStore or None"), with(copyTo(null, null)));
     }
 }

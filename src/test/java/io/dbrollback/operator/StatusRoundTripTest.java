@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dbrollback.api.Condition;
+import io.dbrollback.api.CopyStatus;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.coordinator.ApprovalMode;
 import io.dbrollback.coordinator.Checkpoint;
@@ -138,6 +139,25 @@ class StatusRoundTripTest {
                 .orElseThrow().getStatus());
         assertTrue(StatusMapper.toStatus(h.saved, null, 1, false, at).getConditions().stream()
                 .noneMatch(c -> c.getType().equals("OffNodeCopy")), "no condition before a copy was tried");
+    }
+
+    @Test
+    void anObjectStoreCopyNamesItsStoreNotAPod() throws Exception {
+        Harness h = new Harness(Scenarios.standard(), Harness.spec());
+        h.runUntil(Phase.VERIFIED);
+        Instant at = Instant.parse("2026-02-01T00:00:00Z");
+        String store = "http://minio.storage:9000/rollbacks";
+        Checkpoint copied = h.saved.toBuilder().copy(FileCopy.failed(1, FileCopy.OBJECT_STORE, store, null,
+                h.saved.file().bytes(), "CredentialsSecretNotFound", "no Secret", at)).copy(FileCopy.verified(1,
+                FileCopy.OBJECT_STORE, store, "s3://rollbacks/db/rb/x-plan1.rollback.jsonl", h.saved.file().bytes(),
+                h.saved.file().sha256(), at.plusSeconds(5))).progressed().build();
+        roundTrips(copied);
+        assertEquals(1, copied.copies().size(), "the verified copy replaced the failure at the same store");
+        CopyStatus c = StatusMapper.toStatus(copied, null, 1, false, at).getCopies().get(0);
+        assertEquals("ObjectStore", c.getKind());
+        assertEquals(store, c.getStore());
+        assertNull(c.getPod(), "an object store is not a pod");
+        assertEquals("s3://rollbacks/db/rb/x-plan1.rollback.jsonl", c.getPath());
     }
 
     @Test

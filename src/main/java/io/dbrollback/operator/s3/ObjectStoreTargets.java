@@ -40,6 +40,19 @@ public final class ObjectStoreTargets {
                 spec.isForcePathStyle(), c);
     }
 
+    /**
+     * How a status names the store of {@code spec} (no credentials needed): {@code <endpoint>/<bucket>}, or
+     * {@code s3://<bucket>} for AWS S3.
+     */
+    public static String storeName(ObjectStoreSpec spec) {
+        String endpoint = blankToNull(spec.getEndpoint());
+        if (endpoint == null) {
+            return "s3://" + spec.getBucket();
+        }
+        return (endpoint.endsWith("/") ? endpoint.substring(0, endpoint.length() - 1) : endpoint) + "/"
+                + spec.getBucket();
+    }
+
     private static String blankToNull(String s) {
         return s == null || s.isBlank() ? null : s.strip();
     }

@@ -18,13 +18,13 @@ import java.util.stream.Collectors;
  * and the test classpath carries Guice 5 (Quarkus' test bootstrap, through maven-embedder) ahead of
  * it, which makes jclouds fail to inject. The child gets the test classpath without that jar.
  */
-final class S3ProxyProcess implements AutoCloseable {
+public final class S3ProxyProcess implements AutoCloseable {
 
     private final Process process;
     private final int port;
     private final StringBuilder output = new StringBuilder();
 
-    S3ProxyProcess(String identity, String credential) throws IOException, InterruptedException {
+    public S3ProxyProcess(String identity, String credential) throws IOException, InterruptedException {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         String filtered = Arrays.stream(cp.split(File.pathSeparator))
                 .filter(e -> !Path.of(e).getFileName().toString().matches("guice-[0-9.]+-classes\\.jar"))
@@ -61,15 +61,15 @@ final class S3ProxyProcess implements AutoCloseable {
         port = p;
     }
 
-    String endpoint() {
+    public String endpoint() {
         return "http://127.0.0.1:" + port;
     }
 
-    int port() {
+    public int port() {
         return port;
     }
 
-    String output() {
+    public String output() {
         synchronized (output) {
             return output.toString();
         }
