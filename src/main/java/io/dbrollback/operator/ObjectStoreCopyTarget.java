@@ -104,7 +104,14 @@ final class ObjectStoreCopyTarget implements CopyTarget {
         } catch (IllegalArgumentException e) {
             throw new Failure("ObjectStoreSpecInvalid", false, "no object key for this rollback: " + e.getMessage());
         }
-        return new ObjectStoreCopyTarget(new S3Store(target, settings), where, key);
+        S3Store store;
+        try {
+            store = new S3Store(target, settings);
+        } catch (RuntimeException e) {
+            throw new Failure("ObjectStoreSpecInvalid", false, "no client for " + where + ": "
+                    + e.getClass().getSimpleName());
+        }
+        return new ObjectStoreCopyTarget(store, where, key);
     }
 
     @Override
@@ -127,6 +134,12 @@ final class ObjectStoreCopyTarget implements CopyTarget {
                 throw in.failure; // the source's own failure, as the copier reports it
             }
             throw new Failure(e.reason().name(), false, e.getMessage());
+        } catch (RuntimeException e) {
+            if (in.failure != null) {
+                throw in.failure;
+            }
+            throw new Failure("ObjectStoreRefused", false, "storing " + store.target().url(key) + " failed: "
+                    + e.getClass().getSimpleName());
         }
         if (in.failure != null) {
             throw in.failure;

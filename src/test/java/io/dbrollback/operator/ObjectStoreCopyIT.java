@@ -45,8 +45,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * server, three real reference nodes (orders-0 diverged, orders-1 the new leader, orders-2 its follower)
  * and a real S3-compatible server (S3Proxy, in a child JVM on loopback, enforcing AWS signatures). The
  * credentials come from a Secret; the copy's bytes in the bucket are the rollback file's; a missing
- * Secret or wrong keys hold the rollback before anything is removed (Wait) and a fixed Secret lets it go
- * on; a missing bucket under Proceed goes on with one copy and says so.
+ * Secret, one without a secret key, or wrong keys hold the rollback before anything is removed (Wait),
+ * and a fixed Secret lets it go on; a missing bucket under Proceed goes on with one copy and says so.
  */
 class ObjectStoreCopyIT {
 
@@ -190,6 +190,15 @@ class ObjectStoreCopyIT {
                 assertTrue(failed.getMessage().contains("CredentialsSecretNotFound"), failed.getMessage());
                 assertEquals(0, db.node(0).timeline().getRollbackId(), "nothing removed while no copy verified");
                 assertEquals(15, db.node(0).timeline().getLastLsn());
+
+                Base64.Encoder b64 = Base64.getEncoder();
+                client.secrets().inNamespace(db.namespace).resource(new SecretBuilder().withNewMetadata()
+                        .withName("s3-creds").withNamespace(db.namespace).endMetadata().withData(Map.of("accessKeyId",
+                                b64.encodeToString(ID.getBytes(StandardCharsets.UTF_8)))).build()).create();
+                s = awaitFailure(client, db, "CredentialsSecretInvalid");
+                assertTrue(s.getCopies().get(0).getMessage().contains("secretAccessKey"), s.getCopies().get(0)
+                        .getMessage());
+                assertFalse(s.getCopies().get(0).getMessage().contains(ID), "no value of the Secret is echoed");
 
                 String wrong = "wrong-secret-key-never-echoed-0123456789";
                 putSecret(client, db, wrong);
