@@ -4,6 +4,7 @@ import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -12,6 +13,12 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * {@link S3ProxyMain} in a child JVM on loopback. Not in the test JVM: S3Proxy's jclouds needs Guice 7,
@@ -22,9 +29,13 @@ public final class S3ProxyProcess implements AutoCloseable {
 
     private final Process process;
     private final int port;
+    private final String identity;
+    private final String credential;
     private final StringBuilder output = new StringBuilder();
 
     public S3ProxyProcess(String identity, String credential) throws IOException, InterruptedException {
+        this.identity = identity;
+        this.credential = credential;
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         String filtered = Arrays.stream(cp.split(File.pathSeparator))
                 .filter(e -> !Path.of(e).getFileName().toString().matches("guice-[0-9.]+-classes\\.jar"))
@@ -63,6 +74,19 @@ public final class S3ProxyProcess implements AutoCloseable {
 
     public String endpoint() {
         return "http://127.0.0.1:" + port;
+    }
+
+    /**
+     * A plain SDK client of this server with its own keys (path style, no CRC trailers), outside the code
+     * under test: to create buckets and to look at or tamper with objects. The caller closes it.
+     */
+    public S3Client rawClient() {
+        return S3Client.builder().httpClient(UrlConnectionHttpClient.create()).region(Region.US_EAST_1)
+                .endpointOverride(URI.create(endpoint())).forcePathStyle(true)
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(identity,
+                        credential)))
+                .build();
     }
 
     public int port() {
