@@ -134,6 +134,8 @@ final class RollbackCopies {
         private long size;
         private RollbackFileEnd end;
         private boolean done;
+        /** Whether the test hook of the first data message ran. */
+        private boolean hooked;
 
         Store(StreamObserver<StoreRollbackCopyResponse> out) {
             this.out = out;
@@ -210,6 +212,13 @@ final class RollbackCopies {
             }
             sha.update(data.asReadOnlyByteBuffer());
             size += data.size();
+            if (channel != null && !hooked) {
+                hooked = true;
+                Runnable hook = faults.copyDataHook();
+                if (hook != null) {
+                    hook.run(); // the test hook of RollbackFileFaults#onCopyData
+                }
+            }
         }
 
         private void end(RollbackFileEnd e) {

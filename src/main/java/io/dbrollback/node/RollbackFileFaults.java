@@ -3,7 +3,8 @@ package io.dbrollback.node;
 /**
  * Test hook of the reference node: disk and connection faults for the next WriteRollbackFile call.
  * Each switch acts once, on the next call that starts after it was set; the faults go through the
- * same classification as real ones (an ENOSPC message, a failing fsync, a reset call).
+ * same classification as real ones (an ENOSPC message, a failing fsync, a reset call). Two more act on
+ * StoreRollbackCopy: the free space its check sees, and a hook in the middle of its transfer.
  */
 public final class RollbackFileFaults {
 
@@ -17,6 +18,7 @@ public final class RollbackFileFaults {
     private long cutAfter = -1;
     private boolean failTempRemoval;
     private long copyFreeSpace = -1;
+    private Runnable copyDataHook;
 
     /** The next write fails with ENOSPC ("No space left on device") once it would hold more than {@code bytes}. */
     public synchronized void noSpaceAfter(long bytes) {
@@ -50,6 +52,21 @@ public final class RollbackFileFaults {
     /** The free space set by {@link #copyFreeSpace}, or -1 for the file system's own. */
     synchronized long copyFreeSpace() {
         return copyFreeSpace;
+    }
+
+    /**
+     * From now on (until set to null) every StoreRollbackCopy call that writes a new copy runs {@code hook}
+     * once, right after its first data message is in the call's temporary file (before the end message, the
+     * fsync and the link: nothing published). A hook that blocks holds the call there; the call learns
+     * that its client went away (and removes its temporary file) only after the hook returned.
+     */
+    public synchronized void onCopyData(Runnable hook) {
+        copyDataHook = hook;
+    }
+
+    /** The hook set by {@link #onCopyData}, or null. */
+    synchronized Runnable copyDataHook() {
+        return copyDataHook;
     }
 
     /** Takes the armed faults for one call, disarming them. */

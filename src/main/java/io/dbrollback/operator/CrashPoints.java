@@ -1,10 +1,13 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.api.CopyStatus;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.dbrollback.coordinator.Checkpoint;
+import io.dbrollback.coordinator.CopyResult;
 import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.RecoverResult;
+import io.dbrollback.coordinator.RollbackCopier;
 import io.dbrollback.coordinator.RollbackTransport;
 import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.VerifyResult;
@@ -31,14 +34,25 @@ import java.util.function.Consumer;
  * <ul>
  *   <li>{@code call:C}: after transport call {@code C} returned ({@code Fence},
  *       {@code PersistRollbackFile}, {@code VerifyRollbackFile}, {@code RecoverToLsn},
- *       {@code EmitRollbackEvent}, {@code RejoinAsReplica});</li>
+ *       {@code EmitRollbackEvent}, {@code RejoinAsReplica}), or {@code CopyRollbackFile}: after the
+ *       copy step's {@link RollbackCopier} returned (every attempt made: the copy stored on the other
+ *       place and read back), before the status write that records it;</li>
  *   <li>{@code record:N}: in the middle of the tail read, once the N-th record arrived;</li>
  *   <li>{@code exec:OP}: after the pod exec of rollback-file operation {@code OP} returned
  *       ({@code begin}, {@code append}, {@code commit}, {@code verify});</li>
  *   <li>{@code status:PHASE}: after the first status write that records phase {@code PHASE}
- *       (a phase name as the status shows it, e.g. {@code Fenced}).</li>
+ *       (a phase name as the status shows it, e.g. {@code Fenced}); two writes that keep their phase
+ *       have names of their own: {@code status:RecoverAnswered}, the write of the node's answer to the
+ *       recover (still Recovering), and {@code status:CopyVerified}, the write of the copy step's
+ *       verified copy (still Verified: the copy step has no phase; {@code status:Verified} is the
+ *       write of the verified file, before the copy).</li>
  * </ul>
- * Just before dying the process prints {@code CRASH_POINT <value> <namespace>/<rollback>} on stdout.
+ *
+ * <p>There is no point inside the copy's transfer: the copier streams the file from agent to agent, and
+ * a crash there is made by the crash tests themselves (they hold the upload in the receiving agent and
+ * SIGKILL the operator).
+ *
+ * <p>Just before dying the process prints {@code CRASH_POINT <value> <namespace>/<rollback>} on stdout.
  */
 public final class CrashPoints {
 
@@ -49,8 +63,10 @@ public final class CrashPoints {
     /** The exit status of a process killed by SIGKILL, which the halt imitates. */
     public static final int EXIT_STATUS = 137;
 
+    /** The copy step's call: the {@link RollbackCopier} of {@link StepFactory#copier}. */
+    static final String COPY_CALL = "CopyRollbackFile";
     static final Set<String> CALLS = Set.of("Fence", "PersistRollbackFile", "VerifyRollbackFile", "RecoverToLsn",
-            "EmitRollbackEvent", "RejoinAsReplica");
+            "EmitRollbackEvent", "RejoinAsReplica", COPY_CALL);
     static final Set<String> EXEC_OPERATIONS = Set.of("begin", "append", "commit", "verify");
 
     /** Not armed: every wrap returns its argument, every check does nothing. */
@@ -113,7 +129,7 @@ public final class CrashPoints {
     }
 
     private static boolean isPhase(String name) {
-        if (name.equals(RECOVER_ANSWERED)) {
+        if (name.equals(RECOVER_ANSWERED) || name.equals(COPY_VERIFIED)) {
             return true;
         }
         try {
@@ -157,14 +173,38 @@ public final class CrashPoints {
      */
     static final String RECOVER_ANSWERED = "RecoverAnswered";
 
+    /**
+     * The name of the status write that records the copy step's verified copy: phase Verified, and
+     * {@code status.copies} holds a verified copy of the current plan's file (the phase stays Verified
+     * through the copy; {@code status:Verified} is the write of the verified file, before the copy).
+     */
+    static final String COPY_VERIFIED = "CopyVerified";
+
+    /** The name of a status write as {@code status:NAME} points name it: its phase, or one of the two above. */
+    static String statusPoint(ReplicaSetRollbackStatus status) {
+        String phase = status.getPhase();
+        if ("Recovering".equals(phase) && status.getRecoverAnswer() != null) {
+            return RECOVER_ANSWERED;
+        }
+        if ("Verified".equals(phase) && status.getPlan() != null && status.getCopies() != null) {
+            Integer plan = status.getPlan().getNumber();
+            for (CopyStatus c : status.getCopies()) {
+                if (c.getVerifiedAt() != null && Objects.equals(plan, c.getPlan())) {
+                    return COPY_VERIFIED;
+                }
+            }
+        }
+        return phase;
+    }
+
     /** After the status write that stored {@code phase} for the rollback {@code namespace/name}. */
     void afterStatusWrite(String rollbackKey, String phase) {
         check("status", phase, rollbackKey);
     }
 
     /**
-     * {@code steps} with this hook: the armed call, record and exec points of each rollback, and its
-     * status writes. {@code steps} itself when nothing is armed.
+     * {@code steps} with this hook: the armed call (the copier's included), record and exec points of
+     * each rollback, and its status writes. {@code steps} itself when nothing is armed.
      */
     public StepFactory decorate(StepFactory steps) {
         if (!armed()) {
@@ -183,15 +223,18 @@ public final class CrashPoints {
             }
 
             @Override
+            public RollbackCopier copier(ReplicaSetRollback r, ClusterObserver.Resolved cluster) {
+                return wrap(inner.copier(r, cluster), key(r));
+            }
+
+            @Override
             public StatusStore statuses() {
                 StatusStore store = inner.statuses();
                 return new StatusStore() {
                     @Override
                     public ReplicaSetRollback writeStatus(ReplicaSetRollback r) {
                         ReplicaSetRollback stored = store.writeStatus(r);
-                        ReplicaSetRollbackStatus status = r.getStatus();
-                        afterStatusWrite(key(r), status.getRecoverAnswer() != null
-                                && "Recovering".equals(status.getPhase()) ? RECOVER_ANSWERED : status.getPhase());
+                        afterStatusWrite(key(r), statusPoint(r.getStatus()));
                         return stored;
                     }
 
@@ -214,6 +257,18 @@ public final class CrashPoints {
             return transport;
         }
         return new Transport(transport, rollbackKey);
+    }
+
+    /** The copier, with the armed {@code call:CopyRollbackFile} point of this rollback. */
+    RollbackCopier wrap(RollbackCopier copier, String rollbackKey) {
+        if (!armedFor(rollbackKey) || !kind.equals("call") || !name.equals(COPY_CALL)) {
+            return copier;
+        }
+        return (sourceNode, incidentId, plan, file) -> {
+            List<CopyResult> attempts = copier.copy(sourceNode, incidentId, plan, file);
+            check("call", COPY_CALL, rollbackKey);
+            return attempts;
+        };
     }
 
     /** The pod exec, with the armed exec point of this rollback. */

@@ -13,8 +13,9 @@ import java.util.regex.Pattern;
  * @param hooks operator crash points ({@code io.dbrollback.operator.CrashPoints} values without the
  *     rollback scope), in the order the run reaches them: the operator process halts at each, and a
  *     fresh operator process resumes
- * @param sigkillDuringAppend the test SIGKILLs the operator while its append exec (a chunk of the
- *     rollback file) is in flight in the target pod
+ * @param operatorKill the test SIGKILLs the operator with a transfer of it in flight: its append exec
+ *     (a chunk of the rollback file) in the target pod, or its upload of the copy into the copy target's
+ *     agent
  * @param nodeKill the former primary's process is SIGKILLed at this moment, and restarted
  * @param randomKillMillis when 0 or more, the test SIGKILLs the operator this long after the run
  *     started (soak only: where it lands is chance)
@@ -22,8 +23,21 @@ import java.util.regex.Pattern;
  *     primary's agent writes the rollback file (WriteRollbackFile) and the operator reads it back
  *     (ReadRollbackFile); no pod exec at all, so no {@code exec:*} point is ever reached
  */
-record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, NodeKill nodeKill,
+record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, NodeKill nodeKill,
         long randomKillMillis, boolean agentWriter) {
+
+    /** When the test SIGKILLs the operator (besides {@code randomKillMillis}). */
+    enum OperatorKill {
+        NONE,
+        /** Exec mode only: while its append exec is held in the target pod, before the command ran. */
+        APPEND,
+        /**
+         * While the copy step's upload (StoreRollbackCopy into orders-2's agent) is held there, once its
+         * first data message is in the call's temporary file (the matrix's file is one message), before
+         * the end message: nothing published, nothing recorded.
+         */
+        COPY
+    }
 
     /** When the former primary's process dies. */
     enum NodeKill {
@@ -61,6 +75,8 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
             "exec:verify",
             "call:VerifyRollbackFile",
             "status:Verified",
+            "call:CopyRollbackFile",
+            "status:CopyVerified",
             "status:Recovering",
             "call:RecoverToLsn",
             "status:RecoverAnswered",
@@ -81,27 +97,33 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
                 throw new IllegalArgumentException(h + " is never reached when the agent writes the file");
             }
         }
-        if (agentWriter ? sigkillDuringAppend || nodeKill == NodeKill.PERSIST : nodeKill == NodeKill.WRITE) {
+        if (agentWriter ? operatorKill == OperatorKill.APPEND || nodeKill == NodeKill.PERSIST
+                : nodeKill == NodeKill.WRITE) {
             throw new IllegalArgumentException(name + ": that fault belongs to the other writer mode");
         }
     }
 
     /** A cell of the exec mode (the operator writes the file through pod exec). */
-    CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, NodeKill nodeKill, long randomKillMillis) {
-        this(name, hooks, sigkillDuringAppend, nodeKill, randomKillMillis, false);
+    CrashCell(String name, List<String> hooks, OperatorKill operatorKill, NodeKill nodeKill,
+            long randomKillMillis) {
+        this(name, hooks, operatorKill, nodeKill, randomKillMillis, false);
     }
 
     static CrashCell operatorHalt(String name, String point) {
-        return new CrashCell(name, List.of(point), false, NodeKill.NONE, -1);
+        return new CrashCell(name, List.of(point), OperatorKill.NONE, NodeKill.NONE, -1);
+    }
+
+    static CrashCell operatorKill(String name, OperatorKill kill) {
+        return new CrashCell(name, List.of(), kill, NodeKill.NONE, -1);
     }
 
     static CrashCell nodeKill(String name, NodeKill kill) {
-        return new CrashCell(name, List.of(), false, kill, -1);
+        return new CrashCell(name, List.of(), OperatorKill.NONE, kill, -1);
     }
 
     /** The operator halted at {@code point}, with the agent writing the rollback file. */
     static CrashCell agentOperatorHalt(String name, String point) {
-        return new CrashCell(name, List.of(point), false, NodeKill.NONE, -1, true);
+        return new CrashCell(name, List.of(point), OperatorKill.NONE, NodeKill.NONE, -1, true);
     }
 
     /** The writer mode, as the operator's environment names it. */
@@ -119,6 +141,9 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
         if (point.equals("status:RecoverAnswered")) {
             return "Recovering"; // the write of the node's answer: still Recovering until the timeline confirms it
         }
+        if (point.equals("status:CopyVerified")) {
+            return "Verified"; // the write of the verified copy: the copy step has no phase of its own
+        }
         if (point.startsWith("status:")) {
             return point.substring("status:".length());
         }
@@ -126,6 +151,7 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
             case "call:Fence" -> "Planned";
             case "record:1", "exec:begin", "exec:append", "exec:commit", "call:PersistRollbackFile" -> "Fenced";
             case "exec:verify", "call:VerifyRollbackFile" -> "TailPersisted";
+            case "call:CopyRollbackFile" -> "Verified";
             case "call:RecoverToLsn" -> "Recovering";
             case "call:EmitRollbackEvent" -> "Recovered";
             case "call:RejoinAsReplica" -> "EventEmitted";
@@ -135,20 +161,23 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
 
     /**
      * The CI matrix: a control run, the operator halted after every side effect and after every
-     * status write, the operator SIGKILLed with an exec in flight, and the former primary killed
-     * while its tail is read, while the file is persisted and in the middle of its recover; then the
+     * status write (the copy step's included), the operator SIGKILLed with an exec in flight and with
+     * the copy's upload in flight, and the former primary killed while its tail is read, while the file
+     * is persisted and in the middle of its recover; then the
      * agent-writes-the-file mode: the operator halted during the upload, after the agent published
      * the file, after the read-back and after the recover, and the former primary killed while its
      * agent writes the file.
      */
     static List<CrashCell> matrix() {
         List<CrashCell> cells = new ArrayList<>();
-        cells.add(new CrashCell("control: no fault", List.of(), false, NodeKill.NONE, -1));
+        cells.add(new CrashCell("control: no fault", List.of(), OperatorKill.NONE, NodeKill.NONE, -1));
         cells.add(operatorHalt("operator halted after Fence", "call:Fence"));
         cells.add(operatorHalt("operator halted during the tail read (1st record in)", "record:1"));
         cells.add(operatorHalt("operator halted after an append exec (file not committed)", "exec:append"));
         cells.add(operatorHalt("operator halted after the commit exec (file published, not recorded)", "exec:commit"));
         cells.add(operatorHalt("operator halted after VerifyRollbackFile", "call:VerifyRollbackFile"));
+        cells.add(operatorHalt("operator halted after the copy (stored on orders-2 and read back, not recorded)",
+                "call:CopyRollbackFile"));
         cells.add(operatorHalt("operator halted after RecoverToLsn (rollback id bumped)", "call:RecoverToLsn"));
         cells.add(operatorHalt("operator halted after the rollback event", "call:EmitRollbackEvent"));
         cells.add(operatorHalt("operator halted after RejoinAsReplica", "call:RejoinAsReplica"));
@@ -158,8 +187,11 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
         }
         cells.add(operatorHalt("operator halted after the status write of the recover's answer (not yet confirmed)",
                 "status:RecoverAnswered"));
-        cells.add(new CrashCell("operator SIGKILLed with an append exec in flight", List.of(), true, NodeKill.NONE,
-                -1));
+        cells.add(operatorHalt("operator halted after the status write of the verified copy (still Verified)",
+                "status:CopyVerified"));
+        cells.add(operatorKill("operator SIGKILLed with an append exec in flight", OperatorKill.APPEND));
+        cells.add(operatorKill("operator SIGKILLed with the copy's upload in flight (1st chunk in orders-2's"
+                + " temporary file)", OperatorKill.COPY));
         cells.add(nodeKill("node SIGKILLed during the tail read", NodeKill.TAIL_READ));
         cells.add(nodeKill("node SIGKILLed during persisting (exec in flight)", NodeKill.PERSIST));
         cells.add(nodeKill("node SIGKILLed during recover (after the bump)", NodeKill.RECOVER));
@@ -170,8 +202,8 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
                 "call:VerifyRollbackFile"));
         cells.add(agentOperatorHalt("agent mode: operator halted after RecoverToLsn (rollback id bumped)",
                 "call:RecoverToLsn"));
-        cells.add(new CrashCell("agent mode: node SIGKILLed while its agent writes the file", List.of(), false,
-                NodeKill.WRITE, -1, true));
+        cells.add(new CrashCell("agent mode: node SIGKILLed while its agent writes the file", List.of(),
+                OperatorKill.NONE, NodeKill.WRITE, -1, true));
         return cells;
     }
 
@@ -193,8 +225,8 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
         NodeKill node = rnd.nextBoolean() ? EXEC_NODE_KILLS.get(rnd.nextInt(EXEC_NODE_KILLS.size())) : NodeKill.NONE;
         if (rnd.nextInt(4) == 0) {
             long at = rnd.nextInt(1500); // a warm operator takes about half a second for the whole rollback
-            return new CrashCell("soak: operator SIGKILLed at +" + at + " ms" + nodeSuffix(node), List.of(), false,
-                    node, at);
+            return new CrashCell("soak: operator SIGKILLed at +" + at + " ms" + nodeSuffix(node), List.of(),
+                    OperatorKill.NONE, node, at);
         }
         List<String> candidates = new ArrayList<>(POINTS);
         if (node == NodeKill.RECOVER) {
@@ -207,7 +239,7 @@ record CrashCell(String name, List<String> hooks, boolean sigkillDuringAppend, N
             hooks.add(p);
         }
         hooks.sort(Comparator.comparingInt(POINTS::indexOf));
-        return new CrashCell("soak: halts " + hooks + nodeSuffix(node), hooks, false, node, -1);
+        return new CrashCell("soak: halts " + hooks + nodeSuffix(node), hooks, OperatorKill.NONE, node, -1);
     }
 
     private static String nodeSuffix(NodeKill node) {

@@ -1,15 +1,22 @@
 package io.dbrollback.crash;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.dbrollback.agent.v1.Role;
 import io.dbrollback.agent.v1.Timeline;
+import io.dbrollback.api.CopyStatus;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.api.StepTime;
 import io.dbrollback.crash.CrashCell.NodeKill;
+import io.dbrollback.crash.CrashCell.OperatorKill;
+import io.dbrollback.node.RollbackFileFaults;
 import io.dbrollback.operator.CrashPoints;
 import io.dbrollback.testing.DbCluster;
 import io.dbrollback.testing.ExecDispatcher;
@@ -36,6 +43,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
@@ -52,10 +62,13 @@ import org.junit.jupiter.api.TestInstance;
  * middle of its recover, then restarted on the same data. The same for the mode where the former
  * primary's agent writes the rollback file (WriteRollbackFile) and the operator reads it back
  * (ReadRollbackFile): operator halts around the upload, the read-back and the recover, and the node
- * killed while its agent writes the file. Every run must end Completed with the
+ * killed while its agent writes the file. The copy step (the verified file copied to orders-2's agent
+ * and read back, in every run) has its halts too, and a SIGKILL of the operator with the copy's upload
+ * held in orders-2's agent. Every run must end Completed with the
  * tail the node had in a verified file (same digest, every record), one rollback-id bump, the
  * former primary holding the new primary's data, the full record in the status, and no rollback
- * file overwritten or deleted ({@link RollbackChecks}).
+ * file overwritten or deleted ({@link RollbackChecks}); and one verified copy of the file on orders-2,
+ * its bytes the file's, no temporary file beside it, verified before the recover began.
  *
  * <p>One mock API server for all runs, a namespace and three nodes per run. Operator JVMs are
  * chained: the JVM started after a crash resumes that run and is already armed (scoped to its
@@ -81,6 +94,8 @@ class CrashMatrixIT {
     static final boolean CDS = !"false".equals(System.getProperty("crash.cds"));
     /** The operator's rollback file writer: {@code exec} (pod exec) or {@code agent} (WriteRollbackFile). */
     static final String WRITER_ENV = "DBROLLBACK_ROLLBACK_FILE_WRITER";
+    /** The pod that holds the copy: orders-1 leads, orders-2 is its follower (the copy target rule). */
+    static final int COPY_POD = 2;
 
     private MockApiServer api;
     private KubernetesClient client;
@@ -217,7 +232,8 @@ class CrashMatrixIT {
         };
         long runT0 = System.nanoTime();
         try (DbCluster db = new DbCluster(api, client, ns, new DbCluster.Options(work.resolve(ns), CLOCK_START,
-                cell.targetProcess(), firstEnv))) {
+                cell.targetProcess(), firstEnv));
+                CopyHold copyHold = cell.operatorKill() == OperatorKill.COPY ? new CopyHold(db) : null) {
             db.failover();
             ExpectedTail expected = ExpectedTail.read(db.node(0), db.node(1));
             String earlier = tailDigests.putIfAbsent(cell.name(), expected.sha256());
@@ -228,9 +244,11 @@ class CrashMatrixIT {
                 // The test read the tail first; from now on every tail stream of orders-0 pauses mid-way.
                 db.restartTarget(Map.of("DBROLLBACK_NODE_TAIL_PAUSE_MS", PAUSE));
             }
-            ExecDispatcher.Hold appendHold = cell.sigkillDuringAppend() || cell.nodeKill() == NodeKill.PERSIST
+            ExecDispatcher.Hold appendHold = cell.operatorKill() == OperatorKill.APPEND
+                    || cell.nodeKill() == NodeKill.PERSIST
                     ? api.exec().holdNext(ns, "orders-0", argv -> isOperation(argv, "append")) : null;
             FileLedger ledger = new FileLedger(db.volume(0).resolve("rollback"));
+            FileLedger copies = new FileLedger(copiesDir(db, COPY_POD));
             long setupMillis = (System.nanoTime() - runT0) / 1_000_000;
             int startsBefore = operatorStarts;
             boolean archiving = startArchivingOperator(run);
@@ -244,24 +262,38 @@ class CrashMatrixIT {
             ReplicaSetRollback r;
             while (true) {
                 if (!operator.isAlive()) {
-                    operatorDied(run, db, ledger);
+                    operatorDied(run, db, ledger, copies);
                     continue;
                 }
                 r = rollback(ns);
                 if (terminal(r)) {
                     if (nextCrashOf(run) != null && operator.awaitExit(Duration.ofSeconds(30)) != null) {
-                        operatorDied(run, db, ledger); // it halts right after writing the terminal status
+                        operatorDied(run, db, ledger, copies); // it halts right after writing the terminal status
                         continue;
                     }
                     break;
                 }
                 killNodeWhenDue(cell, db, appendHold, ledger, faults, expected, ns);
-                if (cell.sigkillDuringAppend() && !faults.operatorSigkilled && appendHold.isHeld()) {
+                if (cell.operatorKill() == OperatorKill.APPEND && !faults.operatorSigkilled && appendHold.isHeld()) {
                     operator.kill();
                     ReplicaSetRollbackStatus s = rollback(ns).getStatus();
                     assertEquals("Fenced", s.getPhase(), "SIGKILLed while persisting");
                     assertEquals(Map.of(), ledger.finalFiles(), "no file was published yet");
                     appendHold.release(); // its client is gone: the held command never runs
+                    ledger.snapshot();
+                    faults.operatorSigkilled = true;
+                    operator = null;
+                    ensureOperator(run);
+                }
+                if (copyHold != null && !faults.operatorSigkilled && copyHold.isHeld()) {
+                    operator.kill();
+                    assertCopyCutShort(rollback(ns).getStatus(), db, ledger, copies, expected);
+                    // Its client is gone: once the hold lets go, the agent learns it and removes the temporary file.
+                    copyHold.release();
+                    Awaitility.await("orders-2's agent removes the cut upload's temporary file")
+                            .atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+                            .until(() -> copies.temporaryFiles().isEmpty());
+                    assertEquals(Map.of(), copies.finalFiles(), "the cut upload published nothing");
                     ledger.snapshot();
                     faults.operatorSigkilled = true;
                     operator = null;
@@ -295,11 +327,13 @@ class CrashMatrixIT {
             if (cell.nodeKill() != NodeKill.NONE) {
                 assertTrue(faults.nodeKilled, "the node was killed " + cell.nodeKill());
             }
-            if (cell.sigkillDuringAppend()) {
-                assertTrue(faults.operatorSigkilled, "the operator was SIGKILLed with an append in flight");
+            if (cell.operatorKill() != OperatorKill.NONE) {
+                assertTrue(faults.operatorSigkilled, "the operator was SIGKILLed with its " + cell.operatorKill()
+                        + " in flight");
             }
             long endMillis = (System.nanoTime() - runStart) / 1_000_000;
             RollbackChecks.assertCompleted(client, db, r, expected, ledger, cell.agentWriter());
+            assertOneVerifiedCopy(db, r, copies);
             if (!cell.agentWriter()) {
                 // Every attempt that failed removed its temporary file, and the next attempt's begin
                 // removed those of attempts cut short by a crash.
@@ -321,6 +355,123 @@ class CrashMatrixIT {
             System.out.printf("#%d %s: setup %d ms, rollback %d ms (%d operator starts), checks %d ms %s%n",
                     run.index(), cell.name(), setupMillis, endMillis, operatorStarts - startsBefore,
                     (System.nanoTime() - runStart) / 1_000_000 - endMillis, faults.landed);
+        }
+    }
+
+    /**
+     * The operator was SIGKILLed with the copy's upload held in orders-2's agent: the file verified and
+     * on record, the copy neither published nor recorded, the bytes sent so far in the call's temporary
+     * file, and nothing removed from orders-0.
+     */
+    private static void assertCopyCutShort(ReplicaSetRollbackStatus s, DbCluster db, FileLedger ledger,
+            FileLedger copies, ExpectedTail expected) {
+        assertEquals("Verified", s.getPhase(), "SIGKILLed while copying");
+        assertNull(verifiedCopy(s), "no copy on record: " + s.getCopies());
+        assertEquals(Map.of(), copies.finalFiles(), "no copy published");
+        assertEquals(1, copies.temporaryFiles().size(), "one upload's temporary file: " + copies.temporaryFiles());
+        assertTrue(copies.temporaryFiles().values().stream().allMatch(size -> size > 0),
+                "the first chunk is in it: " + copies.temporaryFiles());
+        assertEquals(1, ledger.finalFiles().size(), "the rollback file stays on orders-0: " + ledger.finalFiles());
+        assertNothingRemovedYet(db, s);
+        assertEquals(expected.lastLsn(), db.node(0).timeline().getLastLsn(), "orders-0 still holds its tail");
+    }
+
+    /** The former primary holds its divergent tail: no recover yet (the copy comes first). */
+    private static void assertNothingRemovedYet(DbCluster db, ReplicaSetRollbackStatus s) {
+        Timeline t = db.node(0).timeline();
+        assertEquals(0, t.getRollbackId(), "no recover on orders-0 before the copy is on record");
+        assertEquals(s.getPlan().getLastLsn(), t.getLastLsn(), "orders-0 still holds its divergent tail");
+    }
+
+    /**
+     * The end of the copy step every run must show: one copy on record, verified, of the file's digest and
+     * size, at the path orders-2's agent answered; its bytes there are the file's; no other copy and no
+     * temporary file in orders-2's copies directory, no copy on orders-1; a published copy never replaced;
+     * and the copy verified before the recover (the first step that removes anything) began.
+     */
+    private static void assertOneVerifiedCopy(DbCluster db, ReplicaSetRollback r, FileLedger copies)
+            throws Exception {
+        ReplicaSetRollbackStatus s = r.getStatus();
+        assertNotNull(s.getCopies(), "status.copies");
+        assertEquals(1, s.getCopies().size(), "one copy on record: " + s.getCopies());
+        CopyStatus c = verifiedCopy(s);
+        assertNotNull(c, "the copy is verified: " + s.getCopies().get(0).getMessage());
+        assertEquals("Agent", c.getKind());
+        assertEquals("orders-" + COPY_POD, c.getPod(), "the leader's follower holds the copy");
+        assertNull(c.getFailure());
+        assertEquals(s.getRollbackFile().getSha256(), c.getSha256(), "the copy's digest is the verified file's");
+        assertEquals(s.getRollbackFile().getBytes(), c.getBytes());
+        String name = copyName(r);
+        Path copy = copiesDir(db, COPY_POD).resolve(name);
+        assertEquals(copy.toAbsolutePath().normalize().toString(), c.getPath(), "the path orders-2's agent answered");
+        assertArrayEquals(Files.readAllBytes(db.volume(0).resolve("rollback").resolve(name)), Files.readAllBytes(copy),
+                "the copy's bytes on orders-2 are the rollback file's");
+        copies.assertIntact();
+        assertEquals(Map.of(name, c.getSha256()), copies.finalFiles(), "exactly one copy on orders-2");
+        assertEquals(Map.of(), copies.temporaryFiles(), "no temporary file left in orders-2's copies directory");
+        assertFalse(Files.exists(copiesDir(db, 1)), "no copy on orders-1, the leader");
+        Instant recovering = s.getSteps().stream().filter(t -> "Recovering".equals(t.getPhase()))
+                .map(StepTime::getTime).map(Instant::parse).findFirst().orElseThrow();
+        assertFalse(Instant.parse(c.getVerifiedAt()).isAfter(recovering), "the copy verified (" + c.getVerifiedAt()
+                + ") before the recover began (" + recovering + ")");
+    }
+
+    /** The status's verified copy of the current plan's file, or null. */
+    private static CopyStatus verifiedCopy(ReplicaSetRollbackStatus s) {
+        if (s.getCopies() == null) {
+            return null;
+        }
+        return s.getCopies().stream().filter(c -> c.getVerifiedAt() != null
+                && Objects.equals(c.getPlan(), s.getPlan().getNumber())).findFirst().orElse(null);
+    }
+
+    /** orders-N's copies directory for orders-0's rollback files. */
+    private static Path copiesDir(DbCluster db, int pod) {
+        return db.volume(pod).resolve("rollback").resolve("copies").resolve("orders-0");
+    }
+
+    /** The name of the rollback file (and of its copy) of this rollback's first plan. */
+    private static String copyName(ReplicaSetRollback r) {
+        return r.getMetadata().getUid() + "-plan1.rollback.jsonl";
+    }
+
+    /**
+     * The copy's upload held in orders-2's agent: the first StoreRollbackCopy of the run stops right after
+     * its first data message is in the call's temporary file, until released (or the run's timeout).
+     */
+    private static final class CopyHold implements AutoCloseable {
+        private final RollbackFileFaults faults;
+        private final CountDownLatch released = new CountDownLatch(1);
+        private final AtomicBoolean taken = new AtomicBoolean();
+        private volatile boolean held;
+
+        CopyHold(DbCluster db) {
+            faults = db.replicaNode(COPY_POD).rollbackFileFaults();
+            faults.onCopyData(() -> {
+                if (!taken.compareAndSet(false, true)) {
+                    return; // later uploads pass
+                }
+                held = true;
+                try {
+                    released.await(RUN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }
+
+        boolean isHeld() {
+            return held;
+        }
+
+        void release() {
+            released.countDown();
+        }
+
+        @Override
+        public void close() {
+            faults.onCopyData(null);
+            release();
         }
     }
 
@@ -375,7 +526,7 @@ class CrashMatrixIT {
      * and exit status 137, and the world must show the step done but not recorded. Then a fresh
      * operator JVM takes over.
      */
-    private void operatorDied(Run run, DbCluster db, FileLedger ledger) throws Exception {
+    private void operatorDied(Run run, DbCluster db, FileLedger ledger, FileLedger copies) throws Exception {
         Integer code = operator.awaitExit(Duration.ofSeconds(10));
         List<String> markers = operator.linesStartingWith(CrashPoints.MARKER);
         Armed armed = nextCrashOf(run);
@@ -387,15 +538,16 @@ class CrashMatrixIT {
                 "it died at the armed point");
         pending.remove(armed);
         ReplicaSetRollback r = rollback(run.namespace());
-        assertSideEffectDoneButNotRecorded(armed.point(), run.cell().agentWriter(), r, db, ledger);
+        assertSideEffectDoneButNotRecorded(armed.point(), run.cell().agentWriter(), r, db, ledger, copies);
         ledger.snapshot();
+        copies.snapshot();
         operator = null;
         ensureOperator(run);
     }
 
     /** Evidence that the halt came right after the step's side effect and before its record. */
     private void assertSideEffectDoneButNotRecorded(String point, boolean agentWriter, ReplicaSetRollback r,
-            DbCluster db, FileLedger ledger) {
+            DbCluster db, FileLedger ledger, FileLedger copies) {
         ReplicaSetRollbackStatus s = r.getStatus();
         assertEquals(CrashCell.recordedPhaseAt(point), s.getPhase(), "the status at the halt at " + point);
         if (agentWriter && point.equals("record:1")) {
@@ -420,6 +572,20 @@ class CrashMatrixIT {
             case "exec:commit", "call:PersistRollbackFile" -> {
                 assertEquals(1, ledger.finalFiles().size(), "the file is published: " + ledger.finalFiles());
                 assertNull(s.getRollbackFile(), "but not recorded");
+            }
+            case "call:CopyRollbackFile" -> {
+                assertNull(verifiedCopy(s), "the copy is not recorded: " + s.getCopies());
+                assertEquals(Map.of(copyName(r), s.getRollbackFile().getSha256()), copies.finalFiles(),
+                        "but it is on orders-2, the file's bytes");
+                assertEquals(Map.of(), copies.temporaryFiles(), "and nothing else");
+                assertNothingRemovedYet(db, s);
+            }
+            case "status:CopyVerified" -> {
+                CopyStatus c = verifiedCopy(s);
+                assertNotNull(c, "the copy is recorded: " + s.getCopies());
+                assertEquals(s.getRollbackFile().getSha256(), c.getSha256());
+                assertEquals(Map.of(copyName(r), c.getSha256()), copies.finalFiles(), "the copy on orders-2");
+                assertNothingRemovedYet(db, s);
             }
             case "call:RecoverToLsn" -> {
                 Timeline t = db.node(0).timeline();
@@ -489,7 +655,7 @@ class CrashMatrixIT {
      */
     private boolean startArchivingOperator(Run run) throws InterruptedException {
         CrashCell c = run.cell();
-        if (!CDS || run.index() != 0 || c.agentWriter() || !c.hooks().isEmpty() || c.sigkillDuringAppend()
+        if (!CDS || run.index() != 0 || c.agentWriter() || !c.hooks().isEmpty() || c.operatorKill() != OperatorKill.NONE
                 || c.nodeKill() != NodeKill.NONE || c.randomKillMillis() >= 0) {
             return false;
         }

@@ -7,6 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dbrollback.api.CopyStatus;
+import io.dbrollback.api.PlanStatus;
+import io.dbrollback.api.RecoverAnswerStatus;
+import io.dbrollback.api.ReplicaSetRollbackStatus;
+import io.dbrollback.coordinator.CopyResult;
+import io.dbrollback.coordinator.FileCopy;
+import io.dbrollback.coordinator.RollbackCopier;
 import io.dbrollback.coordinator.RollbackTransport;
 import java.lang.reflect.Proxy;
 import java.time.Duration;
@@ -25,6 +32,9 @@ class CrashPointsTest {
                 throw new UnsupportedOperationException();
             });
     private static final PodExec EXEC = (pod, container, argv, stdin, timeout) -> new PodExec.Result(0, "", "");
+    private static final List<CopyResult> COPIED = List.of(new CopyResult.Stored(FileCopy.AGENT, "orders-2",
+            "/copies/orders-0/f", 10, "ab"));
+    private static final RollbackCopier COPIER = (source, incident, plan, file) -> COPIED;
 
     @Test
     void offUnlessSet() {
@@ -33,14 +43,16 @@ class CrashPointsTest {
         assertFalse(CrashPoints.OFF.armed());
         assertSame(TRANSPORT, CrashPoints.OFF.wrap(TRANSPORT, "ns/rb"));
         assertSame(EXEC, CrashPoints.OFF.wrap(EXEC, "ns/rb"));
+        assertSame(COPIER, CrashPoints.OFF.wrap(COPIER, "ns/rb"));
         CrashPoints.OFF.afterStatusWrite("ns/rb", "Fenced"); // returns: nothing armed
     }
 
     @Test
     void everyDocumentedPointParses() {
         for (String v : List.of("call:Fence", "call:PersistRollbackFile", "call:VerifyRollbackFile",
-                "call:RecoverToLsn", "call:EmitRollbackEvent", "call:RejoinAsReplica", "exec:begin", "exec:append",
-                "exec:commit", "exec:verify", "record:1", "record:250", "status:Planned", "status:Completed",
+                "call:RecoverToLsn", "call:EmitRollbackEvent", "call:RejoinAsReplica", "call:CopyRollbackFile",
+                "exec:begin", "exec:append", "exec:commit", "exec:verify", "record:1", "record:250", "status:Planned",
+                "status:Completed", "status:RecoverAnswered", "status:CopyVerified",
                 "status:EventEmitted@db/orders-0-after-failover")) {
             CrashPoints p = CrashPoints.parse(v);
             assertTrue(p.armed(), v);
@@ -51,8 +63,8 @@ class CrashPointsTest {
     @Test
     void aValueThatNamesNoPointStopsTheStart() {
         for (String v : List.of("Fence", "call:fence", "call:ReadDivergentTail", "exec:rm", "record:0", "record:x",
-                "status:Done", "status:fenced", "status:Fenced@rb", "status:Fenced@ns/", "status:Fenced@NS/rb",
-                "other:Fence")) {
+                "status:Done", "status:fenced", "status:Copied", "call:StoreRollbackCopy", "status:Fenced@rb",
+                "status:Fenced@ns/", "status:Fenced@NS/rb", "other:Fence")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CrashPoints.parse(v), v);
             assertTrue(e.getMessage().startsWith(CrashPoints.ENV + "="), e.getMessage());
         }
@@ -73,6 +85,47 @@ class CrashPointsTest {
         CrashPoints status = CrashPoints.parse("status:Verified@ns/rb");
         status.afterStatusWrite("ns/rb", "Fenced");
         status.afterStatusWrite("ns/other", "Verified");
+        status.afterStatusWrite("ns/rb", "CopyVerified"); // the copy's write is a point of its own
         assertSame(TRANSPORT, status.wrap(TRANSPORT, "ns/rb"));
+        assertSame(COPIER, status.wrap(COPIER, "ns/rb"), "a status point leaves the copier alone");
+    }
+
+    @Test
+    void onlyTheCopyCallWrapsTheCopier() {
+        CrashPoints copy = CrashPoints.parse("call:CopyRollbackFile@ns/rb");
+        assertNotSame(COPIER, copy.wrap(COPIER, "ns/rb"));
+        assertSame(COPIER, copy.wrap(COPIER, "ns/other"));
+        assertSame(TRANSPORT, copy.wrap(TRANSPORT, "ns/other"));
+        assertSame(EXEC, copy.wrap(EXEC, "ns/rb"));
+        assertSame(COPIER, CrashPoints.parse("call:Fence@ns/rb").wrap(COPIER, "ns/rb"), "another call");
+        assertSame(COPIER, CrashPoints.parse("record:1").wrap(COPIER, "ns/rb"));
+    }
+
+    @Test
+    void statusWritesAreNamedByPhaseExceptTheRecoverAnswerAndTheVerifiedCopy() {
+        ReplicaSetRollbackStatus s = new ReplicaSetRollbackStatus();
+        s.setPhase("Verified");
+        PlanStatus plan = new PlanStatus();
+        plan.setNumber(2);
+        s.setPlan(plan);
+        assertEquals("Verified", CrashPoints.statusPoint(s), "the verified file, no copy yet");
+        CopyStatus failed = copy(2, null);
+        s.setCopies(List.of(failed));
+        assertEquals("Verified", CrashPoints.statusPoint(s), "a failed copy is no verified copy");
+        s.setCopies(List.of(failed, copy(1, "2026-01-01T00:00:00Z")));
+        assertEquals("Verified", CrashPoints.statusPoint(s), "a copy of an earlier plan's file");
+        s.setCopies(List.of(failed, copy(2, "2026-01-01T00:00:00Z")));
+        assertEquals("CopyVerified", CrashPoints.statusPoint(s));
+        s.setPhase("Recovering");
+        assertEquals("Recovering", CrashPoints.statusPoint(s), "later writes keep their phase's name");
+        s.setRecoverAnswer(new RecoverAnswerStatus());
+        assertEquals("RecoverAnswered", CrashPoints.statusPoint(s));
+    }
+
+    private static CopyStatus copy(int plan, String verifiedAt) {
+        CopyStatus c = new CopyStatus();
+        c.setPlan(plan);
+        c.setVerifiedAt(verifiedAt);
+        return c;
     }
 }
