@@ -212,6 +212,10 @@ public final class PostgresTarget implements ReplayTarget {
                 conn.rollback();
                 return "LSN " + group.get(0).lsn() + ": PostgreSQL refused the transaction (" + e.getSQLState()
                         + "): " + e.getMessage();
+            } catch (IOException | RuntimeException e) {
+                // Roll back first: turning auto-commit on below would commit the part already made.
+                conn.rollback();
+                throw e;
             } finally {
                 conn.setAutoCommit(true);
             }

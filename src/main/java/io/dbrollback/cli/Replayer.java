@@ -3,20 +3,35 @@ package io.dbrollback.cli;
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.dbrollback.cli.ReplayIndex.Entry;
+import io.dbrollback.cli.ReplayIndex.KeyState;
 import io.dbrollback.model.Bytes;
 import io.dbrollback.model.Operation;
 import io.dbrollback.model.TailRecord;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.Closeable;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import java.util.AbstractList;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.NoSuchElementException;
 
 /**
  * {@code dbrollback replay}: re-applies a verified rollback file's writes to the current primary, in LSN
@@ -38,8 +53,12 @@ import java.util.Map;
  * in one SQL transaction; a conflict on any record skips all of them. An UNCAPTURED record is never
  * applied: it needs a person, and so do the rest of its transaction and later changes of its table.
  *
- * <p>Memory: the keys' chains (their post-images) are held for the run, so a replay needs a heap of about
- * the file's size; inspect and verify stream.
+ * <p>Memory does not grow with the file: what the rules need of each key (its chain, where the primary
+ * stands in it, whether it waits for a record left for a person) is on disk, in a {@link ReplayIndex} built
+ * in a first streaming pass and removed at the end of the run; the file is then gone through once more in
+ * order, a group at a time (a group larger than 8 MiB is read again from the file rather than held), and
+ * the report is written as the run goes. The one map kept in memory is of the
+ * tables with an UNCAPTURED change (it grows with the tables of the database, not with the file).
  */
 public final class Replayer {
 
@@ -88,38 +107,51 @@ public final class Replayer {
     private final Options options;
     private final PrintWriter out;
     private final Clock clock;
-    private final Map<Bytes, List<Bytes>> chains = new HashMap<>();
-    private final Map<Bytes, Integer> seen = new HashMap<>();
-    private final Map<Bytes, Integer> position = new HashMap<>();
-    private final Map<Bytes, Long> blockedKeys = new HashMap<>();
+    private final ReplayIndex.Limits limits;
     private final Map<String, Long> blockedTables = new HashMap<>();
     private final Map<Outcome, Long> counts = new EnumMap<>(Outcome.class);
     private long appliedGroups;
+    private long groupNumber;
     private JsonGenerator report;
+    private ReplayIndex index;
+    private Tape tape;
 
     public Replayer(ReplayTarget target, Options options, PrintWriter out, Clock clock) {
+        this(target, options, out, clock, ReplayIndex.Limits.DEFAULT);
+    }
+
+    Replayer(ReplayTarget target, Options options, PrintWriter out, Clock clock, ReplayIndex.Limits limits) {
         this.target = target;
         this.options = options;
         this.out = out;
         this.clock = clock;
+        this.limits = limits;
     }
 
-    /** Replays {@code file}, which the caller has verified ({@code check}). */
+    /**
+     * Replays {@code file}, which the caller has verified ({@code check}). The index goes in a directory
+     * beside the report (beside the file when there is no report) and is removed before this returns or
+     * throws.
+     */
     public Summary run(Path file, RollbackFileReader.Result check) throws IOException {
-        RollbackFileReader.read(file, null, new RollbackFileReader.Listener() {
-            @Override
-            public void record(TailRecord r, long line) {
-                if (r.operation() == Operation.UNCAPTURED) {
-                    return;
-                }
-                List<Bytes> chain = chains.computeIfAbsent(r.key(), k -> {
-                    List<Bytes> c = new ArrayList<>(2);
-                    c.add(r.before());
-                    return c;
-                });
-                chain.add(r.after());
+        Path parent = (options.report() != null ? options.report() : file).toAbsolutePath().getParent();
+        try (ReplayIndex built = ReplayIndex.build(file, parent, target.transactional(), limits);
+                Tape conflicts = new Tape(built.tempFile("conflicts"), limits.tapeBytes())) {
+            if (!built.sha256().equals(check.sha256())) {
+                throw new IOException(file + " changed after it was verified: nothing replayed");
             }
-        });
+            index = built;
+            tape = conflicts;
+            return replay(file, check);
+        } catch (ReplayIndex.ReadBackException e) {
+            throw e.getCause();
+        } finally {
+            index = null;
+            tape = null;
+        }
+    }
+
+    private Summary replay(Path file, RollbackFileReader.Result check) throws IOException {
         if (options.report() != null) {
             report = RollbackFileReader.JSON.getFactory().createGenerator(options.report().toFile(),
                     JsonEncoding.UTF8);
@@ -134,19 +166,23 @@ public final class Replayer {
             report.writeArrayFieldStart("records");
         }
         out.println(String.format("%-17s %-12s %-10s %-24s %s", "OUTCOME", "LSN", "OP", "KEY", "DETAIL"));
-        List<TailRecord> group = new ArrayList<>();
-        RollbackFileReader.read(file, null, new RollbackFileReader.Listener() {
+        Group group = new Group();
+        RollbackFileReader.Result again = RollbackFileReader.read(file, null, new RollbackFileReader.Listener() {
             @Override
-            public void record(TailRecord r, long line) throws IOException {
-                if (!group.isEmpty() && !sameGroup(group.get(0), r)) {
+            public void record(TailRecord r, long line, long offset) throws IOException {
+                Entry e = r.operation() == Operation.UNCAPTURED ? null : index.next();
+                if (!group.isEmpty() && !sameGroup(target.transactional(), group.first, r)) {
                     group(group);
                     group.clear();
                 }
-                group.add(r);
+                group.add(r, e, offset);
             }
         });
         if (!group.isEmpty()) {
             group(group);
+        }
+        if (!again.sha256().equals(check.sha256())) {
+            throw new IOException(file + " changed during the replay: the report is incomplete");
         }
         if (report != null) {
             report.writeEndArray();
@@ -162,71 +198,205 @@ public final class Replayer {
         return new Summary(Map.copyOf(counts), options.report());
     }
 
-    private boolean sameGroup(TailRecord first, TailRecord r) {
-        return target.transactional() && first.lsn().equals(r.lsn()) && first.transactionId().equals(r.transactionId());
+    /** Whether {@code r} belongs to the group that {@code first} opened. */
+    static boolean sameGroup(boolean transactional, TailRecord first, TailRecord r) {
+        return transactional && first.lsn().equals(r.lsn()) && first.transactionId().equals(r.transactionId());
     }
 
-    /** Per key of a group: its records in the group. */
-    private void group(List<TailRecord> g) throws IOException {
-        Map<TailRecord, Decision> decisions = new LinkedHashMap<>();
-        Map<Bytes, Integer> countIn = new LinkedHashMap<>();
-        TailRecord uncaptured = null;
-        for (TailRecord r : g) {
-            if (r.operation() == Operation.UNCAPTURED) {
-                uncaptured = uncaptured == null ? r : uncaptured;
-            } else {
-                countIn.merge(r.key(), 1, Integer::sum);
+    /** A record of a group with its entry in the index (null for an UNCAPTURED record). */
+    private record Item(TailRecord record, Entry entry) {
+    }
+
+    /**
+     * The records of one group as they stream past: held while they are small, else gone through again
+     * by reading them back from the file (they are consecutive lines of it).
+     */
+    private final class Group {
+        private final List<Item> held = new ArrayList<>();
+        private TailRecord first;
+        private TailRecord uncaptured;
+        private long startOffset;
+        private long firstSeq = -1;
+        private int size;
+        private long bytes;
+        private boolean spilled;
+
+        boolean isEmpty() {
+            return size == 0;
+        }
+
+        void clear() {
+            held.clear();
+            first = null;
+            uncaptured = null;
+            firstSeq = -1;
+            size = 0;
+            bytes = 0;
+            spilled = false;
+        }
+
+        void add(TailRecord r, Entry e, long offset) {
+            if (size == 0) {
+                first = r;
+                startOffset = offset;
+            }
+            if (e != null && firstSeq < 0) {
+                firstSeq = e.seq();
+            }
+            if (r.operation() == Operation.UNCAPTURED && uncaptured == null) {
+                uncaptured = r;
+            }
+            size++;
+            if (!spilled) {
+                bytes += 256 + r.key().length() + (r.before() == null ? 0 : r.before().length())
+                        + (r.after() == null ? 0 : r.after().length());
+                if (bytes > limits.groupBytes()) {
+                    spilled = true;
+                    held.clear();
+                } else {
+                    held.add(new Item(r, e));
+                }
             }
         }
-        if (uncaptured != null) {
-            for (TailRecord r : g) {
+
+        /** Its records in order, with their entries; read again from the file when not held. */
+        Iterable<Item> items() {
+            if (!spilled) {
+                return held;
+            }
+            return () -> new Iterator<>() {
+                private long offset = startOffset;
+                private long seq = firstSeq;
+                private int i;
+                private final int[] length = new int[1];
+
+                @Override
+                public boolean hasNext() {
+                    return i < size;
+                }
+
+                @Override
+                public Item next() {
+                    if (i == size) {
+                        throw new NoSuchElementException();
+                    }
+                    try {
+                        TailRecord r = index.recordAt(offset, length);
+                        offset += length[0];
+                        i++;
+                        return new Item(r, r.operation() == Operation.UNCAPTURED ? null : index.entry(seq++));
+                    } catch (IOException e) {
+                        throw new ReplayIndex.ReadBackException(e);
+                    }
+                }
+            };
+        }
+
+        /** Its records, for the target to apply: iterated in order, read again when not held. */
+        List<TailRecord> records() {
+            return new AbstractList<>() {
+                @Override
+                public TailRecord get(int i) {
+                    if (!spilled) {
+                        return held.get(i).record();
+                    }
+                    if (i == 0) {
+                        return first;
+                    }
+                    Iterator<TailRecord> it = iterator();
+                    for (int k = 0; k < i; k++) {
+                        it.next();
+                    }
+                    return it.next();
+                }
+
+                @Override
+                public Iterator<TailRecord> iterator() {
+                    Iterator<Item> it = items().iterator();
+                    return new Iterator<>() {
+                        @Override
+                        public boolean hasNext() {
+                            return it.hasNext();
+                        }
+
+                        @Override
+                        public TailRecord next() {
+                            return it.next().record();
+                        }
+                    };
+                }
+
+                @Override
+                public int size() {
+                    return size;
+                }
+            };
+        }
+    }
+
+    /** Decides a group's records (docs/rollback-file.md, "Conflict rules") and reports them. */
+    private void group(Group g) throws IOException {
+        groupNumber++;
+        if (g.uncaptured != null) {
+            String dependent = "its transaction holds an UNCAPTURED change (LSN " + g.uncaptured.lsn() + ")";
+            for (Item it : g.items()) {
+                TailRecord r = it.record();
                 if (r.operation() == Operation.UNCAPTURED) {
                     JsonNode pg = Display.pgKey(r.key());
                     String why = pg != null && pg.hasNonNull("why") ? pg.get("why").asText()
                             : "the node could not capture this change whole";
-                    decisions.put(r, new Decision(Outcome.NEEDS_PERSON, "UNCAPTURED: " + why, null, null));
                     String table = Display.table(pg);
                     if (!table.isEmpty()) {
                         blockedTables.putIfAbsent(table, r.lsn().value());
                     }
+                    report(r, new Decision(Outcome.NEEDS_PERSON, "UNCAPTURED: " + why, null, null));
                 } else {
-                    decisions.put(r, new Decision(Outcome.SKIPPED_DEPENDENT, "its transaction holds an UNCAPTURED "
-                            + "change (LSN " + uncaptured.lsn() + ")", null, null));
+                    leave(it);
+                    report(r, new Decision(Outcome.SKIPPED_DEPENDENT, dependent, null, null));
                 }
             }
-            finish(g, decisions, countIn, false);
             return;
         }
-        for (TailRecord r : g) {
-            Long by = blockedKeys.get(r.key());
-            String table = Display.table(Display.pgKey(r.key()));
+        String blocked = null;
+        for (Item it : g.items()) {
+            Entry e = it.entry();
+            long by = e.first() > 1 ? index.keyState(e).blocked() : 0;
+            String table = blockedTables.isEmpty() ? "" : Display.table(Display.pgKey(it.record().key()));
             Long byTable = table.isEmpty() ? null : blockedTables.get(table);
-            if (by != null || byTable != null) {
-                for (TailRecord s : g) {
-                    decisions.put(s, new Decision(Outcome.SKIPPED_DEPENDENT, by != null
-                            ? "depends on LSN " + by + " of the same key, not applied"
-                            : "depends on LSN " + byTable + ", an UNCAPTURED change of table " + table, null, null));
-                }
-                finish(g, decisions, countIn, false);
-                return;
+            if (by != 0 || byTable != null) {
+                blocked = by != 0 ? "depends on LSN " + by + " of the same key, not applied"
+                        : "depends on LSN " + byTable + ", an UNCAPTURED change of table " + table;
+                break;
             }
         }
-        // Where each key of the group stands in its chain.
-        Map<Bytes, String> conflicts = new LinkedHashMap<>();
-        Map<Bytes, String[]> values = new HashMap<>();
+        if (blocked != null) {
+            for (Item it : g.items()) {
+                leave(it);
+                report(it.record(), new Decision(Outcome.SKIPPED_DEPENDENT, blocked, null, null));
+            }
+            return;
+        }
+        // Where each key of the group stands in its chain (asked of the primary once per key and run).
         boolean allAlready = true;
         boolean allApplicable = true;
-        for (Map.Entry<Bytes, Integer> e : countIn.entrySet()) {
-            Bytes key = e.getKey();
-            TailRecord sample = g.stream().filter(r -> r.key().equals(key)).findFirst().orElseThrow();
-            List<Bytes> chain = chains.get(key);
-            int a = seen.getOrDefault(key, 0) + 1;
-            int b = a + e.getValue() - 1;
-            Integer pos = position.get(key);
-            if (pos == null) {
-                pos = target.holds(key, sample, chain);
-                position.put(key, pos);
+        boolean anyConflict = false;
+        tape.reset();
+        for (Item it : g.items()) {
+            Entry e = it.entry();
+            if (!e.firstInGroup()) {
+                continue;
             }
+            TailRecord r = it.record();
+            int a = e.first();
+            int b = e.last();
+            KeyState s = a > 1 ? index.keyState(e) : KeyState.NEW;
+            long pos = s.position();
+            boolean keep = false;
+            if (pos == KeyState.UNKNOWN) {
+                pos = target.holds(r.key(), r, index.chain(e, r));
+                keep = e.laterGroups();
+            }
+            long conflictGroup = s.conflictGroup();
             if (pos >= b) {
                 allApplicable = false;
             } else if (pos == a - 1) {
@@ -234,123 +404,232 @@ public final class Replayer {
             } else {
                 allAlready = false;
                 allApplicable = false;
-                conflicts.put(key, pos < 0 ? "changed on the primary since the fork"
-                        : "holds an earlier state of this key from the file");
-                values.put(key, new String[] {shown(chain.get(a - 1), sample), target.current(key, sample)});
+                anyConflict = true;
+                tape.write(e.seq(), pos < 0 ? "changed on the primary since the fork"
+                        : "holds an earlier state of this key from the file", shown(index.state(e, r, a - 1)),
+                        target.current(r.key(), r));
+                if (a < b) {
+                    // the key's later records in this group look this up
+                    conflictGroup = groupNumber;
+                    keep = true;
+                }
+            }
+            if (keep) {
+                index.keyState(e, new KeyState(s.blocked(), pos, conflictGroup));
             }
         }
-        if (conflicts.isEmpty() && allAlready) {
-            g.forEach(r -> decisions.put(r, new Decision(Outcome.ALREADY_APPLIED, "the key holds this write's "
-                    + "value or a later one of the file", null, null)));
-            finish(g, decisions, countIn, false);
+        if (!anyConflict && allAlready) {
+            for (Item it : g.items()) {
+                report(it.record(), new Decision(Outcome.ALREADY_APPLIED, "the key holds this write's value or a "
+                        + "later one of the file", null, null));
+            }
             return;
         }
-        if (conflicts.isEmpty() && allApplicable) {
+        if (!anyConflict && allApplicable) {
             if (!options.apply()) {
-                g.forEach(r -> decisions.put(r, new Decision(Outcome.WOULD_APPLY, "", null, null)));
-                finish(g, decisions, countIn, true);
+                for (Item it : g.items()) {
+                    move(it);
+                    report(it.record(), new Decision(Outcome.WOULD_APPLY, "", null, null));
+                }
                 return;
             }
-            String refused = target.apply(g);
+            String refused = target.apply(g.records());
             if (refused == null) {
-                g.forEach(r -> decisions.put(r, new Decision(Outcome.APPLIED, "", null, null)));
-                finish(g, decisions, countIn, true);
+                for (Item it : g.items()) {
+                    move(it);
+                    report(it.record(), new Decision(Outcome.APPLIED, "", null, null));
+                }
                 appliedGroups++;
                 if (options.stopAfter() > 0 && appliedGroups >= options.stopAfter()) {
                     out.flush();
+                    // a test's crash: the report is left as a crash leaves it, the index is not left behind
+                    index.close();
                     Runtime.getRuntime().halt(75);
                 }
                 return;
             }
-            for (TailRecord r : g) {
-                TailRecord sample = r;
-                decisions.put(r, new Decision(Outcome.CONFLICT, refused,
-                        shown(chains.get(r.key()).get(seen.getOrDefault(r.key(), 0)), sample),
-                        target.current(r.key(), sample)));
+            for (Item it : g.items()) {
+                TailRecord r = it.record();
+                Entry e = it.entry();
+                Decision d = new Decision(Outcome.CONFLICT, refused, shown(index.state(e, r, e.first() - 1)),
+                        target.current(r.key(), r));
+                leave(it);
+                report(r, d);
             }
-            finish(g, decisions, countIn, false);
             return;
         }
-        if (conflicts.isEmpty()) {
-            for (Bytes key : countIn.keySet()) {
-                conflicts.put(key, "part of the transaction is already on the primary, part is not");
-            }
-        }
-        Map<Bytes, Boolean> first = new HashMap<>();
-        for (TailRecord r : g) {
-            String why = conflicts.get(r.key());
-            if (why != null && first.putIfAbsent(r.key(), true) == null) {
-                String[] v = values.get(r.key());
-                decisions.put(r, new Decision(Outcome.CONFLICT, why, v == null ? null : v[0],
-                        v == null ? null : v[1]));
+        tape.rewind();
+        for (Item it : g.items()) {
+            Entry e = it.entry();
+            Decision d;
+            if (!anyConflict) {
+                d = e.firstInGroup() ? new Decision(Outcome.CONFLICT, "part of the transaction is already on the "
+                        + "primary, part is not", null, null) : dependent(true);
+            } else if (e.firstInGroup()) {
+                String[] c = tape.read(e.seq());
+                d = c != null ? new Decision(Outcome.CONFLICT, c[0], c[1], c[2]) : dependent(false);
             } else {
-                decisions.put(r, new Decision(Outcome.SKIPPED_DEPENDENT, why != null
-                        ? "an earlier record of the same key conflicts" : "its transaction conflicts", null, null));
+                d = dependent(index.keyState(e).conflictGroup() == groupNumber);
             }
+            leave(it);
+            report(it.record(), d);
         }
-        finish(g, decisions, countIn, false);
     }
 
-    private String shown(Bytes state, TailRecord sample) {
+    private static Decision dependent(boolean keyConflicts) {
+        return new Decision(Outcome.SKIPPED_DEPENDENT, keyConflicts ? "an earlier record of the same key conflicts"
+                : "its transaction conflicts", null, null);
+    }
+
+    private static String shown(Bytes state) {
         return state == null ? Display.ABSENT : Display.image(state);
     }
 
     private record Decision(Outcome outcome, String detail, String expected, String current) {
     }
 
-    /** Records the group's decisions, moves the keys along their chains (or blocks them), reports. */
-    private void finish(List<TailRecord> g, Map<TailRecord, Decision> decisions, Map<Bytes, Integer> countIn,
-            boolean moved) throws IOException {
-        for (Map.Entry<Bytes, Integer> e : countIn.entrySet()) {
-            Bytes key = e.getKey();
-            int now = seen.getOrDefault(key, 0) + e.getValue();
-            if (moved) {
-                position.put(key, now);
-            }
-            if (!moved && decisions.values().stream().anyMatch(d -> d.outcome().left())) {
-                long lsn = g.stream().filter(r -> r.key().equals(key)).findFirst().orElseThrow().lsn().value();
-                blockedKeys.putIfAbsent(key, lsn);
-            }
-            if (now >= chains.get(key).size() - 1) {
-                // the key's last record: nothing more to remember of it
-                seen.remove(key);
-                position.remove(key);
-                chains.remove(key);
-            } else {
-                seen.put(key, now);
+    /** The group moved the key along its chain (applied, or would be): where it stands for its later groups. */
+    private void move(Item it) throws IOException {
+        Entry e = it.entry();
+        if (e != null && e.firstInGroup() && e.laterGroups()) {
+            index.keyState(e, new KeyState(0, e.last(), 0));
+        }
+    }
+
+    /** The group's records are left for a person: the key's later records depend on its first one here. */
+    private void leave(Item it) throws IOException {
+        Entry e = it.entry();
+        if (e != null && e.firstInGroup() && e.laterGroups()) {
+            KeyState s = index.keyState(e);
+            if (s.blocked() == 0) {
+                index.keyState(e, new KeyState(it.record().lsn().value(), s.position(), s.conflictGroup()));
             }
         }
-        for (TailRecord r : g) {
-            Decision d = decisions.get(r);
-            counts.merge(d.outcome(), 1L, Long::sum);
-            String key = Display.key(r.key());
-            JsonNode pg = Display.pgKey(r.key());
-            String table = Display.table(pg);
-            String detail = d.detail();
+    }
+
+    /** Counts a record's outcome, prints it and adds it to the report. */
+    private void report(TailRecord r, Decision d) throws IOException {
+        counts.merge(d.outcome(), 1L, Long::sum);
+        String key = Display.key(r.key());
+        JsonNode pg = Display.pgKey(r.key());
+        String table = Display.table(pg);
+        String detail = d.detail();
+        if (d.expected() != null) {
+            detail = detail + "; expected " + d.expected() + ", current " + d.current();
+        }
+        out.println(String.format("%-17s %-12s %-10s %-24s %s", d.outcome().json(), r.lsn().value(),
+                r.operation().name(), (table.isEmpty() ? "" : table + " ") + key, detail).stripTrailing());
+        if (report != null) {
+            report.writeStartObject();
+            report.writeNumberField("lsn", r.lsn().value());
+            report.writeStringField("tx", r.transactionId());
+            report.writeStringField("op", r.operation().name());
+            if (!table.isEmpty()) {
+                report.writeStringField("table", table);
+            }
+            report.writeStringField("key", key);
+            report.writeStringField("outcome", d.outcome().json());
+            if (!d.detail().isEmpty()) {
+                report.writeStringField("detail", d.detail());
+            }
             if (d.expected() != null) {
-                detail = detail + "; expected " + d.expected() + ", current " + d.current();
+                report.writeStringField("expected", d.expected());
+                report.writeStringField("current", d.current());
             }
-            out.println(String.format("%-17s %-12s %-10s %-24s %s", d.outcome().json(), r.lsn().value(),
-                    r.operation().name(), (table.isEmpty() ? "" : table + " ") + key, detail).stripTrailing());
-            if (report != null) {
-                report.writeStartObject();
-                report.writeNumberField("lsn", r.lsn().value());
-                report.writeStringField("tx", r.transactionId());
-                report.writeStringField("op", r.operation().name());
-                if (!table.isEmpty()) {
-                    report.writeStringField("table", table);
-                }
-                report.writeStringField("key", key);
-                report.writeStringField("outcome", d.outcome().json());
-                if (!d.detail().isEmpty()) {
-                    report.writeStringField("detail", d.detail());
-                }
-                if (d.expected() != null) {
-                    report.writeStringField("expected", d.expected());
-                    report.writeStringField("current", d.current());
-                }
-                report.writeEndObject();
+            report.writeEndObject();
+        }
+    }
+
+    /**
+     * A group's conflicts (record number, why, expected, current) in order, read back once in the same
+     * order: in memory up to a limit, then in a file.
+     */
+    private static final class Tape implements Closeable {
+        private final Path file;
+        private final int limit;
+        private final ByteArrayOutputStream memory = new ByteArrayOutputStream();
+        private DataOutputStream out;
+        private DataInputStream in;
+        private boolean inFile;
+        private boolean written;
+        private long nextSeq = -1;
+
+        Tape(Path file, int limit) {
+            this.file = file;
+            this.limit = limit;
+        }
+
+        void reset() throws IOException {
+            if (!written && out != null) {
+                return;
             }
+            close();
+            memory.reset();
+            out = new DataOutputStream(memory);
+            inFile = false;
+            written = false;
+            nextSeq = -1;
+        }
+
+        void write(long seq, String why, String expected, String current) throws IOException {
+            written = true;
+            out.writeLong(seq);
+            for (String s : new String[] {why, expected, current}) {
+                byte[] b = s.getBytes(StandardCharsets.UTF_8);
+                out.writeInt(b.length);
+                out.write(b);
+            }
+            if (!inFile && memory.size() > limit) {
+                out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(file,
+                        StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE),
+                        64 * 1024));
+                memory.writeTo(out);
+                memory.reset();
+                inFile = true;
+            }
+        }
+
+        void rewind() throws IOException {
+            out.close();
+            in = new DataInputStream(inFile ? new BufferedInputStream(Files.newInputStream(file), 64 * 1024)
+                    : new ByteArrayInputStream(memory.toByteArray()));
+            nextSeq = readSeq();
+        }
+
+        private long readSeq() throws IOException {
+            try {
+                return in.readLong();
+            } catch (EOFException e) {
+                return -1;
+            }
+        }
+
+        /** The conflict of record {@code seq} (why, expected, current), or null when it has none. */
+        String[] read(long seq) throws IOException {
+            if (nextSeq != seq) {
+                return null;
+            }
+            String[] c = new String[3];
+            for (int i = 0; i < 3; i++) {
+                byte[] b = new byte[in.readInt()];
+                in.readFully(b);
+                c[i] = new String(b, StandardCharsets.UTF_8);
+            }
+            nextSeq = readSeq();
+            return c;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (in != null) {
+                in.close();
+                in = null;
+            }
+            if (out != null) {
+                out.close();
+                out = null;
+            }
+            Files.deleteIfExists(file);
         }
     }
 }

@@ -56,6 +56,11 @@ public final class RollbackFileReader {
         /** A record that parsed; {@code line} is its 1-based line number. */
         default void record(TailRecord record, long line) throws IOException {
         }
+
+        /** The same, with the byte in the file where the record's line starts. */
+        default void record(TailRecord record, long line, long offset) throws IOException {
+            record(record, line);
+        }
     }
 
     /** A listener that wants nothing but the checks. */
@@ -181,7 +186,7 @@ public final class RollbackFileReader {
                     }
                 }
                 lastLsn = r.lsn().value();
-                listener.record(r, lineNo);
+                listener.record(r, lineNo, bytes - length);
             }
             if (lineNo == 0) {
                 problem("the file is empty");

@@ -84,6 +84,13 @@ class ReplayNodeIT {
         }
     }
 
+    /** What a replay left beside the file besides its reports: its index directory must be gone. */
+    private static List<String> hidden(Path file) throws Exception {
+        try (Stream<Path> s = Files.list(file.getParent())) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList();
+        }
+    }
+
     @Test
     void dryRunThenApplyThenApplyAgain() throws Exception {
         Path file = rollBackAndChangeTwoKeys();
@@ -126,6 +133,7 @@ class ReplayNodeIT {
         assertEquals(applied, db.node(1).data(), "the second run changes nothing");
         assertEquals(lastLsn, db.node(1).timeline().getLastLsn(), "and writes nothing");
         assertArrayEquals(fileBytes, Files.readAllBytes(file), "the rollback file is untouched");
+        assertEquals(List.of(), hidden(file), "the replays' index directories are removed");
     }
 
     @Test
@@ -138,6 +146,7 @@ class ReplayNodeIT {
         assertEquals(75, crash.exit(), crash.toString());
         assertEquals("divergent-insert", db.node(1).data().get("d1"));
         assertEquals(null, db.node(1).data().get("k2"));
+        assertEquals(List.of(), hidden(file), "the halted run left no index directory behind");
 
         CliProcess.Result rerun = CliProcess.tool("replay", file.toString(), "--primary", primary, "--apply",
                 "--report", file.resolveSibling("rerun.json").toString());

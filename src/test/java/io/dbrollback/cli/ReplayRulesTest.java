@@ -3,6 +3,7 @@ package io.dbrollback.cli;
 import static io.dbrollback.cli.CliFiles.AT;
 import static io.dbrollback.cli.CliFiles.b;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -14,6 +15,7 @@ import io.dbrollback.model.Term;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.ZoneOffset;
@@ -22,6 +24,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -200,6 +203,72 @@ class ReplayRulesTest {
         assertEquals(null, t.data.get(b("a")), "the conflicting transaction wrote nothing");
         assertEquals("4", Display.image(t.data.get(b("d"))));
     }
+    /** What the replay left in {@code dir}: its index directory must not be there. */
+    private List<String> leftIn(Path d) throws IOException {
+        try (Stream<Path> s = Files.list(d)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList();
+        }
+    }
+
+    @Test
+    void aPrimaryThatFailsMidRunLeavesNoIndexBehind() throws Exception {
+        Path f = CliFiles.write(dir.resolve("f.jsonl"), 10, CliFiles.failoverTail());
+        MapTarget t = newPrimary();
+        int[] calls = {0};
+        ReplayTarget failing = new ReplayTarget() {
+            @Override
+            public int holds(Bytes key, TailRecord sample, List<Bytes> states) throws IOException {
+                if (++calls[0] == 3) {
+                    throw new IOException("the primary went away");
+                }
+                return t.holds(key, sample, states);
+            }
+
+            @Override
+            public String current(Bytes key, TailRecord sample) {
+                return t.current(key, sample);
+            }
+
+            @Override
+            public String apply(List<TailRecord> group) {
+                return t.apply(group);
+            }
+
+            @Override
+            public boolean transactional() {
+                return false;
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        RollbackFileReader.Result check = RollbackFileReader.read(f, null, RollbackFileReader.NONE);
+        for (Path report : new Path[] {dir.resolve("r.json"), null}) {
+            calls[0] = 0;
+            IOException e = assertThrows(IOException.class, () -> new Replayer(failing,
+                    new Replayer.Options(true, 0, report, "test"), new PrintWriter(new StringWriter()),
+                    Clock.fixed(AT, ZoneOffset.UTC)).run(f, check));
+            assertEquals("the primary went away", e.getMessage());
+            assertEquals(List.of(), leftIn(dir), "the index is removed when the run fails");
+        }
+    }
+
+    @Test
+    void aFileChangedAfterItWasVerifiedIsNotReplayed() throws Exception {
+        Path f = CliFiles.write(dir.resolve("f.jsonl"), 10, CliFiles.failoverTail());
+        RollbackFileReader.Result check = RollbackFileReader.read(f, null, RollbackFileReader.NONE);
+        CliFiles.write(f, 10, CliFiles.failoverTail().subList(0, 4));
+        MapTarget t = newPrimary();
+        Map<Bytes, Bytes> before = new HashMap<>(t.data);
+        IOException e = assertThrows(IOException.class, () -> new Replayer(t, new Replayer.Options(true, 0,
+                dir.resolve("r.json"), "test"), new PrintWriter(new StringWriter()), Clock.fixed(AT, ZoneOffset.UTC))
+                .run(f, check));
+        assertTrue(e.getMessage().endsWith("changed after it was verified: nothing replayed"), e.getMessage());
+        assertEquals(before, t.data);
+        assertEquals(List.of(), leftIn(dir));
+    }
+
     private static Bytes pgKey(String table, String k) {
         return b("{\"schema\":\"public\",\"table\":\"" + table + "\",\"key\":{\"k\":\"" + k + "\"}}");
     }
