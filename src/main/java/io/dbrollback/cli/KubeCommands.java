@@ -469,13 +469,20 @@ final class KubeCommands {
             throw new IllegalStateException("spec.cluster names no leader Lease and no Patroni scope");
         }
         boolean endpoints = "Endpoints".equals(text(rb, "spec.cluster.leader.patroni.dcs"));
-        HasMetadata o = endpoints ? c.endpoints().inNamespace(ns).withName(scope).get()
-                : c.configMaps().inNamespace(ns).withName(scope + "-leader").get();
-        String leader = o == null || o.getMetadata().getAnnotations() == null ? null
+        String kind = (endpoints ? Endpoints.class : ConfigMap.class).getSimpleName();
+        String objectName = endpoints ? scope : scope + "-leader";
+        HasMetadata o = endpoints ? c.endpoints().inNamespace(ns).withName(objectName).get()
+                : c.configMaps().inNamespace(ns).withName(objectName).get();
+        if (o == null) {
+            throw new IllegalStateException("there is no " + kind + " " + ns + "/" + objectName + ", Patroni's leader "
+                    + "object of scope " + scope);
+        }
+        String leader = o.getMetadata().getAnnotations() == null ? null
                 : o.getMetadata().getAnnotations().get("leader");
-        if (leader == null) {
-            throw new IllegalStateException("Patroni's leader object of scope " + scope + " names no leader ("
-                    + (endpoints ? Endpoints.class : ConfigMap.class).getSimpleName() + ")");
+        if (leader == null || leader.isEmpty()) {
+            throw new IllegalStateException("Patroni's leader object of scope " + scope + " (" + kind + " " + ns + "/"
+                    + objectName + ") names no leader: nobody holds the leader key now; name the primary with "
+                    + "--primary or --postgres");
         }
         return leader;
     }
