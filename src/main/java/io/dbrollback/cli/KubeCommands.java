@@ -8,6 +8,8 @@ import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
 import io.dbrollback.agent.v1.RollbackFileEnd;
 import io.dbrollback.model.TailDigest;
+import io.dbrollback.operator.AgentClients;
+import io.dbrollback.operator.TlsRefusals;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
@@ -15,16 +17,23 @@ import io.fabric8.kubernetes.api.model.Endpoints;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.ExecWatch;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.grpc.ManagedChannel;
+import io.grpc.Status.Code;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import java.io.BufferedReader;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.Console;
 import java.io.IOException;
@@ -37,6 +46,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Iterator;
@@ -48,6 +58,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -337,12 +348,44 @@ final class KubeCommands {
                 + "instead of the agent's ReadRollbackFile.")
         boolean exec;
 
+        @Option(names = "--agent", paramLabel = "HOST:PORT", description = "Reach the target pod's agent here "
+                + "instead of at the pod IP: from outside the cluster, run kubectl port-forward pod/POD "
+                + "LOCAL:AGENT_PORT and pass 127.0.0.1:LOCAL. Over TLS the agent's certificate is still checked "
+                + "for the pod IP, as the operator checks it.")
+        String agent;
+
         @Option(names = "--output", paramLabel = "FILE", description = "Keep the fetched file here.")
         Path output;
+
+        /** Where the temporary file goes without --output (null: java.io.tmpdir); tests set it. */
+        Path tempDir;
+
+        /** --exec and --agent exclude each other. */
+        void check(CommandLine cl) {
+            if (exec && agent != null) {
+                throw new CommandLine.ParameterException(cl, "--exec and --agent exclude each other");
+            }
+        }
     }
 
-    /** The verified file of a rollback, fetched and checked against its status; returns where it is. */
-    static Path fetch(KubernetesClient c, String ns, JsonNode rb, FetchOptions o, PrintWriter out)
+    /**
+     * A fetched rollback file: the {@code --output} file, which is kept, or a temporary file, which
+     * {@link #close()} removes (a command closes it once it is done with the file, whatever the outcome).
+     */
+    record Fetched(Path file, boolean temporary) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            if (temporary) {
+                Files.deleteIfExists(file);
+            }
+        }
+    }
+
+    /**
+     * The verified file of a rollback, fetched and checked against its status. A temporary file is
+     * removed before this throws; the caller closes what it returns.
+     */
+    static Fetched fetch(KubernetesClient c, String ns, JsonNode rb, FetchOptions o, PrintWriter out)
             throws IOException {
         String pod = text(rb, "status.rollbackFile.pod");
         String path = text(rb, "status.rollbackFile.path");
@@ -351,56 +394,71 @@ final class KubeCommands {
             throw new IllegalStateException("rollback " + text(rb, "metadata.name") + " has no rollback file in its "
                     + "status yet (phase " + text(rb, "status.phase") + ")");
         }
-        Path file = o.output != null ? o.output : Files.createTempFile("dbrollback-", ".rollback.jsonl");
-        if (o.output == null) {
-            file.toFile().deleteOnExit();
-        }
-        String via;
-        if (o.exec) {
-            String container = text(rb, "spec.cluster.dataContainer");
-            container = container == null ? "database" : container;
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            try (OutputStream fileOut = Files.newOutputStream(file);
-                    ExecWatch w = c.pods().inNamespace(ns).withName(pod).inContainer(container).writingOutput(fileOut)
-                            .writingError(err).exec("cat", path)) {
-                Integer code = w.exitCode().get(10, TimeUnit.MINUTES);
-                if (code == null || code != 0) {
-                    throw new IOException("cat " + path + " in " + pod + "/" + container + " exited " + code + ": "
-                            + err.toString(StandardCharsets.UTF_8).trim());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted", e);
-            } catch (ExecutionException | TimeoutException e) {
-                throw new IOException("cat " + path + " in " + pod + " did not finish: " + e.getMessage(), e);
+        Fetched fetched = o.output != null ? new Fetched(o.output, false)
+                : new Fetched(o.tempDir != null ? Files.createTempFile(o.tempDir, "dbrollback-", ".rollback.jsonl")
+                        : Files.createTempFile("dbrollback-", ".rollback.jsonl"), true);
+        try {
+            Path file = fetched.file();
+            String via = o.exec ? readThroughExec(c, ns, rb, pod, path, file)
+                    : readThroughAgent(c, ns, rb, pod, path, file, o.agent);
+            String got = sha256(file);
+            long size = Files.size(file);
+            if (!got.equals(sha)) {
+                throw new IllegalStateException("the fetched file's SHA-256 " + got + " is not the status's " + sha);
             }
-            via = "pod exec (cat) in " + pod + "/" + container;
-        } else {
-            via = readThroughAgent(c, ns, rb, pod, path, file);
+            out.println("Fetched " + pod + ":" + path + " through " + via + ": " + size + " bytes, sha256 " + got
+                    + " (as status.rollbackFile.sha256)" + (o.output != null ? ", saved to " + o.output : ""));
+            return fetched;
+        } catch (IOException | RuntimeException | Error e) {
+            try {
+                fetched.close();
+            } catch (IOException notRemoved) {
+                e.addSuppressed(notRemoved);
+            }
+            throw e;
         }
-        String got = sha256(file);
-        long size = Files.size(file);
-        if (!got.equals(sha)) {
-            throw new IllegalStateException("the fetched file's SHA-256 " + got + " is not the status's " + sha);
-        }
-        out.println("Fetched " + pod + ":" + path + " through " + via + ": " + size + " bytes, sha256 " + got
-                + " (as status.rollbackFile.sha256)" + (o.output != null ? ", saved to " + o.output : ""));
-        return file;
     }
 
-    private static String readThroughAgent(KubernetesClient c, String ns, JsonNode rb, String podName, String path,
+    private static String readThroughExec(KubernetesClient c, String ns, JsonNode rb, String pod, String path,
             Path file) throws IOException {
-        if (text(rb, "spec.agentTlsSecret") != null) {
-            throw new IllegalStateException("the agents of this rollback serve TLS (spec.agentTlsSecret): fetch the "
-                    + "file with --exec");
+        String container = text(rb, "spec.cluster.dataContainer");
+        container = container == null ? "database" : container;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try (OutputStream fileOut = Files.newOutputStream(file);
+                ExecWatch w = c.pods().inNamespace(ns).withName(pod).inContainer(container).writingOutput(fileOut)
+                        .writingError(err).exec("cat", path)) {
+            Integer code = w.exitCode().get(10, TimeUnit.MINUTES);
+            if (code == null || code != 0) {
+                throw new IOException("cat " + path + " in " + pod + "/" + container + " exited " + code + ": "
+                        + err.toString(StandardCharsets.UTF_8).trim());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IOException("cat " + path + " in " + pod + " did not finish: " + e.getMessage(), e);
         }
+        return "pod exec (cat) in " + pod + "/" + container;
+    }
+
+    /**
+     * Reads the file through the agent's ReadRollbackFile: at {@code agent} when given (a port-forward),
+     * else at the pod IP; over TLS with the material of spec.agentTlsSecret when it is set.
+     */
+    private static String readThroughAgent(KubernetesClient c, String ns, JsonNode rb, String podName, String path,
+            Path file, String agent) throws IOException {
         Matcher m = PLAN.matcher(path);
         String incident = text(rb, "status.incidentId");
         if (!m.find() || incident == null) {
             throw new IllegalStateException("cannot tell the incident and plan of " + path);
         }
-        String address = agentAddress(c, ns, rb, podName);
-        ManagedChannel ch = NettyChannelBuilder.forTarget(address).usePlaintext().build();
+        String secret = text(rb, "spec.agentTlsSecret");
+        AgentClients.Tls tls = secret == null ? null : agentTls(c, ns, secret);
+        // Over TLS the certificate is checked for the pod IP even through a port-forward: the operator
+        // checks it so, and the agents' certificates name the pod IP.
+        String podAddress = agent == null || tls != null ? agentAddress(c, ns, rb, podName) : null;
+        String address = agent != null ? agent : podAddress;
+        ManagedChannel ch = agentChannel(address, agent != null && tls != null ? podAddress : null, tls);
         try (OutputStream fileOut = Files.newOutputStream(file)) {
             Iterator<ReadRollbackFileResponse> it = RollbackAgentGrpc.newBlockingStub(ch)
                     .withDeadlineAfter(30, TimeUnit.MINUTES).readRollbackFile(ReadRollbackFileRequest.newBuilder()
@@ -419,11 +477,102 @@ final class KubeCommands {
                 throw new IOException("the agent's stream ended without its end message");
             }
         } catch (StatusRuntimeException e) {
-            throw new IOException("ReadRollbackFile at " + address + " failed: " + e.getStatus(), e);
+            var s = TlsRefusals.status(e);
+            String hint = switch (s.getCode()) {
+                case UNAVAILABLE, DEADLINE_EXCEEDED -> agent != null
+                        ? "is the port-forward to " + podName + " running (kubectl port-forward -n " + ns + " pod/"
+                                + podName + " LOCAL:AGENT_PORT, then --agent 127.0.0.1:LOCAL)? Or fetch the file "
+                                + "with --exec"
+                        : "a pod IP is reachable from inside the cluster only: from elsewhere run kubectl "
+                                + "port-forward -n " + ns + " pod/" + podName + " " + port(podAddress) + ":"
+                                + port(podAddress) + " and pass --agent 127.0.0.1:" + port(podAddress)
+                                + ", or fetch the file with --exec";
+                case UNAUTHENTICATED -> secret == null ? null : "the agent's certificate must chain to ca.crt of "
+                        + "the Secret " + ns + "/" + secret + " and name the pod IP, and the agent must accept its "
+                        + "tls.crt; or fetch the file with --exec";
+                default -> null;
+            };
+            throw new IOException("ReadRollbackFile at " + address + " failed: " + s.getCode()
+                    + (s.getDescription() == null ? "" : " (" + s.getDescription() + ")")
+                    + (hint == null ? "" : "; " + hint), e);
         } finally {
             ch.shutdownNow();
         }
-        return "the agent's ReadRollbackFile at " + address;
+        String how = tls == null ? "" : " over " + (tls.clientCert() != null ? "mutual TLS" : "TLS") + " (Secret "
+                + secret + (agent != null ? "; the agent's certificate checked for " + podAddress : "") + ")";
+        return "the agent's ReadRollbackFile at " + address + how;
+    }
+
+    private static String port(String hostPort) {
+        return hostPort.substring(hostPort.lastIndexOf(':') + 1);
+    }
+
+    /**
+     * The agents' TLS material from the Secret {@code name} (spec.agentTlsSecret), read with the
+     * user's credentials as the operator reads it: {@code ca.crt}, and {@code tls.crt}/{@code tls.key}
+     * for agents that require a client certificate.
+     */
+    static AgentClients.Tls agentTls(KubernetesClient c, String ns, String name) {
+        String what = "the agent TLS Secret " + ns + "/" + name + " (spec.agentTlsSecret)";
+        Secret secret;
+        try {
+            secret = c.secrets().inNamespace(ns).withName(name).get();
+        } catch (KubernetesClientException e) {
+            if (e.getCode() == 403) {
+                // the API server's answer says no more than this, at length: not chained
+                throw new IllegalStateException("you may not read " + what + ": your kubeconfig's user is refused "
+                        + "get on secrets in " + ns + " (HTTP 403); ask for read access to that Secret, or fetch the "
+                        + "file with --exec (pods/exec)");
+            }
+            throw e;
+        }
+        if (secret == null) {
+            throw new IllegalStateException(what + " does not exist; fetch the file with --exec");
+        }
+        Map<String, String> d = secret.getData() == null ? Map.of() : secret.getData();
+        if (d.get("ca.crt") == null || d.get("ca.crt").isEmpty()) {
+            throw new IllegalStateException(what + " has no ca.crt (the CA the agents' certificates chain to); "
+                    + "fix the Secret, or fetch the file with --exec");
+        }
+        try {
+            return new AgentClients.Tls(decode(d.get("ca.crt")), decode(d.get("tls.crt")), decode(d.get("tls.key")));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException(what + " is not valid base64: " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] decode(String base64) {
+        return base64 == null || base64.isEmpty() ? null : Base64.getDecoder().decode(base64);
+    }
+
+    /**
+     * A channel to an agent, as the operator makes one (AgentClients): plaintext without material, else
+     * TLS that checks the agent's certificate against ca.crt and for the name dialed, or for
+     * {@code authority} when set (the pod's address, when {@code address} is a port-forward).
+     */
+    static ManagedChannel agentChannel(String address, String authority, AgentClients.Tls tls) {
+        NettyChannelBuilder b = NettyChannelBuilder.forTarget(address).maxInboundMessageSize(16 << 20)
+                .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000);
+        if (tls == null) {
+            return b.usePlaintext().build();
+        }
+        if ((tls.clientCert() == null) != (tls.clientKey() == null)) {
+            throw new IllegalStateException("the agent TLS Secret has " + (tls.clientCert() == null
+                    ? "tls.key without tls.crt" : "tls.crt without tls.key"));
+        }
+        try {
+            SslContextBuilder ssl = GrpcSslContexts.forClient().trustManager(new ByteArrayInputStream(tls.caCert()));
+            if (tls.clientCert() != null) {
+                ssl.keyManager(new ByteArrayInputStream(tls.clientCert()), new ByteArrayInputStream(tls.clientKey()));
+            }
+            b.sslContext(ssl.build());
+        } catch (SSLException | IllegalArgumentException e) {
+            throw new IllegalStateException("unusable agent TLS material: " + e.getMessage(), e);
+        }
+        if (authority != null) {
+            b.overrideAuthority(authority);
+        }
+        return b.build();
     }
 
     /** host:port of a pod's agent: its IP and spec.cluster.agentPort or the container port agentPortName. */
@@ -469,13 +618,20 @@ final class KubeCommands {
             throw new IllegalStateException("spec.cluster names no leader Lease and no Patroni scope");
         }
         boolean endpoints = "Endpoints".equals(text(rb, "spec.cluster.leader.patroni.dcs"));
-        HasMetadata o = endpoints ? c.endpoints().inNamespace(ns).withName(scope).get()
-                : c.configMaps().inNamespace(ns).withName(scope + "-leader").get();
-        String leader = o == null || o.getMetadata().getAnnotations() == null ? null
+        String kind = (endpoints ? Endpoints.class : ConfigMap.class).getSimpleName();
+        String objectName = endpoints ? scope : scope + "-leader";
+        HasMetadata o = endpoints ? c.endpoints().inNamespace(ns).withName(objectName).get()
+                : c.configMaps().inNamespace(ns).withName(objectName).get();
+        if (o == null) {
+            throw new IllegalStateException("there is no " + kind + " " + ns + "/" + objectName + ", Patroni's leader "
+                    + "object of scope " + scope);
+        }
+        String leader = o.getMetadata().getAnnotations() == null ? null
                 : o.getMetadata().getAnnotations().get("leader");
-        if (leader == null) {
-            throw new IllegalStateException("Patroni's leader object of scope " + scope + " names no leader ("
-                    + (endpoints ? Endpoints.class : ConfigMap.class).getSimpleName() + ")");
+        if (leader == null || leader.isEmpty()) {
+            throw new IllegalStateException("Patroni's leader object of scope " + scope + " (" + kind + " " + ns + "/"
+                    + objectName + ") names no leader: nobody holds the leader key now; name the primary with "
+                    + "--primary or --postgres");
         }
         return leader;
     }
@@ -515,13 +671,16 @@ final class KubeCommands {
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
             Inspector.Filters f = filter.filters(spec.commandLine());
+            fetch.check(spec.commandLine());
             try (KubernetesClient c = kube.client()) {
                 String ns = kube.namespace(c);
                 JsonNode rb = rollback(c, ns, name);
-                Path file = fetch(c, ns, rb, fetch, filter.json ? spec.commandLine().getErr() : out);
-                int rc = Inspector.inspect(file, text(rb, "status.rollbackFile.sha256"), f, filter.json, out);
-                out.flush();
-                return rc;
+                try (Fetched fetched = fetch(c, ns, rb, fetch, filter.json ? spec.commandLine().getErr() : out)) {
+                    int rc = Inspector.inspect(fetched.file(), text(rb, "status.rollbackFile.sha256"), f, filter.json,
+                            out);
+                    out.flush();
+                    return rc;
+                }
             }
         }
     }
@@ -552,18 +711,47 @@ final class KubeCommands {
         @Override
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
+            fetch.check(spec.commandLine());
             try (KubernetesClient c = kube.client()) {
                 String ns = kube.namespace(c);
                 JsonNode rb = rollback(c, ns, name);
-                Path file = fetch(c, ns, rb, fetch, out);
-                if (options.primary == null && options.postgres == null) {
-                    String pod = primaryPod(c, ns, rb);
-                    options.primary = agentAddress(c, ns, rb, pod);
-                    out.println("Current primary: pod " + pod + " at " + options.primary + " (its client API)");
+                try (Fetched fetched = fetch(c, ns, rb, fetch, out)) {
+                    String pod = null;
+                    if (options.primary == null && options.postgres == null) {
+                        pod = primaryPod(c, ns, rb);
+                        options.primary = agentAddress(c, ns, rb, pod);
+                        out.println("Current primary: pod " + pod + " at " + options.primary + " (its client API)");
+                    }
+                    try {
+                        return FileCommands.replay(spec.commandLine(), fetched.file(),
+                                text(rb, "status.rollbackFile.sha256"), options, false, Clock.systemUTC());
+                    } catch (IOException e) {
+                        if (pod != null && unreachable(e)) {
+                            String port = port(options.primary);
+                            throw new IOException("the current primary, pod " + pod + " at " + options.primary
+                                    + ", cannot be reached"
+                                    + (text(rb, "spec.agentTlsSecret") != null ? " (replay speaks plaintext to a "
+                                            + "reference node's client API: one that serves TLS only refuses it)"
+                                            : "")
+                                    + "; a pod IP is reachable from inside the cluster only: from elsewhere run "
+                                    + "kubectl port-forward -n " + ns + " pod/" + pod + " " + port + ":" + port
+                                    + " and pass --primary 127.0.0.1:" + port + " (or --postgres JDBC_URL)", e);
+                        }
+                        throw e;
+                    }
                 }
-                return FileCommands.replay(spec.commandLine(), file, text(rb, "status.rollbackFile.sha256"), options,
-                        false, Clock.systemUTC());
             }
         }
+    }
+
+    /** Whether {@code e} comes of a gRPC call that found nobody to answer (UNAVAILABLE, DEADLINE_EXCEEDED). */
+    static boolean unreachable(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof StatusRuntimeException s && (s.getStatus().getCode() == Code.UNAVAILABLE
+                    || s.getStatus().getCode() == Code.DEADLINE_EXCEEDED)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

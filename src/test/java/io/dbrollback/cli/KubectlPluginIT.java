@@ -15,6 +15,8 @@ import io.dbrollback.testing.RollbackChecks;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -178,5 +180,76 @@ class KubectlPluginIT {
         assertEquals("changed-after-fork", db.node(1).data().get("k1"));
         CliProcess.Result again = CliProcess.tool("replay", saved.toString(), "--primary", db.address(1), "--apply");
         assertTrue(again.out().contains("applied 0, already applied 4, conflicting 1"), again.out());
+    }
+
+    private static String port(String hostPort) {
+        return hostPort.substring(hostPort.lastIndexOf(':') + 1);
+    }
+
+    @Test
+    void fromOutsideTheClusterTheAgentAndThePrimaryAreReachedThroughPortForwards() throws Exception {
+        ReplicaSetRollback r = db.rollback("rb");
+        r.getSpec().setApproval(ReplicaSetRollbackSpec.Approval.Manual);
+        client.resources(ReplicaSetRollback.class).inNamespace(NS).resource(r).create();
+        ReplicaSetRollbackStatus s = RollbackChecks.awaitPhase(client, NS, "rb", "AwaitingApproval");
+        String sha = s.getRollbackFile().getSha256();
+        operator.stop();
+        operator = null;
+        // As from a laptop: the pod IPs cannot be reached (127.0.0.2, where no node listens); a
+        // `kubectl port-forward pod/orders-N PORT:PORT` would listen on 127.0.0.1:PORT, where the node itself does.
+        for (String pod : List.of("orders-0", "orders-1")) {
+            client.pods().inNamespace(NS).withName(pod).editStatus(p -> {
+                p.getStatus().setPodIP("127.0.0.2");
+                return p;
+            });
+            assertEquals("127.0.0.2", client.pods().inNamespace(NS).withName(pod).get().getStatus().getPodIP());
+        }
+        String port0 = port(db.address(0));
+        String port1 = port(db.address(1));
+
+        CliProcess.Result direct = kubectl("dbrollback", "inspect", "rb");
+        assertEquals(1, direct.exit(), direct.toString());
+        assertTrue(direct.err().startsWith("dbrollback: ReadRollbackFile at 127.0.0.2:" + port0 + " failed: "
+                + "UNAVAILABLE"), direct.err());
+        assertTrue(direct.err().contains("; a pod IP is reachable from inside the cluster only: from elsewhere run "
+                + "kubectl port-forward -n " + NS + " pod/orders-0 " + port0 + ":" + port0 + " and pass --agent "
+                + "127.0.0.1:" + port0 + ", or fetch the file with --exec"), direct.err());
+
+        CliProcess.Result forwarded = kubectl("dbrollback", "inspect", "rb", "--agent", "127.0.0.1:" + port0);
+        assertEquals(0, forwarded.exit(), forwarded.toString());
+        assertTrue(forwarded.out().startsWith("Fetched orders-0:" + s.getRollbackFile().getPath() + " through the "
+                + "agent's ReadRollbackFile at 127.0.0.1:" + port0 + ": "), forwarded.out());
+        assertTrue(forwarded.out().contains("sha256 " + sha + " (as status.rollbackFile.sha256)"), forwarded.out());
+        assertTrue(forwarded.out().contains("Verified:       yes"), forwarded.out());
+
+        int closed;
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closed = socket.getLocalPort();
+        }
+        CliProcess.Result noForward = kubectl("dbrollback", "inspect", "rb", "--agent", "127.0.0.1:" + closed);
+        assertEquals(1, noForward.exit(), noForward.toString());
+        assertTrue(noForward.err().startsWith("dbrollback: ReadRollbackFile at 127.0.0.1:" + closed + " failed: "
+                + "UNAVAILABLE"), noForward.err());
+        assertTrue(noForward.err().contains("; is the port-forward to orders-0 running (kubectl port-forward -n " + NS
+                + " pod/orders-0 LOCAL:AGENT_PORT, then --agent 127.0.0.1:LOCAL)? Or fetch the file with --exec"),
+                noForward.err());
+
+        CliProcess.Result both = kubectl("dbrollback", "inspect", "rb", "--exec", "--agent", "127.0.0.1:" + port0);
+        assertEquals(2, both.exit(), both.toString());
+        assertTrue(both.err().startsWith("--exec and --agent exclude each other"), both.err());
+
+        // replay: the primary found from the Lease is at its pod IP too; --primary names the port-forward
+        CliProcess.Result replay = kubectl("dbrollback", "replay", "rb", "--dry-run", "--agent", "127.0.0.1:" + port0);
+        assertEquals(1, replay.exit(), replay.toString());
+        assertTrue(replay.out().contains("Current primary: pod orders-1 at 127.0.0.2:" + port1), replay.out());
+        assertTrue(replay.err().startsWith("dbrollback: the current primary, pod orders-1 at 127.0.0.2:" + port1
+                + ", cannot be reached; a pod IP is reachable from inside the cluster only: from elsewhere run kubectl "
+                + "port-forward -n " + NS + " pod/orders-1 " + port1 + ":" + port1 + " and pass --primary 127.0.0.1:"
+                + port1 + " (or --postgres JDBC_URL)"), replay.err());
+        CliProcess.Result replayed = kubectl("dbrollback", "replay", "rb", "--dry-run", "--agent", "127.0.0.1:" + port0,
+                "--primary", "127.0.0.1:" + port1);
+        assertEquals(0, replayed.exit(), replayed.toString());
+        assertTrue(replayed.out().contains("would apply 5, already applied 0, conflicting 0, skipped (dependent) 0"),
+                replayed.out());
     }
 }
