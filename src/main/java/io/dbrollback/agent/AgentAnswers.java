@@ -253,9 +253,10 @@ public final class AgentAnswers {
             throw broken("CommitTimeValid", "commit_time_seconds is outside the representable range");
         }
         String tx = text(p.getTransactionId(), MAX_TEXT, "a record's transaction_id");
-        return new TailRecord(Lsn.of(lsn), Term.of(term), tx, at, op, Bytes.of(p.getKey().toByteArray()),
-                p.hasBefore() ? Bytes.of(p.getBefore().toByteArray()) : null,
-                p.hasAfter() ? Bytes.of(p.getAfter().toByteArray()) : null);
+        // One copy of each image out of the message (toByteArray and Bytes.of would make two).
+        return new TailRecord(Lsn.of(lsn), Term.of(term), tx, at, op, Bytes.of(p.getKey().asReadOnlyByteBuffer()),
+                p.hasBefore() ? Bytes.of(p.getBefore().asReadOnlyByteBuffer()) : null,
+                p.hasAfter() ? Bytes.of(p.getAfter().asReadOnlyByteBuffer()) : null);
     }
 
     /** Whether {@code s} is a SHA-256 as the protocol writes it: 64 lower-case hex digits. */

@@ -1,5 +1,6 @@
 package io.dbrollback.model;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
@@ -19,6 +20,16 @@ public final class Bytes {
 
     public static Bytes of(byte[] data) {
         return data.length == 0 ? EMPTY : new Bytes(data.clone());
+    }
+
+    /** A copy of the remaining bytes of {@code source} (which is not advanced): one copy, no intermediate array. */
+    public static Bytes of(ByteBuffer source) {
+        if (!source.hasRemaining()) {
+            return EMPTY;
+        }
+        byte[] data = new byte[source.remaining()];
+        source.duplicate().get(data);
+        return new Bytes(data);
     }
 
     public static Bytes utf8(String text) {
@@ -43,6 +54,11 @@ public final class Bytes {
 
     public String toHex() {
         return HexFormat.of().formatHex(data);
+    }
+
+    /** Copies the bytes into {@code target} at {@code at}. */
+    public void copyTo(byte[] target, int at) {
+        System.arraycopy(data, 0, target, at, data.length);
     }
 
     /** Hands the bytes to a sink without copying them; the sink must not keep or change the array. */
