@@ -1,10 +1,10 @@
 package io.dbrollback.model;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.function.Consumer;
 import java.util.function.ObjIntConsumer;
 
 /** An immutable byte string (a key or an image). Copies on the way in and on the way out. */
@@ -22,13 +22,17 @@ public final class Bytes {
         return data.length == 0 ? EMPTY : new Bytes(data.clone());
     }
 
-    /** A copy of the remaining bytes of {@code source} (which is not advanced): one copy, no intermediate array. */
-    public static Bytes of(ByteBuffer source) {
-        if (!source.hasRemaining()) {
+    /**
+     * A byte string of {@code length} bytes that {@code fill} writes into a fresh array, which it must
+     * not keep: one copy from a source that can copy into an array (a protobuf ByteString), no
+     * intermediate array.
+     */
+    public static Bytes filled(int length, Consumer<byte[]> fill) {
+        if (length == 0) {
             return EMPTY;
         }
-        byte[] data = new byte[source.remaining()];
-        source.duplicate().get(data);
+        byte[] data = new byte[length];
+        fill.accept(data);
         return new Bytes(data);
     }
 
