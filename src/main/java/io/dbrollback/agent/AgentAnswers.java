@@ -1,5 +1,6 @@
 package io.dbrollback.agent;
 
+import com.google.protobuf.ByteString;
 import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.CommitTime;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
@@ -253,9 +254,13 @@ public final class AgentAnswers {
             throw broken("CommitTimeValid", "commit_time_seconds is outside the representable range");
         }
         String tx = text(p.getTransactionId(), MAX_TEXT, "a record's transaction_id");
-        return new TailRecord(Lsn.of(lsn), Term.of(term), tx, at, op, Bytes.of(p.getKey().toByteArray()),
-                p.hasBefore() ? Bytes.of(p.getBefore().toByteArray()) : null,
-                p.hasAfter() ? Bytes.of(p.getAfter().toByteArray()) : null);
+        return new TailRecord(Lsn.of(lsn), Term.of(term), tx, at, op, bytes(p.getKey()),
+                p.hasBefore() ? bytes(p.getBefore()) : null, p.hasAfter() ? bytes(p.getAfter()) : null);
+    }
+
+    /** One copy out of the message (toByteArray and Bytes.of would make two). */
+    private static Bytes bytes(ByteString b) {
+        return Bytes.filled(b.size(), a -> b.copyTo(a, 0));
     }
 
     /** Whether {@code s} is a SHA-256 as the protocol writes it: 64 lower-case hex digits. */

@@ -1,5 +1,6 @@
 package io.dbrollback.coordinator;
 
+import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import java.util.Iterator;
 
@@ -11,6 +12,16 @@ import java.util.Iterator;
  * (cut short, missing trailer, per-chunk checksum mismatch); that outcome is retried, never trusted.
  */
 public interface TailStream extends Iterator<TailRecord>, AutoCloseable {
+
+    /**
+     * The running digest of exactly the records this stream has handed out by {@link #next()}, when
+     * the stream keeps one (null otherwise). A stage that would digest the same records again (the
+     * validator, the file writer) reads this one instead: the canonical encoding is hashed once per
+     * record. Readers never add to it, and check that it covers the records they saw.
+     */
+    default TailDigest digest() {
+        return null;
+    }
 
     /** Releases the underlying call; safe to call more than once. Never throws. */
     @Override

@@ -20,6 +20,10 @@ import java.util.Optional;
  * position and a range may hold any number of records: each record must then lie in (from, to], its
  * position must not go back, and its term is the history's at that position; whether a transaction is
  * missing cannot be told from positions (the trailer's count and digest are the agent's own).
+ *
+ * <p>The digest is the source's own when it keeps one ({@link TailStream#digest()}: the canonical
+ * encoding is hashed once per record, not once per stage); the validator checks that it covers exactly
+ * the records that passed here, and computes its own otherwise.
  */
 public final class TailValidator implements TailStream {
 
@@ -29,8 +33,11 @@ public final class TailValidator implements TailStream {
     private final Lsn to;
     private final Term nodeTerm;
     private final TermHistory history;
-    private final TailDigest digest = new TailDigest();
+    /** The source's digest (shared), or this validator's own. */
+    private final TailDigest digest;
+    private final boolean shared;
     private final boolean positions;
+    private long passed;
     private long expectedNext;
     private long uncaptured;
     private boolean complete;
@@ -55,6 +62,9 @@ public final class TailValidator implements TailStream {
         this.history = history;
         this.expectedNext = from.value() + 1;
         this.complete = from.equals(to);
+        TailDigest sourceDigest = source.digest();
+        this.shared = sourceDigest != null;
+        this.digest = shared ? sourceDigest : new TailDigest();
     }
 
     /** A validator of dense record numbers. */
@@ -102,7 +112,10 @@ public final class TailValidator implements TailStream {
             throw fail(TailIntegrityException.Kind.WRONG_TERM, "record at LSN " + lsn + " has term " + r.term()
                     + ", the node's history says " + want.map(Term::toString).orElse("none"));
         }
-        digest.add(r);
+        if (!shared) {
+            digest.add(r);
+        }
+        passed++;
         if (r.operation() == Operation.UNCAPTURED) {
             uncaptured++;
         }
@@ -121,8 +134,23 @@ public final class TailValidator implements TailStream {
 
     /** The summary of what passed; call once, after the stream was consumed. */
     public DivergentTail summary() {
-        return new DivergentTail(from, to, node, nodeTerm, digest.records(), digest.bytes(), digest.finish(),
+        checkCovered();
+        return new DivergentTail(from, to, node, nodeTerm, digest.records(), digest.bytes(), digest.sha256(),
                 digest.firstCommit(), digest.lastCommit(), uncaptured);
+    }
+
+    /** The digest of exactly the records that passed here (the source's, when it keeps one); read only. */
+    @Override
+    public TailDigest digest() {
+        checkCovered();
+        return digest;
+    }
+
+    private void checkCovered() {
+        if (digest.records() != passed) {
+            throw new IllegalStateException("the digest of the tail of " + node + " covers " + digest.records()
+                    + " records, " + passed + " passed the validator");
+        }
     }
 
     @Override

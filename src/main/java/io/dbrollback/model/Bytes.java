@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.function.Consumer;
 import java.util.function.ObjIntConsumer;
 
 /** An immutable byte string (a key or an image). Copies on the way in and on the way out. */
@@ -19,6 +20,20 @@ public final class Bytes {
 
     public static Bytes of(byte[] data) {
         return data.length == 0 ? EMPTY : new Bytes(data.clone());
+    }
+
+    /**
+     * A byte string of {@code length} bytes that {@code fill} writes into a fresh array, which it must
+     * not keep: one copy from a source that can copy into an array (a protobuf ByteString), no
+     * intermediate array.
+     */
+    public static Bytes filled(int length, Consumer<byte[]> fill) {
+        if (length == 0) {
+            return EMPTY;
+        }
+        byte[] data = new byte[length];
+        fill.accept(data);
+        return new Bytes(data);
     }
 
     public static Bytes utf8(String text) {
@@ -43,6 +58,11 @@ public final class Bytes {
 
     public String toHex() {
         return HexFormat.of().formatHex(data);
+    }
+
+    /** Copies the bytes into {@code target} at {@code at}. */
+    public void copyTo(byte[] target, int at) {
+        System.arraycopy(data, 0, target, at, data.length);
     }
 
     /** Hands the bytes to a sink without copying them; the sink must not keep or change the array. */

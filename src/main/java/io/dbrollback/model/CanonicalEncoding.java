@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.DateTimeException;
 import java.time.Instant;
+import java.util.Arrays;
 
 /**
  * The canonical binary encoding of a {@link TailRecord}: the bytes whose SHA-256 is the digest of a
@@ -53,9 +54,76 @@ public final class CanonicalEncoding {
         return length;
     }
 
+    /**
+     * A growable array of canonical encodings, reused record after record: the same bytes as
+     * {@link #encode(TailRecord, Sink)}, written in place without an intermediate array per field.
+     */
+    public static final class Buffer {
+        private byte[] bytes;
+        private int size;
+
+        public Buffer(int initialCapacity) {
+            this.bytes = new byte[Math.max(64, initialCapacity)];
+        }
+
+        /** Appends the encoding of {@code r}; returns its length (it starts at {@code size()} before the call). */
+        public int append(TailRecord r) {
+            String id = r.transactionId();
+            int txLength = Utf8.length(id);
+            int length = length(r, txLength);
+            if (bytes.length - size < length) {
+                bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, size + length));
+            }
+            byte[] b = bytes;
+            int p = size;
+            putLong(b, p, r.lsn().value());
+            putLong(b, p + 8, r.term().value());
+            putInt(b, p + 16, txLength);
+            p = Utf8.put(id, b, p + 20);
+            putLong(b, p, r.commitTime().getEpochSecond());
+            putInt(b, p + 8, r.commitTime().getNano());
+            b[p + 12] = (byte) (r.operation().ordinal() + 1);
+            p = put(r.key(), b, p + 13);
+            p = putImage(r.before(), b, p);
+            putImage(r.after(), b, p);
+            size += length;
+            return length;
+        }
+
+        /** The array the encodings are in, valid up to {@link #size()} and until the next append. */
+        public byte[] array() {
+            return bytes;
+        }
+
+        public int size() {
+            return size;
+        }
+
+        public void clear() {
+            size = 0;
+        }
+    }
+
+    private static int putImage(Bytes image, byte[] b, int at) {
+        if (image == null) {
+            b[at] = 0;
+            return at + 1;
+        }
+        b[at] = 1;
+        return put(image, b, at + 1);
+    }
+
+    /** u32 length, then the bytes. */
+    private static int put(Bytes bytes, byte[] b, int at) {
+        int n = bytes.length();
+        putInt(b, at, n);
+        bytes.copyTo(b, at + 4);
+        return at + 4 + n;
+    }
+
     /** The length of {@code r}'s encoding, without encoding it. */
     public static int length(TailRecord r) {
-        return length(r, r.transactionId().getBytes(StandardCharsets.UTF_8).length);
+        return length(r, Utf8.length(r.transactionId()));
     }
 
     private static int length(TailRecord r, int transactionIdBytes) {

@@ -3,12 +3,16 @@ package io.dbrollback.model;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.HexFormat;
 
 /**
  * Running summary of a tail as it streams past: count, canonical bytes, SHA-256 and commit-time span.
  * Constant memory whatever the tail's length.
+ *
+ * <p>One digest may be shared by the stages a tail passes (the stream that reads it, the validator,
+ * the file writer): the stream that adds the records hands it on ({@code TailStream.digest()}), and
+ * the others read it instead of hashing the same bytes again; they check that it covers the records
+ * they saw ({@link #records()}).
  */
 public final class TailDigest {
 
@@ -17,6 +21,7 @@ public final class TailDigest {
     private long bytes;
     private Instant firstCommit;
     private Instant lastCommit;
+    private String finished;
 
     public TailDigest() {
         this.sha256 = newSha256();
@@ -31,13 +36,24 @@ public final class TailDigest {
     }
 
     /** Reused for every record: the encoding is hashed with one update call. */
-    private byte[] scratch = new byte[512];
-    private int used;
+    private final CanonicalEncoding.Buffer scratch = new CanonicalEncoding.Buffer(512);
 
     public void add(TailRecord record) {
-        used = 0;
-        int length = CanonicalEncoding.encode(record, this::collect);
-        sha256.update(scratch, 0, used);
+        scratch.clear();
+        int length = scratch.append(record);
+        addEncoded(record, scratch.array(), 0, length);
+    }
+
+    /**
+     * Adds {@code record} whose canonical encoding ({@link CanonicalEncoding.Buffer}) the caller
+     * already holds in {@code encoding[offset, offset + length)}: the same as {@link #add}, without
+     * encoding it again.
+     */
+    public void addEncoded(TailRecord record, byte[] encoding, int offset, int length) {
+        if (finished != null) {
+            throw new IllegalStateException("a finished tail digest takes no more records");
+        }
+        sha256.update(encoding, offset, length);
         bytes += length;
         records++;
         Instant t = record.commitTime();
@@ -47,14 +63,6 @@ public final class TailDigest {
         if (lastCommit == null || t.isAfter(lastCommit)) {
             lastCommit = t;
         }
-    }
-
-    private void collect(byte[] buffer, int offset, int length) {
-        if (used + length > scratch.length) {
-            scratch = Arrays.copyOf(scratch, Math.max(scratch.length * 2, used + length));
-        }
-        System.arraycopy(buffer, offset, scratch, used, length);
-        used += length;
     }
 
     public long records() {
@@ -75,9 +83,24 @@ public final class TailDigest {
         return lastCommit;
     }
 
-    /** Lower-case hex SHA-256 of everything added; ends this digest. */
+    /** Lower-case hex SHA-256 of everything added; ends this digest (later calls return the same). */
     public String finish() {
-        return HexFormat.of().formatHex(sha256.digest());
+        if (finished == null) {
+            finished = HexFormat.of().formatHex(sha256.digest());
+        }
+        return finished;
+    }
+
+    /** Lower-case hex SHA-256 of everything added so far, without ending this digest. */
+    public String sha256() {
+        if (finished != null) {
+            return finished;
+        }
+        try {
+            return HexFormat.of().formatHex(((MessageDigest) sha256.clone()).digest());
+        } catch (CloneNotSupportedException e) {
+            throw new IllegalStateException("SHA-256 digests can be copied", e);
+        }
     }
 
     /** The SHA-256 of an empty tail. */

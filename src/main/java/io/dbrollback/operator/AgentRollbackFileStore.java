@@ -1,6 +1,6 @@
 package io.dbrollback.operator;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import io.dbrollback.agent.AgentAnswers;
 import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.v1.ErrorReason;
@@ -22,7 +22,6 @@ import io.dbrollback.model.RollbackFileName;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.Term;
 import io.grpc.StatusRuntimeException;
-import java.io.ByteArrayOutputStream;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.HexFormat;
@@ -103,7 +102,7 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                     .setIncidentId(header.incidentId()).setTerm(header.newTerm().value())
                     .setPlanNumber(header.planNumber())).build());
             Chunks chunks = new Chunks(upload);
-            RollbackFileFormat f = new RollbackFileFormat(chunks);
+            RollbackFileFormat f = new RollbackFileFormat(chunks, tail.digest());
             f.header(header);
             while (!upload.closed() && tail.hasNext()) {
                 f.record(tail.next());
@@ -262,10 +261,15 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
         return AgentAnswers.isSha256(sha) ? sha : "(not a SHA-256)";
     }
 
-    /** Collects the formatter's lines into data messages of at most {@code chunkBytes}. */
+    /**
+     * Collects the formatter's bytes into data messages of exactly {@code chunkBytes} (the last one may be
+     * shorter), cut wherever that falls in a line. Each message gets a fresh array, handed to gRPC without
+     * a copy (never written again once sent).
+     */
     private final class Chunks implements RollbackFileFormat.Sink {
         private final Upload<WriteRollbackFileRequest, WriteRollbackFileResponse> upload;
-        private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        private byte[] buffer;
+        private int fill;
 
         Chunks(Upload<WriteRollbackFileRequest, WriteRollbackFileResponse> upload) {
             this.upload = upload;
@@ -273,22 +277,34 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
 
         @Override
         public void write(byte[] bytes) {
-            int off = 0;
-            while (off < bytes.length) {
-                int n = Math.min(bytes.length - off, chunkBytes - buffer.size());
-                buffer.write(bytes, off, n);
+            write(bytes, 0, bytes.length);
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) {
+            int off = offset;
+            int left = length;
+            while (left > 0) {
+                if (buffer == null) {
+                    buffer = new byte[chunkBytes];
+                }
+                int n = Math.min(left, chunkBytes - fill);
+                System.arraycopy(bytes, off, buffer, fill, n);
+                fill += n;
                 off += n;
-                if (buffer.size() >= chunkBytes) {
+                left -= n;
+                if (fill == chunkBytes) {
                     flush();
                 }
             }
         }
 
         void flush() {
-            if (buffer.size() > 0) {
-                upload.send(WriteRollbackFileRequest.newBuilder().setData(ByteString.copyFrom(buffer.toByteArray()))
-                        .build());
-                buffer.reset();
+            if (fill > 0) {
+                upload.send(WriteRollbackFileRequest.newBuilder()
+                        .setData(UnsafeByteOperations.unsafeWrap(buffer, 0, fill)).build());
+                buffer = null;
+                fill = 0;
             }
         }
     }

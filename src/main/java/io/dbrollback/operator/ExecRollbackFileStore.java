@@ -7,10 +7,10 @@ import io.dbrollback.coordinator.VerifyResult;
 import io.dbrollback.model.RollbackFile;
 import io.dbrollback.model.RollbackFileHeader;
 import io.dbrollback.model.RollbackFileName;
-import java.io.ByteArrayOutputStream;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
@@ -189,7 +189,15 @@ public final class ExecRollbackFileStore {
                 clean = true; // begin made no temporary file
                 // Written before (a retry after a crash), now fsynced: the same content is the same file.
                 String existing = exists.group(1);
-                RollbackFileFormat.Summary would = write(header, tail, bytes -> { });
+                RollbackFileFormat.Summary would = write(header, tail, new RollbackFileFormat.Sink() {
+                    @Override
+                    public void write(byte[] bytes) {
+                    }
+
+                    @Override
+                    public void write(byte[] bytes, int offset, int length) {
+                    }
+                });
                 if (would.sha256().equals(existing)) {
                     return new PersistResult.Persisted(new RollbackFile(path, would.sha256(), would.tailSha256(),
                             would.bytes(), would.records()));
@@ -202,7 +210,7 @@ public final class ExecRollbackFileStore {
             }
             RollbackFileFormat.Summary summary;
             try (Chunker chunker = new Chunker(pod, container, dir, name, attempt)) {
-                summary = write(header, tail, chunker::accept);
+                summary = write(header, tail, chunker);
                 PersistResult failed = chunker.flush();
                 if (failed != null) {
                     return failed;
@@ -289,7 +297,7 @@ public final class ExecRollbackFileStore {
     }
 
     private RollbackFileFormat.Summary write(RollbackFileHeader header, TailStream tail, RollbackFileFormat.Sink sink) {
-        RollbackFileFormat f = new RollbackFileFormat(sink);
+        RollbackFileFormat f = new RollbackFileFormat(sink, tail.digest());
         f.header(header);
         while (tail.hasNext()) {
             f.record(tail.next());
@@ -301,15 +309,21 @@ public final class ExecRollbackFileStore {
      * Buffers the file's bytes and appends them to the pod's temporary file a chunk at a time. The
      * append of one chunk runs on its own thread while the next chunk is read and encoded, so reading
      * and writing overlap; at most two chunks are in memory (one being sent, one being filled), and the
-     * appends stay in order.
+     * appends stay in order. A chunk is exactly {@code chunkBytes} (the last one may be shorter), cut
+     * wherever that falls in a line: the file is the concatenation of the appends. The two arrays
+     * take turns, so nothing is copied between the formatter's line and the exec's stdin.
      */
-    private final class Chunker implements AutoCloseable {
+    private final class Chunker implements RollbackFileFormat.Sink, AutoCloseable {
         private final String pod;
         private final String container;
         private final String dir;
         private final String name;
         private final String attempt;
-        private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        /** The chunk being filled, up to {@link #fill}; grows to {@code chunkBytes} (small tails stay small). */
+        private byte[] filling = new byte[Math.min(chunkBytes, 64 * 1024)];
+        private int fill;
+        /** The array of the append in flight, free again once it finished. */
+        private byte[] sending;
         private final ExecutorService writer = Executors
                 .newSingleThreadExecutor(r -> {
                     Thread t = new Thread(r, "rollback-file-writer");
@@ -329,19 +343,38 @@ public final class ExecRollbackFileStore {
             this.attempt = attempt;
         }
 
-        void accept(byte[] bytes) {
-            if (failed != null) {
-                return; // the tail is still consumed to its end; nothing more is sent
-            }
-            buffer.write(bytes, 0, bytes.length);
-            if (buffer.size() >= chunkBytes) {
-                send();
+        @Override
+        public void write(byte[] bytes) {
+            write(bytes, 0, bytes.length);
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) {
+            int off = offset;
+            int left = length;
+            while (left > 0) {
+                if (failed != null) {
+                    return; // the tail is still consumed to its end; nothing more is sent
+                }
+                if (fill == filling.length) {
+                    if (filling.length < chunkBytes) {
+                        filling = Arrays.copyOf(filling, Math.min(chunkBytes, filling.length * 2));
+                    } else {
+                        send();
+                        continue;
+                    }
+                }
+                int n = Math.min(left, filling.length - fill);
+                System.arraycopy(bytes, off, filling, fill, n);
+                fill += n;
+                off += n;
+                left -= n;
             }
         }
 
         /** Sends what is left and waits for every append; the failure, if any. */
         PersistResult flush() {
-            if (failed == null && buffer.size() > 0) {
+            if (failed == null && fill > 0) {
                 send();
             }
             awaitInFlight();
@@ -354,12 +387,22 @@ public final class ExecRollbackFileStore {
 
         private void send() {
             awaitInFlight();
+            byte[] free = sending;
+            sending = null;
             if (failed != null) {
-                buffer.reset();
+                fill = 0;
                 return;
             }
-            byte[] chunk = buffer.toByteArray();
-            buffer.reset();
+            byte[] chunk;
+            if (fill == filling.length) {
+                // A full array goes as it is; the one the last append used (now done) is filled next.
+                chunk = filling;
+                sending = filling;
+                filling = free != null ? free : new byte[filling.length];
+            } else {
+                chunk = Arrays.copyOf(filling, fill);
+            }
+            fill = 0;
             long expect = sent + chunk.length;
             inFlight = writer.submit(() -> append(chunk, expect));
         }

@@ -1,7 +1,6 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.agent.AgentAnswers;
-import io.dbrollback.agent.AgentProtos;
 import io.dbrollback.agent.v1.ReadDivergentTailRequest;
 import io.dbrollback.agent.v1.RollbackAgentGrpc;
 import io.dbrollback.agent.v1.TailChunk;
@@ -11,12 +10,14 @@ import io.dbrollback.coordinator.Failure;
 import io.dbrollback.coordinator.Reason;
 import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.TransportException;
+import io.dbrollback.model.CanonicalEncoding;
 import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.grpc.StatusRuntimeException;
-import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.zip.CRC32C;
 
 /**
  * A tail read over gRPC and checked on arrival: every chunk's CRC32C, then the trailer's count,
@@ -25,13 +26,24 @@ import java.util.NoSuchElementException;
  * ({@link ServerStreamReader}): one message asked for at a time, so at most one chunk waits here
  * beside the one being handed out; a stream that sends nothing for the progress timeout is cancelled
  * and reported as {@code AgentStalled}, under the overall stream deadline.
+ *
+ * <p>Each record is encoded (canonically) once: the chunk's CRC32C is taken over the encodings as
+ * they arrive, and each record's encoding is added to the tail's SHA-256 when it is handed out, so
+ * {@link #digest()} covers exactly the records handed out, and is shared with the stages after this
+ * one (the validator, the file writer) rather than computed again.
  */
 final class GrpcTailStream implements TailStream {
 
     private final ServerStreamReader<ReadDivergentTailRequest, TailMessage> messages;
     private final String node;
     private final TailDigest digest = new TailDigest();
-    private final ArrayDeque<TailRecord> ready = new ArrayDeque<>();
+    /** The records of the current chunk, {@link #cursor} the next to hand out. */
+    private List<TailRecord> ready = List.of();
+    private int cursor;
+    /** The canonical encodings of {@link #ready}; the i-th ends at {@code ends[i]}. */
+    private final CanonicalEncoding.Buffer encoded = new CanonicalEncoding.Buffer(64 * 1024);
+    private int[] ends = new int[256];
+    private final CRC32C crc = new CRC32C();
     private boolean ended;
 
     GrpcTailStream(RollbackAgentGrpc.RollbackAgentStub stub, String node, long from, long to,
@@ -46,7 +58,7 @@ final class GrpcTailStream implements TailStream {
 
     @Override
     public boolean hasNext() {
-        while (ready.isEmpty() && !ended) {
+        while (cursor == ready.size() && !ended) {
             TailMessage m;
             try {
                 m = messages.next();
@@ -79,7 +91,7 @@ final class GrpcTailStream implements TailStream {
                         "MessageKnown", "every message of a tail must be a chunk or the trailer"));
             }
         }
-        return !ready.isEmpty();
+        return cursor < ready.size();
     }
 
     private void accept(TailChunk chunk) {
@@ -89,12 +101,22 @@ final class GrpcTailStream implements TailStream {
         } catch (AgentAnswers.InvalidAnswer e) {
             throw GrpcRollbackTransport.invalid("ReadDivergentTail", node, e);
         }
-        if (AgentProtos.crc32c(records) != chunk.getCrc32C()) {
+        encoded.clear();
+        if (ends.length < records.size()) {
+            ends = Arrays.copyOf(ends, Math.max(ends.length * 2, records.size()));
+        }
+        for (int i = 0; i < records.size(); i++) {
+            encoded.append(records.get(i));
+            ends[i] = encoded.size();
+        }
+        crc.reset();
+        crc.update(encoded.array(), 0, encoded.size());
+        if ((int) crc.getValue() != chunk.getCrc32C()) {
             throw new TransportException("TailChecksumMismatch", false, "a chunk from " + node
                     + " failed its CRC32C: corrupted in transit; read again");
         }
-        records.forEach(digest::add);
-        ready.addAll(records);
+        ready = records;
+        cursor = 0;
     }
 
     private void checkTrailer(TailTrailer t) {
@@ -114,7 +136,16 @@ final class GrpcTailStream implements TailStream {
         if (!hasNext()) {
             throw new NoSuchElementException();
         }
-        return ready.poll();
+        int i = cursor++;
+        TailRecord r = ready.get(i);
+        int start = i == 0 ? 0 : ends[i - 1];
+        digest.addEncoded(r, encoded.array(), start, ends[i] - start);
+        return r;
+    }
+
+    @Override
+    public TailDigest digest() {
+        return digest;
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.Arrays;
 import java.util.HexFormat;
 
 /**
@@ -24,16 +25,41 @@ public final class RollbackFileFormat {
 
     /** Receives the file's bytes. */
     public interface Sink {
+        /** The next bytes of the file; the sink may keep the array. */
         void write(byte[] bytes);
+
+        /**
+         * The next bytes of the file, {@code bytes[offset, offset + length)}; the array is reused after the
+         * call, so a sink keeps a copy. The formatter calls this one; by default it copies the range.
+         */
+        default void write(byte[] bytes, int offset, int length) {
+            write(Arrays.copyOfRange(bytes, offset, offset + length));
+        }
     }
 
     private final Sink sink;
     private final MessageDigest file = TailDigest.newSha256();
-    private final TailDigest tail = new TailDigest();
+    /** The tail's digest: the stream's (shared, read only) or this writer's own. */
+    private final TailDigest tail;
+    private final boolean shared;
+    private final RecordLine line = new RecordLine();
+    private long records;
     private long bytes;
 
     public RollbackFileFormat(Sink sink) {
+        this(sink, null);
+    }
+
+    /**
+     * @param sharedDigest the digest the tail's stream keeps of exactly the records it handed out
+     *     ({@link io.dbrollback.coordinator.TailStream#digest()}), taken as the file's {@code tailSha256}
+     *     once it covers exactly the records written here (checked at the trailer); null: this writer
+     *     digests the records itself
+     */
+    public RollbackFileFormat(Sink sink, TailDigest sharedDigest) {
         this.sink = sink;
+        this.shared = sharedDigest != null;
+        this.tail = shared ? sharedDigest : new TailDigest();
     }
 
     /** The header line. */
@@ -68,59 +94,26 @@ public final class RollbackFileFormat {
     }
 
     /**
-     * One record line, written by hand rather than through a JSON tree: this is the per-record hot
-     * path of a tail of millions of records. Same fields and order as before: type, lsn, term, tx,
-     * commitTime, op, key, before, after.
+     * One record line, written by hand as bytes rather than through a JSON tree or a String: this is the
+     * per-record hot path of a tail of millions of records. Same fields, order and bytes as ever
+     * (RollbackFileGoldenTest): type, lsn, term, tx, commitTime, op, key, before, after.
      */
     public void record(TailRecord r) {
-        StringBuilder b = lineBuffer;
-        b.setLength(0);
-        b.append("{\"type\":\"record\",\"lsn\":").append(r.lsn().value())
-                .append(",\"term\":").append(r.term().value())
-                .append(",\"tx\":");
-        quote(b, r.transactionId());
-        b.append(",\"commitTime\":\"").append(r.commitTime()).append('"')
-                .append(",\"op\":\"").append(r.operation().name()).append('"')
-                .append(",\"key\":\"").append(r.key().toBase64()).append('"');
-        if (r.before() != null) {
-            b.append(",\"before\":\"").append(r.before().toBase64()).append('"');
+        int length = line.format(r);
+        if (!shared) {
+            tail.add(r);
         }
-        if (r.after() != null) {
-            b.append(",\"after\":\"").append(r.after().toBase64()).append('"');
-        }
-        b.append("}\n");
-        tail.add(r);
-        emit(b.toString().getBytes(StandardCharsets.UTF_8));
-    }
-
-    private final StringBuilder lineBuffer = new StringBuilder(512);
-
-    /** A JSON string literal: quotes, backslashes and control characters escaped. */
-    static void quote(StringBuilder b, String s) {
-        b.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        b.append('"');
+        records++;
+        emit(line.bytes(), length);
     }
 
     /** The trailer line; returns the file's summary. */
     public Summary trailer() {
-        String tailSha = tail.finish();
+        if (tail.records() != records) {
+            throw new IllegalStateException("the tail's digest covers " + tail.records() + " records, " + records
+                    + " were written to the file");
+        }
+        String tailSha = shared ? tail.sha256() : tail.finish();
         String contentSha;
         try {
             // Everything so far is the content: its digest is a copy of the file's digest at this point.
@@ -146,12 +139,13 @@ public final class RollbackFileFormat {
     }
 
     private void line(ObjectNode n) {
-        emit((Json.write(n) + "\n").getBytes(StandardCharsets.UTF_8));
+        byte[] b = (Json.write(n) + "\n").getBytes(StandardCharsets.UTF_8);
+        emit(b, b.length);
     }
 
-    private void emit(byte[] b) {
-        file.update(b);
-        bytes += b.length;
-        sink.write(b);
+    private void emit(byte[] b, int length) {
+        file.update(b, 0, length);
+        bytes += length;
+        sink.write(b, 0, length);
     }
 }

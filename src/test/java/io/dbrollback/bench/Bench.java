@@ -154,20 +154,26 @@ public final class Bench {
                 long from = max - n;
                 ObjectNode limit = child("limit", xmx, node.address(), from, max, work.resolve("limit"));
                 ObjectNode ours = child("ours", xmx, node.address(), from, max, work.resolve("ours"));
+                ObjectNode agent = child("agent", xmx, node.address(), from, max, work.resolve("agent"));
                 ObjectNode run = JSON.createObjectNode();
                 run.put("records", n);
                 run.put("tailBytes", ours.get("tailBytes").asLong());
                 run.put("avgRecordBytes", ours.get("tailBytes").asDouble() / n);
                 run.set("ours", ours);
                 run.set("limit", limit);
+                run.set("agentWriter", agent);
                 run.put("ratio", ours.get("mbPerSecond").asDouble() / limit.get("mbPerSecond").asDouble());
+                run.put("agentWriterRatio", agent.get("mbPerSecond").asDouble() / limit.get("mbPerSecond").asDouble());
                 runs.add(run);
                 System.err.printf("[bench] %,d records: ours %.1f MB/s (%,.0f rec/s, heap peak %d MiB, "
-                        + "live %d MiB, RSS %d MiB), limit %.1f MB/s, ratio %.2f%n", n,
+                        + "live %d MiB, RSS %d MiB), limit %.1f MB/s, ratio %.2f; agent writer %.1f MB/s (%.1f s "
+                        + "persist + %.1f s verify, live %d MiB), ratio %.2f%n", n,
                         ours.get("mbPerSecond").asDouble(), ours.get("recordsPerSecond").asDouble(),
                         ours.get("peakHeapUsedBytes").asLong() >> 20, ours.get("maxHeapAfterGcBytes").asLong() >> 20,
                         ours.get("vmHwmBytes").asLong() >> 20, limit.get("mbPerSecond").asDouble(),
-                        run.get("ratio").asDouble());
+                        run.get("ratio").asDouble(), agent.get("mbPerSecond").asDouble(),
+                        agent.get("persistNanos").asLong() / 1e9, agent.get("verifyNanos").asLong() / 1e9,
+                        agent.get("maxHeapAfterGcBytes").asLong() >> 20, run.get("agentWriterRatio").asDouble());
             }
         } finally {
             deleteTree(work);
@@ -178,7 +184,12 @@ public final class Bench {
         long maxLive = 0;
         long minRss = Long.MAX_VALUE;
         long maxRss = 0;
+        long minAgentLive = Long.MAX_VALUE;
+        long maxAgentLive = 0;
         for (var r : runs) {
+            long a = r.get("agentWriter").get("maxHeapAfterGcBytes").asLong();
+            minAgentLive = Math.min(minAgentLive, a);
+            maxAgentLive = Math.max(maxAgentLive, a);
             long p = r.get("ours").get("peakHeapUsedBytes").asLong();
             long l = r.get("ours").get("maxHeapAfterGcBytes").asLong();
             long s = r.get("ours").get("vmHwmBytes").asLong();
@@ -194,6 +205,7 @@ public final class Bench {
         mem.put("peakHeapSpreadBytes", maxPeak - minPeak);
         mem.put("liveHeapSpreadBytes", maxLive - minLive);
         mem.put("rssSpreadBytes", maxRss - minRss);
+        mem.put("agentWriterLiveHeapSpreadBytes", maxAgentLive - minAgentLive);
         mem.put("flatWithinGoal", maxPeak - minPeak <= (32L << 20) && maxRss - minRss <= (32L << 20));
         return result;
     }
@@ -230,9 +242,9 @@ public final class Bench {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx" + xmx, "-cp", System.getProperty("java.class.path")));
         String jfr = System.getProperty("bench.jfr");
-        if (jfr != null && mode.equals("ours")) {
+        if (jfr != null && !mode.equals("limit")) {
             Files.createDirectories(Path.of(jfr));
-            cmd.add("-XX:StartFlightRecording=filename=" + Path.of(jfr, "ours-" + (to - from) + ".jfr")
+            cmd.add("-XX:StartFlightRecording=filename=" + Path.of(jfr, mode + "-" + (to - from) + ".jfr")
                     + ",settings=profile");
         }
         cmd.addAll(List.of(TailBenchChild.class.getName(), mode, address, "bench-0", Long.toString(from),

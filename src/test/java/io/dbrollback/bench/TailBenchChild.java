@@ -15,9 +15,12 @@ import io.dbrollback.model.NodeTimeline;
 import io.dbrollback.model.RollbackFileHeader;
 import io.dbrollback.model.Term;
 import io.dbrollback.operator.AgentClients;
+import io.dbrollback.operator.AgentRollbackFileStore;
 import io.dbrollback.operator.ExecRollbackFileStore;
 import io.dbrollback.operator.GrpcRollbackTransport;
 import io.dbrollback.operator.LocalPodExec;
+import io.dbrollback.operator.RollbackFileFormat;
+import io.dbrollback.operator.RollbackFileStore;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
@@ -51,6 +54,11 @@ import javax.management.openmbean.CompositeData;
  * pod's argv run as local processes) into a tmp file, fsync, link, fsync dir, and then verifies it
  * (sha256sum in the "pod").
  *
+ * <p>{@code agent ADDRESS NODE FROM TO DIR}: the same, in the agent writer mode: {@link AgentRollbackFileStore}
+ * streams the file to the node's agent (WriteRollbackFile: the agent writes, fsyncs and links it) and
+ * verifies it by streaming it back (ReadRollbackFile, hashed here). The node runs in the parent JVM, so
+ * the agent's share of the work is not in this child's CPU, as in a cluster.
+ *
  * <p>{@code limit ADDRESS NODE FROM TO DIR}: the same agent stream consumed by a bare gRPC client that
  * writes each message's raw bytes to a FileChannel and forces it at the end; then, for reference, the
  * same number of bytes written to a second file and forced (the disk alone).
@@ -70,8 +78,8 @@ public final class TailBenchChild {
         long to = Long.parseLong(args[4]);
         Path dir = Path.of(args[5]);
         Files.createDirectories(dir);
-        if (mode.equals("ours")) {
-            ours(address, node, from, to, dir);
+        if (mode.equals("ours") || mode.equals("agent")) {
+            ours(address, node, from, to, dir, mode.equals("agent"));
         } else {
             limit(address, from, to, dir);
         }
@@ -83,18 +91,22 @@ public final class TailBenchChild {
         System.exit(0);
     }
 
-    static void ours(String address, String node, long from, long to, Path dir) {
+    static void ours(String address, String node, long from, long to, Path dir, boolean agentWriter) {
         String volume = "/var/lib/dbrollback";
-        LocalPodExec exec = new LocalPodExec(dir, volume);
-        ExecRollbackFileStore store = new ExecRollbackFileStore(exec);
         try (AgentClients clients = new AgentClients()) {
-            GrpcRollbackTransport transport = new GrpcRollbackTransport(node, clients, null, Map.of(node, address),
-                    store.in("database", volume + "/rollback"), e -> { }, Clock.systemUTC());
             NodeTimeline t = AgentProtos.fromProto(clients.stub(address, null).withDeadlineAfter(10, TimeUnit.SECONDS)
                     .getTimeline(GetTimelineRequest.getDefaultInstance()));
-            RollbackFileHeader header = new RollbackFileHeader("bench-" + (to - from), 1, "bench", node, Lsn.of(from),
-                    Lsn.of(to), t.currentTerm(), Term.of(t.currentTerm().value() + 1), "bench-1", to - from,
-                    Instant.now());
+            RollbackFileHeader header = new RollbackFileHeader((agentWriter ? "bench-agent-" : "bench-") + (to - from),
+                    1, "bench", node, Lsn.of(from), Lsn.of(to), t.currentTerm(), Term.of(t.currentTerm().value() + 1),
+                    "bench-1", to - from, Instant.now());
+            RollbackFileStore store = agentWriter
+                    ? new AgentRollbackFileStore(clients, null, Map.of(node, address), header.newTerm())
+                    : new ExecRollbackFileStore(new LocalPodExec(dir, volume)).in("database", volume + "/rollback");
+            GrpcRollbackTransport transport = new GrpcRollbackTransport(node, clients, null, Map.of(node, address),
+                    store, e -> { }, Clock.systemUTC());
+            // A running operator has Jackson loaded (it writes every status through it); the header line is
+            // written with it, so its first use (class loading, about 0.1-0.3 s) is not part of the tail's time.
+            new RollbackFileFormat(bytes -> { }).header(header);
             long start = System.nanoTime();
             PersistResult result;
             DivergentTail summary;
@@ -124,8 +136,12 @@ public final class TailBenchChild {
             System.out.println("persistNanos=" + (persisted - start));
             System.out.println("verifyNanos=" + (verified - persisted));
             System.out.println("totalNanos=" + (verified - start));
-            Files.deleteIfExists(dir.resolve("rollback").resolve(
-                    p.file().location().substring(p.file().location().lastIndexOf('/') + 1)));
+            if (agentWriter) {
+                Files.deleteIfExists(Path.of(p.file().location())); // the node's rollback directory, this machine
+            } else {
+                Files.deleteIfExists(dir.resolve("rollback").resolve(
+                        p.file().location().substring(p.file().location().lastIndexOf('/') + 1)));
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
