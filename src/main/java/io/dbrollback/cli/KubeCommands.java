@@ -28,12 +28,9 @@ import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.grpc.ManagedChannel;
 import io.grpc.Status.Code;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
-import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import java.io.BufferedReader;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.Console;
 import java.io.IOException;
@@ -58,7 +55,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.net.ssl.SSLException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -556,18 +552,10 @@ final class KubeCommands {
         if (tls == null) {
             return b.usePlaintext().build();
         }
-        if ((tls.clientCert() == null) != (tls.clientKey() == null)) {
-            throw new IllegalStateException("the agent TLS Secret has " + (tls.clientCert() == null
-                    ? "tls.key without tls.crt" : "tls.crt without tls.key"));
-        }
         try {
-            SslContextBuilder ssl = GrpcSslContexts.forClient().trustManager(new ByteArrayInputStream(tls.caCert()));
-            if (tls.clientCert() != null) {
-                ssl.keyManager(new ByteArrayInputStream(tls.clientCert()), new ByteArrayInputStream(tls.clientKey()));
-            }
-            b.sslContext(ssl.build());
-        } catch (SSLException | IllegalArgumentException e) {
-            throw new IllegalStateException("unusable agent TLS material: " + e.getMessage(), e);
+            b.sslContext(AgentClients.sslContext(tls));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("the agent TLS Secret: " + e.getMessage(), e);
         }
         if (authority != null) {
             b.overrideAuthority(authority);

@@ -200,7 +200,13 @@ public final class AgentClients implements AutoCloseable {
         return channels.size();
     }
 
-    private static SslContext sslContext(Tls tls) {
+    /**
+     * The client TLS context of {@code tls}: the CA the agents' certificates must chain to, and the client
+     * certificate when there is one. Also used by the kubectl plugin.
+     *
+     * @throws IllegalArgumentException when the material is unusable
+     */
+    public static SslContext sslContext(Tls tls) {
         if ((tls.clientCert() == null) != (tls.clientKey() == null)) {
             throw new IllegalArgumentException(tls.clientCert() == null ? "tls.key without tls.crt"
                     : "tls.crt without tls.key");
