@@ -8,6 +8,8 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.net.HttpURLConnection;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -64,17 +66,6 @@ public final class KubernetesEventRecorder implements EventRecorder, PolicyEvent
                     + reason + "/" + dedupKey);
             String now = clock.instant().toString();
             String message = note.length() > MAX_NOTE ? note.substring(0, MAX_NOTE - 3) + "..." : note;
-            Event existing = client.v1().events().inNamespace(ns).withName(name).get();
-            if (existing != null && !repeat) {
-                return true;
-            }
-            if (existing != null) {
-                existing.setCount(existing.getCount() == null ? 2 : existing.getCount() + 1);
-                existing.setLastTimestamp(now);
-                existing.setMessage(message);
-                client.v1().events().inNamespace(ns).resource(existing).update();
-                return true;
-            }
             ObjectReference regarding = new ObjectReferenceBuilder()
                     .withApiVersion(rollback.getApiVersion()).withKind(rollback.getKind())
                     .withName(rollback.getMetadata().getName()).withNamespace(ns)
@@ -91,7 +82,28 @@ public final class KubernetesEventRecorder implements EventRecorder, PolicyEvent
                 b.withRelated(new ObjectReferenceBuilder().withApiVersion("v1").withKind("Pod").withName(relatedPod)
                         .withNamespace(ns).build());
             }
-            client.v1().events().inNamespace(ns).resource(b.build()).create();
+            // Most Events are new: one create. One that exists (the same name: the same rollback, reason
+            // and key) answers 409, and is then read and counted up (or left as it is, if not repeated).
+            try {
+                client.v1().events().inNamespace(ns).resource(b.build()).create();
+                return true;
+            } catch (KubernetesClientException e) {
+                if (e.getCode() != HttpURLConnection.HTTP_CONFLICT) {
+                    throw e;
+                }
+            }
+            if (!repeat) {
+                return true;
+            }
+            Event existing = client.v1().events().inNamespace(ns).withName(name).get();
+            if (existing == null) {
+                client.v1().events().inNamespace(ns).resource(b.build()).create(); // removed in between
+                return true;
+            }
+            existing.setCount(existing.getCount() == null ? 2 : existing.getCount() + 1);
+            existing.setLastTimestamp(now);
+            existing.setMessage(message);
+            client.v1().events().inNamespace(ns).resource(existing).update();
             return true;
         } catch (RuntimeException e) {
             LOG.warnf("could not record event %s for %s/%s: %s", reason, rollback.getMetadata().getNamespace(),
