@@ -28,6 +28,7 @@ public final class ClusterStepFactory implements StepFactory {
     private final ClusterObserver observer;
     private final StatusStore statuses;
     private final S3Store.Settings objectStore;
+    private final int execSingleCallMaxBytes;
 
     public ClusterStepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
             RollbackFileStore.Writer writer, Clock clock) {
@@ -37,6 +38,16 @@ public final class ClusterStepFactory implements StepFactory {
     /** @param objectStore the timeouts, retries and part size of copies to an object store */
     public ClusterStepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
             RollbackFileStore.Writer writer, Clock clock, S3Store.Settings objectStore) {
+        this(client, clients, metrics, writer, clock, objectStore, ExecRollbackFileStore.defaultChunkBytes());
+    }
+
+    /**
+     * @param objectStore the timeouts, retries and part size of copies to an object store
+     * @param execSingleCallMaxBytes the exec writer's largest file written by one pod exec
+     *     ({@code dbrollback.rollback-file.exec-single-call-max-bytes})
+     */
+    public ClusterStepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
+            RollbackFileStore.Writer writer, Clock clock, S3Store.Settings objectStore, int execSingleCallMaxBytes) {
         this.client = Objects.requireNonNull(client, "client");
         this.clients = Objects.requireNonNull(clients, "clients");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
@@ -45,6 +56,11 @@ public final class ClusterStepFactory implements StepFactory {
         this.observer = new ClusterObserver(client, clients, metrics);
         this.statuses = StatusStore.of(client);
         this.objectStore = Objects.requireNonNull(objectStore, "objectStore");
+        if (execSingleCallMaxBytes < 0 || execSingleCallMaxBytes > ExecRollbackFileStore.defaultChunkBytes()) {
+            throw new IllegalArgumentException("dbrollback.rollback-file.exec-single-call-max-bytes must be 0 to "
+                    + ExecRollbackFileStore.defaultChunkBytes() + ", not " + execSingleCallMaxBytes);
+        }
+        this.execSingleCallMaxBytes = execSingleCallMaxBytes;
     }
 
     @Override
@@ -68,7 +84,8 @@ public final class ClusterStepFactory implements StepFactory {
         RollbackFileStore files = writer == RollbackFileStore.Writer.AGENT
                 ? new AgentRollbackFileStore(clients, cluster.tls(), cluster.agentAddresses(),
                         cp.plan() == null ? null : cp.plan().newTerm())
-                : new ExecRollbackFileStore(exec).in(r.getSpec().getCluster().getDataContainer(),
+                : new ExecRollbackFileStore(exec, ExecRollbackFileStore.defaultChunkBytes(), execSingleCallMaxBytes,
+                        ExecRollbackFileStore.DEFAULT_TIMEOUT).in(r.getSpec().getCluster().getDataContainer(),
                         r.getSpec().getRollbackDirectory());
         return new MeteredTransport(new GrpcRollbackTransport(cluster.targetPod(), clients, cluster.tls(),
                 cluster.agentAddresses(), files, announce, clock), metrics);

@@ -39,7 +39,7 @@ import java.util.function.Consumer;
  *       place and read back), before the status write that records it;</li>
  *   <li>{@code record:N}: in the middle of the tail read, once the N-th record arrived;</li>
  *   <li>{@code exec:OP}: after the pod exec of rollback-file operation {@code OP} returned
- *       ({@code begin}, {@code append}, {@code commit}, {@code verify});</li>
+ *       ({@code put}, {@code begin}, {@code append}, {@code commit}, {@code verify});</li>
  *   <li>{@code status:PHASE}: after the first status write that records phase {@code PHASE}
  *       (a phase name as the status shows it, e.g. {@code Fenced}); two writes that keep their phase
  *       have names of their own: {@code status:RecoverAnswered}, the write of the node's answer to the
@@ -67,7 +67,7 @@ public final class CrashPoints {
     static final String COPY_CALL = "CopyRollbackFile";
     static final Set<String> CALLS = Set.of("Fence", "PersistRollbackFile", "VerifyRollbackFile", "RecoverToLsn",
             "EmitRollbackEvent", "RejoinAsReplica", COPY_CALL);
-    static final Set<String> EXEC_OPERATIONS = Set.of("begin", "append", "commit", "verify");
+    static final Set<String> EXEC_OPERATIONS = Set.of("put", "begin", "append", "commit", "verify");
 
     /** Not armed: every wrap returns its argument, every check does nothing. */
     public static final CrashPoints OFF = new CrashPoints(null, null, null, null);

@@ -27,12 +27,19 @@ import org.jboss.logging.Logger;
  * runs one constant POSIX shell script ({@link #SCRIPT}) whose arguments are passed as separate argv
  * entries: no value of a custom resource is ever part of a shell string.
  *
- * <p>A file is streamed in chunks into a temporary file (each chunk read with {@code head -c LEN},
- * since the exec protocol cannot close stdin, and the size checked after every chunk), then fsynced,
- * hard-linked to its final name (which fails rather than overwrite an existing file), and the
- * directory fsynced. Mode 0600 in a 0700 directory. Verification re-reads the file in the pod with
- * {@code sha256sum}. A missing exit status, a missing acknowledgement line or a short write fails the
- * step; nothing is removed from any node because of it but the attempt's own temporary file.
+ * <p>A file of at most {@code singleCallMaxBytes} (4 MiB by default) goes in one exec ({@code put}): the
+ * bytes are read from stdin with {@code head -c LEN} (the exec protocol cannot close stdin) into a
+ * temporary file, the size checked, the file fsynced, hard-linked to its final name (which fails rather
+ * than overwrite an existing file), and the directory fsynced. A larger file takes the same steps over
+ * several calls: {@code begin}, one {@code append} per chunk (size checked after each), {@code commit}.
+ * Mode 0600 in a 0700 directory. Verification re-reads the file in the pod with {@code openssl dgst
+ * -sha256} when the image has it, else {@code sha256sum}. A missing exit status, a missing
+ * acknowledgement line or a short write fails the step; nothing is removed from any node because of it
+ * but the attempt's own temporary file.
+ *
+ * <p>The script travels in the exec request's URL: it is kept compact, since API servers and proxies
+ * bound the request line (the mock API server at 4 KiB; {@code ExecRollbackFileStoreTest} holds the
+ * budget).
  */
 public final class ExecRollbackFileStore {
 
@@ -54,61 +61,51 @@ public final class ExecRollbackFileStore {
     static final String SCRIPT = String.join("\n",
             "set -u",
             "umask 077",
-            "dir=\"$2\"; final=\"$2/$3\"; tmp=\"$2/.$3.${4-}.tmp\"",
-            "gone() { [ -f \"$tmp\" ] || { echo \"no temporary file for this attempt\" >&2; exit 13; }; }",
-            "case \"$1\" in",
-            "begin)",
-            "mkdir -p -- \"$dir\" || exit 10",
-            "chmod 700 -- \"$dir\" || exit 10",
-            // $5 is the incident: its temporary files are .$5-plan<N>.rollback.jsonl.<attempt>.tmp (an
-            // incident whose id starts with "$5-plan<N>" has no bare number there). Litter that cannot be
-            // removed does not stop this attempt; the next begin tries again.
-            "[ -z \"$5\" ] || for t in \"$dir/.$5-plan\"*.tmp; do case \"${t#\"$dir/.$5-plan\"}\" in"
-                    + " .*|0*|*[!0-9]*.rollback.jsonl.*) ;; *.rollback.jsonl.*.tmp) rm -f -- \"$t\" ;; esac; done",
-            "if [ -e \"$final\" ]; then",
-            "sync -- \"$final\" \"$dir\" || exit 11",
-            "set -- $(sha256sum < \"$final\") || exit 10",
-            "echo \"EXISTS $1 OK\"; exit 0",
-            "fi",
-            "rm -f -- \"$tmp\"",
-            ": > \"$tmp\" || exit 10",
-            "chmod 600 -- \"$tmp\" || exit 10",
-            "echo \"BEGUN OK\" ;;",
-            "append)",
-            "gone",
-            "head -c \"$5\" >> \"$tmp\" || exit 10",
-            "size=$(wc -c < \"$tmp\") || { gone; exit 10; }",
-            "size=$((size + 0))",
-            "[ \"$size\" = \"$6\" ] || { echo \"short write: $size of $6 bytes\" >&2; exit 13; }",
-            "echo \"APPENDED $size OK\" ;;",
-            "commit)",
-            "gone",
-            "sync -- \"$tmp\" || { gone; exit 11; }",
-            // The name existed, or another writer linked it between the test and ln: compare, never replace.
-            "if [ -e \"$final\" ] || ! ln -- \"$tmp\" \"$final\"; then",
-            "[ -e \"$final\" ] || { gone; exit 10; }",
-            "a=$(sha256sum < \"$final\") || exit 10",
-            "b=$(sha256sum < \"$tmp\") || { gone; exit 10; }",
-            "[ \"$a\" = \"$b\" ] || { echo \"$final exists with other content\" >&2; exit 12; }",
-            "fi",
-            "rm -f -- \"$tmp\"",
-            "sync -- \"$final\" \"$dir\" || exit 11",
-            "echo \"COMMITTED OK\" ;;",
-            "abort)",
-            "rm -f -- \"$tmp\" || exit 10",
-            "echo \"ABORTED OK\" ;;",
-            "verify)",
-            "if [ ! -f \"$final\" ]; then echo \"MISSING OK\"; exit 0; fi",
-            "size=$(wc -c < \"$final\") || exit 10",
-            "set -- $(sha256sum < \"$final\") || exit 10",
-            "echo \"FILE $1 $((size + 0)) OK\" ;;",
-            "quarantine)",
-            "to=\"$final.quarantined-$4\"",
-            "[ -e \"$to\" ] && exit 12",
-            "mv -- \"$final\" \"$to\" || exit 10",
-            "sync -- \"$dir\" || exit 11",
-            "echo \"QUARANTINED OK\" ;;",
-            "*) exit 2 ;;",
+            // d: the directory, f: the final name, t: this attempt's temporary file
+            "d=$2;f=$2/$3;t=$2/.$3.${4-}.tmp",
+            // g ("gone"): fail with 13 when this attempt's temporary file has been removed
+            "g(){ [ -f \"$t\" ]||{ echo no temporary file for this attempt >&2;exit 13;};}",
+            // sha: the SHA-256 of file $1 as 64 lowercase hex digits: openssl when the image has it and it answers
+            // in that form (about 3x faster than coreutils' sha256sum where the CPU has SHA instructions), else
+            // sha256sum. Either way the file is read in full; a failed read is a failed call.
+            "sha(){ h=$(openssl dgst -sha256 -r <\"$1\" 2>/dev/null)&&h=${h%% *}&&[ ${#h} = 64 ]&&"
+                    + "case $h in *[!0-9a-f]*);;*)echo $h;return;;esac;h=$(sha256sum <\"$1\")&&echo ${h%% *};}",
+            // w: the temporary file holds exactly $1 bytes, else 13 (retried)
+            "w(){ s=$(wc -c <\"$t\")||{ g;exit 10;};s=$((s+0));"
+                    + "[ $s = \"$1\" ]||{ echo \"short write: $s of $1 bytes\" >&2;exit 13;};}",
+            // p: publish this attempt's temporary file: fsync it, hard-link it to the final name (ln never
+            // replaces; the name existed, or another writer linked it between the test and ln: compare), remove
+            // the temporary name, fsync the file and the directory.
+            "p(){ sync -- \"$t\"||{ g;exit 11;}",
+            "if [ -e \"$f\" ]||! ln -- \"$t\" \"$f\";then [ -e \"$f\" ]||{ g;exit 10;};"
+                    + "a=$(sha \"$f\")||exit 10;b=$(sha \"$t\")||{ g;exit 10;};"
+                    + "[ \"$a\" = \"$b\" ]||{ echo \"$f exists with other content\" >&2;exit 12;};fi",
+            "rm -f -- \"$t\";sync -- \"$f\" \"$d\"||exit 11;echo COMMITTED OK;}",
+            "case $1 in",
+            // begin: make the directory and this attempt's empty temporary file. put: the same, then the whole file
+            // from stdin ($6 bytes), checked, published: begin + append + commit in one call.
+            "begin|put)mkdir -p -- \"$d\"&&chmod 700 -- \"$d\"||exit 10",
+            // $5 is the incident: its temporary files are .$5-plan<N>.rollback.jsonl.<attempt>.tmp (an incident
+            // whose id starts with "$5-plan<N>" has no bare number there). Litter that cannot be removed does not
+            // stop this attempt; the next begin tries again.
+            "[ -z \"$5\" ]||for x in \"$d/.$5-plan\"*.tmp;"
+                    + "do case ${x#\"$d/.$5-plan\"} in .*|0*|*[!0-9]*.rollback.jsonl.*);;"
+                    + "*.rollback.jsonl.*.tmp)rm -f -- \"$x\";;esac;done",
+            // the name exists: put's stdin is read to its end even so (the exec's sender never writes into a
+            // closed stream)
+            "if [ -e \"$f\" ];then [ $1 = begin ]||head -c \"$6\" >/dev/null;sync -- \"$f\" \"$d\"||exit 11;"
+                    + "h=$(sha \"$f\")||exit 10;echo EXISTS $h OK;exit 0;fi",
+            "rm -f -- \"$t\";: >\"$t\"&&chmod 600 -- \"$t\"||exit 10",
+            "[ $1 = begin ]&&{ echo BEGUN OK;exit 0;}",
+            "head -c \"$6\" >>\"$t\"||{ g;exit 10;};w \"$6\";p;;",
+            "append)g;head -c \"$5\" >>\"$t\"||exit 10;w \"$6\";echo APPENDED $s OK;;",
+            "commit)g;p;;",
+            "abort)rm -f -- \"$t\"||exit 10;echo ABORTED OK;;",
+            "verify)[ -f \"$f\" ]||{ echo MISSING OK;exit 0;};s=$(wc -c <\"$f\")||exit 10;"
+                    + "h=$(sha \"$f\")||exit 10;echo FILE $h $((s+0)) OK;;",
+            "quarantine)q=$f.quarantined-$4;[ -e \"$q\" ]&&exit 12;mv -- \"$f\" \"$q\"||exit 10;"
+                    + "sync -- \"$d\"||exit 11;echo QUARANTINED OK;;",
+            "*)exit 2;;",
             "esac");
 
     private static final Logger LOG = Logger.getLogger(ExecRollbackFileStore.class);
@@ -125,16 +122,37 @@ public final class ExecRollbackFileStore {
 
     private final PodExec exec;
     private final int chunkBytes;
+    /** The largest file written by one {@code put}; a larger one goes chunk by chunk. */
+    private final int singleCallMaxBytes;
     private final Duration timeout;
 
+    /** The deadline of one exec call. */
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(2);
+
     public ExecRollbackFileStore(PodExec exec) {
-        this(exec, MAX_CHUNK, Duration.ofMinutes(2));
+        this(exec, MAX_CHUNK, DEFAULT_TIMEOUT);
     }
 
+    /** Files of up to one chunk go in one call. */
     public ExecRollbackFileStore(PodExec exec, int chunkBytes, Duration timeout) {
+        this(exec, chunkBytes, chunkBytes, timeout);
+    }
+
+    /**
+     * @param chunkBytes the bytes of one append (at most 4 MiB)
+     * @param singleCallMaxBytes the largest file written by one {@code put} exec (at most {@code chunkBytes};
+     *     0: always begin, append, commit)
+     */
+    public ExecRollbackFileStore(PodExec exec, int chunkBytes, int singleCallMaxBytes, Duration timeout) {
         this.exec = exec;
         this.chunkBytes = Math.max(1, Math.min(chunkBytes, MAX_CHUNK));
+        this.singleCallMaxBytes = Math.max(0, Math.min(singleCallMaxBytes, this.chunkBytes));
         this.timeout = timeout;
+    }
+
+    /** The default chunk (and largest single-call file): 4 MiB. */
+    public static int defaultChunkBytes() {
+        return MAX_CHUNK;
     }
 
     /**
@@ -166,6 +184,11 @@ public final class ExecRollbackFileStore {
     /**
      * Streams {@code tail} into {@code dir/name} in {@code pod}. See {@link io.dbrollback.coordinator
      * .RollbackTransport#persistRollbackFile} for the contract.
+     *
+     * <p>A file of at most {@link #singleCallMaxBytes} bytes (a small tail) is written by one exec,
+     * {@code put}: the same steps as {@code begin}, one append and {@code commit}, in one process. A larger
+     * one by {@code begin}, one {@code append} per chunk, {@code commit}. The first exec runs once the
+     * first chunk is full or the tail ended, so a small tail costs one round trip to the pod, not three.
      */
     public PersistResult persist(String pod, String container, String dir, String name, RollbackFileHeader header,
             TailStream tail) {
@@ -176,62 +199,48 @@ public final class ExecRollbackFileStore {
         // that is not a rollback file name.
         String incident = RollbackFileName.parse(name)
                 .map(RollbackFileName.Parsed::incidentId).orElse("");
-        // Set once no temporary file of this attempt can be left: committed, or never made.
-        boolean clean = false;
-        try {
-            PodExec.Result begun = run(pod, container, null, "begin", dir, name, attempt, incident);
-            if (!begun.succeeded()) {
-                return failure(begun);
+        String path = dir + "/" + name;
+        Chunker chunker = new Chunker(pod, container, dir, name, attempt, incident);
+        try (chunker) {
+            if (singleCallMaxBytes == 0) {
+                // Always three steps: begin before the first record is read, as a file above the
+                // single-call limit does once its first chunk is full.
+                chunker.begin();
             }
-            String path = dir + "/" + name;
-            Matcher exists = EXISTS.matcher(begun.stdout());
-            if (exists.matches()) {
-                clean = true; // begin made no temporary file
+            RollbackFileFormat.Summary summary = write(header, tail, chunker);
+            PersistResult failed = chunker.flush();
+            if (failed != null) {
+                return failed;
+            }
+            String existing = chunker.existing();
+            if (existing != null) {
                 // Written before (a retry after a crash), now fsynced: the same content is the same file.
-                String existing = exists.group(1);
-                RollbackFileFormat.Summary would = write(header, tail, new RollbackFileFormat.Sink() {
-                    @Override
-                    public void write(byte[] bytes) {
-                    }
-
-                    @Override
-                    public void write(byte[] bytes, int offset, int length) {
-                    }
-                });
-                if (would.sha256().equals(existing)) {
-                    return new PersistResult.Persisted(new RollbackFile(path, would.sha256(), would.tailSha256(),
-                            would.bytes(), would.records()));
+                if (summary.sha256().equals(existing)) {
+                    return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
+                            summary.bytes(), summary.records()));
                 }
                 return new PersistResult.Failed(PersistResult.Kind.CONFLICT, path + " exists with SHA-256 " + existing
-                        + ", not the " + would.sha256() + " of this tail; it is never overwritten");
+                        + ", not the " + summary.sha256() + " of this tail; it is never overwritten");
             }
-            if (!begun.stdout().equals("BEGUN OK\n")) {
-                throw incomplete("begin", begun);
+            if (chunker.sent() != summary.bytes()) {
+                throw new TransportException("ExecTruncated", false, "sent " + chunker.sent() + " of "
+                        + summary.bytes() + " bytes of " + path);
             }
-            RollbackFileFormat.Summary summary;
-            try (Chunker chunker = new Chunker(pod, container, dir, name, attempt)) {
-                summary = write(header, tail, chunker);
-                PersistResult failed = chunker.flush();
-                if (failed != null) {
-                    return failed;
+            if (!chunker.published()) {
+                PodExec.Result committed = run(pod, container, null, "commit", dir, name, attempt);
+                if (!committed.succeeded()) {
+                    return failure(committed);
                 }
-                if (chunker.sent() != summary.bytes()) {
-                    throw new TransportException("ExecTruncated", false, "sent " + chunker.sent() + " of "
-                            + summary.bytes() + " bytes of " + path);
+                if (!committed.stdout().equals("COMMITTED OK\n")) {
+                    throw incomplete("commit", committed);
                 }
+                chunker.markPublished();
             }
-            PodExec.Result committed = run(pod, container, null, "commit", dir, name, attempt);
-            if (!committed.succeeded()) {
-                return failure(committed);
-            }
-            if (!committed.stdout().equals("COMMITTED OK\n")) {
-                throw incomplete("commit", committed);
-            }
-            clean = true;
             return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
                     summary.bytes(), summary.records()));
         } finally {
-            if (!clean) {
+            // After the chunker closed: no append of this attempt is still running.
+            if (chunker.mayHaveLeftTemporaryFile()) {
                 abort(pod, container, dir, name, attempt);
             }
         }
@@ -306,12 +315,16 @@ public final class ExecRollbackFileStore {
     }
 
     /**
-     * Buffers the file's bytes and appends them to the pod's temporary file a chunk at a time. The
-     * append of one chunk runs on its own thread while the next chunk is read and encoded, so reading
-     * and writing overlap; at most two chunks are in memory (one being sent, one being filled), and the
+     * Buffers the file's bytes and writes them to the pod. Nothing is sent until the first chunk is
+     * full: a file that ends before (at most {@link #singleCallMaxBytes}) goes in one {@code put};
+     * otherwise {@code begin} runs when the first chunk is full, and each chunk is appended. The append
+     * of one chunk runs on its own thread while the next chunk is read and encoded, so reading and
+     * writing overlap; at most two chunks are in memory (one being sent, one being filled), and the
      * appends stay in order. A chunk is exactly {@code chunkBytes} (the last one may be shorter), cut
      * wherever that falls in a line: the file is the concatenation of the appends. The two arrays
-     * take turns, so nothing is copied between the formatter's line and the exec's stdin.
+     * take turns, so nothing is copied between the formatter's line and the exec's stdin. When
+     * {@code begin} or {@code put} finds the name published (an earlier attempt's file), the rest of the
+     * file is only formatted, for its digest, and nothing more is sent.
      */
     private final class Chunker implements RollbackFileFormat.Sink, AutoCloseable {
         private final String pod;
@@ -319,28 +332,33 @@ public final class ExecRollbackFileStore {
         private final String dir;
         private final String name;
         private final String attempt;
+        private final String incident;
         /** The chunk being filled, up to {@link #fill}; grows to {@code chunkBytes} (small tails stay small). */
         private byte[] filling = new byte[Math.min(chunkBytes, 64 * 1024)];
         private int fill;
         /** The array of the append in flight, free again once it finished. */
         private byte[] sending;
-        private final ExecutorService writer = Executors
-                .newSingleThreadExecutor(r -> {
-                    Thread t = new Thread(r, "rollback-file-writer");
-                    t.setDaemon(true);
-                    return t;
-                });
+        private ExecutorService writer;
         private Future<?> inFlight;
         private volatile long sent;
         private volatile PersistResult failed;
         private volatile RuntimeException broken;
+        /** An exec that makes this attempt's temporary file (begin or put) was started. */
+        private boolean touched;
+        /** begin made the temporary file: chunks are appended to it. */
+        private boolean begun;
+        /** put or commit published the file: no temporary file of this attempt is left. */
+        private boolean published;
+        /** The SHA-256 of the file begin or put found published under the name, else null. */
+        private String existing;
 
-        Chunker(String pod, String container, String dir, String name, String attempt) {
+        Chunker(String pod, String container, String dir, String name, String attempt, String incident) {
             this.pod = pod;
             this.container = container;
             this.dir = dir;
             this.name = name;
             this.attempt = attempt;
+            this.incident = incident;
         }
 
         @Override
@@ -353,7 +371,7 @@ public final class ExecRollbackFileStore {
             int off = offset;
             int left = length;
             while (left > 0) {
-                if (failed != null) {
+                if (failed != null || existing != null) {
                     return; // the tail is still consumed to its end; nothing more is sent
                 }
                 if (fill == filling.length) {
@@ -372,9 +390,16 @@ public final class ExecRollbackFileStore {
             }
         }
 
-        /** Sends what is left and waits for every append; the failure, if any. */
+        /**
+         * Sends what is left (the whole file in one {@code put} when nothing was sent yet and it is small
+         * enough) and waits for every append; the failure, if any.
+         */
         PersistResult flush() {
-            if (failed == null && fill > 0) {
+            if (failed == null && existing == null && !begun && fill <= singleCallMaxBytes) {
+                put();
+                return failed;
+            }
+            if (failed == null && existing == null && fill > 0) {
                 send();
             }
             awaitInFlight();
@@ -385,7 +410,77 @@ public final class ExecRollbackFileStore {
             return sent;
         }
 
+        String existing() {
+            return existing;
+        }
+
+        boolean published() {
+            return published;
+        }
+
+        void markPublished() {
+            published = true;
+        }
+
+        /** Whether this attempt may have left a temporary file in the pod (an abort removes it). */
+        boolean mayHaveLeftTemporaryFile() {
+            return touched && !published && existing == null;
+        }
+
+        /** The whole file in one exec: begin, append and commit in one process. */
+        private void put() {
+            touched = true;
+            byte[] all = fill == filling.length ? filling : Arrays.copyOf(filling, fill);
+            PodExec.Result r = exec.exec(pod, container, argv("put", dir, name, attempt, incident,
+                    Integer.toString(all.length)), all, timeout);
+            if (!r.succeeded()) {
+                failed = failure(r);
+                return;
+            }
+            Matcher exists = EXISTS.matcher(r.stdout());
+            if (exists.matches()) {
+                existing = exists.group(1);
+            } else if (r.stdout().equals("COMMITTED OK\n")) {
+                sent = all.length;
+                published = true;
+            } else {
+                throw incomplete("put", r);
+            }
+            fill = 0;
+        }
+
+        /** Makes this attempt's empty temporary file, or finds the name already published. */
+        private void begin() {
+            touched = true;
+            PodExec.Result r = run(pod, container, null, "begin", dir, name, attempt, incident);
+            if (!r.succeeded()) {
+                failed = failure(r);
+                return;
+            }
+            Matcher exists = EXISTS.matcher(r.stdout());
+            if (exists.matches()) {
+                existing = exists.group(1);
+                return;
+            }
+            if (!r.stdout().equals("BEGUN OK\n")) {
+                throw incomplete("begin", r);
+            }
+            begun = true;
+            writer = Executors.newSingleThreadExecutor(t -> {
+                Thread w = new Thread(t, "rollback-file-writer");
+                w.setDaemon(true);
+                return w;
+            });
+        }
+
         private void send() {
+            if (!begun) {
+                begin();
+                if (!begun) {
+                    fill = 0;
+                    return;
+                }
+            }
             awaitInFlight();
             byte[] free = sending;
             sending = null;
@@ -449,6 +544,9 @@ public final class ExecRollbackFileStore {
          */
         @Override
         public void close() {
+            if (writer == null) {
+                return;
+            }
             writer.shutdown();
             boolean interrupted = Thread.interrupted();
             try {

@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import io.dbrollback.operator.s3.S3Store;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -75,7 +76,8 @@ public class OperatorBeans {
     StepFactory stepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
             OperatorConfig config, CrashPoints crashPoints, Clock clock) {
         return crashPoints.decorate(new ClusterStepFactory(client, clients, metrics,
-                RollbackFileStore.Writer.parse(config.rollbackFile().writer()), clock));
+                RollbackFileStore.Writer.parse(config.rollbackFile().writer()), clock, S3Store.Settings.defaults(),
+                config.rollbackFile().execSingleCallMaxBytes()));
     }
 
     /** Events regarding RollbackPolicies (the autopilot's). */

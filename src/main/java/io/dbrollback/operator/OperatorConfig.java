@@ -40,6 +40,14 @@ public interface OperatorConfig {
         /** {@code exec} (the operator, through pod exec) or {@code agent} (the pod's agent over gRPC). */
         @WithDefault("exec")
         String writer();
+
+        /**
+         * With the exec writer: the largest rollback file written by one pod exec ({@code put}); a larger
+         * one is written by begin, one append per 4 MiB and commit. At most 4 MiB; 0 always takes the
+         * three-step path.
+         */
+        @WithDefault("4194304")
+        int execSingleCallMaxBytes();
     }
 
     interface Agent {

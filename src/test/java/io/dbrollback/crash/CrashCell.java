@@ -14,22 +14,38 @@ import java.util.regex.Pattern;
  *     rollback scope), in the order the run reaches them: the operator process halts at each, and a
  *     fresh operator process resumes
  * @param operatorKill the test SIGKILLs the operator with a transfer of it in flight: its append exec
- *     (a chunk of the rollback file) in the target pod, or its upload of the copy into the copy target's
- *     agent
+ *     (a chunk of the rollback file; the put exec in the one-call mode) in the target pod, or its upload
+ *     of the copy into the copy target's agent
  * @param nodeKill the former primary's process is SIGKILLed at this moment, and restarted
  * @param randomKillMillis when 0 or more, the test SIGKILLs the operator this long after the run
  *     started (soak only: where it lands is chance)
- * @param agentWriter the operator runs with {@code DBROLLBACK_ROLLBACK_FILE_WRITER=agent}: the former
- *     primary's agent writes the rollback file (WriteRollbackFile) and the operator reads it back
- *     (ReadRollbackFile); no pod exec at all, so no {@code exec:*} point is ever reached
+ * @param writer how the rollback file is written: {@link Writer#EXEC} through pod exec in three steps
+ *     (begin, append, commit: the operator runs with {@code DBROLLBACK_ROLLBACK_FILE_EXEC_SINGLE_CALL_MAX_BYTES=0});
+ *     {@link Writer#EXEC_PUT} through pod exec in one call ({@code put}, the default for a file of up to
+ *     4 MiB, which every file of the matrix is); {@link Writer#AGENT} with {@code DBROLLBACK_ROLLBACK_FILE_WRITER
+ *     =agent}: the former primary's agent writes the rollback file (WriteRollbackFile) and the operator
+ *     reads it back (ReadRollbackFile); no pod exec at all, so no {@code exec:*} point is ever reached
  */
 record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, NodeKill nodeKill,
-        long randomKillMillis, boolean agentWriter) {
+        long randomKillMillis, Writer writer) {
+
+    /** How the rollback file is written. */
+    enum Writer {
+        /** Pod exec, begin + append + commit (the path of files over 4 MiB). */
+        EXEC,
+        /** Pod exec, one put (the default path of files up to 4 MiB). */
+        EXEC_PUT,
+        /** The agent writes it (WriteRollbackFile). */
+        AGENT
+    }
 
     /** When the test SIGKILLs the operator (besides {@code randomKillMillis}). */
     enum OperatorKill {
         NONE,
-        /** Exec mode only: while its append exec is held in the target pod, before the command ran. */
+        /**
+         * Exec modes only: while its append exec (the put exec in the one-call mode) is held in the target
+         * pod, before the command ran.
+         */
         APPEND,
         /**
          * While the copy step's upload (StoreRollbackCopy into orders-2's agent) is held there, once its
@@ -44,7 +60,10 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
         NONE,
         /** While its divergent tail streams: after the first chunk, before the trailer. */
         TAIL_READ,
-        /** While the operator persists the tail: an append exec into its pod is in flight (killed too). */
+        /**
+         * While the operator persists the tail: an append exec (the put exec in the one-call mode) into its
+         * pod is in flight (killed too).
+         */
         PERSIST,
         /** In the middle of RecoverToLsn: after the durable rollback-id bump, before the log is cut. */
         RECOVER,
@@ -68,6 +87,7 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
             "status:Fenced",
             "exec:begin",
             "record:1",
+            "exec:put",
             "exec:append",
             "exec:commit",
             "call:PersistRollbackFile",
@@ -93,20 +113,39 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
             if (!POINTS.contains(h)) {
                 throw new IllegalArgumentException("unknown point " + h);
             }
-            if (agentWriter && h.startsWith("exec:")) {
-                throw new IllegalArgumentException(h + " is never reached when the agent writes the file");
+            if (!reached(h, writer)) {
+                throw new IllegalArgumentException(h + " is never reached when the file is written " + writer);
             }
         }
-        if (agentWriter ? operatorKill == OperatorKill.APPEND || nodeKill == NodeKill.PERSIST
+        if (writer == Writer.AGENT ? operatorKill == OperatorKill.APPEND || nodeKill == NodeKill.PERSIST
                 : nodeKill == NodeKill.WRITE) {
             throw new IllegalArgumentException(name + ": that fault belongs to the other writer mode");
         }
     }
 
-    /** A cell of the exec mode (the operator writes the file through pod exec). */
+    /** A cell of the exec mode (the operator writes the file through pod exec, in three steps). */
     CrashCell(String name, List<String> hooks, OperatorKill operatorKill, NodeKill nodeKill,
             long randomKillMillis) {
-        this(name, hooks, operatorKill, nodeKill, randomKillMillis, false);
+        this(name, hooks, operatorKill, nodeKill, randomKillMillis, Writer.EXEC);
+    }
+
+    /** Whether a run whose file is written {@code writer} reaches crash point {@code point}. */
+    static boolean reached(String point, Writer writer) {
+        return switch (writer) {
+            case AGENT -> !point.startsWith("exec:");
+            case EXEC -> !point.equals("exec:put");
+            case EXEC_PUT -> !List.of("exec:begin", "exec:append", "exec:commit").contains(point);
+        };
+    }
+
+    /** Whether the agent writes the file. */
+    boolean agentWriter() {
+        return writer == Writer.AGENT;
+    }
+
+    /** The rollback-file operation an operator or node kill holds in the target pod: append, or put. */
+    String heldOperation() {
+        return writer == Writer.EXEC_PUT ? "put" : "append";
     }
 
     static CrashCell operatorHalt(String name, String point) {
@@ -123,12 +162,12 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
 
     /** The operator halted at {@code point}, with the agent writing the rollback file. */
     static CrashCell agentOperatorHalt(String name, String point) {
-        return new CrashCell(name, List.of(point), OperatorKill.NONE, NodeKill.NONE, -1, true);
+        return new CrashCell(name, List.of(point), OperatorKill.NONE, NodeKill.NONE, -1, Writer.AGENT);
     }
 
-    /** The writer mode, as the operator's environment names it. */
-    String writer() {
-        return agentWriter ? "agent" : "exec";
+    /** A cell of the one-call exec mode: {@code hooks}, {@code operatorKill} and {@code nodeKill} as given. */
+    static CrashCell onePut(String name, List<String> hooks, OperatorKill operatorKill, NodeKill nodeKill) {
+        return new CrashCell(name, hooks, operatorKill, nodeKill, -1, Writer.EXEC_PUT);
     }
 
     /** Whether the former primary runs as its own process (to be killed). */
@@ -149,7 +188,8 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
         }
         return switch (point) {
             case "call:Fence" -> "Planned";
-            case "record:1", "exec:begin", "exec:append", "exec:commit", "call:PersistRollbackFile" -> "Fenced";
+            case "record:1", "exec:begin", "exec:put", "exec:append", "exec:commit", "call:PersistRollbackFile" ->
+                    "Fenced";
             case "exec:verify", "call:VerifyRollbackFile" -> "TailPersisted";
             case "call:CopyRollbackFile" -> "Verified";
             case "call:RecoverToLsn" -> "Recovering";
@@ -166,7 +206,9 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
      * is persisted and in the middle of its recover; then the
      * agent-writes-the-file mode: the operator halted during the upload, after the agent published
      * the file, after the read-back and after the recover, and the former primary killed while its
-     * agent writes the file.
+     * agent writes the file; then the one-call exec mode (the whole file in one put exec, the default for
+     * files up to 4 MiB): the operator halted after the put, SIGKILLed with the put in flight, and the
+     * former primary killed with the put in flight.
      */
     static List<CrashCell> matrix() {
         List<CrashCell> cells = new ArrayList<>();
@@ -203,7 +245,13 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
         cells.add(agentOperatorHalt("agent mode: operator halted after RecoverToLsn (rollback id bumped)",
                 "call:RecoverToLsn"));
         cells.add(new CrashCell("agent mode: node SIGKILLed while its agent writes the file", List.of(),
-                OperatorKill.NONE, NodeKill.WRITE, -1, true));
+                OperatorKill.NONE, NodeKill.WRITE, -1, Writer.AGENT));
+        cells.add(onePut("one-call exec: operator halted after the put exec (file published, not recorded)",
+                List.of("exec:put"), OperatorKill.NONE, NodeKill.NONE));
+        cells.add(onePut("one-call exec: operator SIGKILLed with its put exec in flight", List.of(),
+                OperatorKill.APPEND, NodeKill.NONE));
+        cells.add(onePut("one-call exec: node SIGKILLed during persisting (put in flight)", List.of(),
+                OperatorKill.NONE, NodeKill.PERSIST));
         return cells;
     }
 
@@ -229,6 +277,7 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
                     OperatorKill.NONE, node, at);
         }
         List<String> candidates = new ArrayList<>(POINTS);
+        candidates.removeIf(p -> !reached(p, Writer.EXEC));
         if (node == NodeKill.RECOVER) {
             candidates.remove("call:RecoverToLsn");
         }

@@ -94,6 +94,8 @@ class CrashMatrixIT {
     static final boolean CDS = !"false".equals(System.getProperty("crash.cds"));
     /** The operator's rollback file writer: {@code exec} (pod exec) or {@code agent} (WriteRollbackFile). */
     static final String WRITER_ENV = "DBROLLBACK_ROLLBACK_FILE_WRITER";
+    /** The largest file the exec writer puts in one call; 0 in the three-step cells. */
+    static final String SINGLE_CALL_ENV = "DBROLLBACK_ROLLBACK_FILE_EXEC_SINGLE_CALL_MAX_BYTES";
     /** The pod that holds the copy: orders-1 leads, orders-2 is its follower (the copy target rule). */
     static final int COPY_POD = 2;
 
@@ -103,8 +105,8 @@ class CrashMatrixIT {
     private OperatorProcess operator;
     private Path classArchive;
     private String operatorArmedFor;
-    /** The rollback file writer of the running operator: {@code exec} or {@code agent}. */
-    private String operatorWriter;
+    /** How the running operator writes the rollback file. */
+    private CrashCell.Writer operatorWriter;
     private int operatorStarts;
     private long started;
     /** Operator crash points not reached yet, in the order the runs reach them. */
@@ -246,7 +248,7 @@ class CrashMatrixIT {
             }
             ExecDispatcher.Hold appendHold = cell.operatorKill() == OperatorKill.APPEND
                     || cell.nodeKill() == NodeKill.PERSIST
-                    ? api.exec().holdNext(ns, "orders-0", argv -> isOperation(argv, "append")) : null;
+                    ? api.exec().holdNext(ns, "orders-0", argv -> isOperation(argv, cell.heldOperation())) : null;
             FileLedger ledger = new FileLedger(db.volume(0).resolve("rollback"));
             FileLedger copies = new FileLedger(copiesDir(db, COPY_POD));
             long setupMillis = (System.nanoTime() - runT0) / 1_000_000;
@@ -569,7 +571,7 @@ class CrashMatrixIT {
                 assertTrue(ledger.temporaryFiles().values().stream().anyMatch(size -> size > 0),
                         "the chunk is in the temporary file: " + ledger.temporaryFiles());
             }
-            case "exec:commit", "call:PersistRollbackFile" -> {
+            case "exec:commit", "exec:put", "call:PersistRollbackFile" -> {
                 assertEquals(1, ledger.finalFiles().size(), "the file is published: " + ledger.finalFiles());
                 assertNull(s.getRollbackFile(), "but not recorded");
             }
@@ -617,9 +619,9 @@ class CrashMatrixIT {
      */
     private void ensureOperator(Run run) throws InterruptedException {
         String want = pending.isEmpty() ? null : pending.peekFirst().spec();
-        String writer = run.cell().writer();
+        CrashCell.Writer writer = run.cell().writer();
         if (operator != null && operator.isAlive() && Objects.equals(want, operatorArmedFor)
-                && writer.equals(operatorWriter)) {
+                && writer == operatorWriter) {
             return;
         }
         if (operator != null) {
@@ -632,14 +634,18 @@ class CrashMatrixIT {
         startOperator(want, writer, flags);
     }
 
-    private void startOperator(String armed, String writer, List<String> flags) throws InterruptedException {
+    private void startOperator(String armed, CrashCell.Writer writer, List<String> flags)
+            throws InterruptedException {
         operatorStarts++;
         Map<String, String> env = new HashMap<>();
         env.put("HOSTNAME", "crash-operator-" + operatorStarts);
         if (armed != null) {
             env.put(CrashPoints.ENV, armed);
         }
-        env.put(WRITER_ENV, writer);
+        env.put(WRITER_ENV, writer == CrashCell.Writer.AGENT ? "agent" : "exec");
+        if (writer == CrashCell.Writer.EXEC) {
+            env.put(SINGLE_CALL_ENV, "0"); // begin, append, commit: the path of files over 4 MiB
+        }
         operator = OperatorProcess.start(api, work.resolve("operator-" + operatorStarts + ".log"), env, flags);
         operatorArmedFor = armed;
         operatorWriter = writer;

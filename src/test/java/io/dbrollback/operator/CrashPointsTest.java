@@ -51,7 +51,8 @@ class CrashPointsTest {
     void everyDocumentedPointParses() {
         for (String v : List.of("call:Fence", "call:PersistRollbackFile", "call:VerifyRollbackFile",
                 "call:RecoverToLsn", "call:EmitRollbackEvent", "call:RejoinAsReplica", "call:CopyRollbackFile",
-                "exec:begin", "exec:append", "exec:commit", "exec:verify", "record:1", "record:250", "status:Planned",
+                "exec:put", "exec:begin", "exec:append", "exec:commit", "exec:verify", "record:1", "record:250",
+                "status:Planned",
                 "status:Completed", "status:RecoverAnswered", "status:CopyVerified",
                 "status:EventEmitted@db/orders-0-after-failover")) {
             CrashPoints p = CrashPoints.parse(v);

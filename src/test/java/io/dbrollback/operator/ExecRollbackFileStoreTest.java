@@ -22,6 +22,7 @@ import io.dbrollback.model.TailDigest;
 import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Term;
 import io.dbrollback.testing.IntegrationTest;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -542,5 +543,188 @@ class ExecRollbackFileStoreTest {
         assertEquals("ExecTruncated", e.code(), e.getMessage());
         assertFalse(e.outcomeUnknown());
         assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
+    }
+    /**
+     * The pod's hash: openssl's answer when it is 64 lowercase hex digits, else sha256sum's. A fake
+     * openssl first in PATH shows which one answered: one that prints a well-formed digest of its own is
+     * believed (so the read-back is its), one that fails or prints another format is not, and the
+     * verify still reads the true digest.
+     */
+    @Test
+    void theReadBackHashIsOpensslsWhenWellFormedElseSha256sums() throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class, new ExecRollbackFileStore(local)
+                .persist("db-0", "database", DIR, "rb.jsonl", header(5), stream(tail(5)))).file();
+        String forged = "0123456789abcdef".repeat(4);
+        String[] fakes = {
+            "#!/bin/sh\ncat > /dev/null\necho 'SHA2-256(stdin)= " + forged + "'\n", // another format
+            "#!/bin/sh\ncat > /dev/null\necho '" + forged.toUpperCase() + " *stdin'\n",
+            "#!/bin/sh\necho 'unsupported' >&2\nexit 1\n",                       // fails
+            "#!/bin/sh\ncat > /dev/null\necho '" + forged + " *stdin'\n",          // well-formed: believed
+        };
+        for (int i = 0; i < fakes.length; i++) {
+            Path bin = Files.createDirectories(root.resolve("bin-" + i));
+            Path openssl = bin.resolve("openssl");
+            Files.writeString(openssl, fakes[i]);
+            openssl.toFile().setExecutable(true);
+            PodExec withFake = (pod, c, argv, stdin, t) -> {
+                List<String> withPath = new ArrayList<>(List.of("env", "PATH=" + bin + ":" + System.getenv("PATH")));
+                withPath.addAll(argv);
+                return local.exec(pod, c, withPath, stdin, t);
+            };
+            VerifyResult v = new ExecRollbackFileStore(withFake).verify("db-0", "database", file,
+                    Instant.parse("2026-03-01T11:00:00Z"));
+            if (i == fakes.length - 1) {
+                assertTrue(assertInstanceOf(VerifyResult.Mismatch.class, v).detail().startsWith(
+                        "read back SHA-256 " + forged), "a well-formed openssl answer is the read-back: " + v);
+                break;
+            }
+            assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 5, file.bytes()), v,
+                    "fake openssl " + i + " is not believed: sha256sum reads the file");
+        }
+    }
+    private static List<String> operations(LocalPodExec exec) {
+        return exec.calls.stream().map(argv -> argv.get(4)).toList();
+    }
+
+    /**
+     * The script is sent form-encoded in the exec request's URL, once per argv entry with the
+     * operation's arguments (names, a UUID, lengths), path and query parameters around it. Vert.x (the
+     * mock API server) answers 414 to a request line above 4096 bytes, and so may proxies in front of a
+     * real API server: a script that grew past this budget failed every exec with "An error has
+     * occurred" there. Keep it compact.
+     */
+    @Test
+    void theScriptLeavesRoomInTheExecRequestLine() {
+        int encoded = URLEncoder.encode(ExecRollbackFileStore.SCRIPT, StandardCharsets.UTF_8).length();
+        assertTrue(encoded <= 2_800, "the form-encoded script takes " + encoded + " of the 4096-byte request line;"
+                + " the budget for it is 2800");
+    }
+
+    /**
+     * A file that fits one chunk is one exec ({@code put}: begin, append and commit in one process): the
+     * same bytes, modes and read-back as the three-step path, no temporary file, a crashed attempt's
+     * leftover swept; written again it is found (EXISTS) with the same bytes, and other bytes under the
+     * name are a conflict, never overwritten.
+     */
+    @Test
+    void aSmallFileIsOneExecWithTheSameGuaranteesAsThreeSteps() throws Exception {
+        String name = RollbackFileName.of("inc-9", 1);
+        Path dir = Files.createDirectories(rollbackDir());
+        String leftover = "." + RollbackFileName.of("inc-9", 1) + ".dead-attempt.tmp";
+        Files.writeString(dir.resolve(leftover), "tail bytes of a crashed attempt");
+        LocalPodExec exec = new LocalPodExec(root, "/var/lib/db");
+        ExecRollbackFileStore store = new ExecRollbackFileStore(exec);
+        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class, store.persist("db-0", "database", DIR,
+                name, header(25), stream(tail(25)))).file();
+        assertEquals(List.of("put"), operations(exec), "one round trip to the pod");
+        assertEquals(ExecRollbackFileStore.SHELL, exec.calls.get(0).subList(0, 4));
+        assertEquals(List.of("inc-9", Long.toString(file.bytes())), exec.calls.get(0).subList(8, 10),
+                "the incident and the length are argv entries of their own");
+        Path local = dir.resolve(name);
+        byte[] bytes = Files.readAllBytes(local);
+        assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)), file.sha256());
+        assertEquals(bytes.length, file.bytes());
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(local)));
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
+        assertEquals(List.of(), temporaries(), "the leftover is swept, nothing of this attempt is left");
+
+        // The same bytes through the three-step path are the same file.
+        LocalPodExec stepped = new LocalPodExec(root.resolve("stepped"), "/var/lib/db");
+        RollbackFile three = assertInstanceOf(PersistResult.Persisted.class, new ExecRollbackFileStore(stepped,
+                1 << 20, 0, Duration.ofSeconds(30)).persist("db-0", "database", DIR, name, header(25),
+                        stream(tail(25)))).file();
+        assertEquals(List.of("begin", "append", "commit"), operations(stepped), "0: never one call");
+        assertEquals(file.sha256(), three.sha256());
+
+        // Again: found under the name with the same bytes, one exec, nothing rewritten.
+        exec.calls.clear();
+        assertEquals(file, assertInstanceOf(PersistResult.Persisted.class, store.persist("db-0", "database", DIR,
+                name, header(25), stream(tail(25)))).file());
+        assertEquals(List.of("put"), operations(exec));
+        assertEquals(List.of(), temporaries());
+        // Other bytes under the name: a conflict, the published file untouched.
+        PersistResult other = store.persist("db-0", "database", DIR, name, header(24), stream(tail(24)));
+        assertEquals(PersistResult.Kind.CONFLICT, assertInstanceOf(PersistResult.Failed.class, other).kind());
+        assertEquals(HexFormat.of().formatHex(bytes), HexFormat.of().formatHex(Files.readAllBytes(local)));
+        assertEquals(List.of(), temporaries());
+        assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 25, bytes.length),
+                store.verify("db-0", "database", file, Instant.now()));
+    }
+
+    /**
+     * The threshold: a file larger than the single-call limit but within one chunk takes begin, one
+     * append and commit; a file larger than a chunk takes an append per chunk.
+     */
+    @Test
+    void aFileAboveTheSingleCallLimitTakesTheThreeStepPath() throws Exception {
+        LocalPodExec exec = new LocalPodExec(root, "/var/lib/db");
+        assertInstanceOf(PersistResult.Persisted.class, new ExecRollbackFileStore(exec, 1 << 20, 512,
+                Duration.ofSeconds(30)).persist("db-0", "database", DIR, "a.jsonl", header(25), stream(tail(25))));
+        assertEquals(List.of("begin", "append", "commit"), operations(exec));
+        exec.calls.clear();
+        assertInstanceOf(PersistResult.Persisted.class, new ExecRollbackFileStore(exec, 2048, 2048,
+                Duration.ofSeconds(30)).persist("db-0", "database", DIR, "b.jsonl", header(25), stream(tail(25))));
+        List<String> ops = operations(exec);
+        assertEquals("begin", ops.get(0));
+        assertEquals("commit", ops.get(ops.size() - 1));
+        assertTrue(ops.subList(1, ops.size() - 1).stream().allMatch("append"::equals) && ops.size() > 4,
+                ops.toString());
+        assertEquals(Files.readAllBytes(rollbackDir().resolve("a.jsonl")).length,
+                Files.readAllBytes(rollbackDir().resolve("b.jsonl")).length);
+        // A limit of 0: always three steps, begun before the first record is read.
+        exec.calls.clear();
+        TailStream inner = stream(tail(25));
+        int[] read = {0};
+        TailStream counted = new TailStream() {
+            @Override
+            public boolean hasNext() {
+                return inner.hasNext();
+            }
+
+            @Override
+            public TailRecord next() {
+                read[0]++;
+                return inner.next();
+            }
+
+            @Override
+            public TailDigest digest() {
+                return inner.digest();
+            }
+
+            @Override
+            public void close() {
+                inner.close();
+            }
+        };
+        int[] readBeforeBegin = {-1};
+        PodExec watching = (pod, c, argv, stdin, t) -> {
+            if (argv.get(4).equals("begin")) {
+                readBeforeBegin[0] = read[0];
+            }
+            return exec.exec(pod, c, argv, stdin, t);
+        };
+        assertInstanceOf(PersistResult.Persisted.class, new ExecRollbackFileStore(watching, 1 << 20, 0,
+                Duration.ofSeconds(30)).persist("db-0", "database", DIR, "c.jsonl", header(25), counted));
+        assertEquals(List.of("begin", "append", "commit"), operations(exec));
+        assertEquals(0, readBeforeBegin[0], "begun before the first record was read");
+    }
+
+    /**
+     * A put whose input arrives short (a cut exec stream) publishes nothing: 13, a retried attempt, and
+     * the abort removes its temporary file.
+     */
+    @Test
+    void aCutPutPublishesNothingAndLeavesNoTemporaryFile() throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        PodExec cutting = (pod, c, argv, stdin, t) -> local.exec(pod, c, argv,
+                argv.get(4).equals("put") ? Arrays.copyOf(stdin, stdin.length / 2) : stdin, t);
+        var e = assertThrows(TransportException.class, () -> new ExecRollbackFileStore(cutting).persist("db-0",
+                "database", DIR, "rb.jsonl", header(5), stream(tail(5))));
+        assertEquals("ExecTruncated", e.code(), e.getMessage());
+        assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")), "nothing published");
+        assertEquals(List.of(), temporaries(), "the abort removed the half-written temporary file");
+        assertEquals(List.of("put", "abort"), operations(local));
     }
 }
