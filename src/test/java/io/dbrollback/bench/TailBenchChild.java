@@ -19,7 +19,6 @@ import io.dbrollback.operator.AgentRollbackFileStore;
 import io.dbrollback.operator.ExecRollbackFileStore;
 import io.dbrollback.operator.GrpcRollbackTransport;
 import io.dbrollback.operator.LocalPodExec;
-import io.dbrollback.operator.RollbackFileFormat;
 import io.dbrollback.operator.RollbackFileStore;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -38,6 +37,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -51,8 +51,9 @@ import javax.management.openmbean.CompositeData;
  * <p>{@code ours ADDRESS NODE FROM TO DIR}: the operator's production path: {@link GrpcRollbackTransport}
  * reads the tail ({@code GrpcTailStream}: per-chunk CRC32C, trailer check), {@link TailValidator} checks
  * and digests it, {@link ExecRollbackFileStore} writes it through pod exec ({@link LocalPodExec}: the
- * pod's argv run as local processes) into a tmp file, fsync, link, fsync dir, and then verifies it
- * (sha256sum in the "pod").
+ * pod's argv run as local processes; a file over 4 MiB: begin, an append per 4 MiB, commit) into a tmp
+ * file, fsync, link, fsync dir, and then verifies it (the script's hash in the "pod": openssl, else
+ * sha256sum).
  *
  * <p>{@code agent ADDRESS NODE FROM TO DIR}: the same, in the agent writer mode: {@link AgentRollbackFileStore}
  * streams the file to the node's agent (WriteRollbackFile: the agent writes, fsyncs and links it) and
@@ -63,7 +64,8 @@ import javax.management.openmbean.CompositeData;
  * writes each message's raw bytes to a FileChannel and forces it at the end; then, for reference, the
  * same number of bytes written to a second file and forced (the disk alone).
  *
- * <p>Prints {@code key=value} lines.
+ * <p>Each mode first runs once, untimed, on the last {@value #WARMUP} records (a running operator's code
+ * is compiled), then on FROM..TO, timed. Prints {@code key=value} lines.
  */
 public final class TailBenchChild {
 
@@ -78,11 +80,14 @@ public final class TailBenchChild {
         long to = Long.parseLong(args[4]);
         Path dir = Path.of(args[5]);
         Files.createDirectories(dir);
-        if (mode.equals("ours") || mode.equals("agent")) {
-            ours(address, node, from, to, dir, mode.equals("agent"));
-        } else {
-            limit(address, from, to, dir);
-        }
+        // Warm-up: the same path once on the last WARMUP records, untimed, as a running operator has its
+        // code compiled; then the measured run. The limit gets the same warm-up.
+        long warm = Math.min(WARMUP, to - from);
+        Map<String, Long> cold = run(mode, address, node, to - warm, to, dir, "warm-");
+        Map<String, Long> figures = run(mode, address, node, from, to, dir, "");
+        figures.forEach((k, v) -> System.out.println(k + "=" + v));
+        System.out.println("warmupRecords=" + warm);
+        System.out.println("warmupNanos=" + cold.get("totalNanos"));
         System.out.println("peakHeapUsedBytes=" + peakHeapUsed());
         System.out.println("maxHeapAfterGcBytes=" + MAX_AFTER_GC.get());
         System.out.println("maxHeapBytes=" + Runtime.getRuntime().maxMemory());
@@ -91,12 +96,24 @@ public final class TailBenchChild {
         System.exit(0);
     }
 
-    static void ours(String address, String node, long from, long to, Path dir, boolean agentWriter) {
+    /** Records of the untimed warm-up run. */
+    static final long WARMUP = 50_000;
+
+    static Map<String, Long> run(String mode, String address, String node, long from, long to, Path dir,
+            String prefix) throws Exception {
+        return mode.equals("ours") || mode.equals("agent")
+                ? ours(address, node, from, to, dir, mode.equals("agent"), prefix)
+                : limit(address, from, to, dir);
+    }
+
+    static Map<String, Long> ours(String address, String node, long from, long to, Path dir, boolean agentWriter,
+            String prefix) {
         String volume = "/var/lib/dbrollback";
         try (AgentClients clients = new AgentClients()) {
             NodeTimeline t = AgentProtos.fromProto(clients.stub(address, null).withDeadlineAfter(10, TimeUnit.SECONDS)
                     .getTimeline(GetTimelineRequest.getDefaultInstance()));
-            RollbackFileHeader header = new RollbackFileHeader((agentWriter ? "bench-agent-" : "bench-") + (to - from),
+            RollbackFileHeader header = new RollbackFileHeader(prefix + (agentWriter ? "bench-agent-" : "bench-")
+                    + (to - from),
                     1, "bench", node, Lsn.of(from), Lsn.of(to), t.currentTerm(), Term.of(t.currentTerm().value() + 1),
                     "bench-1", to - from, Instant.now());
             RollbackFileStore store = agentWriter
@@ -104,9 +121,6 @@ public final class TailBenchChild {
                     : new ExecRollbackFileStore(new LocalPodExec(dir, volume)).in("database", volume + "/rollback");
             GrpcRollbackTransport transport = new GrpcRollbackTransport(node, clients, null, Map.of(node, address),
                     store, e -> { }, Clock.systemUTC());
-            // A running operator has Jackson loaded (it writes every status through it); the header line is
-            // written with it, so its first use (class loading, about 0.1-0.3 s) is not part of the tail's time.
-            new RollbackFileFormat(bytes -> { }).header(header);
             long start = System.nanoTime();
             PersistResult result;
             DivergentTail summary;
@@ -130,24 +144,26 @@ public final class TailBenchChild {
             if (!summary.sha256().equals(p.file().tailSha256())) {
                 throw new IllegalStateException("tail digest differs");
             }
-            System.out.println("records=" + summary.recordCount());
-            System.out.println("tailBytes=" + summary.bytes());
-            System.out.println("fileBytes=" + p.file().bytes());
-            System.out.println("persistNanos=" + (persisted - start));
-            System.out.println("verifyNanos=" + (verified - persisted));
-            System.out.println("totalNanos=" + (verified - start));
+            Map<String, Long> out = new LinkedHashMap<>();
+            out.put("records", summary.recordCount());
+            out.put("tailBytes", summary.bytes());
+            out.put("fileBytes", p.file().bytes());
+            out.put("persistNanos", persisted - start);
+            out.put("verifyNanos", verified - persisted);
+            out.put("totalNanos", verified - start);
             if (agentWriter) {
                 Files.deleteIfExists(Path.of(p.file().location())); // the node's rollback directory, this machine
             } else {
                 Files.deleteIfExists(dir.resolve("rollback").resolve(
                         p.file().location().substring(p.file().location().lastIndexOf('/') + 1)));
             }
+            return out;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    static void limit(String address, long from, long to, Path dir) throws Exception {
+    static Map<String, Long> limit(String address, long from, long to, Path dir) throws Exception {
         ManagedChannel channel = NettyChannelBuilder.forTarget(address).usePlaintext()
                 .maxInboundMessageSize(16 << 20).build();
         Path file = dir.resolve("limit-" + (to - from) + ".bin");
@@ -195,11 +211,13 @@ public final class TailBenchChild {
         }
         long diskEnd = System.nanoTime();
         Files.deleteIfExists(disk);
-        System.out.println("records=" + records);
-        System.out.println("tailBytes=" + tailBytes);
-        System.out.println("fileBytes=" + written);
-        System.out.println("totalNanos=" + (end - start));
-        System.out.println("diskOnlyNanos=" + (diskEnd - diskStart));
+        Map<String, Long> out = new LinkedHashMap<>();
+        out.put("records", records);
+        out.put("tailBytes", tailBytes);
+        out.put("fileBytes", written);
+        out.put("totalNanos", end - start);
+        out.put("diskOnlyNanos", diskEnd - diskStart);
+        return out;
     }
 
     /** Sum of the heap pools' peak usage: an upper bound of the heap's peak (includes garbage). */
