@@ -32,8 +32,9 @@ import java.util.stream.Stream;
  * {@code throughput.png} to the output directory (default {@code bench/results}).
  *
  * <p>Options: {@code --sizes 100000,1000000,5000000}, {@code --xmx 256m}, {@code --latency-runs 30},
- * {@code --scale-clusters 50} (0 skips), {@code --out DIR}, {@code --skip-throughput},
- * {@code --skip-latency}.
+ * {@code --scale-clusters 500} (0 skips), {@code --scale-xmx 256m} (the operator child's heap),
+ * {@code --out DIR}, {@code --skip-throughput}, {@code --skip-latency}, {@code --jfr DIR} (as
+ * {@code -Dbench.jfr=DIR}: JFR recordings of the tail and operator children).
  *
  * <p>Run with {@code mvn -B -q -Pbench test-compile exec:exec@bench} (docs/performance.md).
  */
@@ -49,7 +50,12 @@ public final class Bench {
         }
         String xmx = opt.getOrDefault("xmx", "256m");
         int latencyRuns = Integer.parseInt(opt.getOrDefault("latency-runs", "30"));
-        int scaleClusters = Integer.parseInt(opt.getOrDefault("scale-clusters", "50"));
+        int scaleClusters = Integer.parseInt(opt.getOrDefault("scale-clusters", "500"));
+        // the deployed operator's heap: JAVA_MAX_MEM_RATIO=50 of the chart's 512Mi limit (src/main/docker)
+        String scaleXmx = opt.getOrDefault("scale-xmx", "256m");
+        if (opt.containsKey("jfr")) {
+            System.setProperty("bench.jfr", opt.get("jfr"));
+        }
         Path out = Path.of(opt.getOrDefault("out", "bench/results"));
         Files.createDirectories(out);
 
@@ -68,7 +74,7 @@ public final class Bench {
             write(root, out);
         }
         if (scaleClusters > 0) {
-            root.set("scale", ScaleBench.run(scaleClusters));
+            root.set("scale", ScaleBench.run(scaleClusters, scaleXmx));
         }
         root.put("wallSeconds", (System.nanoTime() - started) / 1e9);
         write(root, out);

@@ -202,6 +202,11 @@ public final class TailBenchChild {
         System.out.println("diskOnlyNanos=" + (diskEnd - diskStart));
     }
 
+    /** The largest heap occupancy right after a collection so far (see {@link #watchGc()}). */
+    static long maxHeapAfterGc() {
+        return MAX_AFTER_GC.get();
+    }
+
     /** Sum of the heap pools' peak usage: an upper bound of the heap's peak (includes garbage). */
     static long peakHeapUsed() {
         long sum = 0;
