@@ -15,6 +15,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.ParseException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -22,12 +23,15 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import jdk.jfr.Configuration;
+import jdk.jfr.Recording;
 
 /**
  * Scale: N three-node clusters (N Leases, 3N pods, 3N reference nodes) on one mock API server, then
@@ -40,7 +44,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * in the same operator JVM, so that the JIT's warm-up is not counted.
  *
  * <p>Sizes: {@code maxClusters / 4}, doubled while smaller, then {@code maxClusters} (500: 125, 250, 500).
- * {@code -Dbench.jfr=DIR} records the operator child with JFR ({@code DIR/operator-N.jfr}, settings=profile).
+ * {@code -Dbench.jfr=DIR} records the operator child with JFR ({@code DIR/operator-N.jfr}, settings=profile),
+ * and this JVM while the rollbacks run ({@code DIR/harness-N.jfr}).
  */
 public final class ScaleBench {
 
@@ -51,7 +56,17 @@ public final class ScaleBench {
     static final int SETUP_THREADS = 8;
     static final List<String> ENDS = List.of("Completed", "Failed", "Aborted");
 
-    static ObjectNode run(int maxClusters, String xmx) throws Exception {
+    /** {@code maxClusters / 4}, doubled while smaller, then {@code maxClusters}. */
+    static List<Integer> sizes(int maxClusters) {
+        List<Integer> counts = new ArrayList<>();
+        for (int n = Math.max(1, maxClusters / 4); n < maxClusters; n *= 2) {
+            counts.add(n);
+        }
+        counts.add(maxClusters);
+        return counts;
+    }
+
+    static ObjectNode run(List<Integer> counts, String xmx) throws Exception {
         ObjectNode result = Bench.JSON.createObjectNode();
         result.put("tailRecordsPerRollback", TAIL);
         result.put("operatorXmx", xmx);
@@ -60,11 +75,6 @@ public final class ScaleBench {
                 + "before the rollback's create() to its Completed step time in status.steps; queued = to its first "
                 + "step; allDone = from the first create() to the last completion");
         ArrayNode steps = result.putArray("runs");
-        List<Integer> counts = new ArrayList<>();
-        for (int n = Math.max(1, maxClusters / 4); n < maxClusters; n *= 2) {
-            counts.add(n);
-        }
-        counts.add(maxClusters);
         for (int n : counts) {
             steps.add(once(n, xmx));
         }
@@ -80,7 +90,9 @@ public final class ScaleBench {
         System.gc();
         Path log = Files.createTempFile("bench-operator", ".log");
         Process child = null;
-        try (MockApiServer api = MockApiServer.start()) {
+        // Events apart: the CRUD mock compares each request with every stored object, and Events would be
+        // most of them (the harness's cost, not the operator's: docs/performance.md section 4)
+        try (MockApiServer api = MockApiServer.startEventsApart()) {
             KubernetesClient client = api.client();
             long setup = System.nanoTime();
             List<DbCluster> warm = setUp(api, client, "warmup-", WARMUP, clusters);
@@ -90,8 +102,11 @@ public final class ScaleBench {
             BufferedReader childOut = new BufferedReader(new InputStreamReader(child.getInputStream(),
                     StandardCharsets.UTF_8));
             String ready = childOut.readLine();
-            if (!"ready".equals(ready)) {
-                throw new IllegalStateException("operator child did not start (" + ready + "):\n" + tail(log));
+            while (ready != null && !ready.equals("ready")) {
+                ready = childOut.readLine(); // JFR's own lines come first when it records
+            }
+            if (ready == null) {
+                throw new IllegalStateException("operator child did not start:\n" + tail(log));
             }
             // a few rollbacks first, as the latency run does: the JIT's warm-up is not the scale's cost
             for (DbCluster db : warm) {
@@ -115,21 +130,34 @@ public final class ScaleBench {
             });
             sampler.setDaemon(true);
             sampler.start();
+            Recording harnessJfr = harnessRecording();
             long harnessCpu0 = ScaleOperatorChild.processCpuNanos();
-            Map<String, Instant> created = new HashMap<>();
+            Map<String, Instant> created = new ConcurrentHashMap<>();
             Instant first = Instant.now();
             long t0 = System.nanoTime();
-            for (DbCluster db : measured) {
-                created.put(db.namespace, Instant.now());
-                client.resources(ReplicaSetRollback.class).inNamespace(db.namespace).resource(db.rollback("rb"))
-                        .create();
+            // created at once: from SETUP_THREADS threads, as one create at a time on the mock takes long
+            ExecutorService creators = Executors.newFixedThreadPool(SETUP_THREADS);
+            try {
+                List<Future<?>> creates = new ArrayList<>();
+                for (DbCluster db : measured) {
+                    creates.add(creators.submit(() -> {
+                        created.put(db.namespace, Instant.now());
+                        client.resources(ReplicaSetRollback.class).inNamespace(db.namespace)
+                                .resource(db.rollback("rb")).create();
+                    }));
+                }
+                for (Future<?> f : creates) {
+                    f.get();
+                }
+            } finally {
+                creators.shutdownNow();
             }
             double createSeconds = (System.nanoTime() - t0) / 1e9;
             Map<String, ReplicaSetRollback> ended = new HashMap<>();
             long deadline = t0 + TimeUnit.MINUTES.toNanos(10);
             while (ended.size() < n && System.nanoTime() < deadline) {
                 // a slow poll: the completion times come from the status, and the poll shares the cores
-                Thread.sleep(500);
+                Thread.sleep(1000);
                 for (ReplicaSetRollback rb : client.resources(ReplicaSetRollback.class).inAnyNamespace().list()
                         .getItems()) {
                     if (!created.containsKey(rb.getMetadata().getNamespace())) {
@@ -142,6 +170,10 @@ public final class ScaleBench {
                 }
             }
             double harnessCpu = (ScaleOperatorChild.processCpuNanos() - harnessCpu0) / 1e9;
+            if (harnessJfr != null) {
+                harnessJfr.dump(Path.of(System.getProperty("bench.jfr"), "harness-" + n + ".jfr"));
+                harnessJfr.close();
+            }
             sampling.set(false);
             send(child.getOutputStream(), "stop\n");
             JsonNode op = null;
@@ -258,6 +290,16 @@ public final class ScaleBench {
         }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ScaleOperatorChild.class.getName(), apiUrl));
         return new ProcessBuilder(cmd).redirectError(log.toFile()).start();
+    }
+
+    /** With {@code -Dbench.jfr}, a profile of this JVM (mock API server, pod exec, nodes), started; else null. */
+    private static Recording harnessRecording() throws IOException, ParseException {
+        if (System.getProperty("bench.jfr") == null) {
+            return null;
+        }
+        Recording rec = new Recording(Configuration.getConfiguration("profile"));
+        rec.start();
+        return rec;
     }
 
     /** The last lines of the child's log, for an error message. */
