@@ -115,10 +115,12 @@ public final class AgentClients implements AutoCloseable {
         }
     }
 
-    private record Key(String address, Tls tls) {
+    /** The one channel to an address, and the TLS material it was made with. */
+    private record Held(Tls tls, ManagedChannel channel) {
     }
 
-    private final Map<Key, ManagedChannel> channels = new ConcurrentHashMap<>();
+    /** By address: a lookup and a replacement touch only their address, whatever the number of agents. */
+    private final Map<String, Held> channels = new ConcurrentHashMap<>();
     private final List<ClientInterceptor> interceptors;
     private final Deadlines deadlines;
 
@@ -163,16 +165,16 @@ public final class AgentClients implements AutoCloseable {
      *     parse, a certificate without its key)
      */
     ManagedChannel channel(String address, Tls tls) {
-        Key key = new Key(address, tls);
-        ManagedChannel c = channels.get(key);
-        if (c != null) {
-            return c;
+        Held held = channels.get(address);
+        if (held != null && Objects.equals(held.tls(), tls)) {
+            return held.channel();
         }
-        synchronized (channels) {
-            c = channels.get(key);
-            if (c != null) {
-                return c;
+        Held[] replaced = new Held[1];
+        Held now = channels.compute(address, (a, h) -> {
+            if (h != null && Objects.equals(h.tls(), tls)) {
+                return h;
             }
+            replaced[0] = h;
             NettyChannelBuilder b = NettyChannelBuilder.forTarget(address).maxInboundMessageSize(16 << 20);
             if (tls == null) {
                 b.usePlaintext();
@@ -180,19 +182,14 @@ public final class AgentClients implements AutoCloseable {
                 b.sslContext(sslContext(tls));
             }
             b.intercept(interceptors);
-            ManagedChannel made = b.build();
+            return new Held(tls, b.build());
+        });
+        if (replaced[0] != null) {
             // The material changed (a rotated Secret): the old channel finishes its calls and closes.
             // Two rollbacks reaching one agent with different Secrets would take turns; they never should.
-            channels.entrySet().removeIf(e -> {
-                if (e.getKey().address().equals(address)) {
-                    e.getValue().shutdown();
-                    return true;
-                }
-                return false;
-            });
-            channels.put(key, made);
-            return made;
+            replaced[0].channel().shutdown();
         }
+        return now.channel();
     }
 
     /** How many channels are open (a rotation replaces one, it does not add one). */
@@ -227,10 +224,10 @@ public final class AgentClients implements AutoCloseable {
 
     @Override
     public void close() {
-        channels.values().forEach(ManagedChannel::shutdownNow);
-        for (ManagedChannel c : channels.values()) {
+        channels.values().forEach(h -> h.channel().shutdownNow());
+        for (Held h : channels.values()) {
             try {
-                c.awaitTermination(2, TimeUnit.SECONDS);
+                h.channel().awaitTermination(2, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

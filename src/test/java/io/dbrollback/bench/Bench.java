@@ -32,8 +32,10 @@ import java.util.stream.Stream;
  * {@code throughput.png} to the output directory (default {@code bench/results}).
  *
  * <p>Options: {@code --sizes 100000,1000000,5000000}, {@code --xmx 256m}, {@code --latency-runs 30},
- * {@code --scale-clusters 50} (0 skips), {@code --out DIR}, {@code --skip-throughput},
- * {@code --skip-latency}.
+ * {@code --scale-clusters 500} (0 skips; runs 125, 250, 500), {@code --scale-sizes 40,500} (these sizes
+ * instead), {@code --scale-xmx 256m} (the operator child's heap),
+ * {@code --out DIR}, {@code --skip-throughput}, {@code --skip-latency}, {@code --jfr DIR} (as
+ * {@code -Dbench.jfr=DIR}: JFR recordings of the tail and operator children).
  *
  * <p>Run with {@code mvn -B -q -Pbench test-compile exec:exec@bench} (docs/performance.md).
  */
@@ -41,7 +43,17 @@ public final class Bench {
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        try {
+            run(args);
+        } catch (Exception | Error e) {
+            e.printStackTrace();
+            System.exit(1); // threads left by a failed part (a mock server's) must not keep the JVM alive
+        }
+        System.exit(0);
+    }
+
+    static void run(String[] args) throws Exception {
         Map<String, String> opt = options(args);
         List<Long> sizes = new ArrayList<>();
         for (String s : opt.getOrDefault("sizes", "100000,1000000,5000000").split(",")) {
@@ -49,7 +61,12 @@ public final class Bench {
         }
         String xmx = opt.getOrDefault("xmx", "256m");
         int latencyRuns = Integer.parseInt(opt.getOrDefault("latency-runs", "30"));
-        int scaleClusters = Integer.parseInt(opt.getOrDefault("scale-clusters", "50"));
+        int scaleClusters = Integer.parseInt(opt.getOrDefault("scale-clusters", "500"));
+        // the deployed operator's heap: JAVA_MAX_MEM_RATIO=50 of the chart's 512Mi limit (src/main/docker)
+        String scaleXmx = opt.getOrDefault("scale-xmx", "256m");
+        if (opt.containsKey("jfr")) {
+            System.setProperty("bench.jfr", opt.get("jfr"));
+        }
         Path out = Path.of(opt.getOrDefault("out", "bench/results"));
         Files.createDirectories(out);
 
@@ -68,7 +85,15 @@ public final class Bench {
             write(root, out);
         }
         if (scaleClusters > 0) {
-            root.set("scale", ScaleBench.run(scaleClusters));
+            List<Integer> scaleSizes = new ArrayList<>();
+            if (opt.containsKey("scale-sizes")) {
+                for (String s : opt.get("scale-sizes").split(",")) {
+                    scaleSizes.add(Integer.parseInt(s.trim()));
+                }
+            } else {
+                scaleSizes = ScaleBench.sizes(scaleClusters);
+            }
+            root.set("scale", ScaleBench.run(scaleSizes, scaleXmx));
         }
         root.put("wallSeconds", (System.nanoTime() - started) / 1e9);
         write(root, out);
@@ -76,7 +101,6 @@ public final class Bench {
             Chart.throughput(root.get("throughput"), root.get("machine"), out.resolve("throughput.png"));
         }
         System.out.println(JSON.writeValueAsString(root));
-        System.exit(0);
     }
 
     static void write(ObjectNode root, Path out) throws IOException {

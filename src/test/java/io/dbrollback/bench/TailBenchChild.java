@@ -220,6 +220,11 @@ public final class TailBenchChild {
         return out;
     }
 
+    /** The largest heap occupancy right after a collection so far (see {@link #watchGc()}). */
+    static long maxHeapAfterGc() {
+        return MAX_AFTER_GC.get();
+    }
+
     /** Sum of the heap pools' peak usage: an upper bound of the heap's peak (includes garbage). */
     static long peakHeapUsed() {
         long sum = 0;

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.Dispatcher;
 import io.fabric8.mockwebserver.ServerRequest;
 import io.fabric8.mockwebserver.ServerResponse;
 
@@ -81,11 +82,25 @@ public final class MockApiServer implements AutoCloseable {
      *     mock
      */
     public static MockApiServer start(boolean https, boolean kubectl) {
+        return start(https, kubectl, false);
+    }
+
+    /**
+     * Starts a plain-HTTP server whose core v1 Events live in a store of their own
+     * ({@link EventsApartDispatcher}): requests for other objects do not pay for comparing every Event.
+     * For runs that write many Events (the scale benchmark).
+     */
+    public static MockApiServer startEventsApart() {
+        return start(false, false, true);
+    }
+
+    private static MockApiServer start(boolean https, boolean kubectl, boolean eventsApart) {
         quietRequestLog();
         Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
         KubernetesMixedDispatcher crud = new KubernetesMixedDispatcher(responses);
         KubectlDispatcher kubectlDispatcher = kubectl ? new KubectlDispatcher(crud, responses) : null;
-        ExecDispatcher exec = new ExecDispatcher(kubectl ? kubectlDispatcher : crud);
+        Dispatcher store = kubectl ? kubectlDispatcher : crud;
+        ExecDispatcher exec = new ExecDispatcher(eventsApart ? new EventsApartDispatcher(store) : store);
         FaultDispatcher faults = new FaultDispatcher(exec);
         KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), responses, faults,
                 https);
