@@ -86,21 +86,21 @@ public final class MockApiServer implements AutoCloseable {
     }
 
     /**
-     * Starts a plain-HTTP server whose core v1 Events live in a store of their own
-     * ({@link EventsApartDispatcher}): requests for other objects do not pay for comparing every Event.
-     * For runs that write many Events (the scale benchmark).
+     * Starts a plain-HTTP server whose objects live in a store per resource, Pods and Events in one per namespace
+     * ({@link ShardedStoreDispatcher}): a request does not pay for comparing every object of other kinds and
+     * namespaces. For runs with many clusters (the scale benchmark); expectations are not consulted.
      */
-    public static MockApiServer startEventsApart() {
+    public static MockApiServer startSharded() {
         return start(false, false, true);
     }
 
-    private static MockApiServer start(boolean https, boolean kubectl, boolean eventsApart) {
+    private static MockApiServer start(boolean https, boolean kubectl, boolean sharded) {
         quietRequestLog();
         Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
         KubernetesMixedDispatcher crud = new KubernetesMixedDispatcher(responses);
         KubectlDispatcher kubectlDispatcher = kubectl ? new KubectlDispatcher(crud, responses) : null;
-        Dispatcher store = kubectl ? kubectlDispatcher : crud;
-        ExecDispatcher exec = new ExecDispatcher(eventsApart ? new EventsApartDispatcher(store) : store);
+        Dispatcher store = sharded ? new ShardedStoreDispatcher() : kubectl ? kubectlDispatcher : crud;
+        ExecDispatcher exec = new ExecDispatcher(store);
         FaultDispatcher faults = new FaultDispatcher(exec);
         KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), responses, faults,
                 https);
