@@ -6,6 +6,8 @@ import io.dbrollback.model.TailRecord;
 import io.dbrollback.model.Utf8;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Arrays;
+import java.util.Base64;
 import java.util.function.ObjIntConsumer;
 
 /**
@@ -26,7 +28,7 @@ final class RecordLine {
     private static final byte[] AFTER = ascii("\",\"after\":\"");
     private static final byte[] END = ascii("\"}\n");
     private static final byte[][] OPERATIONS = new byte[Operation.values().length][];
-    private static final byte[] BASE64 = ascii("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+    private static final Base64.Encoder BASE64 = Base64.getEncoder();
     private static final byte[] HEX = ascii("0123456789abcdef");
 
     static {
@@ -36,6 +38,8 @@ final class RecordLine {
     }
 
     private byte[] b = new byte[1024];
+    /** The last image's base64, before it is copied into the line. */
+    private byte[] scratch = new byte[256];
     private int p;
     /** The commit time's second as Instant.toString writes it, without the closing 'Z'; cached. */
     private long second = Long.MIN_VALUE;
@@ -198,37 +202,19 @@ final class RecordLine {
 
     private final ObjIntConsumer<byte[]> base64 = this::base64;
 
+    /**
+     * Standard base64 with padding, through the JDK's encoder (a HotSpot intrinsic where the CPU has the vector
+     * instructions: several times the speed of a loop over a table), then copied into the line.
+     */
     private void base64(byte[] data, int length) {
-        int i = 0;
-        int full = length - length % 3;
-        byte[] out = b;
-        int o = p;
-        while (i < full) {
-            int v = (data[i] & 0xff) << 16 | (data[i + 1] & 0xff) << 8 | (data[i + 2] & 0xff);
-            out[o] = BASE64[v >>> 18];
-            out[o + 1] = BASE64[(v >>> 12) & 0x3f];
-            out[o + 2] = BASE64[(v >>> 6) & 0x3f];
-            out[o + 3] = BASE64[v & 0x3f];
-            o += 4;
-            i += 3;
+        byte[] src = length == data.length ? data : Arrays.copyOf(data, length);
+        int n = 4 * ((length + 2) / 3);
+        if (scratch.length < n) {
+            scratch = new byte[Math.max(n, 2 * scratch.length)];
         }
-        int rest = length - full;
-        if (rest == 1) {
-            int v = (data[i] & 0xff) << 16;
-            out[o] = BASE64[v >>> 18];
-            out[o + 1] = BASE64[(v >>> 12) & 0x3f];
-            out[o + 2] = '=';
-            out[o + 3] = '=';
-            o += 4;
-        } else if (rest == 2) {
-            int v = (data[i] & 0xff) << 16 | (data[i + 1] & 0xff) << 8;
-            out[o] = BASE64[v >>> 18];
-            out[o + 1] = BASE64[(v >>> 12) & 0x3f];
-            out[o + 2] = BASE64[(v >>> 6) & 0x3f];
-            out[o + 3] = '=';
-            o += 4;
-        }
-        p = o;
+        int written = BASE64.encode(src, scratch);
+        System.arraycopy(scratch, 0, b, p, written);
+        p += written;
     }
 
     private static byte[] ascii(String s) {
