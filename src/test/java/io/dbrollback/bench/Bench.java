@@ -31,7 +31,7 @@ import java.util.stream.Stream;
  * latency on the mock API server, and a scale run. Writes {@code results.json} and
  * {@code throughput.png} to the output directory (default {@code bench/results}).
  *
- * <p>Options: {@code --sizes 100000,1000000,5000000}, {@code --xmx 256m}, {@code --latency-runs 30},
+ * <p>Options: {@code --sizes 100000,1000000,5000000,20000000}, {@code --xmx 256m}, {@code --latency-runs 30},
  * {@code --scale-clusters 500} (0 skips; runs 125, 250, 500), {@code --scale-sizes 40,500} (these sizes
  * instead), {@code --scale-xmx 256m} (the operator child's heap),
  * {@code --out DIR}, {@code --skip-throughput}, {@code --skip-latency}, {@code --jfr DIR} (as
@@ -56,7 +56,7 @@ public final class Bench {
     static void run(String[] args) throws Exception {
         Map<String, String> opt = options(args);
         List<Long> sizes = new ArrayList<>();
-        for (String s : opt.getOrDefault("sizes", "100000,1000000,5000000").split(",")) {
+        for (String s : opt.getOrDefault("sizes", "100000,1000000,5000000,20000000").split(",")) {
             sizes.add(Long.parseLong(s.trim()));
         }
         String xmx = opt.getOrDefault("xmx", "256m");
