@@ -174,6 +174,9 @@ public final class Bench {
             double fillSeconds = (System.nanoTime() - fillStart) / 1e9;
             System.err.printf("[bench] node holds %,d records (filled in %.1f s)%n", max, fillSeconds);
             result.put("nodeFillSeconds", fillSeconds);
+            // the fill leaves gigabytes of dirty pages; written back during a run, they would slow whichever side
+            // fsyncs while the kernel flushes them (ext4 commits the journal for everyone)
+            result.put("syncAfterFillSeconds", syncDisk());
             for (long n : sizes) {
                 long from = max - n;
                 ObjectNode limit = child("limit", xmx, node.address(), from, max, work.resolve("limit"));
@@ -262,7 +265,19 @@ public final class Bench {
     }
 
     /** Runs {@link TailBenchChild} in its own JVM with {@code -Xmx}; returns its figures. */
+    /** Runs {@code sync} (every dirty page written back) and returns the seconds it took. */
+    static double syncDisk() throws IOException, InterruptedException {
+        long start = System.nanoTime();
+        Process sync = new ProcessBuilder("sync").inheritIO().start();
+        if (!sync.waitFor(10, TimeUnit.MINUTES) || sync.exitValue() != 0) {
+            throw new IllegalStateException("sync failed or took more than 10 minutes");
+        }
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    /** One measured child, started on a clean page cache ({@link #syncDisk}): no side pays for the one before. */
     static ObjectNode child(String mode, String xmx, String address, long from, long to, Path dir) throws Exception {
+        syncDisk();
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx" + xmx, "-cp", System.getProperty("java.class.path")));
         String jfr = System.getProperty("bench.jfr");
