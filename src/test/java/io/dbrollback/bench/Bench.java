@@ -201,6 +201,8 @@ public final class Bench {
                         run.get("ratio").asDouble(), agent.get("mbPerSecond").asDouble(),
                         agent.get("persistNanos").asLong() / 1e9, agent.get("verifyNanos").asLong() / 1e9,
                         agent.get("maxHeapAfterGcBytes").asLong() >> 20, run.get("agentWriterRatio").asDouble());
+                System.err.printf("[bench] %,d records, CPU s (reader / its child processes / node JVM): ours %s, "
+                        + "agent writer %s, limit %s%n", n, cpu(ours), cpu(agent), cpu(limit));
             }
         } finally {
             deleteTree(work);
@@ -265,6 +267,11 @@ public final class Bench {
     }
 
     /** Runs {@link TailBenchChild} in its own JVM with {@code -Xmx}; returns its figures. */
+    private static String cpu(ObjectNode child) {
+        return String.format("%.1f / %.1f / %.1f", child.get("cpuMillis").asLong() / 1e3,
+                child.get("cpuChildProcessesMillis").asLong() / 1e3, child.get("cpuNodeJvmMillis").asLong() / 1e3);
+    }
+
     /** Runs {@code sync} (every dirty page written back) and returns the seconds it took. */
     static double syncDisk() throws IOException, InterruptedException {
         long start = System.nanoTime();

@@ -84,7 +84,17 @@ public final class TailBenchChild {
         // code compiled; then the measured run. The limit gets the same warm-up.
         long warm = Math.min(WARMUP, to - from);
         Map<String, Long> cold = run(mode, address, node, to - warm, to, dir, "warm-");
+        // CPU of the measured run: this JVM, the processes it ran and waited for (the exec writer's sh, head -c,
+        // openssl), and the parent, the benchmark JVM whose node streams the tail
+        String parent = String.valueOf(ProcessHandle.current().parent().orElseThrow().pid());
+        long[] self0 = cpuMillis("self");
+        long[] node0 = cpuMillis(parent);
         Map<String, Long> figures = run(mode, address, node, from, to, dir, "");
+        long[] self1 = cpuMillis("self");
+        long[] node1 = cpuMillis(parent);
+        figures.put("cpuMillis", self1[0] - self0[0]);
+        figures.put("cpuChildProcessesMillis", self1[1] - self0[1]);
+        figures.put("cpuNodeJvmMillis", node1[0] - node0[0]);
         figures.forEach((k, v) -> System.out.println(k + "=" + v));
         System.out.println("warmupRecords=" + warm);
         System.out.println("warmupNanos=" + cold.get("totalNanos"));
@@ -94,6 +104,17 @@ public final class TailBenchChild {
         System.out.println("vmHwmBytes=" + procStatus("VmHWM"));
         System.out.flush();
         System.exit(0);
+    }
+
+    /**
+     * CPU time of process {@code pid} ("self" for this one) from /proc/PID/stat: {user + system, user + system of
+     * its children that were waited for}, in milliseconds (the kernel counts 100 ticks a second).
+     */
+    static long[] cpuMillis(String pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc", pid, "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return new long[] {10 * (Long.parseLong(f[11]) + Long.parseLong(f[12])),
+                10 * (Long.parseLong(f[13]) + Long.parseLong(f[14]))};
     }
 
     /** Records of the untimed warm-up run. */
