@@ -81,6 +81,7 @@ public final class Bench {
             write(root, out);
         }
         if (!opt.containsKey("skip-latency") && latencyRuns > 0) {
+            syncDisk(); // the throughput part's files must not be written back while rollbacks fsync theirs
             root.set("latency", LatencyBench.run(latencyRuns));
             write(root, out);
         }
@@ -93,6 +94,7 @@ public final class Bench {
             } else {
                 scaleSizes = ScaleBench.sizes(scaleClusters);
             }
+            syncDisk();
             root.set("scale", ScaleBench.run(scaleSizes, scaleXmx));
         }
         root.put("wallSeconds", (System.nanoTime() - started) / 1e9);
