@@ -433,33 +433,39 @@ public final class ExecRollbackFileStore {
             byte[] all = fill == filling.length ? filling : Arrays.copyOf(filling, fill);
             PodExec.Result r = exec.exec(pod, container, argv("put", dir, name, attempt, incident,
                     Integer.toString(all.length)), all, timeout);
+            fill = 0;
+            if (failedOrExisting(r)) {
+                return;
+            }
+            if (!r.stdout().equals("COMMITTED OK\n")) {
+                throw incomplete("put", r);
+            }
+            sent = all.length;
+            published = true;
+        }
+
+        /**
+         * Records a failed call ({@code failed}) or a name already published ({@code existing}, from the EXISTS
+         * answer of begin and put); true when either ended the write.
+         */
+        private boolean failedOrExisting(PodExec.Result r) {
             if (!r.succeeded()) {
                 failed = failure(r);
-                return;
+                return true;
             }
             Matcher exists = EXISTS.matcher(r.stdout());
             if (exists.matches()) {
                 existing = exists.group(1);
-            } else if (r.stdout().equals("COMMITTED OK\n")) {
-                sent = all.length;
-                published = true;
-            } else {
-                throw incomplete("put", r);
+                return true;
             }
-            fill = 0;
+            return false;
         }
 
         /** Makes this attempt's empty temporary file, or finds the name already published. */
         private void begin() {
             touched = true;
             PodExec.Result r = run(pod, container, null, "begin", dir, name, attempt, incident);
-            if (!r.succeeded()) {
-                failed = failure(r);
-                return;
-            }
-            Matcher exists = EXISTS.matcher(r.stdout());
-            if (exists.matches()) {
-                existing = exists.group(1);
+            if (failedOrExisting(r)) {
                 return;
             }
             if (!r.stdout().equals("BEGUN OK\n")) {
