@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.CommitTime;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
+import io.dbrollback.agent.v1.RollbackFileEnd;
 import io.dbrollback.agent.v1.SummarizeTailResponse;
 import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailTrailer;
@@ -296,6 +297,18 @@ public final class AgentAnswers {
             return false;
         }
         return path.chars().noneMatch(c -> Character.isISOControl(c) || Character.isSurrogate((char) c));
+    }
+
+    /**
+     * The end message of a ReadRollbackFile call asked for {@code digest_only} that sent no data: the size
+     * and SHA-256 the agent read from its disk, below 2^63 and 64 lower-case hex digits.
+     */
+    public static RollbackFileEnd fileDigest(RollbackFileEnd end) {
+        number(end.getSize(), "size");
+        if (!SHA256.matcher(end.getSha256()).matches()) {
+            throw broken("DigestForm", "the end message's sha256 must be 64 lower-case hex digits");
+        }
+        return end;
     }
 
     /** A tail trailer's numbers and digest form. */

@@ -508,8 +508,14 @@ public final class RollbackFiles implements RollbackFileRpcs {
             out.onError(diskError(e, "cannot read the rollback file"));
             return;
         }
-        new ReadPump<>(out, ch, p, d -> ReadRollbackFileResponse.newBuilder().setData(d).build(),
-                e -> ReadRollbackFileResponse.newBuilder().setEnd(e).build()).start();
+        ReadPump<ReadRollbackFileResponse> pump = new ReadPump<>(out, ch, p,
+                d -> ReadRollbackFileResponse.newBuilder().setData(d).build(),
+                e -> ReadRollbackFileResponse.newBuilder().setEnd(e).build());
+        if (request.getDigestOnly()) {
+            pump.digestOnly();
+        } else {
+            pump.start();
+        }
     }
 
     /**
@@ -526,7 +532,7 @@ public final class RollbackFiles implements RollbackFileRpcs {
         private final MessageDigest sha = TailDigest.newSha256();
         private final ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
         private long size;
-        private boolean done;
+        private volatile boolean done;
 
         ReadPump(ServerCallStreamObserver<T> call, FileChannel ch, Path path, Function<ByteString, T> data,
                 Function<RollbackFileEnd, T> end) {
@@ -564,6 +570,35 @@ public final class RollbackFiles implements RollbackFileRpcs {
             } catch (IOException e) {
                 finish();
                 call.onError(diskError(e, "cannot read " + path));
+            }
+        }
+
+        /**
+         * Reads and hashes the whole file, sending nothing but the end message (ReadRollbackFile's
+         * {@code digest_only}). Runs on the call's thread; a cancelled call stops the reading.
+         */
+        void digestOnly() {
+            call.setOnCancelHandler(this::finish);
+            try {
+                while (!done) {
+                    buf.clear();
+                    int n = ch.read(buf);
+                    if (n < 0) {
+                        call.onNext(end.apply(RollbackFileEnd.newBuilder().setSize(size)
+                                .setSha256(HexFormat.of().formatHex(sha.digest())).build()));
+                        call.onCompleted();
+                        break;
+                    }
+                    buf.flip();
+                    sha.update(buf);
+                    size += n;
+                }
+            } catch (IOException e) {
+                if (!done) {
+                    call.onError(diskError(e, "cannot read " + path));
+                }
+            } finally {
+                finish();
             }
         }
 

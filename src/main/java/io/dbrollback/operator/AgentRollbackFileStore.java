@@ -31,10 +31,12 @@ import java.util.Optional;
 /**
  * The agent-writes-the-file mode: the operator formats the rollback file exactly as in the exec mode
  * ({@link RollbackFileFormat}) and streams its bytes to the target's agent (WriteRollbackFile), which
- * makes them durable in its own rollback directory; verification streams the file back
- * (ReadRollbackFile) and hashes it here, so the operator itself checks that the bytes on disk are the
- * bytes it wrote (invariant I1). A file that differs is quarantined (QuarantineRollbackFile, a
- * rename). The operator needs no pods/exec permission in this mode.
+ * makes them durable in its own rollback directory; verification has the agent re-read the file from its
+ * disk and hash it (ReadRollbackFile with {@code digest_only}, as the pod's shell re-reads a file written
+ * through exec), and the operator compares that size and SHA-256 with what it wrote (invariant I1). An
+ * agent that predates {@code digest_only} streams the file back instead, and the operator hashes it here.
+ * A file that differs is quarantined (QuarantineRollbackFile, a rename). The operator needs no pods/exec
+ * permission in this mode.
  *
  * <p>Memory does not grow with the tail: bytes go out in chunks of {@link #CHUNK} bytes, each sent
  * only when the gRPC transport is ready for it (client-side flow control), and the agent takes the
@@ -185,7 +187,8 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
     }
 
     /**
-     * Streams the file back from the agent and hashes it here. Equal SHA-256 and size: the file holds
+     * Has the agent re-read and hash the file ({@code digest_only}), or hashes it here when the agent
+     * streams it back (an agent that predates the field). Equal SHA-256 and size: the file holds
      * exactly the bytes written, hence the streamed tail. Missing: a mismatch. Different: quarantined
      * (renamed by the agent) and a mismatch. A stream cut before its end message is a retried
      * {@link TransportException}, never a mismatch.
@@ -202,9 +205,10 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
         AgentClients.Deadlines deadlines = clients.deadlines();
         String address = address(pod);
         ReadRollbackFileRequest request = ReadRollbackFileRequest.newBuilder().setIncidentId(id.incidentId())
-                .setPlanNumber(id.planNumber()).build();
+                .setPlanNumber(id.planNumber()).setDigestOnly(true).build();
         MessageDigest sha = TailDigest.newSha256();
         long size = 0;
+        boolean data = false;
         RollbackFileEnd end = null;
         try (ServerStreamReader<ReadRollbackFileRequest, ReadRollbackFileResponse> it = new ServerStreamReader<>(
                 "ReadRollbackFile", pod, deadlines.progressTimeout(), observer -> AgentClients.Deadlines.within(
@@ -215,6 +219,7 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                 if (m.hasEnd()) {
                     end = m.getEnd();
                 } else {
+                    data = true;
                     m.getData().asReadOnlyByteBufferList().forEach(sha::update);
                     size += m.getData().size();
                 }
@@ -225,12 +230,25 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
             }
             throw GrpcRollbackTransport.translate("ReadRollbackFile", pod, e, false);
         }
-        String got = HexFormat.of().formatHex(sha.digest());
         if (end == null) {
             throw new TransportException("FileReadTruncated", false, "the read-back of " + expected.location()
                     + " from " + pod + " ended without its end message after " + size + " bytes");
         }
-        if (end.getSize() != size || !end.getSha256().equals(got)) {
+        String got;
+        if (!data) {
+            // digest_only: the agent read the file from its disk and hashed it (a file is never empty: it
+            // holds at least its header line, so an agent that ignores digest_only sends data).
+            try {
+                AgentAnswers.fileDigest(end);
+            } catch (AgentAnswers.InvalidAnswer e) {
+                throw GrpcRollbackTransport.invalid("ReadRollbackFile", pod, e);
+            }
+            got = end.getSha256();
+            size = end.getSize();
+        } else {
+            got = HexFormat.of().formatHex(sha.digest());
+        }
+        if (data && (end.getSize() != size || !end.getSha256().equals(got))) {
             throw new TransportException("FileReadMismatch", false, "the agent of " + pod + " sent " + size
                     + " bytes hashing to " + got + " but announced " + end.getSize() + " bytes, "
                     + digestText(end.getSha256()) + "; read again");

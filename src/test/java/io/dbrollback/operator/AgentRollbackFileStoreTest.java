@@ -13,6 +13,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.GetTimelineRequest;
+import io.dbrollback.agent.v1.ReadRollbackFileResponse;
+import io.dbrollback.agent.v1.RollbackFileEnd;
 import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.TestStreams;
@@ -28,6 +30,7 @@ import io.dbrollback.model.Term;
 import io.dbrollback.node.ReplicaNode;
 import io.dbrollback.testing.CuttingProxy;
 import io.dbrollback.testing.IntegrationTest;
+import io.dbrollback.testing.ScriptedAgent;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -37,7 +40,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -326,11 +331,83 @@ class AgentRollbackFileStoreTest {
     }
 
     @Test
+    void theAgentRereadsAndHashesTheFileSoNoByteOfItComesBack() throws Exception {
+        List<TailRecord> records = tail(600, 200);
+        RollbackFile file = ((PersistResult.Persisted) store(node.address(), Term.of(5), 64 * 1024).persist("db-0",
+                header(600, 5), TestStreams.of(records))).file();
+        List<ReadRollbackFileResponse> answered = new CopyOnWriteArrayList<>();
+        try (ScriptedAgent agent = ScriptedAgent.fronting(node.address()).onReadFile(m -> {
+            answered.addAll(m);
+            return m;
+        })) {
+            AgentRollbackFileStore store = store("127.0.0.1:" + agent.port(), Term.of(5), 64 * 1024);
+            assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 600, file.bytes()),
+                    store.verify("db-0", file, Instant.now()));
+            assertEquals(List.of(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
+                    .setSize(file.bytes()).setSha256(file.sha256())).build()), answered,
+                    "one end message with what the node read from its disk, no data (a file of " + file.bytes()
+                            + " bytes)");
+
+            // The bytes on disk change: the node's own re-read sees it; the file is quarantined.
+            byte[] b = Files.readAllBytes(file());
+            b[b.length - 10] ^= 1;
+            Files.write(file(), b);
+            VerifyResult.Mismatch m = assertInstanceOf(VerifyResult.Mismatch.class,
+                    store.verify("db-0", file, Instant.ofEpochSecond(77)));
+            assertTrue(m.detail().contains("read back SHA-256 " + sha256(b)), m.detail());
+            assertEquals(dir().resolve(file().getFileName() + ".quarantined-77").toString(), m.quarantinedLocation());
+        }
+    }
+
+    @Test
+    void aDigestThatIsNotOneIsAnInvalidAnswerAndQuarantinesNothing() throws Exception {
+        RollbackFile file = ((PersistResult.Persisted) store().persist("db-0", header(5, 5),
+                TestStreams.of(tail(5, 1)))).file();
+        try (ScriptedAgent agent = ScriptedAgent.fronting(node.address()).onReadFile(messages -> List.of(
+                ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder().setSize(file.bytes())
+                        .setSha256(file.sha256().toUpperCase(Locale.ROOT))).build()))) {
+            TransportException e = assertThrows(TransportException.class,
+                    () -> store("127.0.0.1:" + agent.port(), Term.of(5), 300).verify("db-0", file, Instant.now()));
+            assertEquals("AgentAnswerInvalid", e.code());
+            assertTrue(e.getMessage().contains("DigestForm"), e.getMessage());
+            assertEquals(List.of(file().getFileName().toString()), listing(), "the file keeps its name");
+        }
+    }
+
+    @Test
+    void anAgentThatPredatesDigestOnlyStreamsTheFileBackAndTheOperatorHashesIt() throws Exception {
+        RollbackFile file = ((PersistResult.Persisted) store().persist("db-0", header(40, 5),
+                TestStreams.of(tail(40, 20)))).file();
+        List<ReadRollbackFileResponse> answered = new CopyOnWriteArrayList<>();
+        try (ScriptedAgent agent = ScriptedAgent.fronting(node.address()).predatingDigestOnly().onReadFile(m -> {
+            answered.addAll(m);
+            return m;
+        })) {
+            AgentRollbackFileStore store = store("127.0.0.1:" + agent.port(), Term.of(5), 300);
+            assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 40, file.bytes()),
+                    store.verify("db-0", file, Instant.now()));
+            assertEquals(file.bytes(), answered.stream().filter(ReadRollbackFileResponse::hasData)
+                    .mapToLong(m -> m.getData().size()).sum(), "the whole file came back");
+
+            // Its data and its end message disagree: retried, never a mismatch, nothing quarantined.
+            agent.onReadFile(messages -> messages.stream().map(m -> !m.hasEnd() ? m : ReadRollbackFileResponse
+                    .newBuilder().setEnd(RollbackFileEnd.newBuilder(m.getEnd()).setSha256("f".repeat(64))).build())
+                    .toList());
+            TransportException e = assertThrows(TransportException.class,
+                    () -> store.verify("db-0", file, Instant.now()));
+            assertEquals("FileReadMismatch", e.code());
+            assertEquals(List.of(file().getFileName().toString()), listing(), "the file keeps its name");
+        }
+    }
+
+    @Test
     void aReadBackCutShortIsRetriedAndNeverQuarantinesAGoodFile() throws Exception {
         List<TailRecord> records = tail(600, 200);
         RollbackFile file = ((PersistResult.Persisted) store(node.address(), Term.of(5), 64 * 1024).persist("db-0",
                 header(600, 5), TestStreams.of(records))).file();
-        try (CuttingProxy proxy = new CuttingProxy("127.0.0.1", node.port())) {
+        // An agent that streams the file back (it predates digest_only), cut mid-stream.
+        try (ScriptedAgent agent = ScriptedAgent.fronting(node.address()).predatingDigestOnly();
+                CuttingProxy proxy = new CuttingProxy("127.0.0.1", agent.port())) {
             proxy.cutDownstreamAfter(200_000);
             AgentRollbackFileStore store = store(proxy.address(), Term.of(5), 64 * 1024);
             TransportException e = assertThrows(TransportException.class,

@@ -388,11 +388,33 @@ class MisbehavingAgentIT {
     }
 
     @Test
+    void aDigestTheAgentReportsThatDiffersFailsTheVerifyAndQuarantinesTheFile() throws Exception {
+        operator.stop();
+        startOperator(RollbackFileStore.Writer.AGENT);
+        // The file is written and stored whole, but the agent's re-read (digest_only) reports another digest.
+        Fixture f = diverged("digest-differs", a -> a.onReadFile(messages -> messages.stream()
+                .map(m -> !m.hasEnd() ? m : ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd
+                        .newBuilder(m.getEnd()).setSha256("f".repeat(64))).build()).toList()));
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = assertFailed(f, "VerificationFailed");
+        assertTrue(s.getMessage().contains("read back SHA-256 " + "f".repeat(64)), s.getMessage());
+        assertEquals(1, f.agent().calls("ReadRollbackFile"), "a definite answer: read once");
+        assertEquals(0, f.agent().calls("RecoverToLsn"));
+        assertNothingRemovedButFenced(f);
+        List<String> files = RollbackChecks.rollbackDirectory(f.db()).stream().filter(n -> n.contains(".jsonl"))
+                .toList();
+        assertEquals(1, files.size(), files.toString());
+        assertTrue(files.get(0).contains(".rollback.jsonl.quarantined-"), "renamed, never deleted: " + files);
+    }
+
+    @Test
     void aReadBackThatNeverMatchesInTheAgentModeEndsFailed() throws Exception {
         operator.stop();
         startOperator(RollbackFileStore.Writer.AGENT);
-        // The file is written and stored whole, but every read-back announces another digest.
-        Fixture f = diverged("readback-never-matches", a -> a.onReadFile(messages -> messages.stream()
+        // An agent that streams the file back (it predates digest_only): the file is written and stored whole,
+        // but every read-back announces another digest than the bytes it sends.
+        Fixture f = diverged("readback-never-matches", a -> a.predatingDigestOnly().onReadFile(messages -> messages
+                .stream()
                 .map(m -> !m.hasEnd() ? m : ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd
                         .newBuilder(m.getEnd()).setSha256("f".repeat(64))).build()).toList()));
         apply(f, "rb");

@@ -71,6 +71,7 @@ public final class ScriptedAgent implements AutoCloseable {
     private volatile UnaryOperator<WriteRollbackFileResponse> writeFile = UnaryOperator.identity();
     private volatile UnaryOperator<FenceResponse> fenceAnswer = UnaryOperator.identity();
     private volatile UnaryOperator<RecoverToLsnResponse> recoverAnswer = UnaryOperator.identity();
+    private volatile boolean predatesDigestOnly;
 
     private ScriptedAgent(String delegate) throws IOException {
         this.channel = NettyChannelBuilder.forTarget(delegate).usePlaintext().build();
@@ -137,6 +138,15 @@ public final class ScriptedAgent implements AutoCloseable {
     /** Sends what {@code script} makes of the real ReadRollbackFile stream. */
     public ScriptedAgent onReadFile(Function<List<ReadRollbackFileResponse>, List<ReadRollbackFileResponse>> script) {
         this.readFile = script;
+        return this;
+    }
+
+    /**
+     * Behaves as an agent built before ReadRollbackFile's {@code digest_only}: the field is dropped, so the
+     * node streams the file back whatever the operator asked.
+     */
+    public ScriptedAgent predatingDigestOnly() {
+        this.predatesDigestOnly = true;
         return this;
     }
 
@@ -260,7 +270,8 @@ public final class ScriptedAgent implements AutoCloseable {
             Function<List<ReadRollbackFileResponse>, List<ReadRollbackFileResponse>> s = readFile;
             List<ReadRollbackFileResponse> messages = new ArrayList<>();
             try {
-                real().readRollbackFile(request).forEachRemaining(messages::add);
+                real().readRollbackFile(predatesDigestOnly ? request.toBuilder().clearDigestOnly().build() : request)
+                        .forEachRemaining(messages::add);
             } catch (StatusRuntimeException e) {
                 out.onError(e);
                 return;

@@ -1357,6 +1357,13 @@ public class AgentChecks implements AutoCloseable {
         assertArrayEquals(bytes, r.bytes, "ReadRollbackFile streams the bytes written");
         assertEquals(RollbackFileEnd.newBuilder().setSize(bytes.length).setSha256(sha256(bytes)).build(), r.end,
                 "the end message: size and SHA-256 of what was read");
+        ReadBack digest = readFile(Node.FORMER_PRIMARY, incident, 1, true);
+        assertNull(digest.error, "ReadRollbackFile with digest_only failed: "
+                + (digest.error == null ? "" : describe(digest.error)));
+        assertTrue(digest.bytes.length == 0 || Arrays.equals(bytes, digest.bytes), "ReadRollbackFile with digest_only"
+                + " sends no data (or, from an agent that predates the field, the whole file)");
+        assertEquals(r.end, digest.end, "ReadRollbackFile with digest_only: the end message holds the size and"
+                + " SHA-256 of the file on disk");
 
         Written again = writeFile(Node.FORMER_PRIMARY,
                 fileMessages(incident, before.getCurrentTerm(), 1, bytes, 100_000), true);
@@ -2541,12 +2548,16 @@ public class AgentChecks implements AutoCloseable {
     }
 
     ReadBack readFile(Node node, String incident, int plan) {
+        return readFile(node, incident, plan, false);
+    }
+
+    ReadBack readFile(Node node, String incident, int plan, boolean digestOnly) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         RollbackFileEnd end = null;
         try {
             Iterator<ReadRollbackFileResponse> it = agent(node).withDeadlineAfter(RPC_DEADLINE.toMillis() * 3,
                     TimeUnit.MILLISECONDS).readRollbackFile(ReadRollbackFileRequest.newBuilder()
-                            .setIncidentId(incident).setPlanNumber(plan).build());
+                            .setIncidentId(incident).setPlanNumber(plan).setDigestOnly(digestOnly).build());
             while (it.hasNext()) {
                 ReadRollbackFileResponse m = it.next();
                 assertTrue(end == null, "ReadRollbackFile: nothing follows the end message");
