@@ -85,8 +85,8 @@ public final class ClusterStepFactory implements StepFactory {
                 ? new AgentRollbackFileStore(clients, cluster.tls(), cluster.agentAddresses(),
                         cp.plan() == null ? null : cp.plan().newTerm())
                 : new ExecRollbackFileStore(exec, ExecRollbackFileStore.defaultChunkBytes(), execSingleCallMaxBytes,
-                        ExecRollbackFileStore.DEFAULT_TIMEOUT).in(r.getSpec().getCluster().getDataContainer(),
-                        r.getSpec().getRollbackDirectory());
+                        ExecRollbackFileStore.defaultMaxChunkBytes(), ExecRollbackFileStore.DEFAULT_TIMEOUT)
+                        .in(r.getSpec().getCluster().getDataContainer(), r.getSpec().getRollbackDirectory());
         return new MeteredTransport(new GrpcRollbackTransport(cluster.targetPod(), clients, cluster.tls(),
                 cluster.agentAddresses(), files, announce, clock), metrics);
     }

@@ -114,6 +114,12 @@ public final class ExecRollbackFileStore {
     static final List<String> SHELL = List.of("sh", "-c", SCRIPT, "dbrollback-file");
 
     private static final int MAX_CHUNK = 4 << 20;
+    /**
+     * The largest append of a big file: chunks grow from {@link #MAX_CHUNK} by doubling to this, so a
+     * 20M-record file (8.4 GB) takes about 530 execs instead of 2,000 (each exec is a round trip through
+     * the API server and the kubelet, and a process start in the pod). At most two chunks are in memory.
+     */
+    private static final int MAX_GROWN_CHUNK = 16 << 20;
 
     /** Every answer is one line ending in " OK": a line cut short never parses. */
     private static final Pattern EXISTS = Pattern.compile("EXISTS ([0-9a-f]{64}) OK\n");
@@ -122,6 +128,8 @@ public final class ExecRollbackFileStore {
 
     private final PodExec exec;
     private final int chunkBytes;
+    /** The append size chunks grow to, doubling after each full one (at least {@link #chunkBytes}). */
+    private final int maxChunkBytes;
     /** The largest file written by one {@code put}; a larger one goes chunk by chunk. */
     private final int singleCallMaxBytes;
     private final Duration timeout;
@@ -130,7 +138,7 @@ public final class ExecRollbackFileStore {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(2);
 
     public ExecRollbackFileStore(PodExec exec) {
-        this(exec, MAX_CHUNK, DEFAULT_TIMEOUT);
+        this(exec, MAX_CHUNK, MAX_CHUNK, MAX_GROWN_CHUNK, DEFAULT_TIMEOUT);
     }
 
     /** Files of up to one chunk go in one call. */
@@ -144,15 +152,33 @@ public final class ExecRollbackFileStore {
      *     0: always begin, append, commit)
      */
     public ExecRollbackFileStore(PodExec exec, int chunkBytes, int singleCallMaxBytes, Duration timeout) {
+        this(exec, chunkBytes, singleCallMaxBytes, chunkBytes, timeout);
+    }
+
+    /**
+     * @param chunkBytes the bytes of the first append (at most 4 MiB)
+     * @param singleCallMaxBytes the largest file written by one {@code put} exec (at most {@code chunkBytes};
+     *     0: always begin, append, commit)
+     * @param maxChunkBytes the appends after the first double in size up to this (at most 16 MiB; at most
+     *     {@code chunkBytes}: every append is {@code chunkBytes})
+     */
+    public ExecRollbackFileStore(PodExec exec, int chunkBytes, int singleCallMaxBytes, int maxChunkBytes,
+            Duration timeout) {
         this.exec = exec;
         this.chunkBytes = Math.max(1, Math.min(chunkBytes, MAX_CHUNK));
         this.singleCallMaxBytes = Math.max(0, Math.min(singleCallMaxBytes, this.chunkBytes));
+        this.maxChunkBytes = Math.max(this.chunkBytes, Math.min(maxChunkBytes, MAX_GROWN_CHUNK));
         this.timeout = timeout;
     }
 
     /** The default chunk (and largest single-call file): 4 MiB. */
     public static int defaultChunkBytes() {
         return MAX_CHUNK;
+    }
+
+    /** The default size the appends of a big file grow to: 16 MiB. */
+    public static int defaultMaxChunkBytes() {
+        return MAX_GROWN_CHUNK;
     }
 
     /**
@@ -187,8 +213,9 @@ public final class ExecRollbackFileStore {
      *
      * <p>A file of at most {@link #singleCallMaxBytes} bytes (a small tail) is written by one exec,
      * {@code put}: the same steps as {@code begin}, one append and {@code commit}, in one process. A larger
-     * one by {@code begin}, one {@code append} per chunk, {@code commit}. The first exec runs once the
-     * first chunk is full or the tail ended, so a small tail costs one round trip to the pod, not three.
+     * one by {@code begin}, one {@code append} per chunk, {@code commit}; the chunks double in size from
+     * {@link #chunkBytes} up to {@link #maxChunkBytes}. The first exec runs once the first chunk is full or
+     * the tail ended, so a small tail costs one round trip to the pod, not three.
      */
     public PersistResult persist(String pod, String container, String dir, String name, RollbackFileHeader header,
             TailStream tail) {
@@ -320,7 +347,8 @@ public final class ExecRollbackFileStore {
      * otherwise {@code begin} runs when the first chunk is full, and each chunk is appended. The append
      * of one chunk runs on its own thread while the next chunk is read and encoded, so reading and
      * writing overlap; at most two chunks are in memory (one being sent, one being filled), and the
-     * appends stay in order. A chunk is exactly {@code chunkBytes} (the last one may be shorter), cut
+     * appends stay in order. The first chunk is exactly {@code chunkBytes}, each next one twice the one
+     * before up to {@code maxChunkBytes} (the last one may be shorter), cut
      * wherever that falls in a line: the file is the concatenation of the appends. The two arrays
      * take turns, so nothing is copied between the formatter's line and the exec's stdin. When
      * {@code begin} or {@code put} finds the name published (an earlier attempt's file), the rest of the
@@ -333,9 +361,11 @@ public final class ExecRollbackFileStore {
         private final String name;
         private final String attempt;
         private final String incident;
-        /** The chunk being filled, up to {@link #fill}; grows to {@code chunkBytes} (small tails stay small). */
+        /** The chunk being filled, up to {@link #fill}; grows to {@link #limit} (small tails stay small). */
         private byte[] filling = new byte[Math.min(chunkBytes, 64 * 1024)];
         private int fill;
+        /** The size of the chunk being filled: {@code chunkBytes}, doubled after each full one up to the max. */
+        private int limit = chunkBytes;
         /** The array of the append in flight, free again once it finished. */
         private byte[] sending;
         private ExecutorService writer;
@@ -375,8 +405,8 @@ public final class ExecRollbackFileStore {
                     return; // the tail is still consumed to its end; nothing more is sent
                 }
                 if (fill == filling.length) {
-                    if (filling.length < chunkBytes) {
-                        filling = Arrays.copyOf(filling, Math.min(chunkBytes, filling.length * 2));
+                    if (filling.length < limit) {
+                        filling = Arrays.copyOf(filling, Math.min(limit, filling.length * 2));
                     } else {
                         send();
                         continue;
@@ -496,10 +526,12 @@ public final class ExecRollbackFileStore {
             }
             byte[] chunk;
             if (fill == filling.length) {
-                // A full array goes as it is; the one the last append used (now done) is filled next.
+                // A full array goes as it is; the one the last append used (now done) is filled next, unless
+                // the chunks grew past it.
                 chunk = filling;
                 sending = filling;
-                filling = free != null ? free : new byte[filling.length];
+                limit = (int) Math.min((long) limit * 2, maxChunkBytes);
+                filling = free != null && free.length == limit ? free : new byte[limit];
             } else {
                 chunk = Arrays.copyOf(filling, fill);
             }

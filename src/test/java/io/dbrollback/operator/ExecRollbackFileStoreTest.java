@@ -1,5 +1,6 @@
 package io.dbrollback.operator;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -709,6 +710,38 @@ class ExecRollbackFileStoreTest {
                 Duration.ofSeconds(30)).persist("db-0", "database", DIR, "c.jsonl", header(25), counted));
         assertEquals(List.of("begin", "append", "commit"), operations(exec));
         assertEquals(0, readBeforeBegin[0], "begun before the first record was read");
+    }
+
+    /**
+     * A big file's appends double from the first chunk to the largest (fewer round trips to the pod), and
+     * the file is the same bytes as one written in equal chunks.
+     */
+    @Test
+    void theAppendsOfABigFileGrowToTheLargestChunk() throws Exception {
+        LocalPodExec exec = new LocalPodExec(root, "/var/lib/db");
+        List<Integer> sizes = new ArrayList<>();
+        PodExec watching = (pod, c, argv, stdin, t) -> {
+            if (argv.get(4).equals("append")) {
+                sizes.add(stdin.length);
+            }
+            return exec.exec(pod, c, argv, stdin, t);
+        };
+        RollbackFile grown = ((PersistResult.Persisted) new ExecRollbackFileStore(watching, 1024, 1024, 4096,
+                Duration.ofSeconds(30)).persist("db-0", "database", DIR, "grown.jsonl", header(200),
+                        stream(tail(200)))).file();
+        assertTrue(grown.bytes() > 1024 + 2048 + 4096 * 2, "a file of several largest chunks: " + grown.bytes());
+        assertEquals(List.of(1024, 2048, 4096, 4096), sizes.subList(0, 4), sizes.toString());
+        assertTrue(sizes.subList(4, sizes.size() - 1).stream().allMatch(n -> n == 4096), sizes.toString());
+        assertTrue(sizes.get(sizes.size() - 1) <= 4096, sizes.toString());
+        assertEquals(grown.bytes(), sizes.stream().mapToLong(Integer::longValue).sum());
+
+        RollbackFile even = ((PersistResult.Persisted) new ExecRollbackFileStore(exec, 1024, Duration.ofSeconds(30))
+                .persist("db-0", "database", DIR, "even.jsonl", header(200), stream(tail(200)))).file();
+        assertArrayEquals(Files.readAllBytes(rollbackDir().resolve("even.jsonl")),
+                Files.readAllBytes(rollbackDir().resolve("grown.jsonl")));
+        assertEquals(even.sha256(), grown.sha256());
+        assertInstanceOf(VerifyResult.Read.class, new ExecRollbackFileStore(exec).verify("db-0", "database", grown,
+                Instant.now()));
     }
 
     /**
