@@ -29,6 +29,8 @@ public final class ClusterStepFactory implements StepFactory {
     private final StatusStore statuses;
     private final S3Store.Settings objectStore;
     private final int execSingleCallMaxBytes;
+    /** The exec writer's read-backs from put and commit, for the verify steps of this process. */
+    private final ExecReadBacks execReadBacks = new ExecReadBacks(1024);
 
     public ClusterStepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
             RollbackFileStore.Writer writer, Clock clock) {
@@ -85,7 +87,8 @@ public final class ClusterStepFactory implements StepFactory {
                 ? new AgentRollbackFileStore(clients, cluster.tls(), cluster.agentAddresses(),
                         cp.plan() == null ? null : cp.plan().newTerm())
                 : new ExecRollbackFileStore(exec, ExecRollbackFileStore.defaultChunkBytes(), execSingleCallMaxBytes,
-                        ExecRollbackFileStore.defaultMaxChunkBytes(), ExecRollbackFileStore.DEFAULT_TIMEOUT)
+                        ExecRollbackFileStore.defaultMaxChunkBytes(), ExecRollbackFileStore.DEFAULT_TIMEOUT,
+                        execReadBacks.in(r.getMetadata().getNamespace()))
                         .in(r.getSpec().getCluster().getDataContainer(), r.getSpec().getRollbackDirectory());
         return new MeteredTransport(new GrpcRollbackTransport(cluster.targetPod(), clients, cluster.tls(),
                 cluster.agentAddresses(), files, announce, clock), metrics);

@@ -75,16 +75,19 @@ public final class ExecRollbackFileStore {
                     + "[ $s = \"$1\" ]||{ echo \"short write: $s of $1 bytes\" >&2;exit 13;};}",
             // p: publish this attempt's temporary file: fsync it, hard-link it to the final name (ln never
             // replaces; the name existed, or another writer linked it between the test and ln: compare), remove
-            // the temporary name, fsync the file and the directory.
+            // the temporary name, fsync the file and the directory, then read the published file back for the
+            // verify step (a read-back that fails is no answer: the verify step reads again with its own exec).
+            // r: read the published file back: its size (s) and SHA-256 (h)
+            "r(){ s=$(wc -c <\"$f\")&&h=$(sha \"$f\")&&s=$((s+0));}",
             "p(){ sync -- \"$t\"||{ g;exit 11;}",
             "if [ -e \"$f\" ]||! ln -- \"$t\" \"$f\";then [ -e \"$f\" ]||{ g;exit 10;};"
                     + "a=$(sha \"$f\")||exit 10;b=$(sha \"$t\")||{ g;exit 10;};"
                     + "[ \"$a\" = \"$b\" ]||{ echo \"$f exists with other content\" >&2;exit 12;};fi",
-            "rm -f -- \"$t\";sync -- \"$f\" \"$d\"||exit 11;echo COMMITTED OK;}",
+            "rm -f -- \"$t\";sync -- \"$f\" \"$d\"||exit 11;r&&echo COMMITTED $h $s OK||echo COMMITTED OK;}",
             "case $1 in",
             // begin: make the directory and this attempt's empty temporary file. put: the same, then the whole file
             // from stdin ($6 bytes), checked, published: begin + append + commit in one call.
-            "begin|put)mkdir -p -- \"$d\"&&chmod 700 -- \"$d\"||exit 10",
+            "begin|put)[ -d \"$d\" ]||mkdir -p -- \"$d\";chmod 700 -- \"$d\"||exit 10",
             // $5 is the incident: its temporary files are .$5-plan<N>.rollback.jsonl.<attempt>.tmp (an incident
             // whose id starts with "$5-plan<N>" has no bare number there). Litter that cannot be removed does not
             // stop this attempt; the next begin tries again.
@@ -95,14 +98,14 @@ public final class ExecRollbackFileStore {
             // closed stream)
             "if [ -e \"$f\" ];then [ $1 = begin ]||head -c \"$6\" >/dev/null;sync -- \"$f\" \"$d\"||exit 11;"
                     + "h=$(sha \"$f\")||exit 10;echo EXISTS $h OK;exit 0;fi",
-            "rm -f -- \"$t\";: >\"$t\"&&chmod 600 -- \"$t\"||exit 10",
+            // a new, empty temporary file, mode 0600 by the umask (a leftover of the same name is removed first)
+            "[ ! -e \"$t\" ]||rm -f -- \"$t\"&&: >\"$t\"||exit 10",
             "[ $1 = begin ]&&{ echo BEGUN OK;exit 0;}",
             "head -c \"$6\" >>\"$t\"||{ g;exit 10;};w \"$6\";p;;",
             "append)g;head -c \"$5\" >>\"$t\"||exit 10;w \"$6\";echo APPENDED $s OK;;",
             "commit)g;p;;",
             "abort)rm -f -- \"$t\"||exit 10;echo ABORTED OK;;",
-            "verify)[ -f \"$f\" ]||{ echo MISSING OK;exit 0;};s=$(wc -c <\"$f\")||exit 10;"
-                    + "h=$(sha \"$f\")||exit 10;echo FILE $h $((s+0)) OK;;",
+            "verify)[ -f \"$f\" ]||{ echo MISSING OK;exit 0;};r||exit 10;echo FILE $h $s OK;;",
             "quarantine)q=$f.quarantined-$4;[ -e \"$q\" ]&&exit 12;mv -- \"$f\" \"$q\"||exit 10;"
                     + "sync -- \"$d\"||exit 11;echo QUARANTINED OK;;",
             "*)exit 2;;",
@@ -125,6 +128,9 @@ public final class ExecRollbackFileStore {
     private static final Pattern EXISTS = Pattern.compile("EXISTS ([0-9a-f]{64}) OK\n");
     private static final Pattern FILE = Pattern.compile(
             "FILE ([0-9a-f]{64}) ([0-9]{1,18}) OK\n");
+    /** The answer of put and commit: published, with the read-back of the published file when it succeeded. */
+    private static final Pattern COMMITTED = Pattern.compile(
+            "COMMITTED(?: ([0-9a-f]{64}) ([0-9]{1,18}))? OK\n");
 
     private final PodExec exec;
     private final int chunkBytes;
@@ -133,6 +139,8 @@ public final class ExecRollbackFileStore {
     /** The largest file written by one {@code put}; a larger one goes chunk by chunk. */
     private final int singleCallMaxBytes;
     private final Duration timeout;
+    /** Where put and commit leave their read-back for the verify step; null: the verify step always execs. */
+    private final ExecReadBacks.Scope readBacks;
 
     /** The deadline of one exec call. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(2);
@@ -164,7 +172,17 @@ public final class ExecRollbackFileStore {
      */
     public ExecRollbackFileStore(PodExec exec, int chunkBytes, int singleCallMaxBytes, int maxChunkBytes,
             Duration timeout) {
+        this(exec, chunkBytes, singleCallMaxBytes, maxChunkBytes, timeout, null);
+    }
+
+    /**
+     * @param readBacks where put and commit leave the read-back of the file they published, for the verify step
+     *     of the same file in this process (null: the verify step always re-reads with an exec of its own)
+     */
+    public ExecRollbackFileStore(PodExec exec, int chunkBytes, int singleCallMaxBytes, int maxChunkBytes,
+            Duration timeout, ExecReadBacks.Scope readBacks) {
         this.exec = exec;
+        this.readBacks = readBacks;
         this.chunkBytes = Math.max(1, Math.min(chunkBytes, MAX_CHUNK));
         this.singleCallMaxBytes = Math.max(0, Math.min(singleCallMaxBytes, this.chunkBytes));
         this.maxChunkBytes = Math.max(this.chunkBytes, Math.min(maxChunkBytes, MAX_GROWN_CHUNK));
@@ -258,10 +276,10 @@ public final class ExecRollbackFileStore {
                 if (!committed.succeeded()) {
                     return failure(committed);
                 }
-                if (!committed.stdout().equals("COMMITTED OK\n")) {
-                    throw incomplete("commit", committed);
-                }
-                chunker.markPublished();
+                chunker.markPublished(committed(committed, "commit"));
+            }
+            if (readBacks != null && chunker.readBack() != null) {
+                readBacks.put(pod, container, path, chunker.readBack());
             }
             return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
                     summary.bytes(), summary.records()));
@@ -301,25 +319,47 @@ public final class ExecRollbackFileStore {
         }
     }
 
-    /** Re-reads the file in the pod; quarantines (renames) it when it is missing or differs. */
+    /** The answer of a put or commit that succeeded: its read-back of the published file, or null. */
+    private static ExecReadBacks.ReadBack committed(PodExec.Result r, String op) {
+        Matcher m = COMMITTED.matcher(r.stdout());
+        if (!m.matches()) {
+            throw incomplete(op, r);
+        }
+        return m.group(1) == null ? null : new ExecReadBacks.ReadBack(m.group(1), Long.parseLong(m.group(2)));
+    }
+
+    /**
+     * Re-reads the file in the pod; quarantines (renames) it when it is missing or differs. The read-back that
+     * the put or commit of this file made in this process right after publishing it is used, once, instead of a
+     * new exec.
+     */
     public VerifyResult verify(String pod, String container, RollbackFile expected, Instant now) {
         int slash = expected.location().lastIndexOf('/');
         String dir = expected.location().substring(0, slash);
         String name = expected.location().substring(slash + 1);
-        PodExec.Result r = run(pod, container, null, "verify", dir, name);
-        if (!r.succeeded()) {
-            throw new TransportException(r.exitCode() == null ? "ExecNoExitStatus" : "ExecFailed",
-                    r.exitCode() == null, "verify of " + expected.location() + " failed: " + describe(r));
+        ExecReadBacks.ReadBack readBack = readBacks == null ? null
+                : readBacks.take(pod, container, expected.location());
+        String sha;
+        long size;
+        if (readBack != null) {
+            sha = readBack.sha256();
+            size = readBack.bytes();
+        } else {
+            PodExec.Result r = run(pod, container, null, "verify", dir, name);
+            if (!r.succeeded()) {
+                throw new TransportException(r.exitCode() == null ? "ExecNoExitStatus" : "ExecFailed",
+                        r.exitCode() == null, "verify of " + expected.location() + " failed: " + describe(r));
+            }
+            if (r.stdout().equals("MISSING OK\n")) {
+                return new VerifyResult.Mismatch(expected.location() + " is missing in pod " + pod, null);
+            }
+            Matcher m = FILE.matcher(r.stdout());
+            if (!m.matches()) {
+                throw incomplete("verify", r); // a cut or garbled answer is an unknown outcome, never a mismatch
+            }
+            sha = m.group(1);
+            size = Long.parseLong(m.group(2));
         }
-        if (r.stdout().equals("MISSING OK\n")) {
-            return new VerifyResult.Mismatch(expected.location() + " is missing in pod " + pod, null);
-        }
-        Matcher m = FILE.matcher(r.stdout());
-        if (!m.matches()) {
-            throw incomplete("verify", r); // a cut or garbled answer is an unknown outcome, never a mismatch
-        }
-        String sha = m.group(1);
-        long size = Long.parseLong(m.group(2));
         if (sha.equals(expected.sha256()) && size == expected.bytes()) {
             // The bytes on disk are the bytes streamed, so they hold the streamed tail digest too.
             return new VerifyResult.Read(sha, expected.tailSha256(), expected.recordCount(), size);
@@ -381,6 +421,8 @@ public final class ExecRollbackFileStore {
         private boolean published;
         /** The SHA-256 of the file begin or put found published under the name, else null. */
         private String existing;
+        /** What put or commit read back from the file it published, else null. */
+        private ExecReadBacks.ReadBack readBack;
 
         Chunker(String pod, String container, String dir, String name, String attempt, String incident) {
             this.pod = pod;
@@ -448,8 +490,13 @@ public final class ExecRollbackFileStore {
             return published;
         }
 
-        void markPublished() {
+        void markPublished(ExecReadBacks.ReadBack readBack) {
             published = true;
+            this.readBack = readBack;
+        }
+
+        ExecReadBacks.ReadBack readBack() {
+            return readBack;
         }
 
         /** Whether this attempt may have left a temporary file in the pod (an abort removes it). */
@@ -467,9 +514,7 @@ public final class ExecRollbackFileStore {
             if (failedOrExisting(r)) {
                 return;
             }
-            if (!r.stdout().equals("COMMITTED OK\n")) {
-                throw incomplete("put", r);
-            }
+            readBack = committed(r, "put");
             sent = all.length;
             published = true;
         }

@@ -74,6 +74,14 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
         WRITE
     }
 
+    /**
+     * The points after which the file is published and the process halts: the next process verifies it with an
+     * exec of its own ({@code exec:verify}). Without one of them the process that published the file verifies it
+     * with the read-back of its put or commit, and {@code exec:verify} is never reached.
+     */
+    static final List<String> PUBLISHED_BY_AN_EARLIER_PROCESS = List.of("exec:put", "exec:commit",
+            "call:PersistRollbackFile", "status:TailPersisted");
+
     /** The node kills of the exec mode (the soak draws from these, in this order). */
     static final List<NodeKill> EXEC_NODE_KILLS = List.of(NodeKill.TAIL_READ, NodeKill.PERSIST, NodeKill.RECOVER);
 
@@ -218,6 +226,9 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
         cells.add(operatorHalt("operator halted after an append exec (file not committed)", "exec:append"));
         cells.add(operatorHalt("operator halted after the commit exec (file published, not recorded)", "exec:commit"));
         cells.add(operatorHalt("operator halted after VerifyRollbackFile", "call:VerifyRollbackFile"));
+        cells.add(new CrashCell("operator halted after the status write of TailPersisted, then after the verify exec"
+                + " of the next process", List.of("status:TailPersisted", "exec:verify"), OperatorKill.NONE,
+                NodeKill.NONE, -1));
         cells.add(operatorHalt("operator halted after the copy (stored on orders-2 and read back, not recorded)",
                 "call:CopyRollbackFile"));
         cells.add(operatorHalt("operator halted after RecoverToLsn (rollback id bumped)", "call:RecoverToLsn"));
@@ -286,6 +297,14 @@ record CrashCell(String name, List<String> hooks, OperatorKill operatorKill, Nod
         for (int i = 0; i < k; i++) {
             String p = candidates.remove(rnd.nextInt(candidates.size()));
             hooks.add(p);
+        }
+        if (hooks.contains("exec:verify") && hooks.stream().noneMatch(PUBLISHED_BY_AN_EARLIER_PROCESS::contains)) {
+            // The process that published the file verifies with its put's or commit's read-back, no exec: only
+            // a process started after the file was published runs the verify exec.
+            hooks.remove("exec:verify");
+            if (!hooks.contains("call:VerifyRollbackFile")) {
+                hooks.add("call:VerifyRollbackFile");
+            }
         }
         hooks.sort(Comparator.comparingInt(POINTS::indexOf));
         return new CrashCell("soak: halts " + hooks + nodeSuffix(node), hooks, OperatorKill.NONE, node, -1);

@@ -713,6 +713,74 @@ class ExecRollbackFileStoreTest {
     }
 
     /**
+     * put and commit read the published file back (after the fsyncs, from its final name); the verify step
+     * of the same file in this process uses that answer, once, instead of an exec of its own. Without it (a
+     * second verify, another process, a put whose read-back failed) the verify step re-reads in the pod.
+     */
+    @Test
+    void theVerifyStepUsesThePublishingExecsReadBackOnceThenRereads() throws Exception {
+        LocalPodExec exec = new LocalPodExec(root, "/var/lib/db");
+        ExecReadBacks readBacks = new ExecReadBacks(16);
+        ExecRollbackFileStore store = new ExecRollbackFileStore(exec, 1 << 20, 1 << 20, 1 << 20,
+                Duration.ofSeconds(30), readBacks.in("db"));
+        RollbackFile file = ((PersistResult.Persisted) store.persist("db-0", "database", DIR, "one.jsonl", header(25),
+                stream(tail(25)))).file();
+        byte[] bytes = Files.readAllBytes(rollbackDir().resolve("one.jsonl"));
+        assertEquals(List.of("put"), operations(exec));
+        assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 25, bytes.length),
+                store.verify("db-0", "database", file, Instant.now()));
+        assertEquals(List.of("put"), operations(exec), "no exec for the verify: the put read the file back");
+        // Verified again: the entry was taken; the pod re-reads.
+        assertInstanceOf(VerifyResult.Read.class, store.verify("db-0", "database", file, Instant.now()));
+        assertEquals(List.of("put", "verify"), operations(exec));
+
+        // The three-step path: commit reads back too.
+        exec.calls.clear();
+        ExecRollbackFileStore chunked = new ExecRollbackFileStore(exec, 512, 0, 512, Duration.ofSeconds(30),
+                readBacks.in("db"));
+        RollbackFile three = ((PersistResult.Persisted) chunked.persist("db-0", "database", DIR, "three.jsonl",
+                header(25), stream(tail(25)))).file();
+        assertInstanceOf(VerifyResult.Read.class, new ExecRollbackFileStore(exec, 512, 0, 512, Duration.ofSeconds(30),
+                readBacks.in("other")).verify("db-0", "database", three, Instant.now()), "another namespace's pod");
+        assertEquals("verify", operations(exec).get(operations(exec).size() - 1));
+        exec.calls.clear();
+        assertInstanceOf(VerifyResult.Read.class, chunked.verify("db-0", "database", three, Instant.now()));
+        assertEquals(List.of(), operations(exec), "the commit's read-back, no exec");
+    }
+
+    /**
+     * A read-back that differs from what was streamed fails the verify step and quarantines the file, as a
+     * verify exec's would; a put whose read-back failed answers without one and the verify step execs.
+     */
+    @Test
+    void aReadBackThatDiffersQuarantinesAndAMissingOneMeansAVerifyExec() throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        String other = "0".repeat(64);
+        PodExec lying = (pod, c, argv, stdin, t) -> {
+            PodExec.Result r = local.exec(pod, c, argv, stdin, t);
+            return argv.get(4).equals("put") && argv.get(6).equals("lie.jsonl")
+                    ? new PodExec.Result(0, r.stdout().replaceFirst("[0-9a-f]{64}", other), r.stderr())
+                    : argv.get(4).equals("put") ? new PodExec.Result(0, "COMMITTED OK\n", r.stderr()) : r;
+        };
+        ExecReadBacks readBacks = new ExecReadBacks(16);
+        ExecRollbackFileStore store = new ExecRollbackFileStore(lying, 1 << 20, 1 << 20, 1 << 20,
+                Duration.ofSeconds(30), readBacks.in("db"));
+        RollbackFile lie = ((PersistResult.Persisted) store.persist("db-0", "database", DIR, "lie.jsonl", header(25),
+                stream(tail(25)))).file();
+        VerifyResult.Mismatch m = assertInstanceOf(VerifyResult.Mismatch.class,
+                store.verify("db-0", "database", lie, Instant.ofEpochSecond(99)));
+        assertTrue(m.detail().startsWith("read back SHA-256 " + other), m.detail());
+        assertEquals(DIR + "/lie.jsonl.quarantined-99", m.quarantinedLocation());
+        assertTrue(Files.exists(rollbackDir().resolve("lie.jsonl.quarantined-99")), "renamed, never deleted");
+
+        local.calls.clear();
+        RollbackFile plain = ((PersistResult.Persisted) store.persist("db-0", "database", DIR, "plain.jsonl",
+                header(25), stream(tail(25)))).file();
+        assertInstanceOf(VerifyResult.Read.class, store.verify("db-0", "database", plain, Instant.now()));
+        assertEquals(List.of("put", "verify"), local.calls.stream().map(a -> a.get(4)).toList());
+    }
+
+    /**
      * A big file's appends double from the first chunk to the largest (fewer round trips to the pod), and
      * the file is the same bytes as one written in equal chunks.
      */
