@@ -46,7 +46,7 @@ import java.util.Optional;
 public final class AgentRollbackFileStore implements RollbackFileStore {
 
     /** Bytes per data message (the protocol allows up to 1 MiB). */
-    static final int CHUNK = 256 * 1024;
+    static final int CHUNK = 1024 * 1024;
 
     private final AgentClients clients;
     private final AgentClients.Tls tls;

@@ -16,6 +16,7 @@ import io.dbrollback.model.RollbackFileHeader;
 import io.dbrollback.model.Term;
 import io.dbrollback.operator.AgentClients;
 import io.dbrollback.operator.AgentRollbackFileStore;
+import io.dbrollback.operator.ExecReadBacks;
 import io.dbrollback.operator.ExecRollbackFileStore;
 import io.dbrollback.operator.GrpcRollbackTransport;
 import io.dbrollback.operator.LocalPodExec;
@@ -139,7 +140,12 @@ public final class TailBenchChild {
                     "bench-1", to - from, Instant.now());
             RollbackFileStore store = agentWriter
                     ? new AgentRollbackFileStore(clients, null, Map.of(node, address), header.newTerm())
-                    : new ExecRollbackFileStore(new LocalPodExec(dir, volume)).in("database", volume + "/rollback");
+                    // as the operator runs it: the commit's read-back is the verify step's
+                    : new ExecRollbackFileStore(new LocalPodExec(dir, volume),
+                            ExecRollbackFileStore.defaultChunkBytes(), ExecRollbackFileStore.defaultChunkBytes(),
+                            ExecRollbackFileStore.defaultMaxChunkBytes(),
+                            ExecRollbackFileStore.DEFAULT_TIMEOUT, new ExecReadBacks(16).in("bench"))
+                            .in("database", volume + "/rollback");
             GrpcRollbackTransport transport = new GrpcRollbackTransport(node, clients, null, Map.of(node, address),
                     store, e -> { }, Clock.systemUTC());
             long start = System.nanoTime();
