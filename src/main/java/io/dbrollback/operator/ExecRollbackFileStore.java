@@ -28,7 +28,8 @@ import org.jboss.logging.Logger;
  * entries: no value of a custom resource is ever part of a shell string.
  *
  * <p>A file of at most {@code singleCallMaxBytes} (4 MiB by default) goes in one exec ({@code put}): the
- * bytes are read from stdin with {@code head -c LEN} (the exec protocol cannot close stdin) into a
+ * bytes are read from stdin, exactly LEN of them (the exec protocol cannot close stdin: {@code dd} counting bytes
+ * in 64 KiB blocks where the image's dd can, else {@code head -c LEN}), into a
  * temporary file, the size checked, the file fsynced, hard-linked to its final name (which fails rather
  * than overwrite an existing file), and the directory fsynced. A larger file takes the same steps over
  * several calls: {@code begin}, one {@code append} per chunk (size checked after each), {@code commit}.
@@ -64,21 +65,25 @@ public final class ExecRollbackFileStore {
             // d: the directory, f: the final name, t: this attempt's temporary file
             "d=$2;f=$2/$3;t=$2/.$3.${4-}.tmp",
             // g ("gone"): fail with 13 when this attempt's temporary file has been removed
-            "g(){ [ -f \"$t\" ]||{ echo no temporary file for this attempt >&2;exit 13;};}",
+            "g(){ [ -f \"$t\" ]||{ echo temporary file gone >&2;exit 13;};}",
             // sha: the SHA-256 of file $1 as 64 lowercase hex digits: openssl when the image has it and it answers
             // in that form (about 3x faster than coreutils' sha256sum where the CPU has SHA instructions), else
-            // sha256sum. Either way the file is read in full; a failed read is a failed call.
-            "sha(){ h=$(openssl dgst -sha256 -r <\"$1\" 2>/dev/null)&&h=${h%% *}&&[ ${#h} = 64 ]&&"
-                    + "case $h in *[!0-9a-f]*);;*)echo $h;return;;esac;h=$(sha256sum <\"$1\")&&echo ${h%% *};}",
+            // sha256sum, held to the same form. Either way the file is read in full; a failed read is a failed call.
+            "sha(){ for c in \"openssl dgst -sha256 -r\" sha256sum;do h=$($c<\"$1\" 2>&-)&&h=${h%% *}&&"
+                    + "[ ${#h} = 64 ]&&case $h in *[!0-9a-f]*);;*)echo $h;return;;esac;done;return 1;}",
             // w: the temporary file holds exactly $1 bytes, else 13 (retried)
             "w(){ s=$(wc -c <\"$t\")||{ g;exit 10;};s=$((s+0));"
-                    + "[ $s = \"$1\" ]||{ echo \"short write: $s of $1 bytes\" >&2;exit 13;};}",
+                    + "[ $s = \"$1\" ]||{ echo short write: $s of $1 bytes>&2;exit 13;};}",
+            // r: read the published file back: its size (s) and SHA-256 (h)
+            "r(){ s=$(wc -c <\"$f\")&&h=$(sha \"$f\")&&s=$((s+0));}",
+            // c: copy exactly $1 bytes of stdin to stdout (the exec protocol cannot close stdin): dd in 64 KiB blocks
+            // where it counts bytes (GNU coreutils; a third less CPU than head's small writes), else head -c
+            "c(){ D=iflag=count_bytes,fullblock;if dd count=0 $D</dev/null 2>/dev/null;then dd bs=64k count=$1 $D;"
+                    + "else head -c $1;fi;}",
             // p: publish this attempt's temporary file: fsync it, hard-link it to the final name (ln never
             // replaces; the name existed, or another writer linked it between the test and ln: compare), remove
             // the temporary name, fsync the file and the directory, then read the published file back for the
             // verify step (a read-back that fails is no answer: the verify step reads again with its own exec).
-            // r: read the published file back: its size (s) and SHA-256 (h)
-            "r(){ s=$(wc -c <\"$f\")&&h=$(sha \"$f\")&&s=$((s+0));}",
             "p(){ sync -- \"$t\"||{ g;exit 11;}",
             "if [ -e \"$f\" ]||! ln -- \"$t\" \"$f\";then [ -e \"$f\" ]||{ g;exit 10;};"
                     + "a=$(sha \"$f\")||exit 10;b=$(sha \"$t\")||{ g;exit 10;};"
@@ -96,13 +101,13 @@ public final class ExecRollbackFileStore {
                     + "*.rollback.jsonl.*.tmp)rm -f -- \"$x\";;esac;done",
             // the name exists: put's stdin is read to its end even so (the exec's sender never writes into a
             // closed stream)
-            "if [ -e \"$f\" ];then [ $1 = begin ]||head -c \"$6\" >/dev/null;sync -- \"$f\" \"$d\"||exit 11;"
+            "if [ -e \"$f\" ];then [ $1 = begin ]||c \"$6\">/dev/null;sync -- \"$f\" \"$d\"||exit 11;"
                     + "h=$(sha \"$f\")||exit 10;echo EXISTS $h OK;exit 0;fi",
             // a new, empty temporary file, mode 0600 by the umask (a leftover of the same name is removed first)
             "[ ! -e \"$t\" ]||rm -f -- \"$t\"&&: >\"$t\"||exit 10",
             "[ $1 = begin ]&&{ echo BEGUN OK;exit 0;}",
-            "head -c \"$6\" >>\"$t\"||{ g;exit 10;};w \"$6\";p;;",
-            "append)g;head -c \"$5\" >>\"$t\"||exit 10;w \"$6\";echo APPENDED $s OK;;",
+            "c \"$6\">>\"$t\"||{ g;exit 10;};w \"$6\";p;;",
+            "append)g;c \"$5\">>\"$t\"||exit 10;w \"$6\";echo APPENDED $s OK;;",
             "commit)g;p;;",
             "abort)rm -f -- \"$t\"||exit 10;echo ABORTED OK;;",
             "verify)[ -f \"$f\" ]||{ echo MISSING OK;exit 0;};r||exit 10;echo FILE $h $s OK;;",

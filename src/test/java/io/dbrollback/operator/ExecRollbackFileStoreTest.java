@@ -393,12 +393,19 @@ class ExecRollbackFileStoreTest {
     @Test
     void aFullDiskLeavesNoTemporaryFile() throws Exception {
         String realHead = Files.exists(Path.of("/usr/bin/head")) ? "/usr/bin/head" : "/bin/head";
+        String realDd = Files.exists(Path.of("/usr/bin/dd")) ? "/usr/bin/dd" : "/bin/dd";
         Path shim = root.resolve("shim");
         Files.createDirectories(shim);
-        Path head = shim.resolve("head");
-        Files.writeString(head, "#!/bin/sh\n" + realHead + " \"$@\" | " + realHead + " -c 10\n"
-                + "echo \"head: error writing 'standard output': No space left on device\" >&2\nexit 1\n");
-        Files.setPosixFilePermissions(head, PosixFilePermissions.fromString("rwx------"));
+        // Both copy tools of the script (dd where it counts bytes, else head -c) take all of stdin, write 10
+        // bytes and fail as a full disk makes them; dd's probe of its own flags still answers.
+        for (String tool : List.of("head", "dd")) {
+            String real = tool.equals("head") ? realHead : realDd;
+            Path fake = shim.resolve(tool);
+            Files.writeString(fake, "#!/bin/sh\ncase \" $* \" in *\" count=0 \"*) exec " + real + " \"$@\";; esac\n"
+                    + real + " \"$@\" 2>/dev/null | " + realHead + " -c 10\n"
+                    + "echo \"" + tool + ": error writing 'standard output': No space left on device\" >&2\nexit 1\n");
+            Files.setPosixFilePermissions(fake, PosixFilePermissions.fromString("rwx------"));
+        }
         LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
         List<Long> leftAfterAppend = new ArrayList<>();
         PodExec full = (pod, c, argv, stdin, t) -> {
@@ -778,6 +785,35 @@ class ExecRollbackFileStoreTest {
                 header(25), stream(tail(25)))).file();
         assertInstanceOf(VerifyResult.Read.class, store.verify("db-0", "database", plain, Instant.now()));
         assertEquals(List.of("put", "verify"), local.calls.stream().map(a -> a.get(4)).toList());
+    }
+
+    /**
+     * An image whose dd cannot count bytes (busybox without count_bytes, say) copies with head -c: the same
+     * bytes, for a put and for appends.
+     */
+    @Test
+    void aDdThatCannotCountBytesLeavesTheCopyToHead() throws Exception {
+        Path shim = Files.createDirectories(root.resolve("old-dd"));
+        Path dd = shim.resolve("dd");
+        Files.writeString(dd, "#!/bin/sh\necho \"dd: invalid input flag: 'count_bytes'\" >&2\nexit 1\n");
+        Files.setPosixFilePermissions(dd, PosixFilePermissions.fromString("rwx------"));
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
+        PodExec oldDd = (pod, c, argv, stdin, t) -> {
+            List<String> withShim = new ArrayList<>(List.of("env", "PATH=" + shim + ":" + System.getenv("PATH")));
+            withShim.addAll(argv);
+            return local.exec(pod, c, withShim, stdin, t);
+        };
+        RollbackFile put = ((PersistResult.Persisted) new ExecRollbackFileStore(oldDd, 1 << 20, Duration.ofSeconds(30))
+                .persist("db-0", "database", DIR, "put.jsonl", header(30), stream(tail(30)))).file();
+        RollbackFile appended = ((PersistResult.Persisted) new ExecRollbackFileStore(oldDd, 256, 0, 1024,
+                Duration.ofSeconds(30)).persist("db-0", "database", DIR, "appended.jsonl", header(30),
+                        stream(tail(30)))).file();
+        byte[] bytes = Files.readAllBytes(rollbackDir().resolve("put.jsonl"));
+        assertArrayEquals(bytes, Files.readAllBytes(rollbackDir().resolve("appended.jsonl")));
+        assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)), put.sha256());
+        assertEquals(put.sha256(), appended.sha256());
+        assertInstanceOf(VerifyResult.Read.class, new ExecRollbackFileStore(oldDd).verify("db-0", "database", appended,
+                Instant.now()));
     }
 
     /**
