@@ -555,9 +555,7 @@ public final class RollbackFiles implements RollbackFileRpcs {
                     buf.clear();
                     int n = ch.read(buf);
                     if (n < 0) {
-                        call.onNext(end.apply(RollbackFileEnd.newBuilder().setSize(size)
-                                .setSha256(HexFormat.of().formatHex(sha.digest())).build()));
-                        call.onCompleted();
+                        complete();
                         finish();
                         return;
                     }
@@ -584,9 +582,7 @@ public final class RollbackFiles implements RollbackFileRpcs {
                     buf.clear();
                     int n = ch.read(buf);
                     if (n < 0) {
-                        call.onNext(end.apply(RollbackFileEnd.newBuilder().setSize(size)
-                                .setSha256(HexFormat.of().formatHex(sha.digest())).build()));
-                        call.onCompleted();
+                        complete();
                         break;
                     }
                     buf.flip();
@@ -600,6 +596,13 @@ public final class RollbackFiles implements RollbackFileRpcs {
             } finally {
                 finish();
             }
+        }
+
+        /** The end message with the size and SHA-256 of everything read, and the call's completion. */
+        private void complete() {
+            call.onNext(end.apply(RollbackFileEnd.newBuilder().setSize(size)
+                    .setSha256(HexFormat.of().formatHex(sha.digest())).build()));
+            call.onCompleted();
         }
 
         synchronized void finish() {
