@@ -1,0 +1,40 @@
+package io.dbrollback.operator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import org.junit.jupiter.api.Test;
+
+/** The exec writer's read-backs kept for the verify step: taken once, per namespace, pod and container, bounded. */
+class ExecReadBacksTest {
+
+    private static ExecReadBacks.ReadBack readBack(int i) {
+        return new ExecReadBacks.ReadBack(String.valueOf(i % 10).repeat(64), 1000L + i);
+    }
+
+    @Test
+    void aReadBackIsTakenOnceAndOnlyForItsOwnPodContainerAndNamespace() {
+        ExecReadBacks readBacks = new ExecReadBacks(8);
+        ExecReadBacks.Scope db = readBacks.in("db");
+        db.put("orders-0", "database", "/data/rollback/a.jsonl", readBack(1));
+        assertNull(readBacks.in("other").take("orders-0", "database", "/data/rollback/a.jsonl"), "another namespace");
+        assertNull(db.take("orders-1", "database", "/data/rollback/a.jsonl"), "another pod");
+        assertNull(db.take("orders-0", "sidecar", "/data/rollback/a.jsonl"), "another container");
+        assertNull(db.take("orders-0", "database", "/data/rollback/b.jsonl"), "another file");
+        assertEquals(readBack(1), db.take("orders-0", "database", "/data/rollback/a.jsonl"));
+        assertNull(db.take("orders-0", "database", "/data/rollback/a.jsonl"), "taken once: the next verify re-reads");
+    }
+
+    @Test
+    void theOldestReadBacksGoFirstBeyondTheBound() {
+        ExecReadBacks.Scope db = new ExecReadBacks(3).in("db");
+        for (int i = 0; i < 5; i++) {
+            db.put("orders-0", "database", "/f" + i, readBack(i));
+        }
+        assertNull(db.take("orders-0", "database", "/f0"));
+        assertNull(db.take("orders-0", "database", "/f1"));
+        for (int i = 2; i < 5; i++) {
+            assertEquals(readBack(i), db.take("orders-0", "database", "/f" + i));
+        }
+    }
+}
