@@ -235,7 +235,15 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                     + " from " + pod + " ended without its end message after " + size + " bytes");
         }
         String got;
-        if (!data) {
+        if (data) {
+            // An agent that predates digest_only streamed the file: hashed here, held to its end message.
+            got = HexFormat.of().formatHex(sha.digest());
+            if (end.getSize() != size || !end.getSha256().equals(got)) {
+                throw new TransportException("FileReadMismatch", false, "the agent of " + pod + " sent " + size
+                        + " bytes hashing to " + got + " but announced " + end.getSize() + " bytes, "
+                        + digestText(end.getSha256()) + "; read again");
+            }
+        } else {
             // digest_only: the agent read the file from its disk and hashed it (a file is never empty: it
             // holds at least its header line, so an agent that ignores digest_only sends data).
             try {
@@ -245,13 +253,6 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
             }
             got = end.getSha256();
             size = end.getSize();
-        } else {
-            got = HexFormat.of().formatHex(sha.digest());
-        }
-        if (data && (end.getSize() != size || !end.getSha256().equals(got))) {
-            throw new TransportException("FileReadMismatch", false, "the agent of " + pod + " sent " + size
-                    + " bytes hashing to " + got + " but announced " + end.getSize() + " bytes, "
-                    + digestText(end.getSha256()) + "; read again");
         }
         if (got.equals(expected.sha256()) && size == expected.bytes()) {
             return new VerifyResult.Read(got, expected.tailSha256(), expected.recordCount(), size);

@@ -68,6 +68,15 @@ class ExecRollbackFileStoreTest {
         return out;
     }
 
+    /** {@code local} with {@code shim} first on the PATH of every call: its programs stand in for the pod's. */
+    private static PodExec shimmed(LocalPodExec local, Path shim) {
+        return (pod, c, argv, stdin, t) -> {
+            List<String> withShim = new ArrayList<>(List.of("env", "PATH=" + shim + ":" + System.getenv("PATH")));
+            withShim.addAll(argv);
+            return local.exec(pod, c, withShim, stdin, t);
+        };
+    }
+
     private static TailStream stream(List<TailRecord> records) {
         return TestStreams.of(records);
     }
@@ -249,11 +258,7 @@ class ExecRollbackFileStoreTest {
                     + "exec " + realLn + " \"$@\"\n");
             Files.setPosixFilePermissions(ln, PosixFilePermissions.fromString("rwx------"));
             LocalPodExec local = new LocalPodExec(work, "/var/lib/db");
-            PodExec racing = (pod, c, argv, stdin, t) -> {
-                List<String> withShim = new ArrayList<>(List.of("env", "PATH=" + shim + ":" + System.getenv("PATH")));
-                withShim.addAll(argv);
-                return local.exec(pod, c, withShim, stdin, t);
-            };
+            PodExec racing = shimmed(local, shim);
             PersistResult r = new ExecRollbackFileStore(racing, 1 << 20, Duration.ofSeconds(30))
                     .persist("db-0", "database", DIR, "rb.jsonl", header(5), stream(tail(5)));
             Path file = work.resolve("rollback/rb.jsonl");
@@ -408,10 +413,9 @@ class ExecRollbackFileStoreTest {
         }
         LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
         List<Long> leftAfterAppend = new ArrayList<>();
+        PodExec shimmed = shimmed(local, shim);
         PodExec full = (pod, c, argv, stdin, t) -> {
-            List<String> withShim = new ArrayList<>(List.of("env", "PATH=" + shim + ":" + System.getenv("PATH")));
-            withShim.addAll(argv);
-            PodExec.Result r = local.exec(pod, c, withShim, stdin, t);
+            PodExec.Result r = shimmed.exec(pod, c, argv, stdin, t);
             if (argv.get(4).equals("append")) {
                 try {
                     leftAfterAppend.add(Files.size(rollbackDir().resolve(temporaries().get(0))));
@@ -575,11 +579,7 @@ class ExecRollbackFileStoreTest {
             Path openssl = bin.resolve("openssl");
             Files.writeString(openssl, fakes[i]);
             openssl.toFile().setExecutable(true);
-            PodExec withFake = (pod, c, argv, stdin, t) -> {
-                List<String> withPath = new ArrayList<>(List.of("env", "PATH=" + bin + ":" + System.getenv("PATH")));
-                withPath.addAll(argv);
-                return local.exec(pod, c, withPath, stdin, t);
-            };
+            PodExec withFake = shimmed(local, bin);
             VerifyResult v = new ExecRollbackFileStore(withFake).verify("db-0", "database", file,
                     Instant.parse("2026-03-01T11:00:00Z"));
             if (i == fakes.length - 1) {
@@ -798,11 +798,7 @@ class ExecRollbackFileStoreTest {
         Files.writeString(dd, "#!/bin/sh\necho \"dd: invalid input flag: 'count_bytes'\" >&2\nexit 1\n");
         Files.setPosixFilePermissions(dd, PosixFilePermissions.fromString("rwx------"));
         LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
-        PodExec oldDd = (pod, c, argv, stdin, t) -> {
-            List<String> withShim = new ArrayList<>(List.of("env", "PATH=" + shim + ":" + System.getenv("PATH")));
-            withShim.addAll(argv);
-            return local.exec(pod, c, withShim, stdin, t);
-        };
+        PodExec oldDd = shimmed(local, shim);
         RollbackFile put = ((PersistResult.Persisted) new ExecRollbackFileStore(oldDd, 1 << 20, Duration.ofSeconds(30))
                 .persist("db-0", "database", DIR, "put.jsonl", header(30), stream(tail(30)))).file();
         RollbackFile appended = ((PersistResult.Persisted) new ExecRollbackFileStore(oldDd, 256, 0, 1024,
