@@ -38,6 +38,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
+import java.util.UUID;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
@@ -394,44 +395,54 @@ class ExecRollbackFileStoreTest {
         assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
     }
 
-    /** A shim {@code head} writes ten bytes of each chunk and then fails as a full disk does. */
+    /**
+     * The copy tool writes ten bytes of a chunk and then fails as a full disk does: head -c for a chunk under a
+     * megabyte, dd for a larger one. Either way the call is NO_SPACE and the abort leaves no temporary file.
+     */
     @Test
     void aFullDiskLeavesNoTemporaryFile() throws Exception {
         String realHead = Files.exists(Path.of("/usr/bin/head")) ? "/usr/bin/head" : "/bin/head";
         String realDd = Files.exists(Path.of("/usr/bin/dd")) ? "/usr/bin/dd" : "/bin/dd";
         Path shim = root.resolve("shim");
         Files.createDirectories(shim);
-        // Both copy tools of the script (dd where it counts bytes, else head -c) take all of stdin, write 10
-        // bytes and fail as a full disk makes them; dd's probe of its own flags still answers.
+        // Both copy tools of the script take all of stdin, write 10 bytes, leave a mark of which one ran and fail
+        // as a full disk makes them; dd's probe of its own flags still answers.
         for (String tool : List.of("head", "dd")) {
             String real = tool.equals("head") ? realHead : realDd;
             Path fake = shim.resolve(tool);
             Files.writeString(fake, "#!/bin/sh\ncase \" $* \" in *\" count=0 \"*) exec " + real + " \"$@\";; esac\n"
+                    + "echo " + tool + " >> " + root.resolve("ran") + "\n"
                     + real + " \"$@\" 2>/dev/null | " + realHead + " -c 10\n"
                     + "echo \"" + tool + ": error writing 'standard output': No space left on device\" >&2\nexit 1\n");
             Files.setPosixFilePermissions(fake, PosixFilePermissions.fromString("rwx------"));
         }
         LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
-        List<Long> leftAfterAppend = new ArrayList<>();
         PodExec shimmed = shimmed(local, shim);
-        PodExec full = (pod, c, argv, stdin, t) -> {
-            PodExec.Result r = shimmed.exec(pod, c, argv, stdin, t);
-            if (argv.get(4).equals("append")) {
-                try {
-                    leftAfterAppend.add(Files.size(rollbackDir().resolve(temporaries().get(0))));
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
+        for (String tool : List.of("head", "dd")) {
+            int chunk = tool.equals("head") ? 100 : 1_000_000;
+            int records = tool.equals("head") ? 20 : 8000;
+            List<Long> leftAfterAppend = new ArrayList<>();
+            PodExec full = (pod, c, argv, stdin, t) -> {
+                PodExec.Result r = shimmed.exec(pod, c, argv, stdin, t);
+                if (argv.get(4).equals("append")) {
+                    try {
+                        leftAfterAppend.add(Files.size(rollbackDir().resolve(temporaries().get(0))));
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
                 }
-            }
-            return r;
-        };
-        PersistResult r = new ExecRollbackFileStore(full, 100, Duration.ofSeconds(30)).persist("db-0", "database",
-                DIR, "rb.jsonl", header(20), stream(tail(20)));
-        assertEquals(PersistResult.Kind.NO_SPACE, assertInstanceOf(PersistResult.Failed.class, r).kind(),
-                String.valueOf(r));
-        assertEquals(List.of(10L), leftAfterAppend, "the failed append left tail bytes in its temporary file");
-        assertEquals(List.of(), temporaries(), "which the abort removed");
-        assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
+                return r;
+            };
+            Files.deleteIfExists(root.resolve("ran"));
+            PersistResult r = new ExecRollbackFileStore(full, chunk, Duration.ofSeconds(30)).persist("db-0",
+                    "database", DIR, "rb.jsonl", header(records), stream(tail(records)));
+            assertEquals(PersistResult.Kind.NO_SPACE, assertInstanceOf(PersistResult.Failed.class, r).kind(),
+                    String.valueOf(r));
+            assertEquals(List.of(tool), Files.readAllLines(root.resolve("ran")), "the copy tool of that chunk");
+            assertEquals(List.of(10L), leftAfterAppend, "the failed append left tail bytes in its temporary file");
+            assertEquals(List.of(), temporaries(), "which the abort removed");
+            assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
+        }
     }
 
     @Test
@@ -557,16 +568,37 @@ class ExecRollbackFileStoreTest {
         assertFalse(Files.exists(rollbackDir().resolve("rb.jsonl")));
     }
     /**
-     * The pod's hash: openssl's answer when it is 64 lowercase hex digits, else sha256sum's. A fake
-     * openssl first in PATH shows which one answered: one that prints a well-formed digest of its own is
-     * believed (so the read-back is its), one that fails or prints another format is not, and the
-     * verify still reads the true digest.
+     * The pod's hash of a file of a megabyte or more: openssl's answer when it is 64 lowercase hex digits,
+     * else sha256sum's. A fake openssl first in PATH shows which one answered: one that prints a
+     * well-formed digest of its own is believed (so the read-back is its), one that fails or prints
+     * another format is not, and the verify still reads the true digest.
      */
     @Test
-    void theReadBackHashIsOpensslsWhenWellFormedElseSha256sums() throws Exception {
+    void aLargeFilesReadBackHashIsOpensslsWhenWellFormedElseSha256sums() throws Exception {
+        RollbackFile file = persisted(8000);
+        assertTrue(file.bytes() >= 1_000_000, "a file of " + file.bytes() + " bytes");
+        assertHashedFirstBy("openssl", file);
+    }
+
+    /**
+     * Below 999,999 bytes the order turns: sha256sum starts faster than openssl, and hashing the file is
+     * the smaller part of the call. The same rules: a well-formed answer is believed, anything else is
+     * not, and openssl reads the true digest.
+     */
+    @Test
+    void aSmallFilesReadBackHashIsSha256sumsWhenWellFormedElseOpenssls() throws Exception {
+        RollbackFile file = persisted(5);
+        assertHashedFirstBy("sha256sum", file);
+    }
+
+    private RollbackFile persisted(int records) {
         LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
-        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class, new ExecRollbackFileStore(local)
-                .persist("db-0", "database", DIR, "rb.jsonl", header(5), stream(tail(5)))).file();
+        return assertInstanceOf(PersistResult.Persisted.class, new ExecRollbackFileStore(local)
+                .persist("db-0", "database", DIR, "rb.jsonl", header(records), stream(tail(records)))).file();
+    }
+
+    private void assertHashedFirstBy(String tool, RollbackFile file) throws Exception {
+        LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
         String forged = "0123456789abcdef".repeat(4);
         String[] fakes = {
             "#!/bin/sh\ncat > /dev/null\necho 'SHA2-256(stdin)= " + forged + "'\n", // another format
@@ -575,22 +607,23 @@ class ExecRollbackFileStoreTest {
             "#!/bin/sh\ncat > /dev/null\necho '" + forged + " *stdin'\n",          // well-formed: believed
         };
         for (int i = 0; i < fakes.length; i++) {
-            Path bin = Files.createDirectories(root.resolve("bin-" + i));
-            Path openssl = bin.resolve("openssl");
-            Files.writeString(openssl, fakes[i]);
-            openssl.toFile().setExecutable(true);
+            Path bin = Files.createDirectories(root.resolve(tool + "-bin-" + i));
+            Path fake = bin.resolve(tool);
+            Files.writeString(fake, fakes[i]);
+            fake.toFile().setExecutable(true);
             PodExec withFake = shimmed(local, bin);
             VerifyResult v = new ExecRollbackFileStore(withFake).verify("db-0", "database", file,
                     Instant.parse("2026-03-01T11:00:00Z"));
             if (i == fakes.length - 1) {
                 assertTrue(assertInstanceOf(VerifyResult.Mismatch.class, v).detail().startsWith(
-                        "read back SHA-256 " + forged), "a well-formed openssl answer is the read-back: " + v);
+                        "read back SHA-256 " + forged), "a well-formed " + tool + " answer is the read-back: " + v);
                 break;
             }
-            assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 5, file.bytes()), v,
-                    "fake openssl " + i + " is not believed: sha256sum reads the file");
+            assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), file.recordCount(), file.bytes()), v,
+                    "fake " + tool + " " + i + " is not believed: the other tool reads the file");
         }
     }
+
     private static List<String> operations(LocalPodExec exec) {
         return exec.calls.stream().map(argv -> argv.get(4)).toList();
     }
@@ -600,13 +633,31 @@ class ExecRollbackFileStoreTest {
      * operation's arguments (names, a UUID, lengths), path and query parameters around it. Vert.x (the
      * mock API server) answers 414 to a request line above 4096 bytes, and so may proxies in front of a
      * real API server: a script that grew past this budget failed every exec with "An error has
-     * occurred" there. Keep it compact.
+     * occurred" there. The longest request line any spec can make (every name at its longest, the
+     * directory alternating '/' and a letter, which form-encoding triples) must fit.
      */
     @Test
-    void theScriptLeavesRoomInTheExecRequestLine() {
-        int encoded = URLEncoder.encode(ExecRollbackFileStore.SCRIPT, StandardCharsets.UTF_8).length();
-        assertTrue(encoded <= 2_800, "the form-encoded script takes " + encoded + " of the 4096-byte request line;"
-                + " the budget for it is 2800");
+    void theLongestExecRequestLineFits() {
+        String ns = "n".repeat(63);
+        String pod = "p".repeat(253);
+        String container = "c".repeat(63);
+        String dir = "/a".repeat(100);
+        String incident = "i".repeat(63);
+        String name = RollbackFileName.of(incident, 2_000_000_000);
+        String attempt = UUID.randomUUID().toString();
+        int longest = 0;
+        for (List<String> args : List.of(List.of("put", dir, name, attempt, incident, "4194304"),
+                List.of("begin", dir, name, attempt, incident),
+                List.of("append", dir, name, attempt, "16777216", "99999999999"),
+                List.of("quarantine", dir, name, "99999999999"))) {
+            StringBuilder line = new StringBuilder("GET /api/v1/namespaces/" + ns + "/pods/" + pod + "/exec?");
+            for (String a : ExecRollbackFileStore.argv(args.toArray(String[]::new))) {
+                line.append("command=").append(URLEncoder.encode(a, StandardCharsets.UTF_8)).append('&');
+            }
+            line.append("container=").append(container).append("&stdin=true&stdout=true&stderr=true HTTP/1.1");
+            longest = Math.max(longest, line.length());
+        }
+        assertTrue(longest <= 4096, "the longest exec request line takes " + longest + " of 4096 bytes");
     }
 
     /**
@@ -789,21 +840,24 @@ class ExecRollbackFileStoreTest {
 
     /**
      * An image whose dd cannot count bytes (busybox without count_bytes, say) copies with head -c: the same
-     * bytes, for a put and for appends.
+     * bytes, for a put and for appends of a megabyte and more (where dd would copy).
      */
     @Test
     void aDdThatCannotCountBytesLeavesTheCopyToHead() throws Exception {
         Path shim = Files.createDirectories(root.resolve("old-dd"));
         Path dd = shim.resolve("dd");
-        Files.writeString(dd, "#!/bin/sh\necho \"dd: invalid input flag: 'count_bytes'\" >&2\nexit 1\n");
+        Files.writeString(dd, "#!/bin/sh\necho dd >> " + root.resolve("ran") + "\n"
+                + "echo \"dd: invalid input flag: 'count_bytes'\" >&2\nexit 1\n");
         Files.setPosixFilePermissions(dd, PosixFilePermissions.fromString("rwx------"));
         LocalPodExec local = new LocalPodExec(root, "/var/lib/db");
         PodExec oldDd = shimmed(local, shim);
-        RollbackFile put = ((PersistResult.Persisted) new ExecRollbackFileStore(oldDd, 1 << 20, Duration.ofSeconds(30))
-                .persist("db-0", "database", DIR, "put.jsonl", header(30), stream(tail(30)))).file();
-        RollbackFile appended = ((PersistResult.Persisted) new ExecRollbackFileStore(oldDd, 256, 0, 1024,
-                Duration.ofSeconds(30)).persist("db-0", "database", DIR, "appended.jsonl", header(30),
-                        stream(tail(30)))).file();
+        RollbackFile put = ((PersistResult.Persisted) new ExecRollbackFileStore(oldDd, 4 << 20, Duration.ofSeconds(30))
+                .persist("db-0", "database", DIR, "put.jsonl", header(8000), stream(tail(8000)))).file();
+        assertTrue(put.bytes() > 1_000_000, "a put of " + put.bytes() + " bytes");
+        assertEquals(List.of("dd"), Files.readAllLines(root.resolve("ran")), "dd was asked, once");
+        RollbackFile appended = ((PersistResult.Persisted) new ExecRollbackFileStore(oldDd, 1_000_000, 0, 1_000_000,
+                Duration.ofSeconds(30)).persist("db-0", "database", DIR, "appended.jsonl", header(8000),
+                        stream(tail(8000)))).file();
         byte[] bytes = Files.readAllBytes(rollbackDir().resolve("put.jsonl"));
         assertArrayEquals(bytes, Files.readAllBytes(rollbackDir().resolve("appended.jsonl")));
         assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)), put.sha256());

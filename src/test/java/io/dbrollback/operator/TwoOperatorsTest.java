@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * step per reconcile so that they interleave. Status writes conflict (409) and steps repeat, but
  * nothing is applied twice: one rollback-id bump, one rollback file, the node converges. Each persist
  * attempt's begin removes the incident's other temporary files, so one instance may remove the file
- * the other is appending to: that append or commit then answers "temporary file gone" (exit 13), a
+ * the other is appending to: that append or commit then answers "temp file gone" (exit 13), a
  * retried attempt and never a disk failure, and the retry finds the name published with the same
  * bytes (the list of files below is also checked for leftovers).
  */
