@@ -31,7 +31,8 @@ import java.util.stream.Stream;
  * latency on the mock API server, and a scale run. Writes {@code results.json} and
  * {@code throughput.png} to the output directory (default {@code bench/results}).
  *
- * <p>Options: {@code --sizes 100000,1000000,5000000,20000000}, {@code --xmx 256m}, {@code --latency-runs 30},
+ * <p>Options: {@code --sizes 100000,1000000,5000000,20000000}, {@code --xmx 256m}, {@code --latency-runs 100},
+ * {@code --latency-warmup 30} (untimed rollbacks first: the JIT of the operator, the mock and the nodes),
  * {@code --scale-clusters 500} (0 skips; runs 125, 250, 500), {@code --scale-sizes 40,500} (these sizes
  * instead), {@code --scale-xmx 256m} (the operator child's heap),
  * {@code --out DIR}, {@code --skip-throughput}, {@code --skip-latency}, {@code --jfr DIR} (as
@@ -60,7 +61,8 @@ public final class Bench {
             sizes.add(Long.parseLong(s.trim()));
         }
         String xmx = opt.getOrDefault("xmx", "256m");
-        int latencyRuns = Integer.parseInt(opt.getOrDefault("latency-runs", "30"));
+        int latencyRuns = Integer.parseInt(opt.getOrDefault("latency-runs", "100"));
+        int latencyWarmup = Integer.parseInt(opt.getOrDefault("latency-warmup", "30"));
         int scaleClusters = Integer.parseInt(opt.getOrDefault("scale-clusters", "500"));
         // the deployed operator's heap: JAVA_MAX_MEM_RATIO=50 of the chart's 512Mi limit (src/main/docker)
         String scaleXmx = opt.getOrDefault("scale-xmx", "256m");
@@ -82,7 +84,7 @@ public final class Bench {
         }
         if (!opt.containsKey("skip-latency") && latencyRuns > 0) {
             syncDisk(); // the throughput part's files must not be written back while rollbacks fsync theirs
-            root.set("latency", LatencyBench.run(latencyRuns));
+            root.set("latency", LatencyBench.run(latencyWarmup, latencyRuns));
             write(root, out);
         }
         if (scaleClusters > 0) {
