@@ -153,11 +153,6 @@ public final class AgentClients implements AutoCloseable {
         return RollbackAgentGrpc.newBlockingStub(channel(address, tls));
     }
 
-    /** A future stub, for unary calls made side by side; the caller sets the call's deadline. */
-    RollbackAgentGrpc.RollbackAgentFutureStub futureStub(String address, Tls tls) {
-        return RollbackAgentGrpc.newFutureStub(channel(address, tls));
-    }
-
     /** An asynchronous stub, for the streams (manual flow control, progress timeout). */
     RollbackAgentGrpc.RollbackAgentStub asyncStub(String address, Tls tls) {
         return RollbackAgentGrpc.newStub(channel(address, tls));

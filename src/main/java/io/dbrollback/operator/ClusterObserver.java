@@ -1,12 +1,7 @@
 package io.dbrollback.operator;
 
-import com.google.common.util.concurrent.ListenableFuture;
-import com.google.common.util.concurrent.MoreExecutors;
-import com.google.common.util.concurrent.Uninterruptibles;
 import io.dbrollback.agent.AgentAnswers;
 import io.dbrollback.agent.v1.GetTimelineRequest;
-import io.dbrollback.agent.v1.RollbackAgentGrpc;
-import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.api.ClusterSpec;
 import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.coordinator.Observation;
@@ -19,7 +14,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.Base64;
 import java.util.HashMap;
@@ -27,7 +21,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
 
 /**
  * Reads the world for one rollback: the cluster's pods and their agent addresses, the leader (holder
@@ -220,7 +213,7 @@ public final class ClusterObserver {
         if (address == null) {
             throw new TransportException("UNAVAILABLE", false, "pod " + pod + " has no IP yet or no agent port");
         }
-        return ask(address, m.tls(), pod).answer();
+        return timeline(address, m.tls(), pod);
     }
 
     private static byte[] decode(String base64) {
@@ -285,63 +278,36 @@ public final class ClusterObserver {
     public Observed observe(Resolved r) {
         String holder = r.leader() == null ? null : r.leader().holder();
         Term term = r.leader() == null ? Term.of(0) : r.leader().term();
-        String leaderAddress = holder == null ? null : r.agentAddresses().get(holder);
-        // Both timelines are asked for at once, the target's first: one round trip per step instead of two.
-        // Each answer is checked and translated as a call of its own would be.
-        Asked target = ask(r.agentAddresses().get(r.targetPod()), r.tls(), r.targetPod());
-        Asked leaderCall = null;
-        if (holder != null && !holder.equals(r.targetPod()) && leaderAddress != null) {
-            try {
-                leaderCall = ask(leaderAddress, r.tls(), holder);
-            } catch (RuntimeException e) {
-                target.call().cancel(true);
-                throw e;
-            }
-        }
-        NodeTimeline targetTimeline;
-        try {
-            targetTimeline = target.answer();
-        } catch (RuntimeException e) {
-            if (leaderCall != null) {
-                leaderCall.call().cancel(true);
-            }
-            throw e;
-        }
+        // The target first, then the leader, one after the other: read later, the leader holds every record a
+        // replica of it could have received by then, so a replica in sync never looks ahead of the leader (and
+        // diverged) because the two answers crossed. Autopilot reads its pods in the same order.
+        NodeTimeline target = timeline(r, r.targetPod());
         NodeTimeline leader = null;
         TransportException leaderError = null;
-        if (leaderCall != null) {
+        String leaderAddress = holder == null ? null : r.agentAddresses().get(holder);
+        if (holder != null && !holder.equals(r.targetPod()) && leaderAddress != null) {
             try {
-                leader = leaderCall.answer();
+                leader = timeline(r, holder);
             } catch (TransportException e) {
                 leaderError = e;
             }
         }
-        return new Observed(new Observation(holder, term, targetTimeline, leader, leaderAddress, leaderError),
+        return new Observed(new Observation(holder, term, target, leader, leaderAddress, leaderError),
                 leaderError);
     }
 
-    /** A GetTimeline call under way to {@code pod}'s agent. */
-    private record Asked(ListenableFuture<Timeline> call, String pod) {
+    private NodeTimeline timeline(Resolved r, String pod) {
+        return timeline(r.agentAddresses().get(pod), r.tls(), pod);
+    }
 
-        /** The checked answer; a failed call or an answer that breaks a rule as a {@link TransportException}. */
-        NodeTimeline answer() {
-            try {
-                return AgentAnswers.timeline(Uninterruptibles.getUninterruptibly(call), pod);
-            } catch (ExecutionException e) {
-                StatusRuntimeException s = e.getCause() instanceof StatusRuntimeException x ? x
-                        : Status.fromThrowable(e.getCause()).asRuntimeException();
-                throw GrpcRollbackTransport.translate("GetTimeline", pod, s, false);
-            } catch (AgentAnswers.InvalidAnswer e) {
-                throw GrpcRollbackTransport.invalid("GetTimeline", pod, e);
-            }
+    private NodeTimeline timeline(String address, AgentClients.Tls tls, String pod) {
+        try {
+            return AgentAnswers.timeline(AgentClients.Deadlines.within(clients.stub(address, tls),
+                    clients.deadlines().getTimeline()).getTimeline(GetTimelineRequest.getDefaultInstance()), pod);
+        } catch (StatusRuntimeException e) {
+            throw GrpcRollbackTransport.translate("GetTimeline", pod, e, false);
+        } catch (AgentAnswers.InvalidAnswer e) {
+            throw GrpcRollbackTransport.invalid("GetTimeline", pod, e);
         }
     }
-
-    private Asked ask(String address, AgentClients.Tls tls, String pod) {
-        // the answer completes the future on the transport's thread: no hand-off to another pool
-        RollbackAgentGrpc.RollbackAgentFutureStub stub = AgentClients.Deadlines.within(clients.futureStub(address, tls),
-                clients.deadlines().getTimeline()).withExecutor(MoreExecutors.directExecutor());
-        return new Asked(stub.getTimeline(GetTimelineRequest.getDefaultInstance()), pod);
-    }
-
 }
