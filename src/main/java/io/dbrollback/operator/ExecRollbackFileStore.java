@@ -522,9 +522,9 @@ public final class ExecRollbackFileStore {
             if (failedOrExisting(r)) {
                 return;
             }
-            readBack = committed(r, "put");
+            ExecReadBacks.ReadBack answer = committed(r, "put");
             sent = all.length;
-            published = true;
+            markPublished(answer);
         }
 
         /**

@@ -46,6 +46,7 @@ import java.util.concurrent.TimeUnit;
 public final class LatencyBench {
 
     static final int TAIL = 1000;
+
     static ObjectNode run(int warmup, int runs) throws Exception {
         ObjectNode result = Bench.JSON.createObjectNode();
         result.put("tailRecords", TAIL);
