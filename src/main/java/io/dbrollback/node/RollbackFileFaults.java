@@ -9,14 +9,15 @@ package io.dbrollback.node;
 public final class RollbackFileFaults {
 
     /** The faults one call took; -1 means off. */
-    record Armed(long noSpaceAfter, boolean failFsync, long cutAfter, boolean failTempRemoval) {
-        static final Armed NONE = new Armed(-1, false, -1, false);
+    record Armed(long noSpaceAfter, boolean failFsync, long cutAfter, boolean failTempRemoval, boolean corrupt) {
+        static final Armed NONE = new Armed(-1, false, -1, false, false);
     }
 
     private long noSpaceAfter = -1;
     private boolean failFsync;
     private long cutAfter = -1;
     private boolean failTempRemoval;
+    private boolean corrupt;
     private long copyFreeSpace = -1;
     private Runnable copyDataHook;
 
@@ -38,6 +39,15 @@ public final class RollbackFileFaults {
     /** The next write cannot remove its temporary name once the file is published (EPERM). */
     public synchronized void failNextTempRemoval() {
         failTempRemoval = true;
+    }
+
+    /**
+     * The next write's temporary file has its first byte changed on disk after the end message, before its
+     * fsync: a disk that gives back other bytes than it was given. A digest of the bytes as they arrived
+     * would not see it; only a read-back of the file does.
+     */
+    public synchronized void corruptNextWrite() {
+        corrupt = true;
     }
 
     /**
@@ -71,14 +81,15 @@ public final class RollbackFileFaults {
 
     /** Takes the armed faults for one call, disarming them. */
     synchronized Armed take() {
-        if (noSpaceAfter < 0 && !failFsync && cutAfter < 0 && !failTempRemoval) {
+        if (noSpaceAfter < 0 && !failFsync && cutAfter < 0 && !failTempRemoval && !corrupt) {
             return Armed.NONE;
         }
-        Armed a = new Armed(noSpaceAfter, failFsync, cutAfter, failTempRemoval);
+        Armed a = new Armed(noSpaceAfter, failFsync, cutAfter, failTempRemoval, corrupt);
         noSpaceAfter = -1;
         failFsync = false;
         cutAfter = -1;
         failTempRemoval = false;
+        corrupt = false;
         return a;
     }
 }

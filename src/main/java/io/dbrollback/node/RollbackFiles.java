@@ -48,8 +48,9 @@ import java.util.stream.Stream;
 /**
  * The reference node's side of the agent-writes-the-file mode: the rollback directory (mode 0700)
  * and the three file RPCs. A file is written into a temporary file of its own call (mode 0600),
- * checked against the sender's size and SHA-256, fsynced, hard-linked to its final name (a link
- * never replaces an existing file), its temporary name removed and the directory fsynced. A call
+ * fsynced, read back from disk and checked against the sender's size and SHA-256 (the one hash of the
+ * file, answered as its read-back), hard-linked to its final name (a link never replaces an existing
+ * file), its temporary name removed and the directory fsynced. A call
  * that does not get that far publishes nothing and removes its own temporary file, whichever way it
  * ends. At {@code begin} a call also removes the temporary files of earlier calls for its incident
  * that no running call holds (what a killed process left). File names come from
@@ -291,7 +292,10 @@ public final class RollbackFiles implements RollbackFileRpcs {
                     channel.write(buf);
                 }
             }
-            sha.update(data.asReadOnlyByteBuffer());
+            if (channel == null) {
+                // The name exists: the stream is only compared (with the end message, then with the file).
+                sha.update(data.asReadOnlyByteBuffer());
+            }
             size += data.size();
             pauseOnce();
         }
@@ -320,13 +324,19 @@ public final class RollbackFiles implements RollbackFileRpcs {
             if (begin == null || end != null) {
                 throw invalid(begin == null ? "an end message before the begin message" : "a second end message");
             }
-            String got = HexFormat.of().formatHex(sha.digest());
-            if (e.getSize() != size || !e.getSha256().equals(got)) {
-                throw AgentErrors.error(Status.Code.ABORTED, ErrorReason.TRANSFER_MISMATCH, "received " + size
-                        + " bytes with SHA-256 " + got + ", the end message announces " + e.getSize() + " bytes with "
-                        + e.getSha256() + "; nothing was published");
+            // A new file is hashed once, read back from disk after its fsync (publish); a stream that only
+            // meets an existing name was hashed as it came.
+            String got = channel == null ? HexFormat.of().formatHex(sha.digest()) : null;
+            if (e.getSize() != size || got != null && !e.getSha256().equals(got)) {
+                throw mismatch("received " + size + " bytes" + (got == null ? "" : " with SHA-256 " + got), e);
             }
             end = e;
+        }
+
+        private StatusRuntimeException mismatch(String what, RollbackFileEnd e) {
+            return AgentErrors.error(Status.Code.ABORTED, ErrorReason.TRANSFER_MISMATCH, what
+                    + ", the end message announces " + e.getSize() + " bytes with " + e.getSha256()
+                    + "; nothing was published");
         }
 
         @Override
@@ -356,6 +366,13 @@ public final class RollbackFiles implements RollbackFileRpcs {
             node.admitTerm(begin.getTerm(), begin.getIncidentId());
             if (channel != null) {
                 try {
+                    if (armed.corrupt()) {
+                        ByteBuffer first = ByteBuffer.allocate(1);
+                        try (FileChannel r = FileChannel.open(tmp, StandardOpenOption.READ)) {
+                            r.read(first, 0);
+                        }
+                        channel.write(ByteBuffer.wrap(new byte[] {(byte) ~first.get(0)}), 0);
+                    }
                     if (armed.failFsync()) {
                         throw new IOException("Input/output error");
                     }
@@ -365,6 +382,13 @@ public final class RollbackFiles implements RollbackFileRpcs {
                 }
                 channel.close();
                 channel = null;
+                // The read-back: the whole file from disk, after its fsync, is what must equal the end message.
+                // Nothing else hashes a new file, so this one pass is both the transfer's check and the verify.
+                Content back = hash(tmp);
+                if (back.size() != end.getSize() || !back.sha256().equals(end.getSha256())) {
+                    throw mismatch("read back " + back.size() + " bytes with SHA-256 " + back.sha256()
+                            + " from the file after its fsync", end);
+                }
                 try {
                     Files.createLink(target, tmp);
                 } catch (FileAlreadyExistsException raced) {
@@ -429,8 +453,10 @@ public final class RollbackFiles implements RollbackFileRpcs {
         }
 
         private WriteRollbackFileResponse response(boolean existed) {
+            // Either way the size and SHA-256 are those of the file read back from disk (a new file after its
+            // fsync, an existing one in existing()), equal to the end message's.
             return WriteRollbackFileResponse.newBuilder().setPath(target.toString()).setSize(end.getSize())
-                    .setSha256(end.getSha256()).setAlreadyExisted(existed).build();
+                    .setSha256(end.getSha256()).setAlreadyExisted(existed).setReadBack(true).build();
         }
 
         @Override

@@ -32,9 +32,11 @@ import java.util.Optional;
  * The agent-writes-the-file mode: the operator formats the rollback file exactly as in the exec mode
  * ({@link RollbackFileFormat}) and streams its bytes to the target's agent (WriteRollbackFile), which
  * makes them durable in its own rollback directory; verification has the agent re-read the file from its
- * disk and hash it (ReadRollbackFile with {@code digest_only}, as the pod's shell re-reads a file written
- * through exec), and the operator compares that size and SHA-256 with what it wrote (invariant I1). An
- * agent that predates {@code digest_only} streams the file back instead, and the operator hashes it here.
+ * disk and hash it, and the operator compares that size and SHA-256 with what it wrote (invariant I1): the
+ * write's own answer when the agent says it read the file back after its fsync ({@code read_back}, taken once
+ * by the verify step of this process, as the exec writer's commit is), else ReadRollbackFile with
+ * {@code digest_only}, as the pod's shell re-reads a file written through exec. An agent that predates
+ * {@code digest_only} streams the file back instead, and the operator hashes it here.
  * A file that differs is quarantined (QuarantineRollbackFile, a rename). The operator needs no pods/exec
  * permission in this mode.
  *
@@ -53,6 +55,7 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
     private final Map<String, String> agentAddresses;
     private final Term planTerm;
     private final int chunkBytes;
+    private final ReadBacks.Scope readBacks;
 
     /**
      * @param agentAddresses host:port of the agent of each pod
@@ -61,11 +64,21 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
      */
     public AgentRollbackFileStore(AgentClients clients, AgentClients.Tls tls, Map<String, String> agentAddresses,
             Term planTerm) {
-        this(clients, tls, agentAddresses, planTerm, CHUNK);
+        this(clients, tls, agentAddresses, planTerm, CHUNK, null);
+    }
+
+    /**
+     * @param readBacks where a write that the agent read back leaves that answer for the verify step of this
+     *     process (null: every verify asks the agent)
+     */
+    public AgentRollbackFileStore(AgentClients clients, AgentClients.Tls tls, Map<String, String> agentAddresses,
+            Term planTerm, ReadBacks.Scope readBacks) {
+        this(clients, tls, agentAddresses, planTerm, CHUNK, readBacks);
     }
 
     AgentRollbackFileStore(AgentClients clients, AgentClients.Tls tls, Map<String, String> agentAddresses,
-            Term planTerm, int chunkBytes) {
+            Term planTerm, int chunkBytes, ReadBacks.Scope readBacks) {
+        this.readBacks = readBacks;
         this.clients = clients;
         this.tls = tls;
         this.agentAddresses = Map.copyOf(agentAddresses);
@@ -143,6 +156,9 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                     + (r == null ? "nothing" : r.getSize() + " bytes, SHA-256 " + digestText(r.getSha256()))
                     + " for " + name + " of " + summary.bytes() + " bytes, SHA-256 " + summary.sha256());
         }
+        if (readBacks != null && r.getReadBack()) {
+            readBacks.put(pod, ReadBacks.AGENT, path, new ReadBacks.ReadBack(r.getSha256(), r.getSize()));
+        }
         return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
                 summary.bytes(), summary.records()));
     }
@@ -187,9 +203,10 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
     }
 
     /**
-     * Has the agent re-read and hash the file ({@code digest_only}), or hashes it here when the agent
-     * streams it back (an agent that predates the field). Equal SHA-256 and size: the file holds
-     * exactly the bytes written, hence the streamed tail. Missing: a mismatch. Different: quarantined
+     * Takes the read-back the agent answered to this process's write of the file, once; else has the agent
+     * re-read and hash the file ({@code digest_only}), or hashes it here when the agent streams it back (an
+     * agent that predates the field). Equal SHA-256 and size: the file holds exactly the bytes written,
+     * hence the streamed tail. Missing: a mismatch. Different: quarantined
      * (renamed by the agent) and a mismatch. A stream cut before its end message is a retried
      * {@link TransportException}, never a mismatch.
      */
@@ -202,8 +219,46 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                     + " is not a rollback file name the agent writes");
         }
         RollbackFileName.Parsed id = parsed.get();
-        AgentClients.Deadlines deadlines = clients.deadlines();
         String address = address(pod);
+        ReadBacks.ReadBack readBack = readBacks == null ? null
+                : readBacks.take(pod, ReadBacks.AGENT, expected.location());
+        if (readBack == null) {
+            readBack = readFromAgent(pod, address, id, expected);
+            if (readBack == null) {
+                return new VerifyResult.Mismatch(expected.location() + " is missing in pod " + pod, null);
+            }
+        }
+        String got = readBack.sha256();
+        long size = readBack.bytes();
+        if (got.equals(expected.sha256()) && size == expected.bytes()) {
+            return new VerifyResult.Read(got, expected.tailSha256(), expected.recordCount(), size);
+        }
+        String where = null;
+        if (planTerm != null) {
+            try {
+                where = AgentClients.Deadlines.within(clients.stub(address, tls),
+                        clients.deadlines().quarantineRollbackFile())
+                        .quarantineRollbackFile(QuarantineRollbackFileRequest.newBuilder()
+                                .setIncidentId(id.incidentId()).setPlanNumber(id.planNumber())
+                                .setTerm(planTerm.value()).setStamp(now.getEpochSecond()).build())
+                        .getQuarantinedPath();
+                where = AgentAnswers.quarantinedPath(where, RollbackFileName.lastSegment(expected.location()),
+                        now.getEpochSecond());
+            } catch (StatusRuntimeException | AgentAnswers.InvalidAnswer e) {
+                where = null; // the mismatch stands; the file keeps its name (or an unknown one) and is never trusted
+            }
+        }
+        return new VerifyResult.Mismatch("read back SHA-256 " + got + " and " + size + " bytes, wrote "
+                + expected.sha256() + " and " + expected.bytes(), where);
+    }
+
+    /**
+     * The size and SHA-256 of the file as the agent reads it now (ReadRollbackFile with {@code digest_only}, or
+     * the bytes hashed here from an agent that predates it); null when the file does not exist.
+     */
+    private ReadBacks.ReadBack readFromAgent(String pod, String address, RollbackFileName.Parsed id,
+            RollbackFile expected) {
+        AgentClients.Deadlines deadlines = clients.deadlines();
         ReadRollbackFileRequest request = ReadRollbackFileRequest.newBuilder().setIncidentId(id.incidentId())
                 .setPlanNumber(id.planNumber()).setDigestOnly(true).build();
         MessageDigest sha = TailDigest.newSha256();
@@ -226,7 +281,7 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
             }
         } catch (StatusRuntimeException e) {
             if (AgentErrors.reason(e).filter(ErrorReason.FILE_NOT_FOUND.name()::equals).isPresent()) {
-                return new VerifyResult.Mismatch(expected.location() + " is missing in pod " + pod, null);
+                return null;
             }
             throw GrpcRollbackTransport.translate("ReadRollbackFile", pod, e, false);
         }
@@ -234,45 +289,24 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
             throw new TransportException("FileReadTruncated", false, "the read-back of " + expected.location()
                     + " from " + pod + " ended without its end message after " + size + " bytes");
         }
-        String got;
         if (data) {
             // An agent that predates digest_only streamed the file: hashed here, held to its end message.
-            got = HexFormat.of().formatHex(sha.digest());
+            String got = HexFormat.of().formatHex(sha.digest());
             if (end.getSize() != size || !end.getSha256().equals(got)) {
                 throw new TransportException("FileReadMismatch", false, "the agent of " + pod + " sent " + size
                         + " bytes hashing to " + got + " but announced " + end.getSize() + " bytes, "
                         + digestText(end.getSha256()) + "; read again");
             }
-        } else {
-            // digest_only: the agent read the file from its disk and hashed it (a file is never empty: it
-            // holds at least its header line, so an agent that ignores digest_only sends data).
-            try {
-                AgentAnswers.fileDigest(end);
-            } catch (AgentAnswers.InvalidAnswer e) {
-                throw GrpcRollbackTransport.invalid("ReadRollbackFile", pod, e);
-            }
-            got = end.getSha256();
-            size = end.getSize();
+            return new ReadBacks.ReadBack(got, size);
         }
-        if (got.equals(expected.sha256()) && size == expected.bytes()) {
-            return new VerifyResult.Read(got, expected.tailSha256(), expected.recordCount(), size);
+        // digest_only: the agent read the file from its disk and hashed it (a file is never empty: it holds
+        // at least its header line, so an agent that ignores digest_only sends data).
+        try {
+            AgentAnswers.fileDigest(end);
+        } catch (AgentAnswers.InvalidAnswer e) {
+            throw GrpcRollbackTransport.invalid("ReadRollbackFile", pod, e);
         }
-        String where = null;
-        if (planTerm != null) {
-            try {
-                where = AgentClients.Deadlines.within(clients.stub(address, tls), deadlines.quarantineRollbackFile())
-                        .quarantineRollbackFile(QuarantineRollbackFileRequest.newBuilder()
-                                .setIncidentId(id.incidentId()).setPlanNumber(id.planNumber())
-                                .setTerm(planTerm.value()).setStamp(now.getEpochSecond()).build())
-                        .getQuarantinedPath();
-                where = AgentAnswers.quarantinedPath(where, RollbackFileName.lastSegment(expected.location()),
-                        now.getEpochSecond());
-            } catch (StatusRuntimeException | AgentAnswers.InvalidAnswer e) {
-                where = null; // the mismatch stands; the file keeps its name (or an unknown one) and is never trusted
-            }
-        }
-        return new VerifyResult.Mismatch("read back SHA-256 " + got + " and " + size + " bytes, wrote "
-                + expected.sha256() + " and " + expected.bytes(), where);
+        return new ReadBacks.ReadBack(end.getSha256(), end.getSize());
     }
 
     /** An agent's digest, as a message may repeat it: only when it has the form of one. */

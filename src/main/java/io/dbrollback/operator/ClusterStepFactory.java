@@ -29,8 +29,8 @@ public final class ClusterStepFactory implements StepFactory {
     private final StatusStore statuses;
     private final S3Store.Settings objectStore;
     private final int execSingleCallMaxBytes;
-    /** The exec writer's read-backs from put and commit, for the verify steps of this process. */
-    private final ExecReadBacks execReadBacks = new ExecReadBacks(1024);
+    /** The writers' read-backs (exec put and commit, agent writes), for the verify steps of this process. */
+    private final ReadBacks readBacks = new ReadBacks(1024);
 
     public ClusterStepFactory(KubernetesClient client, AgentClients clients, RollbackMetrics metrics,
             RollbackFileStore.Writer writer, Clock clock) {
@@ -85,10 +85,10 @@ public final class ClusterStepFactory implements StepFactory {
             PodExec exec, Consumer<RollbackEvent> announce) {
         RollbackFileStore files = writer == RollbackFileStore.Writer.AGENT
                 ? new AgentRollbackFileStore(clients, cluster.tls(), cluster.agentAddresses(),
-                        cp.plan() == null ? null : cp.plan().newTerm())
+                        cp.plan() == null ? null : cp.plan().newTerm(), readBacks.in(r.getMetadata().getNamespace()))
                 : new ExecRollbackFileStore(exec, ExecRollbackFileStore.defaultChunkBytes(), execSingleCallMaxBytes,
                         ExecRollbackFileStore.defaultMaxChunkBytes(), ExecRollbackFileStore.DEFAULT_TIMEOUT,
-                        execReadBacks.in(r.getMetadata().getNamespace()))
+                        readBacks.in(r.getMetadata().getNamespace()))
                         .in(r.getSpec().getCluster().getDataContainer(), r.getSpec().getRollbackDirectory());
         return new MeteredTransport(new GrpcRollbackTransport(cluster.targetPod(), clients, cluster.tls(),
                 cluster.agentAddresses(), files, announce, clock), metrics);

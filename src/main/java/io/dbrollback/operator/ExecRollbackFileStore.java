@@ -148,7 +148,7 @@ public final class ExecRollbackFileStore {
     private final int singleCallMaxBytes;
     private final Duration timeout;
     /** Where put and commit leave their read-back for the verify step; null: the verify step always execs. */
-    private final ExecReadBacks.Scope readBacks;
+    private final ReadBacks.Scope readBacks;
 
     /** The deadline of one exec call. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(2);
@@ -188,7 +188,7 @@ public final class ExecRollbackFileStore {
      *     of the same file in this process (null: the verify step always re-reads with an exec of its own)
      */
     public ExecRollbackFileStore(PodExec exec, int chunkBytes, int singleCallMaxBytes, int maxChunkBytes,
-            Duration timeout, ExecReadBacks.Scope readBacks) {
+            Duration timeout, ReadBacks.Scope readBacks) {
         this.exec = exec;
         this.readBacks = readBacks;
         this.chunkBytes = Math.max(1, Math.min(chunkBytes, MAX_CHUNK));
@@ -328,12 +328,12 @@ public final class ExecRollbackFileStore {
     }
 
     /** The answer of a put or commit that succeeded: its read-back of the published file, or null. */
-    private static ExecReadBacks.ReadBack committed(PodExec.Result r, String op) {
+    private static ReadBacks.ReadBack committed(PodExec.Result r, String op) {
         Matcher m = COMMITTED.matcher(r.stdout());
         if (!m.matches()) {
             throw incomplete(op, r);
         }
-        return m.group(1) == null ? null : new ExecReadBacks.ReadBack(m.group(1), Long.parseLong(m.group(2)));
+        return m.group(1) == null ? null : new ReadBacks.ReadBack(m.group(1), Long.parseLong(m.group(2)));
     }
 
     /**
@@ -345,7 +345,7 @@ public final class ExecRollbackFileStore {
         int slash = expected.location().lastIndexOf('/');
         String dir = expected.location().substring(0, slash);
         String name = expected.location().substring(slash + 1);
-        ExecReadBacks.ReadBack readBack = readBacks == null ? null
+        ReadBacks.ReadBack readBack = readBacks == null ? null
                 : readBacks.take(pod, container, expected.location());
         String sha;
         long size;
@@ -430,7 +430,7 @@ public final class ExecRollbackFileStore {
         /** The SHA-256 of the file begin or put found published under the name, else null. */
         private String existing;
         /** What put or commit read back from the file it published, else null. */
-        private ExecReadBacks.ReadBack readBack;
+        private ReadBacks.ReadBack readBack;
 
         Chunker(String pod, String container, String dir, String name, String attempt, String incident) {
             this.pod = pod;
@@ -498,12 +498,12 @@ public final class ExecRollbackFileStore {
             return published;
         }
 
-        void markPublished(ExecReadBacks.ReadBack readBack) {
+        void markPublished(ReadBacks.ReadBack readBack) {
             published = true;
             this.readBack = readBack;
         }
 
-        ExecReadBacks.ReadBack readBack() {
+        ReadBacks.ReadBack readBack() {
             return readBack;
         }
 
@@ -522,7 +522,7 @@ public final class ExecRollbackFileStore {
             if (failedOrExisting(r)) {
                 return;
             }
-            ExecReadBacks.ReadBack answer = committed(r, "put");
+            ReadBacks.ReadBack answer = committed(r, "put");
             sent = all.length;
             markPublished(answer);
         }

@@ -16,7 +16,7 @@ import io.dbrollback.model.RollbackFileHeader;
 import io.dbrollback.model.Term;
 import io.dbrollback.operator.AgentClients;
 import io.dbrollback.operator.AgentRollbackFileStore;
-import io.dbrollback.operator.ExecReadBacks;
+import io.dbrollback.operator.ReadBacks;
 import io.dbrollback.operator.ExecRollbackFileStore;
 import io.dbrollback.operator.GrpcRollbackTransport;
 import io.dbrollback.operator.LocalPodExec;
@@ -138,13 +138,14 @@ public final class TailBenchChild {
                     + (to - from),
                     1, "bench", node, Lsn.of(from), Lsn.of(to), t.currentTerm(), Term.of(t.currentTerm().value() + 1),
                     "bench-1", to - from, Instant.now());
+            // as the operator runs them: the read-back of the commit (exec) or of the write (agent) is the verify's
             RollbackFileStore store = agentWriter
-                    ? new AgentRollbackFileStore(clients, null, Map.of(node, address), header.newTerm())
-                    // as the operator runs it: the commit's read-back is the verify step's
+                    ? new AgentRollbackFileStore(clients, null, Map.of(node, address), header.newTerm(),
+                            new ReadBacks(16).in("bench"))
                     : new ExecRollbackFileStore(new LocalPodExec(dir, volume),
                             ExecRollbackFileStore.defaultChunkBytes(), ExecRollbackFileStore.defaultChunkBytes(),
                             ExecRollbackFileStore.defaultMaxChunkBytes(),
-                            ExecRollbackFileStore.DEFAULT_TIMEOUT, new ExecReadBacks(16).in("bench"))
+                            ExecRollbackFileStore.DEFAULT_TIMEOUT, new ReadBacks(16).in("bench"))
                             .in("database", volume + "/rollback");
             GrpcRollbackTransport transport = new GrpcRollbackTransport(node, clients, null, Map.of(node, address),
                     store, e -> { }, Clock.systemUTC());

@@ -15,6 +15,7 @@ import io.dbrollback.agent.v1.FenceRequest;
 import io.dbrollback.agent.v1.GetTimelineRequest;
 import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.RollbackFileEnd;
+import io.dbrollback.agent.v1.WriteRollbackFileResponse;
 import io.dbrollback.coordinator.PersistResult;
 import io.dbrollback.coordinator.TailStream;
 import io.dbrollback.coordinator.TestStreams;
@@ -80,7 +81,7 @@ class AgentRollbackFileStoreTest {
     }
 
     private AgentRollbackFileStore store(String address, Term planTerm, int chunk) {
-        return new AgentRollbackFileStore(clients, null, Map.of("db-0", address), planTerm, chunk);
+        return new AgentRollbackFileStore(clients, null, Map.of("db-0", address), planTerm, chunk, null);
     }
 
     private AgentRollbackFileStore store() {
@@ -357,6 +358,71 @@ class AgentRollbackFileStoreTest {
             assertTrue(m.detail().contains("read back SHA-256 " + sha256(b)), m.detail());
             assertEquals(dir().resolve(file().getFileName() + ".quarantined-77").toString(), m.quarantinedLocation());
         }
+    }
+
+    @Test
+    void theWritesReadBackIsTheVerifyOfThisProcessOnceAndLaterVerifiesAskTheAgent() throws Exception {
+        List<WriteRollbackFileResponse> writes = new CopyOnWriteArrayList<>();
+        List<ReadRollbackFileResponse> reads = new CopyOnWriteArrayList<>();
+        try (ScriptedAgent agent = ScriptedAgent.fronting(node.address()).onWriteFileAnswer(r -> {
+            writes.add(r);
+            return r;
+        }).onReadFile(m -> {
+            reads.addAll(m);
+            return m;
+        })) {
+            AgentRollbackFileStore store = new AgentRollbackFileStore(clients, null,
+                    Map.of("db-0", "127.0.0.1:" + agent.port()), Term.of(5), 300, new ReadBacks(8).in("db"));
+            RollbackFile file = ((PersistResult.Persisted) store.persist("db-0", header(40, 5),
+                    TestStreams.of(tail(40, 20)))).file();
+            assertEquals(1, writes.size());
+            assertTrue(writes.get(0).getReadBack(), "the node read its file back after the fsync: " + writes);
+            assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 40, file.bytes()),
+                    store.verify("db-0", file, Instant.now()));
+            assertEquals(List.of(), reads, "the write's read-back was the verify: no ReadRollbackFile");
+
+            // Taken once: the next verify of the same file asks the node, which sees a change on its disk.
+            byte[] b = Files.readAllBytes(file());
+            b[3] ^= 1;
+            Files.write(file(), b);
+            VerifyResult.Mismatch m = assertInstanceOf(VerifyResult.Mismatch.class,
+                    store.verify("db-0", file, Instant.ofEpochSecond(90)));
+            assertEquals(1, reads.size(), "one end message: " + reads);
+            assertEquals(dir().resolve(file().getFileName() + ".quarantined-90").toString(), m.quarantinedLocation());
+        }
+    }
+
+    @Test
+    void aWriteAnsweredWithoutReadBackIsVerifiedByTheAgentsReRead() throws Exception {
+        List<ReadRollbackFileResponse> reads = new CopyOnWriteArrayList<>();
+        try (ScriptedAgent agent = ScriptedAgent.fronting(node.address())
+                .onWriteFileAnswer(r -> r.toBuilder().setReadBack(false).build()).onReadFile(m -> {
+                    reads.addAll(m);
+                    return m;
+                })) {
+            AgentRollbackFileStore store = new AgentRollbackFileStore(clients, null,
+                    Map.of("db-0", "127.0.0.1:" + agent.port()), Term.of(5), 300, new ReadBacks(8).in("db"));
+            RollbackFile file = ((PersistResult.Persisted) store.persist("db-0", header(40, 5),
+                    TestStreams.of(tail(40, 20)))).file();
+            assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 40, file.bytes()),
+                    store.verify("db-0", file, Instant.now()));
+            assertEquals(List.of(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
+                    .setSize(file.bytes()).setSha256(file.sha256())).build()), reads,
+                    "an agent that does not say it read the file back (one that predates read_back) re-reads it");
+        }
+    }
+
+    @Test
+    void bytesTheDiskChangedAreFoundByTheReadBackBeforeTheFileIsPublished() throws Exception {
+        node.rollbackFileFaults().corruptNextWrite();
+        TransportException e = assertThrows(TransportException.class,
+                () -> store().persist("db-0", header(40, 5), TestStreams.of(tail(40, 20))));
+        assertEquals("TRANSFER_MISMATCH", e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("from the file after its fsync"), e.getMessage());
+        assertEquals(List.of(), listing(), "nothing published, the temporary file removed");
+        RollbackFile file = assertInstanceOf(PersistResult.Persisted.class,
+                store().persist("db-0", header(40, 5), TestStreams.of(tail(40, 20)))).file();
+        assertEquals(sha256(Files.readAllBytes(file())), file.sha256(), "the retry publishes the file");
     }
 
     @Test

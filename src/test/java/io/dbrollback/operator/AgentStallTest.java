@@ -149,7 +149,7 @@ class AgentStallTest {
     }
 
     private static AgentRollbackFileStore store(AgentClients clients, String address, int chunk) {
-        return new AgentRollbackFileStore(clients, null, Map.of("db-0", address), Term.of(5), chunk);
+        return new AgentRollbackFileStore(clients, null, Map.of("db-0", address), Term.of(5), chunk, null);
     }
 
     private static List<TailRecord> records(long afterLsn, int n, int valueBytes) {

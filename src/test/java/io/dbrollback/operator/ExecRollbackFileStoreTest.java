@@ -778,7 +778,7 @@ class ExecRollbackFileStoreTest {
     @Test
     void theVerifyStepUsesThePublishingExecsReadBackOnceThenRereads() throws Exception {
         LocalPodExec exec = new LocalPodExec(root, "/var/lib/db");
-        ExecReadBacks readBacks = new ExecReadBacks(16);
+        ReadBacks readBacks = new ReadBacks(16);
         ExecRollbackFileStore store = new ExecRollbackFileStore(exec, 1 << 20, 1 << 20, 1 << 20,
                 Duration.ofSeconds(30), readBacks.in("db"));
         RollbackFile file = ((PersistResult.Persisted) store.persist("db-0", "database", DIR, "one.jsonl", header(25),
@@ -820,7 +820,7 @@ class ExecRollbackFileStoreTest {
                     ? new PodExec.Result(0, r.stdout().replaceFirst("[0-9a-f]{64}", other), r.stderr())
                     : argv.get(4).equals("put") ? new PodExec.Result(0, "COMMITTED OK\n", r.stderr()) : r;
         };
-        ExecReadBacks readBacks = new ExecReadBacks(16);
+        ReadBacks readBacks = new ReadBacks(16);
         ExecRollbackFileStore store = new ExecRollbackFileStore(lying, 1 << 20, 1 << 20, 1 << 20,
                 Duration.ofSeconds(30), readBacks.in("db"));
         RollbackFile lie = ((PersistResult.Persisted) store.persist("db-0", "database", DIR, "lie.jsonl", header(25),

@@ -391,8 +391,10 @@ class MisbehavingAgentIT {
     void aDigestTheAgentReportsThatDiffersFailsTheVerifyAndQuarantinesTheFile() throws Exception {
         operator.stop();
         startOperator(RollbackFileStore.Writer.AGENT);
-        // The file is written and stored whole, but the agent's re-read (digest_only) reports another digest.
-        Fixture f = diverged("digest-differs", a -> a.onReadFile(messages -> messages.stream()
+        // The file is written and stored whole, but the agent's re-read (digest_only) reports another digest. Its
+        // writes do not say that it read the file back, so the verify asks it to.
+        Fixture f = diverged("digest-differs", a -> a.onWriteFileAnswer(r -> r.toBuilder().setReadBack(false)
+                .build()).onReadFile(messages -> messages.stream()
                 .map(m -> !m.hasEnd() ? m : ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd
                         .newBuilder(m.getEnd()).setSha256("f".repeat(64))).build()).toList()));
         apply(f, "rb");
@@ -405,6 +407,24 @@ class MisbehavingAgentIT {
                 .toList();
         assertEquals(1, files.size(), files.toString());
         assertTrue(files.get(0).contains(".rollback.jsonl.quarantined-"), "renamed, never deleted: " + files);
+    }
+
+    @Test
+    void aWritesReadBackThatIsNotTheBytesSentIsNeverTakenForTheVerify() throws Exception {
+        operator.stop();
+        startOperator(RollbackFileStore.Writer.AGENT);
+        // The node writes the file whole, but every write's answer says it read back another digest.
+        Fixture f = diverged("write-readback-differs", a -> a.onWriteFileAnswer(r -> r.toBuilder()
+                .setSha256("e".repeat(64)).build()));
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = assertFailed(f, "TransferBroken");
+        assertTrue(s.getMessage().contains("AgentAnswerMismatch") && s.getMessage().contains("e".repeat(64)),
+                s.getMessage());
+        assertEquals(MAX_RETRIES + 1, f.agent().calls("WriteRollbackFile"), "retried, a bounded number of times");
+        assertEquals(0, f.agent().calls("ReadRollbackFile"), "no verify of a file whose write did not match");
+        assertNull(s.getRollbackFile(), "no file on record from a write whose read-back is not what was sent");
+        assertEquals(0, f.agent().calls("RecoverToLsn"));
+        assertNothingRemovedButFenced(f);
     }
 
     @Test

@@ -142,8 +142,9 @@ public final class ScriptedAgent implements AutoCloseable {
     }
 
     /**
-     * Behaves as an agent built before ReadRollbackFile's {@code digest_only}: the field is dropped, so the
-     * node streams the file back whatever the operator asked.
+     * Behaves as an agent built before ReadRollbackFile's {@code digest_only} (and so before WriteRollbackFile's
+     * {@code read_back}): the field is dropped, so the node streams the file back whatever the operator asked,
+     * and a write's answer does not say that the node read the file back.
      */
     public ScriptedAgent predatingDigestOnly() {
         this.predatesDigestOnly = true;
@@ -289,7 +290,8 @@ public final class ScriptedAgent implements AutoCloseable {
                     new StreamObserver<WriteRollbackFileResponse>() {
                         @Override
                         public void onNext(WriteRollbackFileResponse value) {
-                            out.onNext(writeFile.apply(value));
+                            out.onNext(writeFile.apply(predatesDigestOnly
+                                    ? value.toBuilder().clearReadBack().build() : value));
                         }
 
                         @Override

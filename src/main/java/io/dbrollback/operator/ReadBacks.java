@@ -4,13 +4,17 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * What the exec writer's {@code put} or {@code commit} read back from a rollback file right after publishing
- * it (after the fsync of the file and of its directory, from the final name): its size and SHA-256, kept in
- * this process until the verify step of the same file takes it, once. The verify step then needs no exec of
- * its own; when the entry is not here (another operator process, a restart, an evicted entry, an answer
- * without a read-back) it re-reads the file with its own exec. Bounded: the oldest entries go first.
+ * What a writer read back from a rollback file as it published it, kept in this process until the verify step
+ * of the same file takes it, once: the exec writer's {@code put} or {@code commit} (after the fsync of the file
+ * and of its directory, from the final name), or the agent's WriteRollbackFile answered with
+ * {@code read_back} (the file re-read after its fsync). The verify step then needs no exec or ReadRollbackFile
+ * call of its own; when the entry is not here (another operator process, a restart, an evicted entry, an
+ * answer without a read-back) it re-reads the file itself. Bounded: the oldest entries go first.
  */
-public final class ExecReadBacks {
+public final class ReadBacks {
+
+    /** The container of the agent writer's entries: no container of a pod has an empty name. */
+    static final String AGENT = "";
 
     /** The size and SHA-256 the pod read from the published file. */
     public record ReadBack(String sha256, long bytes) {
@@ -19,7 +23,7 @@ public final class ExecReadBacks {
     private final Map<String, ReadBack> entries;
 
     /** @param max the most entries kept (one per file published and not verified yet) */
-    public ExecReadBacks(int max) {
+    public ReadBacks(int max) {
         this.entries = new LinkedHashMap<>() {
             private static final long serialVersionUID = 1L;
 

@@ -6,16 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import org.junit.jupiter.api.Test;
 
 /** The exec writer's read-backs kept for the verify step: taken once, per namespace, pod and container, bounded. */
-class ExecReadBacksTest {
+class ReadBacksTest {
 
-    private static ExecReadBacks.ReadBack readBack(int i) {
-        return new ExecReadBacks.ReadBack(String.valueOf(i % 10).repeat(64), 1000L + i);
+    private static ReadBacks.ReadBack readBack(int i) {
+        return new ReadBacks.ReadBack(String.valueOf(i % 10).repeat(64), 1000L + i);
     }
 
     @Test
     void aReadBackIsTakenOnceAndOnlyForItsOwnPodContainerAndNamespace() {
-        ExecReadBacks readBacks = new ExecReadBacks(8);
-        ExecReadBacks.Scope db = readBacks.in("db");
+        ReadBacks readBacks = new ReadBacks(8);
+        ReadBacks.Scope db = readBacks.in("db");
         db.put("orders-0", "database", "/data/rollback/a.jsonl", readBack(1));
         assertNull(readBacks.in("other").take("orders-0", "database", "/data/rollback/a.jsonl"), "another namespace");
         assertNull(db.take("orders-1", "database", "/data/rollback/a.jsonl"), "another pod");
@@ -27,7 +27,7 @@ class ExecReadBacksTest {
 
     @Test
     void theOldestReadBacksGoFirstBeyondTheBound() {
-        ExecReadBacks.Scope db = new ExecReadBacks(3).in("db");
+        ReadBacks.Scope db = new ReadBacks(3).in("db");
         for (int i = 0; i < 5; i++) {
             db.put("orders-0", "database", "/f" + i, readBack(i));
         }
