@@ -360,6 +360,16 @@ class AgentRollbackFileStoreTest {
         }
     }
 
+    /** A store through {@code agent} that keeps its writes' read-backs for its verify steps, as the operator does. */
+    private AgentRollbackFileStore readBackStore(ScriptedAgent agent) {
+        return new AgentRollbackFileStore(clients, null, Map.of("db-0", "127.0.0.1:" + agent.port()), Term.of(5),
+                300, new ReadBacks(8).in("db"));
+    }
+
+    private static RollbackFile persist40(AgentRollbackFileStore store) {
+        return ((PersistResult.Persisted) store.persist("db-0", header(40, 5), TestStreams.of(tail(40, 20)))).file();
+    }
+
     @Test
     void theWritesReadBackIsTheVerifyOfThisProcessOnceAndLaterVerifiesAskTheAgent() throws Exception {
         List<WriteRollbackFileResponse> writes = new CopyOnWriteArrayList<>();
@@ -371,10 +381,8 @@ class AgentRollbackFileStoreTest {
             reads.addAll(m);
             return m;
         })) {
-            AgentRollbackFileStore store = new AgentRollbackFileStore(clients, null,
-                    Map.of("db-0", "127.0.0.1:" + agent.port()), Term.of(5), 300, new ReadBacks(8).in("db"));
-            RollbackFile file = ((PersistResult.Persisted) store.persist("db-0", header(40, 5),
-                    TestStreams.of(tail(40, 20)))).file();
+            AgentRollbackFileStore store = readBackStore(agent);
+            RollbackFile file = persist40(store);
             assertEquals(1, writes.size());
             assertTrue(writes.get(0).getReadBack(), "the node read its file back after the fsync: " + writes);
             assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 40, file.bytes()),
@@ -400,10 +408,8 @@ class AgentRollbackFileStoreTest {
                     reads.addAll(m);
                     return m;
                 })) {
-            AgentRollbackFileStore store = new AgentRollbackFileStore(clients, null,
-                    Map.of("db-0", "127.0.0.1:" + agent.port()), Term.of(5), 300, new ReadBacks(8).in("db"));
-            RollbackFile file = ((PersistResult.Persisted) store.persist("db-0", header(40, 5),
-                    TestStreams.of(tail(40, 20)))).file();
+            AgentRollbackFileStore store = readBackStore(agent);
+            RollbackFile file = persist40(store);
             assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 40, file.bytes()),
                     store.verify("db-0", file, Instant.now()));
             assertEquals(List.of(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
