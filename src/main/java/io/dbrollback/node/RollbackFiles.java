@@ -362,8 +362,6 @@ public final class RollbackFiles implements RollbackFileRpcs {
         }
 
         private WriteRollbackFileResponse publish() throws IOException {
-            // The term is checked again: a newer term may have arrived while the bytes streamed.
-            node.admitTerm(begin.getTerm(), begin.getIncidentId());
             if (channel != null) {
                 try {
                     if (armed.corrupt()) {
@@ -386,9 +384,12 @@ public final class RollbackFiles implements RollbackFileRpcs {
                 // Nothing else hashes a new file, so this one pass is both the transfer's check and the verify.
                 Content back = hash(tmp);
                 if (back.size() != end.getSize() || !back.sha256().equals(end.getSha256())) {
-                    throw mismatch("read back " + back.size() + " bytes with SHA-256 " + back.sha256()
-                            + " from the file after its fsync", end);
+                    throw mismatch("received " + back.size() + " bytes whose SHA-256, read back from the file after its"
+                            + " fsync, is " + back.sha256(), end);
                 }
+                // The term is checked again right before the link: a newer term may have arrived while the bytes
+                // streamed, were made durable or were read back.
+                node.admitTerm(begin.getTerm(), begin.getIncidentId());
                 try {
                     Files.createLink(target, tmp);
                 } catch (FileAlreadyExistsException raced) {
@@ -406,6 +407,8 @@ public final class RollbackFiles implements RollbackFileRpcs {
                 }
                 return response(false);
             }
+            // The term is checked again: a newer term may have arrived while the bytes streamed.
+            node.admitTerm(begin.getTerm(), begin.getIncidentId());
             return existing();
         }
 

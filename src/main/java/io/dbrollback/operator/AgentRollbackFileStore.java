@@ -156,8 +156,11 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
                     + (r == null ? "nothing" : r.getSize() + " bytes, SHA-256 " + digestText(r.getSha256()))
                     + " for " + name + " of " + summary.bytes() + " bytes, SHA-256 " + summary.sha256());
         }
-        if (readBacks != null && r.getReadBack()) {
-            readBacks.put(pod, ReadBacks.AGENT, path, new ReadBacks.ReadBack(r.getSha256(), r.getSize()));
+        if (readBacks != null) {
+            // Kept only once the answer is checked above; an answer without a read-back also drops what an earlier
+            // write of the same file left, so that the verify step asks the agent.
+            readBacks.replace(pod, ReadBacks.AGENT, path,
+                    r.getReadBack() ? new ReadBacks.ReadBack(r.getSha256(), r.getSize()) : null);
         }
         return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
                 summary.bytes(), summary.records()));

@@ -286,8 +286,10 @@ public final class ExecRollbackFileStore {
                 }
                 chunker.markPublished(committed(committed, "commit"));
             }
-            if (readBacks != null && chunker.readBack() != null) {
-                readBacks.put(pod, container, path, chunker.readBack());
+            if (readBacks != null) {
+                // A write without a read-back (the name existed, or the commit could not read it) also drops what
+                // an earlier write of the same file left: the verify step then reads the file itself.
+                readBacks.replace(pod, container, path, chunker.readBack());
             }
             return new PersistResult.Persisted(new RollbackFile(path, summary.sha256(), summary.tailSha256(),
                     summary.bytes(), summary.records()));

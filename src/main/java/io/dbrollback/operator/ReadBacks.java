@@ -51,9 +51,14 @@ public final class ReadBacks {
             return namespace + '\n' + pod + '\n' + container + '\n' + location;
         }
 
-        void put(String pod, String container, String location, ReadBack readBack) {
+        /** Keeps {@code readBack} for {@code location}, or drops what was kept for it when it is null. */
+        void replace(String pod, String container, String location, ReadBack readBack) {
             synchronized (entries) {
-                entries.put(key(pod, container, location), readBack);
+                if (readBack == null) {
+                    entries.remove(key(pod, container, location));
+                } else {
+                    entries.put(key(pod, container, location), readBack);
+                }
             }
         }
 

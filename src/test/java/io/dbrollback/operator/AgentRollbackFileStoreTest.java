@@ -389,6 +389,13 @@ class AgentRollbackFileStoreTest {
                     store.verify("db-0", file, Instant.now()));
             assertEquals(List.of(), reads, "the write's read-back was the verify: no ReadRollbackFile");
 
+            // Written again (an operator's retry): the node re-reads the existing file and answers that read-back.
+            assertEquals(file, persist40(store));
+            assertTrue(writes.get(1).getAlreadyExisted() && writes.get(1).getReadBack(), writes.toString());
+            assertEquals(new VerifyResult.Read(file.sha256(), file.tailSha256(), 40, file.bytes()),
+                    store.verify("db-0", file, Instant.now()));
+            assertEquals(List.of(), reads, "the retry's read-back was the verify: no ReadRollbackFile");
+
             // Taken once: the next verify of the same file asks the node, which sees a change on its disk.
             byte[] b = Files.readAllBytes(file());
             b[3] ^= 1;
@@ -415,6 +422,25 @@ class AgentRollbackFileStoreTest {
             assertEquals(List.of(ReadRollbackFileResponse.newBuilder().setEnd(RollbackFileEnd.newBuilder()
                     .setSize(file.bytes()).setSha256(file.sha256())).build()), reads,
                     "an agent that does not say it read the file back (one that predates read_back) re-reads it");
+        }
+    }
+
+    @Test
+    void aLaterWriteWithoutReadBackDropsTheReadBackOfTheEarlierOne() throws Exception {
+        List<ReadRollbackFileResponse> reads = new CopyOnWriteArrayList<>();
+        try (ScriptedAgent agent = ScriptedAgent.fronting(node.address()).onReadFile(m -> {
+            reads.addAll(m);
+            return m;
+        })) {
+            AgentRollbackFileStore store = readBackStore(agent);
+            RollbackFile file = persist40(store); // read back by the node, kept for a verify that does not come
+            agent.onWriteFileAnswer(r -> r.toBuilder().setReadBack(false).build()); // the pod's agent downgraded
+            assertEquals(file, persist40(store));
+            byte[] b = Files.readAllBytes(file());
+            b[5] ^= 1;
+            Files.write(file(), b);
+            assertInstanceOf(VerifyResult.Mismatch.class, store.verify("db-0", file, Instant.ofEpochSecond(91)));
+            assertEquals(1, reads.size(), "the verify asked the node, not the first write's read-back: " + reads);
         }
     }
 

@@ -428,6 +428,24 @@ class MisbehavingAgentIT {
     }
 
     @Test
+    void aWriteAnswerThatLiedOnceLeavesNothingForTheVerifyOfTheRetry() throws Exception {
+        operator.stop();
+        startOperator(RollbackFileStore.Writer.AGENT);
+        // The first write's answer says it read back another digest; the retry's answer is true but without
+        // read_back. The verify must ask the agent, never take the lie.
+        AtomicInteger writes = new AtomicInteger();
+        Fixture f = diverged("write-lies-once", a -> a.onWriteFileAnswer(r -> writes.incrementAndGet() == 1
+                ? r.toBuilder().setSha256("e".repeat(64)).build() : r.toBuilder().setReadBack(false).build()));
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = awaitEnd(f, "rb");
+        assertEquals("Completed", s.getPhase(), s.getMessage());
+        assertEquals(2, f.agent().calls("WriteRollbackFile"));
+        // The verify's re-read (digest_only) on the node, then the off-node copy's read of the file.
+        assertEquals(2, f.agent().calls("ReadRollbackFile"), "the verify read the file on the node");
+        assertEquals(1, f.agent().calls("RecoverToLsn"));
+    }
+
+    @Test
     void aReadBackThatNeverMatchesInTheAgentModeEndsFailed() throws Exception {
         operator.stop();
         startOperator(RollbackFileStore.Writer.AGENT);
