@@ -1,5 +1,7 @@
 package io.dbrollback.node;
 
+import java.io.IOException;
+
 /**
  * Test hook of the reference node: disk and connection faults for the next WriteRollbackFile call.
  * Each switch acts once, on the next call that starts after it was set; the faults go through the
@@ -8,9 +10,16 @@ package io.dbrollback.node;
  */
 public final class RollbackFileFaults {
 
-    /** The faults one call took; -1 means off. */
-    record Armed(long noSpaceAfter, boolean failFsync, long cutAfter, boolean failTempRemoval, boolean corrupt) {
-        static final Armed NONE = new Armed(-1, false, -1, false, false);
+    /** What a test runs in a write right before its read-back: it may fail as the disk would, or change the node. */
+    @FunctionalInterface
+    public interface ReadBackHook {
+        void run() throws IOException;
+    }
+
+    /** The faults one call took; -1, false or null means off. */
+    record Armed(long noSpaceAfter, boolean failFsync, long cutAfter, boolean failTempRemoval, boolean corrupt,
+            ReadBackHook beforeReadBack) {
+        static final Armed NONE = new Armed(-1, false, -1, false, false, null);
     }
 
     private long noSpaceAfter = -1;
@@ -18,6 +27,7 @@ public final class RollbackFileFaults {
     private long cutAfter = -1;
     private boolean failTempRemoval;
     private boolean corrupt;
+    private ReadBackHook beforeReadBack;
     private long copyFreeSpace = -1;
     private Runnable copyDataHook;
 
@@ -51,6 +61,14 @@ public final class RollbackFileFaults {
     }
 
     /**
+     * The next write that makes a new file runs {@code hook} after the fsync of its temporary file, right before
+     * reading it back (nothing published yet): an {@link IOException} from the hook is a read error of the disk.
+     */
+    public synchronized void beforeNextReadBack(ReadBackHook hook) {
+        beforeReadBack = hook;
+    }
+
+    /**
      * From now on (until set to -1) the copies directory reports {@code bytes} of free space to
      * StoreRollbackCopy's check at {@code begin}, as a full disk would: a copy larger than that is refused
      * with NO_SPACE. Sticky, unlike the other switches: a full disk stays full.
@@ -81,15 +99,16 @@ public final class RollbackFileFaults {
 
     /** Takes the armed faults for one call, disarming them. */
     synchronized Armed take() {
-        if (noSpaceAfter < 0 && !failFsync && cutAfter < 0 && !failTempRemoval && !corrupt) {
+        if (noSpaceAfter < 0 && !failFsync && cutAfter < 0 && !failTempRemoval && !corrupt && beforeReadBack == null) {
             return Armed.NONE;
         }
-        Armed a = new Armed(noSpaceAfter, failFsync, cutAfter, failTempRemoval, corrupt);
+        Armed a = new Armed(noSpaceAfter, failFsync, cutAfter, failTempRemoval, corrupt, beforeReadBack);
         noSpaceAfter = -1;
         failFsync = false;
         cutAfter = -1;
         failTempRemoval = false;
         corrupt = false;
+        beforeReadBack = null;
         return a;
     }
 }

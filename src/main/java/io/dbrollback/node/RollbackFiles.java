@@ -382,6 +382,9 @@ public final class RollbackFiles implements RollbackFileRpcs {
                 channel = null;
                 // The read-back: the whole file from disk, after its fsync, is what must equal the end message.
                 // Nothing else hashes a new file, so this one pass is both the transfer's check and the verify.
+                if (armed.beforeReadBack() != null) {
+                    armed.beforeReadBack().run();
+                }
                 Content back = hash(tmp);
                 if (back.size() != end.getSize() || !back.sha256().equals(end.getSha256())) {
                     throw mismatch("received " + back.size() + " bytes whose SHA-256, read back from the file after its"

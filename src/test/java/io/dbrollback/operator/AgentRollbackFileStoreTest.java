@@ -32,6 +32,7 @@ import io.dbrollback.node.ReplicaNode;
 import io.dbrollback.testing.CuttingProxy;
 import io.dbrollback.testing.IntegrationTest;
 import io.dbrollback.testing.ScriptedAgent;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -209,6 +210,31 @@ class AgentRollbackFileStoreTest {
         VerifyResult.Read read = assertInstanceOf(VerifyResult.Read.class, store().verify("db-0", file,
                 Instant.ofEpochSecond(1)));
         assertEquals(file.sha256(), read.fileSha256(), "the published file reads back whole");
+    }
+
+    @Test
+    void aReadErrorOfTheReadBackFailsClosedAndPublishesNothing() throws Exception {
+        node.rollbackFileFaults().beforeNextReadBack(() -> {
+            throw new IOException("Input/output error");
+        });
+        PersistResult r = store().persist("db-0", header(5, 5), TestStreams.of(tail(5, 1)));
+        PersistResult.Failed failed = assertInstanceOf(PersistResult.Failed.class, r);
+        assertEquals(PersistResult.Kind.IO_ERROR, failed.kind(), failed.message());
+        assertEquals(List.of(), listing(), "nothing published, the temporary file removed");
+    }
+
+    @Test
+    void aTermThatGoesStaleDuringTheReadBackPublishesNothing() throws Exception {
+        // A newer term arrives after the file was made durable, while the agent reads it back: the check right
+        // before the link refuses the write.
+        node.rollbackFileFaults().beforeNextReadBack(() -> clients.stub(node.address(), null)
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .fence(FenceRequest.newBuilder().setTerm(9).setIncidentId("another").build()));
+        TransportException e = assertThrows(TransportException.class,
+                () -> store().persist("db-0", header(5, 5), TestStreams.of(tail(5, 1))));
+        assertEquals("STALE_TERM", e.code(), e.getMessage());
+        assertEquals(List.of(), listing(), "nothing published, the temporary file removed");
+        assertEquals(9, currentTerm());
     }
 
     @Test
