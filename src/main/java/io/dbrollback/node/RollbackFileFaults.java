@@ -17,16 +17,15 @@ public final class RollbackFileFaults {
     }
 
     /** The faults one call took; -1, false or null means off. */
-    record Armed(long noSpaceAfter, boolean failFsync, long cutAfter, boolean failTempRemoval, boolean corrupt,
+    record Armed(long noSpaceAfter, boolean failFsync, long cutAfter, boolean failTempRemoval,
             ReadBackHook beforeReadBack) {
-        static final Armed NONE = new Armed(-1, false, -1, false, false, null);
+        static final Armed NONE = new Armed(-1, false, -1, false, null);
     }
 
     private long noSpaceAfter = -1;
     private boolean failFsync;
     private long cutAfter = -1;
     private boolean failTempRemoval;
-    private boolean corrupt;
     private ReadBackHook beforeReadBack;
     private long copyFreeSpace = -1;
     private Runnable copyDataHook;
@@ -52,17 +51,9 @@ public final class RollbackFileFaults {
     }
 
     /**
-     * The next write's temporary file has its first byte changed on disk after the end message, before its
-     * fsync: a disk that gives back other bytes than it was given. A digest of the bytes as they arrived
-     * would not see it; only a read-back of the file does.
-     */
-    public synchronized void corruptNextWrite() {
-        corrupt = true;
-    }
-
-    /**
      * The next write that makes a new file runs {@code hook} after the fsync of its temporary file, right before
-     * reading it back (nothing published yet): an {@link IOException} from the hook is a read error of the disk.
+     * reading it back (nothing published yet): an {@link IOException} from the hook is a read error of the disk;
+     * a hook that changes the temporary file is a disk that gives back other bytes than it was given.
      */
     public synchronized void beforeNextReadBack(ReadBackHook hook) {
         beforeReadBack = hook;
@@ -99,15 +90,14 @@ public final class RollbackFileFaults {
 
     /** Takes the armed faults for one call, disarming them. */
     synchronized Armed take() {
-        if (noSpaceAfter < 0 && !failFsync && cutAfter < 0 && !failTempRemoval && !corrupt && beforeReadBack == null) {
+        if (noSpaceAfter < 0 && !failFsync && cutAfter < 0 && !failTempRemoval && beforeReadBack == null) {
             return Armed.NONE;
         }
-        Armed a = new Armed(noSpaceAfter, failFsync, cutAfter, failTempRemoval, corrupt, beforeReadBack);
+        Armed a = new Armed(noSpaceAfter, failFsync, cutAfter, failTempRemoval, beforeReadBack);
         noSpaceAfter = -1;
         failFsync = false;
         cutAfter = -1;
         failTempRemoval = false;
-        corrupt = false;
         beforeReadBack = null;
         return a;
     }

@@ -364,13 +364,6 @@ public final class RollbackFiles implements RollbackFileRpcs {
         private WriteRollbackFileResponse publish() throws IOException {
             if (channel != null) {
                 try {
-                    if (armed.corrupt()) {
-                        ByteBuffer first = ByteBuffer.allocate(1);
-                        try (FileChannel r = FileChannel.open(tmp, StandardOpenOption.READ)) {
-                            r.read(first, 0);
-                        }
-                        channel.write(ByteBuffer.wrap(new byte[] {(byte) ~first.get(0)}), 0);
-                    }
                     if (armed.failFsync()) {
                         throw new IOException("Input/output error");
                     }

@@ -472,7 +472,16 @@ class AgentRollbackFileStoreTest {
 
     @Test
     void bytesTheDiskChangedAreFoundByTheReadBackBeforeTheFileIsPublished() throws Exception {
-        node.rollbackFileFaults().corruptNextWrite();
+        // After the fsync, before the read-back, the temporary file's first byte changes: a disk that gives back
+        // other bytes than it was given. A digest of the bytes as they arrived would not see it.
+        node.rollbackFileFaults().beforeNextReadBack(() -> {
+            try (Stream<Path> s = Files.list(dir())) {
+                Path tmp = s.filter(p -> p.getFileName().toString().endsWith(".tmp")).findFirst().orElseThrow();
+                byte[] b = Files.readAllBytes(tmp);
+                b[0] ^= 1;
+                Files.write(tmp, b);
+            }
+        });
         TransportException e = assertThrows(TransportException.class,
                 () -> store().persist("db-0", header(40, 5), TestStreams.of(tail(40, 20))));
         assertEquals("TRANSFER_MISMATCH", e.code(), e.getMessage());
