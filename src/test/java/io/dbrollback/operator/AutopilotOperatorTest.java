@@ -238,10 +238,12 @@ class AutopilotOperatorTest {
             n2.await("replicated", t -> t.getLastLsn() == 10);
             n0.isolate(true); // a clean switchover: orders-0 took no write of its own
             n1.promote(2);
-            db.setLease("orders-1", 2);
             n2.follow(n1, 2, "failover");
             n1.put("after", "x");
             n2.await("follows", t -> t.getLastLsn() == 11);
+            // The Lease moves last: the autopilot reads the pods once it moved, and the new leader already holds
+            // its write then (moved before the write, a report could catch the leader at LSN 10, orders-0 in sync).
+            db.setLease("orders-1", 2);
 
             FailoverReport r = awaitReport(ns, 2, f -> "Complete".equals(f.getDetection()));
             assertEquals("Behind", node(r, "orders-0").getState(), node(r, "orders-0").getMessage());
