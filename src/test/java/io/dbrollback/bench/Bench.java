@@ -22,6 +22,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -35,7 +36,8 @@ import java.util.stream.Stream;
  * {@code --latency-warmup 30} (untimed rollbacks first: the JIT of the operator, the mock and the nodes),
  * {@code --scale-clusters 500} (0 skips; runs 125, 250, 500), {@code --scale-sizes 40,500} (these sizes
  * instead), {@code --scale-xmx 256m} (the operator child's heap),
- * {@code --out DIR}, {@code --skip-throughput}, {@code --skip-latency}, {@code --jfr DIR} (as
+ * {@code --reps 3} (runs of each side per size, alternating, the median kept), {@code --reps-up-to 1000000}
+ * (larger sizes run once), {@code --out DIR}, {@code --skip-throughput}, {@code --skip-latency}, {@code --jfr DIR} (as
  * {@code -Dbench.jfr=DIR}: JFR recordings of the tail and operator children).
  *
  * <p>Run with {@code mvn -B -q -Pbench test-compile exec:exec@bench} (docs/performance.md).
@@ -61,6 +63,8 @@ public final class Bench {
             sizes.add(Long.parseLong(s.trim()));
         }
         String xmx = opt.getOrDefault("xmx", "256m");
+        int reps = Integer.parseInt(opt.getOrDefault("reps", "3"));
+        long repsUpTo = Long.parseLong(opt.getOrDefault("reps-up-to", "1000000"));
         int latencyRuns = Integer.parseInt(opt.getOrDefault("latency-runs", "100"));
         int latencyWarmup = Integer.parseInt(opt.getOrDefault("latency-warmup", "30"));
         int scaleClusters = Integer.parseInt(opt.getOrDefault("scale-clusters", "500"));
@@ -86,7 +90,7 @@ public final class Bench {
         }
         if (!opt.containsKey("skip-throughput")) {
             syncDisk();
-            root.set("throughput", throughput(sizes, xmx));
+            root.set("throughput", throughput(sizes, xmx, reps, repsUpTo));
             write(root, out);
         }
         if (scaleClusters > 0) {
@@ -165,12 +169,14 @@ public final class Bench {
 
     // ---- 1. tail throughput against the limit, and the reader's memory --------------------------
 
-    static ObjectNode throughput(List<Long> sizes, String xmx) throws Exception {
+    static ObjectNode throughput(List<Long> sizes, String xmx, int reps, long repsUpTo) throws Exception {
         long max = sizes.stream().max(Long::compare).orElseThrow();
         Path work = Files.createTempDirectory("dbrollback-bench");
         ObjectNode result = JSON.createObjectNode();
         result.put("childXmx", xmx);
         result.put("recordBytesGoal", 256);
+        result.put("reps", reps);
+        result.put("repsUpToRecords", repsUpTo);
         ArrayNode runs = result.putArray("sizes");
         try (ReplicaNode node = ReplicaNode.start(ReplicaNode.Config.of("bench-0", work.resolve("node"), 1));
                 NodeClient client = new NodeClient(node.address())) {
@@ -185,30 +191,62 @@ public final class Bench {
             result.put("syncAfterFillSeconds", syncDisk());
             for (long n : sizes) {
                 long from = max - n;
-                ObjectNode limit = child("limit", xmx, node.address(), from, max, work.resolve("limit"));
-                ObjectNode ours = child("ours", xmx, node.address(), from, max, work.resolve("ours"));
-                ObjectNode agent = child("agent", xmx, node.address(), from, max, work.resolve("agent"));
+                // each side n times, the sides alternating (limit, ours, agent, floor, limit, ...), so that a slower
+                // minute of the machine falls on every side; each side's median run is kept
+                int times = n <= repsUpTo ? Math.max(1, reps) : 1;
+                List<ObjectNode> limits = new ArrayList<>();
+                List<ObjectNode> ourRuns = new ArrayList<>();
+                List<ObjectNode> agents = new ArrayList<>();
+                List<ObjectNode> floors = new ArrayList<>();
+                for (int i = 0; i < times; i++) {
+                    ObjectNode limit = child("limit", xmx, node.address(), from, max, work.resolve("limit"));
+                    ObjectNode ours = child("ours", xmx, node.address(), from, max, work.resolve("ours"));
+                    ObjectNode agent = child("agent", xmx, node.address(), from, max, work.resolve("agent"));
+                    // the limit plus what the file's guarantees force (its size, its digests, its read-back)
+                    double expansion = ours.get("fileBytes").asDouble() / limit.get("fileBytes").asDouble();
+                    ObjectNode floor = child("floor", xmx, node.address(), from, max, work.resolve("floor"),
+                            String.format(Locale.ROOT, "%.6f", expansion));
+                    limits.add(limit);
+                    ourRuns.add(ours);
+                    agents.add(agent);
+                    floors.add(floor);
+                    System.err.printf("[bench] %,d records, run %d of %d: ours %.1f, agent writer %.1f, limit %.1f, "
+                            + "floor %.1f MB/s%n", n, i + 1, times, mbps(ours), mbps(agent), mbps(limit), mbps(floor));
+                }
+                ObjectNode limit = median(limits);
+                ObjectNode ours = median(ourRuns);
+                ObjectNode agent = median(agents);
+                ObjectNode floor = median(floors);
                 ObjectNode run = JSON.createObjectNode();
                 run.put("records", n);
+                run.put("runs", times);
                 run.put("tailBytes", ours.get("tailBytes").asLong());
                 run.put("avgRecordBytes", ours.get("tailBytes").asDouble() / n);
                 run.set("ours", ours);
                 run.set("limit", limit);
                 run.set("agentWriter", agent);
-                run.put("ratio", ours.get("mbPerSecond").asDouble() / limit.get("mbPerSecond").asDouble());
-                run.put("agentWriterRatio", agent.get("mbPerSecond").asDouble() / limit.get("mbPerSecond").asDouble());
+                run.put("ratio", mbps(ours) / mbps(limit));
+                run.put("agentWriterRatio", mbps(agent) / mbps(limit));
+                run.set("floor", floor);
+                run.put("floorRatio", mbps(floor) / mbps(limit));
+                run.put("oursToFloor", mbps(ours) / mbps(floor));
+                run.put("agentWriterToFloor", mbps(agent) / mbps(floor));
                 runs.add(run);
                 System.err.printf("[bench] %,d records: ours %.1f MB/s (%,.0f rec/s, heap peak %d MiB, "
                         + "live %d MiB, RSS %d MiB), limit %.1f MB/s, ratio %.2f; agent writer %.1f MB/s (%.1f s "
                         + "persist + %.1f s verify, live %d MiB), ratio %.2f%n", n,
-                        ours.get("mbPerSecond").asDouble(), ours.get("recordsPerSecond").asDouble(),
+                        mbps(ours), ours.get("recordsPerSecond").asDouble(),
                         ours.get("peakHeapUsedBytes").asLong() >> 20, ours.get("maxHeapAfterGcBytes").asLong() >> 20,
-                        ours.get("vmHwmBytes").asLong() >> 20, limit.get("mbPerSecond").asDouble(),
-                        run.get("ratio").asDouble(), agent.get("mbPerSecond").asDouble(),
+                        ours.get("vmHwmBytes").asLong() >> 20, mbps(limit),
+                        run.get("ratio").asDouble(), mbps(agent),
                         agent.get("persistNanos").asLong() / 1e9, agent.get("verifyNanos").asLong() / 1e9,
                         agent.get("maxHeapAfterGcBytes").asLong() >> 20, run.get("agentWriterRatio").asDouble());
+                System.err.printf("[bench] %,d records: floor %.1f MB/s (file %,d bytes), floor/limit %.2f, "
+                        + "ours/floor %.2f, agent writer/floor %.2f%n", n, mbps(floor),
+                        floor.get("fileBytes").asLong(), run.get("floorRatio").asDouble(),
+                        run.get("oursToFloor").asDouble(), run.get("agentWriterToFloor").asDouble());
                 System.err.printf("[bench] %,d records, CPU s (reader / its child processes / node JVM): ours %s, "
-                        + "agent writer %s, limit %s%n", n, cpu(ours), cpu(agent), cpu(limit));
+                        + "agent writer %s, limit %s, floor %s%n", n, cpu(ours), cpu(agent), cpu(limit), cpu(floor));
             }
         } finally {
             deleteTree(work);
@@ -272,7 +310,28 @@ public final class Bench {
         }
     }
 
-    /** Runs {@link TailBenchChild} in its own JVM with {@code -Xmx}; returns its figures. */
+    private static double mbps(ObjectNode side) {
+        return side.get("mbPerSecond").asDouble();
+    }
+
+    /**
+     * The run of median throughput (the lower middle one of an even number), with every run's MB/s in
+     * {@code mbPerSecondRuns}; its memory figures are the largest of all the runs (memory is not a median).
+     */
+    static ObjectNode median(List<ObjectNode> sideRuns) {
+        List<ObjectNode> sorted = new ArrayList<>(sideRuns);
+        sorted.sort(Comparator.comparingDouble(Bench::mbps));
+        ObjectNode m = sorted.get((sorted.size() - 1) / 2).deepCopy();
+        ArrayNode all = m.putArray("mbPerSecondRuns");
+        for (ObjectNode r : sideRuns) {
+            all.add(mbps(r));
+        }
+        for (String k : List.of("peakHeapUsedBytes", "maxHeapAfterGcBytes", "vmHwmBytes")) {
+            m.put(k, sideRuns.stream().mapToLong(r -> r.get(k).asLong()).max().orElseThrow());
+        }
+        return m;
+    }
+
     private static String cpu(ObjectNode child) {
         return String.format("%.1f / %.1f / %.1f", child.get("cpuMillis").asLong() / 1e3,
                 child.get("cpuChildProcessesMillis").asLong() / 1e3, child.get("cpuNodeJvmMillis").asLong() / 1e3);
@@ -289,18 +348,20 @@ public final class Bench {
     }
 
     /** One measured child, started on a clean page cache ({@link #syncDisk}): no side pays for the one before. */
-    static ObjectNode child(String mode, String xmx, String address, long from, long to, Path dir) throws Exception {
+    static ObjectNode child(String mode, String xmx, String address, long from, long to, Path dir, String... extra)
+            throws Exception {
         syncDisk();
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx" + xmx, "-cp", System.getProperty("java.class.path")));
         String jfr = System.getProperty("bench.jfr");
-        if (jfr != null && !mode.equals("limit")) {
+        if (jfr != null && !mode.equals("limit") && !mode.equals("floor")) {
             Files.createDirectories(Path.of(jfr));
             cmd.add("-XX:StartFlightRecording=filename=" + Path.of(jfr, mode + "-" + (to - from) + ".jfr")
                     + ",settings=profile");
         }
         cmd.addAll(List.of(TailBenchChild.class.getName(), mode, address, "bench-0", Long.toString(from),
                 Long.toString(to), dir.toString()));
+        cmd.addAll(List.of(extra));
         Path log = Files.createTempFile("bench-child", ".out");
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();

@@ -11,18 +11,23 @@ import java.io.IOException;
 import java.nio.file.Path;
 import javax.imageio.ImageIO;
 
-/** The throughput chart, drawn with Java2D: MB/s of ours and of the limit per tail size, and memory. */
+/**
+ * The throughput chart, drawn with Java2D: MB/s of the limit, the floor, ours and the agent writer per tail
+ * size (the median runs), and the reader's memory.
+ */
 final class Chart {
 
     private static final Color OURS = new Color(0x1f77b4);
     private static final Color LIMIT = new Color(0xaaaaaa);
+    private static final Color FLOOR = new Color(0x666666);
+    private static final Color AGENT = new Color(0xff7f0e);
     private static final Color HEAP = new Color(0xd62728);
     private static final Color RSS = new Color(0x2ca02c);
 
     static void throughput(JsonNode throughput, JsonNode machine, Path file) throws IOException {
         System.setProperty("java.awt.headless", "true");
         int w = 1000;
-        int h = 520;
+        int h = 560;
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
@@ -40,33 +45,48 @@ final class Chart {
         int n = sizes.size();
         // Left panel: throughput bars.
         int x0 = 70;
-        int y0 = 450;
+        int y0 = 490;
         int pw = 520;
-        int ph = 370;
+        int ph = 340;
+        String[] sides = {"limit", "floor", "ours", "agentWriter"};
+        Color[] colors = {LIMIT, FLOOR, OURS, AGENT};
         double max = 1;
         for (JsonNode s : sizes) {
-            max = Math.max(max, Math.max(s.get("ours").get("mbPerSecond").asDouble(),
-                    s.get("limit").get("mbPerSecond").asDouble()));
+            for (String side : sides) {
+                if (s.has(side)) {
+                    max = Math.max(max, s.get(side).get("mbPerSecond").asDouble());
+                }
+            }
         }
         max = niceCeil(max);
         axes(g, x0, y0, pw, ph, max, "MB/s");
         int group = pw / Math.max(1, n);
-        int bar = Math.min(60, group / 3);
+        int gap = 4;
+        int bar = Math.min(34, (group - 16) / sides.length - gap);
         for (int i = 0; i < n; i++) {
             JsonNode s = sizes.get(i);
-            double ours = s.get("ours").get("mbPerSecond").asDouble();
-            double limit = s.get("limit").get("mbPerSecond").asDouble();
-            int gx = x0 + i * group + (group - 2 * bar - 8) / 2;
-            barAt(g, gx, y0, bar, (int) (ph * limit / max), LIMIT, String.format("%.0f", limit));
-            barAt(g, gx + bar + 8, y0, bar, (int) (ph * ours / max), OURS, String.format("%.0f", ours));
+            int gx = x0 + i * group + (group - sides.length * (bar + gap)) / 2;
+            for (int k = 0; k < sides.length; k++) {
+                if (s.has(sides[k])) {
+                    double v = s.get(sides[k]).get("mbPerSecond").asDouble();
+                    barAt(g, gx + k * (bar + gap), y0, bar, (int) (ph * v / max), colors[k], String.format("%.0f", v));
+                }
+            }
             g.setColor(Color.BLACK);
+            int mid = gx + sides.length * (bar + gap) / 2;
             String label = records(s.get("records").asLong());
-            g.drawString(label, gx + bar - g.getFontMetrics().stringWidth(label) / 2 + 4, y0 + 16);
+            g.drawString(label, mid - g.getFontMetrics().stringWidth(label) / 2, y0 + 16);
             String ratio = String.format("ours/limit %.2f", s.get("ratio").asDouble());
-            g.drawString(ratio, gx + bar - g.getFontMetrics().stringWidth(ratio) / 2 + 4, y0 + 30);
+            g.drawString(ratio, mid - g.getFontMetrics().stringWidth(ratio) / 2, y0 + 30);
+            if (s.has("floorRatio")) {
+                String floor = String.format("floor/limit %.2f", s.get("floorRatio").asDouble());
+                g.drawString(floor, mid - g.getFontMetrics().stringWidth(floor) / 2, y0 + 44);
+            }
         }
-        legend(g, x0 + 10, 70, new Color[] {LIMIT, OURS}, new String[] {"limit: bare gRPC client, raw bytes, fsync",
-                "ours: GrpcTailStream + TailValidator + exec file store + verify"});
+        legend(g, x0 + 10, 70, colors, new String[] {"limit: bare gRPC client, raw bytes, fsync",
+                "floor: limit + the file's size, digests and read-back, no formatting",
+                "ours: GrpcTailStream + TailValidator + exec file store + verify",
+                "agent writer: the same, the file written by the node's agent"});
 
         // Right panel: reader memory.
         int mx0 = 680;

@@ -35,6 +35,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Iterator;
@@ -65,6 +66,14 @@ import javax.management.openmbean.CompositeData;
  * writes each message's raw bytes to a FileChannel and forces it at the end; then, for reference, the
  * same number of bytes written to a second file and forced (the disk alone).
  *
+ * <p>{@code floor ADDRESS NODE FROM TO DIR EXPANSION}: the limit plus only the work the rollback file's guarantees
+ * force on any implementation, none of ours: the same bare client writes each message's raw bytes and then
+ * EXPANSION - 1 times as many again (so that the file has the size of the JSON-lines rollback file, EXPANSION =
+ * its bytes over the limit's raw bytes), hashes the raw bytes (standing for the tail digest, which hashes the
+ * records' canonical bytes) and every byte written (the file's digest, which the read-back must match), forces the
+ * file, reads it back and hashes it, and compares. No record is decoded or formatted, no process started: a floor
+ * of the work, to tell what the format and the read-back cost from what our code adds.
+ *
  * <p>Each mode first runs once, untimed, on the last {@value #WARMUP} records (a running operator's code
  * is compiled), then on FROM..TO, timed. Prints {@code key=value} lines.
  */
@@ -84,13 +93,14 @@ public final class TailBenchChild {
         // Warm-up: the same path once on the last WARMUP records, untimed, as a running operator has its
         // code compiled; then the measured run. The limit gets the same warm-up.
         long warm = Math.min(WARMUP, to - from);
-        Map<String, Long> cold = run(mode, address, node, to - warm, to, dir, "warm-");
+        double expansion = args.length > 6 ? Double.parseDouble(args[6]) : 1;
+        Map<String, Long> cold = run(mode, address, node, to - warm, to, dir, "warm-", expansion);
         // CPU of the measured run: this JVM, the processes it ran and waited for (the exec writer's sh, head -c,
         // openssl), and the parent, the benchmark JVM whose node streams the tail
         String parent = String.valueOf(ProcessHandle.current().parent().orElseThrow().pid());
         long[] self0 = cpuMillis("self");
         long[] node0 = cpuMillis(parent);
-        Map<String, Long> figures = run(mode, address, node, from, to, dir, "");
+        Map<String, Long> figures = run(mode, address, node, from, to, dir, "", expansion);
         long[] self1 = cpuMillis("self");
         long[] node1 = cpuMillis(parent);
         figures.put("cpuMillis", self1[0] - self0[0]);
@@ -122,10 +132,12 @@ public final class TailBenchChild {
     static final long WARMUP = 50_000;
 
     static Map<String, Long> run(String mode, String address, String node, long from, long to, Path dir,
-            String prefix) throws Exception {
-        return mode.equals("ours") || mode.equals("agent")
-                ? ours(address, node, from, to, dir, mode.equals("agent"), prefix)
-                : limit(address, from, to, dir);
+            String prefix, double expansion) throws Exception {
+        return switch (mode) {
+            case "ours", "agent" -> ours(address, node, from, to, dir, mode.equals("agent"), prefix);
+            case "floor" -> floor(address, from, to, dir, expansion);
+            default -> limit(address, from, to, dir);
+        };
     }
 
     static Map<String, Long> ours(String address, String node, long from, long to, Path dir, boolean agentWriter,
@@ -246,6 +258,80 @@ public final class TailBenchChild {
         out.put("totalNanos", end - start);
         out.put("diskOnlyNanos", diskEnd - diskStart);
         return out;
+    }
+
+    static Map<String, Long> floor(String address, long from, long to, Path dir, double expansion) throws Exception {
+        ManagedChannel channel = NettyChannelBuilder.forTarget(address).usePlaintext()
+                .maxInboundMessageSize(16 << 20).build();
+        Path file = dir.resolve("floor-" + (to - from) + ".bin");
+        Files.deleteIfExists(file);
+        MessageDigest tailDigest = MessageDigest.getInstance("SHA-256");
+        MessageDigest sent = MessageDigest.getInstance("SHA-256");
+        long records = 0;
+        long tailBytes = 0;
+        long raw = 0;
+        long written = 0;
+        double owed = 0;
+        long start = System.nanoTime();
+        try (FileChannel fc = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            Iterator<TailMessage> it = RollbackAgentGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(30, TimeUnit.MINUTES)
+                    .readDivergentTail(ReadDivergentTailRequest.newBuilder().setFromExclusive(from).setToInclusive(to)
+                            .build());
+            while (it.hasNext()) {
+                TailMessage m = it.next();
+                byte[] b = m.toByteArray();
+                raw += b.length;
+                tailDigest.update(b);
+                written += writeHashed(fc, sent, b, b.length);
+                // the rest of the file's bytes for this message: (EXPANSION - 1) times its raw bytes, from its start
+                owed += b.length * (expansion - 1);
+                while (owed >= 1) {
+                    int n = (int) Math.min(owed, b.length);
+                    written += writeHashed(fc, sent, b, n);
+                    owed -= n;
+                }
+                if (m.hasTrailer()) {
+                    records = m.getTrailer().getRecordCount();
+                    tailBytes = m.getTrailer().getBytes();
+                }
+            }
+            fc.force(true);
+        }
+        byte[] expected = sent.digest();
+        MessageDigest back = MessageDigest.getInstance("SHA-256");
+        long readBack = 0;
+        try (FileChannel fc = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+            int n;
+            while ((n = fc.read(buf.clear())) > 0) {
+                back.update(buf.array(), 0, n);
+                readBack += n;
+            }
+        }
+        if (readBack != written || !MessageDigest.isEqual(expected, back.digest())) {
+            throw new IllegalStateException("floor: the file read back differs from what was written");
+        }
+        tailDigest.digest();
+        long end = System.nanoTime();
+        channel.shutdownNow();
+        Files.deleteIfExists(file);
+        Map<String, Long> out = new LinkedHashMap<>();
+        out.put("records", records);
+        out.put("tailBytes", tailBytes);
+        out.put("rawBytes", raw);
+        out.put("fileBytes", written);
+        out.put("totalNanos", end - start);
+        return out;
+    }
+
+    private static int writeHashed(FileChannel fc, MessageDigest digest, byte[] b, int n) throws IOException {
+        digest.update(b, 0, n);
+        ByteBuffer buf = ByteBuffer.wrap(b, 0, n);
+        while (buf.hasRemaining()) {
+            fc.write(buf);
+        }
+        return n;
     }
 
     /** The largest heap occupancy right after a collection so far (see {@link #watchGc()}). */
