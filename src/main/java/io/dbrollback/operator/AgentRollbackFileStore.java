@@ -320,7 +320,9 @@ public final class AgentRollbackFileStore implements RollbackFileStore {
     /**
      * Collects the formatter's bytes into data messages of exactly {@code chunkBytes} (the last one may be
      * shorter), cut wherever that falls in a line. Each message gets a fresh array, handed to gRPC without
-     * a copy (never written again once sent).
+     * a copy (never written again once sent). Reusing one array would save an allocation per MiB but is not
+     * safe: gRPC's retriable stream keeps a sent message object until the call commits and serializes it
+     * again for a transparent retry, so a reused array could change the bytes of a replayed message.
      */
     private final class Chunks implements RollbackFileFormat.Sink {
         private final Upload<WriteRollbackFileRequest, WriteRollbackFileResponse> upload;
