@@ -127,7 +127,7 @@ public final class ExecRollbackFileStore {
     private static final int MAX_CHUNK = 4 << 20;
     /**
      * The largest append of a big file: chunks grow from {@link #MAX_CHUNK} by doubling to this, so a
-     * 20M-record file (8.4 GB) takes about 530 execs instead of 2,000 (each exec is a round trip through
+     * 20M-record file (8.4 GB) takes 505 appends instead of 2,014 (each exec is a round trip through
      * the API server and the kubelet, and a process start in the pod). At most two chunks are in memory.
      */
     private static final int MAX_GROWN_CHUNK = 16 << 20;
