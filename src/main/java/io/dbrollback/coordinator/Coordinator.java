@@ -45,17 +45,19 @@ public final class Coordinator {
         if (cp.phase().isTerminal()) {
             return new Decision.Done();
         }
+        Plan plan = cp.plan();
+        // Before anything that reads the observation: it is of the pod the spec names, which is then not the
+        // incident's target (and may even hold the Lease; ending TargetHoldsLease would note what that pod did).
+        if (plan != null && !plan.targetNode().equals(spec.targetNode())) {
+            return new Decision.Wait(Reason.SpecChanged, "the spec now names " + spec.targetNode()
+                    + " but this incident rolls back " + plan.targetNode() + "; the target cannot change mid-incident");
+        }
         if (obs.leaseHolder() == null) {
             return new Decision.Wait(Reason.NoLeaseHolder, "no node holds the leader Lease");
         }
         if (obs.leaseHolder().equals(spec.targetNode())) {
             return endNoting(cp, obs, Phase.ABORTED, Reason.TargetHoldsLease, spec.targetNode()
                     + " holds the leader Lease (term " + obs.leaseTerm() + "); the live primary is never rolled back");
-        }
-        Plan plan = cp.plan();
-        if (plan != null && !plan.targetNode().equals(spec.targetNode())) {
-            return new Decision.Wait(Reason.SpecChanged, "the spec now names " + spec.targetNode()
-                    + " but this incident rolls back " + plan.targetNode() + "; the target cannot change mid-incident");
         }
         if (plan != null && obs.leaseTerm().isBefore(plan.newTerm())) {
             return new Decision.Wait(Reason.StaleObservation, "the Lease shows term " + obs.leaseTerm()

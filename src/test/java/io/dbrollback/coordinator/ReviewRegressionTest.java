@@ -93,6 +93,21 @@ class ReviewRegressionTest {
     }
 
     @Test
+    void changingTheTargetToTheLeaseHolderDuringTheRecoverWaitsAndNeverSaysNothingWasRemoved() {
+        Harness h = new Harness(Scenarios.standard(), Harness.spec());
+        h.runUntil(Phase.RECOVERING);
+        IncidentSpec original = h.spec;
+        // A server without the CEL rule lets the target be edited to the live primary mid-recover.
+        h.spec = IncidentSpec.automatic("inc-1", "orders-db", "n1");
+        assertEquals(RollbackRunner.Step.Kind.WAITING, h.step().kind());
+        assertEquals(Reason.SpecChanged, h.saved.waiting(), "not TargetHoldsLease: the incident's target is n0");
+        assertEquals(Phase.RECOVERING, h.saved.phase());
+        h.spec = original;
+        h.run();
+        RollbackAssertions.assertCompletedSafely(h);
+    }
+
+    @Test
     void dryRunSetMidIncidentStopsBeforeRemovingAnything() {
         Harness h = new Harness(Scenarios.standard(), Harness.spec());
         h.runUntil(Phase.VERIFIED);
