@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.CommitTime;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
+import io.dbrollback.agent.v1.RejoinAsReplicaResponse;
 import io.dbrollback.agent.v1.RollbackFileEnd;
 import io.dbrollback.agent.v1.SummarizeTailResponse;
 import io.dbrollback.agent.v1.TailChunk;
@@ -192,6 +193,24 @@ public final class AgentAnswers {
         NodeTimeline t = timeline(r.getTimeline(), node);
         if (!t.fenced() || t.currentTerm().value() < term) {
             throw broken("FenceShown", "the Fence answer must show the node fenced under at least the call's term");
+        }
+        return t;
+    }
+
+    /**
+     * The timeline a RejoinAsReplica answer carries: it must be {@code node}'s and show what the call asked for, the
+     * node a replica, not fenced, following {@code primaryAddress} exactly as sent, under at least {@code term}. An
+     * answer that says OK but shows anything else is not taken as a rejoin.
+     */
+    public static NodeTimeline rejoined(RejoinAsReplicaResponse r, String node, long term, String primaryAddress) {
+        if (!r.hasTimeline()) {
+            throw broken("AnswerHasTimeline", "the RejoinAsReplica answer must carry the timeline after the rejoin");
+        }
+        NodeTimeline t = timeline(r.getTimeline(), node);
+        if (t.role() != NodeRole.REPLICA || t.fenced() || !primaryAddress.equals(r.getTimeline().getFollowing())
+                || t.currentTerm().value() < term) {
+            throw broken("RejoinShown", "the RejoinAsReplica answer must show the node a replica, not fenced, following"
+                    + " the primary address it was given, under at least the call's term");
         }
         return t;
     }

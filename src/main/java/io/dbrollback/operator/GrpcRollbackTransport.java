@@ -125,11 +125,13 @@ public final class GrpcRollbackTransport implements RollbackTransport {
     @Override
     public void rejoinAsReplica(String node, String primaryAddress, Term term, String incidentId) {
         try {
-            agent(node, clients.deadlines().rejoinAsReplica())
+            AgentAnswers.rejoined(agent(node, clients.deadlines().rejoinAsReplica())
                     .rejoinAsReplica(RejoinAsReplicaRequest.newBuilder().setPrimaryAddress(primaryAddress)
-                    .setTerm(term.value()).setIncidentId(incidentId).build());
+                    .setTerm(term.value()).setIncidentId(incidentId).build()), node, term.value(), primaryAddress);
         } catch (StatusRuntimeException e) {
             throw translate("RejoinAsReplica", node, e, true);
+        } catch (AgentAnswers.InvalidAnswer e) {
+            throw invalid("RejoinAsReplica", node, e);
         }
     }
 

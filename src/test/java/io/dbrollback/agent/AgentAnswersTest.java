@@ -9,6 +9,7 @@ import io.dbrollback.agent.v1.FenceResponse;
 import io.dbrollback.agent.v1.LsnKind;
 import io.dbrollback.agent.v1.Operation;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
+import io.dbrollback.agent.v1.RejoinAsReplicaResponse;
 import io.dbrollback.agent.v1.Role;
 import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailRecord;
@@ -17,6 +18,7 @@ import io.dbrollback.agent.v1.TermHistoryEntry;
 import io.dbrollback.agent.v1.Timeline;
 import io.dbrollback.model.NodeRole;
 import io.dbrollback.model.NodeTimeline;
+import java.util.List;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -121,6 +123,27 @@ class AgentAnswersTest {
                 FenceResponse.newBuilder().setTimeline(good()).build(), "orders-0", 4)).rule());
         assertEquals("NodeNamed", assertThrows(AgentAnswers.InvalidAnswer.class, () -> AgentAnswers.fenced(
                 FenceResponse.newBuilder().setTimeline(good()).build(), "orders-2", 3)).rule());
+    }
+
+    @Test
+    void aRejoinAnswerMustShowTheRejoin() {
+        Timeline.Builder replica = good().setFenced(false).setRole(Role.ROLE_REPLICA).setFollowing("orders-1:7000");
+        assertEquals(NodeRole.REPLICA, AgentAnswers.rejoined(RejoinAsReplicaResponse.newBuilder().setTimeline(replica)
+                .build(), "orders-0", 3, "orders-1:7000").role());
+        assertEquals("AnswerHasTimeline", assertThrows(AgentAnswers.InvalidAnswer.class, () -> AgentAnswers.rejoined(
+                RejoinAsReplicaResponse.getDefaultInstance(), "orders-0", 3, "orders-1:7000")).rule());
+        for (Timeline.Builder wrong : List.of(good(), replica.clone().setRole(Role.ROLE_DETACHED),
+                replica.clone().setFollowing("orders-2:7000"), replica.clone().setFollowing(""))) {
+            assertEquals("RejoinShown", assertThrows(AgentAnswers.InvalidAnswer.class, () -> AgentAnswers.rejoined(
+                    RejoinAsReplicaResponse.newBuilder().setTimeline(wrong).build(), "orders-0", 3, "orders-1:7000"))
+                    .rule(), wrong.toString());
+        }
+        assertEquals("RejoinShown", assertThrows(AgentAnswers.InvalidAnswer.class, () -> AgentAnswers.rejoined(
+                RejoinAsReplicaResponse.newBuilder().setTimeline(replica).build(), "orders-0", 4, "orders-1:7000"))
+                .rule(), "below the call's term");
+        assertEquals("NodeNamed", assertThrows(AgentAnswers.InvalidAnswer.class, () -> AgentAnswers.rejoined(
+                RejoinAsReplicaResponse.newBuilder().setTimeline(replica).build(), "orders-2", 3, "orders-1:7000"))
+                .rule());
     }
 
     @Test

@@ -11,6 +11,7 @@ import io.dbrollback.agent.AgentErrors;
 import io.dbrollback.agent.v1.ErrorReason;
 import io.dbrollback.agent.v1.ReadRollbackFileResponse;
 import io.dbrollback.agent.v1.RecoverToLsnResponse;
+import io.dbrollback.agent.v1.RejoinAsReplicaResponse;
 import io.dbrollback.agent.v1.RollbackFileEnd;
 import io.dbrollback.agent.v1.TailChunk;
 import io.dbrollback.agent.v1.TailMessage;
@@ -38,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -605,6 +607,23 @@ class MisbehavingAgentIT {
         assertEquals(MAX_RETRIES + 1, f.agent().calls("RejoinAsReplica"));
         assertEquals(1, events(f, "rb", "NodeRolledBack").size(), "announced once, by the event step");
         assertEquals(1, f.db().node(0).timeline().getRollbackId());
+    }
+
+    @Test
+    void aRejoinAnsweredButNotDoneNeverCompletesTheRollback() throws Exception {
+        // The agent answers every rejoin OK with the node's timeline as it is: still fenced, following no one.
+        AtomicReference<DbCluster> cluster = new AtomicReference<>();
+        Fixture f = diverged("rejoin-not-done", a -> a.onRejoin(req -> RejoinAsReplicaResponse.newBuilder()
+                .setTimeline(cluster.get().node(0).timeline()).build()));
+        cluster.set(f.db());
+        apply(f, "rb");
+        ReplicaSetRollbackStatus s = assertFailed(f, "AgentAnswerInvalid");
+        assertTrue(s.getMessage().contains("RejoinAsReplica from orders-0 broke rule RejoinShown"), s.getMessage());
+        assertTrue(s.getMessage().contains("was rolled back to fork LSN 10"), s.getMessage());
+        assertEquals(MAX_RETRIES + 1, f.agent().calls("RejoinAsReplica"));
+        assertTrue(f.db().node(0).timeline().getFenced(), "the node is still fenced, and no status says otherwise");
+        assertEquals(1, events(f, "rb", "NodeRolledBack").size(), "announced once, by the event step");
+        assertTrue(events(f, "rb", "RejoinedAsReplica").isEmpty(), "no event claims the rejoin");
     }
 
     @Test
