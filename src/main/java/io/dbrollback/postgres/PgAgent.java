@@ -391,15 +391,20 @@ public final class PgAgent implements AutoCloseable {
     void admitTerm(long term, String incident) throws IOException {
         validate(term, incident);
         synchronized (lock) {
-            long current = Math.max(state.highestTerm, pg.timeline());
-            if (term < current) {
-                throw precondition(ErrorReason.STALE_TERM, "term " + term + " is below " + config.nodeName()
-                        + "'s current term " + current);
-            }
+            requireCurrentTerm(term);
             if (term > state.highestTerm) {
                 state.highestTerm = term;
                 state.save();
             }
+        }
+    }
+
+    /** STALE_TERM when {@code term} is below the highest this node has seen; adopts nothing. */
+    private void requireCurrentTerm(long term) throws IOException {
+        long current = Math.max(state.highestTerm, pg.timeline());
+        if (term < current) {
+            throw precondition(ErrorReason.STALE_TERM, "term " + term + " is below " + config.nodeName()
+                    + "'s current term " + current);
         }
     }
 
@@ -911,7 +916,9 @@ public final class PgAgent implements AutoCloseable {
         }
         synchronized (lock) {
             requireNoPendingRecover();
-            admitTerm(term, incident);
+            // STALE_TERM first; a higher term is adopted only once the primary has let the rejoin through, so that a
+            // refused rejoin (LOG_DIVERGED, UNAVAILABLE) leaves the node as it was, its term included.
+            requireCurrentTerm(term);
             Primary primary = primaryAmong(peersAt(primaryAddress));
             int tli = pg.timeline();
             long last;
@@ -937,6 +944,7 @@ public final class PgAgent implements AutoCloseable {
             String conninfo = "host=" + primary.address().host() + " port=" + primary.address().port() + " user="
                     + config.replicationUser() + (config.passfile() == null ? "" : " passfile=" + config.passfile())
                     + " application_name=" + config.physicalSlot();
+            admitTerm(term, incident);
             writeAutoConf(conninfo, config.physicalSlot());
             Files.writeString(config.dataDir().resolve("standby.signal"), "");
             state.fenced = false;

@@ -1305,26 +1305,30 @@ public class AgentChecks implements AutoCloseable {
 
     /**
      * Fenced, not recovered: RejoinAsReplica to the new primary, whose log does not hold the divergent
-     * tail, is LOG_DIVERGED; the node stays fenced, its log and data unchanged.
+     * tail, is LOG_DIVERGED; the node stays fenced, its log and data unchanged, and the call's higher term is not
+     * adopted.
      */
     public void checkRejoinOfADivergedNodeIsRefused(Plan p) throws Exception {
         Snapshot before = snapshot();
         assertRefused("RejoinAsReplica of the former primary before its recover", PRECONDITION,
                 ErrorReason.LOG_DIVERGED,
                 () -> agent(Node.FORMER_PRIMARY).rejoinAsReplica(rejoin(cluster.replicationAddress(Node.NEW_PRIMARY),
-                        p.term, incident())));
-        assertUnchanged(before);
+                        p.term + 1, incident())));
+        assertUnchanged(before); // the call's higher term included: a refused rejoin adopts nothing
         assertTrue(before.timeline.getFenced(), "the node was fenced, and stays fenced");
     }
 
-    /** Any state: RejoinAsReplica to a primary that cannot be reached is UNAVAILABLE and changes nothing. */
+    /**
+     * Any state: RejoinAsReplica to a primary that cannot be reached is UNAVAILABLE and changes nothing, not even the
+     * term (the call's is higher).
+     */
     public void checkRejoinOfAnUnreachablePrimary(Plan p) throws Exception {
         Snapshot before = snapshot();
         String nowhere = "unreachable-primary.invalid:7000";
         assertRefused("RejoinAsReplica to " + nowhere + " (RFC 6761: never resolves)", Set.of(Status.Code.UNAVAILABLE),
                 null, () -> agent(Node.FORMER_PRIMARY).rejoinAsReplica(rejoin(nowhere,
-                        before.timeline.getCurrentTerm(), incident())));
-        assertUnchanged(before);
+                        before.timeline.getCurrentTerm() + 1, incident())));
+        assertUnchanged(before); // the call's higher term included: a refused rejoin adopts nothing
     }
 
     // ------------------------------------------------------------------------------------------
