@@ -17,9 +17,9 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
- * Reads the spec and the status of a ReplicaSetRollback without ever failing: a part that does not
- * fit its class becomes an {@link Unreadable} part that names the field and the rule. One
- * unreadable object must not end the informer's watch of every rollback: fabric8 stops an informer
+ * Reads the spec and the status of a ReplicaSetRollback or a RollbackPolicy without ever failing: a part that
+ * does not fit its class becomes an {@link Unreadable} part that names the field and the rule. One
+ * unreadable object must not end the informer's watch of every object of its kind: fabric8 stops an informer
  * for good on a watch event it cannot deserialize, and a relist fails again while the object is in
  * the list, so the object has to be readable as broken.
  */
@@ -42,6 +42,20 @@ public final class LenientParts {
     public static final class Status extends Part<ReplicaSetRollbackStatus> {
         public Status() {
             super(ReplicaSetRollbackStatus.class, "status", UnreadableStatus::new);
+        }
+    }
+
+    /** The deserializer of a RollbackPolicy's {@code spec}. */
+    public static final class PolicySpec extends Part<RollbackPolicySpec> {
+        public PolicySpec() {
+            super(RollbackPolicySpec.class, "spec", UnreadablePolicySpec::new);
+        }
+    }
+
+    /** The deserializer of a RollbackPolicy's {@code status}. */
+    public static final class PolicyStatus extends Part<RollbackPolicyStatus> {
+        public PolicyStatus() {
+            super(RollbackPolicyStatus.class, "status", UnreadablePolicyStatus::new);
         }
     }
 

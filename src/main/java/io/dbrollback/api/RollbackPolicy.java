@@ -1,5 +1,6 @@
 package io.dbrollback.api;
 
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
@@ -47,5 +48,33 @@ public class RollbackPolicy extends CustomResource<RollbackPolicySpec, RollbackP
     @Override
     protected RollbackPolicyStatus initStatus() {
         return new RollbackPolicyStatus();
+    }
+
+    /** Read leniently: a spec that does not fit becomes an {@link UnreadablePolicySpec} instead of failing the read. */
+    @Override
+    @JsonDeserialize(using = LenientParts.PolicySpec.class)
+    public void setSpec(RollbackPolicySpec spec) {
+        super.setSpec(spec);
+    }
+
+    /**
+     * Read leniently: a status that does not fit becomes an {@link UnreadablePolicyStatus} instead of failing the
+     * read.
+     */
+    @Override
+    @JsonDeserialize(using = LenientParts.PolicyStatus.class)
+    public void setStatus(RollbackPolicyStatus status) {
+        super.setStatus(status);
+    }
+
+    /**
+     * Why this policy could not be read as stored (the part's field path and the rule it breaks), or null when it
+     * was read whole. An unreadable policy is never acted on.
+     */
+    public String unreadable() {
+        if (getSpec() instanceof Unreadable u) {
+            return u.problem();
+        }
+        return getStatus() instanceof Unreadable u ? u.problem() : null;
     }
 }

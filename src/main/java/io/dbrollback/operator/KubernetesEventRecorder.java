@@ -58,6 +58,12 @@ public final class KubernetesEventRecorder implements EventRecorder, PolicyEvent
         return write(policy, type, reason.name(), note, relatedPod, dedupKey, true);
     }
 
+    @Override
+    public boolean recordIfAbsent(RollbackPolicy policy, Type type, PolicyEventReason reason, String note,
+            String relatedPod, String dedupKey) {
+        return write(policy, type, reason.name(), note, relatedPod, dedupKey, false);
+    }
+
     private boolean write(HasMetadata rollback, Type type, String reason, String note, String relatedPod,
             String dedupKey, boolean repeat) {
         try {

@@ -22,5 +22,7 @@ public enum PolicyEventReason {
     /** Warning: the policy cannot act (invalid spec, unreadable leader or pods); nothing was done. */
     PolicyBlocked,
     /** Warning: a pass failed in a way no step foresaw; it is retried after a pause. */
-    PolicyReconcileFailed
+    PolicyReconcileFailed,
+    /** Warning: the stored policy cannot be read (a value outside an enum, a type mismatch); it is not acted on. */
+    ResourceUnreadable
 }

@@ -13,4 +13,10 @@ public interface PolicyEvents {
      */
     boolean record(RollbackPolicy policy, EventRecorder.Type type, PolicyEventReason reason, String note,
             String relatedPod, String dedupKey);
+
+    /** As {@link #record}, but an Event with the same key that exists already is left as it is (its count stays). */
+    default boolean recordIfAbsent(RollbackPolicy policy, EventRecorder.Type type, PolicyEventReason reason,
+            String note, String relatedPod, String dedupKey) {
+        return record(policy, type, reason, note, relatedPod, dedupKey);
+    }
 }

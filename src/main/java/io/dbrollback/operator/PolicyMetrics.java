@@ -60,6 +60,12 @@ public class PolicyMetrics {
                 .register(registry).record(sinceFailover.isNegative() ? Duration.ZERO : sinceFailover);
     }
 
+    /** A policy found stored that could not be read (once per policy and problem in this process). */
+    void unreadable() {
+        Counter.builder("dbrollback_unreadable_resources_total").tag("kind", "RollbackPolicy")
+                .description("objects found stored that could not be read").register(registry).increment();
+    }
+
     /** The policy is gone: its gauge goes with it. */
     void forget(String namespace, String policy) {
         AtomicInteger value = diverged.remove(namespace + "/" + policy);

@@ -24,7 +24,9 @@ import io.javaoperatorsdk.operator.processing.retry.GradualRetry;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 import org.jboss.logging.Logger;
 
@@ -56,6 +58,8 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
     private final PolicyMetrics metrics;
     private final ReconcileSettings settings;
     private final Clock clock;
+    /** uid -> the problem reported, for policies that cannot be read. */
+    private final Map<String, String> unreadable = new ConcurrentHashMap<>();
 
     @Inject
     public PolicyReconciler(AutopilotWorld world, PolicyEvents events, PolicyMetrics metrics,
@@ -147,6 +151,12 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
             if (stored == null || !Objects.equals(stored.getMetadata().getUid(), cached.getMetadata().getUid())) {
                 return UpdateControl.noUpdate();
             }
+            String problem = stored.unreadable();
+            if (problem != null) {
+                reportUnreadable(stored, problem);
+                return UpdateControl.noUpdate();
+            }
+            unreadable.remove(stored.getMetadata().getUid());
             Autopilot.Pass pass = new Autopilot(world, events, metrics, settings, clock).run(stored);
             return UpdateControl.<RollbackPolicy>noUpdate().rescheduleAfter(pass.recheck());
         } catch (KubernetesClientException e) {
@@ -163,8 +173,27 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
         }
     }
 
+    /**
+     * A policy whose stored spec or status does not fit the classes: nothing is done for it (no status, no report, no
+     * rollback); a Warning Event names the field and the rule, never the value (one per problem), with a log line
+     * and the metric once per policy and problem in this process. Its next change is reconciled again.
+     */
+    private void reportUnreadable(RollbackPolicy p, String problem) {
+        if (problem.equals(unreadable.put(p.getMetadata().getUid(), problem))) {
+            return;
+        }
+        metrics.unreadable();
+        LOG.warnf("RollbackPolicy %s/%s (resourceVersion %s) cannot be read: %s; it is skipped (no status, no rollback"
+                + " created) until it is fixed or deleted", p.getMetadata().getNamespace(), p.getMetadata().getName(),
+                p.getMetadata().getResourceVersion(), problem);
+        events.recordIfAbsent(p, EventRecorder.Type.Warning, PolicyEventReason.ResourceUnreadable, problem
+                + "; the operator cannot read this RollbackPolicy and does nothing for it (no status, no failover"
+                + " report, no rollback created) until it is fixed or deleted", null, problem);
+    }
+
     @Override
     public DeleteControl cleanup(RollbackPolicy p, Context<RollbackPolicy> ctx) {
+        unreadable.remove(p.getMetadata().getUid());
         metrics.forget(p.getMetadata().getNamespace(), p.getMetadata().getName());
         return DeleteControl.defaultDelete();
     }

@@ -121,7 +121,7 @@ public class RollbackMetrics {
     }
 
     /** The kinds the operator reads: each has its counter from the start, so that an alert on an increase works. */
-    static final List<String> UNREADABLE_KINDS = List.of("ReplicaSetRollback", "Lease", "Pod",
+    static final List<String> UNREADABLE_KINDS = List.of("ReplicaSetRollback", "RollbackPolicy", "Lease", "Pod",
             "Secret", "ConfigMap", "Endpoints");
 
     private Counter unreadableCounter(String kind) {

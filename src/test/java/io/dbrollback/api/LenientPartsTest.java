@@ -47,6 +47,28 @@ class LenientPartsTest {
     }
 
     @Test
+    void aPolicyThatDoesNotFitIsReadAsBrokenAndClonedAsStored() {
+        String json = "{\"apiVersion\":\"dbrollback.io/v1alpha1\",\"kind\":\"RollbackPolicy\",\"metadata\":{\"name\":"
+                + "\"orders\",\"namespace\":\"ns\",\"uid\":\"u-2\"},"
+                + "\"spec\":{\"mode\":\"automatic\",\"coolDown\":\"5m\"},\"status\":{\"divergedNodes\":\"two\"}}";
+        RollbackPolicy p = SERIALIZATION.unmarshal(json, RollbackPolicy.class);
+        assertEquals("spec.mode: must be one of Automatic, Manual, Observe", p.unreadable());
+        assertNull(p.getSpec().getMode(), "never read as any mode");
+        assertNull(p.getSpec().getCoolDown(), "nor as a default");
+        assertInstanceOf(Unreadable.class, p.getStatus(), "the status does not fit either");
+        RollbackPolicy clone = SERIALIZATION.clone(p);
+        assertEquals(p.unreadable(), clone.unreadable());
+        assertEquals(JSON.valueToTree(SERIALIZATION.unmarshal(json, Object.class)),
+                JSON.valueToTree(SERIALIZATION.unmarshal(SERIALIZATION.asJson(clone), Object.class)),
+                "written back exactly as stored");
+        RollbackPolicy fine = SERIALIZATION.unmarshal(json.replace("\"automatic\"", "\"Observe\"")
+                .replace("\"two\"", "2"), RollbackPolicy.class);
+        assertNull(fine.unreadable());
+        assertEquals(PolicyMode.Observe, fine.getSpec().getMode());
+        assertEquals(2, fine.getStatus().getDivergedNodes());
+    }
+
+    @Test
     void aReadableRollbackIsReadWholeAndKeepsItsValues() {
         ReplicaSetRollback r = read(stored(root -> { }));
         assertNull(r.unreadable());

@@ -32,6 +32,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -144,6 +145,55 @@ class AutopilotOperatorTest {
                 .filter(e -> "RollbackPolicy".equals(e.getInvolvedObject().getKind()))
                 .sorted((a, b) -> a.getFirstTimestamp().compareTo(b.getFirstTimestamp()))
                 .map((Event e) -> e.getType() + " " + e.getReason() + ": " + e.getMessage()).toList();
+    }
+
+    /**
+     * A policy stored with a mode outside the enum (a server that does not validate, a restored backup) neither stops
+     * the operator nor is acted on: reported once (Warning Event naming the field and the rule, never the value, and
+     * the metric), no status, nothing created after its cluster's failover; another policy's cluster is rolled back
+     * meanwhile, and deleting the unreadable one works.
+     */
+    @Test
+    void anUnreadablePolicyIsReportedAndNeverStopsTheAutopilotOfAnotherCluster() throws Exception {
+        try (DbCluster bad = new DbCluster(api, client, "unreadable-policy");
+                DbCluster good = new DbCluster(api, client, "auto")) {
+            RawObjects raw = new RawObjects(client);
+            var unreadable = RawObjects.set(raw.raw(policy(bad, PolicyMode.Observe)), "automatic", "spec", "mode");
+            unreadable.getAdditionalProperties().remove("status");
+            client.genericKubernetesResources(RawObjects.POLICIES).inNamespace(bad.namespace).resource(unreadable)
+                    .create();
+            SimpleMeterRegistry registry = new SimpleMeterRegistry();
+            List<String> stoppedInformers = new CopyOnWriteArrayList<>();
+            Operator op = operator(TestOperator.against(client).registry(registry).autopilot()
+                    .policyMetrics(new PolicyMetrics(registry))
+                    .configure(o -> o.withInformerStoppedHandler((informer, e) -> {
+                        if (e != null) {
+                            stoppedInformers.add(informer + ": " + e);
+                        }
+                    })));
+            apply(policy(good, PolicyMode.Automatic));
+            good.failover();
+            bad.failover();
+            awaitPhase(good.namespace, "orders-0-rollback-t2", "Completed");
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> policyEvents(bad.namespace).stream()
+                    .anyMatch(e -> e.startsWith("Warning ResourceUnreadable: ")));
+            List<String> events = policyEvents(bad.namespace);
+            assertEquals(List.of("Warning ResourceUnreadable: spec.mode: must be one of Automatic, Manual, Observe;"
+                    + " the operator cannot read this RollbackPolicy and does nothing for it (no status, no failover"
+                    + " report, no rollback created) until it is fixed or deleted"), events, "the value is not shown");
+            assertEquals(1.0, registry.get("dbrollback_unreadable_resources_total").tag("kind", "RollbackPolicy")
+                    .counter().count());
+            assertEquals(List.of(), stoppedInformers, "no informer stopped");
+            assertEquals(List.of(), InformersLiveness.stopped(op), "every informer runs");
+            var stored = raw.stored(RawObjects.POLICIES, bad.namespace, "orders");
+            assertEquals("automatic", stored.get("spec", "mode"), "kept as stored");
+            assertNull(stored.get("status"), "no status written");
+            assertTrue(rollbacks(bad.namespace).isEmpty(), "nothing created for the unreadable policy's cluster");
+
+            raw.delete(RawObjects.POLICIES, bad.namespace, "orders");
+            assertEquals(List.of(), InformersLiveness.stopped(op));
+        }
     }
 
     @Test

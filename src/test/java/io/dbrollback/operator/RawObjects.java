@@ -24,6 +24,9 @@ final class RawObjects {
     static final ResourceDefinitionContext ROLLBACKS = new ResourceDefinitionContext.Builder()
             .withGroup(ReplicaSetRollback.GROUP).withVersion(ReplicaSetRollback.VERSION).withKind("ReplicaSetRollback")
             .withPlural("replicasetrollbacks").withNamespaced(true).build();
+    static final ResourceDefinitionContext POLICIES = new ResourceDefinitionContext.Builder()
+            .withGroup(ReplicaSetRollback.GROUP).withVersion(ReplicaSetRollback.VERSION).withKind("RollbackPolicy")
+            .withPlural("rollbackpolicies").withNamespaced(true).build();
     static final ResourceDefinitionContext LEASES = new ResourceDefinitionContext.Builder()
             .withGroup("coordination.k8s.io").withVersion("v1").withKind("Lease").withPlural("leases")
             .withNamespaced(true).build();
