@@ -84,8 +84,16 @@ final class RollbackEvents {
 
     /** The Events of a step from {@code before} to {@code after}, written as stored. */
     void transition(ReplicaSetRollback r, Checkpoint before, Checkpoint after) {
+        transition(r, before, after, null);
+    }
+
+    /**
+     * As {@link #transition(ReplicaSetRollback, Checkpoint, Checkpoint)}, for a step taken on an observation whose
+     * Lease holder was {@code leaseHolder} (null: not known): the primary a rejoin streams from.
+     */
+    void transition(ReplicaSetRollback r, Checkpoint before, Checkpoint after, String leaseHolder) {
         if (after.phase() != before.phase()) {
-            entered(r, after);
+            entered(r, after, leaseHolder);
         }
         boolean failedNow = after.lastError() != null && after.attempts() > before.attempts();
         String pod = r.getSpec().getTargetPod();
@@ -146,7 +154,7 @@ final class RollbackEvents {
         }
     }
 
-    private void entered(ReplicaSetRollback r, Checkpoint after) {
+    private void entered(ReplicaSetRollback r, Checkpoint after, String leaseHolder) {
         String pod = r.getSpec().getTargetPod();
         String plan = after.plan() == null ? "" : "plan" + after.plan().number();
         switch (after.phase()) {
@@ -164,8 +172,10 @@ final class RollbackEvents {
             case RECOVERED -> events.record(r, EventRecorder.Type.Warning, EventReason.NodeRecovered, pod
                     + " recovered to LSN " + after.plan().forkLsn() + "; rollback id " + after.rollbackIdBefore()
                     + " -> " + after.rollbackIdAfter(), pod, "recovered");
+            // the Lease holder the rejoin was sent to, which is the plan's new primary unless the Lease moved since
             case REJOINED -> events.record(r, EventRecorder.Type.Normal, EventReason.RejoinedAsReplica, pod
-                    + " streams from " + after.plan().newPrimary(), pod, "rejoined");
+                    + " streams from " + (leaseHolder != null ? leaseHolder : after.plan().newPrimary()), pod,
+                    "rejoined");
             case COMPLETED, DRY_RUN_COMPLETED, FAILED, ABORTED -> {
                 if (announceEnd(r, after, true)) {
                     endPending.remove(r.getMetadata().getUid());

@@ -510,7 +510,8 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
         if (step.kind() != RollbackRunner.Step.Kind.PROGRESSED) {
             return ended(recordEnd(current, cp, step));
         }
-        return new StepResult(record(current, cp, step.checkpoint()), step.checkpoint(), null);
+        return new StepResult(record(current, cp, step.checkpoint(), observed.observation().leaseHolder()),
+                step.checkpoint(), null);
     }
 
     private static StepResult ended(Outcome o) {
@@ -542,11 +543,17 @@ public class RollbackReconciler implements Reconciler<ReplicaSetRollback>, Clean
 
     /** Writes {@code after} as the status, then its Events and metrics; returns the stored resource. */
     private ReplicaSetRollback record(ReplicaSetRollback current, Checkpoint before, Checkpoint after) {
+        return record(current, before, after, null);
+    }
+
+    /** As above, for a step taken on an observation whose Lease holder was {@code leaseHolder}. */
+    private ReplicaSetRollback record(ReplicaSetRollback current, Checkpoint before, Checkpoint after,
+            String leaseHolder) {
         if (after.phase().isTerminal() && !before.phase().isTerminal()) {
             events.ending(current);
         }
         ReplicaSetRollback stored = statuses.write(current, after, false, null);
-        events.transition(stored, before, after);
+        events.transition(stored, before, after, leaseHolder);
         metrics.transition(key(stored), before, after, after.waiting() != null
                 || after.phase() == Phase.AWAITING_APPROVAL);
         return stored;

@@ -33,6 +33,8 @@ final class FakeSteps implements StepFactory {
     final InMemoryStatuses statuses = new InMemoryStatuses();
     /** The copy step's side effect: a copy on n2 that reads back as the file, unless scripted otherwise. */
     final FakeCopier copier = new FakeCopier("n2");
+    /** Runs after each rollback event reached the cluster (for example a second failover right after it). */
+    volatile Runnable afterRollbackEvent = () -> { };
     private volatile ClusterObserver.Problem problem;
     private volatile RuntimeException defect;
 
@@ -112,6 +114,7 @@ final class FakeSteps implements StepFactory {
             public void emitRollbackEvent(RollbackEvent event) {
                 announce.accept(event);
                 cluster.emitRollbackEvent(event);
+                afterRollbackEvent.run();
             }
 
             @Override

@@ -103,6 +103,23 @@ class RollbackReconcilerTest {
     }
 
     @Test
+    void theRejoinEventNamesThePrimaryTheNodeRejoinedAfterASecondFailover() {
+        create("rb", "n0");
+        // Right after the rollback event, n2 (holding n0's log up to the fork) becomes primary in term 3.
+        steps.afterRollbackEvent = () -> {
+            steps.afterRollbackEvent = () -> { };
+            cluster.replicate("n1", "n2", 11);
+            cluster.elect("n2", 3);
+        };
+        reconcile("rb");
+        assertEquals("Completed", status("rb").getPhase());
+        assertEquals("n1", status("rb").getPlan().getNewPrimary(), "the failover the plan was made for");
+        assertEquals(List.of("n0 streams from n2"), events.of(EventReason.RejoinedAsReplica).stream()
+                .map(RecordingEvents.Recorded::note).toList(), "the primary it was sent to, not the plan's");
+        assertEquals(cluster.node("n2").address(), cluster.node("n0").following());
+    }
+
+    @Test
     void oneReconcileSavesVerifiesRecoversAndAnnouncesTheDivergentTail() {
         List<TailRecord> kept = cluster.node("n0").log().subList(0, 11);
         create("rb", "n0");
