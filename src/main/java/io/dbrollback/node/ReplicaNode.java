@@ -475,8 +475,9 @@ public final class ReplicaNode implements AutoCloseable {
                 state.fenced = false;
                 state.save();
                 lock.notifyAll();
+                // the answer shows this rejoin: taken before a concurrent fence can change the state
+                return timeline();
             }
-            return timeline();
         }
     }
 

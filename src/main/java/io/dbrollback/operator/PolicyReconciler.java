@@ -5,6 +5,7 @@ import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.RollbackPolicy;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -24,9 +25,7 @@ import io.javaoperatorsdk.operator.processing.retry.GradualRetry;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 import org.jboss.logging.Logger;
 
@@ -37,7 +36,9 @@ import org.jboss.logging.Logger;
  * {@link Autopilot}'s; this class wires it to JOSDK. Each pass reads the policy as stored: the
  * informer's copy may predate the autopilot's own last status write.
  */
-@ControllerConfiguration(name = PolicyReconciler.NAME)
+// A policy that cannot be read is never reconciled (JOSDK would first add the finalizer) until it is deleted.
+@ControllerConfiguration(name = PolicyReconciler.NAME,
+        informer = @Informer(genericFilter = UnreadablePolicies.Filter.class))
 @GradualRetry(maxAttempts = RollbackReconciler.RETRY_FOREVER, initialInterval = 2_000, intervalMultiplier = 1.5,
         maxInterval = 60_000)
 public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<RollbackPolicy> {
@@ -58,8 +59,7 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
     private final PolicyMetrics metrics;
     private final ReconcileSettings settings;
     private final Clock clock;
-    /** uid -> the problem reported, for policies that cannot be read. */
-    private final Map<String, String> unreadable = new ConcurrentHashMap<>();
+    private final UnreadablePolicies unreadable;
 
     @Inject
     public PolicyReconciler(AutopilotWorld world, PolicyEvents events, PolicyMetrics metrics,
@@ -69,6 +69,7 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.settings = Objects.requireNonNull(settings, "settings");
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.unreadable = new UnreadablePolicies(events, metrics);
     }
 
     /**
@@ -109,7 +110,8 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
                         RollbackReconciler::patroniLeaderChanged), context),
                 new InformerEventSource<>(leaderSource(context, RollbackReconciler.ENDPOINTS, ENDPOINTS_SOURCE,
                         RollbackReconciler::patroniLeaderChanged), context),
-                new InformerEventSource<>(rollbacks, context));
+                new InformerEventSource<>(rollbacks, context),
+                unreadable);
     }
 
     /**
@@ -151,12 +153,11 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
             if (stored == null || !Objects.equals(stored.getMetadata().getUid(), cached.getMetadata().getUid())) {
                 return UpdateControl.noUpdate();
             }
-            String problem = stored.unreadable();
-            if (problem != null) {
-                reportUnreadable(stored, problem);
+            if (unreadable.seen(stored)) {
+                // reached only by a reconcile already due (a reschedule, an owned rollback's change) when the stored
+                // policy is newer than the informer's copy: reported, never acted on
                 return UpdateControl.noUpdate();
             }
-            unreadable.remove(stored.getMetadata().getUid());
             Autopilot.Pass pass = new Autopilot(world, events, metrics, settings, clock).run(stored);
             return UpdateControl.<RollbackPolicy>noUpdate().rescheduleAfter(pass.recheck());
         } catch (KubernetesClientException e) {
@@ -173,27 +174,9 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
         }
     }
 
-    /**
-     * A policy whose stored spec or status does not fit the classes: nothing is done for it (no status, no report, no
-     * rollback); a Warning Event names the field and the rule, never the value (one per problem), with a log line
-     * and the metric once per policy and problem in this process. Its next change is reconciled again.
-     */
-    private void reportUnreadable(RollbackPolicy p, String problem) {
-        if (problem.equals(unreadable.put(p.getMetadata().getUid(), problem))) {
-            return;
-        }
-        metrics.unreadable();
-        LOG.warnf("RollbackPolicy %s/%s (resourceVersion %s) cannot be read: %s; it is skipped (no status, no rollback"
-                + " created) until it is fixed or deleted", p.getMetadata().getNamespace(), p.getMetadata().getName(),
-                p.getMetadata().getResourceVersion(), problem);
-        events.recordIfAbsent(p, EventRecorder.Type.Warning, PolicyEventReason.ResourceUnreadable, problem
-                + "; the operator cannot read this RollbackPolicy and does nothing for it (no status, no failover"
-                + " report, no rollback created) until it is fixed or deleted", null, problem);
-    }
-
     @Override
     public DeleteControl cleanup(RollbackPolicy p, Context<RollbackPolicy> ctx) {
-        unreadable.remove(p.getMetadata().getUid());
+        unreadable.onResourceDeleted(p);
         metrics.forget(p.getMetadata().getNamespace(), p.getMetadata().getName());
         return DeleteControl.defaultDelete();
     }

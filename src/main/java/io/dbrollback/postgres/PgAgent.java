@@ -954,8 +954,9 @@ public final class PgAgent implements AutoCloseable {
             state.save();
             ensureServer();
             awaitStreaming(Duration.ofSeconds(60));
+            // the answer shows this rejoin: taken before a concurrent fence can change the state
+            return timeline();
         }
-        return timeline();
     }
 
     private void awaitStreaming(Duration timeout) throws SQLException, InterruptedException {

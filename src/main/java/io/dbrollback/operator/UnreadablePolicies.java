@@ -1,0 +1,127 @@
+package io.dbrollback.operator;
+
+import io.dbrollback.api.RollbackPolicy;
+import io.javaoperatorsdk.operator.processing.event.source.AbstractEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.ResourceEventAware;
+import io.javaoperatorsdk.operator.processing.event.source.filter.GenericFilter;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * What the autopilot does with a RollbackPolicy it cannot read ({@link RollbackPolicy#unreadable()}: a spec or
+ * status that does not fit the classes), so that one such object neither stops the operator nor is ever acted on:
+ * never reconciled ({@link Filter}), so no finalizer is added, no status written, no pod looked at and no rollback
+ * created; reported as the informer sees it: one Warning Event {@code ResourceUnreadable} naming the field and the
+ * rule (one per problem, written again every {@link #EVENT_RETRY} while the API server refuses it), and a log line
+ * and {@code dbrollback_unreadable_resources_total{kind="RollbackPolicy"}} once per problem in this process. Deleted,
+ * a finalizer it has from when it was readable is released by {@link PolicyReconciler#cleanup}. It is a JOSDK event
+ * source only to hear of every policy event before JOSDK's filters drop the unreadable ones; it triggers no
+ * reconcile. Events are written off the informer's thread.
+ */
+public final class UnreadablePolicies extends AbstractEventSource<Void, RollbackPolicy>
+        implements ResourceEventAware<RollbackPolicy> {
+
+    /** The event source's name. */
+    static final String NAME = "unreadable-policies";
+    /** How soon an Event the API server refused is tried again (while the problem is current). */
+    static final Duration EVENT_RETRY = Duration.ofSeconds(10);
+
+    private static final Logger LOG = Logger.getLogger(UnreadablePolicies.class);
+
+    private final PolicyEvents events;
+    private final PolicyMetrics metrics;
+    /** uid -> the problem reported. */
+    private final Map<String, String> unreadable = new ConcurrentHashMap<>();
+    private final ScheduledThreadPoolExecutor writer;
+
+    UnreadablePolicies(PolicyEvents events, PolicyMetrics metrics) {
+        super(Void.class, NAME);
+        this.events = events;
+        this.metrics = metrics;
+        this.writer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, NAME);
+            t.setDaemon(true);
+            return t;
+        });
+        // no thread while there is nothing to report, even if JOSDK never starts or stops this source
+        writer.setKeepAliveTime(10, TimeUnit.SECONDS);
+        writer.allowCoreThreadTimeOut(true);
+    }
+
+    /** Lets JOSDK reconcile an unreadable policy only once it is being deleted (its finalizer is then released). */
+    public static final class Filter implements GenericFilter<RollbackPolicy> {
+        @Override
+        public boolean accept(RollbackPolicy p) {
+            return p.unreadable() == null || p.isMarkedForDeletion();
+        }
+    }
+
+    @Override
+    public Set<Void> getSecondaryResources(RollbackPolicy primary) {
+        return Set.of();
+    }
+
+    @Override
+    public void stop() {
+        writer.shutdownNow();
+        super.stop();
+    }
+
+    @Override
+    public void onResourceCreated(RollbackPolicy p) {
+        seen(p);
+    }
+
+    @Override
+    public void onResourceUpdated(RollbackPolicy now, RollbackPolicy before) {
+        seen(now);
+    }
+
+    @Override
+    public void onResourceDeleted(RollbackPolicy p) {
+        unreadable.remove(p.getMetadata().getUid());
+    }
+
+    /** Reports {@code p} if it cannot be read and its problem was not reported yet; true when it cannot be read. */
+    boolean seen(RollbackPolicy p) {
+        String problem = p.unreadable();
+        if (problem == null) {
+            unreadable.remove(p.getMetadata().getUid());
+            return false;
+        }
+        if (problem.equals(unreadable.put(p.getMetadata().getUid(), problem))) {
+            return true;
+        }
+        metrics.unreadable();
+        metrics.forget(p.getMetadata().getNamespace(), p.getMetadata().getName());
+        LOG.warnf("RollbackPolicy %s/%s (resourceVersion %s) cannot be read: %s; it is skipped (no status, no"
+                + " finalizer, no rollback created) until it is fixed or deleted", p.getMetadata().getNamespace(),
+                p.getMetadata().getName(), p.getMetadata().getResourceVersion(), problem);
+        recordLater(p, problem, Duration.ZERO);
+        return true;
+    }
+
+    private void recordLater(RollbackPolicy p, String problem, Duration delay) {
+        try {
+            writer.schedule(() -> {
+                if (!problem.equals(unreadable.get(p.getMetadata().getUid()))) {
+                    return; // fixed, changed or deleted meanwhile
+                }
+                if (!events.recordIfAbsent(p, EventRecorder.Type.Warning, PolicyEventReason.ResourceUnreadable,
+                        problem + "; the operator cannot read this RollbackPolicy and does nothing for it (no status,"
+                        + " no failover report, no rollback created) until it is fixed or deleted", null, problem)) {
+                    recordLater(p, problem, EVENT_RETRY);
+                }
+            }, delay.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            LOG.debugf("not reporting %s/%s: the operator is stopping", p.getMetadata().getNamespace(),
+                    p.getMetadata().getName());
+        }
+    }
+}
