@@ -153,7 +153,7 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
             if (stored == null || !Objects.equals(stored.getMetadata().getUid(), cached.getMetadata().getUid())) {
                 return UpdateControl.noUpdate();
             }
-            if (unreadable.seen(stored)) {
+            if (unreadable.unreadable(stored)) {
                 // reached only by a reconcile already due (a reschedule, an owned rollback's change) when the stored
                 // policy is newer than the informer's copy: reported, never acted on
                 return UpdateControl.noUpdate();
@@ -176,7 +176,7 @@ public class PolicyReconciler implements Reconciler<RollbackPolicy>, Cleaner<Rol
 
     @Override
     public DeleteControl cleanup(RollbackPolicy p, Context<RollbackPolicy> ctx) {
-        unreadable.onResourceDeleted(p);
+        unreadable.forget(p);
         metrics.forget(p.getMetadata().getNamespace(), p.getMetadata().getName());
         return DeleteControl.defaultDelete();
     }

@@ -1,15 +1,11 @@
 package io.dbrollback.operator;
 
 import io.dbrollback.api.RollbackPolicy;
-import io.javaoperatorsdk.operator.processing.event.source.AbstractEventSource;
-import io.javaoperatorsdk.operator.processing.event.source.ResourceEventAware;
 import io.javaoperatorsdk.operator.processing.event.source.filter.GenericFilter;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
@@ -20,12 +16,9 @@ import org.jboss.logging.Logger;
  * created; reported as the informer sees it: one Warning Event {@code ResourceUnreadable} naming the field and the
  * rule (one per problem, written again every {@link #EVENT_RETRY} while the API server refuses it), and a log line
  * and {@code dbrollback_unreadable_resources_total{kind="RollbackPolicy"}} once per problem in this process. Deleted,
- * a finalizer it has from when it was readable is released by {@link PolicyReconciler#cleanup}. It is a JOSDK event
- * source only to hear of every policy event before JOSDK's filters drop the unreadable ones; it triggers no
- * reconcile. Events are written off the informer's thread.
+ * a finalizer it has from when it was readable is released by {@link PolicyReconciler#cleanup}.
  */
-public final class UnreadablePolicies extends AbstractEventSource<Void, RollbackPolicy>
-        implements ResourceEventAware<RollbackPolicy> {
+public final class UnreadablePolicies extends UnreadableSource<RollbackPolicy> {
 
     /** The event source's name. */
     static final String NAME = "unreadable-policies";
@@ -38,20 +31,11 @@ public final class UnreadablePolicies extends AbstractEventSource<Void, Rollback
     private final PolicyMetrics metrics;
     /** uid -> the problem reported. */
     private final Map<String, String> unreadable = new ConcurrentHashMap<>();
-    private final ScheduledThreadPoolExecutor writer;
 
     UnreadablePolicies(PolicyEvents events, PolicyMetrics metrics) {
-        super(Void.class, NAME);
+        super(NAME);
         this.events = events;
         this.metrics = metrics;
-        this.writer = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, NAME);
-            t.setDaemon(true);
-            return t;
-        });
-        // no thread while there is nothing to report, even if JOSDK never starts or stops this source
-        writer.setKeepAliveTime(10, TimeUnit.SECONDS);
-        writer.allowCoreThreadTimeOut(true);
     }
 
     /** Lets JOSDK reconcile an unreadable policy only once it is being deleted (its finalizer is then released). */
@@ -63,33 +47,17 @@ public final class UnreadablePolicies extends AbstractEventSource<Void, Rollback
     }
 
     @Override
-    public Set<Void> getSecondaryResources(RollbackPolicy primary) {
-        return Set.of();
-    }
-
-    @Override
-    public void stop() {
-        writer.shutdownNow();
-        super.stop();
-    }
-
-    @Override
-    public void onResourceCreated(RollbackPolicy p) {
-        seen(p);
-    }
-
-    @Override
-    public void onResourceUpdated(RollbackPolicy now, RollbackPolicy before) {
-        seen(now);
-    }
-
-    @Override
-    public void onResourceDeleted(RollbackPolicy p) {
+    void forget(RollbackPolicy p) {
         unreadable.remove(p.getMetadata().getUid());
     }
 
+    @Override
+    void seen(RollbackPolicy p) {
+        unreadable(p);
+    }
+
     /** Reports {@code p} if it cannot be read and its problem was not reported yet; true when it cannot be read. */
-    boolean seen(RollbackPolicy p) {
+    boolean unreadable(RollbackPolicy p) {
         String problem = p.unreadable();
         if (problem == null) {
             unreadable.remove(p.getMetadata().getUid());

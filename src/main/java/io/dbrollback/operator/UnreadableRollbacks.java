@@ -4,16 +4,12 @@ import io.dbrollback.api.ReplicaSetRollback;
 import io.dbrollback.api.ReplicaSetRollbackStatus;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
-import io.javaoperatorsdk.operator.processing.event.source.AbstractEventSource;
-import io.javaoperatorsdk.operator.processing.event.source.ResourceEventAware;
 import io.javaoperatorsdk.operator.processing.event.source.filter.GenericFilter;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
@@ -36,8 +32,7 @@ import org.jboss.logging.Logger;
  * It is a JOSDK event source only to hear of every rollback event before JOSDK's filters drop the
  * unreadable ones; it triggers no reconcile. Events are written off the informer's thread.
  */
-public final class UnreadableRollbacks extends AbstractEventSource<Void, ReplicaSetRollback>
-        implements ResourceEventAware<ReplicaSetRollback> {
+public final class UnreadableRollbacks extends UnreadableSource<ReplicaSetRollback> {
 
     /** The event source's name. */
     static final String NAME = "unreadable-rollbacks";
@@ -58,25 +53,16 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
     private final Map<String, String> unreadable = new ConcurrentHashMap<>();
     /** uid -> the problem reported, for rollbacks whose status cannot be read back. */
     private final Map<String, String> statusUnreadable = new ConcurrentHashMap<>();
-    private final ScheduledThreadPoolExecutor writer;
 
     /** @param recheck when to try again a Blocked status the API server refused */
     UnreadableRollbacks(StatusStore statuses, Clock clock, EventRecorder events, RollbackMetrics metrics,
             Duration recheck) {
-        super(Void.class, NAME);
+        super(NAME);
         this.statuses = statuses;
         this.clock = clock;
         this.recheck = recheck;
         this.events = events;
         this.metrics = metrics;
-        this.writer = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, NAME);
-            t.setDaemon(true);
-            return t;
-        });
-        // no thread while there is nothing to report, even if JOSDK never starts or stops this source
-        writer.setKeepAliveTime(10, TimeUnit.SECONDS);
-        writer.allowCoreThreadTimeOut(true);
     }
 
     /**
@@ -91,37 +77,13 @@ public final class UnreadableRollbacks extends AbstractEventSource<Void, Replica
     }
 
     @Override
-    public Set<Void> getSecondaryResources(ReplicaSetRollback primary) {
-        return Set.of();
-    }
-
-    @Override
-    public void stop() {
-        writer.shutdownNow();
-        super.stop();
-    }
-
-    @Override
-    public void onResourceCreated(ReplicaSetRollback r) {
-        seen(r);
-    }
-
-    @Override
-    public void onResourceUpdated(ReplicaSetRollback now, ReplicaSetRollback before) {
-        seen(now);
-    }
-
-    @Override
-    public void onResourceDeleted(ReplicaSetRollback r) {
-        forget(r);
-    }
-
-    private void forget(ReplicaSetRollback r) {
+    void forget(ReplicaSetRollback r) {
         unreadable.remove(r.getMetadata().getUid());
         statusUnreadable.remove(r.getMetadata().getUid());
     }
 
     /** Reports {@code r} if it cannot be read and its problem was not reported yet. */
+    @Override
     void seen(ReplicaSetRollback r) {
         String problem = r.unreadable();
         if (problem == null) {

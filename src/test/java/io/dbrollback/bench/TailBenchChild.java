@@ -203,9 +203,20 @@ public final class TailBenchChild {
         }
     }
 
+    /** The bare client's channel: plaintext, messages up to 16 MiB. */
+    private static ManagedChannel bareChannel(String address) {
+        return NettyChannelBuilder.forTarget(address).usePlaintext().maxInboundMessageSize(16 << 20).build();
+    }
+
+    /** The agent's ReadDivergentTail of (from, to], as the bare client reads it (a blocking iterator). */
+    private static Iterator<TailMessage> bareTail(ManagedChannel channel, long from, long to) {
+        return RollbackAgentGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.MINUTES)
+                .readDivergentTail(ReadDivergentTailRequest.newBuilder().setFromExclusive(from).setToInclusive(to)
+                        .build());
+    }
+
     static Map<String, Long> limit(String address, long from, long to, Path dir) throws Exception {
-        ManagedChannel channel = NettyChannelBuilder.forTarget(address).usePlaintext()
-                .maxInboundMessageSize(16 << 20).build();
+        ManagedChannel channel = bareChannel(address);
         Path file = dir.resolve("limit-" + (to - from) + ".bin");
         Files.deleteIfExists(file);
         long records = 0;
@@ -213,10 +224,7 @@ public final class TailBenchChild {
         long written = 0;
         long start = System.nanoTime();
         try (FileChannel fc = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            Iterator<TailMessage> it = RollbackAgentGrpc.newBlockingStub(channel)
-                    .withDeadlineAfter(30, TimeUnit.MINUTES)
-                    .readDivergentTail(ReadDivergentTailRequest.newBuilder().setFromExclusive(from).setToInclusive(to)
-                            .build());
+            Iterator<TailMessage> it = bareTail(channel, from, to);
             while (it.hasNext()) {
                 TailMessage m = it.next();
                 ByteBuffer b = m.toByteString().asReadOnlyByteBuffer();
@@ -261,8 +269,7 @@ public final class TailBenchChild {
     }
 
     static Map<String, Long> floor(String address, long from, long to, Path dir, double expansion) throws Exception {
-        ManagedChannel channel = NettyChannelBuilder.forTarget(address).usePlaintext()
-                .maxInboundMessageSize(16 << 20).build();
+        ManagedChannel channel = bareChannel(address);
         Path file = dir.resolve("floor-" + (to - from) + ".bin");
         Files.deleteIfExists(file);
         MessageDigest tailDigest = MessageDigest.getInstance("SHA-256");
@@ -274,10 +281,7 @@ public final class TailBenchChild {
         double owed = 0;
         long start = System.nanoTime();
         try (FileChannel fc = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            Iterator<TailMessage> it = RollbackAgentGrpc.newBlockingStub(channel)
-                    .withDeadlineAfter(30, TimeUnit.MINUTES)
-                    .readDivergentTail(ReadDivergentTailRequest.newBuilder().setFromExclusive(from).setToInclusive(to)
-                            .build());
+            Iterator<TailMessage> it = bareTail(channel, from, to);
             while (it.hasNext()) {
                 TailMessage m = it.next();
                 byte[] b = m.toByteArray();
