@@ -67,9 +67,6 @@ public class ReplicaSetRollback extends CustomResource<ReplicaSetRollbackSpec, R
      * null when it was read whole. An unreadable object is never acted on.
      */
     public String unreadable() {
-        if (getSpec() instanceof Unreadable u) {
-            return u.problem();
-        }
-        return getStatus() instanceof Unreadable u ? u.problem() : null;
+        return Unreadable.problemOf(getSpec(), getStatus());
     }
 }

@@ -72,9 +72,6 @@ public class RollbackPolicy extends CustomResource<RollbackPolicySpec, RollbackP
      * was read whole. An unreadable policy is never acted on.
      */
     public String unreadable() {
-        if (getSpec() instanceof Unreadable u) {
-            return u.problem();
-        }
-        return getStatus() instanceof Unreadable u ? u.problem() : null;
+        return Unreadable.problemOf(getSpec(), getStatus());
     }
 }

@@ -62,8 +62,7 @@ public class PolicyMetrics {
 
     /** A policy found stored that could not be read (once per policy and problem in this process). */
     void unreadable() {
-        Counter.builder("dbrollback_unreadable_resources_total").tag("kind", "RollbackPolicy")
-                .description("objects found stored that could not be read").register(registry).increment();
+        RollbackMetrics.unreadableCounter(registry, "RollbackPolicy").increment();
     }
 
     /** The policy is gone: its gauge goes with it. */

@@ -70,7 +70,7 @@ public class RollbackMetrics {
         Gauge.builder("dbrollback_blocked_rollbacks", blocked,
                 m -> m.values().stream().filter(b -> b).count())
                 .description("rollbacks waiting or blocked right now").strongReference(true).register(registry);
-        UNREADABLE_KINDS.forEach(this::unreadableCounter);
+        UNREADABLE_KINDS.forEach(kind -> unreadableCounter(registry, kind));
         for (String kind : List.of(FileCopy.AGENT, FileCopy.OBJECT_STORE)) {
             copiesCounter(kind, VERIFIED);
             copyBytes(kind);
@@ -124,14 +124,15 @@ public class RollbackMetrics {
     static final List<String> UNREADABLE_KINDS = List.of("ReplicaSetRollback", "RollbackPolicy", "Lease", "Pod",
             "Secret", "ConfigMap", "Endpoints");
 
-    private Counter unreadableCounter(String kind) {
+    /** {@code dbrollback_unreadable_resources_total{kind}} (also counted by {@link PolicyMetrics}). */
+    static Counter unreadableCounter(MeterRegistry registry, String kind) {
         return Counter.builder("dbrollback_unreadable_resources_total").tag("kind", kind)
                 .description("objects found stored that could not be read").register(registry);
     }
 
     /** An object of {@code kind} was found stored that could not be read. */
     void unreadable(String kind) {
-        unreadableCounter(kind).increment();
+        unreadableCounter(registry, kind).increment();
     }
 
     /** A rollback is blocked without a checkpoint to compare (its status cannot be read back). */

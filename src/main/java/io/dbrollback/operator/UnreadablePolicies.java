@@ -5,8 +5,6 @@ import io.javaoperatorsdk.operator.processing.event.source.filter.GenericFilter;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -22,8 +20,6 @@ public final class UnreadablePolicies extends UnreadableSource<RollbackPolicy> {
 
     /** The event source's name. */
     static final String NAME = "unreadable-policies";
-    /** How soon an Event the API server refused is tried again (while the problem is current). */
-    static final Duration EVENT_RETRY = Duration.ofSeconds(10);
 
     private static final Logger LOG = Logger.getLogger(UnreadablePolicies.class);
 
@@ -76,20 +72,9 @@ public final class UnreadablePolicies extends UnreadableSource<RollbackPolicy> {
     }
 
     private void recordLater(RollbackPolicy p, String problem, Duration delay) {
-        try {
-            writer.schedule(() -> {
-                if (!problem.equals(unreadable.get(p.getMetadata().getUid()))) {
-                    return; // fixed, changed or deleted meanwhile
-                }
-                if (!events.recordIfAbsent(p, EventRecorder.Type.Warning, PolicyEventReason.ResourceUnreadable,
-                        problem + "; the operator cannot read this RollbackPolicy and does nothing for it (no status,"
-                        + " no failover report, no rollback created) until it is fixed or deleted", null, problem)) {
-                    recordLater(p, problem, EVENT_RETRY);
-                }
-            }, delay.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException e) {
-            LOG.debugf("not reporting %s/%s: the operator is stopping", p.getMetadata().getNamespace(),
-                    p.getMetadata().getName());
-        }
+        writeLater(unreadable, p, problem, () -> events.recordIfAbsent(p, EventRecorder.Type.Warning,
+                PolicyEventReason.ResourceUnreadable, problem + "; the operator cannot read this RollbackPolicy and"
+                + " does nothing for it (no status, no failover report, no rollback created) until it is fixed or"
+                + " deleted", null, problem), delay);
     }
 }

@@ -9,8 +9,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -39,8 +37,6 @@ public final class UnreadableRollbacks extends UnreadableSource<ReplicaSetRollba
     private static final EventReason UNREADABLE = EventReason.ResourceUnreadable;
     private static final BlockReason STATUS_UNREADABLE = BlockReason.StatusUnreadable;
     static final String KIND = "ReplicaSetRollback";
-    /** How soon an Event the API server refused is tried again (while the version it reports is current). */
-    static final Duration EVENT_RETRY = Duration.ofSeconds(10);
 
     private static final Logger LOG = Logger.getLogger(UnreadableRollbacks.class);
 
@@ -109,20 +105,9 @@ public final class UnreadableRollbacks extends UnreadableSource<ReplicaSetRollba
     }
 
     private void recordLater(ReplicaSetRollback r, String problem, Duration delay) {
-        try {
-            writer.schedule(() -> {
-                if (!problem.equals(unreadable.get(r.getMetadata().getUid()))) {
-                    return; // fixed, changed or deleted meanwhile
-                }
-                if (!events.recordIfAbsent(r, EventRecorder.Type.Warning, UNREADABLE, problem + "; the operator"
-                        + " cannot read this ReplicaSetRollback and does nothing for it (no status, no finalizer, no"
-                        + " call to any node) until it is fixed or deleted", null, problem)) {
-                    recordLater(r, problem, EVENT_RETRY);
-                }
-            }, delay.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException e) {
-            LOG.debugf("not reporting %s: the operator is stopping", key(r));
-        }
+        writeLater(unreadable, r, problem, () -> events.recordIfAbsent(r, EventRecorder.Type.Warning, UNREADABLE,
+                problem + "; the operator cannot read this ReplicaSetRollback and does nothing for it (no status, no"
+                + " finalizer, no call to any node) until it is fixed or deleted", null, problem), delay);
     }
 
     /**

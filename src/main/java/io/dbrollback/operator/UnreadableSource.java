@@ -3,9 +3,14 @@ package io.dbrollback.operator;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.javaoperatorsdk.operator.processing.event.source.AbstractEventSource;
 import io.javaoperatorsdk.operator.processing.event.source.ResourceEventAware;
+import java.time.Duration;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.jboss.logging.Logger;
 
 /**
  * A JOSDK event source that only hears of every event of its controller's primary resources, before JOSDK's
@@ -15,6 +20,11 @@ import java.util.concurrent.TimeUnit;
  */
 abstract class UnreadableSource<R extends HasMetadata> extends AbstractEventSource<Void, R>
         implements ResourceEventAware<R> {
+
+    /** How soon an Event the API server refused is tried again (while the problem it reports is current). */
+    static final Duration EVENT_RETRY = Duration.ofSeconds(10);
+
+    private static final Logger LOG = Logger.getLogger(UnreadableSource.class);
 
     /** One daemon thread, only while there is something to write (even if JOSDK never starts or stops this source). */
     protected final ScheduledThreadPoolExecutor writer;
@@ -28,6 +38,24 @@ abstract class UnreadableSource<R extends HasMetadata> extends AbstractEventSour
         });
         writer.setKeepAliveTime(10, TimeUnit.SECONDS);
         writer.allowCoreThreadTimeOut(true);
+    }
+
+    /**
+     * Runs {@code write} (an Event) off the informer's thread after {@code delay}, and again every
+     * {@link #EVENT_RETRY} while it answers false, as long as {@code reported} still holds {@code problem} for
+     * {@code r} (not fixed, changed or deleted meanwhile).
+     */
+    void writeLater(Map<String, String> reported, R r, String problem, BooleanSupplier write, Duration delay) {
+        try {
+            writer.schedule(() -> {
+                if (problem.equals(reported.get(r.getMetadata().getUid())) && !write.getAsBoolean()) {
+                    writeLater(reported, r, problem, write, EVENT_RETRY);
+                }
+            }, delay.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            LOG.debugf("not reporting %s %s/%s: the operator is stopping", r.getKind(), r.getMetadata().getNamespace(),
+                    r.getMetadata().getName());
+        }
     }
 
     /** The resource as it is now (created or updated). */
